@@ -1,0 +1,16 @@
+//! Windowdesk's domain core: the rules of the customer service window, the delivery state machine,
+//! ticket routing, card-number redaction and phone numbers. Pure functions over values: no I/O, and time
+//! comes in through [`time::Clock`] so that nothing here ever sleeps or reads the wall clock by itself.
+
+pub mod delivery;
+pub mod inbound;
+pub mod phone;
+pub mod redact;
+pub mod routing;
+pub mod time;
+pub mod window;
+
+pub use delivery::{DeliveryState, MetaStatus, StatusOutcome};
+pub use routing::{Routing, TicketSnapshot, TicketStatus};
+pub use time::{Clock, ManualClock, SystemClock, Timestamp};
+pub use window::{CustomerWindow, SentAt, SentAtSource, WindowPolicy, WindowState};
