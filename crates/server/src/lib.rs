@@ -1,1 +1,193 @@
+//! Windowdesk's HTTP server: the WhatsApp webhook, health and metrics endpoints, and (in later
+//! issues) the REST API, the web pages and the workers.
+//!
+//! [`router`] builds the axum app from an [`AppState`]; [`start`] opens the store named in the
+//! configuration, mirrors the configured business numbers into it and serves on a listener until the
+//! cancellation token fires, then drains: in-flight requests finish and queued commits land.
 
+pub mod config;
+pub mod directory;
+pub mod error;
+pub mod metrics;
+pub mod webhook;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::extract::{DefaultBodyLimit, MatchedPath, State};
+use axum::http::{header, Request, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tower_http::trace::TraceLayer;
+use windowdesk_core::{Clock, SystemClock};
+use windowdesk_store::{BusinessNumberSpec, Store, StoreOptions};
+
+use crate::config::Config;
+use crate::directory::NumberDirectory;
+use crate::metrics::Metrics;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub numbers: Arc<NumberDirectory>,
+    pub metrics: Arc<Metrics>,
+    pub clock: Arc<dyn Clock>,
+    pub max_body_bytes: usize,
+}
+
+/// The HTTP routes.
+pub fn router(state: AppState) -> Router {
+    let max_body = state.max_body_bytes;
+    Router::new()
+        .route(
+            "/webhooks/whatsapp",
+            get(webhook::verify).post(webhook::receive),
+        )
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                // Low cardinality: the route pattern, not the raw path.
+                let route = req
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .map_or("unmatched", MatchedPath::as_str)
+                    .to_owned();
+                tracing::info_span!("http", method = %req.method(), route)
+            }),
+        )
+        .with_state(state)
+}
+
+/// Liveness: the process answers.
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Readiness: the database answers too.
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}
+
+/// A running desk.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    pub shutdown: CancellationToken,
+    pub task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting, drains, and waits for the end.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.task.await.context("server task panicked")?
+    }
+}
+
+/// Opens the store, syncs business numbers and builds the state.
+pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+    let options = StoreOptions {
+        max_batch: config.database.max_batch,
+        max_in_flight: config.database.max_in_flight,
+        pool_size: config.database.pool_size,
+    };
+    let store = windowdesk_store::open(&config.database.url, options)
+        .await
+        .with_context(|| {
+            format!(
+                "opening the database {}",
+                windowdesk_store::redact_url(&config.database.url)
+            )
+        })?;
+    let specs: Vec<BusinessNumberSpec> = config
+        .business_numbers
+        .iter()
+        .map(|n| BusinessNumberSpec {
+            phone_number_id: n.phone_number_id.clone(),
+            waba_id: n.waba_id.clone(),
+            display_number: n.display_number.clone(),
+            name: n.name.clone(),
+        })
+        .collect();
+    let rows = store
+        .sync_business_numbers(&specs)
+        .await
+        .context("saving the configured business numbers")?;
+    let ids: HashMap<String, i64> = rows
+        .into_iter()
+        .map(|r| (r.phone_number_id, r.id))
+        .collect();
+    let numbers = NumberDirectory::new(&config.business_numbers, &ids);
+    if numbers.is_empty() {
+        tracing::warn!("no [[business_numbers]] configured: every webhook will be recorded as for an unknown number");
+    }
+    Ok(AppState {
+        store,
+        numbers: Arc::new(numbers),
+        metrics: Arc::new(Metrics::default()),
+        clock,
+        max_body_bytes: config.server.max_body_bytes,
+    })
+}
+
+/// Starts the desk on `listener`; it runs until `shutdown` is cancelled.
+pub async fn start(
+    config: &Config,
+    listener: TcpListener,
+    clock: Option<Arc<dyn Clock>>,
+) -> anyhow::Result<Running> {
+    let clock = clock.unwrap_or_else(|| Arc::new(SystemClock));
+    let state = build_state(config, clock).await?;
+    let addr = listener.local_addr()?;
+    let shutdown = CancellationToken::new();
+    let app = router(state.clone());
+    let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
+    let token = shutdown.clone();
+    let store = state.store.clone();
+    let task = tokio::spawn(async move {
+        let serve =
+            axum::serve(listener, app).with_graceful_shutdown(token.clone().cancelled_owned());
+        let mut serve = std::pin::pin!(std::future::IntoFuture::into_future(serve));
+        tokio::select! {
+            r = &mut serve => r.context("serving HTTP")?,
+            () = async { token.cancelled().await; tokio::time::sleep(grace).await } => {
+                tracing::warn!(grace_seconds = grace.as_secs(), "requests still running after the grace period; stopping anyway");
+            }
+        }
+        // Everything accepted commits before the process ends.
+        store.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    });
+    tracing::info!(%addr, backend = state.store.backend(), numbers = state.numbers.len(), "windowdesk listening");
+    Ok(Running {
+        addr,
+        state,
+        shutdown,
+        task,
+    })
+}

@@ -1,1 +1,200 @@
+//! Windowdesk's persistence.
+//!
+//! The store is shaped by use case, not by table: [`IngestStore`] commits webhook payloads,
+//! [`TicketStore`] reads tickets and threads, and so on. Two implementations exist, [`sqlite`] (the
+//! embedded default, one writer thread, WAL) and [`postgres`] (several instances, row locks), each with
+//! its own migrations under `migrations/`. Policy never lives here: what a payload *means* for tickets
+//! and windows is planned once, in [`ingest::plan`], by calling the domain core; a backend only loads
+//! the state the plan asks for and writes the plan's result in one transaction.
 
+pub mod error;
+pub mod group_commit;
+pub mod ingest;
+pub mod model;
+pub mod postgres;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+pub use error::StoreError;
+pub use ingest::{IngestItem, IngestPayload, IngestSummary};
+pub use model::*;
+use windowdesk_core::Timestamp;
+
+/// Commits webhook payloads. A payload is durable when `ingest` returns `Ok` (SPEC I5).
+#[async_trait]
+pub trait IngestStore: Send + Sync {
+    async fn ingest(&self, payload: IngestPayload) -> Result<IngestSummary, StoreError>;
+}
+
+/// The business numbers of the configuration, mirrored in the database so rows can reference them.
+#[async_trait]
+pub trait BusinessNumberStore: Send + Sync {
+    /// Inserts or updates the given numbers; returns all known numbers.
+    async fn sync_business_numbers(
+        &self,
+        numbers: &[BusinessNumberSpec],
+    ) -> Result<Vec<BusinessNumberRow>, StoreError>;
+}
+
+#[async_trait]
+pub trait TicketStore: Send + Sync {
+    async fn list_tickets(&self, filter: &TicketFilter) -> Result<Vec<TicketRow>, StoreError>;
+    async fn ticket(&self, id: i64) -> Result<Option<TicketRow>, StoreError>;
+    /// Tickets created as follow-ups of `id` (the other direction of `followup_of`).
+    async fn followups(&self, id: i64) -> Result<Vec<i64>, StoreError>;
+    async fn ticket_messages(&self, ticket_id: i64) -> Result<Vec<MessageRow>, StoreError>;
+    async fn ticket_events(&self, ticket_id: i64) -> Result<Vec<EventRow>, StoreError>;
+}
+
+#[async_trait]
+pub trait ContactStore: Send + Sync {
+    async fn identity_by_key(
+        &self,
+        business_number_id: i64,
+        key: &str,
+    ) -> Result<Option<IdentityRow>, StoreError>;
+    async fn identity_changes(
+        &self,
+        identity_id: i64,
+    ) -> Result<Vec<IdentityChangeRow>, StoreError>;
+}
+
+#[async_trait]
+pub trait MessageStore: Send + Sync {
+    async fn message_by_wamid(
+        &self,
+        business_number_id: i64,
+        wamid: &str,
+    ) -> Result<Option<MessageRow>, StoreError>;
+    async fn reactions(
+        &self,
+        business_number_id: i64,
+        target_wamid: &str,
+    ) -> Result<Vec<ReactionRow>, StoreError>;
+    async fn revisions(
+        &self,
+        business_number_id: i64,
+        target_wamid: &str,
+    ) -> Result<Vec<RevisionRow>, StoreError>;
+    async fn status_events(
+        &self,
+        business_number_id: i64,
+        wamid: &str,
+    ) -> Result<Vec<StatusEventRow>, StoreError>;
+    /// Records an outbound message that Meta accepted under `wamid`, applying any statuses that arrived
+    /// for it before it was known. (The outbox will own this; for now it is the one way in.)
+    async fn record_outbound_accepted(&self, msg: &OutboundAccepted) -> Result<i64, StoreError>;
+}
+
+/// Everything kept that is not a ticket: templates, account events, unknown numbers, media jobs.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    async fn templates(&self) -> Result<Vec<TemplateRow>, StoreError>;
+    async fn account_events(&self) -> Result<Vec<AccountEventRow>, StoreError>;
+    async fn unknown_numbers(&self) -> Result<Vec<UnknownNumberRow>, StoreError>;
+    async fn media_jobs(&self) -> Result<Vec<MediaJobRow>, StoreError>;
+    async fn counts(&self) -> Result<Counts, StoreError>;
+}
+
+/// The whole store, as the server holds it.
+#[async_trait]
+pub trait Store:
+    IngestStore + BusinessNumberStore + TicketStore + ContactStore + MessageStore + AuditStore
+{
+    /// A cheap round trip to the database, for `/readyz`.
+    async fn ping(&self) -> Result<(), StoreError>;
+    /// Which backend this is (`sqlite` or `postgres`), for logs and metrics.
+    fn backend(&self) -> &'static str;
+    /// Stops background work (the group-commit queue), waiting for what was accepted to commit.
+    async fn close(&self);
+}
+
+/// Tuning of the group commit: how many payloads share a transaction, and how many transactions may
+/// run at once.
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    pub max_batch: usize,
+    pub max_in_flight: usize,
+    /// PostgreSQL connection pool size.
+    pub pool_size: u32,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            max_batch: 512,
+            max_in_flight: 1,
+            pool_size: 8,
+        }
+    }
+}
+
+/// Opens the store named by a URL: `sqlite://path/to/file.db` (or `sqlite::memory:`) or
+/// `postgres://…`. Runs pending migrations first.
+pub async fn open(url: &str, options: StoreOptions) -> Result<Arc<dyn Store>, StoreError> {
+    if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
+        Ok(Arc::new(sqlite::SqliteStore::open(path, options).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PgStore::connect(url, options).await?))
+    } else {
+        Err(StoreError::Config(format!(
+            "database url must start with sqlite:// or postgres://, got {:?}",
+            redact_url(url)
+        )))
+    }
+}
+
+/// Applies pending migrations and returns (backend, number of migrations now applied).
+pub async fn migrate(url: &str) -> Result<(&'static str, usize), StoreError> {
+    if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
+        Ok(("sqlite", sqlite::migrate_file(path)?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(("postgres", postgres::migrate_url(url).await?))
+    } else {
+        Err(StoreError::Config(format!(
+            "database url must start with sqlite:// or postgres://, got {:?}",
+            redact_url(url)
+        )))
+    }
+}
+
+/// A URL without its password, for error messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}://{user}:***{}", &url[..scheme_end], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+pub(crate) fn now_ms() -> Timestamp {
+    use windowdesk_core::Clock;
+    windowdesk_core::SystemClock.now()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn urls_lose_their_password() {
+        assert_eq!(
+            super::redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(super::redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(super::redact_url("sqlite://x.db"), "sqlite://x.db");
+    }
+}

@@ -1,0 +1,210 @@
+//! Configuration: the embedded commented default (`config.default.toml`), then the file given with
+//! `--config`, then `WINDOWDESK_…` environment variables.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// The commented default configuration, as `windowdesk config print-default` prints it.
+pub const DEFAULT_CONFIG: &str = include_str!("../config.default.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub log: LogConfig,
+    #[serde(default)]
+    pub business_numbers: Vec<BusinessNumberConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub max_body_bytes: usize,
+    pub shutdown_grace_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    pub url: String,
+    pub max_batch: usize,
+    pub max_in_flight: usize,
+    pub pool_size: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusinessNumberConfig {
+    pub phone_number_id: String,
+    pub waba_id: String,
+    pub display_number: String,
+    pub name: String,
+    pub access_token: SecretString,
+    pub app_secret: SecretString,
+    pub verify_token: SecretString,
+    #[serde(default = "yes")]
+    pub redact_card_numbers: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(Box<figment::Error>),
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Loads default → file (if given) → environment, and validates.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut fig = Figment::from(Toml::string(DEFAULT_CONFIG));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::Invalid(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            fig = fig.merge(Toml::file(path));
+        }
+        fig = fig.merge(Env::prefixed("WINDOWDESK_").split("__"));
+        Self::from_figment(fig)
+    }
+
+    /// Parses a configuration from TOML text layered over the default (tests, demo).
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        Self::from_figment(Figment::from(Toml::string(DEFAULT_CONFIG)).merge(Toml::string(text)))
+    }
+
+    fn from_figment(fig: Figment) -> Result<Config, ConfigError> {
+        let config: Config = fig.extract().map_err(|e| ConfigError::Load(Box::new(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what serde cannot: each error names the setting.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.server.max_body_bytes == 0 {
+            return Err(ConfigError::Invalid(
+                "server.max_body_bytes must be above 0".into(),
+            ));
+        }
+        if self.database.max_batch == 0 {
+            return Err(ConfigError::Invalid(
+                "database.max_batch must be above 0".into(),
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, n) in self.business_numbers.iter().enumerate() {
+            let at = |field: &str| format!("business_numbers[{i}].{field}");
+            if n.phone_number_id.is_empty()
+                || !n.phone_number_id.chars().all(|c| c.is_ascii_digit())
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "{} must be Meta's numeric phone number id, got {:?}",
+                    at("phone_number_id"),
+                    n.phone_number_id
+                )));
+            }
+            if !seen.insert(n.phone_number_id.clone()) {
+                return Err(ConfigError::Invalid(format!(
+                    "{} {:?} appears twice",
+                    at("phone_number_id"),
+                    n.phone_number_id
+                )));
+            }
+            for (field, secret) in [
+                ("app_secret", &n.app_secret),
+                ("verify_token", &n.verify_token),
+                ("access_token", &n.access_token),
+            ] {
+                if secret.expose_secret().trim().is_empty() {
+                    return Err(ConfigError::Invalid(format!("{} is empty", at(field))));
+                }
+            }
+            if n.waba_id.trim().is_empty() {
+                return Err(ConfigError::Invalid(format!("{} is empty", at("waba_id"))));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_config_loads() {
+        let c = Config::from_toml("").unwrap();
+        assert_eq!(c.server.max_body_bytes, 3 * 1024 * 1024);
+        assert!(c.business_numbers.is_empty());
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug_output() {
+        let c = Config::from_toml(
+            r#"[[business_numbers]]
+            phone_number_id = "1" 
+            waba_id = "2"
+            display_number = "+1"
+            name = "S"
+            access_token = "tok-SECRET"
+            app_secret = "app-SECRET"
+            verify_token = "ver-SECRET""#,
+        )
+        .unwrap();
+        assert!(!format!("{c:?}").contains("SECRET"));
+        assert!(c.business_numbers[0].redact_card_numbers);
+    }
+
+    #[test]
+    fn errors_name_the_setting() {
+        let err = Config::from_toml(
+            r#"[[business_numbers]]
+            phone_number_id = "abc"
+            waba_id = "2"
+            display_number = "+1"
+            name = "S"
+            access_token = "t"
+            app_secret = "a"
+            verify_token = "v""#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("business_numbers[0].phone_number_id"), "{err}");
+        let err = Config::from_toml("[server]\nlisten = \"nowhere\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("listen"), "{err}");
+        let err = Config::from_toml("[server]\nlisen = \"x\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("lisen"), "{err}");
+    }
+}

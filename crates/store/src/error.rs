@@ -1,0 +1,40 @@
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("postgres: {0}")]
+    Postgres(#[from] sqlx::Error),
+    #[error("migration: {0}")]
+    Migration(String),
+    #[error("the store is shutting down")]
+    Closed,
+    #[error("data in the database is not what the desk expects: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// Errors worth retrying the whole transaction for: a concurrent transaction won a race
+    /// (unique or foreign-key violation from a concurrent insert), a deadlock, a serialization failure,
+    /// or a busy SQLite database.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            StoreError::Postgres(sqlx::Error::Database(db)) => {
+                matches!(
+                    db.code().as_deref(),
+                    Some("23505" | "23503" | "40001" | "40P01")
+                )
+            }
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                )
+            }
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! Webhook payloads as the store takes them, and the plan that turns them into writes.
+
+pub mod plan;
+
+use serde::Serialize;
+use windowdesk_core::inbound::{AccountEvent, NumberChange};
+use windowdesk_core::Timestamp;
+
+/// One verified webhook payload, normalised, with its business numbers resolved.
+#[derive(Clone, Debug)]
+pub struct IngestPayload {
+    pub received_at: Timestamp,
+    pub items: Vec<IngestItem>,
+}
+
+#[derive(Clone, Debug)]
+pub enum IngestItem {
+    /// Messages, statuses, echoes or other changes of a number the desk serves.
+    Number {
+        business_number_id: i64,
+        change: NumberChange,
+    },
+    /// A change about a WhatsApp Business account (account updates, templates, unknown fields).
+    Account {
+        business_number_id: Option<i64>,
+        event: AccountEvent,
+    },
+    /// A change for a `phone_number_id` the desk does not serve: recorded and counted, nothing else.
+    UnknownNumber { phone_number_id: String },
+}
+
+/// What committing a payload did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct IngestSummary {
+    pub messages_new: u32,
+    pub messages_duplicate: u32,
+    pub statuses_new: u32,
+    pub statuses_duplicate: u32,
+    pub tickets_created: u32,
+    pub account_events: u32,
+    pub unknown_numbers: u32,
+}
+
+impl IngestSummary {
+    pub fn add(&mut self, o: &IngestSummary) {
+        self.messages_new += o.messages_new;
+        self.messages_duplicate += o.messages_duplicate;
+        self.statuses_new += o.statuses_new;
+        self.statuses_duplicate += o.statuses_duplicate;
+        self.tickets_created += o.tickets_created;
+        self.account_events += o.account_events;
+        self.unknown_numbers += o.unknown_numbers;
+    }
+}

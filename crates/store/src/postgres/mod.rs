@@ -1,0 +1,373 @@
+//! The PostgreSQL store: for several stateless instances behind a load balancer.
+
+mod ingest;
+mod queries;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, PgPool, Row};
+use windowdesk_core::delivery::apply_meta_status;
+use windowdesk_core::window::WindowPolicy;
+use windowdesk_core::{CustomerWindow, DeliveryState, MetaStatus, StatusOutcome, Timestamp};
+
+use crate::error::StoreError;
+use crate::group_commit::{BatchCommitter, GroupCommit};
+use crate::ingest::{IngestPayload, IngestSummary};
+use crate::model::*;
+use crate::{
+    AuditStore, BusinessNumberStore, ContactStore, IngestStore, MessageStore, Store, StoreOptions,
+    TicketStore,
+};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// How often a batch is retried after losing a race to a concurrent transaction.
+const RACE_RETRIES: usize = 5;
+
+pub struct PgStore {
+    inner: Arc<Inner>,
+    group: GroupCommit,
+}
+
+struct Inner {
+    pool: PgPool,
+}
+
+fn connect_options(url: &str) -> Result<PgConnectOptions, StoreError> {
+    let opts: PgConnectOptions = url.parse().map_err(|e| {
+        StoreError::Config(format!(
+            "invalid PostgreSQL url {}: {e}",
+            crate::redact_url(url)
+        ))
+    })?;
+    Ok(opts
+        .log_statements(tracing::log::LevelFilter::Trace)
+        .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1)))
+}
+
+/// Applies pending migrations; returns the number of migrations the binary knows.
+pub async fn migrate_url(url: &str) -> Result<usize, StoreError> {
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(connect_options(url)?)
+        .await?;
+    MIGRATOR
+        .run(&pool)
+        .await
+        .map_err(|e| StoreError::Migration(e.to_string()))?;
+    pool.close().await;
+    Ok(MIGRATOR.iter().count())
+}
+
+impl PgStore {
+    pub async fn connect(url: &str, options: StoreOptions) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(options.pool_size.max(2))
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(connect_options(url)?)
+            .await?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()))?;
+        Ok(Self::with_pool(pool, options))
+    }
+
+    /// Wraps an existing pool whose schema is migrated (tests use one schema per test).
+    pub fn with_pool(pool: PgPool, options: StoreOptions) -> Self {
+        let inner = Arc::new(Inner { pool });
+        let group = GroupCommit::start(
+            inner.clone(),
+            options.max_batch,
+            options.max_in_flight.max(1),
+        );
+        PgStore { inner, group }
+    }
+
+    pub async fn run_migrations(pool: &PgPool) -> Result<(), StoreError> {
+        MIGRATOR
+            .run(pool)
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()))
+    }
+
+    fn pool(&self) -> &PgPool {
+        &self.inner.pool
+    }
+}
+
+impl Inner {
+    async fn commit_with_retries(
+        &self,
+        batch: &[IngestPayload],
+    ) -> Result<Vec<IngestSummary>, StoreError> {
+        let mut attempt = 0;
+        loop {
+            let result = async {
+                let mut tx = self.pool.begin().await?;
+                let summaries = ingest::commit(&mut tx, batch).await?;
+                tx.commit().await?;
+                Ok::<_, StoreError>(summaries)
+            }
+            .await;
+            match result {
+                Err(e)
+                    if attempt < RACE_RETRIES
+                        && (e.is_retryable() || is_concurrent_identity(&e)) =>
+                {
+                    attempt += 1;
+                    tracing::debug!(error = %e, attempt, "ingest lost a race; retrying");
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+fn is_concurrent_identity(e: &StoreError) -> bool {
+    matches!(e, StoreError::Postgres(sqlx::Error::Protocol(m)) if m.contains("retry"))
+}
+
+impl BatchCommitter for Inner {
+    fn commit_batch(
+        &self,
+        batch: Vec<IngestPayload>,
+    ) -> Pin<Box<dyn Future<Output = Vec<Result<IngestSummary, StoreError>>> + Send + '_>> {
+        Box::pin(async move {
+            match self.commit_with_retries(&batch).await {
+                Ok(s) => s.into_iter().map(Ok).collect(),
+                Err(e) if batch.len() == 1 => vec![Err(e)],
+                Err(e) => {
+                    tracing::warn!(error = %e, size = batch.len(), "batch commit failed; committing payloads one by one");
+                    let mut out = Vec::with_capacity(batch.len());
+                    for p in &batch {
+                        out.push(
+                            self.commit_with_retries(std::slice::from_ref(p))
+                                .await
+                                .map(|mut s| s.pop().unwrap_or_default()),
+                        );
+                    }
+                    out
+                }
+            }
+        })
+    }
+}
+
+#[async_trait]
+impl IngestStore for PgStore {
+    async fn ingest(&self, payload: IngestPayload) -> Result<IngestSummary, StoreError> {
+        self.group.submit(payload).await
+    }
+}
+
+#[async_trait]
+impl BusinessNumberStore for PgStore {
+    async fn sync_business_numbers(
+        &self,
+        numbers: &[BusinessNumberSpec],
+    ) -> Result<Vec<BusinessNumberRow>, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let now = crate::now_ms().unix_millis();
+        for n in numbers {
+            sqlx::query(
+                "INSERT INTO business_numbers (phone_number_id, waba_id, display_number, name, created_at) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (phone_number_id) DO UPDATE SET waba_id = excluded.waba_id, display_number = excluded.display_number, name = excluded.name",
+            )
+            .bind(&n.phone_number_id)
+            .bind(&n.waba_id)
+            .bind(&n.display_number)
+            .bind(&n.name)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let rows = queries::business_numbers(&mut tx).await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+}
+
+#[async_trait]
+impl TicketStore for PgStore {
+    async fn list_tickets(&self, filter: &TicketFilter) -> Result<Vec<TicketRow>, StoreError> {
+        queries::list_tickets(self.pool(), filter).await
+    }
+    async fn ticket(&self, id: i64) -> Result<Option<TicketRow>, StoreError> {
+        queries::ticket(self.pool(), id).await
+    }
+    async fn followups(&self, id: i64) -> Result<Vec<i64>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT id FROM tickets WHERE followup_of = $1 ORDER BY id")
+                .bind(id)
+                .fetch_all(self.pool())
+                .await?,
+        )
+    }
+    async fn ticket_messages(&self, ticket_id: i64) -> Result<Vec<MessageRow>, StoreError> {
+        queries::ticket_messages(self.pool(), ticket_id).await
+    }
+    async fn ticket_events(&self, ticket_id: i64) -> Result<Vec<EventRow>, StoreError> {
+        queries::ticket_events(self.pool(), ticket_id).await
+    }
+}
+
+#[async_trait]
+impl ContactStore for PgStore {
+    async fn identity_by_key(
+        &self,
+        business_number_id: i64,
+        key: &str,
+    ) -> Result<Option<IdentityRow>, StoreError> {
+        queries::identity_by_key(self.pool(), business_number_id, key).await
+    }
+    async fn identity_changes(
+        &self,
+        identity_id: i64,
+    ) -> Result<Vec<IdentityChangeRow>, StoreError> {
+        queries::identity_changes(self.pool(), identity_id).await
+    }
+}
+
+#[async_trait]
+impl MessageStore for PgStore {
+    async fn message_by_wamid(
+        &self,
+        business_number_id: i64,
+        wamid: &str,
+    ) -> Result<Option<MessageRow>, StoreError> {
+        queries::message_by_wamid(self.pool(), business_number_id, wamid).await
+    }
+    async fn reactions(
+        &self,
+        business_number_id: i64,
+        target_wamid: &str,
+    ) -> Result<Vec<ReactionRow>, StoreError> {
+        queries::reactions(self.pool(), business_number_id, target_wamid).await
+    }
+    async fn revisions(
+        &self,
+        business_number_id: i64,
+        target_wamid: &str,
+    ) -> Result<Vec<RevisionRow>, StoreError> {
+        queries::revisions(self.pool(), business_number_id, target_wamid).await
+    }
+    async fn status_events(
+        &self,
+        business_number_id: i64,
+        wamid: &str,
+    ) -> Result<Vec<StatusEventRow>, StoreError> {
+        queries::status_events(self.pool(), business_number_id, wamid).await
+    }
+    async fn record_outbound_accepted(&self, msg: &OutboundAccepted) -> Result<i64, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let row = sqlx::query("SELECT business_number_id, identity_id FROM tickets WHERE id = $1")
+            .bind(msg.ticket_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| {
+                StoreError::Config(format!("ticket {} does not exist", msg.ticket_id))
+            })?;
+        let (bn, identity_id): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+        let at = msg.accepted_at.unix_millis();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO messages (ticket_id, business_number_id, identity_id, direction, wamid, kind, body, sent_at, received_at, delivery_state, delivery_updated_at)
+             VALUES ($1, $2, $3, 'outbound', $4, $5, $6, $7, $7, 'accepted', $7) RETURNING id",
+        )
+        .bind(msg.ticket_id)
+        .bind(bn)
+        .bind(identity_id)
+        .bind(&msg.wamid)
+        .bind(&msg.kind)
+        .bind(&msg.body)
+        .bind(at)
+        .fetch_one(&mut *tx)
+        .await?;
+        let w = sqlx::query("SELECT last_inbound_at, referral_at, fep_started_at FROM identities WHERE id = $1 FOR UPDATE")
+            .bind(identity_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let opt = |v: Option<i64>| v.map(Timestamp::from_unix_millis);
+        let mut window = CustomerWindow {
+            last_inbound_at: opt(w.try_get(0)?),
+            referral_at: opt(w.try_get(1)?),
+            fep_started_at: opt(w.try_get(2)?),
+        };
+        if window
+            .record_business_send(WindowPolicy::WHATSAPP, msg.accepted_at)
+            .is_some()
+        {
+            sqlx::query("UPDATE identities SET fep_started_at = $1 WHERE id = $2")
+                .bind(at)
+                .bind(identity_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let pending = sqlx::query("SELECT id, status, at FROM status_events WHERE business_number_id = $1 AND wamid = $2 AND applied = 0 ORDER BY at")
+            .bind(bn)
+            .bind(&msg.wamid)
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut state = DeliveryState::Accepted;
+        for r in pending {
+            let (status_id, status, status_at): (i64, String, i64) =
+                (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+            if let Some(st) = MetaStatus::parse(&status) {
+                if let StatusOutcome::Advance(next) = apply_meta_status(state, st) {
+                    state = next;
+                    sqlx::query("UPDATE messages SET delivery_state = $1, delivery_updated_at = $2 WHERE id = $3")
+                        .bind(next.as_str())
+                        .bind(status_at)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query("UPDATE status_events SET applied = 1 WHERE id = $1")
+                        .bind(status_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+}
+
+#[async_trait]
+impl AuditStore for PgStore {
+    async fn templates(&self) -> Result<Vec<TemplateRow>, StoreError> {
+        queries::templates(self.pool()).await
+    }
+    async fn account_events(&self) -> Result<Vec<AccountEventRow>, StoreError> {
+        queries::account_events(self.pool()).await
+    }
+    async fn unknown_numbers(&self) -> Result<Vec<UnknownNumberRow>, StoreError> {
+        queries::unknown_numbers(self.pool()).await
+    }
+    async fn media_jobs(&self) -> Result<Vec<MediaJobRow>, StoreError> {
+        queries::media_jobs(self.pool()).await
+    }
+    async fn counts(&self) -> Result<Counts, StoreError> {
+        queries::counts(self.pool()).await
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(self.pool()).await?;
+        Ok(())
+    }
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+    async fn close(&self) {
+        self.group.close().await;
+        self.pool().close().await;
+    }
+}
