@@ -54,11 +54,8 @@ enum ConfigCommand {
 
 fn init_tracing(config: &Config) {
     use tracing_subscriber::EnvFilter;
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match config.log.format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Pretty => builder.init(),
@@ -95,35 +92,22 @@ async fn main() -> anyhow::Result<()> {
             init_tracing(&config);
             let listener = tokio::net::TcpListener::bind(config.server.listen)
                 .await
-                .with_context(|| {
-                    format!("cannot listen on {} (server.listen)", config.server.listen)
-                })?;
+                .with_context(|| format!("cannot listen on {} (server.listen)", config.server.listen))?;
             let running = windowdesk_server::start(&config, listener, None).await?;
             println!("Windowdesk is listening on http://{}  (webhook: /webhooks/whatsapp, health: /healthz)", running.addr);
             tokio::spawn(shutdown_signal(running.shutdown.clone()));
             running.task.await.context("server task panicked")??;
         }
-        Command::Migrate {
-            config,
-            database_url,
-        } => {
+        Command::Migrate { config, database_url } => {
             let config = Config::load(config.as_deref())?;
             init_tracing(&config);
             let url = database_url.unwrap_or(config.database.url);
-            let (backend, n) = windowdesk_store::migrate(&url)
-                .await
-                .with_context(|| format!("migrating {}", windowdesk_store::redact_url(&url)))?;
-            println!(
-                "{backend} database {} is at schema version {n}",
-                windowdesk_store::redact_url(&url)
-            );
+            let (backend, n) =
+                windowdesk_store::migrate(&url).await.with_context(|| format!("migrating {}", windowdesk_store::redact_url(&url)))?;
+            println!("{backend} database {} is at schema version {n}", windowdesk_store::redact_url(&url));
         }
-        Command::Config {
-            command: ConfigCommand::PrintDefault,
-        } => print!("{DEFAULT_CONFIG}"),
-        Command::Config {
-            command: ConfigCommand::Check { config },
-        } => {
+        Command::Config { command: ConfigCommand::PrintDefault } => print!("{DEFAULT_CONFIG}"),
+        Command::Config { command: ConfigCommand::Check { config } } => {
             let config = Config::load(config.as_deref())?;
             println!("configuration is valid:\n{config:#?}");
         }

@@ -152,63 +152,29 @@ mod tests {
 
     #[test]
     fn d1_late_delivered_never_downgrades_read() {
-        assert_eq!(
-            apply_meta_status(DeliveryState::Sent, MetaStatus::Read),
-            StatusOutcome::Advance(DeliveryState::Read)
-        );
-        assert_eq!(
-            apply_meta_status(DeliveryState::Read, MetaStatus::Delivered),
-            StatusOutcome::Ignore
-        );
-        assert_eq!(
-            apply_meta_status(DeliveryState::Read, MetaStatus::Sent),
-            StatusOutcome::Ignore
-        );
-        assert_eq!(
-            apply_meta_status(DeliveryState::Played, MetaStatus::Read),
-            StatusOutcome::Ignore
-        );
+        assert_eq!(apply_meta_status(DeliveryState::Sent, MetaStatus::Read), StatusOutcome::Advance(DeliveryState::Read));
+        assert_eq!(apply_meta_status(DeliveryState::Read, MetaStatus::Delivered), StatusOutcome::Ignore);
+        assert_eq!(apply_meta_status(DeliveryState::Read, MetaStatus::Sent), StatusOutcome::Ignore);
+        assert_eq!(apply_meta_status(DeliveryState::Played, MetaStatus::Read), StatusOutcome::Ignore);
     }
 
     #[test]
     fn d1_read_implies_delivered_without_a_delivered_status() {
-        assert_eq!(
-            apply_meta_status(DeliveryState::Accepted, MetaStatus::Read),
-            StatusOutcome::Advance(DeliveryState::Read)
-        );
+        assert_eq!(apply_meta_status(DeliveryState::Accepted, MetaStatus::Read), StatusOutcome::Advance(DeliveryState::Read));
     }
 
     #[test]
     fn d1_failure_overrides_sent_but_not_proof_of_delivery() {
-        assert_eq!(
-            apply_meta_status(DeliveryState::Sent, MetaStatus::Failed),
-            StatusOutcome::Advance(DeliveryState::Failed)
-        );
-        assert_eq!(
-            apply_meta_status(DeliveryState::Delivered, MetaStatus::Failed),
-            StatusOutcome::Ignore
-        );
-        assert_eq!(
-            apply_meta_status(DeliveryState::Failed, MetaStatus::Sent),
-            StatusOutcome::Ignore
-        );
-        assert_eq!(
-            apply_meta_status(DeliveryState::Failed, MetaStatus::Delivered),
-            StatusOutcome::Advance(DeliveryState::Delivered)
-        );
+        assert_eq!(apply_meta_status(DeliveryState::Sent, MetaStatus::Failed), StatusOutcome::Advance(DeliveryState::Failed));
+        assert_eq!(apply_meta_status(DeliveryState::Delivered, MetaStatus::Failed), StatusOutcome::Ignore);
+        assert_eq!(apply_meta_status(DeliveryState::Failed, MetaStatus::Sent), StatusOutcome::Ignore);
+        assert_eq!(apply_meta_status(DeliveryState::Failed, MetaStatus::Delivered), StatusOutcome::Advance(DeliveryState::Delivered));
     }
 
     #[test]
     fn d1_statuses_do_not_touch_messages_that_never_went_out() {
-        for s in [
-            DeliveryState::Draft,
-            DeliveryState::Blocked,
-            DeliveryState::Held,
-        ] {
-            assert_eq!(
-                apply_meta_status(s, MetaStatus::Delivered),
-                StatusOutcome::Ignore
-            );
+        for s in [DeliveryState::Draft, DeliveryState::Blocked, DeliveryState::Held] {
+            assert_eq!(apply_meta_status(s, MetaStatus::Delivered), StatusOutcome::Ignore);
         }
     }
 

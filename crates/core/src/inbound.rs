@@ -63,10 +63,7 @@ pub enum InboundAction {
     /// An ordinary message: text, media, location, contacts, interactive reply, order, unsupported…
     Content,
     /// A reaction to `target`; `emoji: None` removes the contact's reaction.
-    React {
-        target: String,
-        emoji: Option<String>,
-    },
+    React { target: String, emoji: Option<String> },
     /// The contact edited `target`; `body` is the new text or caption.
     Edit { target: String },
     /// The contact deleted `target`.
@@ -109,21 +106,13 @@ impl InboundMessage {
     /// W2: does this message refresh the customer service window? Anything the customer sends does
     /// (reactions, edits and button replies included); deletions and system notices do not.
     pub fn refreshes_window(&self) -> bool {
-        matches!(
-            self.action,
-            InboundAction::Content | InboundAction::React { .. } | InboundAction::Edit { .. }
-        )
+        matches!(self.action, InboundAction::Content | InboundAction::React { .. } | InboundAction::Edit { .. })
     }
 
     /// Whether this message shows as a bubble in the thread (reactions, edits and revokes instead
     /// change the message they point at).
     pub fn is_thread_item(&self) -> bool {
-        matches!(
-            self.action,
-            InboundAction::Content
-                | InboundAction::NumberChanged { .. }
-                | InboundAction::System { .. }
-        )
+        matches!(self.action, InboundAction::Content | InboundAction::NumberChanged { .. } | InboundAction::System { .. })
     }
 }
 
@@ -178,20 +167,10 @@ pub struct TemplateChange {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TemplateUpdate {
-    Status {
-        status: String,
-        category: Option<String>,
-        reason: Option<String>,
-    },
-    Category {
-        category: String,
-    },
-    Quality {
-        quality: String,
-    },
-    Components {
-        element: String,
-    },
+    Status { status: String, category: Option<String>, reason: Option<String> },
+    Category { category: String },
+    Quality { quality: String },
+    Components { element: String },
 }
 
 /// A change about a WhatsApp Business account rather than one number: account updates, template

@@ -17,11 +17,7 @@ impl WaId {
     /// Accepts digits, tolerating a leading `+` and spaces, dashes, dots and parentheses.
     pub fn parse(s: &str) -> Result<Self, InvalidWaId> {
         let digits = digits_of(s);
-        let shaped = s
-            .trim()
-            .trim_start_matches('+')
-            .chars()
-            .all(|c| c.is_ascii_digit() || " -.()".contains(c));
+        let shaped = s.trim().trim_start_matches('+').chars().all(|c| c.is_ascii_digit() || " -.()".contains(c));
         if shaped && (5..=20).contains(&digits.len()) {
             Ok(Self(digits))
         } else {
@@ -68,10 +64,7 @@ pub fn digits_of(s: &str) -> String {
 pub fn display_international(digits: &str) -> String {
     let plus = format!("+{digits}");
     match phonenumber::parse(None, &plus) {
-        Ok(n) => n
-            .format()
-            .mode(phonenumber::Mode::International)
-            .to_string(),
+        Ok(n) => n.format().mode(phonenumber::Mode::International).to_string(),
         Err(_) => plus,
     }
 }
@@ -85,10 +78,7 @@ mod tests {
         let w = WaId::parse("+1 (650) 555-1234").unwrap();
         assert_eq!(w.as_str(), "16505551234");
         assert_eq!(w.display(), "+1 650-555-1234");
-        assert_eq!(
-            WaId::parse("447911123456").unwrap().display(),
-            "+44 7911 123456"
-        );
+        assert_eq!(WaId::parse("447911123456").unwrap().display(), "+44 7911 123456");
     }
 
     #[test]

@@ -23,10 +23,7 @@ pub fn redact_card_numbers(text: &str) -> Option<String> {
                 j += 1;
             }
             groups.push((start, j));
-            if j + 1 < bytes.len()
-                && matches!(bytes[j], b' ' | b'-')
-                && bytes[j + 1].is_ascii_digit()
-            {
+            if j + 1 < bytes.len() && matches!(bytes[j], b' ' | b'-') && bytes[j + 1].is_ascii_digit() {
                 j += 1;
             } else {
                 break;
@@ -109,48 +106,25 @@ mod tests {
 
     #[test]
     fn i8_redacts_plain_spaced_and_dashed_card_numbers_keeping_last_four() {
-        assert_eq!(
-            redact_card_numbers("card 4111111111111111 ok").as_deref(),
-            Some("card ************1111 ok")
-        );
-        assert_eq!(
-            redact_card_numbers("4111 1111 1111 1111").as_deref(),
-            Some("**** **** **** 1111")
-        );
-        assert_eq!(
-            redact_card_numbers("4111-1111-1111-1111.").as_deref(),
-            Some("****-****-****-1111.")
-        );
+        assert_eq!(redact_card_numbers("card 4111111111111111 ok").as_deref(), Some("card ************1111 ok"));
+        assert_eq!(redact_card_numbers("4111 1111 1111 1111").as_deref(), Some("**** **** **** 1111"));
+        assert_eq!(redact_card_numbers("4111-1111-1111-1111.").as_deref(), Some("****-****-****-1111."));
         // Amex, 15 digits.
-        assert_eq!(
-            redact_card_numbers("3782 822463 10005").as_deref(),
-            Some("**** ****** *0005")
-        );
+        assert_eq!(redact_card_numbers("3782 822463 10005").as_deref(), Some("**** ****** *0005"));
     }
 
     #[test]
     fn i8_leaves_non_luhn_and_wrong_length_numbers() {
-        assert_eq!(
-            redact_card_numbers("4111111111111112"),
-            None,
-            "Luhn-invalid"
-        );
+        assert_eq!(redact_card_numbers("4111111111111112"), None, "Luhn-invalid");
         assert_eq!(redact_card_numbers("order 123456789012"), None, "12 digits");
         assert_eq!(redact_card_numbers("call +972 987 654 321"), None);
-        assert_eq!(
-            redact_card_numbers("41111111111111111111"),
-            None,
-            "20 digits in one block"
-        );
+        assert_eq!(redact_card_numbers("41111111111111111111"), None, "20 digits in one block");
         assert_eq!(redact_card_numbers("no digits here"), None);
     }
 
     #[test]
     fn i8_finds_a_card_next_to_other_numbers() {
-        assert_eq!(
-            redact_card_numbers("ref 12 4111 1111 1111 1111").as_deref(),
-            Some("ref 12 **** **** **** 1111")
-        );
+        assert_eq!(redact_card_numbers("ref 12 4111 1111 1111 1111").as_deref(), Some("ref 12 **** **** **** 1111"));
         assert_eq!(
             redact_card_numbers("a 4111111111111111 and 5500-0000-0000-0004").as_deref(),
             Some("a ************1111 and ****-****-****-0004")
@@ -159,10 +133,7 @@ mod tests {
 
     #[test]
     fn i8_keeps_non_ascii_text_intact() {
-        assert_eq!(
-            redact_card_numbers("💳 4111111111111111 — merci").as_deref(),
-            Some("💳 ************1111 — merci")
-        );
+        assert_eq!(redact_card_numbers("💳 4111111111111111 — merci").as_deref(), Some("💳 ************1111 — merci"));
     }
 
     proptest! {

@@ -18,14 +18,7 @@ pub enum TicketStatus {
 }
 
 impl TicketStatus {
-    pub const ALL: [TicketStatus; 6] = [
-        Self::New,
-        Self::Open,
-        Self::Pending,
-        Self::OnHold,
-        Self::Solved,
-        Self::Closed,
-    ];
+    pub const ALL: [TicketStatus; 6] = [Self::New, Self::Open, Self::Pending, Self::OnHold, Self::Solved, Self::Closed];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -54,10 +47,7 @@ pub struct TicketSnapshot {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Routing {
     /// Append to this ticket; when `reopen_to` is set, its status changes (e.g. solved → open).
-    Append {
-        ticket: i64,
-        reopen_to: Option<TicketStatus>,
-    },
+    Append { ticket: i64, reopen_to: Option<TicketStatus> },
     /// The contact has no ticket on this number yet: create one (status `new`).
     Create,
     /// The newest ticket is closed: create a follow-up ticket linked to it both ways.
@@ -72,36 +62,21 @@ pub fn route_inbound(newest: Option<TicketSnapshot>) -> Routing {
         None => Routing::Create,
         Some(t) => match t.status {
             TicketStatus::Closed => Routing::FollowUp { of: t.id },
-            TicketStatus::Solved | TicketStatus::Pending => Routing::Append {
-                ticket: t.id,
-                reopen_to: Some(TicketStatus::Open),
-            },
-            TicketStatus::New | TicketStatus::Open | TicketStatus::OnHold => Routing::Append {
-                ticket: t.id,
-                reopen_to: None,
-            },
+            TicketStatus::Solved | TicketStatus::Pending => Routing::Append { ticket: t.id, reopen_to: Some(TicketStatus::Open) },
+            TicketStatus::New | TicketStatus::Open | TicketStatus::OnHold => Routing::Append { ticket: t.id, reopen_to: None },
         },
     }
 }
 
 /// The snapshot after a routing decision is applied, so that the next message of the same batch routes
 /// against the updated ticket (an album of images arriving together makes one ticket).
-pub fn after_routing(
-    routing: Routing,
-    newest: Option<TicketSnapshot>,
-    created_id: impl FnOnce() -> i64,
-) -> TicketSnapshot {
+pub fn after_routing(routing: Routing, newest: Option<TicketSnapshot>, created_id: impl FnOnce() -> i64) -> TicketSnapshot {
     match routing {
         Routing::Append { ticket, reopen_to } => {
-            let status = reopen_to
-                .or(newest.map(|t| t.status))
-                .unwrap_or(TicketStatus::Open);
+            let status = reopen_to.or(newest.map(|t| t.status)).unwrap_or(TicketStatus::Open);
             TicketSnapshot { id: ticket, status }
         }
-        Routing::Create | Routing::FollowUp { .. } => TicketSnapshot {
-            id: created_id(),
-            status: TicketStatus::New,
-        },
+        Routing::Create | Routing::FollowUp { .. } => TicketSnapshot { id: created_id(), status: TicketStatus::New },
     }
 }
 
@@ -129,59 +104,26 @@ mod tests {
     #[test]
     fn t2_goes_to_newest_non_closed_ticket() {
         for st in [TicketStatus::New, TicketStatus::Open, TicketStatus::OnHold] {
-            assert_eq!(
-                route_inbound(snap(7, st)),
-                Routing::Append {
-                    ticket: 7,
-                    reopen_to: None
-                }
-            );
+            assert_eq!(route_inbound(snap(7, st)), Routing::Append { ticket: 7, reopen_to: None });
         }
-        assert_eq!(
-            route_inbound(snap(7, TicketStatus::Pending)),
-            Routing::Append {
-                ticket: 7,
-                reopen_to: Some(TicketStatus::Open)
-            }
-        );
+        assert_eq!(route_inbound(snap(7, TicketStatus::Pending)), Routing::Append { ticket: 7, reopen_to: Some(TicketStatus::Open) });
     }
 
     #[test]
     fn t2_solved_ticket_is_reopened() {
-        assert_eq!(
-            route_inbound(snap(3, TicketStatus::Solved)),
-            Routing::Append {
-                ticket: 3,
-                reopen_to: Some(TicketStatus::Open)
-            }
-        );
+        assert_eq!(route_inbound(snap(3, TicketStatus::Solved)), Routing::Append { ticket: 3, reopen_to: Some(TicketStatus::Open) });
     }
 
     #[test]
     fn t2_closed_ticket_gets_a_follow_up() {
-        assert_eq!(
-            route_inbound(snap(3, TicketStatus::Closed)),
-            Routing::FollowUp { of: 3 }
-        );
+        assert_eq!(route_inbound(snap(3, TicketStatus::Closed)), Routing::FollowUp { of: 3 });
     }
 
     #[test]
     fn t2_messages_of_one_batch_route_to_the_ticket_the_first_one_created() {
         let first = route_inbound(None);
         let now = after_routing(first, None, || 42);
-        assert_eq!(
-            now,
-            TicketSnapshot {
-                id: 42,
-                status: TicketStatus::New
-            }
-        );
-        assert_eq!(
-            route_inbound(Some(now)),
-            Routing::Append {
-                ticket: 42,
-                reopen_to: None
-            }
-        );
+        assert_eq!(now, TicketSnapshot { id: 42, status: TicketStatus::New });
+        assert_eq!(route_inbound(Some(now)), Routing::Append { ticket: 42, reopen_to: None });
     }
 }

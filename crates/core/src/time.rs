@@ -9,9 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// An instant, as milliseconds since the unix epoch (UTC). Stored as an integer in both databases so
 /// that window comparisons are exact and cheap.
-#[derive(
-    Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Timestamp(i64);
 
@@ -59,8 +57,7 @@ impl Timestamp {
 
     /// RFC 3339 with millisecond precision, e.g. `2026-11-21T10:00:00.000Z`.
     pub fn to_rfc3339(self) -> String {
-        self.to_datetime()
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        self.to_datetime().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
     }
 }
 

@@ -23,22 +23,14 @@ pub struct WindowPolicy {
 
 impl WindowPolicy {
     /// WhatsApp: 24 h customer service window, 72 h free entry point.
-    pub const WHATSAPP: WindowPolicy = WindowPolicy {
-        csw: Some(Duration::from_secs(24 * 3600)),
-        fep: Some(Duration::from_secs(72 * 3600)),
-    };
+    pub const WHATSAPP: WindowPolicy =
+        WindowPolicy { csw: Some(Duration::from_secs(24 * 3600)), fep: Some(Duration::from_secs(72 * 3600)) };
     /// A channel without any window (e.g. email).
-    pub const UNLIMITED: WindowPolicy = WindowPolicy {
-        csw: None,
-        fep: None,
-    };
+    pub const UNLIMITED: WindowPolicy = WindowPolicy { csw: None, fep: None };
 
     /// A policy with a window of `hours` and no FEP.
     pub fn hours(hours: u64) -> Self {
-        WindowPolicy {
-            csw: Some(HOUR * u32::try_from(hours).unwrap_or(u32::MAX)),
-            fep: None,
-        }
+        WindowPolicy { csw: Some(HOUR * u32::try_from(hours).unwrap_or(u32::MAX)), fep: None }
     }
 }
 
@@ -75,32 +67,18 @@ impl SentAt {
 /// and a missing or unparsable one falls back to it.
 pub fn inbound_sent_at(sender_timestamp: Option<&str>, received_at: Timestamp) -> SentAt {
     let Some(raw) = sender_timestamp else {
-        return SentAt {
-            at: received_at,
-            source: SentAtSource::Missing,
-        };
+        return SentAt { at: received_at, source: SentAtSource::Missing };
     };
     match raw.trim().parse::<i64>() {
         Ok(secs) if secs > 0 => {
             let claimed = Timestamp::from_unix_seconds(secs);
             if claimed > received_at {
-                SentAt {
-                    at: received_at,
-                    source: SentAtSource::ClampedFuture { claimed },
-                }
+                SentAt { at: received_at, source: SentAtSource::ClampedFuture { claimed } }
             } else {
-                SentAt {
-                    at: claimed,
-                    source: SentAtSource::Sender,
-                }
+                SentAt { at: claimed, source: SentAtSource::Sender }
             }
         }
-        _ => SentAt {
-            at: received_at,
-            source: SentAtSource::Unparsable {
-                raw: raw.to_owned(),
-            },
-        },
+        _ => SentAt { at: received_at, source: SentAtSource::Unparsable { raw: raw.to_owned() } },
     }
 }
 
@@ -128,16 +106,8 @@ impl CustomerWindow {
     /// W2: an inbound message sent at `sent_at` refreshes the window to `max(sent_at) + length`. A late,
     /// older message never moves it backwards. `refreshes` is false for inbound events that are not the
     /// customer writing (system notices, revokes).
-    pub fn record_inbound(
-        &mut self,
-        sent_at: Timestamp,
-        refreshes: bool,
-        has_referral: bool,
-    ) -> InboundEffect {
-        let mut effect = InboundEffect {
-            window_extended: false,
-            referral_recorded: false,
-        };
+    pub fn record_inbound(&mut self, sent_at: Timestamp, refreshes: bool, has_referral: bool) -> InboundEffect {
+        let mut effect = InboundEffect { window_extended: false, referral_recorded: false };
         if refreshes && self.last_inbound_at.is_none_or(|prev| sent_at > prev) {
             self.last_inbound_at = Some(sent_at);
             effect.window_extended = true;
@@ -176,13 +146,8 @@ impl CustomerWindow {
     /// W3 + W6: the business sent something at `now`. A business send never opens or extends the CSW.
     /// It starts the FEP when a referral is pending, the CSW is open, and the send comes within the
     /// window length of the referral message. Returns the FEP start when one started.
-    pub fn record_business_send(
-        &mut self,
-        policy: WindowPolicy,
-        now: Timestamp,
-    ) -> Option<Timestamp> {
-        let (Some(referral_at), Some(csw), Some(_)) = (self.referral_at, policy.csw, policy.fep)
-        else {
+    pub fn record_business_send(&mut self, policy: WindowPolicy, now: Timestamp) -> Option<Timestamp> {
+        let (Some(referral_at), Some(csw), Some(_)) = (self.referral_at, policy.csw, policy.fep) else {
             return None;
         };
         if self.in_fep(policy, now) || self.fep_started_at.is_some_and(|s| s >= referral_at) {
@@ -204,13 +169,7 @@ impl CustomerWindow {
             _ => 0,
         };
         let fep_until = self.fep_until(policy).filter(|end| now < *end);
-        WindowState {
-            open,
-            expires_at,
-            seconds_left,
-            fep_until,
-            unlimited: policy.csw.is_none(),
-        }
+        WindowState { open, expires_at, seconds_left, fep_until, unlimited: policy.csw.is_none() }
     }
 }
 
@@ -295,10 +254,7 @@ mod tests {
     fn w5_future_timestamp_is_clamped_to_receive_time() {
         let sent = inbound_sent_at(Some("2000"), t(1500));
         assert_eq!(sent.at, t(1500));
-        assert_eq!(
-            sent.source,
-            SentAtSource::ClampedFuture { claimed: t(2000) }
-        );
+        assert_eq!(sent.source, SentAtSource::ClampedFuture { claimed: t(2000) });
         assert!(sent.is_anomalous());
     }
 
@@ -309,12 +265,7 @@ mod tests {
         assert_eq!(missing.source, SentAtSource::Missing);
         let garbage = inbound_sent_at(Some("yesterday"), t(1500));
         assert_eq!(garbage.at, t(1500));
-        assert_eq!(
-            garbage.source,
-            SentAtSource::Unparsable {
-                raw: "yesterday".into()
-            }
-        );
+        assert_eq!(garbage.source, SentAtSource::Unparsable { raw: "yesterday".into() });
         assert!(inbound_sent_at(Some("-5"), t(1500)).is_anomalous());
     }
 
@@ -322,17 +273,10 @@ mod tests {
     fn w6_fep_starts_when_business_answers_within_csw_and_lasts_72h() {
         let mut w = CustomerWindow::default();
         w.record_inbound(t(1000), true, true);
-        assert_eq!(
-            w.fep_until(P),
-            None,
-            "a referral alone is only a possible FEP"
-        );
+        assert_eq!(w.fep_until(P), None, "a referral alone is only a possible FEP");
         let start = t(1000 + 3600);
         assert_eq!(w.record_business_send(P, start), Some(start));
-        assert_eq!(
-            w.fep_until(P),
-            Some(start.plus(Duration::from_secs(72 * 3600)))
-        );
+        assert_eq!(w.fep_until(P), Some(start.plus(Duration::from_secs(72 * 3600))));
         assert!(w.in_fep(P, t(1000 + 50 * 3600)));
         // Free-form still needs the CSW: at 50 h the CSW is closed although FEP is active.
         assert!(!w.is_open(P, t(1000 + 50 * 3600)));

@@ -85,10 +85,7 @@ impl Config {
         let mut fig = Figment::from(Toml::string(DEFAULT_CONFIG));
         if let Some(path) = file {
             if !path.exists() {
-                return Err(ConfigError::Invalid(format!(
-                    "config file {} does not exist",
-                    path.display()
-                )));
+                return Err(ConfigError::Invalid(format!("config file {} does not exist", path.display())));
             }
             fig = fig.merge(Toml::file(path));
         }
@@ -110,21 +107,15 @@ impl Config {
     /// Checks what serde cannot: each error names the setting.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.server.max_body_bytes == 0 {
-            return Err(ConfigError::Invalid(
-                "server.max_body_bytes must be above 0".into(),
-            ));
+            return Err(ConfigError::Invalid("server.max_body_bytes must be above 0".into()));
         }
         if self.database.max_batch == 0 {
-            return Err(ConfigError::Invalid(
-                "database.max_batch must be above 0".into(),
-            ));
+            return Err(ConfigError::Invalid("database.max_batch must be above 0".into()));
         }
         let mut seen = std::collections::HashSet::new();
         for (i, n) in self.business_numbers.iter().enumerate() {
             let at = |field: &str| format!("business_numbers[{i}].{field}");
-            if n.phone_number_id.is_empty()
-                || !n.phone_number_id.chars().all(|c| c.is_ascii_digit())
-            {
+            if n.phone_number_id.is_empty() || !n.phone_number_id.chars().all(|c| c.is_ascii_digit()) {
                 return Err(ConfigError::Invalid(format!(
                     "{} must be Meta's numeric phone number id, got {:?}",
                     at("phone_number_id"),
@@ -132,17 +123,9 @@ impl Config {
                 )));
             }
             if !seen.insert(n.phone_number_id.clone()) {
-                return Err(ConfigError::Invalid(format!(
-                    "{} {:?} appears twice",
-                    at("phone_number_id"),
-                    n.phone_number_id
-                )));
+                return Err(ConfigError::Invalid(format!("{} {:?} appears twice", at("phone_number_id"), n.phone_number_id)));
             }
-            for (field, secret) in [
-                ("app_secret", &n.app_secret),
-                ("verify_token", &n.verify_token),
-                ("access_token", &n.access_token),
-            ] {
+            for (field, secret) in [("app_secret", &n.app_secret), ("verify_token", &n.verify_token), ("access_token", &n.access_token)] {
                 if secret.expose_secret().trim().is_empty() {
                     return Err(ConfigError::Invalid(format!("{} is empty", at(field))));
                 }
@@ -198,13 +181,9 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("business_numbers[0].phone_number_id"), "{err}");
-        let err = Config::from_toml("[server]\nlisten = \"nowhere\"")
-            .unwrap_err()
-            .to_string();
+        let err = Config::from_toml("[server]\nlisten = \"nowhere\"").unwrap_err().to_string();
         assert!(err.contains("listen"), "{err}");
-        let err = Config::from_toml("[server]\nlisen = \"x\"")
-            .unwrap_err()
-            .to_string();
+        let err = Config::from_toml("[server]\nlisen = \"x\"").unwrap_err().to_string();
         assert!(err.contains("lisen"), "{err}");
     }
 }

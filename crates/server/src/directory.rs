@@ -30,11 +30,7 @@ impl NumberDirectory {
     pub fn new(numbers: &[BusinessNumberConfig], ids: &HashMap<String, i64>) -> Self {
         let mut dir = NumberDirectory::default();
         for n in numbers {
-            let secret_index = match dir
-                .secrets
-                .iter()
-                .position(|s| s.expose_secret() == n.app_secret.expose_secret())
-            {
+            let secret_index = match dir.secrets.iter().position(|s| s.expose_secret() == n.app_secret.expose_secret()) {
                 Some(i) => i,
                 None => {
                     dir.secrets.push(n.app_secret.clone());
@@ -69,9 +65,7 @@ impl NumberDirectory {
     /// I1: does the token match one of the configured verify tokens? Compared in constant time.
     pub fn verify_token_matches(&self, token: &str) -> bool {
         use subtle::ConstantTimeEq;
-        self.verify_tokens.iter().fold(false, |acc, t| {
-            acc | bool::from(t.expose_secret().as_bytes().ct_eq(token.as_bytes()))
-        })
+        self.verify_tokens.iter().fold(false, |acc, t| acc | bool::from(t.expose_secret().as_bytes().ct_eq(token.as_bytes())))
     }
 
     pub fn len(&self) -> usize {

@@ -47,8 +47,7 @@ impl IntoResponse for ApiError {
         if let ApiError::Unavailable(source) = &self {
             tracing::error!(error = %source, "store error");
         }
-        let body =
-            json!({"error": {"code": self.code(), "message": self.to_string(), "details": null}});
+        let body = json!({"error": {"code": self.code(), "message": self.to_string(), "details": null}});
         (self.status(), Json(body)).into_response()
     }
 }

@@ -47,25 +47,16 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let max_body = state.max_body_bytes;
     Router::new()
-        .route(
-            "/webhooks/whatsapp",
-            get(webhook::verify).post(webhook::receive),
-        )
+        .route("/webhooks/whatsapp", get(webhook::verify).post(webhook::receive))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(max_body))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-                // Low cardinality: the route pattern, not the raw path.
-                let route = req
-                    .extensions()
-                    .get::<MatchedPath>()
-                    .map_or("unmatched", MatchedPath::as_str)
-                    .to_owned();
-                tracing::info_span!("http", method = %req.method(), route)
-            }),
-        )
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            // Low cardinality: the route pattern, not the raw path.
+            let route = req.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
+            tracing::info_span!("http", method = %req.method(), route)
+        }))
         .with_state(state)
 }
 
@@ -86,10 +77,7 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
-    )
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
 }
 
 /// A running desk.
@@ -117,12 +105,7 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
     };
     let store = windowdesk_store::open(&config.database.url, options)
         .await
-        .with_context(|| {
-            format!(
-                "opening the database {}",
-                windowdesk_store::redact_url(&config.database.url)
-            )
-        })?;
+        .with_context(|| format!("opening the database {}", windowdesk_store::redact_url(&config.database.url)))?;
     let specs: Vec<BusinessNumberSpec> = config
         .business_numbers
         .iter()
@@ -133,14 +116,8 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
             name: n.name.clone(),
         })
         .collect();
-    let rows = store
-        .sync_business_numbers(&specs)
-        .await
-        .context("saving the configured business numbers")?;
-    let ids: HashMap<String, i64> = rows
-        .into_iter()
-        .map(|r| (r.phone_number_id, r.id))
-        .collect();
+    let rows = store.sync_business_numbers(&specs).await.context("saving the configured business numbers")?;
+    let ids: HashMap<String, i64> = rows.into_iter().map(|r| (r.phone_number_id, r.id)).collect();
     let numbers = NumberDirectory::new(&config.business_numbers, &ids);
     if numbers.is_empty() {
         tracing::warn!("no [[business_numbers]] configured: every webhook will be recorded as for an unknown number");
@@ -155,11 +132,7 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
 }
 
 /// Starts the desk on `listener`; it runs until `shutdown` is cancelled.
-pub async fn start(
-    config: &Config,
-    listener: TcpListener,
-    clock: Option<Arc<dyn Clock>>,
-) -> anyhow::Result<Running> {
+pub async fn start(config: &Config, listener: TcpListener, clock: Option<Arc<dyn Clock>>) -> anyhow::Result<Running> {
     let clock = clock.unwrap_or_else(|| Arc::new(SystemClock));
     let state = build_state(config, clock).await?;
     let addr = listener.local_addr()?;
@@ -169,8 +142,7 @@ pub async fn start(
     let token = shutdown.clone();
     let store = state.store.clone();
     let task = tokio::spawn(async move {
-        let serve =
-            axum::serve(listener, app).with_graceful_shutdown(token.clone().cancelled_owned());
+        let serve = axum::serve(listener, app).with_graceful_shutdown(token.clone().cancelled_owned());
         let mut serve = std::pin::pin!(std::future::IntoFuture::into_future(serve));
         tokio::select! {
             r = &mut serve => r.context("serving HTTP")?,
@@ -184,10 +156,5 @@ pub async fn start(
         Ok(())
     });
     tracing::info!(%addr, backend = state.store.backend(), numbers = state.numbers.len(), "windowdesk listening");
-    Ok(Running {
-        addr,
-        state,
-        shutdown,
-        task,
-    })
+    Ok(Running { addr, state, shutdown, task })
 }

@@ -24,70 +24,26 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::new();
         let rows: [(&str, &str, &str, &AtomicU64); 9] = [
-            (
-                "windowdesk_webhooks_total",
-                "result=\"accepted\"",
-                "Webhook deliveries by result.",
-                &self.webhooks_accepted,
-            ),
-            (
-                "windowdesk_webhooks_total",
-                "result=\"bad_signature\"",
-                "",
-                &self.webhooks_bad_signature,
-            ),
-            (
-                "windowdesk_webhooks_total",
-                "result=\"malformed\"",
-                "",
-                &self.webhooks_malformed,
-            ),
-            (
-                "windowdesk_webhooks_total",
-                "result=\"too_large\"",
-                "",
-                &self.webhooks_too_large,
-            ),
-            (
-                "windowdesk_webhooks_total",
-                "result=\"store_failed\"",
-                "",
-                &self.webhooks_store_failed,
-            ),
+            ("windowdesk_webhooks_total", "result=\"accepted\"", "Webhook deliveries by result.", &self.webhooks_accepted),
+            ("windowdesk_webhooks_total", "result=\"bad_signature\"", "", &self.webhooks_bad_signature),
+            ("windowdesk_webhooks_total", "result=\"malformed\"", "", &self.webhooks_malformed),
+            ("windowdesk_webhooks_total", "result=\"too_large\"", "", &self.webhooks_too_large),
+            ("windowdesk_webhooks_total", "result=\"store_failed\"", "", &self.webhooks_store_failed),
             (
                 "windowdesk_unknown_number_changes_total",
                 "",
                 "Webhook changes for phone_number_ids the desk does not serve.",
                 &self.unknown_number_changes,
             ),
-            (
-                "windowdesk_inbound_messages_total",
-                "result=\"new\"",
-                "Inbound messages by result.",
-                &self.messages_new,
-            ),
-            (
-                "windowdesk_inbound_messages_total",
-                "result=\"duplicate\"",
-                "",
-                &self.messages_duplicate,
-            ),
-            (
-                "windowdesk_statuses_total",
-                "",
-                "New delivery statuses recorded.",
-                &self.statuses_new,
-            ),
+            ("windowdesk_inbound_messages_total", "result=\"new\"", "Inbound messages by result.", &self.messages_new),
+            ("windowdesk_inbound_messages_total", "result=\"duplicate\"", "", &self.messages_duplicate),
+            ("windowdesk_statuses_total", "", "New delivery statuses recorded.", &self.statuses_new),
         ];
         for (name, labels, help, v) in rows {
             if !help.is_empty() {
                 let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
             }
-            let labels = if labels.is_empty() {
-                String::new()
-            } else {
-                format!("{{{labels}}}")
-            };
+            let labels = if labels.is_empty() { String::new() } else { format!("{{{labels}}}") };
             let _ = writeln!(out, "{name}{labels} {}", v.load(Ordering::Relaxed));
         }
         out

@@ -29,25 +29,16 @@ pub struct VerifyQuery {
 }
 
 /// I1: Meta registers the webhook URL by asking it to echo `hub.challenge`.
-pub async fn verify(
-    State(state): State<AppState>,
-    Query(q): Query<VerifyQuery>,
-) -> Result<String, ApiError> {
+pub async fn verify(State(state): State<AppState>, Query(q): Query<VerifyQuery>) -> Result<String, ApiError> {
     let (Some(mode), Some(token), Some(challenge)) = (q.mode, q.verify_token, q.challenge) else {
-        return Err(ApiError::Forbidden(
-            "expected hub.mode, hub.verify_token and hub.challenge".into(),
-        ));
+        return Err(ApiError::Forbidden("expected hub.mode, hub.verify_token and hub.challenge".into()));
     };
     if mode != "subscribe" {
-        return Err(ApiError::Forbidden(format!(
-            "hub.mode must be \"subscribe\", got {mode:?}"
-        )));
+        return Err(ApiError::Forbidden(format!("hub.mode must be \"subscribe\", got {mode:?}")));
     }
     if !state.numbers.verify_token_matches(&token) {
         tracing::warn!("webhook verification with an unknown verify token");
-        return Err(ApiError::Forbidden(
-            "hub.verify_token does not match any business number".into(),
-        ));
+        return Err(ApiError::Forbidden("hub.verify_token does not match any business number".into()));
     }
     Ok(challenge)
 }
@@ -71,27 +62,16 @@ pub async fn receive(
     })?;
 
     // I2: the signature, against every app secret the desk knows, before anything else is looked at.
-    let header = headers
-        .get("x-hub-signature-256")
-        .and_then(|v| v.to_str().ok());
+    let header = headers.get("x-hub-signature-256").and_then(|v| v.to_str().ok());
     let signature = decode_header(header).map_err(|e| {
         Metrics::inc(&metrics.webhooks_bad_signature, 1);
         ApiError::Unauthorized(e.to_string())
     })?;
-    let Some(secret_index) = state
-        .numbers
-        .secrets()
-        .iter()
-        .position(|s| verify_decoded(s.expose_secret().as_bytes(), &body, &signature))
+    let Some(secret_index) = state.numbers.secrets().iter().position(|s| verify_decoded(s.expose_secret().as_bytes(), &body, &signature))
     else {
         Metrics::inc(&metrics.webhooks_bad_signature, 1);
-        tracing::warn!(
-            bytes = body.len(),
-            "webhook with a signature that no app secret produced"
-        );
-        return Err(ApiError::Unauthorized(
-            "the X-Hub-Signature-256 signature does not match the body".into(),
-        ));
+        tracing::warn!(bytes = body.len(), "webhook with a signature that no app secret produced");
+        return Err(ApiError::Unauthorized("the X-Hub-Signature-256 signature does not match the body".into()));
     };
 
     let envelope = parse_envelope(&body).map_err(|e| {
@@ -100,52 +80,31 @@ pub async fn receive(
     })?;
     let numbers = &state.numbers;
     let redact_for = |pnid: &str| numbers.get(pnid).is_none_or(|n| n.redact_card_numbers);
-    let changes = normalize_payload(
-        envelope,
-        &NormalizeOptions {
-            received_at,
-            redact_for: &redact_for,
-        },
-    );
+    let changes = normalize_payload(envelope, &NormalizeOptions { received_at, redact_for: &redact_for });
 
     let mut items = Vec::with_capacity(changes.len());
     for change in changes {
         match change {
             Change::Number(change) => match numbers.get(&change.phone_number_id) {
                 // A number is only served by the app whose secret signed the body.
-                Some(n) if n.secret_index == secret_index => items.push(IngestItem::Number {
-                    business_number_id: n.id,
-                    change,
-                }),
+                Some(n) if n.secret_index == secret_index => items.push(IngestItem::Number { business_number_id: n.id, change }),
                 _ => {
                     Metrics::inc(&metrics.unknown_number_changes, 1);
                     tracing::warn!(phone_number_id = %change.phone_number_id, "webhook for a phone_number_id this desk does not serve");
-                    items.push(IngestItem::UnknownNumber {
-                        phone_number_id: change.phone_number_id,
-                    });
+                    items.push(IngestItem::UnknownNumber { phone_number_id: change.phone_number_id });
                 }
             },
-            Change::Account(event) => items.push(IngestItem::Account {
-                business_number_id: None,
-                event,
-            }),
+            Change::Account(event) => items.push(IngestItem::Account { business_number_id: None, event }),
         }
     }
 
-    let summary = state
-        .store
-        .ingest(IngestPayload { received_at, items })
-        .await
-        .map_err(|e| {
-            Metrics::inc(&metrics.webhooks_store_failed, 1);
-            ApiError::Unavailable(e)
-        })?;
+    let summary = state.store.ingest(IngestPayload { received_at, items }).await.map_err(|e| {
+        Metrics::inc(&metrics.webhooks_store_failed, 1);
+        ApiError::Unavailable(e)
+    })?;
     Metrics::inc(&metrics.webhooks_accepted, 1);
     Metrics::inc(&metrics.messages_new, u64::from(summary.messages_new));
-    Metrics::inc(
-        &metrics.messages_duplicate,
-        u64::from(summary.messages_duplicate),
-    );
+    Metrics::inc(&metrics.messages_duplicate, u64::from(summary.messages_duplicate));
     Metrics::inc(&metrics.statuses_new, u64::from(summary.statuses_new));
     tracing::debug!(?summary, "webhook committed");
     Ok((StatusCode::OK, Json(json!({"status": "received"}))))

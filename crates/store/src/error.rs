@@ -10,6 +10,8 @@ pub enum StoreError {
     Postgres(#[from] sqlx::Error),
     #[error("migration: {0}")]
     Migration(String),
+    #[error("{0}")]
+    Conflict(String),
     #[error("the store is shutting down")]
     Closed,
     #[error("data in the database is not what the desk expects: {0}")]
@@ -23,16 +25,10 @@ impl StoreError {
     pub fn is_retryable(&self) -> bool {
         match self {
             StoreError::Postgres(sqlx::Error::Database(db)) => {
-                matches!(
-                    db.code().as_deref(),
-                    Some("23505" | "23503" | "40001" | "40P01")
-                )
+                matches!(db.code().as_deref(), Some("23505" | "23503" | "40001" | "40P01"))
             }
             StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
-                matches!(
-                    e.code,
-                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
-                )
+                matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
             }
             _ => false,
         }

@@ -20,10 +20,7 @@ type Reply = oneshot::Sender<Result<IngestSummary, StoreError>>;
 
 /// A backend that commits a batch of payloads in one transaction, answering per payload.
 pub trait BatchCommitter: Send + Sync + 'static {
-    fn commit_batch(
-        &self,
-        batch: Vec<IngestPayload>,
-    ) -> Pin<Box<dyn Future<Output = Vec<Result<IngestSummary, StoreError>>> + Send + '_>>;
+    fn commit_batch(&self, batch: Vec<IngestPayload>) -> Pin<Box<dyn Future<Output = Vec<Result<IngestSummary, StoreError>>> + Send + '_>>;
 }
 
 pub struct GroupCommit {
@@ -35,10 +32,7 @@ impl GroupCommit {
     pub fn start(backend: Arc<dyn BatchCommitter>, max_batch: usize, max_in_flight: usize) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let collector = tokio::spawn(collect(rx, backend, max_batch.max(1), max_in_flight.max(1)));
-        GroupCommit {
-            tx: std::sync::Mutex::new(Some(tx)),
-            collector: tokio::sync::Mutex::new(Some(collector)),
-        }
+        GroupCommit { tx: std::sync::Mutex::new(Some(tx)), collector: tokio::sync::Mutex::new(Some(collector)) }
     }
 
     pub async fn submit(&self, payload: IngestPayload) -> Result<IngestSummary, StoreError> {

@@ -13,6 +13,8 @@ pub mod ingest;
 pub mod model;
 pub mod postgres;
 pub mod sqlite;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::sync::Arc;
 
@@ -33,10 +35,7 @@ pub trait IngestStore: Send + Sync {
 #[async_trait]
 pub trait BusinessNumberStore: Send + Sync {
     /// Inserts or updates the given numbers; returns all known numbers.
-    async fn sync_business_numbers(
-        &self,
-        numbers: &[BusinessNumberSpec],
-    ) -> Result<Vec<BusinessNumberRow>, StoreError>;
+    async fn sync_business_numbers(&self, numbers: &[BusinessNumberSpec]) -> Result<Vec<BusinessNumberRow>, StoreError>;
 }
 
 #[async_trait]
@@ -47,43 +46,23 @@ pub trait TicketStore: Send + Sync {
     async fn followups(&self, id: i64) -> Result<Vec<i64>, StoreError>;
     async fn ticket_messages(&self, ticket_id: i64) -> Result<Vec<MessageRow>, StoreError>;
     async fn ticket_events(&self, ticket_id: i64) -> Result<Vec<EventRow>, StoreError>;
+    /// Changes a ticket's status and logs who did it (T6). A closed ticket is final (T1): changing it
+    /// is a [`StoreError::Conflict`]. Returns `false` when there is no such ticket.
+    async fn set_ticket_status(&self, id: i64, status: windowdesk_core::TicketStatus, actor: &str) -> Result<bool, StoreError>;
 }
 
 #[async_trait]
 pub trait ContactStore: Send + Sync {
-    async fn identity_by_key(
-        &self,
-        business_number_id: i64,
-        key: &str,
-    ) -> Result<Option<IdentityRow>, StoreError>;
-    async fn identity_changes(
-        &self,
-        identity_id: i64,
-    ) -> Result<Vec<IdentityChangeRow>, StoreError>;
+    async fn identity_by_key(&self, business_number_id: i64, key: &str) -> Result<Option<IdentityRow>, StoreError>;
+    async fn identity_changes(&self, identity_id: i64) -> Result<Vec<IdentityChangeRow>, StoreError>;
 }
 
 #[async_trait]
 pub trait MessageStore: Send + Sync {
-    async fn message_by_wamid(
-        &self,
-        business_number_id: i64,
-        wamid: &str,
-    ) -> Result<Option<MessageRow>, StoreError>;
-    async fn reactions(
-        &self,
-        business_number_id: i64,
-        target_wamid: &str,
-    ) -> Result<Vec<ReactionRow>, StoreError>;
-    async fn revisions(
-        &self,
-        business_number_id: i64,
-        target_wamid: &str,
-    ) -> Result<Vec<RevisionRow>, StoreError>;
-    async fn status_events(
-        &self,
-        business_number_id: i64,
-        wamid: &str,
-    ) -> Result<Vec<StatusEventRow>, StoreError>;
+    async fn message_by_wamid(&self, business_number_id: i64, wamid: &str) -> Result<Option<MessageRow>, StoreError>;
+    async fn reactions(&self, business_number_id: i64, target_wamid: &str) -> Result<Vec<ReactionRow>, StoreError>;
+    async fn revisions(&self, business_number_id: i64, target_wamid: &str) -> Result<Vec<RevisionRow>, StoreError>;
+    async fn status_events(&self, business_number_id: i64, wamid: &str) -> Result<Vec<StatusEventRow>, StoreError>;
     /// Records an outbound message that Meta accepted under `wamid`, applying any statuses that arrived
     /// for it before it was known. (The outbox will own this; for now it is the one way in.)
     async fn record_outbound_accepted(&self, msg: &OutboundAccepted) -> Result<i64, StoreError>;
@@ -101,9 +80,7 @@ pub trait AuditStore: Send + Sync {
 
 /// The whole store, as the server holds it.
 #[async_trait]
-pub trait Store:
-    IngestStore + BusinessNumberStore + TicketStore + ContactStore + MessageStore + AuditStore
-{
+pub trait Store: IngestStore + BusinessNumberStore + TicketStore + ContactStore + MessageStore + AuditStore {
     /// A cheap round trip to the database, for `/readyz`.
     async fn ping(&self) -> Result<(), StoreError>;
     /// Which backend this is (`sqlite` or `postgres`), for logs and metrics.
@@ -124,46 +101,30 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions {
-            max_batch: 512,
-            max_in_flight: 1,
-            pool_size: 8,
-        }
+        StoreOptions { max_batch: 512, max_in_flight: 1, pool_size: 8 }
     }
 }
 
 /// Opens the store named by a URL: `sqlite://path/to/file.db` (or `sqlite::memory:`) or
 /// `postgres://…`. Runs pending migrations first.
 pub async fn open(url: &str, options: StoreOptions) -> Result<Arc<dyn Store>, StoreError> {
-    if let Some(path) = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-    {
+    if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
         Ok(Arc::new(sqlite::SqliteStore::open(path, options).await?))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Arc::new(postgres::PgStore::connect(url, options).await?))
     } else {
-        Err(StoreError::Config(format!(
-            "database url must start with sqlite:// or postgres://, got {:?}",
-            redact_url(url)
-        )))
+        Err(StoreError::Config(format!("database url must start with sqlite:// or postgres://, got {:?}", redact_url(url))))
     }
 }
 
 /// Applies pending migrations and returns (backend, number of migrations now applied).
 pub async fn migrate(url: &str) -> Result<(&'static str, usize), StoreError> {
-    if let Some(path) = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-    {
+    if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
         Ok(("sqlite", sqlite::migrate_file(path)?))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(("postgres", postgres::migrate_url(url).await?))
     } else {
-        Err(StoreError::Config(format!(
-            "database url must start with sqlite:// or postgres://, got {:?}",
-            redact_url(url)
-        )))
+        Err(StoreError::Config(format!("database url must start with sqlite:// or postgres://, got {:?}", redact_url(url))))
     }
 }
 
@@ -190,10 +151,7 @@ pub(crate) fn now_ms() -> Timestamp {
 mod tests {
     #[test]
     fn urls_lose_their_password() {
-        assert_eq!(
-            super::redact_url("postgres://u:secret@h/db"),
-            "postgres://u:***@h/db"
-        );
+        assert_eq!(super::redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
         assert_eq!(super::redact_url("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(super::redact_url("sqlite://x.db"), "sqlite://x.db");
     }

@@ -6,18 +6,15 @@
 use serde::Deserialize;
 use serde_json::Value;
 use windowdesk_core::inbound::{
-    AccountEvent, Change, ContactRef, EchoMessage, Forwarded, InboundAction, InboundMessage,
-    MediaRef, MetaError, NumberChange, StatusReport, TemplateChange, TemplateUpdate,
+    AccountEvent, Change, ContactRef, EchoMessage, Forwarded, InboundAction, InboundMessage, MediaRef, MetaError, NumberChange,
+    StatusReport, TemplateChange, TemplateUpdate,
 };
 use windowdesk_core::phone::WaId;
 use windowdesk_core::redact::redact_card_numbers;
 use windowdesk_core::window::inbound_sent_at;
 use windowdesk_core::{MetaStatus, Timestamp};
 
-use crate::webhook::{
-    Envelope, NumberValue, WireContact, WireEcho, WireError, WireMessage, WireStatus,
-    WireTemplateChange,
-};
+use crate::webhook::{Envelope, NumberValue, WireContact, WireEcho, WireError, WireMessage, WireStatus, WireTemplateChange};
 
 /// What normalisation needs to know besides the payload.
 pub struct NormalizeOptions<'a> {
@@ -74,9 +71,7 @@ pub fn redact_value(v: &mut Value) -> bool {
             }
             None => false,
         },
-        Value::Array(items) => items
-            .iter_mut()
-            .fold(false, |acc, item| redact_value(item) | acc),
+        Value::Array(items) => items.iter_mut().fold(false, |acc, item| redact_value(item) | acc),
         Value::Object(map) => {
             let mut changed = false;
             for (k, item) in map.iter_mut() {
@@ -96,64 +91,34 @@ pub fn normalize_payload(env: Envelope, opts: &NormalizeOptions<'_>) -> Vec<Chan
     let mut out = Vec::new();
     for entry in env.entry {
         for change in entry.changes {
-            let pnid = change
-                .value
-                .get("metadata")
-                .and_then(|m| m.get("phone_number_id"))
-                .and_then(value_as_string);
+            let pnid = change.value.get("metadata").and_then(|m| m.get("phone_number_id")).and_then(value_as_string);
             match pnid {
-                Some(pnid) => out.push(Change::Number(number_change(
-                    pnid,
-                    change.field,
-                    change.value,
-                    opts,
-                ))),
-                None => out.push(Change::Account(account_event(
-                    entry.id.clone(),
-                    change.field,
-                    change.value,
-                ))),
+                Some(pnid) => out.push(Change::Number(number_change(pnid, change.field, change.value, opts))),
+                None => out.push(Change::Account(account_event(entry.id.clone(), change.field, change.value))),
             }
         }
     }
     out
 }
 
-fn number_change(
-    phone_number_id: String,
-    field: String,
-    mut value: Value,
-    opts: &NormalizeOptions<'_>,
-) -> NumberChange {
+fn number_change(phone_number_id: String, field: String, mut value: Value, opts: &NormalizeOptions<'_>) -> NumberChange {
     if (opts.redact_for)(&phone_number_id) {
         redact_value(&mut value);
     }
-    let mut change = NumberChange {
-        phone_number_id,
-        field,
-        ..NumberChange::default()
-    };
+    let mut change = NumberChange { phone_number_id, field, ..NumberChange::default() };
     let parsed = NumberValue::deserialize(&value).unwrap_or_default();
     let messages_field = change.field == "messages";
     let echoes_field = change.field == "smb_message_echoes";
     if messages_field {
         for m in &parsed.messages {
             match WireMessage::deserialize(m) {
-                Ok(wire) => change.messages.push(inbound_message(
-                    wire,
-                    m,
-                    &parsed.contacts,
-                    &parsed.errors,
-                    opts.received_at,
-                )),
+                Ok(wire) => change.messages.push(inbound_message(wire, m, &parsed.contacts, &parsed.errors, opts.received_at)),
                 Err(_) => keep_other(&mut change, m),
             }
         }
         for s in &parsed.statuses {
             match WireStatus::deserialize(s) {
-                Ok(wire) => change
-                    .statuses
-                    .push(status_report(wire, s, opts.received_at)),
+                Ok(wire) => change.statuses.push(status_report(wire, s, opts.received_at)),
                 Err(_) => keep_other(&mut change, s),
             }
         }
@@ -161,17 +126,14 @@ fn number_change(
     if echoes_field {
         for e in &parsed.message_echoes {
             match WireEcho::deserialize(e) {
-                Ok(wire) => change
-                    .echoes
-                    .push(echo(wire, e, &parsed.contacts, opts.received_at)),
+                Ok(wire) => change.echoes.push(echo(wire, e, &parsed.contacts, opts.received_at)),
                 Err(_) => keep_other(&mut change, e),
             }
         }
     }
     // A field that is not about messages (calls, user preferences, anything new) is kept whole, as is
     // a messages change that carries neither messages nor statuses (e.g. only change-level errors).
-    let nothing_typed =
-        change.messages.is_empty() && change.statuses.is_empty() && change.echoes.is_empty();
+    let nothing_typed = change.messages.is_empty() && change.statuses.is_empty() && change.echoes.is_empty();
     if (!messages_field && !echoes_field) || (nothing_typed && change.other.is_none()) {
         change.other = Some(value.to_string());
     }
@@ -179,57 +141,27 @@ fn number_change(
 }
 
 fn keep_other(change: &mut NumberChange, item: &Value) {
-    let mut items: Vec<Value> = change
-        .other
-        .as_deref()
-        .and_then(|s| serde_json::from_str(s).ok())
-        .unwrap_or_default();
+    let mut items: Vec<Value> = change.other.as_deref().and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default();
     items.push(item.clone());
     change.other = Some(Value::Array(items).to_string());
 }
 
-fn contact_for(
-    from: Option<&str>,
-    from_user_id: Option<&str>,
-    contacts: &[WireContact],
-) -> ContactRef {
+fn contact_for(from: Option<&str>, from_user_id: Option<&str>, contacts: &[WireContact]) -> ContactRef {
     let from_wa = from.and_then(|f| WaId::parse(f).ok());
     let matching = contacts
         .iter()
-        .find(|c| {
-            from_wa
-                .as_ref()
-                .is_some_and(|w| c.wa_id.as_deref() == Some(w.as_str()))
-        })
-        .or_else(|| {
-            contacts
-                .iter()
-                .find(|c| from_user_id.is_some() && c.user_id.as_deref() == from_user_id)
-        })
+        .find(|c| from_wa.as_ref().is_some_and(|w| c.wa_id.as_deref() == Some(w.as_str())))
+        .or_else(|| contacts.iter().find(|c| from_user_id.is_some() && c.user_id.as_deref() == from_user_id))
         // A sender we cannot read (placeholder, hidden number): the payload's only contact is them.
-        .or_else(|| {
-            if from_wa.is_none() && contacts.len() == 1 {
-                contacts.first()
-            } else {
-                None
-            }
-        });
-    let wa_id = from_wa.map(|w| w.as_str().to_owned()).or_else(|| {
-        matching
-            .and_then(|c| c.wa_id.as_deref())
-            .and_then(|w| WaId::parse(w).ok())
-            .map(|w| w.as_str().to_owned())
-    });
+        .or_else(|| if from_wa.is_none() && contacts.len() == 1 { contacts.first() } else { None });
+    let wa_id = from_wa
+        .map(|w| w.as_str().to_owned())
+        .or_else(|| matching.and_then(|c| c.wa_id.as_deref()).and_then(|w| WaId::parse(w).ok()).map(|w| w.as_str().to_owned()));
     ContactRef {
         wa_id,
-        bsuid: from_user_id
-            .map(str::to_owned)
-            .or_else(|| matching.and_then(|c| c.user_id.clone())),
+        bsuid: from_user_id.map(str::to_owned).or_else(|| matching.and_then(|c| c.user_id.clone())),
         parent_bsuid: matching.and_then(|c| c.parent_user_id.clone()),
-        profile_name: matching
-            .and_then(|c| c.profile.as_ref())
-            .and_then(|p| p.name.clone())
-            .filter(|n| !n.trim().is_empty()),
+        profile_name: matching.and_then(|c| c.profile.as_ref()).and_then(|p| p.name.clone()).filter(|n| !n.trim().is_empty()),
     }
 }
 
@@ -238,11 +170,7 @@ fn meta_errors(errors: &[WireError]) -> Vec<MetaError> {
         .iter()
         .map(|e| MetaError {
             code: e.code,
-            title: e
-                .title
-                .clone()
-                .or_else(|| e.message.clone())
-                .unwrap_or_default(),
+            title: e.title.clone().or_else(|| e.message.clone()).unwrap_or_default(),
             details: e.error_data.as_ref().and_then(|d| d.details.clone()),
         })
         .collect()
@@ -302,39 +230,19 @@ fn inbound_message(
 fn action_of(w: &WireMessage) -> InboundAction {
     match w.kind.as_deref() {
         Some("reaction") => InboundAction::React {
-            target: w
-                .reaction
-                .as_ref()
-                .and_then(|r| r.message_id.clone())
-                .unwrap_or_default(),
-            emoji: w
-                .reaction
-                .as_ref()
-                .and_then(|r| r.emoji.clone())
-                .filter(|e| !e.is_empty()),
+            target: w.reaction.as_ref().and_then(|r| r.message_id.clone()).unwrap_or_default(),
+            emoji: w.reaction.as_ref().and_then(|r| r.emoji.clone()).filter(|e| !e.is_empty()),
         },
-        Some("edit") => InboundAction::Edit {
-            target: w
-                .edit
-                .as_ref()
-                .and_then(|e| e.original_message_id.clone())
-                .unwrap_or_default(),
-        },
-        Some("revoke") => InboundAction::Revoke {
-            target: w
-                .revoke
-                .as_ref()
-                .and_then(|r| r.original_message_id.clone())
-                .unwrap_or_default(),
-        },
+        Some("edit") => InboundAction::Edit { target: w.edit.as_ref().and_then(|e| e.original_message_id.clone()).unwrap_or_default() },
+        Some("revoke") => {
+            InboundAction::Revoke { target: w.revoke.as_ref().and_then(|r| r.original_message_id.clone()).unwrap_or_default() }
+        }
         Some("system") => {
             let sys = w.system.as_ref();
             let kind = sys.and_then(|s| s.kind.clone()).unwrap_or_default();
             let new = sys.and_then(|s| s.wa_id.clone().or_else(|| s.new_wa_id.clone()));
             match (kind.as_str(), new) {
-                ("user_changed_number", Some(new_wa_id)) => {
-                    InboundAction::NumberChanged { new_wa_id }
-                }
+                ("user_changed_number", Some(new_wa_id)) => InboundAction::NumberChanged { new_wa_id },
                 _ => InboundAction::System { kind },
             }
         }
@@ -343,36 +251,21 @@ fn action_of(w: &WireMessage) -> InboundAction {
 }
 
 fn non_empty(s: Option<&str>) -> Option<String> {
-    s.map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
+    s.map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned)
 }
 
 fn body_of(w: &WireMessage, kind: &str, errors: &[MetaError]) -> Option<String> {
     match kind {
         "text" => w.text.as_ref().map(|t| t.body.clone()),
-        "image" | "video" | "audio" | "sticker" => [&w.image, &w.video, &w.audio, &w.sticker]
-            .into_iter()
-            .flatten()
-            .find_map(|m| non_empty(m.caption.as_deref())),
-        "document" => w.document.as_ref().and_then(|d| {
-            non_empty(d.caption.as_deref()).or_else(|| non_empty(d.filename.as_deref()))
-        }),
+        "image" | "video" | "audio" | "sticker" => {
+            [&w.image, &w.video, &w.audio, &w.sticker].into_iter().flatten().find_map(|m| non_empty(m.caption.as_deref()))
+        }
+        "document" => w.document.as_ref().and_then(|d| non_empty(d.caption.as_deref()).or_else(|| non_empty(d.filename.as_deref()))),
         "location" => w.location.as_ref().map(|l| {
-            let place = [
-                non_empty(l.name.as_deref()),
-                non_empty(l.address.as_deref()),
-            ]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(", ");
+            let place =
+                [non_empty(l.name.as_deref()), non_empty(l.address.as_deref())].into_iter().flatten().collect::<Vec<_>>().join(", ");
             if place.is_empty() {
-                format!(
-                    "📍 {}, {}",
-                    l.latitude.unwrap_or_default(),
-                    l.longitude.unwrap_or_default()
-                )
+                format!("📍 {}, {}", l.latitude.unwrap_or_default(), l.longitude.unwrap_or_default())
             } else {
                 format!("📍 {place}")
             }
@@ -381,10 +274,7 @@ fn body_of(w: &WireMessage, kind: &str, errors: &[MetaError]) -> Option<String> 
             let names: Vec<String> = cs
                 .iter()
                 .filter_map(|c| {
-                    c.name.as_ref().and_then(|n| {
-                        non_empty(n.formatted_name.as_deref())
-                            .or_else(|| non_empty(n.first_name.as_deref()))
-                    })
+                    c.name.as_ref().and_then(|n| non_empty(n.formatted_name.as_deref()).or_else(|| non_empty(n.first_name.as_deref())))
                 })
                 .collect();
             format!("👤 {}", names.join(", "))
@@ -394,26 +284,11 @@ fn body_of(w: &WireMessage, kind: &str, errors: &[MetaError]) -> Option<String> 
                 .as_ref()
                 .or(i.list_reply.as_ref())
                 .and_then(|c| non_empty(c.title.as_deref()))
-                .or_else(|| {
-                    i.nfm_reply
-                        .as_ref()
-                        .and_then(|f| non_empty(f.body.as_deref()))
-                })
-                .or_else(|| {
-                    i.call_permission_reply
-                        .as_ref()
-                        .and_then(|c| c.response.as_ref())
-                        .map(|r| format!("Call permission: {r}"))
-                })
+                .or_else(|| i.nfm_reply.as_ref().and_then(|f| non_empty(f.body.as_deref())))
+                .or_else(|| i.call_permission_reply.as_ref().and_then(|c| c.response.as_ref()).map(|r| format!("Call permission: {r}")))
         }),
-        "button" => w
-            .button
-            .as_ref()
-            .and_then(|b| non_empty(b.text.as_deref()).or_else(|| non_empty(b.payload.as_deref()))),
-        "reaction" => w
-            .reaction
-            .as_ref()
-            .and_then(|r| non_empty(r.emoji.as_deref())),
+        "button" => w.button.as_ref().and_then(|b| non_empty(b.text.as_deref()).or_else(|| non_empty(b.payload.as_deref()))),
+        "reaction" => w.reaction.as_ref().and_then(|r| non_empty(r.emoji.as_deref())),
         "order" => w.order.as_ref().map(|o| {
             let items = o.product_items.len();
             match non_empty(o.text.as_deref()) {
@@ -422,19 +297,13 @@ fn body_of(w: &WireMessage, kind: &str, errors: &[MetaError]) -> Option<String> 
             }
         }),
         "system" => w.system.as_ref().and_then(|s| non_empty(s.body.as_deref())),
-        "edit" => w
-            .edit
-            .as_ref()
-            .and_then(|e| e.message.as_ref())
-            .and_then(|m| {
-                let inner = WireMessage::deserialize(&with_placeholder_id(m)).ok()?;
-                let inner_kind = inner.kind.clone().unwrap_or_default();
-                body_of(&inner, &inner_kind, &[])
-            }),
+        "edit" => w.edit.as_ref().and_then(|e| e.message.as_ref()).and_then(|m| {
+            let inner = WireMessage::deserialize(&with_placeholder_id(m)).ok()?;
+            let inner_kind = inner.kind.clone().unwrap_or_default();
+            body_of(&inner, &inner_kind, &[])
+        }),
         "revoke" => None,
-        _ => errors
-            .first()
-            .map(|e| e.details.clone().unwrap_or_else(|| e.title.clone())),
+        _ => errors.first().map(|e| e.details.clone().unwrap_or_else(|| e.title.clone())),
     }
 }
 
@@ -442,19 +311,14 @@ fn body_of(w: &WireMessage, kind: &str, errors: &[MetaError]) -> Option<String> 
 fn with_placeholder_id(m: &Value) -> Value {
     let mut m = m.clone();
     if let Value::Object(map) = &mut m {
-        map.entry("id")
-            .or_insert_with(|| Value::String(String::new()));
+        map.entry("id").or_insert_with(|| Value::String(String::new()));
     }
     m
 }
 
 fn status_report(w: WireStatus, raw: &Value, received_at: Timestamp) -> StatusReport {
     let status_raw = w.status.clone().unwrap_or_default();
-    let at = w
-        .timestamp
-        .as_deref()
-        .and_then(|t| t.trim().parse::<i64>().ok())
-        .map_or(received_at, Timestamp::from_unix_seconds);
+    let at = w.timestamp.as_deref().and_then(|t| t.trim().parse::<i64>().ok()).map_or(received_at, Timestamp::from_unix_seconds);
     StatusReport {
         wamid: w.id,
         status: MetaStatus::parse(&status_raw),
@@ -485,37 +349,22 @@ fn echo(w: WireEcho, raw: &Value, contacts: &[WireContact], received_at: Timesta
 }
 
 fn account_event(waba_id: String, field: String, value: Value) -> AccountEvent {
-    let event = value
-        .get("event")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
+    let event = value.get("event").and_then(Value::as_str).map(str::to_owned);
     let template = template_change(&field, &value);
-    AccountEvent {
-        waba_id,
-        field,
-        event,
-        template,
-        raw: value.to_string(),
-    }
+    AccountEvent { waba_id, field, event, template, raw: value.to_string() }
 }
 
 fn template_change(field: &str, value: &Value) -> Option<TemplateChange> {
     let w = WireTemplateChange::deserialize(value).ok()?;
     let update = match field {
-        "message_template_status_update" => TemplateUpdate::Status {
-            status: w.event.clone()?,
-            category: w.message_template_category.clone(),
-            reason: w.reason.clone(),
-        },
-        "template_category_update" => TemplateUpdate::Category {
-            category: w.new_category.clone()?,
-        },
-        "message_template_quality_update" => TemplateUpdate::Quality {
-            quality: w.new_quality_score.clone()?,
-        },
-        "message_template_components_update" => TemplateUpdate::Components {
-            element: w.message_template_element.clone().unwrap_or_default(),
-        },
+        "message_template_status_update" => {
+            TemplateUpdate::Status { status: w.event.clone()?, category: w.message_template_category.clone(), reason: w.reason.clone() }
+        }
+        "template_category_update" => TemplateUpdate::Category { category: w.new_category.clone()? },
+        "message_template_quality_update" => TemplateUpdate::Quality { quality: w.new_quality_score.clone()? },
+        "message_template_components_update" => {
+            TemplateUpdate::Components { element: w.message_template_element.clone().unwrap_or_default() }
+        }
         _ => return None,
     };
     Some(TemplateChange {

@@ -16,25 +16,17 @@ pub enum SignatureError {
 }
 
 /// Checks the header against the raw body, in constant time.
-pub fn verify_signature(
-    app_secret: &[u8],
-    body: &[u8],
-    header: Option<&str>,
-) -> Result<(), SignatureError> {
+pub fn verify_signature(app_secret: &[u8], body: &[u8], header: Option<&str>) -> Result<(), SignatureError> {
     let expected = decode_header(header)?;
     let mut mac = HmacSha256::new_from_slice(app_secret).map_err(|_| SignatureError::Mismatch)?;
     mac.update(body);
-    mac.verify_slice(&expected)
-        .map_err(|_| SignatureError::Mismatch)
+    mac.verify_slice(&expected).map_err(|_| SignatureError::Mismatch)
 }
 
 /// The raw 32-byte signature from the header value.
 pub fn decode_header(header: Option<&str>) -> Result<[u8; 32], SignatureError> {
     let header = header.ok_or(SignatureError::Missing)?;
-    let hex_part = header
-        .trim()
-        .strip_prefix("sha256=")
-        .ok_or(SignatureError::Malformed)?;
+    let hex_part = header.trim().strip_prefix("sha256=").ok_or(SignatureError::Malformed)?;
     let mut out = [0u8; 32];
     hex::decode_to_slice(hex_part, &mut out).map_err(|_| SignatureError::Malformed)?;
     Ok(out)
@@ -65,26 +57,11 @@ mod tests {
         let body = br#"{"object":"whatsapp_business_account","entry":[]}"#;
         let header = sign(b"secret", body);
         assert_eq!(verify_signature(b"secret", body, Some(&header)), Ok(()));
-        assert_eq!(
-            verify_signature(b"other", body, Some(&header)),
-            Err(SignatureError::Mismatch)
-        );
-        assert_eq!(
-            verify_signature(b"secret", b"tampered", Some(&header)),
-            Err(SignatureError::Mismatch)
-        );
-        assert_eq!(
-            verify_signature(b"secret", body, None),
-            Err(SignatureError::Missing)
-        );
-        assert_eq!(
-            verify_signature(b"secret", body, Some("sha1=abc")),
-            Err(SignatureError::Malformed)
-        );
-        assert_eq!(
-            verify_signature(b"secret", body, Some("sha256=zz")),
-            Err(SignatureError::Malformed)
-        );
+        assert_eq!(verify_signature(b"other", body, Some(&header)), Err(SignatureError::Mismatch));
+        assert_eq!(verify_signature(b"secret", b"tampered", Some(&header)), Err(SignatureError::Mismatch));
+        assert_eq!(verify_signature(b"secret", body, None), Err(SignatureError::Missing));
+        assert_eq!(verify_signature(b"secret", body, Some("sha1=abc")), Err(SignatureError::Malformed));
+        assert_eq!(verify_signature(b"secret", body, Some("sha256=zz")), Err(SignatureError::Malformed));
     }
 
     #[test]

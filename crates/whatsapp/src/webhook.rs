@@ -379,9 +379,7 @@ pub fn parse_envelope(body: &[u8]) -> Result<Envelope, PayloadError> {
     })?;
     if let Some(object) = &env.object {
         if object != "whatsapp_business_account" {
-            return Err(PayloadError::Shape(format!(
-                "field `object` is {object:?}, expected \"whatsapp_business_account\""
-            )));
+            return Err(PayloadError::Shape(format!("field `object` is {object:?}, expected \"whatsapp_business_account\"")));
         }
     }
     Ok(env)
@@ -391,21 +389,15 @@ fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D:
     match Value::deserialize(d)? {
         Value::String(s) => Ok(s),
         Value::Number(n) => Ok(n.to_string()),
-        other => Err(serde::de::Error::custom(format!(
-            "expected a string or a number, got {other}"
-        ))),
+        other => Err(serde::de::Error::custom(format!("expected a string or a number, got {other}"))),
     }
 }
 
-fn opt_string_or_number<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<String>, D::Error> {
+fn opt_string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     match Option::<Value>::deserialize(d)? {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
         Some(Value::Number(n)) => Ok(Some(n.to_string())),
-        Some(other) => Err(serde::de::Error::custom(format!(
-            "expected a string or a number, got {other}"
-        ))),
+        Some(other) => Err(serde::de::Error::custom(format!("expected a string or a number, got {other}"))),
     }
 }

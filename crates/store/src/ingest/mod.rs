@@ -16,15 +16,9 @@ pub struct IngestPayload {
 #[derive(Clone, Debug)]
 pub enum IngestItem {
     /// Messages, statuses, echoes or other changes of a number the desk serves.
-    Number {
-        business_number_id: i64,
-        change: NumberChange,
-    },
+    Number { business_number_id: i64, change: NumberChange },
     /// A change about a WhatsApp Business account (account updates, templates, unknown fields).
-    Account {
-        business_number_id: Option<i64>,
-        event: AccountEvent,
-    },
+    Account { business_number_id: Option<i64>, event: AccountEvent },
     /// A change for a `phone_number_id` the desk does not serve: recorded and counted, nothing else.
     UnknownNumber { phone_number_id: String },
 }

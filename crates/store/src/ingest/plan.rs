@@ -10,15 +10,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use sha2::{Digest, Sha256};
 use windowdesk_core::delivery::apply_meta_status;
 use windowdesk_core::inbound::{
-    AccountEvent, ContactRef, EchoMessage, InboundAction, InboundMessage, NumberChange,
-    StatusReport, TemplateChange, TemplateUpdate,
+    AccountEvent, ContactRef, EchoMessage, InboundAction, InboundMessage, NumberChange, StatusReport, TemplateChange, TemplateUpdate,
 };
 use windowdesk_core::phone::display_international;
 use windowdesk_core::routing::{after_routing, route_inbound};
 use windowdesk_core::window::WindowPolicy;
-use windowdesk_core::{
-    CustomerWindow, DeliveryState, Routing, StatusOutcome, TicketSnapshot, TicketStatus, Timestamp,
-};
+use windowdesk_core::{CustomerWindow, DeliveryState, Routing, StatusOutcome, TicketSnapshot, TicketStatus, Timestamp};
 
 use super::{IngestItem, IngestPayload, IngestSummary};
 
@@ -208,18 +205,8 @@ pub struct NewRevision {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReactionWrite {
-    Set {
-        business_number_id: i64,
-        target_wamid: String,
-        identity_id: i64,
-        emoji: String,
-        at: Timestamp,
-    },
-    Remove {
-        business_number_id: i64,
-        target_wamid: String,
-        identity_id: i64,
-    },
+    Set { business_number_id: i64, target_wamid: String, identity_id: i64, emoji: String, at: Timestamp },
+    Remove { business_number_id: i64, target_wamid: String, identity_id: i64 },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -322,11 +309,7 @@ pub fn needs(batch: &[IngestPayload]) -> Needs {
     let mut targets = std::collections::BTreeSet::new();
     for payload in batch {
         for item in &payload.items {
-            let IngestItem::Number {
-                business_number_id: bn,
-                change,
-            } = item
-            else {
+            let IngestItem::Number { business_number_id: bn, change } = item else {
                 continue;
             };
             let bn = *bn;
@@ -336,9 +319,7 @@ pub fn needs(batch: &[IngestPayload]) -> Needs {
                 }
                 wamids.push((bn, m.wamid.clone()));
                 match &m.action {
-                    InboundAction::Edit { target }
-                    | InboundAction::Revoke { target }
-                    | InboundAction::React { target, .. } => {
+                    InboundAction::Edit { target } | InboundAction::Revoke { target } | InboundAction::React { target, .. } => {
                         targets.insert((bn, target.clone()));
                     }
                     _ => {}
@@ -355,11 +336,7 @@ pub fn needs(batch: &[IngestPayload]) -> Needs {
             }
         }
     }
-    Needs {
-        identities: identities.into_values().collect(),
-        wamids,
-        targets: targets.into_iter().collect(),
-    }
+    Needs { identities: identities.into_values().collect(), wamids, targets: targets.into_iter().collect() }
 }
 
 /// How many ticket ids to reserve: at most one new ticket per identity per batch (a follow-up or a
@@ -414,11 +391,7 @@ struct Planner<'a> {
 
 /// Plans the writes of a batch. `loaded` must hold every identity of `needs(batch)`.
 /// Returns the write set and one summary per payload.
-pub fn plan(
-    batch: &[IngestPayload],
-    loaded: &mut Loaded,
-    policy: WindowPolicy,
-) -> (WriteSet, Vec<IngestSummary>) {
+pub fn plan(batch: &[IngestPayload], loaded: &mut Loaded, policy: WindowPolicy) -> (WriteSet, Vec<IngestSummary>) {
     let mut p = Planner {
         loaded,
         policy,
@@ -431,18 +404,14 @@ pub fn plan(
         let mut s = IngestSummary::default();
         for item in &payload.items {
             match item {
-                IngestItem::Number {
-                    business_number_id,
-                    change,
-                } => p.number_change(*business_number_id, change, payload.received_at, &mut s),
-                IngestItem::Account {
-                    business_number_id,
-                    event,
-                } => p.account_event(*business_number_id, event, payload.received_at, &mut s),
+                IngestItem::Number { business_number_id, change } => {
+                    p.number_change(*business_number_id, change, payload.received_at, &mut s)
+                }
+                IngestItem::Account { business_number_id, event } => {
+                    p.account_event(*business_number_id, event, payload.received_at, &mut s)
+                }
                 IngestItem::UnknownNumber { phone_number_id } => {
-                    p.out
-                        .unknown_numbers
-                        .push((phone_number_id.clone(), payload.received_at));
+                    p.out.unknown_numbers.push((phone_number_id.clone(), payload.received_at));
                     s.unknown_numbers += 1;
                 }
             }
@@ -453,13 +422,7 @@ pub fn plan(
 }
 
 impl Planner<'_> {
-    fn number_change(
-        &mut self,
-        bn: i64,
-        change: &NumberChange,
-        received_at: Timestamp,
-        s: &mut IngestSummary,
-    ) {
+    fn number_change(&mut self, bn: i64, change: &NumberChange, received_at: Timestamp, s: &mut IngestSummary) {
         for m in &change.messages {
             self.inbound(bn, m, received_at, s);
         }
@@ -470,13 +433,7 @@ impl Planner<'_> {
             self.status(bn, st, received_at, s);
         }
         if let Some(raw) = &change.other {
-            let event = AccountEvent {
-                waba_id: String::new(),
-                field: change.field.clone(),
-                event: None,
-                template: None,
-                raw: raw.clone(),
-            };
+            let event = AccountEvent { waba_id: String::new(), field: change.field.clone(), event: None, template: None, raw: raw.clone() };
             self.account_event(Some(bn), &event, received_at, s);
         }
     }
@@ -494,13 +451,7 @@ impl Planner<'_> {
     }
 
     /// Updates name, BSUID and the window of the identity a message came from (C1, W2, W6).
-    fn touch_identity(
-        &mut self,
-        key: &NumKey,
-        contact: &ContactRef,
-        at: Timestamp,
-        now: Timestamp,
-    ) -> Option<IdentityState> {
+    fn touch_identity(&mut self, key: &NumKey, contact: &ContactRef, at: Timestamp, now: Timestamp) -> Option<IdentityState> {
         let ident = self.loaded.identities.get_mut(key)?;
         let mut changed = false;
         if let Some(name) = &contact.profile_name {
@@ -509,9 +460,7 @@ impl Planner<'_> {
                 changed = true;
                 if ident.name_is_default && &ident.contact_name != name {
                     ident.contact_name = name.clone();
-                    self.out
-                        .contact_renames
-                        .insert(ident.contact_id, name.clone());
+                    self.out.contact_renames.insert(ident.contact_id, name.clone());
                 }
             }
         }
@@ -550,23 +499,13 @@ impl Planner<'_> {
         );
     }
 
-    fn touch_ticket(
-        &mut self,
-        ticket_id: i64,
-        status: Option<TicketStatus>,
-        at: Timestamp,
-        now: Timestamp,
-    ) {
-        let entry = self
-            .out
-            .ticket_updates
-            .entry(ticket_id)
-            .or_insert(TicketUpdate {
-                id: ticket_id,
-                status: None,
-                last_message_at: at,
-                updated_at: now,
-            });
+    fn touch_ticket(&mut self, ticket_id: i64, status: Option<TicketStatus>, at: Timestamp, now: Timestamp) {
+        let entry = self.out.ticket_updates.entry(ticket_id).or_insert(TicketUpdate {
+            id: ticket_id,
+            status: None,
+            last_message_at: at,
+            updated_at: now,
+        });
         if status.is_some() {
             entry.status = status;
         }
@@ -603,11 +542,7 @@ impl Planner<'_> {
             }
             Routing::Create | Routing::FollowUp { .. } => {
                 let id = self.take_ticket_id();
-                let followup_of = if let Routing::FollowUp { of } = routing {
-                    Some(of)
-                } else {
-                    None
-                };
+                let followup_of = if let Routing::FollowUp { of } = routing { Some(of) } else { None };
                 self.out.tickets_new.push(NewTicket {
                     id,
                     business_number_id: bn,
@@ -644,13 +579,7 @@ impl Planner<'_> {
         ticket_id
     }
 
-    fn inbound(
-        &mut self,
-        bn: i64,
-        m: &InboundMessage,
-        received_at: Timestamp,
-        s: &mut IngestSummary,
-    ) {
+    fn inbound(&mut self, bn: i64, m: &InboundMessage, received_at: Timestamp, s: &mut IngestSummary) {
         let wkey = (bn, m.wamid.clone());
         if self.is_duplicate(&wkey) {
             s.messages_duplicate += 1;
@@ -672,9 +601,7 @@ impl Planner<'_> {
         let Some(mut ident) = self.touch_identity(&ikey, &m.contact, at, received_at) else {
             return;
         };
-        let effect = ident
-            .window
-            .record_inbound(at, m.refreshes_window(), m.has_referral);
+        let effect = ident.window.record_inbound(at, m.refreshes_window(), m.has_referral);
         if effect.window_extended || effect.referral_recorded {
             if let Some(stored) = self.loaded.identities.get_mut(&ikey) {
                 stored.window = ident.window;
@@ -694,11 +621,7 @@ impl Planner<'_> {
             referral: m.has_referral,
             sent_at: at,
             received_at,
-            errors: if m.errors.is_empty() {
-                None
-            } else {
-                serde_json::to_string(&m.errors).ok()
-            },
+            errors: if m.errors.is_empty() { None } else { serde_json::to_string(&m.errors).ok() },
             raw: m.raw.clone(),
             ..NewMessage::default()
         };
@@ -711,9 +634,7 @@ impl Planner<'_> {
         }
 
         match &m.action {
-            InboundAction::Content
-            | InboundAction::System { .. }
-            | InboundAction::NumberChanged { .. } => {
+            InboundAction::Content | InboundAction::System { .. } | InboundAction::NumberChanged { .. } => {
                 if !matches!(m.action, InboundAction::Content) {
                     msg.direction = "system";
                 }
@@ -743,9 +664,7 @@ impl Planner<'_> {
             }
             InboundAction::React { target, emoji } => {
                 msg.target_wamid = Some(target.clone());
-                msg.ticket_id = self
-                    .target_ticket(bn, target)
-                    .or_else(|| self.loaded.newest_tickets.get(&ident.id).map(|t| t.id));
+                msg.ticket_id = self.target_ticket(bn, target).or_else(|| self.loaded.newest_tickets.get(&ident.id).map(|t| t.id));
                 self.out.reactions.push(match emoji {
                     Some(e) => ReactionWrite::Set {
                         business_number_id: bn,
@@ -754,40 +673,25 @@ impl Planner<'_> {
                         emoji: e.clone(),
                         at,
                     },
-                    None => ReactionWrite::Remove {
-                        business_number_id: bn,
-                        target_wamid: target.clone(),
-                        identity_id: ident.id,
-                    },
+                    None => ReactionWrite::Remove { business_number_id: bn, target_wamid: target.clone(), identity_id: ident.id },
                 });
             }
             InboundAction::Edit { target } | InboundAction::Revoke { target } => {
                 let is_edit = matches!(m.action, InboundAction::Edit { .. });
                 msg.target_wamid = Some(target.clone());
-                msg.ticket_id = self
-                    .target_ticket(bn, target)
-                    .or_else(|| self.loaded.newest_tickets.get(&ident.id).map(|t| t.id));
+                msg.ticket_id = self.target_ticket(bn, target).or_else(|| self.loaded.newest_tickets.get(&ident.id).map(|t| t.id));
                 self.revise(bn, target, &m.wamid, is_edit, m.body.clone(), at);
             }
         }
         if let Some(t) = msg.ticket_id {
             self.touch_ticket(t, None, at, received_at);
         }
-        self.batch_messages
-            .insert(wkey, self.out.messages_new.len());
+        self.batch_messages.insert(wkey, self.out.messages_new.len());
         self.out.messages_new.push(msg);
         s.messages_new += 1;
     }
 
-    fn number_changed(
-        &mut self,
-        bn: i64,
-        ident: &IdentityState,
-        new_wa_id: &str,
-        ticket: i64,
-        at: Timestamp,
-        now: Timestamp,
-    ) {
+    fn number_changed(&mut self, bn: i64, ident: &IdentityState, new_wa_id: &str, ticket: i64, at: Timestamp, now: Timestamp) {
         self.out.identity_changes.push(IdentityChange {
             identity_id: ident.id,
             at,
@@ -795,11 +699,7 @@ impl Planner<'_> {
             old_value: ident.wa_id.clone(),
             new_value: Some(new_wa_id.to_owned()),
         });
-        self.out.identity_rekeys.push(IdentityRekey {
-            id: ident.id,
-            business_number_id: bn,
-            new_wa_id: new_wa_id.to_owned(),
-        });
+        self.out.identity_rekeys.push(IdentityRekey { id: ident.id, business_number_id: bn, new_wa_id: new_wa_id.to_owned() });
         self.out.ticket_events.push(NewTicketEvent {
             ticket_id: ticket,
             at: now,
@@ -819,15 +719,7 @@ impl Planner<'_> {
 
     /// An edit or revoke of `target`: recorded as a revision (history), applied to the message when
     /// it is known, kept pending otherwise.
-    fn revise(
-        &mut self,
-        bn: i64,
-        target: &str,
-        source: &str,
-        is_edit: bool,
-        new_body: Option<String>,
-        at: Timestamp,
-    ) {
+    fn revise(&mut self, bn: i64, target: &str, source: &str, is_edit: bool, new_body: Option<String>, at: Timestamp) {
         let key = (bn, target.to_owned());
         let kind = if is_edit { "edit" } else { "revoke" };
         let new_body = if is_edit { new_body } else { None };
@@ -855,15 +747,8 @@ impl Planner<'_> {
         } else if let Some(t) = self.loaded.targets.get_mut(&key) {
             revision.previous_body = t.body.clone();
             revision.applied = true;
-            let update = if is_edit {
-                MessageUpdate::Edit {
-                    id: t.id,
-                    body: new_body.clone(),
-                    at,
-                }
-            } else {
-                MessageUpdate::Revoke { id: t.id, at }
-            };
+            let update =
+                if is_edit { MessageUpdate::Edit { id: t.id, body: new_body.clone(), at } } else { MessageUpdate::Revoke { id: t.id, at } };
             t.body = if is_edit { new_body } else { None };
             self.out.message_updates.push(update);
         }
@@ -901,11 +786,7 @@ impl Planner<'_> {
             return;
         };
         // W3: a business send never opens or extends the window; it may start a FEP (W6).
-        if ident
-            .window
-            .record_business_send(self.policy, e.sent_at)
-            .is_some()
-        {
+        if ident.window.record_business_send(self.policy, e.sent_at).is_some() {
             self.loaded.identities.insert(ikey.clone(), ident.clone());
             self.mark_identity(&ident, received_at);
         }
@@ -915,15 +796,7 @@ impl Planner<'_> {
                 t.id
             }
             None => {
-                let id = self.route(
-                    bn,
-                    &ident,
-                    &e.kind,
-                    e.body.as_deref(),
-                    e.sent_at,
-                    received_at,
-                    s,
-                );
+                let id = self.route(bn, &ident, &e.kind, e.body.as_deref(), e.sent_at, received_at, s);
                 // Business-initiated: the agent already spoke, so the ticket is open, not new.
                 self.touch_ticket(id, Some(TicketStatus::Open), e.sent_at, received_at);
                 id
@@ -936,8 +809,7 @@ impl Planner<'_> {
             kind: "message_sent_elsewhere",
             data: serde_json::json!({"wamid": e.wamid}),
         });
-        self.batch_messages
-            .insert(wkey, self.out.messages_new.len());
+        self.batch_messages.insert(wkey, self.out.messages_new.len());
         self.out.messages_new.push(NewMessage {
             ticket_id: Some(ticket),
             business_number_id: bn,
@@ -957,13 +829,7 @@ impl Planner<'_> {
 
     /// D1: a status applies by precedence; every new status is recorded with Meta's timestamp and
     /// logged on the ticket. A status for a message we do not know yet is kept for later matching.
-    fn status(
-        &mut self,
-        bn: i64,
-        st: &StatusReport,
-        received_at: Timestamp,
-        s: &mut IngestSummary,
-    ) {
+    fn status(&mut self, bn: i64, st: &StatusReport, received_at: Timestamp, s: &mut IngestSummary) {
         let skey = (bn, st.wamid.clone(), st.status_raw.clone());
         if self.loaded.known_statuses.contains(&skey) {
             s.statuses_duplicate += 1;
@@ -971,11 +837,7 @@ impl Planner<'_> {
         }
         self.loaded.known_statuses.insert(skey);
         s.statuses_new += 1;
-        let errors = if st.errors.is_empty() {
-            None
-        } else {
-            serde_json::to_string(&st.errors).ok()
-        };
+        let errors = if st.errors.is_empty() { None } else { serde_json::to_string(&st.errors).ok() };
         let key = (bn, st.wamid.clone());
         let mut applied = false;
         let mut ticket = None;
@@ -1037,29 +899,15 @@ impl Planner<'_> {
         });
     }
 
-    fn account_event(
-        &mut self,
-        bn: Option<i64>,
-        e: &AccountEvent,
-        received_at: Timestamp,
-        s: &mut IngestSummary,
-    ) {
-        let waba = if e.waba_id.is_empty() {
-            None
-        } else {
-            Some(e.waba_id.clone())
-        };
+    fn account_event(&mut self, bn: Option<i64>, e: &AccountEvent, received_at: Timestamp, s: &mut IngestSummary) {
+        let waba = if e.waba_id.is_empty() { None } else { Some(e.waba_id.clone()) };
         let bn_text = bn.map(|b| b.to_string()).unwrap_or_default();
         let key = dedupe_key(&[waba.as_deref().unwrap_or(""), &bn_text, &e.field, &e.raw]);
         if self.out.account_events.iter().any(|a| a.dedupe_key == key) {
             return;
         }
         if let (Some(waba_id), Some(t)) = (&waba, &e.template) {
-            self.out.templates.push(TemplateWrite {
-                waba_id: waba_id.clone(),
-                change: t.clone(),
-                at: received_at,
-            });
+            self.out.templates.push(TemplateWrite { waba_id: waba_id.clone(), change: t.clone(), at: received_at });
         }
         self.out.account_events.push(NewAccountEvent {
             waba_id: waba,
@@ -1075,27 +923,9 @@ impl Planner<'_> {
 }
 
 /// The template columns a change sets: (status, category, quality, reason, components).
-pub fn template_columns(
-    u: &TemplateUpdate,
-) -> (
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-) {
+pub fn template_columns(u: &TemplateUpdate) -> (Option<String>, Option<String>, Option<String>, Option<String>, Option<String>) {
     match u {
-        TemplateUpdate::Status {
-            status,
-            category,
-            reason,
-        } => (
-            Some(status.clone()),
-            category.clone(),
-            None,
-            reason.clone(),
-            None,
-        ),
+        TemplateUpdate::Status { status, category, reason } => (Some(status.clone()), category.clone(), None, reason.clone(), None),
         TemplateUpdate::Category { category } => (None, Some(category.clone()), None, None, None),
         TemplateUpdate::Quality { quality } => (None, None, Some(quality.clone()), None, None),
         TemplateUpdate::Components { element } => (None, None, None, None, Some(element.clone())),
@@ -1111,11 +941,7 @@ mod tests {
     fn msg(wamid: &str, wa: &str, ts: i64) -> InboundMessage {
         InboundMessage {
             wamid: wamid.into(),
-            contact: ContactRef {
-                wa_id: Some(wa.into()),
-                profile_name: Some("Ann".into()),
-                ..ContactRef::default()
-            },
+            contact: ContactRef { wa_id: Some(wa.into()), profile_name: Some("Ann".into()), ..ContactRef::default() },
             sent_at: inbound_sent_at(Some(&ts.to_string()), Timestamp::from_unix_seconds(ts + 5)),
             kind: "text".into(),
             body: Some("hello".into()),
@@ -1134,12 +960,7 @@ mod tests {
             received_at: Timestamp::from_unix_seconds(2_000_000_000),
             items: vec![IngestItem::Number {
                 business_number_id: 1,
-                change: NumberChange {
-                    phone_number_id: "p".into(),
-                    field: "messages".into(),
-                    messages,
-                    ..NumberChange::default()
-                },
+                change: NumberChange { phone_number_id: "p".into(), field: "messages".into(), messages, ..NumberChange::default() },
             }],
         }
     }
@@ -1169,29 +990,19 @@ mod tests {
 
     #[test]
     fn t2_an_album_from_a_new_contact_makes_one_ticket() {
-        let batch = vec![payload(
-            (0..5)
-                .map(|i| msg(&format!("w{i}"), "15550001111", 1000 + i))
-                .collect(),
-        )];
+        let batch = vec![payload((0..5).map(|i| msg(&format!("w{i}"), "15550001111", 1000 + i)).collect())];
         let mut loaded = loaded_for(&batch);
         let (w, s) = plan(&batch, &mut loaded, WindowPolicy::WHATSAPP);
         assert_eq!(w.tickets_new.len(), 1);
         assert_eq!(s[0].messages_new, 5);
         assert!(w.messages_new.iter().all(|m| m.ticket_id == Some(100)));
         // W2: the window follows the newest sent_at.
-        assert_eq!(
-            w.identity_updates[&1].last_inbound_at,
-            Some(Timestamp::from_unix_seconds(1004))
-        );
+        assert_eq!(w.identity_updates[&1].last_inbound_at, Some(Timestamp::from_unix_seconds(1004)));
     }
 
     #[test]
     fn i4_duplicates_in_one_batch_collapse() {
-        let batch = vec![
-            payload(vec![msg("w1", "15550001111", 1000)]),
-            payload(vec![msg("w1", "15550001111", 1000)]),
-        ];
+        let batch = vec![payload(vec![msg("w1", "15550001111", 1000)]), payload(vec![msg("w1", "15550001111", 1000)])];
         let mut loaded = loaded_for(&batch);
         let (w, s) = plan(&batch, &mut loaded, WindowPolicy::WHATSAPP);
         assert_eq!(w.messages_new.len(), 1);
@@ -1202,18 +1013,9 @@ mod tests {
     fn t2_closed_ticket_gets_a_linked_follow_up() {
         let batch = vec![payload(vec![msg("w1", "15550001111", 1000)])];
         let mut loaded = loaded_for(&batch);
-        loaded.newest_tickets.insert(
-            1,
-            TicketSnapshot {
-                id: 7,
-                status: TicketStatus::Closed,
-            },
-        );
+        loaded.newest_tickets.insert(1, TicketSnapshot { id: 7, status: TicketStatus::Closed });
         let (w, _) = plan(&batch, &mut loaded, WindowPolicy::WHATSAPP);
         assert_eq!(w.tickets_new[0].followup_of, Some(7));
-        assert!(w
-            .ticket_events
-            .iter()
-            .any(|e| e.ticket_id == 7 && e.kind == "followup_created"));
+        assert!(w.ticket_events.iter().any(|e| e.ticket_id == 7 && e.kind == "followup_created"));
     }
 }

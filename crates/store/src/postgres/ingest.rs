@@ -15,8 +15,7 @@ use windowdesk_core::{CustomerWindow, DeliveryState, TicketSnapshot, TicketStatu
 
 use crate::error::StoreError;
 use crate::ingest::plan::{
-    self, template_columns, IdentityState, Loaded, MessageUpdate, PendingRevision, ReactionWrite,
-    TargetState, WriteSet,
+    self, template_columns, IdentityState, Loaded, MessageUpdate, PendingRevision, ReactionWrite, TargetState, WriteSet,
 };
 use crate::ingest::{IngestPayload, IngestSummary};
 
@@ -28,10 +27,7 @@ fn ms(t: Option<Timestamp>) -> Option<i64> {
     t.map(Timestamp::unix_millis)
 }
 
-pub(crate) async fn commit(
-    tx: &mut Transaction<'static, Postgres>,
-    batch: &[IngestPayload],
-) -> Result<Vec<IngestSummary>, StoreError> {
+pub(crate) async fn commit(tx: &mut Transaction<'static, Postgres>, batch: &[IngestPayload]) -> Result<Vec<IngestSummary>, StoreError> {
     let needs = plan::needs(batch);
     let mut loaded = load(tx, &needs).await?;
     let (writes, summaries) = plan::plan(batch, &mut loaded, WindowPolicy::WHATSAPP);
@@ -43,30 +39,16 @@ fn unzip_keys(keys: &[(i64, String)]) -> (Vec<i64>, Vec<String>) {
     keys.iter().map(|(b, k)| (*b, k.clone())).unzip()
 }
 
-async fn reserve_ids(
-    conn: &mut PgConnection,
-    table: &str,
-    n: usize,
-) -> Result<Vec<i64>, StoreError> {
+async fn reserve_ids(conn: &mut PgConnection, table: &str, n: usize) -> Result<Vec<i64>, StoreError> {
     if n == 0 {
         return Ok(Vec::new());
     }
-    let sql = format!(
-        "SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, $1)"
-    );
-    let rows = sqlx::query_scalar::<_, i64>(&sql)
-        .bind(i64::try_from(n).unwrap_or(0))
-        .fetch_all(conn)
-        .await?;
+    let sql = format!("SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, $1)");
+    let rows = sqlx::query_scalar::<_, i64>(&sql).bind(i64::try_from(n).unwrap_or(0)).fetch_all(conn).await?;
     Ok(rows)
 }
 
-async fn load_identities(
-    conn: &mut PgConnection,
-    bns: &[i64],
-    keys: &[String],
-    loaded: &mut Loaded,
-) -> Result<(), StoreError> {
+async fn load_identities(conn: &mut PgConnection, bns: &[i64], keys: &[String], loaded: &mut Loaded) -> Result<(), StoreError> {
     let rows = sqlx::query(
         "SELECT i.id, i.contact_id, c.name, c.name_is_default, i.wa_id, i.bsuid, i.profile_name, i.last_inbound_at, i.referral_at,
                 i.fep_started_at, i.business_number_id, i.identity_key
@@ -94,34 +76,18 @@ async fn load_identities(
                 fep_started_at: ts(r.try_get(9)?),
             },
         };
-        loaded
-            .identities
-            .insert((r.try_get(10)?, r.try_get(11)?), state);
+        loaded.identities.insert((r.try_get(10)?, r.try_get(11)?), state);
     }
     Ok(())
 }
 
-async fn load(
-    tx: &mut Transaction<'static, Postgres>,
-    needs: &plan::Needs,
-) -> Result<Loaded, StoreError> {
+async fn load(tx: &mut Transaction<'static, Postgres>, needs: &plan::Needs) -> Result<Loaded, StoreError> {
     let mut loaded = Loaded::default();
     if !needs.identities.is_empty() {
-        let (bns, keys): (Vec<i64>, Vec<String>) = needs
-            .identities
-            .iter()
-            .map(|s| (s.business_number_id, s.key.clone()))
-            .unzip();
+        let (bns, keys): (Vec<i64>, Vec<String>) = needs.identities.iter().map(|s| (s.business_number_id, s.key.clone())).unzip();
         load_identities(tx, &bns, &keys, &mut loaded).await?;
-        let missing: Vec<&plan::IdentitySeed> = needs
-            .identities
-            .iter()
-            .filter(|s| {
-                !loaded
-                    .identities
-                    .contains_key(&(s.business_number_id, s.key.clone()))
-            })
-            .collect();
+        let missing: Vec<&plan::IdentitySeed> =
+            needs.identities.iter().filter(|s| !loaded.identities.contains_key(&(s.business_number_id, s.key.clone()))).collect();
         if !missing.is_empty() {
             let contact_ids = reserve_ids(tx, "contacts", missing.len()).await?;
             let names: Vec<String> = missing.iter().map(|s| s.contact_name.clone()).collect();
@@ -151,14 +117,9 @@ async fn load(
             .await?;
             if inserted.len() != missing.len() {
                 // Another transaction created some of these identities first; retry so we lock theirs.
-                return Err(StoreError::Postgres(sqlx::Error::Protocol(
-                    "identity created concurrently; retry".into(),
-                )));
+                return Err(StoreError::Postgres(sqlx::Error::Protocol("identity created concurrently; retry".into())));
             }
-            let (mb, mk): (Vec<i64>, Vec<String>) = missing
-                .iter()
-                .map(|s| (s.business_number_id, s.key.clone()))
-                .unzip();
+            let (mb, mk): (Vec<i64>, Vec<String>) = missing.iter().map(|s| (s.business_number_id, s.key.clone())).unzip();
             load_identities(tx, &mb, &mk, &mut loaded).await?;
         }
         let ids: Vec<i64> = loaded.identities.values().map(|s| s.id).collect();
@@ -169,11 +130,8 @@ async fn load(
         for r in rows {
             let status: String = r.try_get(2)?;
             let id: i64 = r.try_get(1)?;
-            let status = TicketStatus::parse(&status)
-                .ok_or_else(|| StoreError::Corrupt(format!("ticket {id} has status {status:?}")))?;
-            loaded
-                .newest_tickets
-                .insert(r.try_get(0)?, TicketSnapshot { id, status });
+            let status = TicketStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("ticket {id} has status {status:?}")))?;
+            loaded.newest_tickets.insert(r.try_get(0)?, TicketSnapshot { id, status });
         }
     }
     if !needs.wamids.is_empty() {
@@ -184,9 +142,7 @@ async fn load(
             .fetch_all(&mut **tx)
             .await?;
         for r in rows {
-            loaded
-                .existing_wamids
-                .insert((r.try_get(0)?, r.try_get(1)?));
+            loaded.existing_wamids.insert((r.try_get(0)?, r.try_get(1)?));
         }
         let rows = sqlx::query(
             "SELECT business_number_id, target_wamid, id, kind, new_body, at FROM message_revisions
@@ -201,16 +157,12 @@ async fn load(
             if loaded.existing_wamids.contains(&key) {
                 continue;
             }
-            loaded
-                .pending_revisions
-                .entry(key)
-                .or_default()
-                .push(PendingRevision {
-                    id: r.try_get(2)?,
-                    kind: r.try_get(3)?,
-                    new_body: r.try_get(4)?,
-                    at: Timestamp::from_unix_millis(r.try_get(5)?),
-                });
+            loaded.pending_revisions.entry(key).or_default().push(PendingRevision {
+                id: r.try_get(2)?,
+                kind: r.try_get(3)?,
+                new_body: r.try_get(4)?,
+                at: Timestamp::from_unix_millis(r.try_get(5)?),
+            });
         }
     }
     if !needs.targets.is_empty() {
@@ -241,9 +193,7 @@ async fn load(
             .fetch_all(&mut **tx)
             .await?;
         for r in rows {
-            loaded
-                .known_statuses
-                .insert((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?));
+            loaded.known_statuses.insert((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?));
         }
     }
     loaded.ticket_ids = reserve_ids(tx, "tickets", plan::ticket_ids_needed(needs)).await?;
@@ -253,11 +203,7 @@ async fn load(
 /// Writes the plan. Each vector is one statement.
 async fn apply(tx: &mut Transaction<'static, Postgres>, w: &WriteSet) -> Result<(), StoreError> {
     if !w.contact_renames.is_empty() {
-        let (ids, names): (Vec<i64>, Vec<String>) = w
-            .contact_renames
-            .iter()
-            .map(|(k, v)| (*k, v.clone()))
-            .unzip();
+        let (ids, names): (Vec<i64>, Vec<String>) = w.contact_renames.iter().map(|(k, v)| (*k, v.clone())).unzip();
         sqlx::query("UPDATE contacts c SET name = x.n FROM UNNEST($1::bigint[], $2::text[]) AS x(id, n) WHERE c.id = x.id AND c.name_is_default = 1")
             .bind(&ids)
             .bind(&names)
@@ -387,14 +333,7 @@ async fn apply(tx: &mut Transaction<'static, Postgres>, w: &WriteSet) -> Result<
                     .execute(&mut **tx)
                     .await?;
             }
-            MessageUpdate::Delivery {
-                id,
-                state,
-                at,
-                error_code,
-                error_title,
-                error_details,
-            } => {
+            MessageUpdate::Delivery { id, state, at, error_code, error_title, error_details } => {
                 sqlx::query(
                     "UPDATE messages SET delivery_state = $1, delivery_updated_at = $2, error_code = COALESCE($3, error_code),
                             error_title = COALESCE($4, error_title), error_details = COALESCE($5, error_details) WHERE id = $6",
@@ -427,20 +366,11 @@ async fn apply(tx: &mut Transaction<'static, Postgres>, w: &WriteSet) -> Result<
         .await?;
     }
     if !w.revisions_applied.is_empty() {
-        sqlx::query("UPDATE message_revisions SET applied = 1 WHERE id = ANY($1)")
-            .bind(&w.revisions_applied)
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query("UPDATE message_revisions SET applied = 1 WHERE id = ANY($1)").bind(&w.revisions_applied).execute(&mut **tx).await?;
     }
     for r in &w.reactions {
         match r {
-            ReactionWrite::Set {
-                business_number_id,
-                target_wamid,
-                identity_id,
-                emoji,
-                at,
-            } => {
+            ReactionWrite::Set { business_number_id, target_wamid, identity_id, emoji, at } => {
                 sqlx::query(
                     "INSERT INTO reactions (business_number_id, target_wamid, identity_id, emoji, reacted_at) VALUES ($1, $2, $3, $4, $5)
                      ON CONFLICT (business_number_id, target_wamid, identity_id) DO UPDATE SET emoji = excluded.emoji, reacted_at = excluded.reacted_at
@@ -454,11 +384,7 @@ async fn apply(tx: &mut Transaction<'static, Postgres>, w: &WriteSet) -> Result<
                 .execute(&mut **tx)
                 .await?;
             }
-            ReactionWrite::Remove {
-                business_number_id,
-                target_wamid,
-                identity_id,
-            } => {
+            ReactionWrite::Remove { business_number_id, target_wamid, identity_id } => {
                 sqlx::query("DELETE FROM reactions WHERE business_number_id = $1 AND target_wamid = $2 AND identity_id = $3")
                     .bind(business_number_id)
                     .bind(target_wamid)
@@ -554,10 +480,7 @@ async fn apply(tx: &mut Transaction<'static, Postgres>, w: &WriteSet) -> Result<
     if !w.media_jobs.is_empty() {
         let j = &w.media_jobs;
         let mut seen = HashSet::new();
-        let j: Vec<_> = j
-            .iter()
-            .filter(|x| seen.insert((x.business_number_id, x.wamid.clone(), x.media_id.clone())))
-            .collect();
+        let j: Vec<_> = j.iter().filter(|x| seen.insert((x.business_number_id, x.wamid.clone(), x.media_id.clone()))).collect();
         sqlx::query(
             "INSERT INTO media_jobs (business_number_id, wamid, media_id, state, next_attempt_at, created_at)
              SELECT b, w, m, 'pending', a, a FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::bigint[]) AS x(b, w, m, a) ON CONFLICT DO NOTHING",

@@ -13,16 +13,13 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool, Row};
 use windowdesk_core::delivery::apply_meta_status;
 use windowdesk_core::window::WindowPolicy;
-use windowdesk_core::{CustomerWindow, DeliveryState, MetaStatus, StatusOutcome, Timestamp};
+use windowdesk_core::{CustomerWindow, DeliveryState, MetaStatus, StatusOutcome, TicketStatus, Timestamp};
 
 use crate::error::StoreError;
 use crate::group_commit::{BatchCommitter, GroupCommit};
 use crate::ingest::{IngestPayload, IngestSummary};
 use crate::model::*;
-use crate::{
-    AuditStore, BusinessNumberStore, ContactStore, IngestStore, MessageStore, Store, StoreOptions,
-    TicketStore,
-};
+use crate::{AuditStore, BusinessNumberStore, ContactStore, IngestStore, MessageStore, Store, StoreOptions, TicketStore};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -39,27 +36,15 @@ struct Inner {
 }
 
 fn connect_options(url: &str) -> Result<PgConnectOptions, StoreError> {
-    let opts: PgConnectOptions = url.parse().map_err(|e| {
-        StoreError::Config(format!(
-            "invalid PostgreSQL url {}: {e}",
-            crate::redact_url(url)
-        ))
-    })?;
-    Ok(opts
-        .log_statements(tracing::log::LevelFilter::Trace)
-        .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1)))
+    let opts: PgConnectOptions =
+        url.parse().map_err(|e| StoreError::Config(format!("invalid PostgreSQL url {}: {e}", crate::redact_url(url))))?;
+    Ok(opts.log_statements(tracing::log::LevelFilter::Trace).log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1)))
 }
 
 /// Applies pending migrations; returns the number of migrations the binary knows.
 pub async fn migrate_url(url: &str) -> Result<usize, StoreError> {
-    let pool = PgPoolOptions::new()
-        .max_connections(1)
-        .connect_with(connect_options(url)?)
-        .await?;
-    MIGRATOR
-        .run(&pool)
-        .await
-        .map_err(|e| StoreError::Migration(e.to_string()))?;
+    let pool = PgPoolOptions::new().max_connections(1).connect_with(connect_options(url)?).await?;
+    MIGRATOR.run(&pool).await.map_err(|e| StoreError::Migration(e.to_string()))?;
     pool.close().await;
     Ok(MIGRATOR.iter().count())
 }
@@ -71,29 +56,19 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(connect_options(url)?)
             .await?;
-        MIGRATOR
-            .run(&pool)
-            .await
-            .map_err(|e| StoreError::Migration(e.to_string()))?;
+        MIGRATOR.run(&pool).await.map_err(|e| StoreError::Migration(e.to_string()))?;
         Ok(Self::with_pool(pool, options))
     }
 
     /// Wraps an existing pool whose schema is migrated (tests use one schema per test).
     pub fn with_pool(pool: PgPool, options: StoreOptions) -> Self {
         let inner = Arc::new(Inner { pool });
-        let group = GroupCommit::start(
-            inner.clone(),
-            options.max_batch,
-            options.max_in_flight.max(1),
-        );
+        let group = GroupCommit::start(inner.clone(), options.max_batch, options.max_in_flight.max(1));
         PgStore { inner, group }
     }
 
     pub async fn run_migrations(pool: &PgPool) -> Result<(), StoreError> {
-        MIGRATOR
-            .run(pool)
-            .await
-            .map_err(|e| StoreError::Migration(e.to_string()))
+        MIGRATOR.run(pool).await.map_err(|e| StoreError::Migration(e.to_string()))
     }
 
     fn pool(&self) -> &PgPool {
@@ -102,10 +77,7 @@ impl PgStore {
 }
 
 impl Inner {
-    async fn commit_with_retries(
-        &self,
-        batch: &[IngestPayload],
-    ) -> Result<Vec<IngestSummary>, StoreError> {
+    async fn commit_with_retries(&self, batch: &[IngestPayload]) -> Result<Vec<IngestSummary>, StoreError> {
         let mut attempt = 0;
         loop {
             let result = async {
@@ -116,10 +88,7 @@ impl Inner {
             }
             .await;
             match result {
-                Err(e)
-                    if attempt < RACE_RETRIES
-                        && (e.is_retryable() || is_concurrent_identity(&e)) =>
-                {
+                Err(e) if attempt < RACE_RETRIES && (e.is_retryable() || is_concurrent_identity(&e)) => {
                     attempt += 1;
                     tracing::debug!(error = %e, attempt, "ingest lost a race; retrying");
                 }
@@ -134,10 +103,7 @@ fn is_concurrent_identity(e: &StoreError) -> bool {
 }
 
 impl BatchCommitter for Inner {
-    fn commit_batch(
-        &self,
-        batch: Vec<IngestPayload>,
-    ) -> Pin<Box<dyn Future<Output = Vec<Result<IngestSummary, StoreError>>> + Send + '_>> {
+    fn commit_batch(&self, batch: Vec<IngestPayload>) -> Pin<Box<dyn Future<Output = Vec<Result<IngestSummary, StoreError>>> + Send + '_>> {
         Box::pin(async move {
             match self.commit_with_retries(&batch).await {
                 Ok(s) => s.into_iter().map(Ok).collect(),
@@ -146,11 +112,7 @@ impl BatchCommitter for Inner {
                     tracing::warn!(error = %e, size = batch.len(), "batch commit failed; committing payloads one by one");
                     let mut out = Vec::with_capacity(batch.len());
                     for p in &batch {
-                        out.push(
-                            self.commit_with_retries(std::slice::from_ref(p))
-                                .await
-                                .map(|mut s| s.pop().unwrap_or_default()),
-                        );
+                        out.push(self.commit_with_retries(std::slice::from_ref(p)).await.map(|mut s| s.pop().unwrap_or_default()));
                     }
                     out
                 }
@@ -168,10 +130,7 @@ impl IngestStore for PgStore {
 
 #[async_trait]
 impl BusinessNumberStore for PgStore {
-    async fn sync_business_numbers(
-        &self,
-        numbers: &[BusinessNumberSpec],
-    ) -> Result<Vec<BusinessNumberRow>, StoreError> {
+    async fn sync_business_numbers(&self, numbers: &[BusinessNumberSpec]) -> Result<Vec<BusinessNumberRow>, StoreError> {
         let mut tx = self.pool().begin().await?;
         let now = crate::now_ms().unix_millis();
         for n in numbers {
@@ -202,12 +161,7 @@ impl TicketStore for PgStore {
         queries::ticket(self.pool(), id).await
     }
     async fn followups(&self, id: i64) -> Result<Vec<i64>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT id FROM tickets WHERE followup_of = $1 ORDER BY id")
-                .bind(id)
-                .fetch_all(self.pool())
-                .await?,
-        )
+        Ok(sqlx::query_scalar("SELECT id FROM tickets WHERE followup_of = $1 ORDER BY id").bind(id).fetch_all(self.pool()).await?)
     }
     async fn ticket_messages(&self, ticket_id: i64) -> Result<Vec<MessageRow>, StoreError> {
         queries::ticket_messages(self.pool(), ticket_id).await
@@ -215,53 +169,57 @@ impl TicketStore for PgStore {
     async fn ticket_events(&self, ticket_id: i64) -> Result<Vec<EventRow>, StoreError> {
         queries::ticket_events(self.pool(), ticket_id).await
     }
+    async fn set_ticket_status(&self, id: i64, status: TicketStatus, actor: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let Some(current): Option<String> =
+            sqlx::query_scalar("SELECT status FROM tickets WHERE id = $1 FOR UPDATE").bind(id).fetch_optional(&mut *tx).await?
+        else {
+            return Ok(false);
+        };
+        if current == TicketStatus::Closed.as_str() {
+            return Err(StoreError::Conflict(format!("ticket {id} is closed; closed tickets are read-only")));
+        }
+        let now = crate::now_ms().unix_millis();
+        sqlx::query("UPDATE tickets SET status = $1, updated_at = $2 WHERE id = $3")
+            .bind(status.as_str())
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO ticket_events (ticket_id, at, actor, kind, data) VALUES ($1, $2, $3, 'status_changed', $4)")
+            .bind(id)
+            .bind(now)
+            .bind(actor)
+            .bind(serde_json::json!({"from": current, "to": status.as_str()}).to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
 }
 
 #[async_trait]
 impl ContactStore for PgStore {
-    async fn identity_by_key(
-        &self,
-        business_number_id: i64,
-        key: &str,
-    ) -> Result<Option<IdentityRow>, StoreError> {
+    async fn identity_by_key(&self, business_number_id: i64, key: &str) -> Result<Option<IdentityRow>, StoreError> {
         queries::identity_by_key(self.pool(), business_number_id, key).await
     }
-    async fn identity_changes(
-        &self,
-        identity_id: i64,
-    ) -> Result<Vec<IdentityChangeRow>, StoreError> {
+    async fn identity_changes(&self, identity_id: i64) -> Result<Vec<IdentityChangeRow>, StoreError> {
         queries::identity_changes(self.pool(), identity_id).await
     }
 }
 
 #[async_trait]
 impl MessageStore for PgStore {
-    async fn message_by_wamid(
-        &self,
-        business_number_id: i64,
-        wamid: &str,
-    ) -> Result<Option<MessageRow>, StoreError> {
+    async fn message_by_wamid(&self, business_number_id: i64, wamid: &str) -> Result<Option<MessageRow>, StoreError> {
         queries::message_by_wamid(self.pool(), business_number_id, wamid).await
     }
-    async fn reactions(
-        &self,
-        business_number_id: i64,
-        target_wamid: &str,
-    ) -> Result<Vec<ReactionRow>, StoreError> {
+    async fn reactions(&self, business_number_id: i64, target_wamid: &str) -> Result<Vec<ReactionRow>, StoreError> {
         queries::reactions(self.pool(), business_number_id, target_wamid).await
     }
-    async fn revisions(
-        &self,
-        business_number_id: i64,
-        target_wamid: &str,
-    ) -> Result<Vec<RevisionRow>, StoreError> {
+    async fn revisions(&self, business_number_id: i64, target_wamid: &str) -> Result<Vec<RevisionRow>, StoreError> {
         queries::revisions(self.pool(), business_number_id, target_wamid).await
     }
-    async fn status_events(
-        &self,
-        business_number_id: i64,
-        wamid: &str,
-    ) -> Result<Vec<StatusEventRow>, StoreError> {
+    async fn status_events(&self, business_number_id: i64, wamid: &str) -> Result<Vec<StatusEventRow>, StoreError> {
         queries::status_events(self.pool(), business_number_id, wamid).await
     }
     async fn record_outbound_accepted(&self, msg: &OutboundAccepted) -> Result<i64, StoreError> {
@@ -270,9 +228,7 @@ impl MessageStore for PgStore {
             .bind(msg.ticket_id)
             .fetch_optional(&mut *tx)
             .await?
-            .ok_or_else(|| {
-                StoreError::Config(format!("ticket {} does not exist", msg.ticket_id))
-            })?;
+            .ok_or_else(|| StoreError::Config(format!("ticket {} does not exist", msg.ticket_id)))?;
         let (bn, identity_id): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
         let at = msg.accepted_at.unix_millis();
         let id: i64 = sqlx::query_scalar(
@@ -293,30 +249,21 @@ impl MessageStore for PgStore {
             .fetch_one(&mut *tx)
             .await?;
         let opt = |v: Option<i64>| v.map(Timestamp::from_unix_millis);
-        let mut window = CustomerWindow {
-            last_inbound_at: opt(w.try_get(0)?),
-            referral_at: opt(w.try_get(1)?),
-            fep_started_at: opt(w.try_get(2)?),
-        };
-        if window
-            .record_business_send(WindowPolicy::WHATSAPP, msg.accepted_at)
-            .is_some()
-        {
-            sqlx::query("UPDATE identities SET fep_started_at = $1 WHERE id = $2")
-                .bind(at)
-                .bind(identity_id)
-                .execute(&mut *tx)
-                .await?;
+        let mut window =
+            CustomerWindow { last_inbound_at: opt(w.try_get(0)?), referral_at: opt(w.try_get(1)?), fep_started_at: opt(w.try_get(2)?) };
+        if window.record_business_send(WindowPolicy::WHATSAPP, msg.accepted_at).is_some() {
+            sqlx::query("UPDATE identities SET fep_started_at = $1 WHERE id = $2").bind(at).bind(identity_id).execute(&mut *tx).await?;
         }
-        let pending = sqlx::query("SELECT id, status, at FROM status_events WHERE business_number_id = $1 AND wamid = $2 AND applied = 0 ORDER BY at")
-            .bind(bn)
-            .bind(&msg.wamid)
-            .fetch_all(&mut *tx)
-            .await?;
+        let pending = sqlx::query(
+            "SELECT id, status, at FROM status_events WHERE business_number_id = $1 AND wamid = $2 AND applied = 0 ORDER BY at",
+        )
+        .bind(bn)
+        .bind(&msg.wamid)
+        .fetch_all(&mut *tx)
+        .await?;
         let mut state = DeliveryState::Accepted;
         for r in pending {
-            let (status_id, status, status_at): (i64, String, i64) =
-                (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+            let (status_id, status, status_at): (i64, String, i64) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
             if let Some(st) = MetaStatus::parse(&status) {
                 if let StatusOutcome::Advance(next) = apply_meta_status(state, st) {
                     state = next;
@@ -326,10 +273,7 @@ impl MessageStore for PgStore {
                         .bind(id)
                         .execute(&mut *tx)
                         .await?;
-                    sqlx::query("UPDATE status_events SET applied = 1 WHERE id = $1")
-                        .bind(status_id)
-                        .execute(&mut *tx)
-                        .await?;
+                    sqlx::query("UPDATE status_events SET applied = 1 WHERE id = $1").bind(status_id).execute(&mut *tx).await?;
                 }
             }
         }

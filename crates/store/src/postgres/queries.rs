@@ -15,10 +15,9 @@ fn ot(ms: Option<i64>) -> Option<Timestamp> {
     ms.map(Timestamp::from_unix_millis)
 }
 
-pub(crate) async fn business_numbers(
-    c: &mut PgConnection,
-) -> Result<Vec<BusinessNumberRow>, StoreError> {
-    let rows = sqlx::query("SELECT id, phone_number_id, waba_id, display_number, name FROM business_numbers ORDER BY id").fetch_all(c).await?;
+pub(crate) async fn business_numbers(c: &mut PgConnection) -> Result<Vec<BusinessNumberRow>, StoreError> {
+    let rows =
+        sqlx::query("SELECT id, phone_number_id, waba_id, display_number, name FROM business_numbers ORDER BY id").fetch_all(c).await?;
     rows.iter()
         .map(|r| {
             Ok(BusinessNumberRow {
@@ -52,10 +51,7 @@ fn ticket_row(r: &PgRow) -> Result<TicketRow, StoreError> {
     })
 }
 
-pub(crate) async fn list_tickets(
-    pool: &PgPool,
-    f: &TicketFilter,
-) -> Result<Vec<TicketRow>, StoreError> {
+pub(crate) async fn list_tickets(pool: &PgPool, f: &TicketFilter) -> Result<Vec<TicketRow>, StoreError> {
     let limit = if f.limit == 0 { 50 } else { f.limit.min(1000) };
     let sql = format!(
         "SELECT {TICKET_COLUMNS} FROM tickets
@@ -75,16 +71,12 @@ pub(crate) async fn list_tickets(
 }
 
 pub(crate) async fn ticket(pool: &PgPool, id: i64) -> Result<Option<TicketRow>, StoreError> {
-    let row = sqlx::query(&format!(
-        "SELECT {TICKET_COLUMNS} FROM tickets WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(pool)
-    .await?;
+    let row = sqlx::query(&format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = $1")).bind(id).fetch_optional(pool).await?;
     row.as_ref().map(ticket_row).transpose()
 }
 
-const MESSAGE_COLUMNS: &str = "id, ticket_id, business_number_id, identity_id, direction, wamid, kind, body, media_id, mime_type, filename, voice,
+const MESSAGE_COLUMNS: &str =
+    "id, ticket_id, business_number_id, identity_id, direction, wamid, kind, body, media_id, mime_type, filename, voice,
      reply_to_wamid, target_wamid, forwarded, referral, sent_at, received_at, delivery_state, error_code, error_title, error_details,
      edited_at, revoked_at, errors, raw";
 
@@ -121,39 +113,28 @@ fn message_row(r: &PgRow) -> Result<MessageRow, StoreError> {
     })
 }
 
-pub(crate) async fn ticket_messages(
-    pool: &PgPool,
-    ticket_id: i64,
-) -> Result<Vec<MessageRow>, StoreError> {
-    let rows = sqlx::query(&format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE ticket_id = $1 ORDER BY sent_at, id"
-    ))
-    .bind(ticket_id)
-    .fetch_all(pool)
-    .await?;
+pub(crate) async fn ticket_messages(pool: &PgPool, ticket_id: i64) -> Result<Vec<MessageRow>, StoreError> {
+    let rows = sqlx::query(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE ticket_id = $1 ORDER BY sent_at, id"))
+        .bind(ticket_id)
+        .fetch_all(pool)
+        .await?;
     rows.iter().map(message_row).collect()
 }
 
-pub(crate) async fn message_by_wamid(
-    pool: &PgPool,
-    bn: i64,
-    wamid: &str,
-) -> Result<Option<MessageRow>, StoreError> {
-    let row = sqlx::query(&format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE business_number_id = $1 AND wamid = $2"
-    ))
-    .bind(bn)
-    .bind(wamid)
-    .fetch_optional(pool)
-    .await?;
+pub(crate) async fn message_by_wamid(pool: &PgPool, bn: i64, wamid: &str) -> Result<Option<MessageRow>, StoreError> {
+    let row = sqlx::query(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE business_number_id = $1 AND wamid = $2"))
+        .bind(bn)
+        .bind(wamid)
+        .fetch_optional(pool)
+        .await?;
     row.as_ref().map(message_row).transpose()
 }
 
-pub(crate) async fn ticket_events(
-    pool: &PgPool,
-    ticket_id: i64,
-) -> Result<Vec<EventRow>, StoreError> {
-    let rows = sqlx::query("SELECT id, ticket_id, at, actor, kind, data FROM ticket_events WHERE ticket_id = $1 ORDER BY id").bind(ticket_id).fetch_all(pool).await?;
+pub(crate) async fn ticket_events(pool: &PgPool, ticket_id: i64) -> Result<Vec<EventRow>, StoreError> {
+    let rows = sqlx::query("SELECT id, ticket_id, at, actor, kind, data FROM ticket_events WHERE ticket_id = $1 ORDER BY id")
+        .bind(ticket_id)
+        .fetch_all(pool)
+        .await?;
     rows.iter()
         .map(|r| {
             let data: String = r.try_get(5)?;
@@ -169,11 +150,7 @@ pub(crate) async fn ticket_events(
         .collect()
 }
 
-pub(crate) async fn identity_by_key(
-    pool: &PgPool,
-    bn: i64,
-    key: &str,
-) -> Result<Option<IdentityRow>, StoreError> {
+pub(crate) async fn identity_by_key(pool: &PgPool, bn: i64, key: &str) -> Result<Option<IdentityRow>, StoreError> {
     let row = sqlx::query(
         "SELECT i.id, i.contact_id, i.business_number_id, i.identity_key, i.wa_id, i.bsuid, i.profile_name, c.name, c.name_is_default,
                 i.last_inbound_at, i.referral_at, i.fep_started_at
@@ -204,49 +181,28 @@ pub(crate) async fn identity_by_key(
     .transpose()
 }
 
-pub(crate) async fn identity_changes(
-    pool: &PgPool,
-    identity_id: i64,
-) -> Result<Vec<IdentityChangeRow>, StoreError> {
-    let rows = sqlx::query("SELECT at, field, old_value, new_value FROM identity_changes WHERE identity_id = $1 ORDER BY id").bind(identity_id).fetch_all(pool).await?;
-    rows.iter()
-        .map(|r| {
-            Ok(IdentityChangeRow {
-                at: t(r.try_get(0)?),
-                field: r.try_get(1)?,
-                old_value: r.try_get(2)?,
-                new_value: r.try_get(3)?,
-            })
-        })
-        .collect()
-}
-
-pub(crate) async fn reactions(
-    pool: &PgPool,
-    bn: i64,
-    target: &str,
-) -> Result<Vec<ReactionRow>, StoreError> {
-    let rows = sqlx::query("SELECT identity_id, emoji, reacted_at FROM reactions WHERE business_number_id = $1 AND target_wamid = $2 ORDER BY reacted_at")
-        .bind(bn)
-        .bind(target)
+pub(crate) async fn identity_changes(pool: &PgPool, identity_id: i64) -> Result<Vec<IdentityChangeRow>, StoreError> {
+    let rows = sqlx::query("SELECT at, field, old_value, new_value FROM identity_changes WHERE identity_id = $1 ORDER BY id")
+        .bind(identity_id)
         .fetch_all(pool)
         .await?;
     rows.iter()
-        .map(|r| {
-            Ok(ReactionRow {
-                identity_id: r.try_get(0)?,
-                emoji: r.try_get(1)?,
-                reacted_at: t(r.try_get(2)?),
-            })
-        })
+        .map(|r| Ok(IdentityChangeRow { at: t(r.try_get(0)?), field: r.try_get(1)?, old_value: r.try_get(2)?, new_value: r.try_get(3)? }))
         .collect()
 }
 
-pub(crate) async fn revisions(
-    pool: &PgPool,
-    bn: i64,
-    target: &str,
-) -> Result<Vec<RevisionRow>, StoreError> {
+pub(crate) async fn reactions(pool: &PgPool, bn: i64, target: &str) -> Result<Vec<ReactionRow>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT identity_id, emoji, reacted_at FROM reactions WHERE business_number_id = $1 AND target_wamid = $2 ORDER BY reacted_at",
+    )
+    .bind(bn)
+    .bind(target)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(|r| Ok(ReactionRow { identity_id: r.try_get(0)?, emoji: r.try_get(1)?, reacted_at: t(r.try_get(2)?) })).collect()
+}
+
+pub(crate) async fn revisions(pool: &PgPool, bn: i64, target: &str) -> Result<Vec<RevisionRow>, StoreError> {
     let rows = sqlx::query(
         "SELECT kind, source_wamid, previous_body, new_body, at, applied FROM message_revisions WHERE business_number_id = $1 AND target_wamid = $2 ORDER BY at, id",
     )
@@ -268,16 +224,14 @@ pub(crate) async fn revisions(
         .collect()
 }
 
-pub(crate) async fn status_events(
-    pool: &PgPool,
-    bn: i64,
-    wamid: &str,
-) -> Result<Vec<StatusEventRow>, StoreError> {
-    let rows = sqlx::query("SELECT status, at, pricing, errors, applied FROM status_events WHERE business_number_id = $1 AND wamid = $2 ORDER BY id")
-        .bind(bn)
-        .bind(wamid)
-        .fetch_all(pool)
-        .await?;
+pub(crate) async fn status_events(pool: &PgPool, bn: i64, wamid: &str) -> Result<Vec<StatusEventRow>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT status, at, pricing, errors, applied FROM status_events WHERE business_number_id = $1 AND wamid = $2 ORDER BY id",
+    )
+    .bind(bn)
+    .bind(wamid)
+    .fetch_all(pool)
+    .await?;
     rows.iter()
         .map(|r| {
             Ok(StatusEventRow {
@@ -315,11 +269,7 @@ pub(crate) async fn templates(pool: &PgPool) -> Result<Vec<TemplateRow>, StoreEr
 }
 
 pub(crate) async fn account_events(pool: &PgPool) -> Result<Vec<AccountEventRow>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT waba_id, business_number_id, field, event, raw FROM account_events ORDER BY id",
-    )
-    .fetch_all(pool)
-    .await?;
+    let rows = sqlx::query("SELECT waba_id, business_number_id, field, event, raw FROM account_events ORDER BY id").fetch_all(pool).await?;
     rows.iter()
         .map(|r| {
             Ok(AccountEventRow {
@@ -334,37 +284,17 @@ pub(crate) async fn account_events(pool: &PgPool) -> Result<Vec<AccountEventRow>
 }
 
 pub(crate) async fn unknown_numbers(pool: &PgPool) -> Result<Vec<UnknownNumberRow>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT phone_number_id, count, last_seen FROM unknown_numbers ORDER BY phone_number_id",
-    )
-    .fetch_all(pool)
-    .await?;
+    let rows =
+        sqlx::query("SELECT phone_number_id, count, last_seen FROM unknown_numbers ORDER BY phone_number_id").fetch_all(pool).await?;
     rows.iter()
-        .map(|r| {
-            Ok(UnknownNumberRow {
-                phone_number_id: r.try_get(0)?,
-                count: r.try_get(1)?,
-                last_seen: t(r.try_get(2)?),
-            })
-        })
+        .map(|r| Ok(UnknownNumberRow { phone_number_id: r.try_get(0)?, count: r.try_get(1)?, last_seen: t(r.try_get(2)?) }))
         .collect()
 }
 
 pub(crate) async fn media_jobs(pool: &PgPool) -> Result<Vec<MediaJobRow>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT business_number_id, wamid, media_id, state FROM media_jobs ORDER BY id",
-    )
-    .fetch_all(pool)
-    .await?;
+    let rows = sqlx::query("SELECT business_number_id, wamid, media_id, state FROM media_jobs ORDER BY id").fetch_all(pool).await?;
     rows.iter()
-        .map(|r| {
-            Ok(MediaJobRow {
-                business_number_id: r.try_get(0)?,
-                wamid: r.try_get(1)?,
-                media_id: r.try_get(2)?,
-                state: r.try_get(3)?,
-            })
-        })
+        .map(|r| Ok(MediaJobRow { business_number_id: r.try_get(0)?, wamid: r.try_get(1)?, media_id: r.try_get(2)?, state: r.try_get(3)? }))
         .collect()
 }
 
@@ -374,10 +304,5 @@ pub(crate) async fn counts(pool: &PgPool) -> Result<Counts, StoreError> {
     )
     .fetch_one(pool)
     .await?;
-    Ok(Counts {
-        tickets: r.try_get(0)?,
-        messages: r.try_get(1)?,
-        identities: r.try_get(2)?,
-        status_events: r.try_get(3)?,
-    })
+    Ok(Counts { tickets: r.try_get(0)?, messages: r.try_get(1)?, identities: r.try_get(2)?, status_events: r.try_get(3)? })
 }

@@ -29,12 +29,8 @@ pub(crate) fn open_write_connection(path: &Path) -> Result<Connection, StoreErro
 }
 
 fn open_read_connection(path: &Path) -> Result<Connection, StoreError> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX
-            | OpenFlags::SQLITE_OPEN_URI,
-    )?;
+    let conn =
+        Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI)?;
     conn.execute_batch("PRAGMA busy_timeout = 10000; PRAGMA cache_size = -16384;")?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
@@ -57,10 +53,7 @@ impl Writer {
                 }
             })
             .ok();
-        Writer {
-            jobs: Mutex::new(Some(tx)),
-            thread: Mutex::new(thread),
-        }
+        Writer { jobs: Mutex::new(Some(tx)), thread: Mutex::new(thread) }
     }
 
     /// Runs `f` on the write connection and returns its result.
@@ -75,11 +68,7 @@ impl Writer {
         });
         {
             let guard = self.jobs.lock().map_err(|_| StoreError::Closed)?;
-            guard
-                .as_ref()
-                .ok_or(StoreError::Closed)?
-                .send(job)
-                .map_err(|_| StoreError::Closed)?;
+            guard.as_ref().ok_or(StoreError::Closed)?.send(job).map_err(|_| StoreError::Closed)?;
         }
         rx.await.map_err(|_| StoreError::Closed)?
     }
@@ -104,10 +93,7 @@ pub(crate) struct Readers {
 
 impl Readers {
     pub(crate) fn new(path: PathBuf) -> Self {
-        Readers {
-            path,
-            idle: Mutex::new(Vec::new()),
-        }
+        Readers { path, idle: Mutex::new(Vec::new()) }
     }
 
     pub(crate) async fn run<R, F>(&self, f: F) -> Result<R, StoreError>

@@ -7,8 +7,7 @@ use windowdesk_core::{CustomerWindow, DeliveryState, TicketSnapshot, TicketStatu
 
 use crate::error::StoreError;
 use crate::ingest::plan::{
-    self, template_columns, IdentityState, Loaded, MessageUpdate, PendingRevision, ReactionWrite,
-    TargetState, WriteSet,
+    self, template_columns, IdentityState, Loaded, MessageUpdate, PendingRevision, ReactionWrite, TargetState, WriteSet,
 };
 use crate::ingest::{IngestPayload, IngestSummary};
 
@@ -22,29 +21,18 @@ fn ms(t: Option<Timestamp>) -> Option<i64> {
 
 /// Commits the batch in one transaction; if that fails, each payload alone, so one bad payload cannot
 /// take the others down with it.
-pub(crate) fn commit_batch(
-    conn: &mut Connection,
-    batch: &[IngestPayload],
-) -> Vec<Result<IngestSummary, StoreError>> {
+pub(crate) fn commit_batch(conn: &mut Connection, batch: &[IngestPayload]) -> Vec<Result<IngestSummary, StoreError>> {
     match commit(conn, batch) {
         Ok(summaries) => summaries.into_iter().map(Ok).collect(),
         Err(e) if batch.len() == 1 => vec![Err(e)],
         Err(e) => {
             tracing::warn!(error = %e, size = batch.len(), "batch commit failed; committing payloads one by one");
-            batch
-                .iter()
-                .map(|p| {
-                    commit(conn, std::slice::from_ref(p)).map(|mut s| s.pop().unwrap_or_default())
-                })
-                .collect()
+            batch.iter().map(|p| commit(conn, std::slice::from_ref(p)).map(|mut s| s.pop().unwrap_or_default())).collect()
         }
     }
 }
 
-fn commit(
-    conn: &mut Connection,
-    batch: &[IngestPayload],
-) -> Result<Vec<IngestSummary>, StoreError> {
+fn commit(conn: &mut Connection, batch: &[IngestPayload]) -> Result<Vec<IngestSummary>, StoreError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let needs = plan::needs(batch);
     let mut loaded = load(&tx, &needs)?;
@@ -54,11 +42,7 @@ fn commit(
     Ok(summaries)
 }
 
-pub(crate) fn identity_state(
-    tx: &Connection,
-    bn: i64,
-    key: &str,
-) -> Result<Option<IdentityState>, StoreError> {
+pub(crate) fn identity_state(tx: &Connection, bn: i64, key: &str) -> Result<Option<IdentityState>, StoreError> {
     let mut stmt = tx.prepare_cached(
         "SELECT i.id, i.contact_id, c.name, c.name_is_default, i.wa_id, i.bsuid, i.profile_name,
                 i.last_inbound_at, i.referral_at, i.fep_started_at
@@ -75,11 +59,7 @@ pub(crate) fn identity_state(
                 wa_id: r.get(4)?,
                 bsuid: r.get(5)?,
                 profile_name: r.get(6)?,
-                window: CustomerWindow {
-                    last_inbound_at: ts(r.get(7)?),
-                    referral_at: ts(r.get(8)?),
-                    fep_started_at: ts(r.get(9)?),
-                },
+                window: CustomerWindow { last_inbound_at: ts(r.get(7)?), referral_at: ts(r.get(8)?), fep_started_at: ts(r.get(9)?) },
             })
         })
         .optional()?)
@@ -92,10 +72,8 @@ fn load(tx: &Transaction<'_>, needs: &plan::Needs) -> Result<Loaded, StoreError>
             Some(s) => s,
             None => {
                 let at = seed.at.unix_millis();
-                tx.prepare_cached(
-                    "INSERT INTO contacts (name, name_is_default, created_at) VALUES (?1, 1, ?2)",
-                )?
-                .execute(params![seed.contact_name, at])?;
+                tx.prepare_cached("INSERT INTO contacts (name, name_is_default, created_at) VALUES (?1, 1, ?2)")?
+                    .execute(params![seed.contact_name, at])?;
                 let contact_id = tx.last_insert_rowid();
                 tx.prepare_cached(
                     "INSERT INTO identities (contact_id, business_number_id, identity_key, wa_id, bsuid, parent_bsuid, profile_name, created_at, updated_at)
@@ -114,29 +92,15 @@ fn load(tx: &Transaction<'_>, needs: &plan::Needs) -> Result<Loaded, StoreError>
                 }
             }
         };
-        let mut newest = tx.prepare_cached(
-            "SELECT id, status FROM tickets WHERE identity_id = ?1 ORDER BY id DESC LIMIT 1",
-        )?;
-        if let Some((id, status)) = newest
-            .query_row(params![state.id], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-            })
-            .optional()?
-        {
-            let status = TicketStatus::parse(&status)
-                .ok_or_else(|| StoreError::Corrupt(format!("ticket {id} has status {status:?}")))?;
-            loaded
-                .newest_tickets
-                .insert(state.id, TicketSnapshot { id, status });
+        let mut newest = tx.prepare_cached("SELECT id, status FROM tickets WHERE identity_id = ?1 ORDER BY id DESC LIMIT 1")?;
+        if let Some((id, status)) = newest.query_row(params![state.id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))).optional()? {
+            let status = TicketStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("ticket {id} has status {status:?}")))?;
+            loaded.newest_tickets.insert(state.id, TicketSnapshot { id, status });
         }
-        loaded
-            .identities
-            .insert((seed.business_number_id, seed.key.clone()), state);
+        loaded.identities.insert((seed.business_number_id, seed.key.clone()), state);
     }
     {
-        let mut exists = tx.prepare_cached(
-            "SELECT 1 FROM messages WHERE business_number_id = ?1 AND wamid = ?2",
-        )?;
+        let mut exists = tx.prepare_cached("SELECT 1 FROM messages WHERE business_number_id = ?1 AND wamid = ?2")?;
         let mut pending = tx.prepare_cached(
             "SELECT id, kind, new_body, at FROM message_revisions WHERE business_number_id = ?1 AND target_wamid = ?2 AND applied = 0",
         )?;
@@ -147,12 +111,7 @@ fn load(tx: &Transaction<'_>, needs: &plan::Needs) -> Result<Loaded, StoreError>
             }
             let revisions = pending
                 .query_map(params![key.0, key.1], |r| {
-                    Ok(PendingRevision {
-                        id: r.get(0)?,
-                        kind: r.get(1)?,
-                        new_body: r.get(2)?,
-                        at: Timestamp::from_unix_millis(r.get(3)?),
-                    })
+                    Ok(PendingRevision { id: r.get(0)?, kind: r.get(1)?, new_body: r.get(2)?, at: Timestamp::from_unix_millis(r.get(3)?) })
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
             if !revisions.is_empty() {
@@ -161,10 +120,9 @@ fn load(tx: &Transaction<'_>, needs: &plan::Needs) -> Result<Loaded, StoreError>
         }
     }
     {
-        let mut target = tx.prepare_cached("SELECT id, ticket_id, body, delivery_state FROM messages WHERE business_number_id = ?1 AND wamid = ?2")?;
-        let mut statuses = tx.prepare_cached(
-            "SELECT status FROM status_events WHERE business_number_id = ?1 AND wamid = ?2",
-        )?;
+        let mut target =
+            tx.prepare_cached("SELECT id, ticket_id, body, delivery_state FROM messages WHERE business_number_id = ?1 AND wamid = ?2")?;
+        let mut statuses = tx.prepare_cached("SELECT status FROM status_events WHERE business_number_id = ?1 AND wamid = ?2")?;
         for key in &needs.targets {
             let row = target
                 .query_row(params![key.0, key.1], |r| {
@@ -172,10 +130,7 @@ fn load(tx: &Transaction<'_>, needs: &plan::Needs) -> Result<Loaded, StoreError>
                         id: r.get(0)?,
                         ticket_id: r.get(1)?,
                         body: r.get(2)?,
-                        delivery_state: r
-                            .get::<_, Option<String>>(3)?
-                            .as_deref()
-                            .and_then(DeliveryState::parse),
+                        delivery_state: r.get::<_, Option<String>>(3)?.as_deref().and_then(DeliveryState::parse),
                     })
                 })
                 .optional()?;
@@ -183,15 +138,11 @@ fn load(tx: &Transaction<'_>, needs: &plan::Needs) -> Result<Loaded, StoreError>
                 loaded.targets.insert(key.clone(), row);
             }
             for status in statuses.query_map(params![key.0, key.1], |r| r.get::<_, String>(0))? {
-                loaded
-                    .known_statuses
-                    .insert((key.0, key.1.clone(), status?));
+                loaded.known_statuses.insert((key.0, key.1.clone(), status?));
             }
         }
     }
-    let next: i64 = tx
-        .prepare_cached("SELECT COALESCE(MAX(id), 0) + 1 FROM tickets")?
-        .query_row([], |r| r.get(0))?;
+    let next: i64 = tx.prepare_cached("SELECT COALESCE(MAX(id), 0) + 1 FROM tickets")?.query_row([], |r| r.get(0))?;
     let n = i64::try_from(plan::ticket_ids_needed(needs)).unwrap_or(0);
     loaded.ticket_ids = (next..next + n).collect();
     Ok(loaded)
@@ -199,8 +150,7 @@ fn load(tx: &Transaction<'_>, needs: &plan::Needs) -> Result<Loaded, StoreError>
 
 pub(crate) fn apply(tx: &Transaction<'_>, w: &WriteSet) -> Result<(), StoreError> {
     for (contact_id, name) in &w.contact_renames {
-        tx.prepare_cached("UPDATE contacts SET name = ?1 WHERE id = ?2 AND name_is_default = 1")?
-            .execute(params![name, contact_id])?;
+        tx.prepare_cached("UPDATE contacts SET name = ?1 WHERE id = ?2 AND name_is_default = 1")?.execute(params![name, contact_id])?;
     }
     for u in w.identity_updates.values() {
         tx.prepare_cached(
@@ -231,7 +181,12 @@ pub(crate) fn apply(tx: &Transaction<'_>, w: &WriteSet) -> Result<(), StoreError
         tx.prepare_cached(
             "UPDATE tickets SET status = COALESCE(?1, status), last_message_at = MAX(last_message_at, ?2), updated_at = ?3 WHERE id = ?4",
         )?
-        .execute(params![u.status.map(TicketStatus::as_str), u.last_message_at.unix_millis(), u.updated_at.unix_millis(), u.id])?;
+        .execute(params![
+            u.status.map(TicketStatus::as_str),
+            u.last_message_at.unix_millis(),
+            u.updated_at.unix_millis(),
+            u.id
+        ])?;
     }
     for m in &w.messages_new {
         tx.prepare_cached(
@@ -270,23 +225,17 @@ pub(crate) fn apply(tx: &Transaction<'_>, w: &WriteSet) -> Result<(), StoreError
     for u in &w.message_updates {
         match u {
             MessageUpdate::Edit { id, body, at } => {
-                tx.prepare_cached("UPDATE messages SET body = ?1, edited_at = ?2 WHERE id = ?3")?
-                    .execute(params![body, at.unix_millis(), id])?;
+                tx.prepare_cached("UPDATE messages SET body = ?1, edited_at = ?2 WHERE id = ?3")?.execute(params![
+                    body,
+                    at.unix_millis(),
+                    id
+                ])?;
             }
             MessageUpdate::Revoke { id, at } => {
-                tx.prepare_cached(
-                    "UPDATE messages SET body = NULL, revoked_at = ?1 WHERE id = ?2",
-                )?
-                .execute(params![at.unix_millis(), id])?;
+                tx.prepare_cached("UPDATE messages SET body = NULL, revoked_at = ?1 WHERE id = ?2")?
+                    .execute(params![at.unix_millis(), id])?;
             }
-            MessageUpdate::Delivery {
-                id,
-                state,
-                at,
-                error_code,
-                error_title,
-                error_details,
-            } => {
+            MessageUpdate::Delivery { id, state, at, error_code, error_title, error_details } => {
                 tx.prepare_cached(
                     "UPDATE messages SET delivery_state = ?1, delivery_updated_at = ?2,
                             error_code = COALESCE(?3, error_code), error_title = COALESCE(?4, error_title), error_details = COALESCE(?5, error_details)
@@ -301,21 +250,23 @@ pub(crate) fn apply(tx: &Transaction<'_>, w: &WriteSet) -> Result<(), StoreError
             "INSERT INTO message_revisions (business_number_id, target_wamid, source_wamid, kind, previous_body, new_body, at, applied)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?
-        .execute(params![r.business_number_id, r.target_wamid, r.source_wamid, r.kind, r.previous_body, r.new_body, r.at.unix_millis(), i64::from(r.applied)])?;
+        .execute(params![
+            r.business_number_id,
+            r.target_wamid,
+            r.source_wamid,
+            r.kind,
+            r.previous_body,
+            r.new_body,
+            r.at.unix_millis(),
+            i64::from(r.applied)
+        ])?;
     }
     for id in &w.revisions_applied {
-        tx.prepare_cached("UPDATE message_revisions SET applied = 1 WHERE id = ?1")?
-            .execute(params![id])?;
+        tx.prepare_cached("UPDATE message_revisions SET applied = 1 WHERE id = ?1")?.execute(params![id])?;
     }
     for r in &w.reactions {
         match r {
-            ReactionWrite::Set {
-                business_number_id,
-                target_wamid,
-                identity_id,
-                emoji,
-                at,
-            } => {
+            ReactionWrite::Set { business_number_id, target_wamid, identity_id, emoji, at } => {
                 tx.prepare_cached(
                     "INSERT INTO reactions (business_number_id, target_wamid, identity_id, emoji, reacted_at) VALUES (?1, ?2, ?3, ?4, ?5)
                      ON CONFLICT (business_number_id, target_wamid, identity_id) DO UPDATE SET emoji = excluded.emoji, reacted_at = excluded.reacted_at
@@ -323,11 +274,7 @@ pub(crate) fn apply(tx: &Transaction<'_>, w: &WriteSet) -> Result<(), StoreError
                 )?
                 .execute(params![business_number_id, target_wamid, identity_id, emoji, at.unix_millis()])?;
             }
-            ReactionWrite::Remove {
-                business_number_id,
-                target_wamid,
-                identity_id,
-            } => {
+            ReactionWrite::Remove { business_number_id, target_wamid, identity_id } => {
                 tx.prepare_cached("DELETE FROM reactions WHERE business_number_id = ?1 AND target_wamid = ?2 AND identity_id = ?3")?
                     .execute(params![business_number_id, target_wamid, identity_id])?;
             }
@@ -352,8 +299,13 @@ pub(crate) fn apply(tx: &Transaction<'_>, w: &WriteSet) -> Result<(), StoreError
         ])?;
     }
     for e in &w.ticket_events {
-        tx.prepare_cached("INSERT INTO ticket_events (ticket_id, at, actor, kind, data) VALUES (?1, ?2, ?3, ?4, ?5)")?
-            .execute(params![e.ticket_id, e.at.unix_millis(), e.actor, e.kind, e.data.to_string()])?;
+        tx.prepare_cached("INSERT INTO ticket_events (ticket_id, at, actor, kind, data) VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(params![
+            e.ticket_id,
+            e.at.unix_millis(),
+            e.actor,
+            e.kind,
+            e.data.to_string()
+        ])?;
     }
     for a in &w.account_events {
         tx.prepare_cached(
@@ -376,7 +328,18 @@ pub(crate) fn apply(tx: &Transaction<'_>, w: &WriteSet) -> Result<(), StoreError
                 components = COALESCE(excluded.components, templates.components),
                 updated_at = excluded.updated_at",
         )?
-        .execute(params![t.waba_id, t.change.name, t.change.language, t.change.meta_template_id, status, category, quality, reason, components, t.at.unix_millis()])?;
+        .execute(params![
+            t.waba_id,
+            t.change.name,
+            t.change.language,
+            t.change.meta_template_id,
+            status,
+            category,
+            quality,
+            reason,
+            components,
+            t.at.unix_millis()
+        ])?;
     }
     for (pnid, at) in &w.unknown_numbers {
         tx.prepare_cached(

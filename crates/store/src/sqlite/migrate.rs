@@ -5,16 +5,11 @@ use rusqlite::Connection;
 
 use crate::error::StoreError;
 
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_foundation",
-    include_str!("../../migrations/sqlite/0001_foundation.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[("0001_foundation", include_str!("../../migrations/sqlite/0001_foundation.sql"))];
 
 /// Applies pending migrations; returns the number applied in total.
 pub(crate) fn run(conn: &mut Connection) -> Result<usize, StoreError> {
-    let current: usize = conn
-        .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
-        .map(|v| usize::try_from(v).unwrap_or(0))?;
+    let current: usize = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).map(|v| usize::try_from(v).unwrap_or(0))?;
     if current > MIGRATIONS.len() {
         return Err(StoreError::Migration(format!(
             "the database is at schema version {current}, newer than this binary knows ({}); upgrade windowdesk",
@@ -23,13 +18,8 @@ pub(crate) fn run(conn: &mut Connection) -> Result<usize, StoreError> {
     }
     for (i, (name, sql)) in MIGRATIONS.iter().enumerate().skip(current) {
         let tx = conn.transaction()?;
-        tx.execute_batch(sql)
-            .map_err(|e| StoreError::Migration(format!("{name}: {e}")))?;
-        tx.pragma_update(
-            None,
-            "user_version",
-            i64::try_from(i + 1).unwrap_or(i64::MAX),
-        )?;
+        tx.execute_batch(sql).map_err(|e| StoreError::Migration(format!("{name}: {e}")))?;
+        tx.pragma_update(None, "user_version", i64::try_from(i + 1).unwrap_or(i64::MAX))?;
         tx.commit()?;
         tracing::info!(migration = name, "applied sqlite migration");
     }

@@ -12,20 +12,17 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 use windowdesk_core::delivery::apply_meta_status;
 use windowdesk_core::window::WindowPolicy;
-use windowdesk_core::{DeliveryState, MetaStatus, StatusOutcome};
+use windowdesk_core::{DeliveryState, MetaStatus, StatusOutcome, TicketStatus};
 
 use self::conn::{open_write_connection, Readers, Writer};
 use crate::error::StoreError;
 use crate::group_commit::{BatchCommitter, GroupCommit};
 use crate::ingest::{IngestPayload, IngestSummary};
 use crate::model::*;
-use crate::{
-    AuditStore, BusinessNumberStore, ContactStore, IngestStore, MessageStore, Store, StoreOptions,
-    TicketStore,
-};
+use crate::{AuditStore, BusinessNumberStore, ContactStore, IngestStore, MessageStore, Store, StoreOptions, TicketStore};
 
 pub struct SqliteStore {
     inner: Arc<Inner>,
@@ -38,17 +35,10 @@ struct Inner {
 }
 
 impl BatchCommitter for Inner {
-    fn commit_batch(
-        &self,
-        batch: Vec<IngestPayload>,
-    ) -> Pin<Box<dyn Future<Output = Vec<Result<IngestSummary, StoreError>>> + Send + '_>> {
+    fn commit_batch(&self, batch: Vec<IngestPayload>) -> Pin<Box<dyn Future<Output = Vec<Result<IngestSummary, StoreError>>> + Send + '_>> {
         Box::pin(async move {
             let n = batch.len();
-            match self
-                .writer
-                .run(move |conn| Ok(ingest::commit_batch(conn, &batch)))
-                .await
-            {
+            match self.writer.run(move |conn| Ok(ingest::commit_batch(conn, &batch))).await {
                 Ok(results) => results,
                 Err(_) => (0..n).map(|_| Err(StoreError::Closed)).collect(),
             }
@@ -66,14 +56,13 @@ pub fn migrate_file(path: &str) -> Result<usize, StoreError> {
 fn checked_path(path: &str) -> Result<PathBuf, StoreError> {
     if path.is_empty() || path.contains(":memory:") {
         return Err(StoreError::Config(
-            "SQLite needs a file path (e.g. sqlite://windowdesk.db): an in-memory database cannot be shared between the writer and readers".into(),
+            "SQLite needs a file path (e.g. sqlite://windowdesk.db): an in-memory database cannot be shared between the writer and readers"
+                .into(),
         ));
     }
     let path = PathBuf::from(path);
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            StoreError::Config(format!("cannot create directory {}: {e}", dir.display()))
-        })?;
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Config(format!("cannot create directory {}: {e}", dir.display())))?;
     }
     Ok(path)
 }
@@ -90,10 +79,7 @@ impl SqliteStore {
         })
         .await
         .map_err(|e| StoreError::Config(format!("opening sqlite failed: {e}")))??;
-        let inner = Arc::new(Inner {
-            writer: Writer::start(conn),
-            readers: Readers::new(path),
-        });
+        let inner = Arc::new(Inner { writer: Writer::start(conn), readers: Readers::new(path) });
         // One writer: more than one batch in flight would only queue on the writer thread.
         let group = GroupCommit::start(inner.clone(), options.max_batch, 1);
         Ok(SqliteStore { inner, group })
@@ -117,10 +103,7 @@ impl IngestStore for SqliteStore {
 
 #[async_trait]
 impl BusinessNumberStore for SqliteStore {
-    async fn sync_business_numbers(
-        &self,
-        numbers: &[BusinessNumberSpec],
-    ) -> Result<Vec<BusinessNumberRow>, StoreError> {
+    async fn sync_business_numbers(&self, numbers: &[BusinessNumberSpec]) -> Result<Vec<BusinessNumberRow>, StoreError> {
         let numbers = numbers.to_vec();
         self.inner
             .writer
@@ -155,99 +138,84 @@ impl TicketStore for SqliteStore {
         self.read(move |c| queries::followups(c, id)).await
     }
     async fn ticket_messages(&self, ticket_id: i64) -> Result<Vec<MessageRow>, StoreError> {
-        self.read(move |c| queries::ticket_messages(c, ticket_id))
-            .await
+        self.read(move |c| queries::ticket_messages(c, ticket_id)).await
     }
     async fn ticket_events(&self, ticket_id: i64) -> Result<Vec<EventRow>, StoreError> {
-        self.read(move |c| queries::ticket_events(c, ticket_id))
+        self.read(move |c| queries::ticket_events(c, ticket_id)).await
+    }
+    async fn set_ticket_status(&self, id: i64, status: TicketStatus, actor: &str) -> Result<bool, StoreError> {
+        let actor = actor.to_owned();
+        self.inner
+            .writer
+            .run(move |conn| {
+                let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let Some(current) =
+                    tx.query_row("SELECT status FROM tickets WHERE id = ?1", params![id], |r| r.get::<_, String>(0)).optional()?
+                else {
+                    return Ok(false);
+                };
+                if current == TicketStatus::Closed.as_str() {
+                    return Err(StoreError::Conflict(format!("ticket {id} is closed; closed tickets are read-only")));
+                }
+                let now = crate::now_ms().unix_millis();
+                tx.execute("UPDATE tickets SET status = ?1, updated_at = ?2 WHERE id = ?3", params![status.as_str(), now, id])?;
+                let data = serde_json::json!({"from": current, "to": status.as_str()}).to_string();
+                tx.execute(
+                    "INSERT INTO ticket_events (ticket_id, at, actor, kind, data) VALUES (?1, ?2, ?3, 'status_changed', ?4)",
+                    params![id, now, actor, data],
+                )?;
+                tx.commit()?;
+                Ok(true)
+            })
             .await
     }
 }
 
 #[async_trait]
 impl ContactStore for SqliteStore {
-    async fn identity_by_key(
-        &self,
-        business_number_id: i64,
-        key: &str,
-    ) -> Result<Option<IdentityRow>, StoreError> {
+    async fn identity_by_key(&self, business_number_id: i64, key: &str) -> Result<Option<IdentityRow>, StoreError> {
         let key = key.to_owned();
-        self.read(move |c| queries::identity_by_key(c, business_number_id, &key))
-            .await
+        self.read(move |c| queries::identity_by_key(c, business_number_id, &key)).await
     }
-    async fn identity_changes(
-        &self,
-        identity_id: i64,
-    ) -> Result<Vec<IdentityChangeRow>, StoreError> {
-        self.read(move |c| queries::identity_changes(c, identity_id))
-            .await
+    async fn identity_changes(&self, identity_id: i64) -> Result<Vec<IdentityChangeRow>, StoreError> {
+        self.read(move |c| queries::identity_changes(c, identity_id)).await
     }
 }
 
 #[async_trait]
 impl MessageStore for SqliteStore {
-    async fn message_by_wamid(
-        &self,
-        business_number_id: i64,
-        wamid: &str,
-    ) -> Result<Option<MessageRow>, StoreError> {
+    async fn message_by_wamid(&self, business_number_id: i64, wamid: &str) -> Result<Option<MessageRow>, StoreError> {
         let wamid = wamid.to_owned();
-        self.read(move |c| queries::message_by_wamid(c, business_number_id, &wamid))
-            .await
+        self.read(move |c| queries::message_by_wamid(c, business_number_id, &wamid)).await
     }
-    async fn reactions(
-        &self,
-        business_number_id: i64,
-        target_wamid: &str,
-    ) -> Result<Vec<ReactionRow>, StoreError> {
+    async fn reactions(&self, business_number_id: i64, target_wamid: &str) -> Result<Vec<ReactionRow>, StoreError> {
         let w = target_wamid.to_owned();
-        self.read(move |c| queries::reactions(c, business_number_id, &w))
-            .await
+        self.read(move |c| queries::reactions(c, business_number_id, &w)).await
     }
-    async fn revisions(
-        &self,
-        business_number_id: i64,
-        target_wamid: &str,
-    ) -> Result<Vec<RevisionRow>, StoreError> {
+    async fn revisions(&self, business_number_id: i64, target_wamid: &str) -> Result<Vec<RevisionRow>, StoreError> {
         let w = target_wamid.to_owned();
-        self.read(move |c| queries::revisions(c, business_number_id, &w))
-            .await
+        self.read(move |c| queries::revisions(c, business_number_id, &w)).await
     }
-    async fn status_events(
-        &self,
-        business_number_id: i64,
-        wamid: &str,
-    ) -> Result<Vec<StatusEventRow>, StoreError> {
+    async fn status_events(&self, business_number_id: i64, wamid: &str) -> Result<Vec<StatusEventRow>, StoreError> {
         let w = wamid.to_owned();
-        self.read(move |c| queries::status_events(c, business_number_id, &w))
-            .await
+        self.read(move |c| queries::status_events(c, business_number_id, &w)).await
     }
     async fn record_outbound_accepted(&self, msg: &OutboundAccepted) -> Result<i64, StoreError> {
         let msg = msg.clone();
-        self.inner
-            .writer
-            .run(move |conn| record_outbound(conn, &msg))
-            .await
+        self.inner.writer.run(move |conn| record_outbound(conn, &msg)).await
     }
 }
 
 /// Inserts an accepted outbound message, starts a FEP when one is due (W6), and applies statuses that
 /// arrived before the message was known (D1).
-fn record_outbound(
-    conn: &mut rusqlite::Connection,
-    msg: &OutboundAccepted,
-) -> Result<i64, StoreError> {
+fn record_outbound(conn: &mut rusqlite::Connection, msg: &OutboundAccepted) -> Result<i64, StoreError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let (bn, identity_id): (i64, i64) = tx
-        .query_row(
-            "SELECT business_number_id, identity_id FROM tickets WHERE id = ?1",
-            params![msg.ticket_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .query_row("SELECT business_number_id, identity_id FROM tickets WHERE id = ?1", params![msg.ticket_id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .map_err(|e| match e {
-            rusqlite::Error::QueryReturnedNoRows => {
-                StoreError::Config(format!("ticket {} does not exist", msg.ticket_id))
-            }
+            rusqlite::Error::QueryReturnedNoRows => StoreError::Config(format!("ticket {} does not exist", msg.ticket_id)),
             other => other.into(),
         })?;
     let at = msg.accepted_at.unix_millis();
@@ -257,21 +225,10 @@ fn record_outbound(
         params![msg.ticket_id, bn, identity_id, msg.wamid, msg.kind, msg.body, at],
     )?;
     let id = tx.last_insert_rowid();
-    let key: String = tx.query_row(
-        "SELECT identity_key FROM identities WHERE id = ?1",
-        params![identity_id],
-        |r| r.get(0),
-    )?;
+    let key: String = tx.query_row("SELECT identity_key FROM identities WHERE id = ?1", params![identity_id], |r| r.get(0))?;
     if let Some(mut ident) = ingest::identity_state(&tx, bn, &key)? {
-        if ident
-            .window
-            .record_business_send(WindowPolicy::WHATSAPP, msg.accepted_at)
-            .is_some()
-        {
-            tx.execute(
-                "UPDATE identities SET fep_started_at = ?1 WHERE id = ?2",
-                params![at, identity_id],
-            )?;
+        if ident.window.record_business_send(WindowPolicy::WHATSAPP, msg.accepted_at).is_some() {
+            tx.execute("UPDATE identities SET fep_started_at = ?1 WHERE id = ?2", params![at, identity_id])?;
         }
     }
     let pending: Vec<(i64, String, i64)> = tx
@@ -283,11 +240,11 @@ fn record_outbound(
         if let Some(st) = MetaStatus::parse(&status) {
             if let StatusOutcome::Advance(next) = apply_meta_status(state, st) {
                 state = next;
-                tx.execute("UPDATE messages SET delivery_state = ?1, delivery_updated_at = ?2 WHERE id = ?3", params![next.as_str(), status_at, id])?;
                 tx.execute(
-                    "UPDATE status_events SET applied = 1 WHERE id = ?1",
-                    params![status_id],
+                    "UPDATE messages SET delivery_state = ?1, delivery_updated_at = ?2 WHERE id = ?3",
+                    params![next.as_str(), status_at, id],
                 )?;
+                tx.execute("UPDATE status_events SET applied = 1 WHERE id = ?1", params![status_id])?;
             }
         }
     }
@@ -317,8 +274,7 @@ impl AuditStore for SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
-        self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
-            .await
+        self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?)).await
     }
     fn backend(&self) -> &'static str {
         "sqlite"

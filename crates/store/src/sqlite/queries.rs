@@ -17,13 +17,7 @@ fn ot(ms: Option<i64>) -> Option<Timestamp> {
 pub(crate) fn business_numbers(c: &Connection) -> Result<Vec<BusinessNumberRow>, StoreError> {
     let mut stmt = c.prepare_cached("SELECT id, phone_number_id, waba_id, display_number, name FROM business_numbers ORDER BY id")?;
     let rows = stmt.query_map([], |r| {
-        Ok(BusinessNumberRow {
-            id: r.get(0)?,
-            phone_number_id: r.get(1)?,
-            waba_id: r.get(2)?,
-            display_number: r.get(3)?,
-            name: r.get(4)?,
-        })
+        Ok(BusinessNumberRow { id: r.get(0)?, phone_number_id: r.get(1)?, waba_id: r.get(2)?, display_number: r.get(3)?, name: r.get(4)? })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -57,25 +51,13 @@ pub(crate) fn list_tickets(c: &Connection, f: &TicketFilter) -> Result<Vec<Ticke
     );
     let limit = if f.limit == 0 { 50 } else { f.limit.min(1000) };
     let mut stmt = c.prepare_cached(&sql)?;
-    let rows = stmt.query_map(
-        params![
-            f.status.map(TicketStatus::as_str),
-            f.business_number_id,
-            f.identity_id,
-            f.before_id,
-            limit
-        ],
-        ticket_row,
-    )?;
+    let rows =
+        stmt.query_map(params![f.status.map(TicketStatus::as_str), f.business_number_id, f.identity_id, f.before_id, limit], ticket_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 pub(crate) fn ticket(c: &Connection, id: i64) -> Result<Option<TicketRow>, StoreError> {
-    Ok(c.prepare_cached(&format!(
-        "SELECT {TICKET_COLUMNS} FROM tickets WHERE id = ?1"
-    ))?
-    .query_row(params![id], ticket_row)
-    .optional()?)
+    Ok(c.prepare_cached(&format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = ?1"))?.query_row(params![id], ticket_row).optional()?)
 }
 
 pub(crate) fn followups(c: &Connection, id: i64) -> Result<Vec<i64>, StoreError> {
@@ -84,7 +66,8 @@ pub(crate) fn followups(c: &Connection, id: i64) -> Result<Vec<i64>, StoreError>
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-const MESSAGE_COLUMNS: &str = "id, ticket_id, business_number_id, identity_id, direction, wamid, kind, body, media_id, mime_type, filename, voice,
+const MESSAGE_COLUMNS: &str =
+    "id, ticket_id, business_number_id, identity_id, direction, wamid, kind, body, media_id, mime_type, filename, voice,
      reply_to_wamid, target_wamid, forwarded, referral, sent_at, received_at, delivery_state, error_code, error_title, error_details,
      edited_at, revoked_at, errors, raw";
 
@@ -109,10 +92,7 @@ fn message_row(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
         referral: r.get::<_, i64>(15)? != 0,
         sent_at: t(r.get(16)?),
         received_at: t(r.get(17)?),
-        delivery_state: r
-            .get::<_, Option<String>>(18)?
-            .as_deref()
-            .and_then(DeliveryState::parse),
+        delivery_state: r.get::<_, Option<String>>(18)?.as_deref().and_then(DeliveryState::parse),
         error_code: r.get(19)?,
         error_title: r.get(20)?,
         error_details: r.get(21)?,
@@ -123,27 +103,16 @@ fn message_row(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
     })
 }
 
-pub(crate) fn ticket_messages(
-    c: &Connection,
-    ticket_id: i64,
-) -> Result<Vec<MessageRow>, StoreError> {
-    let mut stmt = c.prepare_cached(&format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE ticket_id = ?1 ORDER BY sent_at, id"
-    ))?;
+pub(crate) fn ticket_messages(c: &Connection, ticket_id: i64) -> Result<Vec<MessageRow>, StoreError> {
+    let mut stmt = c.prepare_cached(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE ticket_id = ?1 ORDER BY sent_at, id"))?;
     let rows = stmt.query_map(params![ticket_id], message_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub(crate) fn message_by_wamid(
-    c: &Connection,
-    bn: i64,
-    wamid: &str,
-) -> Result<Option<MessageRow>, StoreError> {
-    Ok(c.prepare_cached(&format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE business_number_id = ?1 AND wamid = ?2"
-    ))?
-    .query_row(params![bn, wamid], message_row)
-    .optional()?)
+pub(crate) fn message_by_wamid(c: &Connection, bn: i64, wamid: &str) -> Result<Option<MessageRow>, StoreError> {
+    Ok(c.prepare_cached(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE business_number_id = ?1 AND wamid = ?2"))?
+        .query_row(params![bn, wamid], message_row)
+        .optional()?)
 }
 
 pub(crate) fn ticket_events(c: &Connection, ticket_id: i64) -> Result<Vec<EventRow>, StoreError> {
@@ -162,11 +131,7 @@ pub(crate) fn ticket_events(c: &Connection, ticket_id: i64) -> Result<Vec<EventR
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub(crate) fn identity_by_key(
-    c: &Connection,
-    bn: i64,
-    key: &str,
-) -> Result<Option<IdentityRow>, StoreError> {
+pub(crate) fn identity_by_key(c: &Connection, bn: i64, key: &str) -> Result<Option<IdentityRow>, StoreError> {
     let mut stmt = c.prepare_cached(
         "SELECT i.id, i.contact_id, i.business_number_id, i.identity_key, i.wa_id, i.bsuid, i.profile_name, c.name, c.name_is_default,
                 i.last_inbound_at, i.referral_at, i.fep_started_at
@@ -184,53 +149,30 @@ pub(crate) fn identity_by_key(
                 profile_name: r.get(6)?,
                 contact_name: r.get(7)?,
                 name_is_default: r.get::<_, i64>(8)? != 0,
-                window: CustomerWindow {
-                    last_inbound_at: ot(r.get(9)?),
-                    referral_at: ot(r.get(10)?),
-                    fep_started_at: ot(r.get(11)?),
-                },
+                window: CustomerWindow { last_inbound_at: ot(r.get(9)?), referral_at: ot(r.get(10)?), fep_started_at: ot(r.get(11)?) },
             })
         })
         .optional()?)
 }
 
-pub(crate) fn identity_changes(
-    c: &Connection,
-    identity_id: i64,
-) -> Result<Vec<IdentityChangeRow>, StoreError> {
+pub(crate) fn identity_changes(c: &Connection, identity_id: i64) -> Result<Vec<IdentityChangeRow>, StoreError> {
     let mut stmt = c.prepare_cached("SELECT at, field, old_value, new_value FROM identity_changes WHERE identity_id = ?1 ORDER BY id")?;
     let rows = stmt.query_map(params![identity_id], |r| {
-        Ok(IdentityChangeRow {
-            at: t(r.get(0)?),
-            field: r.get(1)?,
-            old_value: r.get(2)?,
-            new_value: r.get(3)?,
-        })
+        Ok(IdentityChangeRow { at: t(r.get(0)?), field: r.get(1)?, old_value: r.get(2)?, new_value: r.get(3)? })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub(crate) fn reactions(
-    c: &Connection,
-    bn: i64,
-    target: &str,
-) -> Result<Vec<ReactionRow>, StoreError> {
-    let mut stmt = c.prepare_cached("SELECT identity_id, emoji, reacted_at FROM reactions WHERE business_number_id = ?1 AND target_wamid = ?2 ORDER BY reacted_at")?;
-    let rows = stmt.query_map(params![bn, target], |r| {
-        Ok(ReactionRow {
-            identity_id: r.get(0)?,
-            emoji: r.get(1)?,
-            reacted_at: t(r.get(2)?),
-        })
-    })?;
+pub(crate) fn reactions(c: &Connection, bn: i64, target: &str) -> Result<Vec<ReactionRow>, StoreError> {
+    let mut stmt = c.prepare_cached(
+        "SELECT identity_id, emoji, reacted_at FROM reactions WHERE business_number_id = ?1 AND target_wamid = ?2 ORDER BY reacted_at",
+    )?;
+    let rows =
+        stmt.query_map(params![bn, target], |r| Ok(ReactionRow { identity_id: r.get(0)?, emoji: r.get(1)?, reacted_at: t(r.get(2)?) }))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub(crate) fn revisions(
-    c: &Connection,
-    bn: i64,
-    target: &str,
-) -> Result<Vec<RevisionRow>, StoreError> {
+pub(crate) fn revisions(c: &Connection, bn: i64, target: &str) -> Result<Vec<RevisionRow>, StoreError> {
     let mut stmt = c.prepare_cached(
         "SELECT kind, source_wamid, previous_body, new_body, at, applied FROM message_revisions WHERE business_number_id = ?1 AND target_wamid = ?2 ORDER BY at, id",
     )?;
@@ -247,21 +189,12 @@ pub(crate) fn revisions(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub(crate) fn status_events(
-    c: &Connection,
-    bn: i64,
-    wamid: &str,
-) -> Result<Vec<StatusEventRow>, StoreError> {
-    let mut stmt =
-        c.prepare_cached("SELECT status, at, pricing, errors, applied FROM status_events WHERE business_number_id = ?1 AND wamid = ?2 ORDER BY id")?;
+pub(crate) fn status_events(c: &Connection, bn: i64, wamid: &str) -> Result<Vec<StatusEventRow>, StoreError> {
+    let mut stmt = c.prepare_cached(
+        "SELECT status, at, pricing, errors, applied FROM status_events WHERE business_number_id = ?1 AND wamid = ?2 ORDER BY id",
+    )?;
     let rows = stmt.query_map(params![bn, wamid], |r| {
-        Ok(StatusEventRow {
-            status: r.get(0)?,
-            at: t(r.get(1)?),
-            pricing: r.get(2)?,
-            errors: r.get(3)?,
-            applied: r.get::<_, i64>(4)? != 0,
-        })
+        Ok(StatusEventRow { status: r.get(0)?, at: t(r.get(1)?), pricing: r.get(2)?, errors: r.get(3)?, applied: r.get::<_, i64>(4)? != 0 })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -287,47 +220,23 @@ pub(crate) fn templates(c: &Connection) -> Result<Vec<TemplateRow>, StoreError> 
 }
 
 pub(crate) fn account_events(c: &Connection) -> Result<Vec<AccountEventRow>, StoreError> {
-    let mut stmt = c.prepare_cached(
-        "SELECT waba_id, business_number_id, field, event, raw FROM account_events ORDER BY id",
-    )?;
+    let mut stmt = c.prepare_cached("SELECT waba_id, business_number_id, field, event, raw FROM account_events ORDER BY id")?;
     let rows = stmt.query_map([], |r| {
-        Ok(AccountEventRow {
-            waba_id: r.get(0)?,
-            business_number_id: r.get(1)?,
-            field: r.get(2)?,
-            event: r.get(3)?,
-            raw: r.get(4)?,
-        })
+        Ok(AccountEventRow { waba_id: r.get(0)?, business_number_id: r.get(1)?, field: r.get(2)?, event: r.get(3)?, raw: r.get(4)? })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 pub(crate) fn unknown_numbers(c: &Connection) -> Result<Vec<UnknownNumberRow>, StoreError> {
-    let mut stmt = c.prepare_cached(
-        "SELECT phone_number_id, count, last_seen FROM unknown_numbers ORDER BY phone_number_id",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        Ok(UnknownNumberRow {
-            phone_number_id: r.get(0)?,
-            count: r.get(1)?,
-            last_seen: t(r.get(2)?),
-        })
-    })?;
+    let mut stmt = c.prepare_cached("SELECT phone_number_id, count, last_seen FROM unknown_numbers ORDER BY phone_number_id")?;
+    let rows = stmt.query_map([], |r| Ok(UnknownNumberRow { phone_number_id: r.get(0)?, count: r.get(1)?, last_seen: t(r.get(2)?) }))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 pub(crate) fn media_jobs(c: &Connection) -> Result<Vec<MediaJobRow>, StoreError> {
-    let mut stmt = c.prepare_cached(
-        "SELECT business_number_id, wamid, media_id, state FROM media_jobs ORDER BY id",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        Ok(MediaJobRow {
-            business_number_id: r.get(0)?,
-            wamid: r.get(1)?,
-            media_id: r.get(2)?,
-            state: r.get(3)?,
-        })
-    })?;
+    let mut stmt = c.prepare_cached("SELECT business_number_id, wamid, media_id, state FROM media_jobs ORDER BY id")?;
+    let rows =
+        stmt.query_map([], |r| Ok(MediaJobRow { business_number_id: r.get(0)?, wamid: r.get(1)?, media_id: r.get(2)?, state: r.get(3)? }))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 

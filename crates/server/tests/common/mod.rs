@@ -1,0 +1,166 @@
+//! A desk on a random port with a fresh database, and helpers to talk to it like Meta does.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use windowdesk_server::config::Config;
+use windowdesk_server::Running;
+use windowdesk_store::testing::{Backend, TestDb};
+use windowdesk_store::Store;
+
+pub const SECRET: &str = "test-app-secret";
+pub const VERIFY_TOKEN: &str = "test-verify-token";
+/// The business number most fixtures are addressed to.
+pub const PNID: &str = "1122334455667";
+pub const WABA: &str = "102290129340398";
+/// Other numbers the fixtures use (calls, edits, user preferences).
+const OTHER_PNIDS: &[&str] = &["106540352242922", "743897493242", "5483758353", "37489742"];
+
+pub struct TestApp {
+    pub db: TestDb,
+    pub running: Running,
+    pub base: String,
+    pub client: reqwest::Client,
+    /// Database id of `PNID`.
+    pub bn: i64,
+}
+
+pub fn config_for(url: &str) -> Config {
+    let mut toml = format!("[database]\nurl = {url:?}\nmax_in_flight = 3\n");
+    for pnid in std::iter::once(&PNID).chain(OTHER_PNIDS) {
+        toml.push_str(&format!(
+            "[[business_numbers]]\nphone_number_id = \"{pnid}\"\nwaba_id = \"{WABA}\"\ndisplay_number = \"+1 555 {pnid}\"\nname = \"Support {pnid}\"\n\
+             access_token = \"token\"\napp_secret = \"{SECRET}\"\nverify_token = \"{VERIFY_TOKEN}\"\n"
+        ));
+    }
+    Config::from_toml(&toml).expect("test config is valid")
+}
+
+impl TestApp {
+    pub async fn start(backend: Backend) -> TestApp {
+        let db = TestDb::new(backend).await.expect("test database");
+        let config = config_for(&db.url);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let running = windowdesk_server::start(&config, listener, None).await.expect("desk starts");
+        let base = format!("http://{}", running.addr);
+        let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap();
+        let bn = running.state.numbers.get(PNID).expect("PNID is served").id;
+        TestApp { db, running, base, client, bn }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.running.state.store
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn post_raw(&self, body: Vec<u8>, signature: Option<String>) -> reqwest::Response {
+        let mut req = self.client.post(self.url("/webhooks/whatsapp")).header("content-type", "application/json");
+        if let Some(sig) = signature {
+            req = req.header("x-hub-signature-256", sig);
+        }
+        req.body(body).send().await.unwrap()
+    }
+
+    /// Posts a payload signed like Meta signs it; returns the status code.
+    pub async fn post(&self, payload: &Value) -> u16 {
+        let body = serde_json::to_vec(payload).unwrap();
+        let sig = windowdesk_whatsapp::signature::sign(SECRET.as_bytes(), &body);
+        self.post_raw(body, Some(sig)).await.status().as_u16()
+    }
+
+    pub async fn stop(self) {
+        self.running.stop().await.unwrap();
+        self.db.cleanup().await;
+    }
+}
+
+/// All fixtures as "file/name" → payload, with documentation placeholders for the business number
+/// replaced by the test number.
+pub fn fixtures() -> BTreeMap<String, Value> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/pywa-updates");
+    let mut all = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("json") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap().replace("<BUSINESS_PHONE_NUMBER_ID>", PNID);
+        let file: BTreeMap<String, Value> = serde_json::from_str(&text).unwrap();
+        let stem = path.file_stem().unwrap().to_string_lossy().to_string();
+        for (name, payload) in file {
+            all.insert(format!("{stem}/{name}"), payload);
+        }
+    }
+    all
+}
+
+/// A one-message text payload from `from`, sent at `ts` (unix seconds).
+pub fn text(wamid: &str, from: &str, ts: i64, body: &str) -> Value {
+    message(json!({"from": from, "id": wamid, "timestamp": ts.to_string(), "type": "text", "text": {"body": body}}), from)
+}
+
+/// Wraps one message object in a payload with the contact's profile.
+pub fn message(msg: Value, from: &str) -> Value {
+    messages(vec![msg], from)
+}
+
+pub fn messages(msgs: Vec<Value>, from: &str) -> Value {
+    json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": WABA, "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550001111", "phone_number_id": PNID},
+            "contacts": [{"profile": {"name": format!("Customer {from}")}, "wa_id": from}],
+            "messages": msgs
+        }}]}]
+    })
+}
+
+pub fn statuses(items: Vec<Value>) -> Value {
+    json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": WABA, "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550001111", "phone_number_id": PNID},
+            "statuses": items
+        }}]}]
+    })
+}
+
+pub fn status(wamid: &str, status: &str, ts: i64) -> Value {
+    json!({"id": wamid, "status": status, "timestamp": ts.to_string(), "recipient_id": "15550002222",
+           "pricing": {"billable": true, "pricing_model": "PMP", "category": "service", "type": "free_customer_service"}})
+}
+
+pub fn now_secs() -> i64 {
+    i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()).unwrap()
+}
+
+/// Runs the named async test functions once per backend.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(windowdesk_store::testing::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(windowdesk_store::testing::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
