@@ -84,7 +84,7 @@ fn luhn_valid(bytes: &[u8], start: usize, end: usize) -> bool {
         sum += d;
         double = !double;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 fn mask_all_but_last_four(buf: &mut [u8], start: usize, end: usize) {

@@ -2,6 +2,8 @@
 //! backends. The pure rules have unit and property tests in windowdesk-core; these show the store keeps
 //! them under real payloads, arrival orders and concurrency.
 
+#![allow(clippy::unwrap_used)] // scenario functions called from the generated #[test]s
+
 mod common;
 
 use common::*;

@@ -1,6 +1,8 @@
 //! The webhook endpoint over real HTTP (SPEC 5 and 15): every fixture, verification, signatures, bad
 //! input, idempotency, batches and redaction. Each test runs on SQLite and on PostgreSQL.
 
+#![allow(clippy::unwrap_used)] // scenario functions called from the generated #[test]s
+
 mod common;
 
 use common::*;

@@ -18,9 +18,12 @@ use crate::ingest::{IngestPayload, IngestSummary};
 
 type Reply = oneshot::Sender<Result<IngestSummary, StoreError>>;
 
+/// One result per payload of a batch, in order.
+pub type BatchResults<'a> = Pin<Box<dyn Future<Output = Vec<Result<IngestSummary, StoreError>>> + Send + 'a>>;
+
 /// A backend that commits a batch of payloads in one transaction, answering per payload.
 pub trait BatchCommitter: Send + Sync + 'static {
-    fn commit_batch(&self, batch: Vec<IngestPayload>) -> Pin<Box<dyn Future<Output = Vec<Result<IngestSummary, StoreError>>> + Send + '_>>;
+    fn commit_batch(&self, batch: Vec<IngestPayload>) -> BatchResults<'_>;
 }
 
 pub struct GroupCommit {

@@ -1,4 +1,5 @@
 //! Every real payload in testdata/pywa-updates parses and normalises into the right kind of change.
+#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test with its message
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

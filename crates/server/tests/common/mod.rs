@@ -1,4 +1,5 @@
 //! A desk on a random port with a fresh database, and helpers to talk to it like Meta does.
+#![allow(clippy::unwrap_used)] // test support: a panic is a failed test with its message
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;

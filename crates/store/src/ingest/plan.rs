@@ -514,12 +514,12 @@ impl Planner<'_> {
     }
 
     /// Routes a thread message of `ident` to a ticket (T2), creating or reopening as needed.
+    /// `(kind, body)` of the message names a new ticket.
     fn route(
         &mut self,
         bn: i64,
         ident: &IdentityState,
-        kind: &str,
-        body: Option<&str>,
+        (kind, body): (&str, Option<&str>),
         at: Timestamp,
         now: Timestamp,
         s: &mut IngestSummary,
@@ -638,7 +638,7 @@ impl Planner<'_> {
                 if !matches!(m.action, InboundAction::Content) {
                     msg.direction = "system";
                 }
-                let ticket = self.route(bn, &ident, &m.kind, m.body.as_deref(), at, received_at, s);
+                let ticket = self.route(bn, &ident, (&m.kind, m.body.as_deref()), at, received_at, s);
                 msg.ticket_id = Some(ticket);
                 if m.sent_at.is_anomalous() {
                     self.out.ticket_events.push(NewTicketEvent {
@@ -796,7 +796,7 @@ impl Planner<'_> {
                 t.id
             }
             None => {
-                let id = self.route(bn, &ident, &e.kind, e.body.as_deref(), e.sent_at, received_at, s);
+                let id = self.route(bn, &ident, (&e.kind, e.body.as_deref()), e.sent_at, received_at, s);
                 // Business-initiated: the agent already spoke, so the ticket is open, not new.
                 self.touch_ticket(id, Some(TicketStatus::Open), e.sent_at, received_at);
                 id
@@ -922,13 +922,27 @@ impl Planner<'_> {
     }
 }
 
-/// The template columns a change sets: (status, category, quality, reason, components).
-pub fn template_columns(u: &TemplateUpdate) -> (Option<String>, Option<String>, Option<String>, Option<String>, Option<String>) {
+/// The template registry columns a change sets; `None` leaves a column as it is.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct TemplateColumns {
+    pub status: Option<String>,
+    pub category: Option<String>,
+    pub quality: Option<String>,
+    pub reason: Option<String>,
+    pub components: Option<String>,
+}
+
+pub fn template_columns(u: &TemplateUpdate) -> TemplateColumns {
     match u {
-        TemplateUpdate::Status { status, category, reason } => (Some(status.clone()), category.clone(), None, reason.clone(), None),
-        TemplateUpdate::Category { category } => (None, Some(category.clone()), None, None, None),
-        TemplateUpdate::Quality { quality } => (None, None, Some(quality.clone()), None, None),
-        TemplateUpdate::Components { element } => (None, None, None, None, Some(element.clone())),
+        TemplateUpdate::Status { status, category, reason } => TemplateColumns {
+            status: Some(status.clone()),
+            category: category.clone(),
+            reason: reason.clone(),
+            ..TemplateColumns::default()
+        },
+        TemplateUpdate::Category { category } => TemplateColumns { category: Some(category.clone()), ..TemplateColumns::default() },
+        TemplateUpdate::Quality { quality } => TemplateColumns { quality: Some(quality.clone()), ..TemplateColumns::default() },
+        TemplateUpdate::Components { element } => TemplateColumns { components: Some(element.clone()), ..TemplateColumns::default() },
     }
 }
 

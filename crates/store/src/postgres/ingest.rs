@@ -15,7 +15,7 @@ use windowdesk_core::{CustomerWindow, DeliveryState, TicketSnapshot, TicketStatu
 
 use crate::error::StoreError;
 use crate::ingest::plan::{
-    self, template_columns, IdentityState, Loaded, MessageUpdate, PendingRevision, ReactionWrite, TargetState, WriteSet,
+    self, template_columns, IdentityState, Loaded, MessageUpdate, PendingRevision, ReactionWrite, TargetState, TemplateColumns, WriteSet,
 };
 use crate::ingest::{IngestPayload, IngestSummary};
 
@@ -441,7 +441,7 @@ async fn apply(tx: &mut Transaction<'static, Postgres>, w: &WriteSet) -> Result<
         .await?;
     }
     for t in &w.templates {
-        let (status, category, quality, reason, components) = template_columns(&t.change.update);
+        let TemplateColumns { status, category, quality, reason, components } = template_columns(&t.change.update);
         sqlx::query(
             "INSERT INTO templates (waba_id, name, language, meta_template_id, status, category, quality, reason, components, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)

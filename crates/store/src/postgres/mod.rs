@@ -3,8 +3,6 @@
 mod ingest;
 mod queries;
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +14,7 @@ use windowdesk_core::window::WindowPolicy;
 use windowdesk_core::{CustomerWindow, DeliveryState, MetaStatus, StatusOutcome, TicketStatus, Timestamp};
 
 use crate::error::StoreError;
-use crate::group_commit::{BatchCommitter, GroupCommit};
+use crate::group_commit::{BatchCommitter, BatchResults, GroupCommit};
 use crate::ingest::{IngestPayload, IngestSummary};
 use crate::model::*;
 use crate::{AuditStore, BusinessNumberStore, ContactStore, IngestStore, MessageStore, Store, StoreOptions, TicketStore};
@@ -103,7 +101,7 @@ fn is_concurrent_identity(e: &StoreError) -> bool {
 }
 
 impl BatchCommitter for Inner {
-    fn commit_batch(&self, batch: Vec<IngestPayload>) -> Pin<Box<dyn Future<Output = Vec<Result<IngestSummary, StoreError>>> + Send + '_>> {
+    fn commit_batch(&self, batch: Vec<IngestPayload>) -> BatchResults<'_> {
         Box::pin(async move {
             match self.commit_with_retries(&batch).await {
                 Ok(s) => s.into_iter().map(Ok).collect(),

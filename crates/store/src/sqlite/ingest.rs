@@ -7,7 +7,7 @@ use windowdesk_core::{CustomerWindow, DeliveryState, TicketSnapshot, TicketStatu
 
 use crate::error::StoreError;
 use crate::ingest::plan::{
-    self, template_columns, IdentityState, Loaded, MessageUpdate, PendingRevision, ReactionWrite, TargetState, WriteSet,
+    self, template_columns, IdentityState, Loaded, MessageUpdate, PendingRevision, ReactionWrite, TargetState, TemplateColumns, WriteSet,
 };
 use crate::ingest::{IngestPayload, IngestSummary};
 
@@ -315,7 +315,7 @@ pub(crate) fn apply(tx: &Transaction<'_>, w: &WriteSet) -> Result<(), StoreError
         .execute(params![a.waba_id, a.business_number_id, a.field, a.event, a.at.unix_millis(), a.raw, a.dedupe_key])?;
     }
     for t in &w.templates {
-        let (status, category, quality, reason, components) = template_columns(&t.change.update);
+        let TemplateColumns { status, category, quality, reason, components } = template_columns(&t.change.update);
         tx.prepare_cached(
             "INSERT INTO templates (waba_id, name, language, meta_template_id, status, category, quality, reason, components, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)

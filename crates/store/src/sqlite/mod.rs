@@ -6,9 +6,7 @@ mod ingest;
 mod migrate;
 mod queries;
 
-use std::future::Future;
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -19,7 +17,7 @@ use windowdesk_core::{DeliveryState, MetaStatus, StatusOutcome, TicketStatus};
 
 use self::conn::{open_write_connection, Readers, Writer};
 use crate::error::StoreError;
-use crate::group_commit::{BatchCommitter, GroupCommit};
+use crate::group_commit::{BatchCommitter, BatchResults, GroupCommit};
 use crate::ingest::{IngestPayload, IngestSummary};
 use crate::model::*;
 use crate::{AuditStore, BusinessNumberStore, ContactStore, IngestStore, MessageStore, Store, StoreOptions, TicketStore};
@@ -35,7 +33,7 @@ struct Inner {
 }
 
 impl BatchCommitter for Inner {
-    fn commit_batch(&self, batch: Vec<IngestPayload>) -> Pin<Box<dyn Future<Output = Vec<Result<IngestSummary, StoreError>>> + Send + '_>> {
+    fn commit_batch(&self, batch: Vec<IngestPayload>) -> BatchResults<'_> {
         Box::pin(async move {
             let n = batch.len();
             match self.writer.run(move |conn| Ok(ingest::commit_batch(conn, &batch))).await {
