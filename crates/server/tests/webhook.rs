@@ -273,9 +273,14 @@ async fn i4_same_payload_posted_20_times_in_parallel_yields_one_message(backend:
     let payload = text("wamid.dup", "15550001234", now_secs() - 5, "are you there?");
     let codes = futures::future::join_all((0..20).map(|_| app.post(&payload))).await;
     assert!(codes.iter().all(|c| *c == 200), "{codes:?}");
+    // Meta retries later too: the redelivery finds the stored message.
+    assert_eq!(app.post(&payload).await, 200);
     let counts = app.store().counts().await.unwrap();
     assert_eq!(counts.messages, 1);
     assert_eq!(counts.tickets, 1);
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("windowdesk_inbound_messages_total{result=\"new\"} 1\n"), "{metrics}");
+    assert!(metrics.contains("windowdesk_inbound_messages_total{result=\"duplicate\"} 20\n"), "{metrics}");
     app.stop().await;
 }
 

@@ -62,7 +62,9 @@ CREATE TABLE tickets (
     last_message_at    INTEGER NOT NULL
 );
 CREATE INDEX tickets_identity ON tickets (identity_id, id);
-CREATE INDEX tickets_status ON tickets (status, last_message_at);
+-- Not on last_message_at: every inbound message bumps it, and an unindexed column keeps that update
+-- cheap (a HOT update on PostgreSQL).
+CREATE INDEX tickets_status ON tickets (status, id);
 CREATE INDEX tickets_followup ON tickets (followup_of) WHERE followup_of IS NOT NULL;
 
 CREATE TABLE messages (

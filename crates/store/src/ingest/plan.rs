@@ -339,10 +339,11 @@ pub fn needs(batch: &[IngestPayload]) -> Needs {
     Needs { identities: identities.into_values().collect(), wamids, targets: targets.into_iter().collect() }
 }
 
-/// How many ticket ids to reserve: at most one new ticket per identity per batch (a follow-up or a
-/// first ticket; later messages of the batch go to it).
-pub fn ticket_ids_needed(needs: &Needs) -> usize {
-    needs.identities.len()
+/// How many ticket ids to reserve, once identities and their newest tickets are loaded: one for each
+/// identity without a ticket or whose newest ticket is closed (each creates at most one per batch;
+/// later messages of the batch go to it).
+pub fn ticket_ids_needed(loaded: &Loaded) -> usize {
+    loaded.identities.values().filter(|i| loaded.newest_tickets.get(&i.id).is_none_or(|t| t.status == TicketStatus::Closed)).count()
 }
 
 /// A short subject for a new ticket from its first message.
@@ -445,7 +446,7 @@ impl Planner<'_> {
     fn take_ticket_id(&mut self) -> i64 {
         let id = self.loaded.ticket_ids.get(self.next_ticket).copied();
         self.next_ticket += 1;
-        // `ticket_ids_needed` reserves one per identity and each identity creates at most one ticket
+        // `ticket_ids_needed` reserves one per identity that may create a ticket, and each creates at most one
         // per batch, so the reservation cannot run out; a negative id would fail the insert loudly.
         id.unwrap_or(-1)
     }
@@ -998,7 +999,7 @@ mod tests {
                 },
             );
         }
-        loaded.ticket_ids = (100..100 + i64::try_from(ticket_ids_needed(&n)).unwrap()).collect();
+        loaded.ticket_ids = (100..100 + i64::try_from(n.identities.len()).unwrap()).collect();
         loaded
     }
 

@@ -27,13 +27,24 @@ fn ms(t: Option<Timestamp>) -> Option<i64> {
     t.map(Timestamp::unix_millis)
 }
 
-pub(crate) async fn commit(tx: &mut Transaction<'static, Postgres>, batch: &[IngestPayload]) -> Result<Vec<IngestSummary>, StoreError> {
+/// Commits a batch. Duplicate deliveries are rare, so the first attempt (`careful = false`) skips
+/// looking up which wamids exist and lets the unique index find them: if an insert conflicts, the
+/// transaction fails with [`DUPLICATE_SEEN`] and the caller retries carefully, looking them up first.
+pub(crate) async fn commit(
+    tx: &mut Transaction<'static, Postgres>,
+    batch: &[IngestPayload],
+    careful: bool,
+) -> Result<Vec<IngestSummary>, StoreError> {
     let needs = plan::needs(batch);
-    let mut loaded = load(tx, &needs).await?;
+    let mut loaded = load(tx, &needs, careful).await?;
     let (writes, summaries) = plan::plan(batch, &mut loaded, WindowPolicy::WHATSAPP);
     apply(tx, &writes).await?;
     Ok(summaries)
 }
+
+/// The message of the error that sends a batch down the careful path.
+pub(crate) const DUPLICATE_SEEN: &str = "a message of the batch exists already; retry looking up wamids";
+pub(crate) const IDENTITY_RACE: &str = "identity created concurrently; retry";
 
 fn unzip_keys(keys: &[(i64, String)]) -> (Vec<i64>, Vec<String>) {
     keys.iter().map(|(b, k)| (*b, k.clone())).unzip()
@@ -48,11 +59,14 @@ async fn reserve_ids(conn: &mut PgConnection, table: &str, n: usize) -> Result<V
     Ok(rows)
 }
 
+/// Loads and locks identities, with each one's newest ticket (T2 routes against it).
 async fn load_identities(conn: &mut PgConnection, bns: &[i64], keys: &[String], loaded: &mut Loaded) -> Result<(), StoreError> {
     let rows = sqlx::query(
         "SELECT i.id, i.contact_id, c.name, c.name_is_default, i.wa_id, i.bsuid, i.profile_name, i.last_inbound_at, i.referral_at,
-                i.fep_started_at, i.business_number_id, i.identity_key
-         FROM identities i JOIN contacts c ON c.id = i.contact_id
+                i.fep_started_at, i.business_number_id, i.identity_key, t.id, t.status
+         FROM identities i
+         JOIN contacts c ON c.id = i.contact_id
+         LEFT JOIN LATERAL (SELECT id, status FROM tickets WHERE identity_id = i.id ORDER BY id DESC LIMIT 1) t ON true
          WHERE (i.business_number_id, i.identity_key) IN (SELECT * FROM UNNEST($1::bigint[], $2::text[]))
          ORDER BY i.business_number_id, i.identity_key
          FOR UPDATE OF i",
@@ -76,12 +90,17 @@ async fn load_identities(conn: &mut PgConnection, bns: &[i64], keys: &[String], 
                 fep_started_at: ts(r.try_get(9)?),
             },
         };
+        if let (Some(ticket), Some(status)) = (r.try_get::<Option<i64>, _>(12)?, r.try_get::<Option<String>, _>(13)?) {
+            let status =
+                TicketStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("ticket {ticket} has status {status:?}")))?;
+            loaded.newest_tickets.insert(state.id, TicketSnapshot { id: ticket, status });
+        }
         loaded.identities.insert((r.try_get(10)?, r.try_get(11)?), state);
     }
     Ok(())
 }
 
-async fn load(tx: &mut Transaction<'static, Postgres>, needs: &plan::Needs) -> Result<Loaded, StoreError> {
+async fn load(tx: &mut Transaction<'static, Postgres>, needs: &plan::Needs, careful: bool) -> Result<Loaded, StoreError> {
     let mut loaded = Loaded::default();
     if !needs.identities.is_empty() {
         let (bns, keys): (Vec<i64>, Vec<String>) = needs.identities.iter().map(|s| (s.business_number_id, s.key.clone())).unzip();
@@ -117,32 +136,25 @@ async fn load(tx: &mut Transaction<'static, Postgres>, needs: &plan::Needs) -> R
             .await?;
             if inserted.len() != missing.len() {
                 // Another transaction created some of these identities first; retry so we lock theirs.
-                return Err(StoreError::Postgres(sqlx::Error::Protocol("identity created concurrently; retry".into())));
+                return Err(StoreError::Postgres(sqlx::Error::Protocol(IDENTITY_RACE.into())));
             }
             let (mb, mk): (Vec<i64>, Vec<String>) = missing.iter().map(|s| (s.business_number_id, s.key.clone())).unzip();
             load_identities(tx, &mb, &mk, &mut loaded).await?;
         }
-        let ids: Vec<i64> = loaded.identities.values().map(|s| s.id).collect();
-        let rows = sqlx::query("SELECT DISTINCT ON (identity_id) identity_id, id, status FROM tickets WHERE identity_id = ANY($1) ORDER BY identity_id, id DESC")
-            .bind(&ids)
-            .fetch_all(&mut **tx)
-            .await?;
-        for r in rows {
-            let status: String = r.try_get(2)?;
-            let id: i64 = r.try_get(1)?;
-            let status = TicketStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("ticket {id} has status {status:?}")))?;
-            loaded.newest_tickets.insert(r.try_get(0)?, TicketSnapshot { id, status });
-        }
     }
     if !needs.wamids.is_empty() {
         let (bns, wamids) = unzip_keys(&needs.wamids);
-        let rows = sqlx::query("SELECT business_number_id, wamid FROM messages WHERE (business_number_id, wamid) IN (SELECT * FROM UNNEST($1::bigint[], $2::text[]))")
+        if careful {
+            let rows = sqlx::query(
+                "SELECT business_number_id, wamid FROM messages WHERE (business_number_id, wamid) IN (SELECT * FROM UNNEST($1::bigint[], $2::text[]))",
+            )
             .bind(&bns)
             .bind(&wamids)
             .fetch_all(&mut **tx)
             .await?;
-        for r in rows {
-            loaded.existing_wamids.insert((r.try_get(0)?, r.try_get(1)?));
+            for r in rows {
+                loaded.existing_wamids.insert((r.try_get(0)?, r.try_get(1)?));
+            }
         }
         let rows = sqlx::query(
             "SELECT business_number_id, target_wamid, id, kind, new_body, at FROM message_revisions
@@ -196,7 +208,8 @@ async fn load(tx: &mut Transaction<'static, Postgres>, needs: &plan::Needs) -> R
             loaded.known_statuses.insert((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?));
         }
     }
-    loaded.ticket_ids = reserve_ids(tx, "tickets", plan::ticket_ids_needed(needs)).await?;
+    let needed = plan::ticket_ids_needed(&loaded);
+    loaded.ticket_ids = reserve_ids(tx, "tickets", needed).await?;
     Ok(loaded)
 }
 
@@ -281,13 +294,14 @@ async fn apply(tx: &mut Transaction<'static, Postgres>, w: &WriteSet) -> Result<
     }
     if !w.messages_new.is_empty() {
         let m = &w.messages_new;
-        sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO messages (ticket_id, business_number_id, identity_id, direction, wamid, kind, body, media_id, mime_type, media_sha256,
                                    filename, voice, reply_to_wamid, target_wamid, forwarded, referral, sent_at, received_at, delivery_state,
                                    delivery_updated_at, edited_at, revoked_at, errors, raw)
              SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
                                   $10::text[], $11::text[], $12::bigint[], $13::text[], $14::text[], $15::bigint[], $16::bigint[], $17::bigint[],
-                                  $18::bigint[], $19::text[], $20::bigint[], $21::bigint[], $22::bigint[], $23::text[], $24::text[])",
+                                  $18::bigint[], $19::text[], $20::bigint[], $21::bigint[], $22::bigint[], $23::text[], $24::text[])
+             ON CONFLICT (business_number_id, wamid) DO NOTHING",
         )
         .bind(m.iter().map(|x| x.ticket_id).collect::<Vec<_>>())
         .bind(m.iter().map(|x| x.business_number_id).collect::<Vec<_>>())
@@ -315,6 +329,10 @@ async fn apply(tx: &mut Transaction<'static, Postgres>, w: &WriteSet) -> Result<
         .bind(m.iter().map(|x| x.raw.clone()).collect::<Vec<_>>())
         .execute(&mut **tx)
         .await?;
+        if usize::try_from(inserted.rows_affected()).unwrap_or(0) != m.len() {
+            // Planned as new, but the unique index knows better: redo the batch the careful way.
+            return Err(StoreError::Postgres(sqlx::Error::Protocol(DUPLICATE_SEEN.into())));
+        }
     }
     for u in &w.message_updates {
         match u {

@@ -77,18 +77,21 @@ impl PgStore {
 impl Inner {
     async fn commit_with_retries(&self, batch: &[IngestPayload]) -> Result<Vec<IngestSummary>, StoreError> {
         let mut attempt = 0;
+        let mut careful = false;
         loop {
             let result = async {
                 let mut tx = self.pool.begin().await?;
-                let summaries = ingest::commit(&mut tx, batch).await?;
+                let summaries = ingest::commit(&mut tx, batch, careful).await?;
                 tx.commit().await?;
                 Ok::<_, StoreError>(summaries)
             }
             .await;
             match result {
-                Err(e) if attempt < RACE_RETRIES && (e.is_retryable() || is_concurrent_identity(&e)) => {
+                Err(e) if attempt < RACE_RETRIES && (e.is_retryable() || is_planned_retry(&e)) => {
                     attempt += 1;
-                    tracing::debug!(error = %e, attempt, "ingest lost a race; retrying");
+                    // Any retry looks up existing wamids: a duplicate is why most retries happen.
+                    careful = true;
+                    tracing::debug!(error = %e, attempt, "ingest retrying");
                 }
                 other => return other,
             }
@@ -96,8 +99,8 @@ impl Inner {
     }
 }
 
-fn is_concurrent_identity(e: &StoreError) -> bool {
-    matches!(e, StoreError::Postgres(sqlx::Error::Protocol(m)) if m.contains("retry"))
+fn is_planned_retry(e: &StoreError) -> bool {
+    matches!(e, StoreError::Postgres(sqlx::Error::Protocol(m)) if m == ingest::DUPLICATE_SEEN || m == ingest::IDENTITY_RACE)
 }
 
 impl BatchCommitter for Inner {

@@ -143,7 +143,7 @@ fn load(tx: &Transaction<'_>, needs: &plan::Needs) -> Result<Loaded, StoreError>
         }
     }
     let next: i64 = tx.prepare_cached("SELECT COALESCE(MAX(id), 0) + 1 FROM tickets")?.query_row([], |r| r.get(0))?;
-    let n = i64::try_from(plan::ticket_ids_needed(needs)).unwrap_or(0);
+    let n = i64::try_from(plan::ticket_ids_needed(&loaded)).unwrap_or(0);
     loaded.ticket_ids = (next..next + n).collect();
     Ok(loaded)
 }
