@@ -2,6 +2,7 @@
 //! ticket routing, card-number redaction and phone numbers. Pure functions over values: no I/O, and time
 //! comes in through [`time::Clock`] so that nothing here ever sleeps or reads the wall clock by itself.
 
+pub mod decision;
 pub mod delivery;
 pub mod inbound;
 pub mod phone;
@@ -10,6 +11,7 @@ pub mod routing;
 pub mod time;
 pub mod window;
 
+pub use decision::{decide, Outgoing, SendContext, SendDecision, SendOption};
 pub use delivery::{DeliveryState, MetaStatus, StatusOutcome};
 pub use routing::{Routing, TicketSnapshot, TicketStatus};
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};

@@ -109,12 +109,14 @@ async fn main() -> anyhow::Result<()> {
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(p) = prepared.get(i) else { break };
-                let scheduled = if rate > 0 {
-                    let at = start + Duration::from_nanos(u64::try_from(i).unwrap_or(u64::MAX).saturating_mul(1_000_000_000) / rate);
-                    tokio::time::sleep_until(at.into()).await;
-                    at
-                } else {
-                    Instant::now()
+                let offset = u64::try_from(i).unwrap_or(u64::MAX).saturating_mul(1_000_000_000).checked_div(rate);
+                let scheduled = match offset {
+                    Some(nanos) => {
+                        let at = start + Duration::from_nanos(nanos);
+                        tokio::time::sleep_until(at.into()).await;
+                        at
+                    }
+                    None => Instant::now(),
                 };
                 let req = Request::post(path.as_str())
                     .header("host", authority.as_str())

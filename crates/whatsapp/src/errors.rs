@@ -1,0 +1,92 @@
+//! Meta's error codes, sorted into what the desk does about them (SPEC D3).
+
+use serde::Serialize;
+
+/// What an error means for a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorClass {
+    /// `131047`: the customer service window is closed. The message fails with the same ways out as a
+    /// blocked one (template, SMS, hold).
+    WindowClosed,
+    /// Throughput, pair rate, Meta-side trouble, 5xx, timeouts: retry with backoff, within the window.
+    Transient,
+    /// Nothing a retry can fix. `auth` marks the business number as needing attention.
+    Permanent { auth: bool },
+}
+
+/// Classifies an error by Meta's code, falling back on the HTTP status when the body had none.
+pub fn classify(code: Option<i64>, http_status: Option<u16>) -> ErrorClass {
+    match code {
+        Some(131_047) => ErrorClass::WindowClosed,
+        Some(130_429 | 131_056 | 131_000 | 131_016 | 4 | 80_007 | 2 | 1) => ErrorClass::Transient,
+        Some(0 | 190 | 3 | 10 | 200..=299) => ErrorClass::Permanent { auth: true },
+        Some(_) => ErrorClass::Permanent { auth: false },
+        None => match http_status {
+            Some(401 | 403) => ErrorClass::Permanent { auth: true },
+            Some(429) | Some(500..=599) | None => ErrorClass::Transient,
+            Some(_) => ErrorClass::Permanent { auth: false },
+        },
+    }
+}
+
+/// A sentence an agent understands, for the failure badge.
+pub fn human_reason(code: i64) -> &'static str {
+    match code {
+        131_047 => "The 24-hour customer service window is closed: only an approved template can reach this customer now.",
+        130_429 => "Meta's throughput limit for this number was reached; the desk retries.",
+        131_056 => "Too many messages to this customer in a short time (pair rate limit); the desk retries.",
+        131_000 | 1 | 2 => "Meta reported an internal error; the desk retries.",
+        131_016 => "WhatsApp is temporarily unavailable; the desk retries.",
+        131_026 => "The message could not be delivered: the number may not be on WhatsApp, or has not accepted the latest terms.",
+        131_050 => "The customer has stopped marketing messages from this business.",
+        131_051 => "WhatsApp does not support this message type.",
+        131_052 | 131_053 => "The media could not be downloaded or uploaded.",
+        131_008 => "A required template parameter is missing.",
+        131_009 => "A parameter value is not valid.",
+        131_031 => "This WhatsApp Business account is locked.",
+        131_042 => "There is a payment problem with the WhatsApp Business account.",
+        130_472 => "The customer's number is part of a Meta experiment and cannot receive this message.",
+        132_000 => "The number of template parameters does not match the template.",
+        132_001 => "The template does not exist in this language, or is not approved.",
+        132_005 => "The template text is too long once the parameters are filled in.",
+        132_007 => "The template breaks a WhatsApp formatting policy.",
+        132_012 => "A template parameter has the wrong format.",
+        132_015 => "The template is paused because of low quality.",
+        132_016 => "The template is disabled.",
+        133_010 => "The business phone number is not registered with WhatsApp.",
+        0 | 190 => "The access token is invalid or expired: an admin must update the business number's token.",
+        3 | 10 | 200..=299 => "The access token lacks a permission this send needs.",
+        368 => "The business number is temporarily blocked for policy violations.",
+        _ => "Meta refused the message.",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn d3_error_classes() {
+        assert_eq!(classify(Some(131_047), Some(400)), ErrorClass::WindowClosed);
+        for transient in [130_429, 131_056, 131_000, 131_016] {
+            assert_eq!(classify(Some(transient), Some(400)), ErrorClass::Transient, "{transient}");
+        }
+        for permanent in [131_026, 131_050, 130_403, 132_000, 132_001, 132_012, 132_016, 131_051] {
+            assert_eq!(classify(Some(permanent), Some(400)), ErrorClass::Permanent { auth: false }, "{permanent}");
+        }
+        assert_eq!(classify(Some(0), Some(401)), ErrorClass::Permanent { auth: true });
+        assert_eq!(classify(Some(190), Some(401)), ErrorClass::Permanent { auth: true });
+        assert_eq!(classify(None, Some(503)), ErrorClass::Transient);
+        assert_eq!(classify(None, None), ErrorClass::Transient, "a timeout has no status");
+        assert_eq!(classify(None, Some(401)), ErrorClass::Permanent { auth: true });
+        assert_eq!(classify(None, Some(404)), ErrorClass::Permanent { auth: false });
+    }
+
+    #[test]
+    fn reasons_are_human() {
+        assert!(human_reason(131_047).contains("24-hour"));
+        assert!(human_reason(190).contains("token"));
+        assert_eq!(human_reason(999_999), "Meta refused the message.");
+    }
+}
