@@ -145,10 +145,91 @@ pub fn apply_meta_status(current: DeliveryState, incoming: MetaStatus) -> Status
     }
 }
 
+/// What happens to an outbound message on the desk's side of the wire (SPEC 3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LocalEvent {
+    /// An accepted reply is committed to the outbox (D5).
+    Enqueue,
+    /// The dispatcher claims it; the claim is recorded before the request leaves.
+    Claim,
+    /// Meta answered with a wamid.
+    Accepted,
+    /// A transient error (throughput, 5xx, timeout): back to the queue for a retry.
+    RetryLater,
+    /// The window closed before it could go (a retry would land after `window_end`).
+    WindowClosed,
+    /// A permanent error, or `131047` answered synchronously (D2: same end as a later `failed`).
+    Failed,
+    /// Held until the customer writes again.
+    Hold,
+    /// The customer wrote: a held reply goes back to the queue.
+    Release,
+    /// A held reply was not released in time.
+    HoldExpired,
+    /// An agent resends a failed or blocked message (D4); the original keeps its history.
+    Resend,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("a message in state {from:?} cannot take {event:?}")]
+pub struct InvalidTransition {
+    pub from: DeliveryState,
+    pub event: LocalEvent,
+}
+
+impl DeliveryState {
+    /// The desk's own moves of the state machine. Statuses from Meta go through [`apply_meta_status`].
+    pub fn on(self, event: LocalEvent) -> Result<DeliveryState, InvalidTransition> {
+        use DeliveryState as S;
+        use LocalEvent as E;
+        let next = match (self, event) {
+            (S::Draft, E::Enqueue) => S::Queued,
+            (S::Queued, E::Claim) => S::Sending,
+            (S::Queued, E::WindowClosed) | (S::Sending, E::WindowClosed) => S::Blocked,
+            (S::Queued, E::Hold) | (S::Blocked, E::Hold) | (S::Failed, E::Hold) => S::Held,
+            (S::Sending, E::Accepted) => S::Accepted,
+            (S::Sending, E::RetryLater) => S::Queued,
+            (S::Sending, E::Failed) => S::Failed,
+            (S::Held, E::Release) => S::Queued,
+            (S::Held, E::HoldExpired) => S::Failed,
+            (S::Failed, E::Resend) | (S::Blocked, E::Resend) => S::Queued,
+            (from, event) => return Err(InvalidTransition { from, event }),
+        };
+        Ok(next)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn the_happy_path_and_the_ways_out() {
+        let s = DeliveryState::Draft.on(LocalEvent::Enqueue).and_then(|s| s.on(LocalEvent::Claim)).and_then(|s| s.on(LocalEvent::Accepted));
+        assert_eq!(s, Ok(DeliveryState::Accepted));
+        assert_eq!(DeliveryState::Sending.on(LocalEvent::RetryLater), Ok(DeliveryState::Queued));
+        assert_eq!(DeliveryState::Queued.on(LocalEvent::WindowClosed), Ok(DeliveryState::Blocked));
+        assert_eq!(DeliveryState::Blocked.on(LocalEvent::Hold), Ok(DeliveryState::Held));
+        assert_eq!(DeliveryState::Held.on(LocalEvent::Release), Ok(DeliveryState::Queued));
+        assert_eq!(DeliveryState::Held.on(LocalEvent::HoldExpired), Ok(DeliveryState::Failed));
+        assert_eq!(DeliveryState::Failed.on(LocalEvent::Resend), Ok(DeliveryState::Queued));
+    }
+
+    #[test]
+    fn d5_nothing_is_sent_twice_by_the_state_machine() {
+        // Only a queued message can be claimed, and an accepted one never goes back to the queue.
+        for s in DeliveryState::ALL {
+            if s != DeliveryState::Queued {
+                assert!(s.on(LocalEvent::Claim).is_err(), "{s:?}");
+            }
+        }
+        for s in [DeliveryState::Accepted, DeliveryState::Sent, DeliveryState::Delivered, DeliveryState::Read, DeliveryState::Played] {
+            for e in [LocalEvent::RetryLater, LocalEvent::Resend, LocalEvent::Release, LocalEvent::Enqueue] {
+                assert!(s.on(e).is_err(), "{s:?} {e:?}");
+            }
+        }
+    }
 
     #[test]
     fn d1_late_delivered_never_downgrades_read() {

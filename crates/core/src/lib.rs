@@ -12,7 +12,7 @@ pub mod time;
 pub mod window;
 
 pub use decision::{decide, Outgoing, SendContext, SendDecision, SendOption};
-pub use delivery::{DeliveryState, MetaStatus, StatusOutcome};
+pub use delivery::{DeliveryState, LocalEvent, MetaStatus, StatusOutcome};
 pub use routing::{Routing, TicketSnapshot, TicketStatus};
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
 pub use window::{CustomerWindow, SentAt, SentAtSource, WindowPolicy, WindowState};

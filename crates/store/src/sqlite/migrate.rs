@@ -5,7 +5,10 @@ use rusqlite::Connection;
 
 use crate::error::StoreError;
 
-const MIGRATIONS: &[(&str, &str)] = &[("0001_foundation", include_str!("../../migrations/sqlite/0001_foundation.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_foundation", include_str!("../../migrations/sqlite/0001_foundation.sql")),
+    ("0002_outbox", include_str!("../../migrations/sqlite/0002_outbox.sql")),
+];
 
 /// Applies pending migrations; returns the number applied in total.
 pub(crate) fn run(conn: &mut Connection) -> Result<usize, StoreError> {
