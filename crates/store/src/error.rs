@@ -12,6 +12,8 @@ pub enum StoreError {
     Migration(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    NotFound(String),
     #[error("the store is shutting down")]
     Closed,
     #[error("data in the database is not what the desk expects: {0}")]

@@ -68,6 +68,25 @@ pub trait MessageStore: Send + Sync {
     async fn record_outbound_accepted(&self, msg: &OutboundAccepted) -> Result<i64, StoreError>;
 }
 
+/// The durable outbox (SPEC D2-D5): a reply is committed before it is sent, claimed before the request
+/// leaves, and every attempt is recorded.
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Commits an outbound message (state `queued`) and its outbox row in one transaction.
+    async fn enqueue(&self, msg: &NewOutbound) -> Result<Enqueued, StoreError>;
+    /// Claims up to `limit` due rows for `worker`. The claim and an attempt row are committed before
+    /// the caller sends anything; on PostgreSQL concurrent workers skip each other's rows.
+    async fn claim_due(&self, now: Timestamp, limit: u32, worker: &str) -> Result<Vec<OutboxJob>, StoreError>;
+    /// Records how a claimed attempt ended. A job that was recovered meanwhile is a
+    /// [`StoreError::Conflict`].
+    async fn finish_attempt(&self, job: &OutboxJob, outcome: &AttemptOutcome, now: Timestamp) -> Result<(), StoreError>;
+    /// Rows claimed before `claimed_before` and never finished: the process died mid-send (D5). They
+    /// go back to the queue and their messages are marked "may have been sent twice". Returns how many.
+    async fn recover_interrupted(&self, claimed_before: Timestamp, now: Timestamp) -> Result<u64, StoreError>;
+    /// When the next queued row is due.
+    async fn next_due(&self) -> Result<Option<Timestamp>, StoreError>;
+}
+
 /// Everything kept that is not a ticket: templates, account events, unknown numbers, media jobs.
 #[async_trait]
 pub trait AuditStore: Send + Sync {
@@ -80,7 +99,7 @@ pub trait AuditStore: Send + Sync {
 
 /// The whole store, as the server holds it.
 #[async_trait]
-pub trait Store: IngestStore + BusinessNumberStore + TicketStore + ContactStore + MessageStore + AuditStore {
+pub trait Store: IngestStore + BusinessNumberStore + TicketStore + ContactStore + MessageStore + OutboxStore + AuditStore {
     /// A cheap round trip to the database, for `/readyz`.
     async fn ping(&self) -> Result<(), StoreError>;
     /// Which backend this is (`sqlite` or `postgres`), for logs and metrics.

@@ -107,6 +107,10 @@ pub struct MessageRow {
     pub errors: Option<String>,
     /// The message as received (redacted), as JSON.
     pub raw: Option<String>,
+    /// The reply was in flight when the desk stopped, and was sent again: the customer may have it twice.
+    pub maybe_duplicate: bool,
+    /// Who wrote an outbound message: `agent:<id>`, `api:<token>`, `rule:<id>`.
+    pub author: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -222,4 +226,73 @@ pub struct OutboundAccepted {
     pub kind: String,
     pub body: Option<String>,
     pub accepted_at: Timestamp,
+}
+
+/// A free-form or template reply to commit to the outbox (D5). The caller has decided, with
+/// `windowdesk_core::decide`, that it may be sent; the dispatcher re-checks `window_end` at send time.
+#[derive(Clone, Debug)]
+pub struct NewOutbound {
+    pub ticket_id: i64,
+    /// `text` or `template`.
+    pub kind: String,
+    /// What the agent sees in the thread.
+    pub body: Option<String>,
+    /// `agent:<id>`, `api:<token id>`, `rule:<id>`.
+    pub author: String,
+    /// The Cloud API send request, JSON.
+    pub request: String,
+    /// Free-form messages need an open window: no attempt is made at or after `window_end`.
+    pub free_form: bool,
+    pub window_end: Option<Timestamp>,
+    pub now: Timestamp,
+}
+
+/// What `enqueue` committed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Enqueued {
+    pub message_id: i64,
+    pub outbox_id: i64,
+}
+
+/// A claimed outbox row, ready to send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboxJob {
+    pub outbox_id: i64,
+    pub message_id: i64,
+    pub ticket_id: i64,
+    pub business_number_id: i64,
+    pub recipient: String,
+    pub request: String,
+    pub free_form: bool,
+    pub window_end: Option<Timestamp>,
+    /// 1 for the first try.
+    pub attempt: i64,
+}
+
+/// How an attempt ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    Accepted {
+        wamid: String,
+    },
+    /// Transient: try again at `next_attempt_at`.
+    Retry {
+        next_attempt_at: Timestamp,
+        error: SendError,
+    },
+    /// Permanent, or the window closed at Meta (`131047`).
+    Failed {
+        error: SendError,
+    },
+    /// Not sent: the window closed before it could go.
+    Blocked,
+}
+
+/// An error from Meta or the network, as recorded on the message and the attempt.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SendError {
+    pub http_status: Option<i64>,
+    pub code: Option<i64>,
+    pub title: String,
+    pub details: Option<String>,
 }

@@ -1,6 +1,7 @@
 //! The PostgreSQL store: for several stateless instances behind a load balancer.
 
 mod ingest;
+mod outbox;
 mod queries;
 
 use std::sync::Arc;
@@ -8,16 +9,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{ConnectOptions, PgPool, Row};
-use windowdesk_core::delivery::apply_meta_status;
-use windowdesk_core::window::WindowPolicy;
-use windowdesk_core::{CustomerWindow, DeliveryState, MetaStatus, StatusOutcome, TicketStatus, Timestamp};
+use sqlx::{ConnectOptions, PgPool};
+use windowdesk_core::{TicketStatus, Timestamp};
 
 use crate::error::StoreError;
 use crate::group_commit::{BatchCommitter, BatchResults, GroupCommit};
 use crate::ingest::{IngestPayload, IngestSummary};
 use crate::model::*;
-use crate::{AuditStore, BusinessNumberStore, ContactStore, IngestStore, MessageStore, Store, StoreOptions, TicketStore};
+use crate::{AuditStore, BusinessNumberStore, ContactStore, IngestStore, MessageStore, OutboxStore, Store, StoreOptions, TicketStore};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -224,62 +223,26 @@ impl MessageStore for PgStore {
         queries::status_events(self.pool(), business_number_id, wamid).await
     }
     async fn record_outbound_accepted(&self, msg: &OutboundAccepted) -> Result<i64, StoreError> {
-        let mut tx = self.pool().begin().await?;
-        let row = sqlx::query("SELECT business_number_id, identity_id FROM tickets WHERE id = $1")
-            .bind(msg.ticket_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::Config(format!("ticket {} does not exist", msg.ticket_id)))?;
-        let (bn, identity_id): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
-        let at = msg.accepted_at.unix_millis();
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO messages (ticket_id, business_number_id, identity_id, direction, wamid, kind, body, sent_at, received_at, delivery_state, delivery_updated_at)
-             VALUES ($1, $2, $3, 'outbound', $4, $5, $6, $7, $7, 'accepted', $7) RETURNING id",
-        )
-        .bind(msg.ticket_id)
-        .bind(bn)
-        .bind(identity_id)
-        .bind(&msg.wamid)
-        .bind(&msg.kind)
-        .bind(&msg.body)
-        .bind(at)
-        .fetch_one(&mut *tx)
-        .await?;
-        let w = sqlx::query("SELECT last_inbound_at, referral_at, fep_started_at FROM identities WHERE id = $1 FOR UPDATE")
-            .bind(identity_id)
-            .fetch_one(&mut *tx)
-            .await?;
-        let opt = |v: Option<i64>| v.map(Timestamp::from_unix_millis);
-        let mut window =
-            CustomerWindow { last_inbound_at: opt(w.try_get(0)?), referral_at: opt(w.try_get(1)?), fep_started_at: opt(w.try_get(2)?) };
-        if window.record_business_send(WindowPolicy::WHATSAPP, msg.accepted_at).is_some() {
-            sqlx::query("UPDATE identities SET fep_started_at = $1 WHERE id = $2").bind(at).bind(identity_id).execute(&mut *tx).await?;
-        }
-        let pending = sqlx::query(
-            "SELECT id, status, at FROM status_events WHERE business_number_id = $1 AND wamid = $2 AND applied = 0 ORDER BY at",
-        )
-        .bind(bn)
-        .bind(&msg.wamid)
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut state = DeliveryState::Accepted;
-        for r in pending {
-            let (status_id, status, status_at): (i64, String, i64) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
-            if let Some(st) = MetaStatus::parse(&status) {
-                if let StatusOutcome::Advance(next) = apply_meta_status(state, st) {
-                    state = next;
-                    sqlx::query("UPDATE messages SET delivery_state = $1, delivery_updated_at = $2 WHERE id = $3")
-                        .bind(next.as_str())
-                        .bind(status_at)
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
-                    sqlx::query("UPDATE status_events SET applied = 1 WHERE id = $1").bind(status_id).execute(&mut *tx).await?;
-                }
-            }
-        }
-        tx.commit().await?;
-        Ok(id)
+        outbox::record_outbound(self.pool(), msg).await
+    }
+}
+
+#[async_trait]
+impl OutboxStore for PgStore {
+    async fn enqueue(&self, msg: &NewOutbound) -> Result<Enqueued, StoreError> {
+        outbox::enqueue(self.pool(), msg).await
+    }
+    async fn claim_due(&self, now: Timestamp, limit: u32, worker: &str) -> Result<Vec<OutboxJob>, StoreError> {
+        outbox::claim_due(self.pool(), now, limit, worker).await
+    }
+    async fn finish_attempt(&self, job: &OutboxJob, outcome: &AttemptOutcome, now: Timestamp) -> Result<(), StoreError> {
+        outbox::finish_attempt(self.pool(), job, outcome, now).await
+    }
+    async fn recover_interrupted(&self, claimed_before: Timestamp, now: Timestamp) -> Result<u64, StoreError> {
+        outbox::recover_interrupted(self.pool(), claimed_before, now).await
+    }
+    async fn next_due(&self) -> Result<Option<Timestamp>, StoreError> {
+        outbox::next_due(self.pool()).await
     }
 }
 

@@ -78,7 +78,7 @@ pub(crate) async fn ticket(pool: &PgPool, id: i64) -> Result<Option<TicketRow>, 
 const MESSAGE_COLUMNS: &str =
     "id, ticket_id, business_number_id, identity_id, direction, wamid, kind, body, media_id, mime_type, filename, voice,
      reply_to_wamid, target_wamid, forwarded, referral, sent_at, received_at, delivery_state, error_code, error_title, error_details,
-     edited_at, revoked_at, errors, raw";
+     edited_at, revoked_at, errors, raw, maybe_duplicate, author";
 
 fn message_row(r: &PgRow) -> Result<MessageRow, StoreError> {
     let direction: String = r.try_get(4)?;
@@ -110,6 +110,8 @@ fn message_row(r: &PgRow) -> Result<MessageRow, StoreError> {
         revoked_at: ot(r.try_get(23)?),
         errors: r.try_get(24)?,
         raw: r.try_get(25)?,
+        maybe_duplicate: r.try_get::<i64, _>(26)? != 0,
+        author: r.try_get(27)?,
     })
 }
 

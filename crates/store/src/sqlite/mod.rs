@@ -4,6 +4,7 @@
 mod conn;
 mod ingest;
 mod migrate;
+mod outbox;
 mod queries;
 
 use std::path::PathBuf;
@@ -11,16 +12,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension};
-use windowdesk_core::delivery::apply_meta_status;
-use windowdesk_core::window::WindowPolicy;
-use windowdesk_core::{DeliveryState, MetaStatus, StatusOutcome, TicketStatus};
+use windowdesk_core::{TicketStatus, Timestamp};
 
 use self::conn::{open_write_connection, Readers, Writer};
 use crate::error::StoreError;
 use crate::group_commit::{BatchCommitter, BatchResults, GroupCommit};
 use crate::ingest::{IngestPayload, IngestSummary};
 use crate::model::*;
-use crate::{AuditStore, BusinessNumberStore, ContactStore, IngestStore, MessageStore, Store, StoreOptions, TicketStore};
+use crate::{AuditStore, BusinessNumberStore, ContactStore, IngestStore, MessageStore, OutboxStore, Store, StoreOptions, TicketStore};
 
 pub struct SqliteStore {
     inner: Arc<Inner>,
@@ -200,54 +199,30 @@ impl MessageStore for SqliteStore {
     }
     async fn record_outbound_accepted(&self, msg: &OutboundAccepted) -> Result<i64, StoreError> {
         let msg = msg.clone();
-        self.inner.writer.run(move |conn| record_outbound(conn, &msg)).await
+        self.inner.writer.run(move |conn| outbox::record_outbound(conn, &msg)).await
     }
 }
 
-/// Inserts an accepted outbound message, starts a FEP when one is due (W6), and applies statuses that
-/// arrived before the message was known (D1).
-fn record_outbound(conn: &mut rusqlite::Connection, msg: &OutboundAccepted) -> Result<i64, StoreError> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let (bn, identity_id): (i64, i64) = tx
-        .query_row("SELECT business_number_id, identity_id FROM tickets WHERE id = ?1", params![msg.ticket_id], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .map_err(|e| match e {
-            rusqlite::Error::QueryReturnedNoRows => StoreError::Config(format!("ticket {} does not exist", msg.ticket_id)),
-            other => other.into(),
-        })?;
-    let at = msg.accepted_at.unix_millis();
-    tx.execute(
-        "INSERT INTO messages (ticket_id, business_number_id, identity_id, direction, wamid, kind, body, sent_at, received_at, delivery_state, delivery_updated_at)
-         VALUES (?1, ?2, ?3, 'outbound', ?4, ?5, ?6, ?7, ?7, 'accepted', ?7)",
-        params![msg.ticket_id, bn, identity_id, msg.wamid, msg.kind, msg.body, at],
-    )?;
-    let id = tx.last_insert_rowid();
-    let key: String = tx.query_row("SELECT identity_key FROM identities WHERE id = ?1", params![identity_id], |r| r.get(0))?;
-    if let Some(mut ident) = ingest::identity_state(&tx, bn, &key)? {
-        if ident.window.record_business_send(WindowPolicy::WHATSAPP, msg.accepted_at).is_some() {
-            tx.execute("UPDATE identities SET fep_started_at = ?1 WHERE id = ?2", params![at, identity_id])?;
-        }
+#[async_trait]
+impl OutboxStore for SqliteStore {
+    async fn enqueue(&self, msg: &NewOutbound) -> Result<Enqueued, StoreError> {
+        let msg = msg.clone();
+        self.inner.writer.run(move |conn| outbox::enqueue(conn, &msg)).await
     }
-    let pending: Vec<(i64, String, i64)> = tx
-        .prepare("SELECT id, status, at FROM status_events WHERE business_number_id = ?1 AND wamid = ?2 AND applied = 0 ORDER BY at")?
-        .query_map(params![bn, msg.wamid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<Result<_, _>>()?;
-    let mut state = DeliveryState::Accepted;
-    for (status_id, status, status_at) in pending {
-        if let Some(st) = MetaStatus::parse(&status) {
-            if let StatusOutcome::Advance(next) = apply_meta_status(state, st) {
-                state = next;
-                tx.execute(
-                    "UPDATE messages SET delivery_state = ?1, delivery_updated_at = ?2 WHERE id = ?3",
-                    params![next.as_str(), status_at, id],
-                )?;
-                tx.execute("UPDATE status_events SET applied = 1 WHERE id = ?1", params![status_id])?;
-            }
-        }
+    async fn claim_due(&self, now: Timestamp, limit: u32, worker: &str) -> Result<Vec<OutboxJob>, StoreError> {
+        let worker = worker.to_owned();
+        self.inner.writer.run(move |conn| outbox::claim_due(conn, now, limit, &worker)).await
     }
-    tx.commit()?;
-    Ok(id)
+    async fn finish_attempt(&self, job: &OutboxJob, outcome: &AttemptOutcome, now: Timestamp) -> Result<(), StoreError> {
+        let (job, outcome) = (job.clone(), outcome.clone());
+        self.inner.writer.run(move |conn| outbox::finish_attempt(conn, &job, &outcome, now)).await
+    }
+    async fn recover_interrupted(&self, claimed_before: Timestamp, now: Timestamp) -> Result<u64, StoreError> {
+        self.inner.writer.run(move |conn| outbox::recover_interrupted(conn, claimed_before, now)).await
+    }
+    async fn next_due(&self) -> Result<Option<Timestamp>, StoreError> {
+        self.read(outbox::next_due).await
+    }
 }
 
 #[async_trait]

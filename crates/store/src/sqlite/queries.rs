@@ -69,7 +69,7 @@ pub(crate) fn followups(c: &Connection, id: i64) -> Result<Vec<i64>, StoreError>
 const MESSAGE_COLUMNS: &str =
     "id, ticket_id, business_number_id, identity_id, direction, wamid, kind, body, media_id, mime_type, filename, voice,
      reply_to_wamid, target_wamid, forwarded, referral, sent_at, received_at, delivery_state, error_code, error_title, error_details,
-     edited_at, revoked_at, errors, raw";
+     edited_at, revoked_at, errors, raw, maybe_duplicate, author";
 
 fn message_row(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
     let direction: String = r.get(4)?;
@@ -100,6 +100,8 @@ fn message_row(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
         revoked_at: ot(r.get(23)?),
         errors: r.get(24)?,
         raw: r.get(25)?,
+        maybe_duplicate: r.get::<_, i64>(26)? != 0,
+        author: r.get(27)?,
     })
 }
 

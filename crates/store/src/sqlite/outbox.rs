@@ -1,0 +1,312 @@
+//! The outbox on SQLite. Runs on the writer thread, so a claim can never race another claim.
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use windowdesk_core::delivery::apply_meta_status;
+use windowdesk_core::window::WindowPolicy;
+use windowdesk_core::{DeliveryState, LocalEvent, MetaStatus, StatusOutcome, TicketStatus, Timestamp};
+
+use super::ingest::identity_state;
+use crate::error::StoreError;
+use crate::model::{AttemptOutcome, Enqueued, NewOutbound, OutboundAccepted, OutboxJob, SendError};
+
+fn event(tx: &Transaction<'_>, ticket_id: i64, at: Timestamp, actor: &str, kind: &str, data: serde_json::Value) -> Result<(), StoreError> {
+    tx.prepare_cached("INSERT INTO ticket_events (ticket_id, at, actor, kind, data) VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(params![
+        ticket_id,
+        at.unix_millis(),
+        actor,
+        kind,
+        data.to_string()
+    ])?;
+    Ok(())
+}
+
+/// A state change checked by the core state machine.
+fn transition(from: Option<String>, event: LocalEvent) -> Result<DeliveryState, StoreError> {
+    let from = from
+        .as_deref()
+        .and_then(DeliveryState::parse)
+        .ok_or_else(|| StoreError::Corrupt("outbound message without a delivery state".into()))?;
+    from.on(event).map_err(|e| StoreError::Conflict(e.to_string()))
+}
+
+pub(crate) fn enqueue(conn: &mut Connection, msg: &NewOutbound) -> Result<Enqueued, StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let row = tx
+        .query_row(
+            "SELECT t.business_number_id, t.identity_id, t.status, COALESCE(i.wa_id, i.bsuid, i.identity_key)
+             FROM tickets t JOIN identities i ON i.id = t.identity_id WHERE t.id = ?1",
+            params![msg.ticket_id],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?)),
+        )
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("ticket {} does not exist", msg.ticket_id)))?;
+    let (bn, identity_id, status, recipient) = row;
+    if status == TicketStatus::Closed.as_str() {
+        return Err(StoreError::Conflict(format!("ticket {} is closed; closed tickets are read-only", msg.ticket_id)));
+    }
+    let now = msg.now.unix_millis();
+    let state = DeliveryState::Draft.on(LocalEvent::Enqueue).map_err(|e| StoreError::Conflict(e.to_string()))?;
+    tx.execute(
+        "INSERT INTO messages (ticket_id, business_number_id, identity_id, direction, kind, body, sent_at, received_at, delivery_state,
+                               delivery_updated_at, author)
+         VALUES (?1, ?2, ?3, 'outbound', ?4, ?5, ?6, ?6, ?7, ?6, ?8)",
+        params![msg.ticket_id, bn, identity_id, msg.kind, msg.body, now, state.as_str(), msg.author],
+    )?;
+    let message_id = tx.last_insert_rowid();
+    tx.execute(
+        "INSERT INTO outbox (message_id, business_number_id, recipient, request, free_form, window_end, state, next_attempt_at, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?7)",
+        params![message_id, bn, recipient, msg.request, i64::from(msg.free_form), msg.window_end.map(Timestamp::unix_millis), now],
+    )?;
+    let outbox_id = tx.last_insert_rowid();
+    tx.execute("UPDATE tickets SET updated_at = ?1 WHERE id = ?2", params![now, msg.ticket_id])?;
+    event(&tx, msg.ticket_id, msg.now, &msg.author, "reply_queued", serde_json::json!({"message_id": message_id, "kind": msg.kind}))?;
+    tx.commit()?;
+    Ok(Enqueued { message_id, outbox_id })
+}
+
+pub(crate) fn claim_due(conn: &mut Connection, now: Timestamp, limit: u32, worker: &str) -> Result<Vec<OutboxJob>, StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let due: Vec<OutboxJob> = tx
+        .prepare_cached(
+            "SELECT o.id, o.message_id, m.ticket_id, o.business_number_id, o.recipient, o.request, o.free_form, o.window_end, o.attempts
+             FROM outbox o JOIN messages m ON m.id = o.message_id
+             WHERE o.state = 'queued' AND o.next_attempt_at <= ?1 ORDER BY o.next_attempt_at, o.id LIMIT ?2",
+        )?
+        .query_map(params![now.unix_millis(), limit], |r| {
+            Ok(OutboxJob {
+                outbox_id: r.get(0)?,
+                message_id: r.get(1)?,
+                ticket_id: r.get(2)?,
+                business_number_id: r.get(3)?,
+                recipient: r.get(4)?,
+                request: r.get(5)?,
+                free_form: r.get::<_, i64>(6)? != 0,
+                window_end: r.get::<_, Option<i64>>(7)?.map(Timestamp::from_unix_millis),
+                attempt: r.get::<_, i64>(8)? + 1,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    for job in &due {
+        let state: Option<String> =
+            tx.query_row("SELECT delivery_state FROM messages WHERE id = ?1", params![job.message_id], |r| r.get(0))?;
+        let next = transition(state, LocalEvent::Claim)?;
+        tx.prepare_cached("UPDATE outbox SET state = 'sending', attempts = ?1, claimed_at = ?2, claimed_by = ?3 WHERE id = ?4")?
+            .execute(params![job.attempt, now.unix_millis(), worker, job.outbox_id])?;
+        tx.prepare_cached("UPDATE messages SET delivery_state = ?1, delivery_updated_at = ?2 WHERE id = ?3")?.execute(params![
+            next.as_str(),
+            now.unix_millis(),
+            job.message_id
+        ])?;
+        tx.prepare_cached("INSERT INTO send_attempts (outbox_id, attempt, started_at) VALUES (?1, ?2, ?3)")?.execute(params![
+            job.outbox_id,
+            job.attempt,
+            now.unix_millis()
+        ])?;
+    }
+    tx.commit()?;
+    Ok(due)
+}
+
+fn record_attempt(
+    tx: &Transaction<'_>,
+    job: &OutboxJob,
+    outcome: &str,
+    error: Option<&SendError>,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "UPDATE send_attempts SET finished_at = ?1, outcome = ?2, http_status = ?3, error_code = ?4, error_title = ?5, error_details = ?6
+         WHERE outbox_id = ?7 AND attempt = ?8",
+    )?
+    .execute(params![
+        now.unix_millis(),
+        outcome,
+        error.and_then(|e| e.http_status),
+        error.and_then(|e| e.code),
+        error.map(|e| e.title.as_str()),
+        error.and_then(|e| e.details.as_deref()),
+        job.outbox_id,
+        job.attempt
+    ])?;
+    Ok(())
+}
+
+pub(crate) fn finish_attempt(conn: &mut Connection, job: &OutboxJob, outcome: &AttemptOutcome, now: Timestamp) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Only the claim that is still current may finish: a recovered and re-claimed job has moved on.
+    let (next_outbox_state, next_attempt_at) = match outcome {
+        AttemptOutcome::Retry { next_attempt_at, .. } => ("queued", next_attempt_at.unix_millis()),
+        _ => ("done", now.unix_millis()),
+    };
+    let updated = tx
+        .prepare_cached("UPDATE outbox SET state = ?1, next_attempt_at = ?2 WHERE id = ?3 AND state = 'sending' AND attempts = ?4")?
+        .execute(params![next_outbox_state, next_attempt_at, job.outbox_id, job.attempt])?;
+    if updated != 1 {
+        return Err(StoreError::Conflict(format!("outbox row {} attempt {} is no longer claimed", job.outbox_id, job.attempt)));
+    }
+    let state: Option<String> = tx.query_row("SELECT delivery_state FROM messages WHERE id = ?1", params![job.message_id], |r| r.get(0))?;
+    match outcome {
+        AttemptOutcome::Accepted { wamid } => {
+            transition(state, LocalEvent::Accepted)?;
+            record_attempt(&tx, job, "accepted", None, now)?;
+            accept_message(&tx, job.message_id, wamid, now)?;
+            event(&tx, job.ticket_id, now, "system", "message_sent", serde_json::json!({"message_id": job.message_id, "wamid": wamid}))?;
+        }
+        AttemptOutcome::Retry { error, next_attempt_at } => {
+            let next = transition(state, LocalEvent::RetryLater)?;
+            record_attempt(&tx, job, "retry", Some(error), now)?;
+            set_state(&tx, job.message_id, next, Some(error), now)?;
+            event(
+                &tx,
+                job.ticket_id,
+                now,
+                "system",
+                "send_retry",
+                serde_json::json!({"message_id": job.message_id, "attempt": job.attempt, "error": error, "next_attempt_at": next_attempt_at}),
+            )?;
+        }
+        AttemptOutcome::Failed { error } => {
+            let next = transition(state, LocalEvent::Failed)?;
+            record_attempt(&tx, job, "failed", Some(error), now)?;
+            set_state(&tx, job.message_id, next, Some(error), now)?;
+            event(&tx, job.ticket_id, now, "system", "delivery_failed", serde_json::json!({"message_id": job.message_id, "error": error}))?;
+        }
+        AttemptOutcome::Blocked => {
+            let next = transition(state, LocalEvent::WindowClosed)?;
+            let error = SendError { http_status: None, code: None, title: "window closed".into(), details: None };
+            record_attempt(&tx, job, "blocked", Some(&error), now)?;
+            set_state(&tx, job.message_id, next, Some(&error), now)?;
+            event(
+                &tx,
+                job.ticket_id,
+                now,
+                "system",
+                "delivery_blocked",
+                serde_json::json!({"message_id": job.message_id, "window_end": job.window_end}),
+            )?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+fn set_state(
+    tx: &Transaction<'_>,
+    message_id: i64,
+    state: DeliveryState,
+    error: Option<&SendError>,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "UPDATE messages SET delivery_state = ?1, delivery_updated_at = ?2, error_code = ?3, error_title = ?4, error_details = ?5 WHERE id = ?6",
+    )?
+    .execute(params![
+        state.as_str(),
+        now.unix_millis(),
+        error.and_then(|e| e.code),
+        error.map(|e| e.title.as_str()),
+        error.and_then(|e| e.details.as_deref()),
+        message_id
+    ])?;
+    Ok(())
+}
+
+/// Meta accepted the message under `wamid`: record it, start a FEP when one is due (W6), and apply
+/// statuses that arrived before we knew the wamid (D1).
+fn accept_message(tx: &Transaction<'_>, message_id: i64, wamid: &str, at: Timestamp) -> Result<(), StoreError> {
+    let (bn, identity_id): (i64, i64) =
+        tx.query_row("SELECT business_number_id, identity_id FROM messages WHERE id = ?1", params![message_id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    tx.execute(
+        "UPDATE messages SET wamid = ?1, delivery_state = 'accepted', delivery_updated_at = ?2, error_code = NULL, error_title = NULL, error_details = NULL
+         WHERE id = ?3",
+        params![wamid, at.unix_millis(), message_id],
+    )?;
+    let key: String = tx.query_row("SELECT identity_key FROM identities WHERE id = ?1", params![identity_id], |r| r.get(0))?;
+    if let Some(mut ident) = identity_state(tx, bn, &key)? {
+        if ident.window.record_business_send(WindowPolicy::WHATSAPP, at).is_some() {
+            tx.execute("UPDATE identities SET fep_started_at = ?1 WHERE id = ?2", params![at.unix_millis(), identity_id])?;
+        }
+    }
+    let pending: Vec<(i64, String, i64)> = tx
+        .prepare_cached(
+            "SELECT id, status, at FROM status_events WHERE business_number_id = ?1 AND wamid = ?2 AND applied = 0 ORDER BY at",
+        )?
+        .query_map(params![bn, wamid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut state = DeliveryState::Accepted;
+    for (status_id, status, status_at) in pending {
+        if let Some(st) = MetaStatus::parse(&status) {
+            if let StatusOutcome::Advance(next) = apply_meta_status(state, st) {
+                state = next;
+                tx.execute(
+                    "UPDATE messages SET delivery_state = ?1, delivery_updated_at = ?2 WHERE id = ?3",
+                    params![next.as_str(), status_at, message_id],
+                )?;
+                tx.execute("UPDATE status_events SET applied = 1 WHERE id = ?1", params![status_id])?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An outbound message accepted elsewhere (tests, imports): inserted and accepted in one go.
+pub(crate) fn record_outbound(conn: &mut Connection, msg: &OutboundAccepted) -> Result<i64, StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let (bn, identity_id): (i64, i64) = tx
+        .query_row("SELECT business_number_id, identity_id FROM tickets WHERE id = ?1", params![msg.ticket_id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("ticket {} does not exist", msg.ticket_id)))?;
+    let at = msg.accepted_at.unix_millis();
+    tx.execute(
+        "INSERT INTO messages (ticket_id, business_number_id, identity_id, direction, kind, body, sent_at, received_at, delivery_state, delivery_updated_at)
+         VALUES (?1, ?2, ?3, 'outbound', ?4, ?5, ?6, ?6, 'sending', ?6)",
+        params![msg.ticket_id, bn, identity_id, msg.kind, msg.body, at],
+    )?;
+    let id = tx.last_insert_rowid();
+    accept_message(&tx, id, &msg.wamid, msg.accepted_at)?;
+    tx.commit()?;
+    Ok(id)
+}
+
+pub(crate) fn recover_interrupted(conn: &mut Connection, claimed_before: Timestamp, now: Timestamp) -> Result<u64, StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let stuck: Vec<(i64, i64, i64, i64)> = tx
+        .prepare_cached(
+            "SELECT o.id, o.message_id, o.attempts, m.ticket_id FROM outbox o JOIN messages m ON m.id = o.message_id
+             WHERE o.state = 'sending' AND o.claimed_at < ?1",
+        )?
+        .query_map(params![claimed_before.unix_millis()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<Result<_, _>>()?;
+    for (outbox_id, message_id, attempt, ticket_id) in &stuck {
+        tx.execute("UPDATE outbox SET state = 'queued', next_attempt_at = ?1 WHERE id = ?2", params![now.unix_millis(), outbox_id])?;
+        tx.execute(
+            "UPDATE send_attempts SET finished_at = ?1, outcome = 'interrupted' WHERE outbox_id = ?2 AND attempt = ?3",
+            params![now.unix_millis(), outbox_id, attempt],
+        )?;
+        // The request may or may not have reached Meta; it goes again and the agent is told.
+        tx.execute(
+            "UPDATE messages SET delivery_state = 'queued', delivery_updated_at = ?1, maybe_duplicate = 1 WHERE id = ?2",
+            params![now.unix_millis(), message_id],
+        )?;
+        event(
+            &tx,
+            *ticket_id,
+            now,
+            "system",
+            "send_interrupted",
+            serde_json::json!({"message_id": message_id, "may_have_been_sent_twice": true}),
+        )?;
+    }
+    tx.commit()?;
+    Ok(u64::try_from(stuck.len()).unwrap_or(0))
+}
+
+pub(crate) fn next_due(conn: &Connection) -> Result<Option<Timestamp>, StoreError> {
+    let at: Option<i64> = conn.query_row("SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'queued'", [], |r| r.get(0))?;
+    Ok(at.map(Timestamp::from_unix_millis))
+}
