@@ -17,9 +17,32 @@ pub const DEFAULT_CONFIG: &str = include_str!("../config.default.toml");
 pub struct Config {
     pub server: ServerConfig,
     pub database: DatabaseConfig,
+    pub whatsapp: WhatsappConfig,
+    pub dispatcher: DispatcherConfig,
     pub log: LogConfig,
     #[serde(default)]
     pub business_numbers: Vec<BusinessNumberConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WhatsappConfig {
+    pub api_base_url: String,
+    pub api_version: String,
+    pub request_timeout_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DispatcherConfig {
+    pub throughput_per_second: u32,
+    pub pair_interval_seconds: u64,
+    pub pair_burst: u32,
+    pub retry_initial_ms: u64,
+    pub retry_max_ms: u64,
+    pub max_attempts: u32,
+    pub concurrency: usize,
+    pub claim_lease_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -65,6 +88,9 @@ pub struct BusinessNumberConfig {
     pub verify_token: SecretString,
     #[serde(default = "yes")]
     pub redact_card_numbers: bool,
+    /// Overrides `dispatcher.throughput_per_second` for this number.
+    #[serde(default)]
+    pub throughput_per_second: Option<u32>,
 }
 
 fn yes() -> bool {
@@ -109,6 +135,23 @@ impl Config {
         if self.server.max_body_bytes == 0 {
             return Err(ConfigError::Invalid("server.max_body_bytes must be above 0".into()));
         }
+        if !(1..=1000).contains(&self.dispatcher.throughput_per_second) {
+            return Err(ConfigError::Invalid(format!(
+                "dispatcher.throughput_per_second must be between 1 and 1000, got {}",
+                self.dispatcher.throughput_per_second
+            )));
+        }
+        if self.dispatcher.pair_burst == 0 || self.dispatcher.concurrency == 0 || self.dispatcher.max_attempts == 0 {
+            return Err(ConfigError::Invalid(
+                "dispatcher.pair_burst, dispatcher.concurrency and dispatcher.max_attempts must be above 0".into(),
+            ));
+        }
+        if !self.whatsapp.api_base_url.starts_with("http://") && !self.whatsapp.api_base_url.starts_with("https://") {
+            return Err(ConfigError::Invalid(format!(
+                "whatsapp.api_base_url must start with http:// or https://, got {:?}",
+                self.whatsapp.api_base_url
+            )));
+        }
         if self.database.max_batch == 0 {
             return Err(ConfigError::Invalid("database.max_batch must be above 0".into()));
         }
@@ -129,6 +172,9 @@ impl Config {
                 if secret.expose_secret().trim().is_empty() {
                     return Err(ConfigError::Invalid(format!("{} is empty", at(field))));
                 }
+            }
+            if n.throughput_per_second.is_some_and(|t| !(1..=1000).contains(&t)) {
+                return Err(ConfigError::Invalid(format!("{} must be between 1 and 1000", at("throughput_per_second"))));
             }
             if n.waba_id.trim().is_empty() {
                 return Err(ConfigError::Invalid(format!("{} is empty", at("waba_id"))));

@@ -11,6 +11,7 @@ use crate::config::BusinessNumberConfig;
 pub struct ServedNumber {
     pub id: i64,
     pub phone_number_id: String,
+    pub waba_id: String,
     pub name: String,
     /// Index into [`NumberDirectory::secrets`] of the app secret that signs this number's webhooks.
     pub secret_index: usize,
@@ -44,6 +45,7 @@ impl NumberDirectory {
                     ServedNumber {
                         id: *id,
                         phone_number_id: n.phone_number_id.clone(),
+                        waba_id: n.waba_id.clone(),
                         name: n.name.clone(),
                         secret_index,
                         redact_card_numbers: n.redact_card_numbers,
@@ -56,6 +58,11 @@ impl NumberDirectory {
 
     pub fn get(&self, phone_number_id: &str) -> Option<&ServedNumber> {
         self.by_phone_number_id.get(phone_number_id)
+    }
+
+    /// The WhatsApp Business Account of a number, by database id.
+    pub fn waba_of(&self, business_number_id: i64) -> Option<&str> {
+        self.by_phone_number_id.values().find(|n| n.id == business_number_id).map(|n| n.waba_id.as_str())
     }
 
     pub fn secrets(&self) -> &[SecretString] {

@@ -7,8 +7,10 @@
 
 pub mod config;
 pub mod directory;
+pub mod dispatcher;
 pub mod error;
 pub mod metrics;
+pub mod replies;
 pub mod webhook;
 
 use std::collections::HashMap;
@@ -28,9 +30,11 @@ use tokio_util::sync::CancellationToken;
 use tower_http::trace::TraceLayer;
 use windowdesk_core::{Clock, SystemClock};
 use windowdesk_store::{BusinessNumberSpec, Store, StoreOptions};
+use windowdesk_whatsapp::client::CloudApi;
 
 use crate::config::Config;
 use crate::directory::NumberDirectory;
+use crate::dispatcher::{Dispatcher, NumberSender};
 use crate::metrics::Metrics;
 
 /// What every handler can reach.
@@ -41,6 +45,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub clock: Arc<dyn Clock>,
     pub max_body_bytes: usize,
+    /// Woken when a reply is committed to the outbox, so the dispatcher sends it at once.
+    pub outbox_wake: Arc<tokio::sync::Notify>,
 }
 
 /// The HTTP routes.
@@ -128,7 +134,22 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         metrics: Arc::new(Metrics::default()),
         clock,
         max_body_bytes: config.server.max_body_bytes,
+        outbox_wake: Arc::new(tokio::sync::Notify::new()),
     })
+}
+
+/// The dispatcher for the configured numbers.
+pub fn build_dispatcher(config: &Config, state: &AppState) -> anyhow::Result<Dispatcher> {
+    let timeout = Duration::from_secs(config.whatsapp.request_timeout_seconds);
+    let api = CloudApi::new(&config.whatsapp.api_base_url, &config.whatsapp.api_version, timeout).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut senders = HashMap::new();
+    for n in &config.business_numbers {
+        if let Some(served) = state.numbers.get(&n.phone_number_id) {
+            let per_second = n.throughput_per_second.unwrap_or(config.dispatcher.throughput_per_second);
+            senders.insert(served.id, NumberSender::new(n.phone_number_id.clone(), n.access_token.clone(), per_second));
+        }
+    }
+    Ok(Dispatcher::new(state.store.clone(), api, senders, state.clock.clone(), config.dispatcher.clone(), state.outbox_wake.clone()))
 }
 
 /// Starts the desk on `listener`; it runs until `shutdown` is cancelled.
@@ -141,6 +162,8 @@ pub async fn start(config: &Config, listener: TcpListener, clock: Option<Arc<dyn
     let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
     let token = shutdown.clone();
     let store = state.store.clone();
+    let dispatcher = Arc::new(build_dispatcher(config, &state)?);
+    let dispatching = tokio::spawn(dispatcher.run(shutdown.clone()));
     let task = tokio::spawn(async move {
         let serve = axum::serve(listener, app).with_graceful_shutdown(token.clone().cancelled_owned());
         let mut serve = std::pin::pin!(std::future::IntoFuture::into_future(serve));
@@ -150,7 +173,10 @@ pub async fn start(config: &Config, listener: TcpListener, clock: Option<Arc<dyn
                 tracing::warn!(grace_seconds = grace.as_secs(), "requests still running after the grace period; stopping anyway");
             }
         }
-        // Everything accepted commits before the process ends.
+        // Sends in flight are recorded, and everything accepted commits, before the process ends.
+        if tokio::time::timeout(grace, dispatching).await.is_err() {
+            tracing::warn!("sends still in flight after the grace period; they will be recovered at the next start");
+        }
         store.close().await;
         tracing::info!("stopped");
         Ok(())

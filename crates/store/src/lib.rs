@@ -54,6 +54,7 @@ pub trait TicketStore: Send + Sync {
 #[async_trait]
 pub trait ContactStore: Send + Sync {
     async fn identity_by_key(&self, business_number_id: i64, key: &str) -> Result<Option<IdentityRow>, StoreError>;
+    async fn identity(&self, id: i64) -> Result<Option<IdentityRow>, StoreError>;
     async fn identity_changes(&self, identity_id: i64) -> Result<Vec<IdentityChangeRow>, StoreError>;
 }
 

@@ -6,6 +6,7 @@
 //! - [`normalize`]: turns a verified payload into the desk's own [`windowdesk_core::inbound::Change`]s,
 //!   redacting card numbers (SPEC I8) before anything else sees the text.
 
+pub mod client;
 pub mod errors;
 pub mod normalize;
 pub mod signature;

@@ -27,7 +27,12 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// Database id of `PNID`.
     pub bn: i64,
+    /// The Cloud API simulator playing Meta, when started with one.
+    pub sim: Option<windowdesk_sim::RunningSim>,
 }
+
+/// The access token the desk uses and the simulator expects.
+pub const ACCESS_TOKEN: &str = "token";
 
 pub fn config_for(url: &str) -> Config {
     let mut toml = format!("[database]\nurl = {url:?}\nmax_in_flight = 3\n");
@@ -42,14 +47,80 @@ pub fn config_for(url: &str) -> Config {
 
 impl TestApp {
     pub async fn start(backend: Backend) -> TestApp {
+        Self::start_with(backend, None, None, |_| {}).await
+    }
+
+    /// A desk talking to a Cloud API simulator that delivers its webhooks back to the desk.
+    pub async fn start_with_sim(
+        backend: Backend,
+        clock: Option<Arc<dyn windowdesk_core::Clock>>,
+        tweak: impl FnOnce(&mut windowdesk_sim::SimConfig),
+    ) -> TestApp {
+        let sim_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let sim_url = format!("http://{}", sim_listener.local_addr().unwrap());
+        Self::start_with(backend, clock, Some((sim_listener, sim_url)), tweak).await
+    }
+
+    async fn start_with(
+        backend: Backend,
+        clock: Option<Arc<dyn windowdesk_core::Clock>>,
+        sim: Option<(tokio::net::TcpListener, String)>,
+        tweak: impl FnOnce(&mut windowdesk_sim::SimConfig),
+    ) -> TestApp {
         let db = TestDb::new(backend).await.expect("test database");
-        let config = config_for(&db.url);
+        let mut config = config_for(&db.url);
+        // Tests should not wait for production backoff.
+        config.dispatcher.retry_initial_ms = 20;
+        config.dispatcher.retry_max_ms = 200;
+        config.dispatcher.pair_interval_seconds = 1;
+        config.dispatcher.pair_burst = 1000;
+        if let Some((_, url)) = &sim {
+            config.whatsapp.api_base_url = url.clone();
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let running = windowdesk_server::start(&config, listener, None).await.expect("desk starts");
+        let desk_url = format!("http://{}", listener.local_addr().unwrap());
+        let running = windowdesk_server::start(&config, listener, clock).await.expect("desk starts");
         let base = format!("http://{}", running.addr);
         let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap();
         let bn = running.state.numbers.get(PNID).expect("PNID is served").id;
-        TestApp { db, running, base, client, bn }
+        let sim = sim.map(|(sim_listener, _)| {
+            let mut sim_config = windowdesk_sim::SimConfig {
+                webhook_url: Some(format!("{desk_url}/webhooks/whatsapp")),
+                numbers: vec![windowdesk_sim::SimNumber {
+                    phone_number_id: PNID.into(),
+                    display_number: "+1 555 000 1111".into(),
+                    waba_id: WABA.into(),
+                    access_token: ACCESS_TOKEN.into(),
+                    app_secret: SECRET.into(),
+                    ..windowdesk_sim::SimNumber::default()
+                }],
+                status_delays: windowdesk_sim::StatusDelays { sent_ms: 5, delivered_ms: Some(10), read_ms: Some(20), played_ms: None },
+                ..windowdesk_sim::SimConfig::default()
+            };
+            tweak(&mut sim_config);
+            windowdesk_sim::Sim::start(sim_config, sim_listener).expect("simulator starts")
+        });
+        TestApp { db, running, base, client, bn, sim }
+    }
+
+    pub fn sim(&self) -> &windowdesk_sim::SimHandle {
+        &self.sim.as_ref().expect("started with a simulator").handle
+    }
+
+    /// Polls `check` until it returns Some, for at most 10 seconds.
+    pub async fn eventually<T, F, Fut>(&self, what: &str, mut check: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let Some(v) = check().await {
+                return v;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -77,6 +148,9 @@ impl TestApp {
 
     pub async fn stop(self) {
         self.running.stop().await.unwrap();
+        if let Some(sim) = self.sim {
+            sim.stop().await.unwrap();
+        }
         self.db.cleanup().await;
     }
 }

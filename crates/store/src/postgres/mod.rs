@@ -203,6 +203,9 @@ impl ContactStore for PgStore {
     async fn identity_by_key(&self, business_number_id: i64, key: &str) -> Result<Option<IdentityRow>, StoreError> {
         queries::identity_by_key(self.pool(), business_number_id, key).await
     }
+    async fn identity(&self, id: i64) -> Result<Option<IdentityRow>, StoreError> {
+        queries::identity(self.pool(), id).await
+    }
     async fn identity_changes(&self, identity_id: i64) -> Result<Vec<IdentityChangeRow>, StoreError> {
         queries::identity_changes(self.pool(), identity_id).await
     }

@@ -152,35 +152,37 @@ pub(crate) async fn ticket_events(pool: &PgPool, ticket_id: i64) -> Result<Vec<E
         .collect()
 }
 
-pub(crate) async fn identity_by_key(pool: &PgPool, bn: i64, key: &str) -> Result<Option<IdentityRow>, StoreError> {
-    let row = sqlx::query(
-        "SELECT i.id, i.contact_id, i.business_number_id, i.identity_key, i.wa_id, i.bsuid, i.profile_name, c.name, c.name_is_default,
-                i.last_inbound_at, i.referral_at, i.fep_started_at
-         FROM identities i JOIN contacts c ON c.id = i.contact_id WHERE i.business_number_id = $1 AND i.identity_key = $2",
-    )
-    .bind(bn)
-    .bind(key)
-    .fetch_optional(pool)
-    .await?;
-    row.map(|r| {
-        Ok(IdentityRow {
-            id: r.try_get(0)?,
-            contact_id: r.try_get(1)?,
-            business_number_id: r.try_get(2)?,
-            identity_key: r.try_get(3)?,
-            wa_id: r.try_get(4)?,
-            bsuid: r.try_get(5)?,
-            profile_name: r.try_get(6)?,
-            contact_name: r.try_get(7)?,
-            name_is_default: r.try_get::<i64, _>(8)? != 0,
-            window: CustomerWindow {
-                last_inbound_at: ot(r.try_get(9)?),
-                referral_at: ot(r.try_get(10)?),
-                fep_started_at: ot(r.try_get(11)?),
-            },
-        })
+const IDENTITY_SELECT: &str = "SELECT i.id, i.contact_id, i.business_number_id, i.identity_key, i.wa_id, i.bsuid, i.profile_name, c.name,
+        c.name_is_default, i.last_inbound_at, i.referral_at, i.fep_started_at
+     FROM identities i JOIN contacts c ON c.id = i.contact_id";
+
+fn identity_row(r: &PgRow) -> Result<IdentityRow, StoreError> {
+    Ok(IdentityRow {
+        id: r.try_get(0)?,
+        contact_id: r.try_get(1)?,
+        business_number_id: r.try_get(2)?,
+        identity_key: r.try_get(3)?,
+        wa_id: r.try_get(4)?,
+        bsuid: r.try_get(5)?,
+        profile_name: r.try_get(6)?,
+        contact_name: r.try_get(7)?,
+        name_is_default: r.try_get::<i64, _>(8)? != 0,
+        window: CustomerWindow { last_inbound_at: ot(r.try_get(9)?), referral_at: ot(r.try_get(10)?), fep_started_at: ot(r.try_get(11)?) },
     })
-    .transpose()
+}
+
+pub(crate) async fn identity_by_key(pool: &PgPool, bn: i64, key: &str) -> Result<Option<IdentityRow>, StoreError> {
+    let row = sqlx::query(&format!("{IDENTITY_SELECT} WHERE i.business_number_id = $1 AND i.identity_key = $2"))
+        .bind(bn)
+        .bind(key)
+        .fetch_optional(pool)
+        .await?;
+    row.as_ref().map(identity_row).transpose()
+}
+
+pub(crate) async fn identity(pool: &PgPool, id: i64) -> Result<Option<IdentityRow>, StoreError> {
+    let row = sqlx::query(&format!("{IDENTITY_SELECT} WHERE i.id = $1")).bind(id).fetch_optional(pool).await?;
+    row.as_ref().map(identity_row).transpose()
 }
 
 pub(crate) async fn identity_changes(pool: &PgPool, identity_id: i64) -> Result<Vec<IdentityChangeRow>, StoreError> {

@@ -174,6 +174,9 @@ impl ContactStore for SqliteStore {
         let key = key.to_owned();
         self.read(move |c| queries::identity_by_key(c, business_number_id, &key)).await
     }
+    async fn identity(&self, id: i64) -> Result<Option<IdentityRow>, StoreError> {
+        self.read(move |c| queries::identity(c, id)).await
+    }
     async fn identity_changes(&self, identity_id: i64) -> Result<Vec<IdentityChangeRow>, StoreError> {
         self.read(move |c| queries::identity_changes(c, identity_id)).await
     }

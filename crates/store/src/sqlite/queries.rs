@@ -133,28 +133,32 @@ pub(crate) fn ticket_events(c: &Connection, ticket_id: i64) -> Result<Vec<EventR
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+const IDENTITY_SELECT: &str = "SELECT i.id, i.contact_id, i.business_number_id, i.identity_key, i.wa_id, i.bsuid, i.profile_name, c.name,
+        c.name_is_default, i.last_inbound_at, i.referral_at, i.fep_started_at
+     FROM identities i JOIN contacts c ON c.id = i.contact_id";
+
+fn identity_row(r: &Row<'_>) -> rusqlite::Result<IdentityRow> {
+    Ok(IdentityRow {
+        id: r.get(0)?,
+        contact_id: r.get(1)?,
+        business_number_id: r.get(2)?,
+        identity_key: r.get(3)?,
+        wa_id: r.get(4)?,
+        bsuid: r.get(5)?,
+        profile_name: r.get(6)?,
+        contact_name: r.get(7)?,
+        name_is_default: r.get::<_, i64>(8)? != 0,
+        window: CustomerWindow { last_inbound_at: ot(r.get(9)?), referral_at: ot(r.get(10)?), fep_started_at: ot(r.get(11)?) },
+    })
+}
+
 pub(crate) fn identity_by_key(c: &Connection, bn: i64, key: &str) -> Result<Option<IdentityRow>, StoreError> {
-    let mut stmt = c.prepare_cached(
-        "SELECT i.id, i.contact_id, i.business_number_id, i.identity_key, i.wa_id, i.bsuid, i.profile_name, c.name, c.name_is_default,
-                i.last_inbound_at, i.referral_at, i.fep_started_at
-         FROM identities i JOIN contacts c ON c.id = i.contact_id WHERE i.business_number_id = ?1 AND i.identity_key = ?2",
-    )?;
-    Ok(stmt
-        .query_row(params![bn, key], |r| {
-            Ok(IdentityRow {
-                id: r.get(0)?,
-                contact_id: r.get(1)?,
-                business_number_id: r.get(2)?,
-                identity_key: r.get(3)?,
-                wa_id: r.get(4)?,
-                bsuid: r.get(5)?,
-                profile_name: r.get(6)?,
-                contact_name: r.get(7)?,
-                name_is_default: r.get::<_, i64>(8)? != 0,
-                window: CustomerWindow { last_inbound_at: ot(r.get(9)?), referral_at: ot(r.get(10)?), fep_started_at: ot(r.get(11)?) },
-            })
-        })
-        .optional()?)
+    let sql = format!("{IDENTITY_SELECT} WHERE i.business_number_id = ?1 AND i.identity_key = ?2");
+    Ok(c.prepare_cached(&sql)?.query_row(params![bn, key], identity_row).optional()?)
+}
+
+pub(crate) fn identity(c: &Connection, id: i64) -> Result<Option<IdentityRow>, StoreError> {
+    Ok(c.prepare_cached(&format!("{IDENTITY_SELECT} WHERE i.id = ?1"))?.query_row(params![id], identity_row).optional()?)
 }
 
 pub(crate) fn identity_changes(c: &Connection, identity_id: i64) -> Result<Vec<IdentityChangeRow>, StoreError> {

@@ -1,0 +1,230 @@
+//! The dispatcher: takes replies from the durable outbox and sends them through the Cloud API
+//! (SPEC D2–D5, section 12).
+//!
+//! Every attempt is claimed in the database before the request leaves, and its outcome is recorded
+//! after. Free-form messages are never sent at or after their `window_end`: a retry that would land
+//! there becomes `blocked`. Throughput per business number and the pair rate per customer are kept
+//! below Meta's limits by rate limiters, rather than by collecting `130429`/`131056` errors.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use rand::Rng;
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::{Notify, Semaphore};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use windowdesk_core::{Clock, Timestamp};
+use windowdesk_store::{AttemptOutcome, OutboxJob, SendError, Store};
+use windowdesk_whatsapp::client::{ApiError, CloudApi};
+use windowdesk_whatsapp::errors::{human_reason, ErrorClass};
+
+use crate::config::DispatcherConfig;
+
+/// How the dispatcher reaches one business number.
+pub struct NumberSender {
+    pub phone_number_id: String,
+    pub access_token: SecretString,
+    limiter: DefaultDirectRateLimiter,
+}
+
+impl NumberSender {
+    pub fn new(phone_number_id: String, access_token: SecretString, per_second: u32) -> Self {
+        let per_second = NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN);
+        // A burst of at most one second's worth: the limit holds over any one-second window.
+        NumberSender { phone_number_id, access_token, limiter: RateLimiter::direct(Quota::per_second(per_second).allow_burst(per_second)) }
+    }
+}
+
+pub struct Dispatcher {
+    store: Arc<dyn Store>,
+    api: CloudApi,
+    numbers: HashMap<i64, NumberSender>,
+    pairs: DefaultKeyedRateLimiter<String>,
+    clock: Arc<dyn Clock>,
+    config: DispatcherConfig,
+    wake: Arc<Notify>,
+    worker_id: String,
+}
+
+impl Dispatcher {
+    pub fn new(
+        store: Arc<dyn Store>,
+        api: CloudApi,
+        numbers: HashMap<i64, NumberSender>,
+        clock: Arc<dyn Clock>,
+        config: DispatcherConfig,
+        wake: Arc<Notify>,
+    ) -> Self {
+        let period = Duration::from_secs(config.pair_interval_seconds.max(1));
+        let burst = NonZeroU32::new(config.pair_burst).unwrap_or(NonZeroU32::MIN);
+        let pair_quota = Quota::with_period(period).unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN)).allow_burst(burst);
+        let worker_id = format!("{}-{}", std::process::id(), rand::thread_rng().gen::<u32>());
+        Dispatcher { store, api, numbers, pairs: RateLimiter::keyed(pair_quota), clock, config, wake, worker_id }
+    }
+
+    /// Runs until `shutdown`; then stops claiming and waits for the sends in flight to be recorded.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        let lease = Duration::from_secs(self.config.claim_lease_seconds);
+        // D5: a single-instance desk (SQLite) owns every claim, so all unfinished ones are orphans of
+        // the previous process; with several instances only claims older than the lease are.
+        let now = self.clock.now();
+        let before = if self.store.backend() == "sqlite" { now } else { now.minus(lease) };
+        match self.store.recover_interrupted(before, now).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(
+                replies = n,
+                "replies were in flight when the desk stopped; sending them again, marked 'may have been sent twice'"
+            ),
+            Err(e) => tracing::error!(error = %e, "could not recover interrupted sends"),
+        }
+        let permits = Arc::new(Semaphore::new(self.config.concurrency));
+        let mut sends = JoinSet::new();
+        let mut last_recovery = tokio::time::Instant::now();
+        while !shutdown.is_cancelled() {
+            while sends.try_join_next().is_some() {}
+            if last_recovery.elapsed() > lease / 2 {
+                last_recovery = tokio::time::Instant::now();
+                let now = self.clock.now();
+                if let Err(e) = self.store.recover_interrupted(now.minus(lease), now).await {
+                    tracing::warn!(error = %e, "recovering stale claims failed");
+                }
+                self.pairs.retain_recent();
+            }
+            let free = permits.available_permits();
+            if free == 0 {
+                tokio::select! {
+                    _ = sends.join_next() => {}
+                    () = shutdown.cancelled() => break,
+                }
+                continue;
+            }
+            let limit = u32::try_from(free.min(200)).unwrap_or(200);
+            let jobs = match self.store.claim_due(self.clock.now(), limit, &self.worker_id).await {
+                Ok(jobs) => jobs,
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming from the outbox failed; retrying in a second");
+                    tokio::select! {
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        () = shutdown.cancelled() => break,
+                    }
+                    continue;
+                }
+            };
+            if jobs.is_empty() {
+                // Sleep until woken by a new reply, until the next retry is due, or for a second
+                // (another instance may have queued something).
+                let mut nap = Duration::from_secs(1);
+                if let Ok(Some(due)) = self.store.next_due().await {
+                    let ms = self.clock.now().millis_until(due).clamp(0, 1000);
+                    nap = Duration::from_millis(u64::try_from(ms).unwrap_or(1000));
+                }
+                tokio::select! {
+                    () = self.wake.notified() => {}
+                    () = tokio::time::sleep(nap) => {}
+                    () = shutdown.cancelled() => break,
+                }
+                continue;
+            }
+            for job in jobs {
+                let Ok(permit) = permits.clone().acquire_owned().await else { break };
+                let me = self.clone();
+                sends.spawn(async move {
+                    me.deliver(job).await;
+                    drop(permit);
+                });
+            }
+        }
+        while sends.join_next().await.is_some() {}
+    }
+
+    async fn deliver(&self, job: OutboxJob) {
+        let outcome = self.attempt(&job).await;
+        if let AttemptOutcome::Failed { error } = &outcome {
+            tracing::warn!(message_id = job.message_id, code = ?error.code, reason = %error.title, "reply failed");
+        }
+        // If this write fails the claim stays open and is recovered after the lease, marked as
+        // possibly sent twice: the truth, since it may have reached Meta.
+        if let Err(e) = self.store.finish_attempt(&job, &outcome, self.clock.now()).await {
+            tracing::error!(error = %e, message_id = job.message_id, "could not record a send outcome");
+        }
+    }
+
+    fn window_open(job: &OutboxJob, now: Timestamp) -> bool {
+        !job.free_form || job.window_end.is_none_or(|end| now < end)
+    }
+
+    async fn attempt(&self, job: &OutboxJob) -> AttemptOutcome {
+        if !Self::window_open(job, self.clock.now()) {
+            return AttemptOutcome::Blocked;
+        }
+        let Some(number) = self.numbers.get(&job.business_number_id) else {
+            return AttemptOutcome::Failed {
+                error: SendError {
+                    http_status: None,
+                    code: None,
+                    title: "the business number of this ticket is no longer configured".into(),
+                    details: None,
+                },
+            };
+        };
+        number.limiter.until_ready().await;
+        self.pairs.until_key_ready(&job.recipient).await;
+        // Waiting for the limiters took time: the window may have closed meanwhile (W4).
+        if !Self::window_open(job, self.clock.now()) {
+            return AttemptOutcome::Blocked;
+        }
+        match self.api.send_message(&number.phone_number_id, number.access_token.expose_secret(), &job.request).await {
+            Ok(wamid) => AttemptOutcome::Accepted { wamid },
+            Err(e) => self.after_error(job, e),
+        }
+    }
+
+    fn after_error(&self, job: &OutboxJob, e: ApiError) -> AttemptOutcome {
+        let error = send_error(&e);
+        match e.class {
+            ErrorClass::WindowClosed | ErrorClass::Permanent { auth: false } => AttemptOutcome::Failed { error },
+            ErrorClass::Permanent { auth: true } => {
+                tracing::error!(
+                    business_number_id = job.business_number_id,
+                    "the Cloud API refused the access token: the business number needs attention"
+                );
+                AttemptOutcome::Failed { error }
+            }
+            ErrorClass::Transient => {
+                if job.attempt >= i64::from(self.config.max_attempts) {
+                    return AttemptOutcome::Failed { error };
+                }
+                let next = self.clock.now().plus(self.backoff(job.attempt));
+                if !Self::window_open(job, next) {
+                    // D3: never retried past the window.
+                    return AttemptOutcome::Blocked;
+                }
+                AttemptOutcome::Retry { next_attempt_at: next, error }
+            }
+        }
+    }
+
+    /// Exponential backoff with jitter: between half and all of `initial * 2^(attempt-1)`, capped.
+    fn backoff(&self, attempt: i64) -> Duration {
+        let exp = u32::try_from(attempt.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
+        let full = self.config.retry_initial_ms.saturating_mul(1u64 << exp).min(self.config.retry_max_ms).max(1);
+        Duration::from_millis(rand::thread_rng().gen_range(full / 2..=full))
+    }
+}
+
+fn send_error(e: &ApiError) -> SendError {
+    let title = match e.code {
+        Some(code) => human_reason(code).to_owned(),
+        None => e.title.clone(),
+    };
+    let details = match (&e.details, e.code) {
+        (Some(d), _) => Some(d.clone()),
+        (None, Some(_)) => Some(e.title.clone()),
+        (None, None) => None,
+    };
+    SendError { http_status: e.http_status.map(i64::from), code: e.code, title, details }
+}

@@ -1,0 +1,138 @@
+//! `POST /{version}/{phone-number-id}/messages`: the checks in Meta's order (token, number, body,
+//! template, the 24 h rule, limits), then the answer and the statuses that follow.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+use tokio::time::Instant;
+
+use crate::auth::{authorize_number, check_version};
+use crate::config::WindowEnforcement;
+use crate::error::GraphError;
+use crate::request::{self, SendRequest};
+use crate::state::{new_wamid, Fault, ReadReceipt, ReceivedMessage, SimHandle};
+use crate::statuses::{price, StatusPlan, DAY_MS};
+use crate::templates;
+
+pub(crate) async fn send(
+    State(sim): State<SimHandle>,
+    Path((version, phone_number_id)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match handle(&sim, &version, &phone_number_id, q.get("access_token").map(String::as_str), &headers, &body).await {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => {
+            tracing::debug!(code = e.code, details = ?e.details, "send refused");
+            e.into_response()
+        }
+    }
+}
+
+async fn handle(
+    sim: &SimHandle,
+    version: &str,
+    phone_number_id: &str,
+    query_token: Option<&str>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Value, GraphError> {
+    check_version(version)?;
+    let number = authorize_number(sim, headers, query_token, phone_number_id, "post")?.clone();
+    let out = match request::parse(body)? {
+        SendRequest::MarkRead { message_id } => {
+            let at_ms = sim.0.clock.now_ms();
+            sim.lock().read_receipts.push(ReadReceipt { phone_number_id: number.phone_number_id.clone(), message_id, at_ms });
+            return Ok(json!({"success": true}));
+        }
+        SendRequest::Message(m) => m,
+    };
+
+    let fault = sim.lock().take_fault();
+    match fault {
+        None => {}
+        Some(Fault::ServerError) => return Err(GraphError::internal()),
+        Some(Fault::Error { code, http_status }) => return Err(GraphError::whatsapp(http_status, code)),
+        Some(Fault::Hang { ms }) => {
+            tokio::select! {
+                () = sim.0.cancel.cancelled() => return Err(GraphError::internal()),
+                () = tokio::time::sleep(Duration::from_millis(ms)) => {}
+            }
+        }
+    }
+
+    let checked = match &out.template {
+        Some(t) => Some(templates::check_send(sim, &number.waba_id, t)?),
+        None => None,
+    };
+    let now_ms = sim.0.clock.now_ms();
+    let wamid = new_wamid();
+    let accepted = Instant::now();
+    // One critical section from the window check to the record, so concurrent sends count each other.
+    let plan = {
+        let mut inner = sim.lock();
+        let enforcement = inner.enforcement;
+        let customer = inner.customer(&number.phone_number_id, &out.wa_id).clone();
+        let window_open = customer.last_inbound_ms.is_some_and(|t| now_ms < t + DAY_MS);
+        let mut failure = None;
+        if checked.is_none() && !window_open {
+            match enforcement {
+                WindowEnforcement::Sync => return Err(GraphError::whatsapp(400, 131_047)),
+                WindowEnforcement::Async => failure = Some(GraphError::whatsapp(400, 131_047)),
+                WindowEnforcement::Off => {}
+            }
+        }
+        inner.limits.admit(&number.phone_number_id, &out.wa_id, now_ms, number.throughput_per_second, sim.0.config.pair_rate)?;
+        if failure.is_none() {
+            if let Some(id) = out.media_id.as_deref().filter(|id| !inner.media.contains_key(*id)) {
+                failure = Some(GraphError::whatsapp(400, 131_053).with_details(format!("Media id {id} was not found for this number")));
+            }
+        }
+        let category = checked.as_ref().map(|c| c.used.category.clone());
+        let (pricing, conversation) = price(inner.customer(&number.phone_number_id, &out.wa_id), category.as_deref(), window_open, now_ms);
+        inner.received.push(ReceivedMessage {
+            wamid: wamid.clone(),
+            phone_number_id: number.phone_number_id.clone(),
+            to: out.wa_id.clone(),
+            kind: out.kind.clone(),
+            text: checked.as_ref().map(|c| c.rendered.clone()).or_else(|| out.text.clone()),
+            template: checked.as_ref().map(|c| c.used.clone()),
+            request: out.raw.clone(),
+            accepted_at_ms: now_ms,
+            status: "accepted".into(),
+            error_code: None,
+            pricing: failure.is_none().then(|| pricing.clone()),
+        });
+        StatusPlan {
+            number: number.clone(),
+            wamid: wamid.clone(),
+            wa_id: out.wa_id.clone(),
+            profile_name: customer.profile_name.clone(),
+            is_audio: out.kind == "audio",
+            pricing,
+            conversation,
+            biz_opaque_callback_data: out.biz_opaque_callback_data.clone(),
+            failure,
+            generation: inner.generation,
+            accepted,
+        }
+    };
+    sim.spawn_statuses(plan);
+
+    let mut message = json!({ "id": wamid });
+    if checked.is_some() {
+        message["message_status"] = json!("accepted");
+    }
+    Ok(json!({
+        "messaging_product": "whatsapp",
+        "contacts": [{"input": out.to_input, "wa_id": out.wa_id}],
+        "messages": [message],
+    }))
+}

@@ -1,0 +1,176 @@
+//! A client for the Cloud API endpoints the desk calls, with a configurable base URL (Meta's Graph API,
+//! or the simulator) and version.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::errors::{classify, ErrorClass};
+
+/// Where and how to reach the Cloud API.
+#[derive(Clone, Debug)]
+pub struct CloudApi {
+    http: reqwest::Client,
+    base_url: String,
+    version: String,
+}
+
+/// Why a call failed, with Meta's code when the body had one.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{title}{}", details.as_ref().map(|d| format!(": {d}")).unwrap_or_default())]
+pub struct ApiError {
+    /// `None` when no HTTP answer came (timeout, connection refused).
+    pub http_status: Option<u16>,
+    pub code: Option<i64>,
+    pub title: String,
+    pub details: Option<String>,
+    pub class: ErrorClass,
+}
+
+#[derive(Debug, Deserialize)]
+struct ErrorBody {
+    error: ErrorObject,
+}
+
+#[derive(Debug, Deserialize)]
+struct ErrorObject {
+    #[serde(default)]
+    code: Option<i64>,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    error_data: Option<ErrorData>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ErrorData {
+    #[serde(default)]
+    details: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SendResponse {
+    messages: Vec<SentMessage>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SentMessage {
+    id: String,
+}
+
+impl CloudApi {
+    /// `base_url` without a trailing slash, e.g. `https://graph.facebook.com`; `version` e.g. `v23.0`.
+    pub fn new(base_url: &str, version: &str, timeout: Duration) -> Result<Self, ApiError> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .pool_max_idle_per_host(256)
+            .build()
+            .map_err(|e| ApiError {
+                http_status: None,
+                code: None,
+                title: format!("cannot build HTTP client: {e}"),
+                details: None,
+                class: ErrorClass::Permanent { auth: false },
+            })?;
+        Ok(CloudApi { http, base_url: base_url.trim_end_matches('/').to_owned(), version: version.trim_matches('/').to_owned() })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/{}/{}", self.base_url, self.version, path.trim_start_matches('/'))
+    }
+
+    /// `POST /{version}/{phone_number_id}/messages`: returns the wamid Meta assigned.
+    pub async fn send_message(&self, phone_number_id: &str, access_token: &str, body: &str) -> Result<String, ApiError> {
+        let response = self
+            .http
+            .post(self.url(&format!("{phone_number_id}/messages")))
+            .bearer_auth(access_token)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .map_err(network_error)?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(network_error)?;
+        if !status.is_success() {
+            return Err(error_from_body(status.as_u16(), &bytes));
+        }
+        let parsed: SendResponse = serde_json::from_slice(&bytes).map_err(|e| ApiError {
+            http_status: Some(status.as_u16()),
+            code: None,
+            title: format!("unexpected answer from the Cloud API: {e}"),
+            details: None,
+            class: ErrorClass::Transient,
+        })?;
+        parsed.messages.into_iter().next().map(|m| m.id).ok_or_else(|| ApiError {
+            http_status: Some(status.as_u16()),
+            code: None,
+            title: "the Cloud API answered without a message id".into(),
+            details: None,
+            class: ErrorClass::Transient,
+        })
+    }
+}
+
+fn network_error(e: reqwest::Error) -> ApiError {
+    let title = if e.is_timeout() { "the Cloud API did not answer in time".to_owned() } else { format!("cannot reach the Cloud API: {e}") };
+    ApiError { http_status: e.status().map(|s| s.as_u16()), code: None, title, details: None, class: classify(None, None) }
+}
+
+/// Reads Meta's error body (`{"error": {"code", "message", "error_data": {"details"}}}`).
+pub fn error_from_body(http_status: u16, body: &[u8]) -> ApiError {
+    match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(b) => {
+            let code = b.error.code;
+            ApiError {
+                http_status: Some(http_status),
+                code,
+                title: b.error.title.or(b.error.message).unwrap_or_else(|| format!("HTTP {http_status}")),
+                details: b.error.error_data.and_then(|d| d.details),
+                class: classify(code, Some(http_status)),
+            }
+        }
+        Err(_) => ApiError {
+            http_status: Some(http_status),
+            code: None,
+            title: format!("HTTP {http_status} from the Cloud API"),
+            details: None,
+            class: classify(None, Some(http_status)),
+        },
+    }
+}
+
+/// The send request for a free-form text reply.
+pub fn text_message(to: &str, body: &str) -> Value {
+    json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": to, "type": "text", "text": {"preview_url": false, "body": body}})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meta_error_bodies_are_read() {
+        let e = error_from_body(
+            400,
+            br#"{"error":{"message":"(#131047) Re-engagement message","type":"OAuthException","code":131047,"error_data":{"messaging_product":"whatsapp","details":"Message failed to send because more than 24 hours have passed since the customer last replied to this number."},"fbtrace_id":"A"}}"#,
+        );
+        assert_eq!(e.code, Some(131_047));
+        assert_eq!(e.class, ErrorClass::WindowClosed);
+        assert!(e.details.unwrap().contains("24 hours"));
+        let e = error_from_body(503, b"<html>busy</html>");
+        assert_eq!((e.code, e.class), (None, ErrorClass::Transient));
+    }
+
+    #[test]
+    fn text_message_shape() {
+        let v = text_message("15550001234", "hi");
+        assert_eq!(v["to"], "15550001234");
+        assert_eq!(v["text"]["body"], "hi");
+        assert_eq!(v["messaging_product"], "whatsapp");
+    }
+}
