@@ -179,6 +179,14 @@ async fn load(tx: &mut Transaction<'static, Postgres>, needs: &plan::Needs, care
     }
     if !needs.targets.is_empty() {
         let (bns, wamids) = unzip_keys(&needs.targets);
+        // A status can arrive while the dispatcher records the wamid it acts on. Both sides take this
+        // lock (after their identity locks, before the message row), so one always sees the other's
+        // commit: either the status finds the message, or the accept finds the pending status.
+        sqlx::query("SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT wamid_lock_key(b, w) AS k FROM UNNEST($1::bigint[], $2::text[]) AS x(b, w)) l ORDER BY k")
+            .bind(&bns)
+            .bind(&wamids)
+            .execute(&mut **tx)
+            .await?;
         let rows = sqlx::query(
             "SELECT business_number_id, wamid, id, ticket_id, body, delivery_state FROM messages
              WHERE (business_number_id, wamid) IN (SELECT * FROM UNNEST($1::bigint[], $2::text[])) ORDER BY id FOR UPDATE",

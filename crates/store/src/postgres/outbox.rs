@@ -174,7 +174,29 @@ async fn set_state(
 }
 
 pub(crate) async fn finish_attempt(pool: &PgPool, job: &OutboxJob, outcome: &AttemptOutcome, now: Timestamp) -> Result<(), StoreError> {
+    let mut attempt = 0;
+    loop {
+        match finish_attempt_once(pool, job, outcome, now).await {
+            Err(e) if e.is_retryable() && attempt < 5 => attempt += 1,
+            other => return other,
+        }
+    }
+}
+
+async fn finish_attempt_once(pool: &PgPool, job: &OutboxJob, outcome: &AttemptOutcome, now: Timestamp) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
+    // Lock order shared with ingest: the identity row, then the wamid's advisory lock, then messages.
+    sqlx::query("SELECT i.id FROM identities i JOIN messages m ON m.identity_id = i.id WHERE m.id = $1 FOR UPDATE OF i")
+        .bind(job.message_id)
+        .execute(&mut *tx)
+        .await?;
+    if let AttemptOutcome::Accepted { wamid } = outcome {
+        sqlx::query("SELECT pg_advisory_xact_lock(wamid_lock_key($1, $2))")
+            .bind(job.business_number_id)
+            .bind(wamid)
+            .execute(&mut *tx)
+            .await?;
+    }
     let (next_outbox_state, next_attempt_at) = match outcome {
         AttemptOutcome::Retry { next_attempt_at, .. } => ("queued", next_attempt_at.unix_millis()),
         _ => ("done", now.unix_millis()),
@@ -296,6 +318,8 @@ pub(crate) async fn record_outbound(pool: &PgPool, msg: &OutboundAccepted) -> Re
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("ticket {} does not exist", msg.ticket_id)))?;
     let (bn, identity_id): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+    sqlx::query("SELECT id FROM identities WHERE id = $1 FOR UPDATE").bind(identity_id).execute(&mut *tx).await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(wamid_lock_key($1, $2))").bind(bn).bind(&msg.wamid).execute(&mut *tx).await?;
     let at = msg.accepted_at.unix_millis();
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO messages (ticket_id, business_number_id, identity_id, direction, kind, body, sent_at, received_at, delivery_state, delivery_updated_at)
