@@ -5,6 +5,7 @@
 //! configuration, mirrors the configured business numbers into it and serves on a listener until the
 //! cancellation token fires, then drains: in-flight requests finish and queued commits land.
 
+pub mod api;
 pub mod config;
 pub mod directory;
 pub mod dispatcher;
@@ -57,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .merge(api::router())
         .layer(DefaultBodyLimit::max(max_body))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
             // Low cardinality: the route pattern, not the raw path.

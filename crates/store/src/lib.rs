@@ -15,6 +15,7 @@ pub mod postgres;
 pub mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod tokens;
 
 use std::sync::Arc;
 
@@ -98,9 +99,60 @@ pub trait AuditStore: Send + Sync {
     async fn counts(&self) -> Result<Counts, StoreError>;
 }
 
+/// API tokens (SPEC 13). Only hashes are stored; see [`tokens`].
+#[async_trait]
+pub trait ApiTokenStore: Send + Sync {
+    /// Creates a token named `name`; the plaintext is in the result and nowhere else.
+    async fn create_api_token(&self, name: &str, now: Timestamp) -> Result<CreatedApiToken, StoreError>;
+    /// The token with this plaintext, if it exists and is not revoked. Records when it was last used
+    /// (at most about once a minute, so reads stay reads).
+    async fn verify_api_token(&self, token: &str, now: Timestamp) -> Result<Option<ApiTokenRow>, StoreError>;
+    async fn api_tokens(&self) -> Result<Vec<ApiTokenRow>, StoreError>;
+    /// Revokes a token; `false` when there is no such token or it was already revoked.
+    async fn revoke_api_token(&self, id: i64, now: Timestamp) -> Result<bool, StoreError>;
+}
+
+/// The people who work tickets.
+#[async_trait]
+pub trait AgentStore: Send + Sync {
+    /// A second agent with the same email is a [`StoreError::Conflict`].
+    async fn create_agent(&self, agent: &NewAgent) -> Result<AgentRow, StoreError>;
+    async fn agents(&self) -> Result<Vec<AgentRow>, StoreError>;
+    async fn agent(&self, id: i64) -> Result<Option<AgentRow>, StoreError>;
+}
+
+/// What agents and API clients do with tickets besides replying: filter, tag, assign, write notes,
+/// and look after failed deliveries. Every change is a ticket event with its actor (T6); a closed
+/// ticket is read-only (T1): changing it is a [`StoreError::Conflict`].
+#[async_trait]
+pub trait TicketWorkStore: Send + Sync {
+    async fn query_tickets(&self, query: &TicketQuery) -> Result<Vec<TicketSummary>, StoreError>;
+    async fn ticket_summary(&self, id: i64) -> Result<Option<TicketSummary>, StoreError>;
+    async fn ticket_reactions(&self, ticket_id: i64) -> Result<Vec<TicketReactionRow>, StoreError>;
+    /// Applies `change` in one transaction; `None` when there is no such ticket.
+    async fn update_ticket(&self, id: i64, change: &TicketChange, actor: &str, now: Timestamp)
+        -> Result<Option<TicketSummary>, StoreError>;
+    /// An internal note (a message with direction `note`): never sent, never touches the window.
+    /// A missing ticket is [`StoreError::NotFound`].
+    async fn add_note(&self, ticket_id: i64, body: &str, author: &str, now: Timestamp) -> Result<MessageRow, StoreError>;
+    /// Outbound messages in `failed` or `blocked`, newest first (D4).
+    async fn failed_deliveries(&self, before: Option<FailedCursor>, limit: u32) -> Result<Vec<FailedDeliveryRow>, StoreError>;
+}
+
 /// The whole store, as the server holds it.
 #[async_trait]
-pub trait Store: IngestStore + BusinessNumberStore + TicketStore + ContactStore + MessageStore + OutboxStore + AuditStore {
+pub trait Store:
+    IngestStore
+    + BusinessNumberStore
+    + TicketStore
+    + ContactStore
+    + MessageStore
+    + OutboxStore
+    + AuditStore
+    + ApiTokenStore
+    + AgentStore
+    + TicketWorkStore
+{
     /// A cheap round trip to the database, for `/readyz`.
     async fn ping(&self) -> Result<(), StoreError>;
     /// Which backend this is (`sqlite` or `postgres`), for logs and metrics.

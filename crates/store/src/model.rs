@@ -296,3 +296,197 @@ pub struct SendError {
     pub title: String,
     pub details: Option<String>,
 }
+
+/// Who may change things from outside: an API token. Only a hash of the secret is stored; the
+/// plaintext exists once, in [`CreatedApiToken`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ApiTokenRow {
+    pub id: i64,
+    pub name: String,
+    /// The first characters of the token (`wdk_1a2b3c4d`), so people can tell tokens apart.
+    pub prefix: String,
+    pub created_at: Timestamp,
+    pub last_used_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// A token just created: `token` is the plaintext, shown this once and never stored.
+#[derive(Clone, Debug)]
+pub struct CreatedApiToken {
+    pub row: ApiTokenRow,
+    pub token: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentRole {
+    Admin,
+    Agent,
+}
+
+impl AgentRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentRole::Admin => "admin",
+            AgentRole::Agent => "agent",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "admin" => Some(AgentRole::Admin),
+            "agent" => Some(AgentRole::Agent),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AgentRow {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+    pub role: AgentRole,
+    pub created_at: Timestamp,
+    #[serde(skip)]
+    pub has_password: bool,
+}
+
+/// An agent to create. `email` is compared case-insensitively (stored lowercased by the caller).
+#[derive(Clone, Debug)]
+pub struct NewAgent {
+    pub name: String,
+    pub email: String,
+    pub role: AgentRole,
+    /// An argon2 PHC string, hashed by the caller.
+    pub password_hash: Option<String>,
+    pub now: Timestamp,
+}
+
+/// Whose tickets to list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AssigneeFilter {
+    Unassigned,
+    Agent(i64),
+}
+
+/// Filters of the ticket list that agents and the API use; newest first, keyset-paginated.
+#[derive(Clone, Debug, Default)]
+pub struct TicketQuery {
+    pub status: Option<TicketStatus>,
+    pub business_number_id: Option<i64>,
+    pub assignee: Option<AssigneeFilter>,
+    pub tag: Option<String>,
+    /// Tickets with `id < before_id`.
+    pub before_id: Option<i64>,
+    pub limit: u32,
+}
+
+/// A ticket with what a list or a header shows next to it: its number, requester, window and tags.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TicketSummary {
+    pub ticket: TicketRow,
+    pub phone_number_id: String,
+    pub business_display_number: String,
+    pub contact_name: String,
+    pub wa_id: Option<String>,
+    pub bsuid: Option<String>,
+    pub window: CustomerWindow,
+    /// Sorted.
+    pub tags: Vec<String>,
+}
+
+/// A change to a ticket's fields, applied in one transaction with one event per changed field.
+#[derive(Clone, Debug, Default)]
+pub struct TicketChange {
+    pub status: Option<TicketStatus>,
+    /// `Some(None)` unassigns.
+    pub assignee_id: Option<Option<i64>>,
+    /// Replaces the tags when set; `add_tags` and `remove_tags` then apply on top.
+    pub tags: Option<Vec<String>>,
+    pub add_tags: Vec<String>,
+    pub remove_tags: Vec<String>,
+}
+
+/// A reaction on one of a ticket's messages.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TicketReactionRow {
+    pub target_wamid: String,
+    pub emoji: String,
+    pub reacted_at: Timestamp,
+}
+
+/// An outbound message that needs an agent (D4): `failed` or `blocked`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FailedDeliveryRow {
+    pub message_id: i64,
+    pub ticket_id: i64,
+    pub business_number_id: i64,
+    pub state: DeliveryState,
+    pub body: Option<String>,
+    pub author: Option<String>,
+    pub error_code: Option<i64>,
+    pub error_title: Option<String>,
+    pub error_details: Option<String>,
+    /// When it reached that state.
+    pub at: Timestamp,
+}
+
+/// Keyset position in the failed-deliveries list: rows strictly older than this.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FailedCursor {
+    pub at: Timestamp,
+    pub message_id: i64,
+}
+
+impl TicketChange {
+    /// The tags a ticket has after this change, given the ones it has now (sorted, deduplicated).
+    pub fn tags_after(&self, current: &[String]) -> Vec<String> {
+        let mut tags: std::collections::BTreeSet<String> = self.tags.as_deref().unwrap_or(current).iter().cloned().collect();
+        tags.extend(self.add_tags.iter().cloned());
+        for t in &self.remove_tags {
+            tags.remove(t);
+        }
+        tags.into_iter().collect()
+    }
+
+    pub fn touches_tags(&self) -> bool {
+        self.tags.is_some() || !self.add_tags.is_empty() || !self.remove_tags.is_empty()
+    }
+}
+
+impl MessageRow {
+    /// The row of a note just written (notes have no delivery, wamid or media).
+    pub fn note(id: i64, ticket_id: i64, bn: i64, identity_id: i64, body: &str, author: &str, now: Timestamp) -> MessageRow {
+        MessageRow {
+            id,
+            ticket_id: Some(ticket_id),
+            business_number_id: bn,
+            identity_id: Some(identity_id),
+            direction: Direction::Note,
+            wamid: None,
+            kind: "text".into(),
+            body: Some(body.to_owned()),
+            media_id: None,
+            mime_type: None,
+            filename: None,
+            voice: false,
+            reply_to_wamid: None,
+            target_wamid: None,
+            forwarded: 0,
+            referral: false,
+            sent_at: now,
+            received_at: now,
+            delivery_state: None,
+            error_code: None,
+            error_title: None,
+            error_details: None,
+            edited_at: None,
+            revoked_at: None,
+            errors: None,
+            raw: None,
+            maybe_duplicate: false,
+            author: Some(author.to_owned()),
+        }
+    }
+}

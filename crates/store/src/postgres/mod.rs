@@ -1,5 +1,6 @@
 //! The PostgreSQL store: for several stateless instances behind a load balancer.
 
+mod api;
 mod ingest;
 mod outbox;
 mod queries;

@@ -8,6 +8,7 @@ use crate::error::StoreError;
 const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_foundation", include_str!("../../migrations/sqlite/0001_foundation.sql")),
     ("0002_outbox", include_str!("../../migrations/sqlite/0002_outbox.sql")),
+    ("0003_api", include_str!("../../migrations/sqlite/0003_api.sql")),
 ];
 
 /// Applies pending migrations; returns the number applied in total.

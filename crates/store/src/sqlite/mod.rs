@@ -1,6 +1,7 @@
 //! The SQLite store: the embedded default. One file, WAL, `synchronous=FULL` so a commit is durable
 //! before a webhook is answered.
 
+mod api;
 mod conn;
 mod ingest;
 mod migrate;

@@ -1,0 +1,186 @@
+//! The API's errors, `{"error": {"code", "message", "details"}}` (SPEC 13, 15). Store and reply errors
+//! are mapped here, once; handlers only use `?`. Internal details are logged, never sent.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+use windowdesk_store::StoreError;
+
+use super::admin::AdminError;
+use crate::replies::ReplyError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// Malformed JSON or a body that is not an object.
+    #[error("{0}")]
+    BadRequest(String),
+    /// A well-formed request with a value the API does not accept; names the field.
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String, details: Value },
+    #[error("the database is unavailable; try again")]
+    Unavailable(#[source] StoreError),
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::Invalid { field: field.into(), message: message.into() }
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        ApiError::Conflict { code: "conflict", message: message.into(), details: Value::Null }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::Invalid { .. } => "invalid",
+            ApiError::Conflict { code, .. } => code,
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    fn details(&self) -> Value {
+        match self {
+            ApiError::Invalid { field, .. } => json!({"field": field}),
+            ApiError::Conflict { details, .. } => details.clone(),
+            _ => Value::Null,
+        }
+    }
+}
+
+/// The error body, as documented.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Machine-readable: `unauthorized`, `not_found`, `bad_request`, `invalid`, `conflict`, `window_closed`, `unavailable`.
+    pub code: String,
+    pub message: String,
+    /// `{"field": …}` for `invalid`; the window and the ways out for `window_closed`; otherwise null.
+    #[schema(value_type = Object, nullable = true)]
+    pub details: Value,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match &self {
+            ApiError::Unavailable(source) => tracing::error!(error = %source, "store error"),
+            ApiError::Internal(what) => tracing::error!(error = %what, "internal error"),
+            _ => {}
+        }
+        let body = ErrorBody { error: ErrorDetail { code: self.code().to_owned(), message: self.to_string(), details: self.details() } };
+        let mut response = (self.status(), Json(body)).into_response();
+        if matches!(self, ApiError::Unauthorized(_)) {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(m) => ApiError::conflict(m),
+            StoreError::NotFound(m) => ApiError::NotFound(m),
+            StoreError::Sqlite(_) | StoreError::Postgres(_) | StoreError::Closed => ApiError::Unavailable(e),
+            StoreError::Config(_) | StoreError::Migration(_) | StoreError::Corrupt(_) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<ReplyError> for ApiError {
+    fn from(e: ReplyError) -> Self {
+        match e {
+            ReplyError::Invalid { field, message } => ApiError::invalid(field, message),
+            ReplyError::NoTicket(id) => ApiError::NotFound(format!("ticket {id} does not exist")),
+            ReplyError::Conflict(m) => ApiError::conflict(m),
+            ReplyError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<AdminError> for ApiError {
+    fn from(e: AdminError) -> Self {
+        match e {
+            AdminError::Invalid { field, message } => ApiError::invalid(field, message),
+            AdminError::EmailTaken(email) => ApiError::Conflict {
+                code: "conflict",
+                message: format!("an agent with email {email} already exists"),
+                details: json!({"field": "email"}),
+            },
+            AdminError::Store(s) => s.into(),
+            AdminError::Hashing(m) => ApiError::Internal(m),
+        }
+    }
+}
+
+/// A JSON body whose errors name the field: a wrong type or unknown field is 422 with the path
+/// (`tags[1]`), malformed JSON is 400.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+        // Syntax errors first, so that only shape errors are reported against a field.
+        let value: Value = serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
+        if !value.is_object() {
+            return Err(ApiError::BadRequest("the body must be a JSON object".into()));
+        }
+        serde_path_to_error::deserialize(value).map(ApiJson).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner().to_string();
+            // A missing or unknown field has no path of its own: name it from serde's message.
+            let field = if path == "." { inner.split('`').nth(1).unwrap_or("body").to_owned() } else { path };
+            ApiError::invalid(field, inner)
+        })
+    }
+}
+
+/// A numeric id from the path; anything else names nothing that exists (404).
+pub struct PathId(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<String>::from_request_parts(parts, state).await {
+            Ok(Path(raw)) => raw.parse().map(PathId).map_err(|_| ApiError::NotFound(format!("{raw:?} is not an id"))),
+            Err(e) => Err(ApiError::NotFound(e.body_text())),
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! The window of a ticket (SPEC 4) and what can be sent into it now: replies and internal notes.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+use windowdesk_core::decision::TemplateSpec;
+use windowdesk_core::window::WindowPolicy;
+use windowdesk_core::{decide, Outgoing, SendContext, SendDecision};
+use windowdesk_store::StoreError;
+
+use super::auth::ApiCaller;
+use super::dto::{rfc3339, ActionOut, MessageOut};
+use super::error::{ApiError, ApiJson, PathId};
+use super::tickets::no_ticket;
+use crate::replies::{post_text_reply, ReplyOutcome, MAX_TEXT_CHARS};
+use crate::AppState;
+
+/// SPEC 4's window state of a ticket, and what can be sent now at what cost.
+#[derive(Serialize, ToSchema)]
+pub struct TicketWindow {
+    /// `open` or `closed`.
+    pub state: String,
+    pub open: bool,
+    /// When the customer service window closes or closed; null when the customer never wrote.
+    pub expires_at: Option<String>,
+    /// Whole seconds until `expires_at`; 0 when closed.
+    pub seconds_left: i64,
+    /// End of an active free entry point window.
+    pub fep_until: Option<String>,
+    /// The next business opening; null until business hours are configured.
+    pub next_business_open: Option<String>,
+    /// What may be sent now, each with its cost estimate. Free-form appears only while the window is open.
+    pub actions: Vec<ActionOut>,
+}
+
+/// The account's templates as the send decision sees them.
+async fn templates_of(state: &AppState, business_number_id: i64) -> Result<Vec<TemplateSpec>, StoreError> {
+    let Some(waba) = state.numbers.waba_of(business_number_id) else { return Ok(Vec::new()) };
+    Ok(state
+        .store
+        .templates()
+        .await?
+        .into_iter()
+        .filter(|t| t.waba_id == waba)
+        .map(|t| TemplateSpec {
+            name: t.name,
+            language: t.language,
+            category: t.category.unwrap_or_default(),
+            status: t.status.unwrap_or_default(),
+            body_params: 0,
+        })
+        .collect())
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/tickets/{id}/window", tag = "tickets",
+    params(("id" = i64, Path, description = "Ticket id")),
+    responses(
+        (status = 200, description = "The window and the allowed actions", body = TicketWindow),
+        (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
+        (status = 404, description = "No such ticket", body = super::error::ErrorBody),
+    )
+)]
+pub async fn get_window(State(state): State<AppState>, _caller: ApiCaller, PathId(id): PathId) -> Result<Json<TicketWindow>, ApiError> {
+    let summary = state.store.ticket_summary(id).await?.ok_or_else(|| no_ticket(id))?;
+    let templates = templates_of(&state, summary.ticket.business_number_id).await?;
+    let policy = WindowPolicy::WHATSAPP;
+    let now = state.clock.now();
+    let window = summary.window.state(policy, now);
+    let ctx = SendContext { window: &summary.window, policy, now, templates: &templates, sms_fallback: false, hold_allowed: false };
+    let mut actions = Vec::new();
+    match decide(&ctx, &Outgoing::FreeForm) {
+        SendDecision::Send { price } => {
+            actions.push(ActionOut::from_price("free_form", None, None, &price));
+            // Inside the window, templates can be sent too; the decision prices each one.
+            for t in &templates {
+                let outgoing = Outgoing::Template { name: t.name.clone(), language: t.language.clone(), body_params: t.body_params };
+                if let SendDecision::Send { price } = decide(&ctx, &outgoing) {
+                    actions.push(ActionOut::from_price("template", Some(t.name.clone()), Some(t.language.clone()), &price));
+                }
+            }
+        }
+        SendDecision::Blocked { options, .. } => actions.extend(options.iter().map(ActionOut::from_option)),
+        SendDecision::Invalid { .. } => {}
+    }
+    Ok(Json(TicketWindow {
+        state: if window.open { "open" } else { "closed" }.to_owned(),
+        open: window.open,
+        expires_at: window.expires_at.map(rfc3339),
+        seconds_left: window.seconds_left,
+        fep_until: window.fep_until.map(rfc3339),
+        next_business_open: None,
+        actions,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TextBody {
+    /// The text, at most 4096 characters.
+    pub body: String,
+}
+
+/// A reply committed to the outbox.
+#[derive(Serialize, ToSchema)]
+pub struct QueuedReply {
+    /// The message id; follow its `delivery_state` on the ticket.
+    pub id: i64,
+    pub ticket_id: i64,
+    /// `queued`.
+    pub state: String,
+    /// The deadline of every send attempt: a retry after it is blocked, never sent.
+    pub window_end: Option<String>,
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/tickets/{id}/replies", tag = "tickets",
+    params(("id" = i64, Path, description = "Ticket id")),
+    request_body = TextBody,
+    responses(
+        (status = 202, description = "Committed to the outbox; it is sent from the ticket's business number", body = QueuedReply),
+        (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
+        (status = 404, description = "No such ticket", body = super::error::ErrorBody),
+        (status = 409, description = "`window_closed`: the window is closed (details: window_end, options), or the ticket is closed",
+         body = super::error::ErrorBody),
+        (status = 422, description = "The body is empty or too long", body = super::error::ErrorBody),
+    )
+)]
+pub async fn post_reply(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId,
+    ApiJson(req): ApiJson<TextBody>,
+) -> Result<(StatusCode, Json<QueuedReply>), ApiError> {
+    match post_text_reply(&state, id, &req.body, &caller.actor()).await? {
+        ReplyOutcome::Queued { message_id, window_end } => Ok((
+            StatusCode::ACCEPTED,
+            Json(QueuedReply { id: message_id, ticket_id: id, state: "queued".into(), window_end: window_end.map(rfc3339) }),
+        )),
+        ReplyOutcome::Blocked { window_end, options } => {
+            let options: Vec<ActionOut> = options.iter().map(ActionOut::from_option).collect();
+            Err(ApiError::Conflict {
+                code: "window_closed",
+                message: match window_end {
+                    Some(end) => format!("the customer service window closed at {}; free-form replies cannot be sent", rfc3339(end)),
+                    None => "the customer has never written on this number, so free-form replies cannot be sent".to_owned(),
+                },
+                details: json!({"window_end": window_end.map(rfc3339), "options": options}),
+            })
+        }
+    }
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/tickets/{id}/notes", tag = "tickets",
+    params(("id" = i64, Path, description = "Ticket id")),
+    request_body = TextBody,
+    responses(
+        (status = 201, description = "The note; notes are never sent to WhatsApp and never touch the window", body = MessageOut),
+        (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
+        (status = 404, description = "No such ticket", body = super::error::ErrorBody),
+        (status = 409, description = "The ticket is closed, so read-only", body = super::error::ErrorBody),
+        (status = 422, description = "The body is empty or too long", body = super::error::ErrorBody),
+    )
+)]
+pub async fn post_note(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId,
+    ApiJson(req): ApiJson<TextBody>,
+) -> Result<(StatusCode, Json<MessageOut>), ApiError> {
+    let body = req.body.trim();
+    if body.is_empty() {
+        return Err(ApiError::invalid("body", "must not be empty"));
+    }
+    if body.chars().count() > MAX_TEXT_CHARS {
+        return Err(ApiError::invalid("body", format!("must be at most {MAX_TEXT_CHARS} characters")));
+    }
+    let note = state.store.add_note(id, body, &caller.actor(), state.clock.now()).await.map_err(|e| match e {
+        StoreError::NotFound(_) => no_ticket(id),
+        other => other.into(),
+    })?;
+    Ok((StatusCode::CREATED, Json(MessageOut::new(note, &[]))))
+}
