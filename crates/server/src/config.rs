@@ -146,6 +146,12 @@ impl Config {
                 "dispatcher.pair_burst, dispatcher.concurrency and dispatcher.max_attempts must be above 0".into(),
             ));
         }
+        if self.dispatcher.claim_lease_seconds <= self.whatsapp.request_timeout_seconds {
+            return Err(ConfigError::Invalid(format!(
+                "dispatcher.claim_lease_seconds ({}) must be longer than whatsapp.request_timeout_seconds ({}): a send still in flight must not be taken over",
+                self.dispatcher.claim_lease_seconds, self.whatsapp.request_timeout_seconds
+            )));
+        }
         if !self.whatsapp.api_base_url.starts_with("http://") && !self.whatsapp.api_base_url.starts_with("https://") {
             return Err(ConfigError::Invalid(format!(
                 "whatsapp.api_base_url must start with http:// or https://, got {:?}",
