@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+mod sim;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
@@ -34,6 +36,8 @@ enum Command {
         #[arg(long)]
         database_url: Option<String>,
     },
+    /// The Cloud API simulator: plays Meta for tests and demos (`windowdesk sim say …` acts as a customer).
+    Sim(sim::SimArgs),
     /// Configuration helpers.
     Config {
         #[command(subcommand)]
@@ -105,6 +109,12 @@ async fn main() -> anyhow::Result<()> {
             let (backend, n) =
                 windowdesk_store::migrate(&url).await.with_context(|| format!("migrating {}", windowdesk_store::redact_url(&url)))?;
             println!("{backend} database {} is at schema version {n}", windowdesk_store::redact_url(&url));
+        }
+        Command::Sim(args) => {
+            tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+                .init();
+            sim::run(args).await?;
         }
         Command::Config { command: ConfigCommand::PrintDefault } => print!("{DEFAULT_CONFIG}"),
         Command::Config { command: ConfigCommand::Check { config } } => {

@@ -1,0 +1,152 @@
+//! `windowdesk sim`: run the Cloud API simulator, and act as a customer through it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use windowdesk_sim::{Referral, Say, SayContent, SimConfig};
+
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    #[command(subcommand)]
+    pub command: Option<SimCommand>,
+    /// The simulator's configuration (TOML; `windowdesk sim print-config` shows every setting).
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// Where the simulator listens.
+    #[arg(long, default_value = "127.0.0.1:4010")]
+    pub listen: SocketAddr,
+    /// The desk's webhook URL; overrides the configuration.
+    #[arg(long)]
+    pub webhook_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// Print the simulator's commented example configuration.
+    PrintConfig,
+    /// Act as a customer: send a message to a business number through a running simulator.
+    Say(SayArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SayArgs {
+    /// The text to send (or the caption of an image or document).
+    pub text: Option<String>,
+    /// The customer's phone number (wa_id), e.g. 4915112345678.
+    #[arg(long)]
+    pub from: String,
+    /// The customer's WhatsApp profile name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The business number's phone_number_id (default: the simulator's first number).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// The simulator's address.
+    #[arg(long, default_value = "http://127.0.0.1:4010")]
+    pub sim: String,
+    /// Send the sample image.
+    #[arg(long, conflicts_with_all = ["voice", "document", "react_to"])]
+    pub image: bool,
+    /// Send the sample voice note (OGG/Opus).
+    #[arg(long, conflicts_with_all = ["image", "document", "react_to"])]
+    pub voice: bool,
+    /// Send the sample PDF document.
+    #[arg(long, conflicts_with_all = ["image", "voice", "react_to"])]
+    pub document: bool,
+    /// React to this wamid with --emoji (an empty emoji removes the reaction).
+    #[arg(long)]
+    pub react_to: Option<String>,
+    #[arg(long, default_value = "👍")]
+    pub emoji: String,
+    /// The text arrives from a click-to-WhatsApp ad (starts a free entry point).
+    #[arg(long)]
+    pub from_ad: bool,
+    /// Reply to (quote) this wamid.
+    #[arg(long)]
+    pub reply_to: Option<String>,
+}
+
+impl SayArgs {
+    fn to_say(&self) -> anyhow::Result<Say> {
+        let content = if let Some(target) = &self.react_to {
+            SayContent::Reaction { message_id: target.clone(), emoji: self.emoji.clone() }
+        } else if self.image {
+            SayContent::Image { caption: self.text.clone(), media_id: None }
+        } else if self.voice {
+            SayContent::Voice { media_id: None }
+        } else if self.document {
+            SayContent::Document { filename: None, caption: self.text.clone(), media_id: None }
+        } else {
+            let body = self.text.clone().context("say what? give the text, or --image, --voice, --document or --react-to")?;
+            SayContent::Text { body, referral: self.from_ad.then(Referral::default) }
+        };
+        Ok(Say {
+            phone_number_id: self.to.clone(),
+            from: self.from.clone(),
+            name: self.name.clone(),
+            timestamp: None,
+            reply_to: self.reply_to.clone(),
+            content,
+        })
+    }
+}
+
+pub async fn run(args: SimArgs) -> anyhow::Result<()> {
+    match args.command {
+        Some(SimCommand::PrintConfig) => {
+            print!("{}", windowdesk_sim::EXAMPLE_CONFIG);
+            Ok(())
+        }
+        Some(SimCommand::Say(say)) => {
+            let body = say.to_say()?;
+            let url = format!("{}/sim/say", say.sim.trim_end_matches('/'));
+            let response = reqwest::Client::new()
+                .post(&url)
+                .json(&body)
+                .send()
+                .await
+                .with_context(|| format!("is the simulator running at {}?", say.sim))?;
+            let status = response.status();
+            let answer: serde_json::Value = response.json().await.unwrap_or_default();
+            if !status.is_success() {
+                anyhow::bail!("the simulator refused: {answer}");
+            }
+            println!("sent {} (webhook: {})", answer["wamid"].as_str().unwrap_or("?"), answer["delivery"]["outcome"]);
+            Ok(())
+        }
+        None => serve(args).await,
+    }
+}
+
+async fn serve(args: SimArgs) -> anyhow::Result<()> {
+    let mut config: SimConfig = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            toml::from_str(&text).with_context(|| format!("{} is not a valid simulator configuration", path.display()))?
+        }
+        None => SimConfig::default(),
+    };
+    if let Some(url) = args.webhook_url {
+        config.webhook_url = Some(url);
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
+    let running = windowdesk_sim::Sim::start(config.clone(), listener)?;
+    println!(
+        "Cloud API simulator on {}  (API: {}/{}/…, control: {}/sim/…)",
+        running.url(),
+        running.url(),
+        config.api_version,
+        running.url()
+    );
+    match &config.webhook_url {
+        Some(url) => println!("delivering webhooks to {url}"),
+        None => println!("no webhook URL: give --webhook-url to deliver customer messages and statuses to a desk"),
+    }
+    for n in &config.numbers {
+        println!("number {} ({}), access token {:?}, app secret {:?}", n.phone_number_id, n.display_number, n.access_token, n.app_secret);
+    }
+    tokio::signal::ctrl_c().await.ok();
+    running.stop().await
+}
