@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+mod admin;
+mod demo;
 mod sim;
 
 use anyhow::Context;
@@ -35,6 +37,18 @@ enum Command {
         /// The database URL; overrides the configuration.
         #[arg(long)]
         database_url: Option<String>,
+    },
+    /// Run the desk with a simulated WhatsApp and seeded data: the quickest way to see it work.
+    Demo(demo::DemoArgs),
+    /// API tokens for the REST API.
+    Token {
+        #[command(subcommand)]
+        command: admin::TokenCommand,
+    },
+    /// Agents: the people who answer customers.
+    Agent {
+        #[command(subcommand)]
+        command: admin::AgentCommand,
     },
     /// The Cloud API simulator: plays Meta for tests and demos (`windowdesk sim say …` acts as a customer).
     Sim(sim::SimArgs),
@@ -110,6 +124,9 @@ async fn main() -> anyhow::Result<()> {
                 windowdesk_store::migrate(&url).await.with_context(|| format!("migrating {}", windowdesk_store::redact_url(&url)))?;
             println!("{backend} database {} is at schema version {n}", windowdesk_store::redact_url(&url));
         }
+        Command::Demo(args) => demo::run(args).await?,
+        Command::Token { command } => admin::token(command).await?,
+        Command::Agent { command } => admin::agent(command).await?,
         Command::Sim(args) => {
             tracing_subscriber::fmt()
                 .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))

@@ -57,6 +57,8 @@ async fn d5_a_reply_is_committed_then_claimed_once_then_accepted(backend: Backen
     let m = state_of(&app, ticket, q.message_id).await;
     assert_eq!(m.delivery_state, Some(DeliveryState::Queued));
     assert_eq!(m.author.as_deref(), Some("agent:1"));
+    let row = app.store().ticket(ticket).await.unwrap().unwrap();
+    assert_eq!(row.status, windowdesk_core::TicketStatus::Open, "T1: the first agent reply makes a new ticket open");
     assert_eq!(app.store().next_due().await.unwrap(), Some(t));
 
     let jobs = app.store().claim_due(t, 10, "w1").await.unwrap();

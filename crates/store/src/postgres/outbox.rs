@@ -77,6 +77,12 @@ pub(crate) async fn enqueue(pool: &PgPool, msg: &NewOutbound) -> Result<Enqueued
     .fetch_one(&mut *tx)
     .await?;
     sqlx::query("UPDATE tickets SET updated_at = $1 WHERE id = $2").bind(now).bind(msg.ticket_id).execute(&mut *tx).await?;
+    // T1: `new` means no agent reply yet; the first reply makes the ticket open.
+    if status == TicketStatus::New.as_str() {
+        sqlx::query("UPDATE tickets SET status = 'open' WHERE id = $1").bind(msg.ticket_id).execute(&mut *tx).await?;
+        let data = serde_json::json!({"from": "new", "to": "open", "reason": "first reply"});
+        event(&mut tx, msg.ticket_id, msg.now, &msg.author, "status_changed", data).await?;
+    }
     event(&mut tx, msg.ticket_id, msg.now, &msg.author, "reply_queued", serde_json::json!({"message_id": message_id, "kind": msg.kind}))
         .await?;
     tx.commit().await?;

@@ -60,6 +60,18 @@ pub(crate) fn enqueue(conn: &mut Connection, msg: &NewOutbound) -> Result<Enqueu
     )?;
     let outbox_id = tx.last_insert_rowid();
     tx.execute("UPDATE tickets SET updated_at = ?1 WHERE id = ?2", params![now, msg.ticket_id])?;
+    // T1: `new` means no agent reply yet; the first reply makes the ticket open.
+    if status == TicketStatus::New.as_str() {
+        tx.execute("UPDATE tickets SET status = 'open' WHERE id = ?1", params![msg.ticket_id])?;
+        event(
+            &tx,
+            msg.ticket_id,
+            msg.now,
+            &msg.author,
+            "status_changed",
+            serde_json::json!({"from": "new", "to": "open", "reason": "first reply"}),
+        )?;
+    }
     event(&tx, msg.ticket_id, msg.now, &msg.author, "reply_queued", serde_json::json!({"message_id": message_id, "kind": msg.kind}))?;
     tx.commit()?;
     Ok(Enqueued { message_id, outbox_id })
