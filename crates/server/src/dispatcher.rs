@@ -34,8 +34,13 @@ pub struct NumberSender {
 impl NumberSender {
     pub fn new(phone_number_id: String, access_token: SecretString, per_second: u32) -> Self {
         let per_second = NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN);
-        // A burst of at most one second's worth: the limit holds over any one-second window.
-        NumberSender { phone_number_id, access_token, limiter: RateLimiter::direct(Quota::per_second(per_second).allow_burst(per_second)) }
+        // No burst: sends are spaced 1/rate apart, so the limit holds over *any* one-second window (a
+        // bucket of one second's worth would admit twice the rate across a window boundary).
+        NumberSender {
+            phone_number_id,
+            access_token,
+            limiter: RateLimiter::direct(Quota::per_second(per_second).allow_burst(NonZeroU32::MIN)),
+        }
     }
 }
 

@@ -22,6 +22,7 @@ on_both_backends!(
     d3_three_500s_then_success_is_delivered_exactly_once,
     d3_throughput_errors_back_off_and_then_deliver,
     d3_permanent_errors_fail_at_once_with_a_human_reason,
+    s12_a_thousand_replies_never_exceed_the_numbers_throughput,
 );
 
 const CUSTOMER: &str = "15550009876";
@@ -146,5 +147,41 @@ async fn d3_permanent_errors_fail_at_once_with_a_human_reason(backend: Backend) 
     assert_eq!(m.error_code, Some(131_026));
     assert!(m.error_title.unwrap().contains("could not be delivered"));
     assert!(app.store().ticket_events(ticket).await.unwrap().iter().all(|e| e.kind != "send_retry"), "permanent errors are not retried");
+    app.stop().await;
+}
+
+async fn s12_a_thousand_replies_never_exceed_the_numbers_throughput(backend: Backend) {
+    const LIMIT: usize = 200;
+    // Meta (the simulator) enforces the same limit: a single 130429 would show the desk went over.
+    let app = TestApp::start_with_sim_throughput(backend, LIMIT).await;
+    let customers: Vec<String> = (0..100).map(|i| format!("4917000{i:05}")).collect();
+    for c in &customers {
+        app.sim().say(Say::text(c, "hi")).await.unwrap();
+    }
+    let tickets = app.store().list_tickets(&TicketFilter { limit: 200, ..TicketFilter::default() }).await.unwrap();
+    assert_eq!(tickets.len(), 100);
+    for round in 0..10 {
+        for t in &tickets {
+            queued(&app, t.id, &format!("update {round}")).await;
+        }
+    }
+    app.eventually("1000 replies at the simulator", || async { (app.sim().received().len() >= 1000).then_some(()) }).await;
+    let mut at: Vec<i64> = app.sim().received().iter().map(|m| m.accepted_at_ms).collect();
+    at.sort_unstable();
+    let busiest = (0..at.len()).map(|i| at[i..].iter().take_while(|t| **t < at[i] + 1000).count()).max().unwrap();
+    eprintln!("[{backend:?}] busiest one-second window: {busiest} sends (limit {LIMIT})");
+    assert!(busiest <= LIMIT, "{busiest} sends within one second, limit {LIMIT}");
+    let mut throttled = 0;
+    for t in &tickets {
+        throttled += app
+            .store()
+            .ticket_events(t.id)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| e.kind == "send_retry" && e.data["error"]["code"] == 130_429)
+            .count();
+    }
+    assert_eq!(throttled, 0, "the simulator answered 130429");
     app.stop().await;
 }

@@ -61,14 +61,38 @@ impl TestApp {
         Self::start_with(backend, clock, Some((sim_listener, sim_url)), tweak).await
     }
 
+    /// A desk and a simulator that both allow `per_second` messages per second for the number.
+    pub async fn start_with_sim_throughput(backend: Backend, per_second: usize) -> TestApp {
+        let sim_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let sim_url = format!("http://{}", sim_listener.local_addr().unwrap());
+        let limit = u32::try_from(per_second).unwrap();
+        Self::start_configured(backend, None, Some((sim_listener, sim_url)), Some(limit), move |c| {
+            c.numbers[0].throughput_per_second = limit;
+        })
+        .await
+    }
+
     async fn start_with(
         backend: Backend,
         clock: Option<Arc<dyn windowdesk_core::Clock>>,
         sim: Option<(tokio::net::TcpListener, String)>,
         tweak: impl FnOnce(&mut windowdesk_sim::SimConfig),
     ) -> TestApp {
+        Self::start_configured(backend, clock, sim, None, tweak).await
+    }
+
+    async fn start_configured(
+        backend: Backend,
+        clock: Option<Arc<dyn windowdesk_core::Clock>>,
+        sim: Option<(tokio::net::TcpListener, String)>,
+        throughput: Option<u32>,
+        tweak: impl FnOnce(&mut windowdesk_sim::SimConfig),
+    ) -> TestApp {
         let db = TestDb::new(backend).await.expect("test database");
         let mut config = config_for(&db.url);
+        if let Some(t) = throughput {
+            config.dispatcher.throughput_per_second = t;
+        }
         // Tests should not wait for production backoff.
         config.dispatcher.retry_initial_ms = 20;
         config.dispatcher.retry_max_ms = 200;
