@@ -55,10 +55,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let number = SimNumber::default();
     let db = args.data_dir.join("windowdesk.db");
     let config = Config::from_toml(&format!(
-        "[database]\nurl = {:?}\n[whatsapp]\napi_base_url = {sim_url:?}\n\
+        "[database]\nurl = {:?}\n[media]\ndir = {:?}\n[whatsapp]\napi_base_url = {sim_url:?}\n\
          [[business_numbers]]\nphone_number_id = {:?}\nwaba_id = {:?}\ndisplay_number = {:?}\nname = \"Demo Support\"\n\
          access_token = {:?}\napp_secret = {:?}\nverify_token = \"demo-verify-token\"\n",
         format!("sqlite://{}", db.display()),
+        args.data_dir.join("media").display().to_string(),
         number.phone_number_id,
         number.waba_id,
         number.display_number,

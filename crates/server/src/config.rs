@@ -19,6 +19,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub whatsapp: WhatsappConfig,
     pub dispatcher: DispatcherConfig,
+    pub media: MediaConfig,
     pub log: LogConfig,
     #[serde(default)]
     pub business_numbers: Vec<BusinessNumberConfig>,
@@ -30,6 +31,13 @@ pub struct WhatsappConfig {
     pub api_base_url: String,
     pub api_version: String,
     pub request_timeout_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaConfig {
+    pub dir: std::path::PathBuf,
+    pub max_bytes: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]

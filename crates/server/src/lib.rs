@@ -10,6 +10,7 @@ pub mod config;
 pub mod directory;
 pub mod dispatcher;
 pub mod error;
+pub mod media;
 pub mod metrics;
 pub mod replies;
 pub mod webhook;
@@ -48,6 +49,10 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// Woken when a reply is committed to the outbox, so the dispatcher sends it at once.
     pub outbox_wake: Arc<tokio::sync::Notify>,
+    /// Woken when messages were ingested, so media downloads start at once.
+    pub media_wake: Arc<tokio::sync::Notify>,
+    /// Where downloaded media files are kept.
+    pub media_dir: std::path::PathBuf,
 }
 
 /// The HTTP routes.
@@ -137,6 +142,8 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         clock,
         max_body_bytes: config.server.max_body_bytes,
         outbox_wake: Arc::new(tokio::sync::Notify::new()),
+        media_wake: Arc::new(tokio::sync::Notify::new()),
+        media_dir: config.media.dir.clone(),
     })
 }
 
@@ -154,6 +161,26 @@ pub fn build_dispatcher(config: &Config, state: &AppState) -> anyhow::Result<Dis
     Ok(Dispatcher::new(state.store.clone(), api, senders, state.clock.clone(), config.dispatcher.clone(), state.outbox_wake.clone()))
 }
 
+/// The media downloader for the configured numbers.
+pub fn build_media_worker(config: &Config, state: &AppState) -> anyhow::Result<media::MediaWorker> {
+    let timeout = Duration::from_secs(config.whatsapp.request_timeout_seconds.max(60));
+    let api = CloudApi::new(&config.whatsapp.api_base_url, &config.whatsapp.api_version, timeout).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let tokens = config
+        .business_numbers
+        .iter()
+        .filter_map(|n| state.numbers.get(&n.phone_number_id).map(|served| (served.id, n.access_token.clone())))
+        .collect();
+    Ok(media::MediaWorker {
+        store: state.store.clone(),
+        api,
+        tokens,
+        dir: config.media.dir.clone(),
+        max_bytes: config.media.max_bytes,
+        clock: state.clock.clone(),
+        wake: state.media_wake.clone(),
+    })
+}
+
 /// Starts the desk on `listener`; it runs until `shutdown` is cancelled.
 pub async fn start(config: &Config, listener: TcpListener, clock: Option<Arc<dyn Clock>>) -> anyhow::Result<Running> {
     let clock = clock.unwrap_or_else(|| Arc::new(SystemClock));
@@ -166,6 +193,8 @@ pub async fn start(config: &Config, listener: TcpListener, clock: Option<Arc<dyn
     let store = state.store.clone();
     let dispatcher = Arc::new(build_dispatcher(config, &state)?);
     let dispatching = tokio::spawn(dispatcher.run(shutdown.clone()));
+    let media = build_media_worker(config, &state)?;
+    let downloading = tokio::spawn(media.run(shutdown.clone()));
     let task = tokio::spawn(async move {
         let serve = axum::serve(listener, app).with_graceful_shutdown(token.clone().cancelled_owned());
         let mut serve = std::pin::pin!(std::future::IntoFuture::into_future(serve));
@@ -176,6 +205,7 @@ pub async fn start(config: &Config, listener: TcpListener, clock: Option<Arc<dyn
             }
         }
         // Sends in flight are recorded, and everything accepted commits, before the process ends.
+        let _ = tokio::time::timeout(grace, downloading).await;
         if tokio::time::timeout(grace, dispatching).await.is_err() {
             tracing::warn!("sends still in flight after the grace period; they will be recovered at the next start");
         }

@@ -102,6 +102,9 @@ pub async fn receive(
         Metrics::inc(&metrics.webhooks_store_failed, 1);
         ApiError::Unavailable(e)
     })?;
+    if summary.messages_new > 0 {
+        state.media_wake.notify_one();
+    }
     Metrics::inc(&metrics.webhooks_accepted, 1);
     Metrics::inc(&metrics.messages_new, u64::from(summary.messages_new));
     Metrics::inc(&metrics.messages_duplicate, u64::from(summary.messages_duplicate));

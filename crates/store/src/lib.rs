@@ -89,6 +89,16 @@ pub trait OutboxStore: Send + Sync {
     async fn next_due(&self) -> Result<Option<Timestamp>, StoreError>;
 }
 
+/// Media downloads: the queue filled by ingest, and the files it produced.
+#[async_trait]
+pub trait MediaStore: Send + Sync {
+    /// Pending downloads due at `now`, oldest first.
+    async fn due_media_jobs(&self, now: Timestamp, limit: u32) -> Result<Vec<MediaJob>, StoreError>;
+    async fn finish_media_job(&self, job_id: i64, outcome: &MediaOutcome, now: Timestamp) -> Result<(), StoreError>;
+    /// The media of a message: its download state and, once downloaded, the stored file.
+    async fn message_media(&self, message_id: i64) -> Result<Option<MessageMedia>, StoreError>;
+}
+
 /// Everything kept that is not a ticket: templates, account events, unknown numbers, media jobs.
 #[async_trait]
 pub trait AuditStore: Send + Sync {
@@ -148,6 +158,7 @@ pub trait Store:
     + ContactStore
     + MessageStore
     + OutboxStore
+    + MediaStore
     + AuditStore
     + ApiTokenStore
     + AgentStore

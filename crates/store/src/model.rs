@@ -490,3 +490,32 @@ impl MessageRow {
         }
     }
 }
+
+/// A pending media download (I5: after the ingest commit, from a durable queue).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MediaJob {
+    pub id: i64,
+    pub business_number_id: i64,
+    pub wamid: String,
+    pub media_id: String,
+    pub attempts: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MediaOutcome {
+    Stored { sha256: String, mime_type: String, size: i64 },
+    Retry { next_attempt_at: Timestamp, error: String },
+    Failed { error: String },
+}
+
+/// What is known about a message's media.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MessageMedia {
+    /// `pending`, `done` or `failed`.
+    pub state: String,
+    pub sha256: Option<String>,
+    pub mime_type: Option<String>,
+    pub size: Option<i64>,
+    pub error: Option<String>,
+    pub attempts: i64,
+}

@@ -116,6 +116,61 @@ impl CloudApi {
     }
 }
 
+/// `GET /{media-id}`: where to download a media file, and what it is.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct MediaInfo {
+    pub url: String,
+    #[serde(default)]
+    pub mime_type: Option<String>,
+    #[serde(default)]
+    pub sha256: Option<String>,
+}
+
+impl CloudApi {
+    /// `GET /{version}/{media_id}`.
+    pub async fn media_info(&self, media_id: &str, access_token: &str) -> Result<MediaInfo, ApiError> {
+        let response = self.http.get(self.url(media_id)).bearer_auth(access_token).send().await.map_err(network_error)?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(network_error)?;
+        if !status.is_success() {
+            return Err(error_from_body(status.as_u16(), &bytes));
+        }
+        serde_json::from_slice(&bytes).map_err(|e| ApiError {
+            http_status: Some(status.as_u16()),
+            code: None,
+            title: format!("unexpected media answer from the Cloud API: {e}"),
+            details: None,
+            class: ErrorClass::Transient,
+        })
+    }
+
+    /// Downloads the media URL that `media_info` returned (it needs the bearer token too). Refuses
+    /// bodies larger than `max_bytes`.
+    pub async fn download(&self, url: &str, access_token: &str, max_bytes: usize) -> Result<(Vec<u8>, Option<String>), ApiError> {
+        let mut response = self.http.get(url).bearer_auth(access_token).send().await.map_err(network_error)?;
+        let status = response.status();
+        if !status.is_success() {
+            let bytes = response.bytes().await.map_err(network_error)?;
+            return Err(error_from_body(status.as_u16(), &bytes));
+        }
+        let content_type = response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(network_error)? {
+            body.extend_from_slice(&chunk);
+            if body.len() > max_bytes {
+                return Err(ApiError {
+                    http_status: Some(status.as_u16()),
+                    code: None,
+                    title: format!("the media file is larger than {max_bytes} bytes"),
+                    details: None,
+                    class: ErrorClass::Permanent { auth: false },
+                });
+            }
+        }
+        Ok((body, content_type))
+    }
+}
+
 fn network_error(e: reqwest::Error) -> ApiError {
     let title = if e.is_timeout() { "the Cloud API did not answer in time".to_owned() } else { format!("cannot reach the Cloud API: {e}") };
     ApiError { http_status: e.status().map(|s| s.as_u16()), code: None, title, details: None, class: classify(None, None) }

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod deliveries;
 pub mod dto;
 pub mod error;
+pub mod media;
 pub mod openapi;
 pub mod tickets;
 pub mod window;
@@ -28,6 +29,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(window::post_reply))
         .routes(routes!(window::post_note))
         .routes(routes!(deliveries::failed_deliveries))
+        .routes(routes!(media::get_media))
         .routes(routes!(agents::list_agents, agents::post_agent))
         .routes(routes!(openapi::openapi_json))
 }

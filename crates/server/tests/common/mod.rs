@@ -35,7 +35,13 @@ pub struct TestApp {
 pub const ACCESS_TOKEN: &str = "token";
 
 pub fn config_for(url: &str) -> Config {
-    let mut toml = format!("[database]\nurl = {url:?}\nmax_in_flight = 3\n");
+    static MEDIA: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let media = std::env::temp_dir().join(format!(
+        "windowdesk-test-media-{}-{}",
+        std::process::id(),
+        MEDIA.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    let mut toml = format!("[database]\nurl = {url:?}\nmax_in_flight = 3\n[media]\ndir = {:?}\n", media.display().to_string());
     for pnid in std::iter::once(&PNID).chain(OTHER_PNIDS) {
         toml.push_str(&format!(
             "[[business_numbers]]\nphone_number_id = \"{pnid}\"\nwaba_id = \"{WABA}\"\ndisplay_number = \"+1 555 {pnid}\"\nname = \"Support {pnid}\"\n\

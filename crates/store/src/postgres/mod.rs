@@ -2,6 +2,7 @@
 
 mod api;
 mod ingest;
+mod media;
 mod outbox;
 mod queries;
 

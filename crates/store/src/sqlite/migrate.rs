@@ -9,6 +9,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_foundation", include_str!("../../migrations/sqlite/0001_foundation.sql")),
     ("0002_outbox", include_str!("../../migrations/sqlite/0002_outbox.sql")),
     ("0003_api", include_str!("../../migrations/sqlite/0003_api.sql")),
+    ("0004_media", include_str!("../../migrations/sqlite/0004_media.sql")),
 ];
 
 /// Applies pending migrations; returns the number applied in total.

@@ -4,6 +4,7 @@
 mod api;
 mod conn;
 mod ingest;
+mod media;
 mod migrate;
 mod outbox;
 mod queries;
