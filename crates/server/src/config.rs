@@ -101,6 +101,20 @@ pub struct BusinessNumberConfig {
     pub throughput_per_second: Option<u32>,
 }
 
+/// The sections a `WINDOWDESK_<SECTION>__<KEY>` variable can set.
+const SECTIONS: &[&str] = &["server", "database", "whatsapp", "dispatcher", "media", "log"];
+
+/// `WINDOWDESK_SERVER__LISTEN` and the like. Other `WINDOWDESK_` variables (`WINDOWDESK_CONFIG`, the
+/// command-line fallbacks, test settings) are not configuration and are left alone.
+fn settings_from_env() -> Env {
+    Env::prefixed("WINDOWDESK_")
+        .filter(|key| {
+            let key = key.as_str().to_ascii_lowercase();
+            SECTIONS.iter().any(|s| key.strip_prefix(s).is_some_and(|rest| rest.starts_with("__")))
+        })
+        .split("__")
+}
+
 fn yes() -> bool {
     true
 }
@@ -123,7 +137,7 @@ impl Config {
             }
             fig = fig.merge(Toml::file(path));
         }
-        fig = fig.merge(Env::prefixed("WINDOWDESK_").split("__"));
+        fig = fig.merge(settings_from_env());
         Self::from_figment(fig)
     }
 
@@ -201,6 +215,23 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_section_variables_are_settings() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("WINDOWDESK_CONFIG", "/etc/windowdesk.toml");
+            jail.set_env("WINDOWDESK_TEST_DATABASE_URL", "postgres://x");
+            jail.set_env("WINDOWDESK_SERVER__LISTEN", "0.0.0.0:9090");
+            jail.set_env("WINDOWDESK_DATABASE__URL", "postgres://db/desk");
+            let c = Config::load(None).map_err(|e| figment::Error::from(e.to_string()))?;
+            assert_eq!(c.server.listen.to_string(), "0.0.0.0:9090");
+            assert_eq!(c.database.url, "postgres://db/desk");
+            jail.set_env("WINDOWDESK_SERVER__LISTN", "x");
+            let err = Config::load(None).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains("listn"), "a typo in a setting is still an error: {err}");
+            Ok(())
+        });
+    }
 
     #[test]
     fn the_default_config_loads() {
