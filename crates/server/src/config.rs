@@ -217,6 +217,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's closure signature, not ours
     fn only_section_variables_are_settings() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("WINDOWDESK_CONFIG", "/etc/windowdesk.toml");
