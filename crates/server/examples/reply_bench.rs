@@ -10,6 +10,8 @@
 
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
+
 use windowdesk_server::config::Config;
 use windowdesk_server::replies::{post_text_reply, ReplyOutcome};
 use windowdesk_sim::{PairRate, Say, SimConfig, SimNumber};
@@ -93,8 +95,17 @@ async fn main() -> anyhow::Result<()> {
     // Throughput: many replies queued at once, limit raised.
     let before = sim.handle.received().len();
     let t_enqueue = Instant::now();
-    for i in 0..throughput_n {
-        post_text_reply(state, tickets[i % tickets.len()], &format!("bulk {i}"), "bench").await?;
+    // 64 callers at once, as a busy API or many agents would post.
+    let results: Vec<_> = futures::stream::iter(0..throughput_n)
+        .map(|i| {
+            let ticket = tickets[i % tickets.len()];
+            async move { post_text_reply(state, ticket, &format!("bulk {i}"), "bench").await }
+        })
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    for r in results {
+        r?;
     }
     let enqueue_s = t_enqueue.elapsed().as_secs_f64();
     let t0 = Instant::now();
