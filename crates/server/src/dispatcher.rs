@@ -88,6 +88,9 @@ impl Dispatcher {
         }
         let permits = Arc::new(Semaphore::new(self.config.concurrency));
         let mut sends = JoinSet::new();
+        // Outcomes are recorded by one task, as many per transaction as have queued up meanwhile.
+        let (outcomes, pending) = tokio::sync::mpsc::unbounded_channel();
+        let recorder = tokio::spawn(record_outcomes(self.store.clone(), self.clock.clone(), pending));
         let mut last_recovery = tokio::time::Instant::now();
         while !shutdown.is_cancelled() {
             while sends.try_join_next().is_some() {}
@@ -137,25 +140,20 @@ impl Dispatcher {
             for job in jobs {
                 let Ok(permit) = permits.clone().acquire_owned().await else { break };
                 let me = self.clone();
+                let outcomes = outcomes.clone();
                 sends.spawn(async move {
-                    me.deliver(job).await;
+                    let outcome = me.attempt(&job).await;
+                    if let AttemptOutcome::Failed { error } = &outcome {
+                        tracing::warn!(message_id = job.message_id, code = ?error.code, reason = %error.title, "reply failed");
+                    }
+                    let _ = outcomes.send((job, outcome));
                     drop(permit);
                 });
             }
         }
         while sends.join_next().await.is_some() {}
-    }
-
-    async fn deliver(&self, job: OutboxJob) {
-        let outcome = self.attempt(&job).await;
-        if let AttemptOutcome::Failed { error } = &outcome {
-            tracing::warn!(message_id = job.message_id, code = ?error.code, reason = %error.title, "reply failed");
-        }
-        // If this write fails the claim stays open and is recovered after the lease, marked as
-        // possibly sent twice: the truth, since it may have reached Meta.
-        if let Err(e) = self.store.finish_attempt(&job, &outcome, self.clock.now()).await {
-            tracing::error!(error = %e, message_id = job.message_id, "could not record a send outcome");
-        }
+        drop(outcomes);
+        let _ = recorder.await;
     }
 
     fn window_open(job: &OutboxJob, now: Timestamp) -> bool {
@@ -218,6 +216,35 @@ impl Dispatcher {
         let exp = u32::try_from(attempt.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
         let full = self.config.retry_initial_ms.saturating_mul(1u64 << exp).min(self.config.retry_max_ms).max(1);
         Duration::from_millis(rand::thread_rng().gen_range(full / 2..=full))
+    }
+}
+
+/// Records send outcomes in batches: one durable transaction for whatever queued up while the previous
+/// one committed (group commit). If a write fails, those claims stay open and are recovered after the
+/// lease, marked as possibly sent twice: the truth, since they may have reached Meta.
+async fn record_outcomes(
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    mut pending: tokio::sync::mpsc::UnboundedReceiver<(OutboxJob, AttemptOutcome)>,
+) {
+    while let Some(first) = pending.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < 512 {
+            match pending.try_recv() {
+                Ok(item) => batch.push(item),
+                Err(_) => break,
+            }
+        }
+        match store.finish_attempts(&batch, clock.now()).await {
+            Ok(results) => {
+                for ((job, _), result) in batch.iter().zip(results) {
+                    if let Err(e) = result {
+                        tracing::warn!(error = %e, message_id = job.message_id, "a send outcome was not recorded");
+                    }
+                }
+            }
+            Err(e) => tracing::error!(error = %e, outcomes = batch.len(), "could not record send outcomes"),
+        }
     }
 }
 

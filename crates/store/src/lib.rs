@@ -82,6 +82,13 @@ pub trait OutboxStore: Send + Sync {
     /// Records how a claimed attempt ended. A job that was recovered meanwhile is a
     /// [`StoreError::Conflict`].
     async fn finish_attempt(&self, job: &OutboxJob, outcome: &AttemptOutcome, now: Timestamp) -> Result<(), StoreError>;
+    /// Records many outcomes in one durable transaction; one result per item, in order. A stale job
+    /// is a [`StoreError::Conflict`] for that item alone.
+    async fn finish_attempts(
+        &self,
+        items: &[(OutboxJob, AttemptOutcome)],
+        now: Timestamp,
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError>;
     /// Rows claimed before `claimed_before` and never finished: the process died mid-send (D5). They
     /// go back to the queue and their messages are marked "may have been sent twice". Returns how many.
     async fn recover_interrupted(&self, claimed_before: Timestamp, now: Timestamp) -> Result<u64, StoreError>;

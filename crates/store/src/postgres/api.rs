@@ -1,5 +1,5 @@
 //! API tokens, agents, and the ticket work of agents and API clients (tags, assignee, notes, failed
-//! deliveries) on PostgreSQL. A ticket change locks the ticket row (`FOR UPDATE`) for its transaction.
+//! deliveries) on PostgreSQL. A ticket change locks the ticket row (`FOR NO KEY UPDATE`) for its transaction.
 
 use async_trait::async_trait;
 use sqlx::postgres::PgRow;
@@ -265,8 +265,10 @@ impl TicketWorkStore for PgStore {
         now: Timestamp,
     ) -> Result<Option<TicketSummary>, StoreError> {
         let mut tx = self.api_pool().begin().await?;
-        let Some(row) =
-            sqlx::query("SELECT status, assignee_id FROM tickets WHERE id = $1 FOR UPDATE").bind(id).fetch_optional(&mut *tx).await?
+        let Some(row) = sqlx::query("SELECT status, assignee_id FROM tickets WHERE id = $1 FOR NO KEY UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
         else {
             return Ok(None);
         };
@@ -322,7 +324,7 @@ impl TicketWorkStore for PgStore {
 
     async fn add_note(&self, ticket_id: i64, body: &str, author: &str, now: Timestamp) -> Result<MessageRow, StoreError> {
         let mut tx = self.api_pool().begin().await?;
-        let row = sqlx::query("SELECT business_number_id, identity_id, status FROM tickets WHERE id = $1 FOR UPDATE")
+        let row = sqlx::query("SELECT business_number_id, identity_id, status FROM tickets WHERE id = $1 FOR NO KEY UPDATE")
             .bind(ticket_id)
             .fetch_optional(&mut *tx)
             .await?

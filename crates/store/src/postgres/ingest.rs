@@ -69,7 +69,7 @@ async fn load_identities(conn: &mut PgConnection, bns: &[i64], keys: &[String], 
          LEFT JOIN LATERAL (SELECT id, status FROM tickets WHERE identity_id = i.id ORDER BY id DESC LIMIT 1) t ON true
          WHERE (i.business_number_id, i.identity_key) IN (SELECT * FROM UNNEST($1::bigint[], $2::text[]))
          ORDER BY i.business_number_id, i.identity_key
-         FOR UPDATE OF i",
+         FOR NO KEY UPDATE OF i",
     )
     .bind(bns)
     .bind(keys)
@@ -189,7 +189,7 @@ async fn load(tx: &mut Transaction<'static, Postgres>, needs: &plan::Needs, care
             .await?;
         let rows = sqlx::query(
             "SELECT business_number_id, wamid, id, ticket_id, body, delivery_state FROM messages
-             WHERE (business_number_id, wamid) IN (SELECT * FROM UNNEST($1::bigint[], $2::text[])) ORDER BY id FOR UPDATE",
+             WHERE (business_number_id, wamid) IN (SELECT * FROM UNNEST($1::bigint[], $2::text[])) ORDER BY id FOR NO KEY UPDATE",
         )
         .bind(&bns)
         .bind(&wamids)

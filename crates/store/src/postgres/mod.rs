@@ -174,7 +174,7 @@ impl TicketStore for PgStore {
     async fn set_ticket_status(&self, id: i64, status: TicketStatus, actor: &str) -> Result<bool, StoreError> {
         let mut tx = self.pool().begin().await?;
         let Some(current): Option<String> =
-            sqlx::query_scalar("SELECT status FROM tickets WHERE id = $1 FOR UPDATE").bind(id).fetch_optional(&mut *tx).await?
+            sqlx::query_scalar("SELECT status FROM tickets WHERE id = $1 FOR NO KEY UPDATE").bind(id).fetch_optional(&mut *tx).await?
         else {
             return Ok(false);
         };
@@ -242,6 +242,13 @@ impl OutboxStore for PgStore {
     }
     async fn finish_attempt(&self, job: &OutboxJob, outcome: &AttemptOutcome, now: Timestamp) -> Result<(), StoreError> {
         outbox::finish_attempt(self.pool(), job, outcome, now).await
+    }
+    async fn finish_attempts(
+        &self,
+        items: &[(OutboxJob, AttemptOutcome)],
+        now: Timestamp,
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        outbox::finish_attempts(self.pool(), items, now).await
     }
     async fn recover_interrupted(&self, claimed_before: Timestamp, now: Timestamp) -> Result<u64, StoreError> {
         outbox::recover_interrupted(self.pool(), claimed_before, now).await

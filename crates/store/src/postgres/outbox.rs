@@ -1,7 +1,7 @@
 //! The outbox on PostgreSQL. Several instances claim from it at once: `FOR UPDATE SKIP LOCKED` hands
 //! each row to exactly one of them, and no row lock is held across the network call.
 
-use sqlx::{PgPool, Postgres, Row, Transaction};
+use sqlx::{Acquire, PgConnection, PgPool, Row};
 use windowdesk_core::delivery::apply_meta_status;
 use windowdesk_core::window::WindowPolicy;
 use windowdesk_core::{CustomerWindow, DeliveryState, LocalEvent, MetaStatus, StatusOutcome, TicketStatus, Timestamp};
@@ -9,16 +9,21 @@ use windowdesk_core::{CustomerWindow, DeliveryState, LocalEvent, MetaStatus, Sta
 use crate::error::StoreError;
 use crate::model::{AttemptOutcome, Enqueued, NewOutbound, OutboundAccepted, OutboxJob, SendError};
 
-type Tx = Transaction<'static, Postgres>;
-
-async fn event(tx: &mut Tx, ticket_id: i64, at: Timestamp, actor: &str, kind: &str, data: serde_json::Value) -> Result<(), StoreError> {
+async fn event(
+    tx: &mut PgConnection,
+    ticket_id: i64,
+    at: Timestamp,
+    actor: &str,
+    kind: &str,
+    data: serde_json::Value,
+) -> Result<(), StoreError> {
     sqlx::query("INSERT INTO ticket_events (ticket_id, at, actor, kind, data) VALUES ($1, $2, $3, $4, $5)")
         .bind(ticket_id)
         .bind(at.unix_millis())
         .bind(actor)
         .bind(kind)
         .bind(data.to_string())
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     Ok(())
 }
@@ -32,10 +37,20 @@ fn transition(from: Option<String>, event: LocalEvent) -> Result<DeliveryState, 
 }
 
 pub(crate) async fn enqueue(pool: &PgPool, msg: &NewOutbound) -> Result<Enqueued, StoreError> {
+    let mut attempt = 0;
+    loop {
+        match enqueue_once(pool, msg).await {
+            Err(e) if e.is_retryable() && attempt < 5 => attempt += 1,
+            other => return other,
+        }
+    }
+}
+
+async fn enqueue_once(pool: &PgPool, msg: &NewOutbound) -> Result<Enqueued, StoreError> {
     let mut tx = pool.begin().await?;
     let row = sqlx::query(
         "SELECT t.business_number_id, t.identity_id, t.status, COALESCE(i.wa_id, i.bsuid, i.identity_key)
-         FROM tickets t JOIN identities i ON i.id = t.identity_id WHERE t.id = $1 FOR UPDATE OF t",
+         FROM tickets t JOIN identities i ON i.id = t.identity_id WHERE t.id = $1 FOR NO KEY UPDATE OF t",
     )
     .bind(msg.ticket_id)
     .fetch_optional(&mut *tx)
@@ -140,7 +155,13 @@ pub(crate) async fn claim_due(pool: &PgPool, now: Timestamp, limit: u32, worker:
     Ok(jobs)
 }
 
-async fn record_attempt(tx: &mut Tx, job: &OutboxJob, outcome: &str, error: Option<&SendError>, now: Timestamp) -> Result<(), StoreError> {
+async fn record_attempt(
+    tx: &mut PgConnection,
+    job: &OutboxJob,
+    outcome: &str,
+    error: Option<&SendError>,
+    now: Timestamp,
+) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE send_attempts SET finished_at = $1, outcome = $2, http_status = $3, error_code = $4, error_title = $5, error_details = $6
          WHERE outbox_id = $7 AND attempt = $8",
@@ -153,13 +174,13 @@ async fn record_attempt(tx: &mut Tx, job: &OutboxJob, outcome: &str, error: Opti
     .bind(error.and_then(|e| e.details.clone()))
     .bind(job.outbox_id)
     .bind(job.attempt)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }
 
 async fn set_state(
-    tx: &mut Tx,
+    tx: &mut PgConnection,
     message_id: i64,
     state: DeliveryState,
     error: Option<&SendError>,
@@ -174,7 +195,7 @@ async fn set_state(
     .bind(error.map(|e| e.title.clone()))
     .bind(error.and_then(|e| e.details.clone()))
     .bind(message_id)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }
@@ -191,18 +212,83 @@ pub(crate) async fn finish_attempt(pool: &PgPool, job: &OutboxJob, outcome: &Att
 
 async fn finish_attempt_once(pool: &PgPool, job: &OutboxJob, outcome: &AttemptOutcome, now: Timestamp) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
-    // Lock order shared with ingest: the identity row, then the wamid's advisory lock, then messages.
-    sqlx::query("SELECT i.id FROM identities i JOIN messages m ON m.identity_id = i.id WHERE m.id = $1 FOR UPDATE OF i")
-        .bind(job.message_id)
-        .execute(&mut *tx)
-        .await?;
-    if let AttemptOutcome::Accepted { wamid } = outcome {
-        sqlx::query("SELECT pg_advisory_xact_lock(wamid_lock_key($1, $2))")
-            .bind(job.business_number_id)
-            .bind(wamid)
+    lock_for_outcomes(&mut tx, std::slice::from_ref(&(job.clone(), outcome.clone()))).await?;
+    finish_in(&mut tx, job, outcome, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Lock order shared with ingest: identity rows (sorted as ingest sorts them), then the wamid advisory
+/// locks (sorted), then message rows.
+async fn lock_for_outcomes(tx: &mut PgConnection, items: &[(OutboxJob, AttemptOutcome)]) -> Result<(), StoreError> {
+    let ids: Vec<i64> = items.iter().map(|(j, _)| j.message_id).collect();
+    sqlx::query(
+        "SELECT i.id FROM identities i JOIN messages m ON m.identity_id = i.id WHERE m.id = ANY($1)
+         ORDER BY i.business_number_id, i.identity_key FOR NO KEY UPDATE OF i",
+    )
+    .bind(&ids)
+    .execute(&mut *tx)
+    .await?;
+    let (bns, wamids): (Vec<i64>, Vec<String>) = items
+        .iter()
+        .filter_map(|(j, o)| match o {
+            AttemptOutcome::Accepted { wamid } => Some((j.business_number_id, wamid.clone())),
+            _ => None,
+        })
+        .unzip();
+    if !wamids.is_empty() {
+        sqlx::query("SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT wamid_lock_key(b, w) AS k FROM UNNEST($1::bigint[], $2::text[]) AS x(b, w)) l ORDER BY k")
+            .bind(&bns)
+            .bind(&wamids)
             .execute(&mut *tx)
             .await?;
     }
+    Ok(())
+}
+
+/// Records many outcomes in one transaction (group commit); each in a savepoint, so a stale job fails
+/// alone.
+pub(crate) async fn finish_attempts(
+    pool: &PgPool,
+    items: &[(OutboxJob, AttemptOutcome)],
+    now: Timestamp,
+) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+    let mut attempt = 0;
+    loop {
+        match finish_attempts_once(pool, items, now).await {
+            Err(e) if e.is_retryable() && attempt < 5 => attempt += 1,
+            other => return other,
+        }
+    }
+}
+
+async fn finish_attempts_once(
+    pool: &PgPool,
+    items: &[(OutboxJob, AttemptOutcome)],
+    now: Timestamp,
+) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+    let mut tx = pool.begin().await?;
+    lock_for_outcomes(&mut tx, items).await?;
+    let mut results = Vec::with_capacity(items.len());
+    for (job, outcome) in items {
+        let mut sp = Acquire::begin(&mut *tx).await?;
+        match finish_in(&mut sp, job, outcome, now).await {
+            Ok(()) => {
+                sp.commit().await?;
+                results.push(Ok(()));
+            }
+            Err(e @ StoreError::Conflict(_)) => {
+                sp.rollback().await?;
+                results.push(Err(e));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    tx.commit().await?;
+    Ok(results)
+}
+
+async fn finish_in(tx: &mut PgConnection, job: &OutboxJob, outcome: &AttemptOutcome, now: Timestamp) -> Result<(), StoreError> {
     let (next_outbox_state, next_attempt_at) = match outcome {
         AttemptOutcome::Retry { next_attempt_at, .. } => ("queued", next_attempt_at.unix_millis()),
         _ => ("done", now.unix_millis()),
@@ -217,55 +303,49 @@ async fn finish_attempt_once(pool: &PgPool, job: &OutboxJob, outcome: &AttemptOu
     if updated.rows_affected() != 1 {
         return Err(StoreError::Conflict(format!("outbox row {} attempt {} is no longer claimed", job.outbox_id, job.attempt)));
     }
-    let state: Option<String> =
-        sqlx::query_scalar("SELECT delivery_state FROM messages WHERE id = $1 FOR UPDATE").bind(job.message_id).fetch_one(&mut *tx).await?;
+    let state: Option<String> = sqlx::query_scalar("SELECT delivery_state FROM messages WHERE id = $1 FOR NO KEY UPDATE")
+        .bind(job.message_id)
+        .fetch_one(&mut *tx)
+        .await?;
     match outcome {
         AttemptOutcome::Accepted { wamid } => {
             transition(state, LocalEvent::Accepted)?;
-            record_attempt(&mut tx, job, "accepted", None, now).await?;
-            accept_message(&mut tx, job.message_id, wamid, now).await?;
-            event(&mut tx, job.ticket_id, now, "system", "message_sent", serde_json::json!({"message_id": job.message_id, "wamid": wamid}))
+            record_attempt(tx, job, "accepted", None, now).await?;
+            accept_message(tx, job.message_id, wamid, now).await?;
+            event(tx, job.ticket_id, now, "system", "message_sent", serde_json::json!({"message_id": job.message_id, "wamid": wamid}))
                 .await?;
         }
         AttemptOutcome::Retry { error, next_attempt_at } => {
             let next = transition(state, LocalEvent::RetryLater)?;
-            record_attempt(&mut tx, job, "retry", Some(error), now).await?;
-            set_state(&mut tx, job.message_id, next, Some(error), now).await?;
+            record_attempt(tx, job, "retry", Some(error), now).await?;
+            set_state(tx, job.message_id, next, Some(error), now).await?;
             let data = serde_json::json!({"message_id": job.message_id, "attempt": job.attempt, "error": error, "next_attempt_at": next_attempt_at});
-            event(&mut tx, job.ticket_id, now, "system", "send_retry", data).await?;
+            event(tx, job.ticket_id, now, "system", "send_retry", data).await?;
         }
         AttemptOutcome::Failed { error } => {
             let next = transition(state, LocalEvent::Failed)?;
-            record_attempt(&mut tx, job, "failed", Some(error), now).await?;
-            set_state(&mut tx, job.message_id, next, Some(error), now).await?;
-            event(
-                &mut tx,
-                job.ticket_id,
-                now,
-                "system",
-                "delivery_failed",
-                serde_json::json!({"message_id": job.message_id, "error": error}),
-            )
-            .await?;
+            record_attempt(tx, job, "failed", Some(error), now).await?;
+            set_state(tx, job.message_id, next, Some(error), now).await?;
+            event(tx, job.ticket_id, now, "system", "delivery_failed", serde_json::json!({"message_id": job.message_id, "error": error}))
+                .await?;
         }
         AttemptOutcome::Blocked => {
             let next = transition(state, LocalEvent::WindowClosed)?;
             let error = SendError { http_status: None, code: None, title: "window closed".into(), details: None };
-            record_attempt(&mut tx, job, "blocked", Some(&error), now).await?;
-            set_state(&mut tx, job.message_id, next, Some(&error), now).await?;
+            record_attempt(tx, job, "blocked", Some(&error), now).await?;
+            set_state(tx, job.message_id, next, Some(&error), now).await?;
             let data = serde_json::json!({"message_id": job.message_id, "window_end": job.window_end});
-            event(&mut tx, job.ticket_id, now, "system", "delivery_blocked", data).await?;
+            event(tx, job.ticket_id, now, "system", "delivery_blocked", data).await?;
         }
     }
-    tx.commit().await?;
     Ok(())
 }
 
 /// Meta accepted the message under `wamid`: record it, start a FEP when one is due (W6), and apply
 /// statuses that arrived before we knew the wamid (D1).
-async fn accept_message(tx: &mut Tx, message_id: i64, wamid: &str, at: Timestamp) -> Result<(), StoreError> {
+async fn accept_message(tx: &mut PgConnection, message_id: i64, wamid: &str, at: Timestamp) -> Result<(), StoreError> {
     let row =
-        sqlx::query("SELECT business_number_id, identity_id FROM messages WHERE id = $1").bind(message_id).fetch_one(&mut **tx).await?;
+        sqlx::query("SELECT business_number_id, identity_id FROM messages WHERE id = $1").bind(message_id).fetch_one(&mut *tx).await?;
     let (bn, identity_id): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
     sqlx::query(
         "UPDATE messages SET wamid = $1, delivery_state = 'accepted', delivery_updated_at = $2, error_code = NULL, error_title = NULL,
@@ -274,11 +354,11 @@ async fn accept_message(tx: &mut Tx, message_id: i64, wamid: &str, at: Timestamp
     .bind(wamid)
     .bind(at.unix_millis())
     .bind(message_id)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
-    let w = sqlx::query("SELECT last_inbound_at, referral_at, fep_started_at FROM identities WHERE id = $1 FOR UPDATE")
+    let w = sqlx::query("SELECT last_inbound_at, referral_at, fep_started_at FROM identities WHERE id = $1 FOR NO KEY UPDATE")
         .bind(identity_id)
-        .fetch_one(&mut **tx)
+        .fetch_one(&mut *tx)
         .await?;
     let opt = |v: Option<i64>| v.map(Timestamp::from_unix_millis);
     let mut window =
@@ -287,14 +367,14 @@ async fn accept_message(tx: &mut Tx, message_id: i64, wamid: &str, at: Timestamp
         sqlx::query("UPDATE identities SET fep_started_at = $1 WHERE id = $2")
             .bind(at.unix_millis())
             .bind(identity_id)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
     }
     let pending =
         sqlx::query("SELECT id, status, at FROM status_events WHERE business_number_id = $1 AND wamid = $2 AND applied = 0 ORDER BY at")
             .bind(bn)
             .bind(wamid)
-            .fetch_all(&mut **tx)
+            .fetch_all(&mut *tx)
             .await?;
     let mut state = DeliveryState::Accepted;
     for r in pending {
@@ -306,9 +386,9 @@ async fn accept_message(tx: &mut Tx, message_id: i64, wamid: &str, at: Timestamp
                     .bind(next.as_str())
                     .bind(status_at)
                     .bind(message_id)
-                    .execute(&mut **tx)
+                    .execute(&mut *tx)
                     .await?;
-                sqlx::query("UPDATE status_events SET applied = 1 WHERE id = $1").bind(status_id).execute(&mut **tx).await?;
+                sqlx::query("UPDATE status_events SET applied = 1 WHERE id = $1").bind(status_id).execute(&mut *tx).await?;
             }
         }
     }
@@ -324,7 +404,7 @@ pub(crate) async fn record_outbound(pool: &PgPool, msg: &OutboundAccepted) -> Re
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("ticket {} does not exist", msg.ticket_id)))?;
     let (bn, identity_id): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
-    sqlx::query("SELECT id FROM identities WHERE id = $1 FOR UPDATE").bind(identity_id).execute(&mut *tx).await?;
+    sqlx::query("SELECT id FROM identities WHERE id = $1 FOR NO KEY UPDATE").bind(identity_id).execute(&mut *tx).await?;
     sqlx::query("SELECT pg_advisory_xact_lock(wamid_lock_key($1, $2))").bind(bn).bind(&msg.wamid).execute(&mut *tx).await?;
     let at = msg.accepted_at.unix_millis();
     let id: i64 = sqlx::query_scalar(

@@ -222,6 +222,14 @@ impl OutboxStore for SqliteStore {
         let (job, outcome) = (job.clone(), outcome.clone());
         self.inner.writer.run(move |conn| outbox::finish_attempt(conn, &job, &outcome, now)).await
     }
+    async fn finish_attempts(
+        &self,
+        items: &[(OutboxJob, AttemptOutcome)],
+        now: Timestamp,
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        let items = items.to_vec();
+        self.inner.writer.run(move |conn| outbox::finish_attempts(conn, &items, now)).await
+    }
     async fn recover_interrupted(&self, claimed_before: Timestamp, now: Timestamp) -> Result<u64, StoreError> {
         self.inner.writer.run(move |conn| outbox::recover_interrupted(conn, claimed_before, now)).await
     }

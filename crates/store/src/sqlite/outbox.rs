@@ -1,6 +1,6 @@
 //! The outbox on SQLite. Runs on the writer thread, so a claim can never race another claim.
 
-use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use windowdesk_core::delivery::apply_meta_status;
 use windowdesk_core::window::WindowPolicy;
 use windowdesk_core::{DeliveryState, LocalEvent, MetaStatus, StatusOutcome, TicketStatus, Timestamp};
@@ -9,7 +9,7 @@ use super::ingest::identity_state;
 use crate::error::StoreError;
 use crate::model::{AttemptOutcome, Enqueued, NewOutbound, OutboundAccepted, OutboxJob, SendError};
 
-fn event(tx: &Transaction<'_>, ticket_id: i64, at: Timestamp, actor: &str, kind: &str, data: serde_json::Value) -> Result<(), StoreError> {
+fn event(tx: &Connection, ticket_id: i64, at: Timestamp, actor: &str, kind: &str, data: serde_json::Value) -> Result<(), StoreError> {
     tx.prepare_cached("INSERT INTO ticket_events (ticket_id, at, actor, kind, data) VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(params![
         ticket_id,
         at.unix_millis(),
@@ -120,13 +120,7 @@ pub(crate) fn claim_due(conn: &mut Connection, now: Timestamp, limit: u32, worke
     Ok(due)
 }
 
-fn record_attempt(
-    tx: &Transaction<'_>,
-    job: &OutboxJob,
-    outcome: &str,
-    error: Option<&SendError>,
-    now: Timestamp,
-) -> Result<(), StoreError> {
+fn record_attempt(tx: &Connection, job: &OutboxJob, outcome: &str, error: Option<&SendError>, now: Timestamp) -> Result<(), StoreError> {
     tx.prepare_cached(
         "UPDATE send_attempts SET finished_at = ?1, outcome = ?2, http_status = ?3, error_code = ?4, error_title = ?5, error_details = ?6
          WHERE outbox_id = ?7 AND attempt = ?8",
@@ -146,6 +140,38 @@ fn record_attempt(
 
 pub(crate) fn finish_attempt(conn: &mut Connection, job: &OutboxJob, outcome: &AttemptOutcome, now: Timestamp) -> Result<(), StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    finish_in(&tx, job, outcome, now)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Records many outcomes in one durable transaction (group commit, as for ingest): one fsync for a
+/// batch instead of one per message. Each outcome runs in a savepoint, so a stale job fails alone.
+pub(crate) fn finish_attempts(
+    conn: &mut Connection,
+    items: &[(OutboxJob, AttemptOutcome)],
+    now: Timestamp,
+) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+    let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut results = Vec::with_capacity(items.len());
+    for (job, outcome) in items {
+        let sp = tx.savepoint()?;
+        match finish_in(&sp, job, outcome, now) {
+            Ok(()) => {
+                sp.commit()?;
+                results.push(Ok(()));
+            }
+            Err(e) => {
+                drop(sp); // rolls back this outcome only
+                results.push(Err(e));
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(results)
+}
+
+fn finish_in(tx: &Connection, job: &OutboxJob, outcome: &AttemptOutcome, now: Timestamp) -> Result<(), StoreError> {
     // Only the claim that is still current may finish: a recovered and re-claimed job has moved on.
     let (next_outbox_state, next_attempt_at) = match outcome {
         AttemptOutcome::Retry { next_attempt_at, .. } => ("queued", next_attempt_at.unix_millis()),
@@ -161,14 +187,14 @@ pub(crate) fn finish_attempt(conn: &mut Connection, job: &OutboxJob, outcome: &A
     match outcome {
         AttemptOutcome::Accepted { wamid } => {
             transition(state, LocalEvent::Accepted)?;
-            record_attempt(&tx, job, "accepted", None, now)?;
-            accept_message(&tx, job.message_id, wamid, now)?;
-            event(&tx, job.ticket_id, now, "system", "message_sent", serde_json::json!({"message_id": job.message_id, "wamid": wamid}))?;
+            record_attempt(tx, job, "accepted", None, now)?;
+            accept_message(tx, job.message_id, wamid, now)?;
+            event(tx, job.ticket_id, now, "system", "message_sent", serde_json::json!({"message_id": job.message_id, "wamid": wamid}))?;
         }
         AttemptOutcome::Retry { error, next_attempt_at } => {
             let next = transition(state, LocalEvent::RetryLater)?;
-            record_attempt(&tx, job, "retry", Some(error), now)?;
-            set_state(&tx, job.message_id, next, Some(error), now)?;
+            record_attempt(tx, job, "retry", Some(error), now)?;
+            set_state(tx, job.message_id, next, Some(error), now)?;
             event(
                 &tx,
                 job.ticket_id,
@@ -180,15 +206,15 @@ pub(crate) fn finish_attempt(conn: &mut Connection, job: &OutboxJob, outcome: &A
         }
         AttemptOutcome::Failed { error } => {
             let next = transition(state, LocalEvent::Failed)?;
-            record_attempt(&tx, job, "failed", Some(error), now)?;
-            set_state(&tx, job.message_id, next, Some(error), now)?;
-            event(&tx, job.ticket_id, now, "system", "delivery_failed", serde_json::json!({"message_id": job.message_id, "error": error}))?;
+            record_attempt(tx, job, "failed", Some(error), now)?;
+            set_state(tx, job.message_id, next, Some(error), now)?;
+            event(tx, job.ticket_id, now, "system", "delivery_failed", serde_json::json!({"message_id": job.message_id, "error": error}))?;
         }
         AttemptOutcome::Blocked => {
             let next = transition(state, LocalEvent::WindowClosed)?;
             let error = SendError { http_status: None, code: None, title: "window closed".into(), details: None };
-            record_attempt(&tx, job, "blocked", Some(&error), now)?;
-            set_state(&tx, job.message_id, next, Some(&error), now)?;
+            record_attempt(tx, job, "blocked", Some(&error), now)?;
+            set_state(tx, job.message_id, next, Some(&error), now)?;
             event(
                 &tx,
                 job.ticket_id,
@@ -199,17 +225,10 @@ pub(crate) fn finish_attempt(conn: &mut Connection, job: &OutboxJob, outcome: &A
             )?;
         }
     }
-    tx.commit()?;
     Ok(())
 }
 
-fn set_state(
-    tx: &Transaction<'_>,
-    message_id: i64,
-    state: DeliveryState,
-    error: Option<&SendError>,
-    now: Timestamp,
-) -> Result<(), StoreError> {
+fn set_state(tx: &Connection, message_id: i64, state: DeliveryState, error: Option<&SendError>, now: Timestamp) -> Result<(), StoreError> {
     tx.prepare_cached(
         "UPDATE messages SET delivery_state = ?1, delivery_updated_at = ?2, error_code = ?3, error_title = ?4, error_details = ?5 WHERE id = ?6",
     )?
@@ -226,7 +245,7 @@ fn set_state(
 
 /// Meta accepted the message under `wamid`: record it, start a FEP when one is due (W6), and apply
 /// statuses that arrived before we knew the wamid (D1).
-fn accept_message(tx: &Transaction<'_>, message_id: i64, wamid: &str, at: Timestamp) -> Result<(), StoreError> {
+fn accept_message(tx: &Connection, message_id: i64, wamid: &str, at: Timestamp) -> Result<(), StoreError> {
     let (bn, identity_id): (i64, i64) =
         tx.query_row("SELECT business_number_id, identity_id FROM messages WHERE id = ?1", params![message_id], |r| {
             Ok((r.get(0)?, r.get(1)?))
