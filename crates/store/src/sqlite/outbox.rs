@@ -196,7 +196,7 @@ fn finish_in(tx: &Connection, job: &OutboxJob, outcome: &AttemptOutcome, now: Ti
             record_attempt(tx, job, "retry", Some(error), now)?;
             set_state(tx, job.message_id, next, Some(error), now)?;
             event(
-                &tx,
+                tx,
                 job.ticket_id,
                 now,
                 "system",
@@ -216,7 +216,7 @@ fn finish_in(tx: &Connection, job: &OutboxJob, outcome: &AttemptOutcome, now: Ti
             record_attempt(tx, job, "blocked", Some(&error), now)?;
             set_state(tx, job.message_id, next, Some(&error), now)?;
             event(
-                &tx,
+                tx,
                 job.ticket_id,
                 now,
                 "system",
