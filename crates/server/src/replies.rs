@@ -53,7 +53,7 @@ pub async fn post_text_reply(state: &AppState, ticket_id: i64, body: &str, autho
         .identity(ticket.identity_id)
         .await?
         .ok_or_else(|| StoreError::Corrupt(format!("ticket {ticket_id} has no identity")))?;
-    let templates = approved_templates(state, ticket.business_number_id).await?;
+    let templates = account_templates(state, ticket.business_number_id).await?;
     let policy = WindowPolicy::WHATSAPP;
     let now = state.clock.now();
     let ctx = SendContext { window: &identity.window, policy, now, templates: &templates, sms_fallback: false, hold_allowed: false };
@@ -90,7 +90,7 @@ pub async fn post_text_reply(state: &AppState, ticket_id: i64, body: &str, autho
 }
 
 /// The account's templates as the send decision sees them (it offers the approved ones when blocked).
-async fn approved_templates(state: &AppState, business_number_id: i64) -> Result<Vec<TemplateSpec>, StoreError> {
+pub(crate) async fn account_templates(state: &AppState, business_number_id: i64) -> Result<Vec<TemplateSpec>, StoreError> {
     let Some(waba) = state.numbers.waba_of(business_number_id) else { return Ok(Vec::new()) };
     Ok(state
         .store

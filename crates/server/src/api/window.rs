@@ -6,7 +6,6 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
-use windowdesk_core::decision::TemplateSpec;
 use windowdesk_core::window::WindowPolicy;
 use windowdesk_core::{decide, Outgoing, SendContext, SendDecision};
 use windowdesk_store::StoreError;
@@ -36,25 +35,6 @@ pub struct TicketWindow {
     pub actions: Vec<ActionOut>,
 }
 
-/// The account's templates as the send decision sees them.
-async fn templates_of(state: &AppState, business_number_id: i64) -> Result<Vec<TemplateSpec>, StoreError> {
-    let Some(waba) = state.numbers.waba_of(business_number_id) else { return Ok(Vec::new()) };
-    Ok(state
-        .store
-        .templates()
-        .await?
-        .into_iter()
-        .filter(|t| t.waba_id == waba)
-        .map(|t| TemplateSpec {
-            name: t.name,
-            language: t.language,
-            category: t.category.unwrap_or_default(),
-            status: t.status.unwrap_or_default(),
-            body_params: 0,
-        })
-        .collect())
-}
-
 #[utoipa::path(
     get, path = "/api/v1/tickets/{id}/window", tag = "tickets",
     params(("id" = i64, Path, description = "Ticket id")),
@@ -66,7 +46,7 @@ async fn templates_of(state: &AppState, business_number_id: i64) -> Result<Vec<T
 )]
 pub async fn get_window(State(state): State<AppState>, _caller: ApiCaller, PathId(id): PathId) -> Result<Json<TicketWindow>, ApiError> {
     let summary = state.store.ticket_summary(id).await?.ok_or_else(|| no_ticket(id))?;
-    let templates = templates_of(&state, summary.ticket.business_number_id).await?;
+    let templates = crate::replies::account_templates(&state, summary.ticket.business_number_id).await?;
     let policy = WindowPolicy::WHATSAPP;
     let now = state.clock.now();
     let window = summary.window.state(policy, now);
