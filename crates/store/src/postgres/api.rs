@@ -63,21 +63,8 @@ const SUMMARY_SELECT: &str = "SELECT t.id, t.business_number_id, t.identity_id, 
      JOIN contacts c ON c.id = t.requester_id";
 
 fn summary_row(r: &PgRow) -> Result<TicketSummary, StoreError> {
-    let status: String = r.try_get(4)?;
     Ok(TicketSummary {
-        ticket: TicketRow {
-            id: r.try_get(0)?,
-            business_number_id: r.try_get(1)?,
-            identity_id: r.try_get(2)?,
-            requester_id: r.try_get(3)?,
-            status: TicketStatus::parse(&status).unwrap_or(TicketStatus::Open),
-            subject: r.try_get(5)?,
-            assignee_id: r.try_get(6)?,
-            followup_of: r.try_get(7)?,
-            created_at: t(r.try_get(8)?),
-            updated_at: t(r.try_get(9)?),
-            last_message_at: t(r.try_get(10)?),
-        },
+        ticket: super::queries::ticket_row(r)?,
         phone_number_id: r.try_get(11)?,
         business_display_number: r.try_get(12)?,
         contact_name: r.try_get(13)?,

@@ -34,7 +34,8 @@ pub(crate) async fn business_numbers(c: &mut PgConnection) -> Result<Vec<Busines
 const TICKET_COLUMNS: &str =
     "id, business_number_id, identity_id, requester_id, status, subject, assignee_id, followup_of, created_at, updated_at, last_message_at";
 
-fn ticket_row(r: &PgRow) -> Result<TicketRow, StoreError> {
+/// A ticket from the first 11 columns of a row, in `TICKET_COLUMNS` order.
+pub(crate) fn ticket_row(r: &PgRow) -> Result<TicketRow, StoreError> {
     let status: String = r.try_get(4)?;
     Ok(TicketRow {
         id: r.try_get(0)?,

@@ -133,21 +133,8 @@ pub(crate) fn split_tags(joined: Option<String>) -> Vec<String> {
 }
 
 fn summary_row(r: &Row<'_>) -> rusqlite::Result<TicketSummary> {
-    let status: String = r.get(4)?;
     Ok(TicketSummary {
-        ticket: TicketRow {
-            id: r.get(0)?,
-            business_number_id: r.get(1)?,
-            identity_id: r.get(2)?,
-            requester_id: r.get(3)?,
-            status: TicketStatus::parse(&status).unwrap_or(TicketStatus::Open),
-            subject: r.get(5)?,
-            assignee_id: r.get(6)?,
-            followup_of: r.get(7)?,
-            created_at: t(r.get(8)?),
-            updated_at: t(r.get(9)?),
-            last_message_at: t(r.get(10)?),
-        },
+        ticket: super::queries::ticket_row(r)?,
         phone_number_id: r.get(11)?,
         business_display_number: r.get(12)?,
         contact_name: r.get(13)?,

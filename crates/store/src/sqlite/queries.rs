@@ -25,7 +25,8 @@ pub(crate) fn business_numbers(c: &Connection) -> Result<Vec<BusinessNumberRow>,
 const TICKET_COLUMNS: &str =
     "id, business_number_id, identity_id, requester_id, status, subject, assignee_id, followup_of, created_at, updated_at, last_message_at";
 
-fn ticket_row(r: &Row<'_>) -> rusqlite::Result<TicketRow> {
+/// A ticket from the first 11 columns of a row, in `TICKET_COLUMNS` order.
+pub(crate) fn ticket_row(r: &Row<'_>) -> rusqlite::Result<TicketRow> {
     let status: String = r.get(4)?;
     Ok(TicketRow {
         id: r.get(0)?,
