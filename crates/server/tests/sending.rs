@@ -23,6 +23,7 @@ on_both_backends!(
     d3_throughput_errors_back_off_and_then_deliver,
     d3_permanent_errors_fail_at_once_with_a_human_reason,
     s12_a_thousand_replies_never_exceed_the_numbers_throughput,
+    d3_a_queued_reply_that_reaches_the_dispatcher_at_window_end_is_blocked_not_sent,
 );
 
 const CUSTOMER: &str = "15550009876";
@@ -183,5 +184,35 @@ async fn s12_a_thousand_replies_never_exceed_the_numbers_throughput(backend: Bac
             .count();
     }
     assert_eq!(throttled, 0, "the simulator answered 130429");
+    app.stop().await;
+}
+
+async fn d3_a_queued_reply_that_reaches_the_dispatcher_at_window_end_is_blocked_not_sent(backend: Backend) {
+    let sent = now_secs() - 3600;
+    let window_end = Timestamp::from_unix_seconds(sent + 24 * 3600);
+    let clock = Arc::new(ManualClock::new(Timestamp::from_unix_seconds(sent + 10)));
+    let app = TestApp::start_with_sim(backend, Some(clock.clone()), |_| {}).await;
+    app.sim().say(Say::text(CUSTOMER, "hello?").at(sent)).await.unwrap();
+    let ticket = only_ticket(&app).await;
+    // Accepted while the window was open, but the dispatcher only gets to it at exactly window_end.
+    clock.set(window_end);
+    let queued = app
+        .store()
+        .enqueue(&windowdesk_store::NewOutbound {
+            ticket_id: ticket,
+            kind: "text".into(),
+            body: Some("too late".into()),
+            author: "agent:1".into(),
+            request: serde_json::json!({"messaging_product": "whatsapp", "to": CUSTOMER, "type": "text", "text": {"body": "too late"}})
+                .to_string(),
+            free_form: true,
+            window_end: Some(window_end),
+            now: window_end.minus(Duration::from_secs(1)),
+        })
+        .await
+        .unwrap();
+    app.running.state.outbox_wake.notify_one();
+    wait_for_state(&app, ticket, queued.message_id, DeliveryState::Blocked).await;
+    assert!(app.sim().received().is_empty(), "W4: nothing is sent at exactly window_end");
     app.stop().await;
 }
