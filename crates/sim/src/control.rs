@@ -33,6 +33,7 @@ pub(crate) fn routes() -> Router<SimHandle> {
         .route("/window-enforcement", get(get_enforcement).put(set_enforcement).post(set_enforcement))
         .route("/webhook-url", get(get_webhook_url).put(set_webhook_url).post(set_webhook_url))
         .route("/deliveries", get(deliveries))
+        .merge(crate::phone::routes())
 }
 
 fn body<T>(payload: Result<Json<T>, JsonRejection>) -> Result<T, SimError> {

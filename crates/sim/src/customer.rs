@@ -198,7 +198,9 @@ impl SimHandle {
             if matches!(say.content, SayContent::Text { referral: Some(_), .. }) {
                 customer.referral_ms = Some(sent_at_ms);
             }
+            let seq = inner.next_seq();
             inner.inbound.push(InboundRecord {
+                seq,
                 wamid: wamid.clone(),
                 phone_number_id: number.phone_number_id.clone(),
                 from: from.clone(),

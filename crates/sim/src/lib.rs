@@ -16,6 +16,10 @@
 //! `POST clock/advance|freeze|unfreeze`, `GET|PUT window-enforcement`, `GET|PUT webhook-url`,
 //! `GET deliveries`. The clock is the sim's own ([`SimClock`]), so tests move past 24 h without sleeping.
 //!
+//! `GET /sim/phone` is a phone-like page for playing a customer by hand (or from a browser test): it
+//! sends texts, sample media and reactions through [`SimHandle::say`] and shows the conversation,
+//! business messages included, as they arrive. See `src/phone.rs`.
+//!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
 //! use windowdesk_sim::{Say, Sim, SimConfig};
@@ -36,6 +40,7 @@ mod customer;
 mod error;
 mod limits;
 mod media;
+mod phone;
 mod request;
 pub mod samples;
 mod send;

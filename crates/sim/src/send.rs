@@ -97,7 +97,9 @@ async fn handle(
         }
         let category = checked.as_ref().map(|c| c.used.category.clone());
         let (pricing, conversation) = price(inner.customer(&number.phone_number_id, &out.wa_id), category.as_deref(), window_open, now_ms);
+        let seq = inner.next_seq();
         inner.received.push(ReceivedMessage {
+            seq,
             wamid: wamid.clone(),
             phone_number_id: number.phone_number_id.clone(),
             to: out.wa_id.clone(),

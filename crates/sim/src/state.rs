@@ -20,6 +20,9 @@ use crate::templates::Template;
 /// A message the business sent through the sim, in arrival order.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ReceivedMessage {
+    /// Order among everything the sim recorded, sent and received alike (from 1; restarts at reset).
+    #[serde(default)]
+    pub seq: u64,
     pub wamid: String,
     pub phone_number_id: String,
     /// The customer's `wa_id` (digits).
@@ -53,6 +56,9 @@ pub struct TemplateUse {
 /// A message a customer sent to the business (see [`crate::Say`]).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct InboundRecord {
+    /// Order among everything the sim recorded, sent and received alike (from 1; restarts at reset).
+    #[serde(default)]
+    pub seq: u64,
     pub wamid: String,
     pub phone_number_id: String,
     pub from: String,
@@ -171,11 +177,19 @@ pub(crate) struct Inner {
     pub stats: DeliveryStats,
     pub media: HashMap<String, MediaItem>,
     pub next_delivery_id: u64,
+    /// The last `seq` given to a message, either way.
+    pub last_seq: u64,
 }
 
 impl Inner {
     pub fn customer(&mut self, phone_number_id: &str, wa_id: &str) -> &mut Customer {
         self.customers.entry((phone_number_id.to_owned(), wa_id.to_owned())).or_default()
+    }
+
+    /// The next message sequence number (see [`ReceivedMessage::seq`]).
+    pub fn next_seq(&mut self) -> u64 {
+        self.last_seq += 1;
+        self.last_seq
     }
 
     /// Takes one send's worth of the fault plan, if any.
