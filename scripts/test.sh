@@ -33,6 +33,15 @@ fi
 trap 'psql "$pg_server/postgres" -qXc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true' EXIT
 export WINDOWDESK_TEST_DATABASE_URL="$pg_server/$db"
 
+# The browser tests inject the pinned axe-core from tests/browser (package-lock.json).
+if [ ! -f tests/browser/node_modules/axe-core/axe.min.js ]; then
+  if ! command -v npm >/dev/null; then
+    echo "npm is not installed: the browser tests need it to install axe-core (apt-get install nodejs npm)" >&2; exit 1
+  fi
+  echo "== npm ci (tests/browser)"
+  (cd tests/browser && npm ci --no-audit --no-fund)
+fi
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy -D warnings"

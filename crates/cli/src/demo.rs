@@ -55,7 +55,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let number = SimNumber::default();
     let db = args.data_dir.join("windowdesk.db");
     let config = Config::from_toml(&format!(
-        "[database]\nurl = {:?}\n[media]\ndir = {:?}\n[whatsapp]\napi_base_url = {sim_url:?}\n\
+        "[database]\nurl = {:?}\n[media]\ndir = {:?}\n[web]\nsecure_cookies = false\n[whatsapp]\napi_base_url = {sim_url:?}\n\
          [[business_numbers]]\nphone_number_id = {:?}\nwaba_id = {:?}\ndisplay_number = {:?}\nname = \"Demo Support\"\n\
          access_token = {:?}\napp_secret = {:?}\nverify_token = \"demo-verify-token\"\n",
         format!("sqlite://{}", db.display()),
@@ -84,10 +84,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("  Desk:          {desk_url}");
     println!("  REST API:      {desk_url}/api/v1/tickets   (OpenAPI: {desk_url}/api/openapi.json)");
     println!("  API token:     {}", credentials.token);
-    println!("  Agent login:   {DEMO_EMAIL} / {}   (for the web inbox)", credentials.password);
+    println!("  Agent login:   {DEMO_EMAIL} / {}   (sign in at {desk_url}/login)", credentials.password);
     println!();
     println!("  Try:           curl -H 'Authorization: Bearer {}' {desk_url}/api/v1/tickets", credentials.token);
-    println!("  Be a customer: cargo run --release -- sim say --sim {sim_url} --from 4915112345678 \"Danke!\"");
+    println!("  Be a customer: {sim_url}/sim/phone   (a phone-like page: type, send a photo or a voice note, react)");
+    println!("             or: cargo run --release -- sim say --sim {sim_url} --from 4915112345678 \"Danke!\"");
     println!("                 (also --voice, --image, --document, --react-to WAMID, --from-ad)");
     println!("  WhatsApp side: {sim_url}/sim/messages   (what customers received)");
     println!();

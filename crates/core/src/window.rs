@@ -32,6 +32,14 @@ impl WindowPolicy {
     pub fn hours(hours: u64) -> Self {
         WindowPolicy { csw: Some(HOUR * u32::try_from(hours).unwrap_or(u32::MAX)), fep: None }
     }
+
+    /// The windows that are open at `now` and close within `within`, as bounds on the last inbound
+    /// message: `(after, at_or_before)`, so a list can select `after < last_inbound_at <= at_or_before`
+    /// (W4: a window ending exactly at `now` is already closed). `None` when the policy has no window.
+    pub fn closing_within(self, now: Timestamp, within: Duration) -> Option<(Timestamp, Timestamp)> {
+        let csw = self.csw?;
+        Some((now.minus(csw), now.plus(within).minus(csw)))
+    }
 }
 
 /// Where an inbound message's `sent_at` came from (W1, W5).
@@ -194,6 +202,21 @@ mod tests {
 
     fn t(s: i64) -> Timestamp {
         Timestamp::from_unix_seconds(s)
+    }
+
+    #[test]
+    fn closing_within_selects_exactly_the_open_windows_that_end_inside_the_span() {
+        let now = t(100_000);
+        let within = Duration::from_secs(4 * 3600);
+        let (after, at_or_before) = P.closing_within(now, within).unwrap();
+        let in_list = |last: Timestamp| after < last && last <= at_or_before;
+        for last in [t(100_000 - 86_400), t(100_000 - 86_400 + 1), t(100_000 - 86_400 + 4 * 3600), t(100_000 - 86_400 + 4 * 3600 + 1)] {
+            let w = CustomerWindow { last_inbound_at: Some(last), ..Default::default() };
+            let end = w.window_end(P).unwrap();
+            let expected = w.is_open(P, now) && end <= now.plus(within);
+            assert_eq!(in_list(last), expected, "last inbound {last:?}");
+        }
+        assert_eq!(WindowPolicy::UNLIMITED.closing_within(now, within), None);
     }
 
     #[test]

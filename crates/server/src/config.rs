@@ -20,6 +20,7 @@ pub struct Config {
     pub whatsapp: WhatsappConfig,
     pub dispatcher: DispatcherConfig,
     pub media: MediaConfig,
+    pub web: WebConfig,
     pub log: LogConfig,
     #[serde(default)]
     pub business_numbers: Vec<BusinessNumberConfig>,
@@ -38,6 +39,21 @@ pub struct WhatsappConfig {
 pub struct MediaConfig {
     pub dir: std::path::PathBuf,
     pub max_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebConfig {
+    /// Sessions end this long after sign-in.
+    pub session_hours: u64,
+    /// Mark the session cookie `Secure` (sent over HTTPS only).
+    pub secure_cookies: bool,
+    /// Sign-in attempts per minute for one email address, and for one client address.
+    pub login_attempts_per_minute: u32,
+    /// Time zone for agents who have not chosen one (IANA name).
+    pub default_time_zone: String,
+    /// "Windows closing soon" lists windows that close within this many minutes.
+    pub closing_soon_minutes: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -102,7 +118,7 @@ pub struct BusinessNumberConfig {
 }
 
 /// The sections a `WINDOWDESK_<SECTION>__<KEY>` variable can set.
-const SECTIONS: &[&str] = &["server", "database", "whatsapp", "dispatcher", "media", "log"];
+const SECTIONS: &[&str] = &["server", "database", "whatsapp", "dispatcher", "media", "web", "log"];
 
 /// `WINDOWDESK_SERVER__LISTEN` and the like. Other `WINDOWDESK_` variables (`WINDOWDESK_CONFIG`, the
 /// command-line fallbacks, test settings) are not configuration and are left alone.
@@ -178,6 +194,17 @@ impl Config {
             return Err(ConfigError::Invalid(format!(
                 "whatsapp.api_base_url must start with http:// or https://, got {:?}",
                 self.whatsapp.api_base_url
+            )));
+        }
+        if self.web.session_hours == 0 || self.web.login_attempts_per_minute == 0 || self.web.closing_soon_minutes == 0 {
+            return Err(ConfigError::Invalid(
+                "web.session_hours, web.login_attempts_per_minute and web.closing_soon_minutes must be above 0".into(),
+            ));
+        }
+        if self.web.default_time_zone.parse::<chrono_tz::Tz>().is_err() {
+            return Err(ConfigError::Invalid(format!(
+                "web.default_time_zone must be an IANA time zone such as \"Europe/Berlin\", got {:?}",
+                self.web.default_time_zone
             )));
         }
         if self.database.max_batch == 0 {

@@ -23,6 +23,7 @@ use windowdesk_whatsapp::client::{ApiError, CloudApi};
 use windowdesk_whatsapp::errors::{human_reason, ErrorClass};
 
 use crate::config::DispatcherConfig;
+use crate::events::Events;
 
 /// How the dispatcher reaches one business number.
 pub struct NumberSender {
@@ -53,6 +54,7 @@ pub struct Dispatcher {
     config: DispatcherConfig,
     wake: Arc<Notify>,
     worker_id: String,
+    events: Events,
 }
 
 impl Dispatcher {
@@ -63,12 +65,13 @@ impl Dispatcher {
         clock: Arc<dyn Clock>,
         config: DispatcherConfig,
         wake: Arc<Notify>,
+        events: Events,
     ) -> Self {
         let period = Duration::from_secs(config.pair_interval_seconds.max(1));
         let burst = NonZeroU32::new(config.pair_burst).unwrap_or(NonZeroU32::MIN);
         let pair_quota = Quota::with_period(period).unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN)).allow_burst(burst);
         let worker_id = format!("{}-{}", std::process::id(), rand::thread_rng().gen::<u32>());
-        Dispatcher { store, api, numbers, pairs: RateLimiter::keyed(pair_quota), clock, config, wake, worker_id }
+        Dispatcher { store, api, numbers, pairs: RateLimiter::keyed(pair_quota), clock, config, wake, worker_id, events }
     }
 
     /// Runs until `shutdown`; then stops claiming and waits for the sends in flight to be recorded.
@@ -90,7 +93,7 @@ impl Dispatcher {
         let mut sends = JoinSet::new();
         // Outcomes are recorded by one task, as many per transaction as have queued up meanwhile.
         let (outcomes, pending) = tokio::sync::mpsc::unbounded_channel();
-        let recorder = tokio::spawn(record_outcomes(self.store.clone(), self.clock.clone(), pending));
+        let recorder = tokio::spawn(record_outcomes(self.store.clone(), self.clock.clone(), self.events.clone(), pending));
         let mut last_recovery = tokio::time::Instant::now();
         while !shutdown.is_cancelled() {
             while sends.try_join_next().is_some() {}
@@ -225,6 +228,7 @@ impl Dispatcher {
 async fn record_outcomes(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    events: Events,
     mut pending: tokio::sync::mpsc::UnboundedReceiver<(OutboxJob, AttemptOutcome)>,
 ) {
     while let Some(first) = pending.recv().await {
@@ -238,8 +242,9 @@ async fn record_outcomes(
         match store.finish_attempts(&batch, clock.now()).await {
             Ok(results) => {
                 for ((job, _), result) in batch.iter().zip(results) {
-                    if let Err(e) = result {
-                        tracing::warn!(error = %e, message_id = job.message_id, "a send outcome was not recorded");
+                    match result {
+                        Ok(()) => events.ticket(job.ticket_id),
+                        Err(e) => tracing::warn!(error = %e, message_id = job.message_id, "a send outcome was not recorded"),
                     }
                 }
             }

@@ -10,9 +10,12 @@ pub mod config;
 pub mod directory;
 pub mod dispatcher;
 pub mod error;
+pub mod events;
 pub mod media;
 pub mod metrics;
+pub mod notes;
 pub mod replies;
+pub mod web;
 pub mod webhook;
 
 use std::collections::HashMap;
@@ -53,6 +56,10 @@ pub struct AppState {
     pub media_wake: Arc<tokio::sync::Notify>,
     /// Where downloaded media files are kept.
     pub media_dir: std::path::PathBuf,
+    /// Live updates for open pages.
+    pub events: events::Events,
+    /// The web interface's settings and its sign-in rate limits.
+    pub web: Arc<web::WebState>,
 }
 
 /// The HTTP routes.
@@ -64,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .merge(api::router())
+        .merge(web::router())
         .layer(DefaultBodyLimit::max(max_body))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
             // Low cardinality: the route pattern, not the raw path.
@@ -144,6 +152,8 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         outbox_wake: Arc::new(tokio::sync::Notify::new()),
         media_wake: Arc::new(tokio::sync::Notify::new()),
         media_dir: config.media.dir.clone(),
+        events: events::Events::default(),
+        web: Arc::new(web::WebState::new(&config.web)),
     })
 }
 
@@ -158,7 +168,15 @@ pub fn build_dispatcher(config: &Config, state: &AppState) -> anyhow::Result<Dis
             senders.insert(served.id, NumberSender::new(n.phone_number_id.clone(), n.access_token.clone(), per_second));
         }
     }
-    Ok(Dispatcher::new(state.store.clone(), api, senders, state.clock.clone(), config.dispatcher.clone(), state.outbox_wake.clone()))
+    Ok(Dispatcher::new(
+        state.store.clone(),
+        api,
+        senders,
+        state.clock.clone(),
+        config.dispatcher.clone(),
+        state.outbox_wake.clone(),
+        state.events.clone(),
+    ))
 }
 
 /// The media downloader for the configured numbers.
@@ -196,7 +214,9 @@ pub async fn start(config: &Config, listener: TcpListener, clock: Option<Arc<dyn
     let media = build_media_worker(config, &state)?;
     let downloading = tokio::spawn(media.run(shutdown.clone()));
     let task = tokio::spawn(async move {
-        let serve = axum::serve(listener, app).with_graceful_shutdown(token.clone().cancelled_owned());
+        // The peer address keys the sign-in rate limit.
+        let serve = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(token.clone().cancelled_owned());
         let mut serve = std::pin::pin!(std::future::IntoFuture::into_future(serve));
         tokio::select! {
             r = &mut serve => r.context("serving HTTP")?,

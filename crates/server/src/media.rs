@@ -25,6 +25,74 @@ pub fn file_path(dir: &Path, sha256: &str) -> Option<PathBuf> {
     valid.then(|| dir.join(&sha256[..2]).join(sha256))
 }
 
+/// Why a message's media cannot be served.
+#[derive(Debug)]
+pub enum Unavailable {
+    /// No such message, it has no media, or the file is gone.
+    NotFound(String),
+    /// Not downloaded yet, or the download failed (the message says which, with the error).
+    NotReady(String),
+    Store(windowdesk_store::StoreError),
+}
+
+/// A stored file, ready to serve.
+pub struct MediaFile {
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+impl MediaFile {
+    /// Pictures, sound, video and PDFs show in the page; anything else is a download, so a file a
+    /// customer sent is never rendered as a page of this site.
+    fn inline(&self) -> bool {
+        let t = self.content_type.as_str();
+        (t.starts_with("image/") && !t.contains("svg")) || t.starts_with("audio/") || t.starts_with("video/") || t == "application/pdf"
+    }
+}
+
+impl axum::response::IntoResponse for MediaFile {
+    fn into_response(self) -> axum::response::Response {
+        use axum::http::header;
+        let disposition = if self.inline() { "inline" } else { "attachment" };
+        let content_type = if self.inline() { self.content_type } else { "application/octet-stream".to_owned() };
+        (
+            [
+                (header::CONTENT_TYPE, content_type),
+                (header::CONTENT_DISPOSITION, disposition.to_owned()),
+                (header::CACHE_CONTROL, "private, max-age=86400".to_owned()),
+                (header::CONTENT_SECURITY_POLICY, "default-src 'none'; sandbox".to_owned()),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+            ],
+            self.bytes,
+        )
+            .into_response()
+    }
+}
+
+/// Loads a message's downloaded media. Voice notes (`audio/ogg; codecs=opus`) are served as
+/// `audio/ogg`, which every browser plays; the `codecs` parameter only confuses some.
+pub async fn load(state: &crate::AppState, message_id: i64) -> Result<MediaFile, Unavailable> {
+    let media = state
+        .store
+        .message_media(message_id)
+        .await
+        .map_err(Unavailable::Store)?
+        .ok_or_else(|| Unavailable::NotFound(format!("message {message_id} has no media")))?;
+    let (Some(sha256), Some(mime_type)) = (media.sha256.as_deref(), media.mime_type.as_deref()) else {
+        let what = if media.state == "failed" { "could not be downloaded" } else { "is not downloaded yet" };
+        return Err(Unavailable::NotReady(format!(
+            "the media of message {message_id} {what}{}",
+            media.error.map(|e| format!(": {e}")).unwrap_or_default()
+        )));
+    };
+    let path = file_path(&state.media_dir, sha256).ok_or_else(|| Unavailable::NotFound(format!("message {message_id} has no media")))?;
+    let bytes = tokio::fs::read(&path)
+        .await
+        .map_err(|e| Unavailable::NotFound(format!("the media file of message {message_id} is missing: {e}")))?;
+    let content_type = if mime_type.starts_with("audio/ogg") { "audio/ogg".to_owned() } else { mime_type.to_owned() };
+    Ok(MediaFile { content_type, bytes })
+}
+
 pub struct MediaWorker {
     pub store: Arc<dyn Store>,
     pub api: CloudApi,

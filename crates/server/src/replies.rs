@@ -81,6 +81,7 @@ pub async fn post_text_reply(state: &AppState, ticket_id: i64, body: &str, autho
                     other => ReplyError::Store(other),
                 })?;
             state.outbox_wake.notify_one();
+            state.events.ticket(ticket_id);
             let Enqueued { message_id, .. } = queued;
             Ok(ReplyOutcome::Queued { message_id, window_end })
         }

@@ -109,6 +109,9 @@ pub async fn receive(
     Metrics::inc(&metrics.messages_new, u64::from(summary.messages_new));
     Metrics::inc(&metrics.messages_duplicate, u64::from(summary.messages_duplicate));
     Metrics::inc(&metrics.statuses_new, u64::from(summary.statuses_new));
+    for ticket_id in &summary.tickets {
+        state.events.ticket(*ticket_id);
+    }
     tracing::debug!(?summary, "webhook committed");
     Ok((StatusCode::OK, Json(json!({"status": "received"}))))
 }

@@ -16,6 +16,7 @@ pub mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod tokens;
+pub mod web_model;
 
 use std::sync::Arc;
 
@@ -24,6 +25,7 @@ use async_trait::async_trait;
 pub use error::StoreError;
 pub use ingest::{IngestItem, IngestPayload, IngestSummary};
 pub use model::*;
+pub use web_model::*;
 use windowdesk_core::Timestamp;
 
 /// Commits webhook payloads. A payload is durable when `ingest` returns `Ok` (SPEC I5).
@@ -150,10 +152,44 @@ pub trait TicketWorkStore: Send + Sync {
     async fn update_ticket(&self, id: i64, change: &TicketChange, actor: &str, now: Timestamp)
         -> Result<Option<TicketSummary>, StoreError>;
     /// An internal note (a message with direction `note`): never sent, never touches the window.
-    /// A missing ticket is [`StoreError::NotFound`].
-    async fn add_note(&self, ticket_id: i64, body: &str, author: &str, now: Timestamp) -> Result<MessageRow, StoreError>;
+    /// Each agent in `mentions` gets a notification, in the same transaction. A missing ticket is
+    /// [`StoreError::NotFound`].
+    async fn add_note(&self, ticket_id: i64, body: &str, author: &str, mentions: &[i64], now: Timestamp) -> Result<MessageRow, StoreError>;
     /// Outbound messages in `failed` or `blocked`, newest first (D4).
     async fn failed_deliveries(&self, before: Option<FailedCursor>, limit: u32) -> Result<Vec<FailedDeliveryRow>, StoreError>;
+}
+
+/// What the agent web interface needs besides tickets: sessions, inbox lists with read markers,
+/// @mention notifications, saved views.
+#[async_trait]
+pub trait WebStore: Send + Sync {
+    /// The agent with this email (lowercased by the caller) and their password hash.
+    async fn agent_credentials(&self, email: &str) -> Result<Option<Credentials>, StoreError>;
+    async fn set_agent_password(&self, agent_id: i64, password_hash: &str) -> Result<bool, StoreError>;
+    async fn set_agent_time_zone(&self, agent_id: i64, time_zone: &str) -> Result<bool, StoreError>;
+    /// Creates a session; expired sessions are purged on the way.
+    async fn create_session(&self, session: &NewSession) -> Result<(), StoreError>;
+    /// The session with this hash, if it has not expired at `now`.
+    async fn session(&self, token_hash: &str, now: Timestamp) -> Result<Option<SessionRow>, StoreError>;
+    async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
+    /// A page of an inbox list.
+    async fn inbox(&self, query: &InboxQuery) -> Result<Vec<InboxItem>, StoreError>;
+    /// How many tickets a list holds.
+    async fn inbox_count(&self, list: &InboxList) -> Result<u64, StoreError>;
+    /// How many outbound messages are `failed` or `blocked` (D4).
+    async fn failed_count(&self) -> Result<u64, StoreError>;
+    /// The agent has seen the ticket as of `now`.
+    async fn mark_ticket_read(&self, agent_id: i64, ticket_id: i64, now: Timestamp) -> Result<(), StoreError>;
+    /// Newest first.
+    async fn notifications(&self, agent_id: i64, limit: u32) -> Result<Vec<NotificationRow>, StoreError>;
+    async fn unread_notifications(&self, agent_id: i64) -> Result<u64, StoreError>;
+    /// Marks the agent's notifications about `ticket_id` read; returns how many changed.
+    async fn mark_notifications_read(&self, agent_id: i64, ticket_id: i64, now: Timestamp) -> Result<u64, StoreError>;
+    /// The agent's own views and the shared ones.
+    async fn saved_views(&self, agent_id: i64) -> Result<Vec<SavedViewRow>, StoreError>;
+    async fn create_saved_view(&self, view: &NewSavedView) -> Result<SavedViewRow, StoreError>;
+    /// Deletes one of the agent's own views (or, for an admin, a shared one).
+    async fn delete_saved_view(&self, agent_id: i64, view_id: i64, admin: bool) -> Result<bool, StoreError>;
 }
 
 /// The whole store, as the server holds it.
@@ -170,6 +206,7 @@ pub trait Store:
     + ApiTokenStore
     + AgentStore
     + TicketWorkStore
+    + WebStore
 {
     /// A cheap round trip to the database, for `/readyz`.
     async fn ping(&self) -> Result<(), StoreError>;

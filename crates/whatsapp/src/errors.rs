@@ -62,6 +62,22 @@ pub fn human_reason(code: i64) -> &'static str {
     }
 }
 
+/// What an agent can do about a failed message, for the failure badge.
+pub fn what_to_do(code: Option<i64>) -> &'static str {
+    match code.map(|c| classify(Some(c), None)) {
+        Some(ErrorClass::WindowClosed) => {
+            "Wait for the customer to write again (the window reopens), or reach them with an approved template."
+        }
+        Some(ErrorClass::Transient) => "The desk gave up after retrying; send it again later.",
+        Some(ErrorClass::Permanent { auth: true }) => "An admin must fix the business number's access token; then send it again.",
+        Some(ErrorClass::Permanent { auth: false }) | None => match code {
+            Some(131_026) => "Check the customer's number, or reach them another way (SMS, email, phone).",
+            Some(131_050) => "Do not send marketing; answer only when the customer writes.",
+            _ => "Read the reason, change the message if needed, and send it again.",
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

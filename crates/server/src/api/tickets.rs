@@ -55,7 +55,7 @@ pub fn parse_limit(limit: Option<&str>) -> Result<u32, ApiError> {
 }
 
 /// Tags are compared lowercased and trimmed; `field` names the list entry in errors.
-fn normalize_tag(field: String, raw: &str) -> Result<String, ApiError> {
+pub(crate) fn normalize_tag(field: String, raw: &str) -> Result<String, ApiError> {
     let tag = raw.trim().to_lowercase();
     if tag.is_empty() {
         return Err(ApiError::invalid(field, "a tag must not be empty"));
@@ -201,5 +201,6 @@ pub async fn patch_ticket(
     };
     let now = state.clock.now();
     let summary = state.store.update_ticket(id, &change, &caller.actor(), now).await?.ok_or_else(|| no_ticket(id))?;
+    state.events.ticket(id);
     Ok(Json(TicketOut::new(summary, WindowPolicy::WHATSAPP, now)))
 }

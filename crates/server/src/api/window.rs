@@ -159,7 +159,7 @@ pub async fn post_note(
     if body.chars().count() > MAX_TEXT_CHARS {
         return Err(ApiError::invalid("body", format!("must be at most {MAX_TEXT_CHARS} characters")));
     }
-    let note = state.store.add_note(id, body, &caller.actor(), state.clock.now()).await.map_err(|e| match e {
+    let note = crate::notes::add_note(&state, id, body, &caller.actor(), None).await.map_err(|e| match e {
         StoreError::NotFound(_) => no_ticket(id),
         other => other.into(),
     })?;

@@ -11,6 +11,7 @@ use windowdesk_server::config::Config;
 use windowdesk_server::Running;
 use windowdesk_store::testing::{Backend, TestDb};
 use windowdesk_store::Store;
+pub mod browser;
 
 pub const SECRET: &str = "test-app-secret";
 pub const VERIFY_TOKEN: &str = "test-verify-token";
@@ -41,7 +42,10 @@ pub fn config_for(url: &str) -> Config {
         std::process::id(),
         MEDIA.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     ));
-    let mut toml = format!("[database]\nurl = {url:?}\nmax_in_flight = 3\n[media]\ndir = {:?}\n", media.display().to_string());
+    let mut toml = format!(
+        "[database]\nurl = {url:?}\nmax_in_flight = 3\n[media]\ndir = {:?}\n[web]\nsecure_cookies = false\n",
+        media.display().to_string()
+    );
     for pnid in std::iter::once(&PNID).chain(OTHER_PNIDS) {
         toml.push_str(&format!(
             "[[business_numbers]]\nphone_number_id = \"{pnid}\"\nwaba_id = \"{WABA}\"\ndisplay_number = \"+1 555 {pnid}\"\nname = \"Support {pnid}\"\n\

@@ -33,6 +33,8 @@ pub struct IngestSummary {
     pub tickets_created: u32,
     pub account_events: u32,
     pub unknown_numbers: u32,
+    /// The tickets this payload changed (a message, a status, an event), sorted, for live updates.
+    pub tickets: Vec<i64>,
 }
 
 impl IngestSummary {
@@ -44,5 +46,8 @@ impl IngestSummary {
         self.tickets_created += o.tickets_created;
         self.account_events += o.account_events;
         self.unknown_numbers += o.unknown_numbers;
+        self.tickets.extend_from_slice(&o.tickets);
+        self.tickets.sort_unstable();
+        self.tickets.dedup();
     }
 }

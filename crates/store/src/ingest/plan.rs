@@ -388,6 +388,8 @@ struct Planner<'a> {
     next_ticket: usize,
     /// Wamids inserted by this batch, to their index in `out.messages_new`.
     batch_messages: HashMap<NumKey, usize>,
+    /// Every ticket touched, in order, so each payload's summary can name its own.
+    touched: Vec<i64>,
 }
 
 /// Plans the writes of a batch. `loaded` must hold every identity of `needs(batch)`.
@@ -400,9 +402,11 @@ pub fn plan(batch: &[IngestPayload], loaded: &mut Loaded, policy: WindowPolicy) 
         summary: Vec::with_capacity(batch.len()),
         next_ticket: 0,
         batch_messages: HashMap::new(),
+        touched: Vec::new(),
     };
     for payload in batch {
         let mut s = IngestSummary::default();
+        let (events_before, touched_before) = (p.out.ticket_events.len(), p.touched.len());
         for item in &payload.items {
             match item {
                 IngestItem::Number { business_number_id, change } => {
@@ -417,6 +421,11 @@ pub fn plan(batch: &[IngestPayload], loaded: &mut Loaded, policy: WindowPolicy) 
                 }
             }
         }
+        let mut tickets: Vec<i64> = p.out.ticket_events[events_before..].iter().map(|e| e.ticket_id).collect();
+        tickets.extend_from_slice(&p.touched[touched_before..]);
+        tickets.sort_unstable();
+        tickets.dedup();
+        s.tickets = tickets;
         p.summary.push(s);
     }
     (p.out, p.summary)
@@ -501,6 +510,7 @@ impl Planner<'_> {
     }
 
     fn touch_ticket(&mut self, ticket_id: i64, status: Option<TicketStatus>, at: Timestamp, now: Timestamp) {
+        self.touched.push(ticket_id);
         let entry = self.out.ticket_updates.entry(ticket_id).or_insert(TicketUpdate {
             id: ticket_id,
             status: None,

@@ -53,7 +53,8 @@ fn agent_row(r: &PgRow) -> Result<AgentRow, StoreError> {
     })
 }
 
-const SUMMARY_SELECT: &str = "SELECT t.id, t.business_number_id, t.identity_id, t.requester_id, t.status, t.subject, t.assignee_id,
+pub(crate) const SUMMARY_SELECT: &str =
+    "SELECT t.id, t.business_number_id, t.identity_id, t.requester_id, t.status, t.subject, t.assignee_id,
         t.followup_of, t.created_at, t.updated_at, t.last_message_at, b.phone_number_id, b.display_number, c.name, i.wa_id, i.bsuid,
         i.last_inbound_at, i.referral_at, i.fep_started_at,
         ARRAY(SELECT g.tag FROM ticket_tags g WHERE g.ticket_id = t.id ORDER BY g.tag)
@@ -62,7 +63,7 @@ const SUMMARY_SELECT: &str = "SELECT t.id, t.business_number_id, t.identity_id, 
      JOIN identities i ON i.id = t.identity_id
      JOIN contacts c ON c.id = t.requester_id";
 
-fn summary_row(r: &PgRow) -> Result<TicketSummary, StoreError> {
+pub(crate) fn summary_row(r: &PgRow) -> Result<TicketSummary, StoreError> {
     Ok(TicketSummary {
         ticket: super::queries::ticket_row(r)?,
         phone_number_id: r.try_get(11)?,
@@ -309,7 +310,7 @@ impl TicketWorkStore for PgStore {
         Ok(result)
     }
 
-    async fn add_note(&self, ticket_id: i64, body: &str, author: &str, now: Timestamp) -> Result<MessageRow, StoreError> {
+    async fn add_note(&self, ticket_id: i64, body: &str, author: &str, mentions: &[i64], now: Timestamp) -> Result<MessageRow, StoreError> {
         let mut tx = self.api_pool().begin().await?;
         let row = sqlx::query("SELECT business_number_id, identity_id, status FROM tickets WHERE id = $1 FOR NO KEY UPDATE")
             .bind(ticket_id)
@@ -333,7 +334,20 @@ impl TicketWorkStore for PgStore {
         .fetch_one(&mut *tx)
         .await?;
         sqlx::query("UPDATE tickets SET updated_at = $1 WHERE id = $2").bind(now.unix_millis()).bind(ticket_id).execute(&mut *tx).await?;
-        event(&mut tx, ticket_id, now, author, "note_added", serde_json::json!({"message_id": id})).await?;
+        event(&mut tx, ticket_id, now, author, "note_added", serde_json::json!({"message_id": id, "mentions": mentions})).await?;
+        if !mentions.is_empty() {
+            sqlx::query(
+                "INSERT INTO notifications (agent_id, ticket_id, message_id, kind, actor, created_at)
+                 SELECT DISTINCT a, $2::bigint, $3::bigint, 'mention', $4, $5 FROM UNNEST($1::bigint[]) AS a",
+            )
+            .bind(mentions)
+            .bind(ticket_id)
+            .bind(id)
+            .bind(author)
+            .bind(now.unix_millis())
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(MessageRow::note(id, ticket_id, bn, identity_id, body, author, now))
     }

@@ -5,6 +5,7 @@ mod ingest;
 mod media;
 mod outbox;
 mod queries;
+mod web;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -117,7 +117,8 @@ pub(crate) fn agent(c: &Connection, id: i64) -> Result<Option<AgentRow>, StoreEr
     Ok(c.prepare_cached(&format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = ?1"))?.query_row(params![id], agent_row).optional()?)
 }
 
-const SUMMARY_SELECT: &str = "SELECT t.id, t.business_number_id, t.identity_id, t.requester_id, t.status, t.subject, t.assignee_id,
+pub(crate) const SUMMARY_SELECT: &str =
+    "SELECT t.id, t.business_number_id, t.identity_id, t.requester_id, t.status, t.subject, t.assignee_id,
         t.followup_of, t.created_at, t.updated_at, t.last_message_at, b.phone_number_id, b.display_number, c.name, i.wa_id, i.bsuid,
         i.last_inbound_at, i.referral_at, i.fep_started_at,
         (SELECT group_concat(g.tag, char(31)) FROM ticket_tags g WHERE g.ticket_id = t.id)
@@ -132,7 +133,7 @@ pub(crate) fn split_tags(joined: Option<String>) -> Vec<String> {
     tags
 }
 
-fn summary_row(r: &Row<'_>) -> rusqlite::Result<TicketSummary> {
+pub(crate) fn summary_row(r: &Row<'_>) -> rusqlite::Result<TicketSummary> {
     Ok(TicketSummary {
         ticket: super::queries::ticket_row(r)?,
         phone_number_id: r.get(11)?,
@@ -258,7 +259,14 @@ pub(crate) fn update_ticket(
     Ok(summary)
 }
 
-pub(crate) fn add_note(conn: &mut Connection, ticket_id: i64, body: &str, author: &str, now: Timestamp) -> Result<MessageRow, StoreError> {
+pub(crate) fn add_note(
+    conn: &mut Connection,
+    ticket_id: i64,
+    body: &str,
+    author: &str,
+    mentions: &[i64],
+    now: Timestamp,
+) -> Result<MessageRow, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let (bn, identity_id, status) = tx
         .query_row("SELECT business_number_id, identity_id, status FROM tickets WHERE id = ?1", params![ticket_id], |r| {
@@ -276,7 +284,14 @@ pub(crate) fn add_note(conn: &mut Connection, ticket_id: i64, body: &str, author
     )?;
     let id = tx.last_insert_rowid();
     tx.execute("UPDATE tickets SET updated_at = ?1 WHERE id = ?2", params![now.unix_millis(), ticket_id])?;
-    event(&tx, ticket_id, now, author, "note_added", serde_json::json!({"message_id": id}))?;
+    event(&tx, ticket_id, now, author, "note_added", serde_json::json!({"message_id": id, "mentions": mentions}))?;
+    let mut seen = std::collections::BTreeSet::new();
+    for agent in mentions.iter().filter(|a| seen.insert(**a)) {
+        tx.prepare_cached(
+            "INSERT INTO notifications (agent_id, ticket_id, message_id, kind, actor, created_at) VALUES (?1, ?2, ?3, 'mention', ?4, ?5)",
+        )?
+        .execute(params![agent, ticket_id, id, author, now.unix_millis()])?;
+    }
     tx.commit()?;
     Ok(MessageRow::note(id, ticket_id, bn, identity_id, body, author, now))
 }
@@ -376,9 +391,16 @@ mod impls {
             let (change, actor) = (change.clone(), actor.to_owned());
             self.inner.writer.run(move |conn| super::update_ticket(conn, id, &change, &actor, now)).await
         }
-        async fn add_note(&self, ticket_id: i64, body: &str, author: &str, now: Timestamp) -> Result<MessageRow, StoreError> {
-            let (body, author) = (body.to_owned(), author.to_owned());
-            self.inner.writer.run(move |conn| super::add_note(conn, ticket_id, &body, &author, now)).await
+        async fn add_note(
+            &self,
+            ticket_id: i64,
+            body: &str,
+            author: &str,
+            mentions: &[i64],
+            now: Timestamp,
+        ) -> Result<MessageRow, StoreError> {
+            let (body, author, mentions) = (body.to_owned(), author.to_owned(), mentions.to_vec());
+            self.inner.writer.run(move |conn| super::add_note(conn, ticket_id, &body, &author, &mentions, now)).await
         }
         async fn failed_deliveries(&self, before: Option<FailedCursor>, limit: u32) -> Result<Vec<FailedDeliveryRow>, StoreError> {
             self.read(move |c| super::failed_deliveries(c, before, limit)).await

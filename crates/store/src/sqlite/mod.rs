@@ -8,6 +8,7 @@ mod media;
 mod migrate;
 mod outbox;
 mod queries;
+mod web;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -1,0 +1,224 @@
+// Windowdesk's only script: the window countdown, live updates over server-sent events, and "Load
+// more". No framework and no build step. Everything it inserts comes from this desk's own pages,
+// where the server has escaped customer content; the script itself only sets text.
+'use strict';
+
+(() => {
+  const body = document.body;
+  // The server's clock, not the browser's: the window closes when the desk says it does.
+  const skew = Number(body.dataset.now || Date.now()) - Date.now();
+  const now = () => Date.now() + skew;
+
+  // The same wording as the server (web/format.rs `span`).
+  function span(ms) {
+    const s = Math.max(0, Math.floor(ms / 1000));
+    const d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60);
+    if (d > 0) return `${d} d ${h} h`;
+    if (h > 0) return `${h} h ${m} min`;
+    if (m >= 10) return `${m} min`;
+    if (m > 0) return `${m} min ${s % 60} s`;
+    return `${s} s`;
+  }
+
+  function announce(text) {
+    const el = document.getElementById('live-status');
+    if (el) el.textContent = text;
+  }
+
+  // ---- The window banner and the composer ----
+  function setComposer(open) {
+    const composer = document.getElementById('composer');
+    if (!composer) return;
+    const want = open ? 'open' : 'closed';
+    if (composer.dataset.state === want) return;
+    composer.dataset.state = want;
+    const form = document.getElementById('reply-form');
+    const closed = document.getElementById('composer-closed');
+    if (form) {
+      form.hidden = !open;
+      form.querySelectorAll('textarea, button').forEach((el) => { el.disabled = !open; });
+    }
+    if (closed) closed.hidden = open;
+    announce(open ? 'The customer wrote again: the window is open and you can reply.'
+                  : 'The customer service window has closed: free-form replies are off.');
+  }
+
+  function tickBanner() {
+    const banner = document.getElementById('window-banner');
+    if (!banner || !banner.dataset.windowEnd) return;
+    const left = Number(banner.dataset.windowEnd) - now();
+    const status = document.getElementById('window-status');
+    const countdown = document.getElementById('window-countdown');
+    let state;
+    if (left > 0) {
+      state = left < 3600000 ? 'closing' : 'open';
+      status.textContent = 'Window open';
+      countdown.textContent = `closes in ${span(left)}`;
+    } else {
+      state = 'closed';
+      status.textContent = 'Window closed';
+      countdown.textContent = left > -60000 ? 'closed just now' : `closed ${span(-left)} ago`;
+    }
+    if (banner.dataset.state !== state) {
+      banner.classList.remove('open', 'closing', 'closed', 'never');
+      banner.classList.add(state);
+      banner.dataset.state = state;
+    }
+    setComposer(left > 0);
+  }
+
+  function tickRows() {
+    document.querySelectorAll('.window.open[data-window-end]').forEach((el) => {
+      const left = Number(el.dataset.windowEnd) - now();
+      if (left > 0) {
+        el.textContent = `${span(left)} left`;
+      } else {
+        el.textContent = 'window closed';
+        el.classList.replace('open', 'closed');
+      }
+    });
+  }
+
+  function tick() { tickBanner(); tickRows(); }
+  tick();
+  setInterval(tick, 1000);
+
+  // ---- Fetching fragments ----
+  async function fetchHtml(url) {
+    const res = await fetch(url, { credentials: 'same-origin', headers: { Accept: 'text/html' } });
+    if (res.redirected && new URL(res.url).pathname === '/login') { location.reload(); return null; }
+    if (!res.ok) return null;
+    return new DOMParser().parseFromString(`<body>${await res.text()}</body>`, 'text/html').body;
+  }
+
+  const timers = {};
+  function soon(key, fn) {
+    clearTimeout(timers[key]);
+    timers[key] = setTimeout(fn, 150);
+  }
+
+  // Replaces the thread bubble by bubble, so a voice note that is playing keeps playing.
+  function mergeThread(current, fresh) {
+    const wanted = Array.from(fresh.children);
+    wanted.forEach((node, i) => {
+      const at = current.children[i];
+      if (at && at.id === node.id) {
+        if (at.outerHTML !== node.outerHTML) current.replaceChild(node, at);
+      } else {
+        const existing = node.id ? document.getElementById(node.id) : null;
+        if (existing && existing.parentNode === current && existing.outerHTML === node.outerHTML) {
+          current.insertBefore(existing, at || null);
+        } else {
+          current.insertBefore(node, at || null);
+        }
+      }
+    });
+    while (current.children.length > wanted.length) current.lastElementChild.remove();
+  }
+
+  async function refreshTicket() {
+    const live = document.querySelector('[data-live="ticket"]');
+    if (!live) return;
+    const fresh = await fetchHtml(`/tickets/${live.dataset.ticketId}/live`);
+    if (!fresh) return;
+    const before = live.querySelectorAll('.bubble').length;
+    const statusHint = fresh.querySelector('[data-ticket-status]');
+    const badge = document.getElementById('ticket-status');
+    if (statusHint && badge) {
+      badge.textContent = statusHint.dataset.ticketStatus;
+      badge.className = `status ${statusHint.dataset.ticketStatus}`;
+    }
+    const oldThread = document.getElementById('thread');
+    const newThread = fresh.querySelector('#thread');
+    if (oldThread && newThread) mergeThread(oldThread, newThread);
+    for (const id of ['window-banner', 'events']) {
+      const old = document.getElementById(id);
+      const neu = fresh.querySelector(`#${id}`);
+      if (old && neu) {
+        if (id === 'events') neu.open = old.open;
+        old.replaceWith(neu);
+      }
+    }
+    const after = live.querySelectorAll('.bubble').length;
+    if (after > before) announce('New message in this ticket.');
+    body.dataset.refreshed = String(Date.now());
+    tick();
+  }
+
+  async function refreshInbox() {
+    const lists = document.querySelector('[data-live="inbox"]');
+    if (!lists) return;
+    const fresh = await fetchHtml('/live/inbox');
+    if (!fresh) return;
+    lists.replaceChildren(...Array.from(fresh.childNodes));
+    body.dataset.refreshed = String(Date.now());
+    tickRows();
+  }
+
+  async function refreshCounts() {
+    const res = await fetch('/live/counts', { credentials: 'same-origin', headers: { Accept: 'application/json' } });
+    if (!res.ok || res.redirected) return;
+    const counts = await res.json();
+    for (const [key, value] of Object.entries(counts)) {
+      document.querySelectorAll(`[data-count="${key}"]`).forEach((el) => { el.textContent = String(value); });
+    }
+  }
+
+  // ---- Server-sent events ----
+  let events = null;
+  function connect() {
+    events = new EventSource('/live/events');
+    events.addEventListener('hello', () => { body.dataset.live = 'connected'; });
+    events.addEventListener('ticket', (e) => {
+      const { ticket_id: id } = JSON.parse(e.data);
+      const live = document.querySelector('[data-live="ticket"]');
+      if (live && Number(live.dataset.ticketId) === id) soon('ticket', refreshTicket);
+      if (document.querySelector('[data-live="inbox"]')) soon('inbox', refreshInbox);
+      soon('counts', refreshCounts);
+    });
+    events.addEventListener('notification', () => {
+      soon('counts', refreshCounts);
+      announce('A colleague mentioned you in a note.');
+    });
+    events.addEventListener('resync', () => {
+      soon('ticket', refreshTicket);
+      soon('inbox', refreshInbox);
+      soon('counts', refreshCounts);
+    });
+    events.onerror = () => { body.dataset.live = 'reconnecting'; };
+  }
+  if (window.EventSource) connect();
+  // A page kept in the back/forward cache must not keep its stream: browsers allow only six
+  // connections to one host, and six kept pages would stall the seventh.
+  window.addEventListener('pagehide', () => { if (events) { events.close(); events = null; } });
+  window.addEventListener('pageshow', (e) => {
+    if (!e.persisted || !window.EventSource) return;
+    connect();
+    soon('ticket', refreshTicket);
+    soon('inbox', refreshInbox);
+    soon('counts', refreshCounts);
+  });
+
+  // ---- Load more ----
+  document.addEventListener('click', async (e) => {
+    const link = e.target.closest('a.load-more');
+    if (!link) return;
+    e.preventDefault();
+    link.setAttribute('aria-busy', 'true');
+    const fresh = await fetchHtml(link.href);
+    if (!fresh) { link.removeAttribute('aria-busy'); return; }
+    const list = link.previousElementSibling;
+    fresh.querySelectorAll('li.ticket-row').forEach((li) => list.appendChild(li));
+    const next = fresh.querySelector('a.load-more');
+    if (next) link.replaceWith(next); else link.remove();
+    tickRows();
+  });
+
+  // ---- Forms: no double sends ----
+  document.addEventListener('submit', (e) => {
+    const form = e.target;
+    if (form.dataset.submitting) { e.preventDefault(); return; }
+    form.dataset.submitting = '1';
+    setTimeout(() => { delete form.dataset.submitting; }, 5000);
+  });
+})();

@@ -1,0 +1,130 @@
+//! The agent's own settings (time zone, password) and, for admins, the agents page.
+
+use axum::extract::{Query, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::Form;
+use maud::{html, Markup};
+use serde::Deserialize;
+
+use super::inbox::nav_counts;
+use super::render::{self, Nav};
+use super::session::Agent;
+use super::WebError;
+use crate::AppState;
+
+/// A few common zones first; any IANA name can be typed.
+const COMMON_ZONES: &[&str] = &[
+    "UTC",
+    "Europe/London",
+    "Europe/Berlin",
+    "Europe/Madrid",
+    "America/New_York",
+    "America/Sao_Paulo",
+    "America/Mexico_City",
+    "Asia/Kolkata",
+    "Asia/Singapore",
+    "Africa/Lagos",
+    "Australia/Sydney",
+];
+
+#[derive(Deserialize)]
+pub struct DoneQuery {
+    done: Option<String>,
+}
+
+pub async fn settings_page(State(state): State<AppState>, agent: Agent, Query(q): Query<DoneQuery>) -> Result<Html<String>, WebError> {
+    let counts = nav_counts(&state, &agent).await?;
+    let now = state.clock.now();
+    let tz = agent.session.time_zone.clone();
+    let content = html! {
+        h1 { "Settings" }
+        @if let Some(n) = render::notice(q.done.as_deref()) { (n) }
+        form method="post" action="/settings" {
+            input type="hidden" name="csrf" value=(agent.csrf());
+            label for="time-zone" { "Your time zone (IANA name, e.g. Europe/Berlin)" }
+            input #time-zone name="time_zone" value=(tz) list="zones" required maxlength="64";
+            datalist #zones { @for z in COMMON_ZONES { option value=(z) {} } }
+            button type="submit" { "Save" }
+        }
+    };
+    Ok(Html(render::page(&agent, "Settings", Nav::Settings, &counts, now, content).into_string()))
+}
+
+#[derive(Deserialize)]
+pub struct SettingsForm {
+    csrf: String,
+    time_zone: String,
+}
+
+pub async fn save_settings(State(state): State<AppState>, agent: Agent, Form(f): Form<SettingsForm>) -> Result<Response, WebError> {
+    agent.check_csrf(&f.csrf)?;
+    let tz = f.time_zone.trim();
+    if tz.parse::<chrono_tz::Tz>().is_err() {
+        return Err(WebError::BadRequest(format!("time_zone: {tz:?} is not an IANA time zone such as Europe/Berlin")));
+    }
+    state.store.set_agent_time_zone(agent.id(), tz).await?;
+    Ok(Redirect::to("/settings?done=saved").into_response())
+}
+
+fn agents_table(agents: &[windowdesk_store::AgentRow]) -> Markup {
+    html! {
+        table #agents {
+            caption.sr { "Agents" }
+            thead { tr { th scope="col" { "Name" } th scope="col" { "Email" } th scope="col" { "Role" } th scope="col" { "Can sign in" } } }
+            tbody {
+                @for a in agents {
+                    tr { td { (a.name) } td { (a.email) } td { (a.role.as_str()) } td { @if a.has_password { "yes" } @else { "no" } } }
+                }
+            }
+        }
+    }
+}
+
+pub async fn agents_page(State(state): State<AppState>, agent: Agent, Query(q): Query<DoneQuery>) -> Result<Html<String>, WebError> {
+    if !agent.is_admin() {
+        return Err(WebError::Forbidden("Only admins manage agents.".into()));
+    }
+    let counts = nav_counts(&state, &agent).await?;
+    let now = state.clock.now();
+    let agents = state.store.agents().await?;
+    let content = html! {
+        h1 { "Agents" }
+        @if let Some(n) = render::notice(q.done.as_deref()) { (n) }
+        (agents_table(&agents))
+        h2 { "Add an agent" }
+        form method="post" action="/admin/agents" {
+            input type="hidden" name="csrf" value=(agent.csrf());
+            label for="agent-name" { "Name" }
+            input #agent-name name="name" required maxlength="100";
+            label for="agent-email" { "Email address" }
+            input #agent-email name="email" type="email" required;
+            label for="agent-role" { "Role" }
+            select #agent-role name="role" { option value="agent" { "agent" } option value="admin" { "admin" } }
+            label for="agent-password" { "Password (at least 10 characters)" }
+            input #agent-password name="password" type="password" minlength="10" required autocomplete="new-password";
+            button type="submit" { "Add agent" }
+        }
+    };
+    Ok(Html(render::page(&agent, "Agents", Nav::Agents, &counts, now, content).into_string()))
+}
+
+#[derive(Deserialize)]
+pub struct AgentForm {
+    csrf: String,
+    name: String,
+    email: String,
+    role: String,
+    password: String,
+}
+
+pub async fn add_agent(State(state): State<AppState>, agent: Agent, Form(f): Form<AgentForm>) -> Result<Response, WebError> {
+    agent.check_csrf(&f.csrf)?;
+    if !agent.is_admin() {
+        return Err(WebError::Forbidden("Only admins manage agents.".into()));
+    }
+    let role = crate::api::admin::parse_role(&f.role).map_err(|e| WebError::BadRequest(e.to_string()))?;
+    crate::api::admin::create_agent(state.store.as_ref(), &f.name, &f.email, role, Some(&f.password))
+        .await
+        .map_err(|e| WebError::BadRequest(e.to_string()))?;
+    Ok(Redirect::to("/admin/agents?done=saved").into_response())
+}

@@ -1,0 +1,377 @@
+//! The notifier lists (Assigned to you, Unassigned), the views (Windows closing soon, saved filters),
+//! Failed deliveries and Mentions. Lists show 20 rows and load more on demand.
+
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::Form;
+use maud::{html, Markup};
+use serde::Deserialize;
+use windowdesk_core::window::WindowPolicy;
+use windowdesk_core::{TicketStatus, Timestamp};
+use windowdesk_store::{AssigneeFilter, FailedCursor, InboxCursor, InboxItem, InboxList, InboxQuery, NewSavedView, ViewFilter};
+
+use super::format;
+use super::render::{self, Nav, NavCounts};
+use super::session::Agent;
+use super::WebError;
+use crate::AppState;
+
+pub const PAGE: u32 = 20;
+
+/// The counts next to every navigation entry.
+pub async fn nav_counts(state: &AppState, agent: &Agent) -> Result<NavCounts, WebError> {
+    let now = state.clock.now();
+    let mut counts = NavCounts {
+        assigned: state.store.inbox_count(&InboxList::AssignedTo(agent.id())).await?,
+        unassigned: state.store.inbox_count(&InboxList::Unassigned).await?,
+        closing_soon: state.store.inbox_count(&closing_soon(state, now)).await?,
+        failed: state.store.failed_count().await?,
+        mentions: state.store.unread_notifications(agent.id()).await?,
+        views: Vec::new(),
+    };
+    for view in state.store.saved_views(agent.id()).await? {
+        let n = state.store.inbox_count(&InboxList::Filter(view.filter.clone())).await?;
+        counts.views.push((view.id, view.name, n));
+    }
+    Ok(counts)
+}
+
+/// The "Windows closing soon" list as of `now` (bounds from the window rules in core).
+pub fn closing_soon(state: &AppState, now: Timestamp) -> InboxList {
+    let within = Duration::from_secs(state.web.config.closing_soon_minutes.saturating_mul(60));
+    match WindowPolicy::WHATSAPP.closing_within(now, within) {
+        Some((inbound_after, inbound_at_or_before)) => InboxList::ClosingSoon { inbound_after, inbound_at_or_before },
+        None => InboxList::ClosingSoon { inbound_after: now, inbound_at_or_before: now },
+    }
+}
+
+/// Names of the lists `/inbox/more` can continue.
+fn list_named(state: &AppState, agent: &Agent, name: &str, now: Timestamp) -> Result<InboxList, WebError> {
+    Ok(match name {
+        "assigned" => InboxList::AssignedTo(agent.id()),
+        "unassigned" => InboxList::Unassigned,
+        "closing-soon" => closing_soon(state, now),
+        other => return Err(WebError::BadRequest(format!("list: unknown list {other:?}"))),
+    })
+}
+
+async fn page_of(state: &AppState, agent: &Agent, list: InboxList, after: Option<InboxCursor>) -> Result<Vec<InboxItem>, WebError> {
+    Ok(state.store.inbox(&InboxQuery { list, reader: agent.id(), after, limit: PAGE }).await?)
+}
+
+/// One ticket in a list.
+pub fn row(item: &InboxItem, agent: &Agent, now: Timestamp) -> Markup {
+    let s = &item.summary;
+    let t = &s.ticket;
+    let w = s.window.state(WindowPolicy::WHATSAPP, now);
+    html! {
+        li.ticket-row data-ticket-id=(t.id) data-unread=(item.unread) {
+            a href={"/tickets/" (t.id)} {
+                span.unread-dot aria-hidden="true" {}
+                @if item.unread { span.sr { "Unread: " } }
+                span.name { (s.contact_name) }
+                span.subject { (t.subject) }
+                span.meta {
+                    span.status.(t.status.as_str()) { (t.status.as_str()) }
+                    @match (w.open, w.expires_at) {
+                        (true, Some(end)) => span.window.open data-window-end=(end.unix_millis()) { (format::span(now.millis_until(end))) " left" },
+                        (false, Some(_)) => span.window.closed { "window closed" },
+                        _ => span.window.none { "no window" },
+                    }
+                    @for tag in &s.tags { span.tag { (tag) } }
+                    (render::time(t.last_message_at, now, agent))
+                }
+            }
+        }
+    }
+}
+
+fn more_link(list: &str, items: &[InboxItem]) -> Markup {
+    html! {
+        @if items.len() == PAGE as usize {
+            @if let Some(last) = items.last() {
+                a.load-more href={"/inbox/more?list=" (list) "&key=" (last.cursor.key) "&id=" (last.cursor.id)} data-list=(list) { "Load more" }
+            }
+        }
+    }
+}
+
+fn list_section(id: &str, title: &str, list: &str, items: &[InboxItem], agent: &Agent, now: Timestamp, empty: &str) -> Markup {
+    html! {
+        section.list #(id) aria-labelledby={(id) "-title"} {
+            h2 #{(id) "-title"} { (title) }
+            @if items.is_empty() { p.empty { (empty) } }
+            ul.tickets data-list=(list) { @for item in items { (row(item, agent, now)) } }
+            (more_link(list, items))
+        }
+    }
+}
+
+/// The two notifier lists, as the inbox page and its live refresh render them.
+pub async fn inbox_lists(state: &AppState, agent: &Agent) -> Result<Markup, WebError> {
+    let now = state.clock.now();
+    let mine = page_of(state, agent, InboxList::AssignedTo(agent.id()), None).await?;
+    let unassigned = page_of(state, agent, InboxList::Unassigned, None).await?;
+    Ok(html! {
+        (list_section("assigned", "Assigned to you", "assigned", &mine, agent, now, "Nothing assigned to you is new or open."))
+        (list_section("unassigned", "Unassigned", "unassigned", &unassigned, agent, now, "No unassigned tickets."))
+    })
+}
+
+#[derive(Deserialize)]
+pub struct DoneQuery {
+    done: Option<String>,
+}
+
+pub async fn inbox_page(State(state): State<AppState>, agent: Agent, Query(q): Query<DoneQuery>) -> Result<Html<String>, WebError> {
+    let counts = nav_counts(&state, &agent).await?;
+    let lists = inbox_lists(&state, &agent).await?;
+    let now = state.clock.now();
+    let content = html! {
+        h1 { "Inbox" }
+        @if let Some(n) = render::notice(q.done.as_deref()) { (n) }
+        div #inbox-lists data-live="inbox" { (lists) }
+        (save_view_form(&agent))
+    };
+    Ok(Html(render::page(&agent, "Inbox", Nav::Inbox, &counts, now, content).into_string()))
+}
+
+fn save_view_form(agent: &Agent) -> Markup {
+    html! {
+        details.save-view {
+            summary { "Save a view" }
+            form method="post" action="/views" {
+                input type="hidden" name="csrf" value=(agent.csrf());
+                label for="view-name" { "Name" }
+                input #view-name name="name" required maxlength="60";
+                label for="view-status" { "Status" }
+                select #view-status name="status" {
+                    option value="" { "Any" }
+                    @for s in TicketStatus::ALL { option value=(s.as_str()) { (s.as_str()) } }
+                }
+                label for="view-tag" { "Tag" }
+                input #view-tag name="tag" maxlength="60";
+                label for="view-assignee" { "Assignee" }
+                select #view-assignee name="assignee" {
+                    option value="" { "Anyone" }
+                    option value="me" { "Me" }
+                    option value="unassigned" { "Nobody" }
+                }
+                @if agent.is_admin() {
+                    label.check { input type="checkbox" name="shared" value="1"; " Share with every agent" }
+                }
+                button type="submit" { "Save view" }
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct MoreQuery {
+    list: String,
+    key: i64,
+    id: i64,
+    view: Option<i64>,
+}
+
+/// The next rows of a list, as a fragment the page appends (with the next "Load more").
+pub async fn more(State(state): State<AppState>, agent: Agent, Query(q): Query<MoreQuery>) -> Result<Html<String>, WebError> {
+    let now = state.clock.now();
+    let list = match (q.list.as_str(), q.view) {
+        ("view", Some(id)) => view_list(&state, &agent, id).await?.1,
+        (name, _) => list_named(&state, &agent, name, now)?,
+    };
+    let items = page_of(&state, &agent, list, Some(InboxCursor { key: q.key, id: q.id })).await?;
+    let list_name = if q.list == "view" { format!("view&view={}", q.view.unwrap_or_default()) } else { q.list.clone() };
+    Ok(Html(
+        html! {
+            @for item in &items { (row(item, &agent, now)) }
+            (more_link(&list_name, &items))
+        }
+        .into_string(),
+    ))
+}
+
+async fn view_list(state: &AppState, agent: &Agent, id: i64) -> Result<(String, InboxList), WebError> {
+    let view = state
+        .store
+        .saved_views(agent.id())
+        .await?
+        .into_iter()
+        .find(|v| v.id == id)
+        .ok_or_else(|| WebError::NotFound(format!("There is no view {id}.")))?;
+    Ok((view.name, InboxList::Filter(view.filter)))
+}
+
+pub async fn view_page(State(state): State<AppState>, agent: Agent, Path(view): Path<String>) -> Result<Html<String>, WebError> {
+    let now = state.clock.now();
+    let counts = nav_counts(&state, &agent).await?;
+    let (title, nav, list, list_name, view_id) = if view == "closing-soon" {
+        ("Windows closing soon".to_owned(), Nav::ClosingSoon, closing_soon(&state, now), "closing-soon".to_owned(), None)
+    } else {
+        let id: i64 = view.parse().map_err(|_| WebError::NotFound(format!("There is no view {view:?}.")))?;
+        let (name, list) = view_list(&state, &agent, id).await?;
+        (name, Nav::View(id), list, format!("view&view={id}"), Some(id))
+    };
+    let items = page_of(&state, &agent, list, None).await?;
+    let minutes = state.web.config.closing_soon_minutes;
+    let content = html! {
+        h1 { (title) }
+        @if view_id.is_none() {
+            p.hint { "Open windows that close within " (format::span(i64::try_from(minutes).unwrap_or(0) * 60_000)) ", least time left first. After a window closes only a template reaches the customer." }
+        }
+        section.list #view aria-label=(title) {
+            @if items.is_empty() { p.empty { "No tickets in this view." } }
+            ul.tickets data-list=(list_name) { @for item in &items { (row(item, &agent, now)) } }
+            (more_link(&list_name, &items))
+        }
+        @if let Some(id) = view_id {
+            form.inline method="post" action={"/views/" (id) "/delete"} {
+                input type="hidden" name="csrf" value=(agent.csrf());
+                button.link type="submit" { "Delete this view" }
+            }
+        }
+    };
+    Ok(Html(render::page(&agent, &title, nav, &counts, now, content).into_string()))
+}
+
+#[derive(Deserialize)]
+pub struct ViewForm {
+    csrf: String,
+    name: String,
+    status: Option<String>,
+    tag: Option<String>,
+    assignee: Option<String>,
+    shared: Option<String>,
+}
+
+pub async fn create_view(State(state): State<AppState>, agent: Agent, Form(f): Form<ViewForm>) -> Result<Response, WebError> {
+    agent.check_csrf(&f.csrf)?;
+    let name = f.name.trim();
+    if name.is_empty() || name.chars().count() > 60 {
+        return Err(WebError::BadRequest("name: a view needs a name of 1 to 60 characters".into()));
+    }
+    let status = match f.status.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(TicketStatus::parse(s).ok_or_else(|| WebError::BadRequest(format!("status: unknown status {s:?}")))?),
+    };
+    let assignee = match f.assignee.as_deref().unwrap_or("") {
+        "" => None,
+        "me" => Some(AssigneeFilter::Agent(agent.id())),
+        "unassigned" => Some(AssigneeFilter::Unassigned),
+        other => return Err(WebError::BadRequest(format!("assignee: must be me, unassigned or empty, got {other:?}"))),
+    };
+    let shared = f.shared.is_some();
+    if shared && !agent.is_admin() {
+        return Err(WebError::Forbidden("Only admins can share views with every agent.".into()));
+    }
+    let tag = f.tag.map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty());
+    let view = state
+        .store
+        .create_saved_view(&NewSavedView {
+            agent_id: if shared { None } else { Some(agent.id()) },
+            name: name.to_owned(),
+            filter: ViewFilter { status, tag, assignee },
+            now: state.clock.now(),
+        })
+        .await?;
+    Ok(Redirect::to(&format!("/views/{}", view.id)).into_response())
+}
+
+pub async fn delete_view(
+    State(state): State<AppState>,
+    agent: Agent,
+    Path(id): Path<i64>,
+    Form(f): Form<super::session::CsrfForm>,
+) -> Result<Response, WebError> {
+    agent.check_csrf(&f.csrf)?;
+    if !state.store.delete_saved_view(agent.id(), id, agent.is_admin()).await? {
+        return Err(WebError::NotFound(format!("There is no view {id} you can delete.")));
+    }
+    Ok(Redirect::to("/").into_response())
+}
+
+#[derive(Deserialize)]
+pub struct FailedQuery {
+    at: Option<i64>,
+    id: Option<i64>,
+}
+
+/// Failed deliveries (D4): every failed or blocked reply, newest first, until someone deals with it.
+pub async fn failed_page(State(state): State<AppState>, agent: Agent, Query(q): Query<FailedQuery>) -> Result<Html<String>, WebError> {
+    let now = state.clock.now();
+    let counts = nav_counts(&state, &agent).await?;
+    let before = q.at.zip(q.id).map(|(at, id)| FailedCursor { at: Timestamp::from_unix_millis(at), message_id: id });
+    let rows = state.store.failed_deliveries(before, PAGE).await?;
+    let mut names = Vec::with_capacity(rows.len());
+    for r in &rows {
+        names.push(state.store.ticket_summary(r.ticket_id).await?.map(|s| s.contact_name));
+    }
+    let content = html! {
+        h1 { "Failed deliveries" }
+        p.hint { "Replies that did not reach the customer. Each stays listed until someone deals with it: open the ticket to see why it failed and what can be done." }
+        @if rows.is_empty() { p.empty { "No failed deliveries." } }
+        ul.failed #failed-list {
+            @for (r, name) in rows.iter().zip(&names) {
+                li.failed-row data-message-id=(r.message_id) data-ticket-id=(r.ticket_id) {
+                    a href={"/tickets/" (r.ticket_id) "#m" (r.message_id)} {
+                        span.name { (name.as_deref().unwrap_or("Unknown customer")) }
+                        span.badge.bad { (r.state.as_str()) }
+                        span.reason { (reason_line(r.error_code, r.error_title.as_deref(), r.state)) }
+                        span.body { (r.body.as_deref().unwrap_or("")) }
+                        (render::time(r.at, now, &agent))
+                    }
+                }
+            }
+        }
+        @if rows.len() == PAGE as usize {
+            @if let Some(last) = rows.last() {
+                a.button href={"/failed?at=" (last.at.unix_millis()) "&id=" (last.message_id)} { "Older" }
+            }
+        }
+    };
+    Ok(Html(render::page(&agent, "Failed deliveries", Nav::Failed, &counts, now, content).into_string()))
+}
+
+/// The reason of a failure in words.
+pub fn reason_line(code: Option<i64>, title: Option<&str>, state: windowdesk_core::DeliveryState) -> String {
+    match (state, code, title) {
+        (windowdesk_core::DeliveryState::Blocked, _, _) => {
+            "Not sent: the customer service window closed before it could go out.".to_owned()
+        }
+        (_, Some(code), Some(t)) => format!("{t} (error {code})"),
+        (_, None, Some(t)) => t.to_owned(),
+        (_, Some(code), None) => format!("{} (error {code})", windowdesk_whatsapp::errors::human_reason(code)),
+        (_, None, None) => "Meta refused the message.".to_owned(),
+    }
+}
+
+pub async fn notifications_page(State(state): State<AppState>, agent: Agent) -> Result<Html<String>, WebError> {
+    let now = state.clock.now();
+    let counts = nav_counts(&state, &agent).await?;
+    let rows = state.store.notifications(agent.id(), 50).await?;
+    let mut actors = Vec::with_capacity(rows.len());
+    for n in &rows {
+        actors.push(super::ticket::actor_name(&state, &n.actor).await);
+    }
+    let content = html! {
+        h1 { "Mentions" }
+        @if rows.is_empty() { p.empty { "Nobody has mentioned you in a note yet." } }
+        ul.notifications {
+            @for (n, actor) in rows.iter().zip(&actors) {
+                li data-unread=(n.read_at.is_none()) {
+                    a href={"/tickets/" (n.ticket_id)} {
+                        @if n.read_at.is_none() { span.sr { "Unread: " } span.unread-dot aria-hidden="true" {} }
+                        span.actor { (actor) }
+                        " mentioned you on ticket #" (n.ticket_id) ": "
+                        span.body { (n.excerpt.as_deref().unwrap_or("")) }
+                        " " (render::time(n.created_at, now, &agent))
+                    }
+                }
+            }
+        }
+    };
+    Ok(Html(render::page(&agent, "Mentions", Nav::Mentions, &counts, now, content).into_string()))
+}

@@ -1,0 +1,150 @@
+//! The agent web interface (SPEC 8): server-rendered pages (maud) with one small hand-written
+//! script, live updates over server-sent events, sessions with CSRF protection.
+//!
+//! - [`session`]: sign-in, sessions, CSRF, the sign-in rate limit; the [`session::Agent`] extractor.
+//! - [`inbox`]: the notifier lists, views and their counts.
+//! - [`ticket`]: the ticket page, the composer and what agents do to tickets.
+//! - [`live`]: the event stream and the fragments pages refetch.
+//! - [`render`]: layout and the pieces pages share; [`format`]: times and durations for people.
+//!
+//! Every route but `/login` and its stylesheet needs a session. Customer content is untrusted: maud
+//! escapes everything it renders, and the Content-Security-Policy allows only this origin's script.
+
+pub mod admin;
+pub mod format;
+pub mod inbox;
+pub mod live;
+pub mod render;
+pub mod session;
+pub mod thread;
+pub mod ticket;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use windowdesk_store::StoreError;
+
+use crate::config::WebConfig;
+use crate::AppState;
+
+/// What the pages need that is not in the store: settings and the sign-in rate limiters.
+pub struct WebState {
+    pub config: WebConfig,
+    pub limits: session::LoginLimits,
+}
+
+impl WebState {
+    pub fn new(config: &WebConfig) -> Self {
+        WebState { config: config.clone(), limits: session::LoginLimits::new(config.login_attempts_per_minute) }
+    }
+}
+
+/// The policy of every page: scripts, styles, images and media from this origin only; no inline
+/// script, no inline style attribute, no framing, forms post only here.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; \
+                       connect-src 'self'; font-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/login", get(session::login_page).post(session::login))
+        .route("/logout", post(session::logout))
+        .route("/assets/app.css", get(assets::css))
+        .route("/assets/app.js", get(assets::js))
+        .route("/favicon.ico", get(assets::favicon))
+        .route("/", get(inbox::inbox_page))
+        .route("/inbox/more", get(inbox::more))
+        .route("/views/{view}", get(inbox::view_page))
+        .route("/views", post(inbox::create_view))
+        .route("/views/{id}/delete", post(inbox::delete_view))
+        .route("/failed", get(inbox::failed_page))
+        .route("/notifications", get(inbox::notifications_page))
+        .route("/tickets/{id}", get(ticket::ticket_page))
+        .route("/tickets/{id}/reply", post(ticket::reply))
+        .route("/tickets/{id}/note", post(ticket::note))
+        .route("/tickets/{id}/update", post(ticket::update))
+        .route("/tickets/{id}/live", get(live::ticket_fragment))
+        .route("/media/{message_id}", get(ticket::media))
+        .route("/live/events", get(live::events))
+        .route("/live/counts", get(live::counts))
+        .route("/live/inbox", get(live::inbox_fragment))
+        .route("/settings", get(admin::settings_page).post(admin::save_settings))
+        .route("/admin/agents", get(admin::agents_page).post(admin::add_agent))
+        .layer(axum::middleware::from_fn(security_headers))
+}
+
+/// Headers on every web response (the API and webhooks answer JSON and are left alone).
+async fn security_headers(req: axum::extract::Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    }
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    res
+}
+
+/// The script and stylesheet, embedded in the binary: no build step, nothing fetched.
+mod assets {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+
+    use super::session::Agent;
+
+    pub const CSS: &str = include_str!("../../assets/app.css");
+    const JS: &str = include_str!("../../assets/app.js");
+
+    /// Public: the sign-in page needs it too. It holds nothing but styles.
+    pub async fn css() -> impl IntoResponse {
+        ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "private, max-age=300")], CSS)
+    }
+
+    /// The browser asks for it on every page; a 404 would be an error in its console.
+    pub async fn favicon() -> impl IntoResponse {
+        (axum::http::StatusCode::NO_CONTENT, [(header::CACHE_CONTROL, "public, max-age=86400")])
+    }
+
+    pub async fn js(_agent: Agent) -> impl IntoResponse {
+        ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "private, max-age=300")], JS)
+    }
+}
+
+/// How a web handler fails: a page that says what went wrong, never a stack of JSON.
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the database is unavailable: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            WebError::NotFound(_) => StatusCode::NOT_FOUND,
+            WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            WebError::Forbidden(_) => StatusCode::FORBIDDEN,
+            WebError::Conflict(_) => StatusCode::CONFLICT,
+            WebError::Store(StoreError::NotFound(_)) => StatusCode::NOT_FOUND,
+            WebError::Store(StoreError::Conflict(_)) => StatusCode::CONFLICT,
+            WebError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        if let WebError::Store(e) = &self {
+            tracing::warn!(error = %e, "web request failed in the store");
+        }
+        let title = status.canonical_reason().unwrap_or("Error");
+        (status, Html(render::error_page(title, &self.to_string()).into_string())).into_response()
+    }
+}

@@ -1,0 +1,157 @@
+//! The page frame and the pieces several pages share. maud escapes every value it renders; nothing
+//! here uses `PreEscaped` on anything but fixed markup.
+
+use maud::{html, Markup, DOCTYPE};
+use windowdesk_core::Timestamp;
+
+use super::format;
+use super::session::Agent;
+
+/// Counts shown next to the navigation entries; refreshed live by the script (`data-count`).
+#[derive(Clone, Debug, Default)]
+pub struct NavCounts {
+    pub assigned: u64,
+    pub unassigned: u64,
+    pub closing_soon: u64,
+    pub failed: u64,
+    pub mentions: u64,
+    /// Saved views: (id, name, count).
+    pub views: Vec<(i64, String, u64)>,
+}
+
+/// Which navigation entry is current.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Nav {
+    Inbox,
+    ClosingSoon,
+    Failed,
+    View(i64),
+    Mentions,
+    Ticket,
+    Settings,
+    Agents,
+}
+
+fn head(title: &str) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (title) " · Windowdesk" }
+            link rel="stylesheet" href="/assets/app.css";
+        }
+    }
+}
+
+/// A signed-in page: header with the agent and sign-out, navigation with counts, the content.
+pub fn page(agent: &Agent, title: &str, nav: Nav, counts: &NavCounts, now: Timestamp, content: Markup) -> Markup {
+    let current = |n: Nav| if n == nav { Some("page") } else { None };
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            (head(title))
+            body data-now=(now.unix_millis()) data-agent=(agent.id()) {
+                a.skip href="#main" { "Skip to content" }
+                header.top {
+                    a.brand href="/" { "Windowdesk" }
+                    span.who {
+                        "Signed in as " strong { (agent.name()) }
+                        @if agent.is_admin() { " (admin)" }
+                    }
+                    a.mentions href="/notifications" aria-current=[current(Nav::Mentions)] {
+                        "Mentions "
+                        span.count data-count="mentions" { (counts.mentions) }
+                    }
+                    a href="/settings" aria-current=[current(Nav::Settings)] { "Settings" }
+                    @if agent.is_admin() {
+                        a href="/admin/agents" aria-current=[current(Nav::Agents)] { "Agents" }
+                    }
+                    form.inline method="post" action="/logout" {
+                        input type="hidden" name="csrf" value=(agent.csrf());
+                        button.link type="submit" { "Sign out" }
+                    }
+                }
+                div.frame {
+                    nav.side aria-label="Views" {
+                        h2.sr { "Views" }
+                        ul {
+                            li { a href="/" aria-current=[current(Nav::Inbox)] { "Inbox" span.count data-count="assigned" title="Assigned to you" { (counts.assigned) } } }
+                            li { a href="/#unassigned" { "Unassigned" span.count data-count="unassigned" { (counts.unassigned) } } }
+                            li { a href="/views/closing-soon" aria-current=[current(Nav::ClosingSoon)] { "Windows closing soon" span.count.warn data-count="closing_soon" { (counts.closing_soon) } } }
+                            li { a href="/failed" aria-current=[current(Nav::Failed)] { "Failed deliveries" span.count.bad data-count="failed" { (counts.failed) } } }
+                            @for (id, name, n) in &counts.views {
+                                li { a href={"/views/" (id)} aria-current=[current(Nav::View(*id))] { (name) span.count data-count={"view-" (id)} { (n) } } }
+                            }
+                        }
+                    }
+                    main #main tabindex="-1" { (content) }
+                }
+                div #live-status role="status" aria-live="polite" {}
+                script src="/assets/app.js" defer {}
+            }
+        }
+    }
+}
+
+pub fn login_page(csrf: &str, next: &str, error: Option<&str>) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            (head("Sign in"))
+            body.login {
+                main #main {
+                    h1 { "Sign in to Windowdesk" }
+                    @if let Some(e) = error { p.error role="alert" #login-error { (e) } }
+                    form method="post" action="/login" {
+                        input type="hidden" name="csrf" value=(csrf);
+                        input type="hidden" name="next" value=(next);
+                        label for="email" { "Email address" }
+                        input #email type="email" name="email" autocomplete="username" required autofocus;
+                        label for="password" { "Password" }
+                        input #password type="password" name="password" autocomplete="current-password" required;
+                        button #sign-in type="submit" { "Sign in" }
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub fn error_page(title: &str, message: &str) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            (head(title))
+            body.login {
+                main #main {
+                    h1 { (title) }
+                    p.error role="alert" { (message) }
+                    p { a href="/" { "Back to the inbox" } }
+                }
+            }
+        }
+    }
+}
+
+/// `<time>` with a short label and the full moment as its tooltip.
+pub fn time(at: Timestamp, now: Timestamp, agent: &Agent) -> Markup {
+    let tz = agent.tz();
+    html! { time datetime=(format::iso(at)) title=(format::full_time(at, tz)) { (format::short_time(at, now, tz)) } }
+}
+
+/// A one-line notice after an action (`?done=…`), from a fixed list: nothing from the URL is shown.
+pub fn notice(code: Option<&str>) -> Option<Markup> {
+    let (class, text) = match code? {
+        "sent" => ("ok", "Reply queued: it is on its way to the customer."),
+        "noted" => ("ok", "Note added."),
+        "updated" => ("ok", "Ticket updated."),
+        "blocked" => (
+            "bad",
+            "Not sent: the customer service window is closed. Free-form messages can only go out within 24 hours of the customer's last message.",
+        ),
+        "empty" => ("bad", "Write something first."),
+        "saved" => ("ok", "Saved."),
+        _ => return None,
+    };
+    Some(html! { p.notice.(class) role="status" #notice { (text) } })
+}

@@ -1,0 +1,206 @@
+//! The conversation of a ticket as bubbles: customer messages on the left, replies on the right,
+//! notes set apart; media inline; reactions, forwarded badges, delivery ticks and failure reasons;
+//! and the event log.
+
+use std::collections::HashMap;
+
+use maud::{html, Markup};
+use windowdesk_core::{DeliveryState, Timestamp};
+use windowdesk_store::{Direction, EventRow, MessageMedia, MessageRow, TicketReactionRow};
+
+use super::render;
+use super::session::Agent;
+
+/// What the thread needs besides the messages.
+pub struct ThreadContext<'a> {
+    pub agent: &'a Agent,
+    pub now: Timestamp,
+    pub reactions: &'a [TicketReactionRow],
+    /// Download state of the media messages, by message id.
+    pub media: &'a HashMap<i64, MessageMedia>,
+    /// Display names of actors (`agent:3` → "Ana Lima").
+    pub actors: &'a HashMap<String, String>,
+    pub customer: &'a str,
+}
+
+pub fn thread(messages: &[MessageRow], cx: &ThreadContext<'_>) -> Markup {
+    let mut by_target: HashMap<&str, Vec<&TicketReactionRow>> = HashMap::new();
+    for r in cx.reactions {
+        by_target.entry(r.target_wamid.as_str()).or_default().push(r);
+    }
+    html! {
+        ol.thread #thread aria-label="Conversation" {
+            @for m in messages.iter().filter(|m| m.kind != "reaction") {
+                (bubble(m, cx, m.wamid.as_deref().and_then(|w| by_target.get(w)).map(Vec::as_slice).unwrap_or(&[])))
+            }
+        }
+    }
+}
+
+fn bubble(m: &MessageRow, cx: &ThreadContext<'_>, reactions: &[&TicketReactionRow]) -> Markup {
+    let side = match m.direction {
+        Direction::Inbound => "in",
+        Direction::Outbound => "out",
+        Direction::Note => "note",
+        Direction::System => "system",
+    };
+    let sender = match m.direction {
+        Direction::Inbound => cx.customer.to_owned(),
+        Direction::System => "WhatsApp".to_owned(),
+        _ => m.author.as_deref().map_or_else(|| "The business".to_owned(), |a| actor(cx.actors, a)),
+    };
+    html! {
+        li.bubble.(side) #{"m" (m.id)} data-message-id=(m.id) data-direction=(side) data-kind=(m.kind) data-state=[m.delivery_state.map(DeliveryState::as_str)] {
+            div.sender {
+                span.who { (sender) }
+                @if m.direction == Direction::Note { span.badge.note { "Internal note" } }
+                @if m.forwarded > 0 {
+                    span.badge.forwarded title="Only this message was forwarded to you; the rest of the customer's chat it came from is not included." {
+                        @if m.forwarded > 1 { "Forwarded many times" } @else { "Forwarded" }
+                    }
+                    span.sr { " (only this message was forwarded; the rest of the customer's chat is not included)" }
+                }
+                @if m.referral { span.badge.referral { "From an ad" } }
+                @if m.edited_at.is_some() { span.badge { "Edited" } }
+            }
+            (content(m, cx))
+            @if !reactions.is_empty() {
+                ul.reactions aria-label="Reactions" {
+                    @for r in reactions { li data-emoji=(r.emoji) { (r.emoji) } }
+                }
+            }
+            div.foot {
+                (render::time(m.sent_at, cx.now, cx.agent))
+                @if let Some(state) = m.delivery_state.filter(|_| m.direction == Direction::Outbound) { (ticks(state)) }
+            }
+            @if m.maybe_duplicate {
+                p.badge.warn.dup { "May have been sent twice: the desk stopped while sending it, and sent it again." }
+            }
+            @if let Some(state) = m.delivery_state.filter(|s| matches!(s, DeliveryState::Failed | DeliveryState::Blocked)) {
+                div.failure role="alert" data-error-code=[m.error_code] {
+                    strong { @if state == DeliveryState::Blocked { "Not sent" } @else { "Not delivered" } }
+                    p.reason { (super::inbox::reason_line(m.error_code, m.error_title.as_deref(), state)) }
+                    @if let Some(d) = m.error_details.as_deref() { p.details { (d) } }
+                    p.action { (windowdesk_whatsapp::errors::what_to_do(if state == DeliveryState::Blocked { Some(131_047) } else { m.error_code })) }
+                }
+            }
+        }
+    }
+}
+
+fn content(m: &MessageRow, cx: &ThreadContext<'_>) -> Markup {
+    if m.revoked_at.is_some() {
+        return html! { p.body.muted { "The customer deleted this message." } };
+    }
+    let media = cx.media.get(&m.id);
+    let src = format!("/media/{}", m.id);
+    let ready = media.is_some_and(|md| md.sha256.is_some());
+    let caption = html! { @if let Some(b) = m.body.as_deref().filter(|b| !b.is_empty()) { p.body { (b) } } };
+    let pending = || match media {
+        Some(md) if md.state == "failed" => html! {
+            p.media-missing role="note" { "The file could not be downloaded" @if let Some(e) = &md.error { ": " (e) } ". The desk keeps trying." }
+        },
+        Some(_) => html! { p.media-missing { "Downloading the file…" } },
+        None => html! {},
+    };
+    match m.kind.as_str() {
+        "image" | "sticker" if ready => html! { img.media src=(src) alt={"Image from " (cx.customer)} loading="lazy"; (caption) },
+        "video" if ready => {
+            html! { video.media controls preload="metadata" src=(src) { "Your browser cannot play this video: " a href=(src) { "download it" } } (caption) }
+        }
+        "audio" if ready => html! {
+            figure.voice {
+                figcaption.sr { @if m.voice { "Voice note" } @else { "Audio" } }
+                @if m.voice { span.badge { "Voice note" } }
+                audio.media controls preload="metadata" src=(src) { a href=(src) { "Download the audio" } }
+            }
+        },
+        "document" if ready => html! {
+            p.document { a href=(src) download=[m.filename.as_deref()] { "Download " (m.filename.as_deref().unwrap_or("document")) } }
+            (caption)
+        },
+        "image" | "sticker" | "video" | "audio" | "document" => html! { p.body.muted { "(" (m.kind) ")" } (pending()) (caption) },
+        "text" | "interactive" | "button" | "template" => html! { p.body { (m.body.as_deref().unwrap_or("")) } },
+        other => match m.body.as_deref() {
+            Some(b) if !b.is_empty() => html! { p.body { (b) } },
+            _ => html! { p.body.muted { "A " (other) " message the desk cannot show." } },
+        },
+    }
+}
+
+/// Delivery ticks, with the state in words for screen readers and tests.
+pub fn ticks(state: DeliveryState) -> Markup {
+    let (mark, words, class) = match state {
+        DeliveryState::Draft | DeliveryState::Queued => ("◷", "Queued", "pending"),
+        DeliveryState::Sending => ("◷", "Sending", "pending"),
+        DeliveryState::Accepted => ("✓", "Accepted by WhatsApp", "accepted"),
+        DeliveryState::Sent => ("✓", "Sent", "sent"),
+        DeliveryState::Delivered => ("✓✓", "Delivered", "delivered"),
+        DeliveryState::Read => ("✓✓", "Read", "read"),
+        DeliveryState::Played => ("✓✓ ▶", "Played", "read"),
+        DeliveryState::Failed => ("⚠", "Failed", "bad"),
+        DeliveryState::Blocked => ("⛔", "Not sent", "bad"),
+        DeliveryState::Held => ("⏸", "Held: will be delivered when the customer writes again", "pending"),
+    };
+    html! {
+        span.ticks.(class) data-state=(state.as_str()) title=(words) {
+            span aria-hidden="true" { (mark) }
+            span.sr { (words) }
+        }
+    }
+}
+
+/// How an actor is shown.
+pub fn actor(actors: &HashMap<String, String>, key: &str) -> String {
+    if let Some(name) = actors.get(key) {
+        return name.clone();
+    }
+    match key.split_once(':') {
+        Some(("api", id)) => format!("API token {id}"),
+        Some(("rule", id)) => format!("Rule {id}"),
+        Some(("agent", id)) => format!("Agent {id}"),
+        _ => match key {
+            "customer" => "Customer".into(),
+            "meta" => "WhatsApp".into(),
+            "system" => "Windowdesk".into(),
+            other => other.into(),
+        },
+    }
+}
+
+/// The ticket's history: who did what, when.
+pub fn events(events: &[EventRow], cx: &ThreadContext<'_>) -> Markup {
+    html! {
+        details.events #events {
+            summary { "Event log (" (events.len()) ")" }
+            ol {
+                @for e in events {
+                    li data-kind=(e.kind) {
+                        (render::time(e.at, cx.now, cx.agent)) " "
+                        strong { (actor(cx.actors, &e.actor)) } " "
+                        (describe(e, cx.actors))
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn describe(e: &EventRow, actors: &HashMap<String, String>) -> String {
+    let s = |k: &str| e.data.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_owned();
+    let agent = |k: &str| match e.data.get(k).and_then(serde_json::Value::as_i64) {
+        Some(id) => actor(actors, &format!("agent:{id}")),
+        None => "nobody".into(),
+    };
+    match e.kind.as_str() {
+        "ticket_created" => "opened the ticket".into(),
+        "status_changed" => format!("changed the status from {} to {}", s("from"), s("to")),
+        "assignee_changed" => format!("assigned it to {} (was {})", agent("to"), agent("from")),
+        "tags_changed" => format!("changed tags: {}", e.data),
+        "note_added" => "added a note".into(),
+        "reply_queued" | "reply_enqueued" => "queued a reply".into(),
+        "delivery_status" => format!("reported {} for a message", s("status")),
+        "followup_created" => format!("opened follow-up ticket #{}", e.data.get("followup").map(ToString::to_string).unwrap_or_default()),
+        other => format!("{} {}", other.replace('_', " "), if e.data.is_null() { String::new() } else { e.data.to_string() }),
+    }
+}

@@ -1,0 +1,372 @@
+//! The ticket page: header, the window banner, the thread, the composer and the side panel; and
+//! what agents do from it (reply, note, status, assignee, tags).
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::Form;
+use maud::{html, Markup};
+use serde::Deserialize;
+use windowdesk_core::window::WindowPolicy;
+use windowdesk_core::{TicketStatus, Timestamp};
+use windowdesk_store::{AgentRow, Direction, TicketChange, TicketSummary};
+
+use super::format;
+use super::inbox::nav_counts;
+use super::render::{self, Nav};
+use super::session::Agent;
+use super::thread::{self, ThreadContext};
+use super::WebError;
+use crate::replies::{self, ReplyError, ReplyOutcome, MAX_TEXT_CHARS};
+use crate::AppState;
+
+/// Names of agents by actor key (`agent:3`).
+async fn actor_names(state: &AppState) -> Result<(Vec<AgentRow>, HashMap<String, String>), WebError> {
+    let agents = state.store.agents().await?;
+    let names = agents.iter().map(|a| (format!("agent:{}", a.id), a.name.clone())).collect();
+    Ok((agents, names))
+}
+
+/// How an actor is shown (for lists that show only a few).
+pub async fn actor_name(state: &AppState, key: &str) -> String {
+    let names = actor_names(state).await.map(|(_, n)| n).unwrap_or_default();
+    thread::actor(&names, key)
+}
+
+/// The part of the page that live updates replace: header, banner, thread, events.
+async fn live_part(state: &AppState, agent: &Agent, summary: &TicketSummary, agents: &HashMap<String, String>) -> Result<Markup, WebError> {
+    let now = state.clock.now();
+    let id = summary.ticket.id;
+    let messages = state.store.ticket_messages(id).await?;
+    let events = state.store.ticket_events(id).await?;
+    let reactions = state.store.ticket_reactions(id).await?;
+    let mut media = HashMap::new();
+    for m in messages.iter().filter(|m| m.media_id.is_some() && m.direction == Direction::Inbound) {
+        if let Some(md) = state.store.message_media(m.id).await? {
+            media.insert(m.id, md);
+        }
+    }
+    let cx = ThreadContext { agent, now, reactions: &reactions, media: &media, actors: agents, customer: &summary.contact_name };
+    Ok(html! {
+        (banner(summary, now, agent))
+        (thread::thread(&messages, &cx))
+        (thread::events(&events, &cx))
+    })
+}
+
+/// The window banner (SPEC 8): the countdown, the moment it closes, FEP; "closed 5 h ago" after.
+/// The script ticks it every second from `data-window-end` and flips the composer at zero.
+pub fn banner(summary: &TicketSummary, now: Timestamp, agent: &Agent) -> Markup {
+    let w = summary.window.state(WindowPolicy::WHATSAPP, now);
+    let tz = agent.tz();
+    let state = match (w.open, w.expires_at) {
+        (true, _) if w.unlimited => "open",
+        (true, Some(end)) if now.millis_until(end) < 3_600_000 => "closing",
+        (true, _) => "open",
+        (false, Some(_)) => "closed",
+        (false, None) => "never",
+    };
+    html! {
+        section.banner.(state) #window-banner aria-labelledby="window-title"
+            data-window-end=[w.expires_at.map(Timestamp::unix_millis)] data-now=(now.unix_millis()) data-state=(state) {
+            h2 #window-title .sr { "Customer service window" }
+            @match (w.open, w.expires_at) {
+                (true, Some(end)) => {
+                    strong #window-status { "Window open" }
+                    " — "
+                    span #window-countdown { "closes in " (format::span(now.millis_until(end))) }
+                    " "
+                    span.when { "(" time datetime=(format::iso(end)) { (format::full_time(end, tz)) } ")" }
+                },
+                (false, Some(end)) => {
+                    strong #window-status { "Window closed" }
+                    " — "
+                    span #window-countdown { "closed " (format::span(end.millis_until(now))) " ago" }
+                    " "
+                    span.when { "(" time datetime=(format::iso(end)) { (format::full_time(end, tz)) } ")" }
+                },
+                _ => {
+                    strong #window-status { "No window" }
+                    " — "
+                    span #window-countdown { "the customer has not written yet" }
+                },
+            }
+            @if let Some(fep) = w.fep_until {
+                p.fep { "Free entry point (the customer came from an ad): every message is free until " time datetime=(format::iso(fep)) { (format::full_time(fep, tz)) } "." }
+            }
+        }
+    }
+}
+
+fn composer(summary: &TicketSummary, agent: &Agent, now: Timestamp, draft: Option<&str>) -> Markup {
+    let id = summary.ticket.id;
+    let open = summary.window.is_open(WindowPolicy::WHATSAPP, now);
+    let closed_ticket = summary.ticket.status == TicketStatus::Closed;
+    html! {
+        section.composer #composer data-state=(if open { "open" } else { "closed" }) aria-labelledby="composer-title" {
+            h2 #composer-title { "Reply" }
+            @if closed_ticket {
+                p.notice { "This ticket is closed. A new message from the customer opens a follow-up ticket." }
+            } @else {
+                form #reply-form method="post" action={"/tickets/" (id) "/reply"} hidden[!open] {
+                    input type="hidden" name="csrf" value=(agent.csrf());
+                    label for="reply-body" { "Message to " (summary.contact_name) " on WhatsApp" }
+                    textarea #reply-body name="body" rows="4" maxlength=(MAX_TEXT_CHARS) required disabled[!open] { (draft.unwrap_or("")) }
+                    div.submit-as role="group" aria-label="Send and set the status" {
+                        button #send-open type="submit" name="submit_as" value="open" disabled[!open] { "Send" }
+                        button #send-pending type="submit" name="submit_as" value="pending" disabled[!open] { "Send as pending" }
+                        button #send-solved type="submit" name="submit_as" value="solved" disabled[!open] { "Send as solved" }
+                    }
+                }
+                div #composer-closed role="note" hidden[open] {
+                    strong { "The customer service window is closed." }
+                    p { "WhatsApp delivers free-form messages only within 24 hours of the customer's last message, so the reply box is off. "
+                        "When the customer writes again the window reopens and so does the reply box." }
+                    p { "Other ways out (an approved template, SMS, holding the reply until the customer writes) are not set up on this desk yet." }
+                    @if let Some(d) = draft { p { "Your unsent text: " q.draft { (d) } } }
+                }
+                form #note-form method="post" action={"/tickets/" (id) "/note"} {
+                    input type="hidden" name="csrf" value=(agent.csrf());
+                    label for="note-body" { "Internal note (agents only; @name notifies a colleague)" }
+                    textarea #note-body name="body" rows="2" maxlength=(MAX_TEXT_CHARS) required {}
+                    button #add-note type="submit" { "Add note" }
+                }
+            }
+        }
+    }
+}
+
+fn side(summary: &TicketSummary, agent: &Agent, agents: &[AgentRow]) -> Markup {
+    let t = &summary.ticket;
+    html! {
+        aside.side-panel aria-labelledby="details-title" {
+            h2 #details-title { "Details" }
+            dl {
+                dt { "Customer" } dd #contact-name { (summary.contact_name) }
+                dt { "WhatsApp" } dd { (summary.wa_id.as_deref().map(windowdesk_core::phone::display_international).unwrap_or_else(|| "hidden (username only)".into())) }
+                dt { "Business number" } dd { (summary.business_display_number) }
+                @if let Some(of) = t.followup_of { dt { "Follow-up of" } dd { a href={"/tickets/" (of)} { "#" (of) } } }
+            }
+            @if t.status != TicketStatus::Closed {
+                @if t.assignee_id != Some(agent.id()) {
+                    form method="post" action={"/tickets/" (t.id) "/update"} {
+                        input type="hidden" name="csrf" value=(agent.csrf());
+                        input type="hidden" name="assignee" value="me";
+                        button #assign-me type="submit" { "Assign to me" }
+                    }
+                }
+                form #update-form method="post" action={"/tickets/" (t.id) "/update"} {
+                    input type="hidden" name="csrf" value=(agent.csrf());
+                    label for="status" { "Status" }
+                    select #status name="status" {
+                        @for s in TicketStatus::ALL.iter().filter(|s| **s != TicketStatus::Closed) {
+                            option value=(s.as_str()) selected[*s == t.status] { (s.as_str()) }
+                        }
+                    }
+                    label for="assignee" { "Assignee" }
+                    select #assignee name="assignee" {
+                        option value="none" selected[t.assignee_id.is_none()] { "Nobody" }
+                        @for a in agents { option value=(a.id) selected[t.assignee_id == Some(a.id)] { (a.name) } }
+                    }
+                    label for="tags" { "Tags (comma-separated)" }
+                    input #tags name="tags" value=(summary.tags.join(", ")) maxlength="500";
+                    button #save-ticket type="submit" { "Save" }
+                }
+            }
+        }
+    }
+}
+
+async fn render_ticket(
+    state: &AppState,
+    agent: &Agent,
+    id: i64,
+    notice: Option<&str>,
+    draft: Option<&str>,
+) -> Result<Html<String>, WebError> {
+    let summary = state.store.ticket_summary(id).await?.ok_or_else(|| WebError::NotFound(format!("There is no ticket {id}.")))?;
+    let now = state.clock.now();
+    state.store.mark_ticket_read(agent.id(), id, now).await?;
+    if state.store.mark_notifications_read(agent.id(), id, now).await? > 0 {
+        state.events.publish(crate::events::DeskEvent::Notification { agent_id: agent.id() });
+    }
+    let counts = nav_counts(state, agent).await?;
+    let (agents, names) = actor_names(state).await?;
+    let live = live_part(state, agent, &summary, &names).await?;
+    let t = &summary.ticket;
+    let title = format!("#{} {}", t.id, summary.contact_name);
+    let content = html! {
+        div.ticket data-ticket-id=(t.id) {
+            header.ticket-head {
+                h1 { "#" (t.id) " " (summary.contact_name) }
+                p.subject { (t.subject) }
+                span.status.(t.status.as_str()) #ticket-status { (t.status.as_str()) }
+            }
+            @if let Some(n) = render::notice(notice) { (n) }
+            div.ticket-body {
+                div.conversation {
+                    div #ticket-live data-live="ticket" data-ticket-id=(t.id) { (live) }
+                    (composer(&summary, agent, now, draft))
+                }
+                (side(&summary, agent, &agents))
+            }
+        }
+    };
+    Ok(Html(render::page(agent, &title, Nav::Ticket, &counts, now, content).into_string()))
+}
+
+#[derive(Deserialize)]
+pub struct TicketQuery {
+    done: Option<String>,
+}
+
+pub async fn ticket_page(
+    State(state): State<AppState>,
+    agent: Agent,
+    Path(id): Path<i64>,
+    Query(q): Query<TicketQuery>,
+) -> Result<Html<String>, WebError> {
+    render_ticket(&state, &agent, id, q.done.as_deref(), None).await
+}
+
+/// The live part alone, for the page's script.
+pub async fn live_fragment(state: &AppState, agent: &Agent, id: i64) -> Result<Markup, WebError> {
+    let summary = state.store.ticket_summary(id).await?.ok_or_else(|| WebError::NotFound(format!("There is no ticket {id}.")))?;
+    state.store.mark_ticket_read(agent.id(), id, state.clock.now()).await?;
+    let (_, names) = actor_names(state).await?;
+    let live = live_part(state, agent, &summary, &names).await?;
+    Ok(html! { span hidden data-ticket-status=(summary.ticket.status.as_str()) {} (live) })
+}
+
+#[derive(Deserialize)]
+pub struct ReplyForm {
+    csrf: String,
+    body: String,
+    submit_as: Option<String>,
+}
+
+pub async fn reply(
+    State(state): State<AppState>,
+    agent: Agent,
+    Path(id): Path<i64>,
+    Form(f): Form<ReplyForm>,
+) -> Result<Response, WebError> {
+    agent.check_csrf(&f.csrf)?;
+    let submit_as = match f.submit_as.as_deref().unwrap_or("open") {
+        "open" => TicketStatus::Open,
+        "pending" => TicketStatus::Pending,
+        "solved" => TicketStatus::Solved,
+        other => return Err(WebError::BadRequest(format!("submit_as: must be open, pending or solved, got {other:?}"))),
+    };
+    if f.body.trim().is_empty() {
+        return Ok(Redirect::to(&format!("/tickets/{id}?done=empty#composer")).into_response());
+    }
+    match replies::post_text_reply(&state, id, &f.body, &agent.actor()).await {
+        Ok(ReplyOutcome::Queued { .. }) => {
+            let change = TicketChange { status: Some(submit_as), ..TicketChange::default() };
+            state.store.update_ticket(id, &change, &agent.actor(), state.clock.now()).await?;
+            state.events.ticket(id);
+            Ok(Redirect::to(&format!("/tickets/{id}?done=sent#composer")).into_response())
+        }
+        // Nothing was stored or sent: the page comes back with the text kept, and says why.
+        Ok(ReplyOutcome::Blocked { .. }) => {
+            let page = render_ticket(&state, &agent, id, Some("blocked"), Some(f.body.trim())).await?;
+            Ok((StatusCode::CONFLICT, page).into_response())
+        }
+        Err(ReplyError::Invalid { field, message }) => Err(WebError::BadRequest(format!("{field}: {message}"))),
+        Err(ReplyError::NoTicket(_)) => Err(WebError::NotFound(format!("There is no ticket {id}."))),
+        Err(ReplyError::Conflict(m)) => Err(WebError::Conflict(m)),
+        Err(ReplyError::Store(e)) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NoteForm {
+    csrf: String,
+    body: String,
+}
+
+pub async fn note(State(state): State<AppState>, agent: Agent, Path(id): Path<i64>, Form(f): Form<NoteForm>) -> Result<Response, WebError> {
+    agent.check_csrf(&f.csrf)?;
+    let body = f.body.trim();
+    if body.is_empty() {
+        return Ok(Redirect::to(&format!("/tickets/{id}?done=empty#composer")).into_response());
+    }
+    if body.chars().count() > MAX_TEXT_CHARS {
+        return Err(WebError::BadRequest(format!("body: a note is at most {MAX_TEXT_CHARS} characters")));
+    }
+    crate::notes::add_note(&state, id, body, &agent.actor(), Some(agent.id())).await?;
+    Ok(Redirect::to(&format!("/tickets/{id}?done=noted#composer")).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct UpdateForm {
+    csrf: String,
+    status: Option<String>,
+    /// `me`, `none`, or an agent id.
+    assignee: Option<String>,
+    tags: Option<String>,
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    agent: Agent,
+    Path(id): Path<i64>,
+    Form(f): Form<UpdateForm>,
+) -> Result<Response, WebError> {
+    agent.check_csrf(&f.csrf)?;
+    let status = match f.status.as_deref() {
+        None | Some("") => None,
+        Some(s) => match TicketStatus::parse(s) {
+            Some(TicketStatus::Closed) => {
+                return Err(WebError::BadRequest("status: tickets are closed by the desk after they are solved".into()))
+            }
+            Some(s) => Some(s),
+            None => return Err(WebError::BadRequest(format!("status: unknown status {s:?}"))),
+        },
+    };
+    let assignee_id = match f.assignee.as_deref() {
+        None | Some("") => None,
+        Some("me") => Some(Some(agent.id())),
+        Some("none") => Some(None),
+        Some(raw) => {
+            let aid: i64 = raw.parse().map_err(|_| WebError::BadRequest(format!("assignee: not an agent: {raw:?}")))?;
+            if state.store.agent(aid).await?.is_none() {
+                return Err(WebError::BadRequest(format!("assignee: there is no agent {aid}")));
+            }
+            Some(Some(aid))
+        }
+    };
+    let tags = match f.tags.as_deref() {
+        None => None,
+        Some(raw) => Some(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .enumerate()
+                .map(|(i, t)| crate::api::tickets::normalize_tag(format!("tags[{i}]"), t).map_err(|e| WebError::BadRequest(e.to_string())))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+    };
+    let change = TicketChange { status, assignee_id, tags, ..TicketChange::default() };
+    state
+        .store
+        .update_ticket(id, &change, &agent.actor(), state.clock.now())
+        .await?
+        .ok_or_else(|| WebError::NotFound(format!("There is no ticket {id}.")))?;
+    state.events.ticket(id);
+    Ok(Redirect::to(&format!("/tickets/{id}?done=updated")).into_response())
+}
+
+/// A message's media for signed-in agents, with its type (voice notes as `audio/ogg`, which
+/// browsers play). Served with its own strict policy: a file from a customer never runs as a page.
+pub async fn media(State(state): State<AppState>, _agent: Agent, Path(message_id): Path<i64>) -> Result<Response, WebError> {
+    match crate::media::load(&state, message_id).await {
+        Ok(file) => Ok(file.into_response()),
+        Err(crate::media::Unavailable::NotFound(m)) => Err(WebError::NotFound(m)),
+        Err(crate::media::Unavailable::NotReady(m)) => Err(WebError::Conflict(m)),
+        Err(crate::media::Unavailable::Store(e)) => Err(e.into()),
+    }
+}

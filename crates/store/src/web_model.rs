@@ -1,0 +1,139 @@
+//! What the agent web interface reads and writes besides tickets: sign-in sessions, the inbox lists
+//! with their read markers, @mention notifications and saved views.
+
+use serde::Serialize;
+use windowdesk_core::{TicketStatus, Timestamp};
+
+use crate::model::{AgentRow, AssigneeFilter, TicketSummary};
+
+/// An agent as sign-in sees them: the row, the password hash to verify, and their time zone.
+#[derive(Clone, Debug)]
+pub struct Credentials {
+    pub agent: AgentRow,
+    /// An argon2 PHC string; `None` when the agent cannot sign in yet.
+    pub password_hash: Option<String>,
+}
+
+/// A session to create. Only a hash of the cookie's secret is stored.
+#[derive(Clone, Debug)]
+pub struct NewSession {
+    pub token_hash: String,
+    pub agent_id: i64,
+    pub csrf_token: String,
+    pub now: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// A live session and whose it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRow {
+    pub agent: AgentRow,
+    /// IANA name (`Europe/Berlin`); times are shown in it.
+    pub time_zone: String,
+    pub csrf_token: String,
+    pub expires_at: Timestamp,
+}
+
+/// Which tickets an inbox list shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InboxList {
+    /// Tickets assigned to the agent, in status `new` or `open`; latest activity first.
+    AssignedTo(i64),
+    /// Tickets nobody is assigned to, in any status; latest activity first.
+    Unassigned,
+    /// Tickets not closed or solved whose window is open and closes soon: the last inbound message is
+    /// in `(inbound_after, inbound_at_or_before]` (bounds from `WindowPolicy::closing_within`); the
+    /// least time left first.
+    ClosingSoon { inbound_after: Timestamp, inbound_at_or_before: Timestamp },
+    /// A saved view's filter; latest activity first.
+    Filter(ViewFilter),
+}
+
+impl InboxList {
+    /// Whether the list runs oldest window first (keyed on the last inbound message) rather than
+    /// newest activity first (keyed on the last message).
+    pub fn ascending(&self) -> bool {
+        matches!(self, InboxList::ClosingSoon { .. })
+    }
+}
+
+/// A saved view's filter.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ViewFilter {
+    pub status: Option<TicketStatus>,
+    pub tag: Option<String>,
+    pub assignee: Option<AssigneeFilter>,
+}
+
+/// Keyset position in an inbox list: the sort key (ms) and ticket id of the last row shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InboxCursor {
+    pub key: i64,
+    pub id: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InboxQuery {
+    pub list: InboxList,
+    /// The agent reading, for unread markers.
+    pub reader: i64,
+    pub after: Option<InboxCursor>,
+    pub limit: u32,
+}
+
+/// A row of an inbox list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InboxItem {
+    pub summary: TicketSummary,
+    /// Something arrived since the reader last opened the ticket (or they never did).
+    pub unread: bool,
+    /// Where the next page starts if this is the last row shown.
+    pub cursor: InboxCursor,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NotificationRow {
+    pub id: i64,
+    pub ticket_id: i64,
+    pub message_id: Option<i64>,
+    pub kind: String,
+    pub actor: String,
+    /// The start of the note, for the list.
+    pub excerpt: Option<String>,
+    pub created_at: Timestamp,
+    pub read_at: Option<Timestamp>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SavedViewRow {
+    pub id: i64,
+    /// `None`: shared with everyone.
+    pub agent_id: Option<i64>,
+    pub name: String,
+    #[serde(skip)]
+    pub filter: ViewFilter,
+    pub created_at: Timestamp,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewSavedView {
+    pub agent_id: Option<i64>,
+    pub name: String,
+    pub filter: ViewFilter,
+    pub now: Timestamp,
+}
+
+/// How an assignee filter is stored in a saved view: `unassigned` or the agent id.
+pub fn assignee_to_text(a: Option<AssigneeFilter>) -> Option<String> {
+    match a? {
+        AssigneeFilter::Unassigned => Some("unassigned".into()),
+        AssigneeFilter::Agent(id) => Some(id.to_string()),
+    }
+}
+
+pub fn assignee_from_text(s: Option<&str>) -> Option<AssigneeFilter> {
+    match s? {
+        "unassigned" => Some(AssigneeFilter::Unassigned),
+        id => id.parse().ok().map(AssigneeFilter::Agent),
+    }
+}
