@@ -39,6 +39,17 @@
       form.querySelectorAll('textarea, button').forEach((el) => { el.disabled = !open; });
     }
     if (closed) closed.hidden = open;
+    // Text typed while the window closed is kept and shown, never silently dropped.
+    const draft = document.getElementById('reply-body');
+    if (!open && closed && draft && draft.value.trim()) {
+      let kept = document.getElementById('kept-draft');
+      if (!kept) {
+        kept = document.createElement('p');
+        kept.id = 'kept-draft';
+        closed.appendChild(kept);
+      }
+      kept.textContent = `Your unsent text (still in the reply box for when the window reopens): ${draft.value.trim()}`;
+    }
     announce(open ? 'The customer wrote again: the window is open and you can reply.'
                   : 'The customer service window has closed: free-form replies are off.');
   }
@@ -168,7 +179,14 @@
   let events = null;
   function connect() {
     events = new EventSource('/live/events');
-    events.addEventListener('hello', () => { body.dataset.live = 'connected'; });
+    // Whatever changed between rendering this page and the stream opening (or while it was down)
+    // was not heard: catch up once on every (re)connection.
+    events.addEventListener('hello', () => {
+      body.dataset.live = 'connected';
+      soon('ticket', refreshTicket);
+      soon('inbox', refreshInbox);
+      soon('counts', refreshCounts);
+    });
     events.addEventListener('ticket', (e) => {
       const { ticket_id: id } = JSON.parse(e.data);
       const live = document.querySelector('[data-live="ticket"]');

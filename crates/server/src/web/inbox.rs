@@ -335,16 +335,20 @@ pub async fn failed_page(State(state): State<AppState>, agent: Agent, Query(q): 
     Ok(Html(render::page(&agent, "Failed deliveries", Nav::Failed, &counts, now, content).into_string()))
 }
 
-/// The reason of a failure in words.
+/// The reason of a failure in words: the desk's sentence for Meta's code, else Meta's own title.
 pub fn reason_line(code: Option<i64>, title: Option<&str>, state: windowdesk_core::DeliveryState) -> String {
-    match (state, code, title) {
-        (windowdesk_core::DeliveryState::Blocked, _, _) => {
-            "Not sent: the customer service window closed before it could go out.".to_owned()
+    if state == windowdesk_core::DeliveryState::Blocked {
+        return "Not sent: the customer service window closed before it could go out.".to_owned();
+    }
+    let generic = windowdesk_whatsapp::errors::human_reason(-1);
+    match (code, title) {
+        (Some(code), title) => {
+            let human = windowdesk_whatsapp::errors::human_reason(code);
+            let words = if human == generic { title.unwrap_or(human) } else { human };
+            format!("{words} (error {code})")
         }
-        (_, Some(code), Some(t)) => format!("{t} (error {code})"),
-        (_, None, Some(t)) => t.to_owned(),
-        (_, Some(code), None) => format!("{} (error {code})", windowdesk_whatsapp::errors::human_reason(code)),
-        (_, None, None) => "Meta refused the message.".to_owned(),
+        (None, Some(t)) => t.to_owned(),
+        (None, None) => generic.to_owned(),
     }
 }
 

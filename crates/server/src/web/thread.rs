@@ -80,7 +80,7 @@ fn bubble(m: &MessageRow, cx: &ThreadContext<'_>, reactions: &[&TicketReactionRo
                 div.failure role="alert" data-error-code=[m.error_code] {
                     strong { @if state == DeliveryState::Blocked { "Not sent" } @else { "Not delivered" } }
                     p.reason { (super::inbox::reason_line(m.error_code, m.error_title.as_deref(), state)) }
-                    @if let Some(d) = m.error_details.as_deref() { p.details { (d) } }
+                    @if let Some(d) = meta_words(m) { p.details { "WhatsApp said: " (d) } }
                     p.action { (windowdesk_whatsapp::errors::what_to_do(if state == DeliveryState::Blocked { Some(131_047) } else { m.error_code })) }
                 }
             }
@@ -125,6 +125,18 @@ fn content(m: &MessageRow, cx: &ThreadContext<'_>) -> Markup {
             Some(b) if !b.is_empty() => html! { p.body { (b) } },
             _ => html! { p.body.muted { "A " (other) " message the desk cannot show." } },
         },
+    }
+}
+
+/// Meta's own words about a failure, when they add to the desk's sentence.
+fn meta_words(m: &MessageRow) -> Option<String> {
+    let human = m.error_code.map(windowdesk_whatsapp::errors::human_reason);
+    let title = m.error_title.as_deref().filter(|t| Some(*t) != human);
+    match (title, m.error_details.as_deref()) {
+        (Some(t), Some(d)) if d != t => Some(format!("{t}: {d}")),
+        (Some(t), _) => Some(t.to_owned()),
+        (None, Some(d)) => Some(d.to_owned()),
+        (None, None) => None,
     }
 }
 
