@@ -6,6 +6,7 @@
 
 use serde::Serialize;
 use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -20,11 +21,13 @@ pub enum DeskEvent {
 #[derive(Clone)]
 pub struct Events {
     tx: broadcast::Sender<DeskEvent>,
+    /// Cancelled when the desk stops: open streams end, so they do not hold up the shutdown.
+    closed: CancellationToken,
 }
 
 impl Default for Events {
     fn default() -> Self {
-        Events { tx: broadcast::channel(1024).0 }
+        Events { tx: broadcast::channel(1024).0, closed: CancellationToken::new() }
     }
 }
 
@@ -40,5 +43,15 @@ impl Events {
 
     pub fn subscribe(&self) -> broadcast::Receiver<DeskEvent> {
         self.tx.subscribe()
+    }
+
+    /// Ends every open stream (at shutdown).
+    pub fn close(&self) {
+        self.closed.cancel();
+    }
+
+    /// Resolves when the desk stops.
+    pub fn closed(&self) -> tokio_util::sync::WaitForCancellationFutureOwned {
+        self.closed.clone().cancelled_owned()
     }
 }

@@ -209,6 +209,13 @@ pub async fn start(config: &Config, listener: TcpListener, clock: Option<Arc<dyn
     let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
     let token = shutdown.clone();
     let store = state.store.clone();
+    let events = state.events.clone();
+    let stopping = shutdown.clone();
+    tokio::spawn(async move {
+        stopping.cancelled().await;
+        // Open event streams would hold the graceful shutdown until the grace period ran out.
+        events.close();
+    });
     let dispatcher = Arc::new(build_dispatcher(config, &state)?);
     let dispatching = tokio::spawn(dispatcher.run(shutdown.clone()));
     let media = build_media_worker(config, &state)?;

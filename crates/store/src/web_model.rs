@@ -85,7 +85,9 @@ pub struct InboxQuery {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InboxItem {
     pub summary: TicketSummary,
-    /// Something arrived since the reader last opened the ticket (or they never did).
+    /// The ticket changed since the reader last opened it (or they never did). Compared on the desk's
+    /// clock (`updated_at`), not on the customer's send time, which may be older than the moment the
+    /// message arrived.
     pub unread: bool,
     /// Where the next page starts if this is the last row shown.
     pub cursor: InboxCursor,

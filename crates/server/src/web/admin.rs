@@ -52,6 +52,7 @@ pub async fn settings_page(State(state): State<AppState>, agent: Agent, Query(q)
 
 #[derive(Deserialize)]
 pub struct SettingsForm {
+    #[serde(default)]
     csrf: String,
     time_zone: String,
 }
@@ -110,6 +111,7 @@ pub async fn agents_page(State(state): State<AppState>, agent: Agent, Query(q): 
 
 #[derive(Deserialize)]
 pub struct AgentForm {
+    #[serde(default)]
     csrf: String,
     name: String,
     email: String,

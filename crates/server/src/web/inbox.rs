@@ -239,6 +239,7 @@ pub async fn view_page(State(state): State<AppState>, agent: Agent, Path(view): 
 
 #[derive(Deserialize)]
 pub struct ViewForm {
+    #[serde(default)]
     csrf: String,
     name: String,
     status: Option<String>,

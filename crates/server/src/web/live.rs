@@ -35,7 +35,7 @@ pub async fn events(State(state): State<AppState>, agent: Agent) -> Sse<impl Str
     });
     // The first event tells the page the stream is live (and how long to wait before reconnecting).
     let hello = futures_util::stream::once(async { Ok(Event::default().event("hello").retry(Duration::from_secs(2)).data("{}")) });
-    Sse::new(hello.chain(stream)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    Sse::new(hello.chain(stream).take_until(state.events.closed())).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 
 /// `GET /live/counts`: the navigation counts, `{"assigned": 3, …, "view-7": 2}`.

@@ -277,6 +277,7 @@ fn verify_password(password: &str, hash: Option<&str>) -> bool {
 
 #[derive(Deserialize)]
 pub struct CsrfForm {
+    #[serde(default)]
     pub csrf: String,
 }
 

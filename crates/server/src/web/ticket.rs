@@ -234,7 +234,11 @@ pub async fn ticket_page(
 /// The live part alone, for the page's script.
 pub async fn live_fragment(state: &AppState, agent: &Agent, id: i64) -> Result<Markup, WebError> {
     let summary = state.store.ticket_summary(id).await?.ok_or_else(|| WebError::NotFound(format!("There is no ticket {id}.")))?;
-    state.store.mark_ticket_read(agent.id(), id, state.clock.now()).await?;
+    let now = state.clock.now();
+    state.store.mark_ticket_read(agent.id(), id, now).await?;
+    if state.store.mark_notifications_read(agent.id(), id, now).await? > 0 {
+        state.events.publish(crate::events::DeskEvent::Notification { agent_id: agent.id() });
+    }
     let (_, names) = actor_names(state).await?;
     let live = live_part(state, agent, &summary, &names).await?;
     Ok(html! { span hidden data-ticket-status=(summary.ticket.status.as_str()) {} (live) })
@@ -242,6 +246,7 @@ pub async fn live_fragment(state: &AppState, agent: &Agent, id: i64) -> Result<M
 
 #[derive(Deserialize)]
 pub struct ReplyForm {
+    #[serde(default)]
     csrf: String,
     body: String,
     submit_as: Option<String>,
@@ -284,6 +289,7 @@ pub async fn reply(
 
 #[derive(Deserialize)]
 pub struct NoteForm {
+    #[serde(default)]
     csrf: String,
     body: String,
 }
@@ -303,6 +309,7 @@ pub async fn note(State(state): State<AppState>, agent: Agent, Path(id): Path<i6
 
 #[derive(Deserialize)]
 pub struct UpdateForm {
+    #[serde(default)]
     csrf: String,
     status: Option<String>,
     /// `me`, `none`, or an agent id.

@@ -12,6 +12,7 @@ use windowdesk_server::Running;
 use windowdesk_store::testing::{Backend, TestDb};
 use windowdesk_store::Store;
 pub mod browser;
+pub mod web;
 
 pub const SECRET: &str = "test-app-secret";
 pub const VERIFY_TOKEN: &str = "test-verify-token";

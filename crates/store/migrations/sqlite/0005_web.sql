@@ -14,7 +14,7 @@ CREATE TABLE sessions (
 );
 CREATE INDEX sessions_expiry ON sessions (expires_at);
 
--- A ticket is unread for an agent while its last message is newer than when the agent last opened it.
+-- A ticket is unread for an agent while it changed (updated_at) after the agent last opened it.
 CREATE TABLE ticket_reads (
     agent_id  INTEGER NOT NULL REFERENCES agents(id),
     ticket_id INTEGER NOT NULL REFERENCES tickets(id),

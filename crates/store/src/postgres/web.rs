@@ -189,7 +189,7 @@ impl WebStore for PgStore {
         Ok(summaries
             .into_iter()
             .map(|summary| {
-                let unread = seen.get(&summary.ticket.id).is_none_or(|s| summary.ticket.last_message_at.unix_millis() > *s);
+                let unread = seen.get(&summary.ticket.id).is_none_or(|s| summary.ticket.updated_at.unix_millis() > *s);
                 let key = if q.list.ascending() {
                     summary.window.last_inbound_at.map_or(0, Timestamp::unix_millis)
                 } else {

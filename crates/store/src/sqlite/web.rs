@@ -131,7 +131,7 @@ pub(crate) fn inbox(c: &Connection, q: &InboxQuery) -> Result<Vec<InboxItem>, St
     let mut items = Vec::with_capacity(summaries.len());
     for summary in summaries {
         let seen_at: Option<i64> = seen.query_row(params![q.reader, summary.ticket.id], |r| r.get(0)).optional()?;
-        let unread = seen_at.is_none_or(|s| summary.ticket.last_message_at.unix_millis() > s);
+        let unread = seen_at.is_none_or(|s| summary.ticket.updated_at.unix_millis() > s);
         let key = if q.list.ascending() {
             summary.window.last_inbound_at.map_or(0, Timestamp::unix_millis)
         } else {
