@@ -41,7 +41,7 @@ fn token_row(r: &PgRow) -> Result<ApiTokenRow, StoreError> {
 
 const AGENT_COLUMNS: &str = "id, name, email, role, created_at, password_hash IS NOT NULL";
 
-fn agent_row(r: &PgRow) -> Result<AgentRow, StoreError> {
+pub(crate) fn agent_row(r: &PgRow) -> Result<AgentRow, StoreError> {
     let role: String = r.try_get(3)?;
     Ok(AgentRow {
         id: r.try_get(0)?,

@@ -5,7 +5,7 @@ use sqlx::postgres::PgRow;
 use sqlx::Row;
 use windowdesk_core::{TicketStatus, Timestamp};
 
-use super::api::{summary_row, SUMMARY_SELECT};
+use super::api::{agent_row, summary_row, SUMMARY_SELECT};
 use super::PgStore;
 use crate::error::StoreError;
 use crate::model::*;
@@ -16,19 +16,8 @@ fn t(ms: i64) -> Timestamp {
     Timestamp::from_unix_millis(ms)
 }
 
+/// The columns `api::agent_row` reads, from `agents a`.
 const AGENT_COLUMNS: &str = "a.id, a.name, a.email, a.role, a.created_at, a.password_hash IS NOT NULL";
-
-fn agent_row(r: &PgRow) -> Result<AgentRow, StoreError> {
-    let role: String = r.try_get(3)?;
-    Ok(AgentRow {
-        id: r.try_get(0)?,
-        name: r.try_get(1)?,
-        email: r.try_get(2)?,
-        role: AgentRole::parse(&role).unwrap_or(AgentRole::Agent),
-        created_at: t(r.try_get(4)?),
-        has_password: r.try_get(5)?,
-    })
-}
 
 /// The WHERE clause of a list (parameters $1–$4) and its sort key column.
 fn list_sql(list: &InboxList) -> (&'static str, &'static str) {

@@ -76,7 +76,7 @@ pub(crate) fn revoke_api_token(conn: &mut Connection, id: i64, now: Timestamp) -
 
 const AGENT_COLUMNS: &str = "id, name, email, role, created_at, password_hash IS NOT NULL";
 
-fn agent_row(r: &Row<'_>) -> rusqlite::Result<AgentRow> {
+pub(crate) fn agent_row(r: &Row<'_>) -> rusqlite::Result<AgentRow> {
     let role: String = r.get(3)?;
     Ok(AgentRow {
         id: r.get(0)?,

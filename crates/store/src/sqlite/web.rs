@@ -3,7 +3,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use windowdesk_core::{TicketStatus, Timestamp};
 
-use super::api::{summary_row, SUMMARY_SELECT};
+use super::api::{agent_row, summary_row, SUMMARY_SELECT};
 use crate::error::StoreError;
 use crate::model::*;
 use crate::web_model::*;
@@ -12,19 +12,8 @@ fn t(ms: i64) -> Timestamp {
     Timestamp::from_unix_millis(ms)
 }
 
+/// The columns `api::agent_row` reads, from `agents a`.
 const AGENT_COLUMNS: &str = "a.id, a.name, a.email, a.role, a.created_at, a.password_hash IS NOT NULL";
-
-fn agent_row(r: &Row<'_>) -> rusqlite::Result<AgentRow> {
-    let role: String = r.get(3)?;
-    Ok(AgentRow {
-        id: r.get(0)?,
-        name: r.get(1)?,
-        email: r.get(2)?,
-        role: AgentRole::parse(&role).unwrap_or(AgentRole::Agent),
-        created_at: t(r.get(4)?),
-        has_password: r.get(5)?,
-    })
-}
 
 pub(crate) fn agent_credentials(c: &Connection, email: &str) -> Result<Option<Credentials>, StoreError> {
     let sql = format!("SELECT {AGENT_COLUMNS}, a.password_hash FROM agents a WHERE a.email = ?1");
