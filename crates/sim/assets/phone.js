@@ -120,8 +120,15 @@
     node.dataset.direction = m.direction;
     node.dataset.kind = m.kind;
     node.dataset.wamid = m.wamid;
+    node.dataset.channel = m.channel || "whatsapp";
     if (m.status) node.dataset.status = m.status;
-    add(node, "span", "vh", m.direction === "in" ? "You said:" : "The business said:");
+    if (m.channel === "sms") {
+      // Not a WhatsApp message: the desk's SMS fallback, as the phone's SMS app would show it.
+      add(node, "span", "vh", "The business sent an SMS:");
+      add(node, "p", "label sms", "SMS" + (m.sms_from ? " from " + m.sms_from : ""));
+    } else {
+      add(node, "span", "vh", m.direction === "in" ? "You said:" : "The business said:");
+    }
     if (m.template) {
       const t = add(node, "p", "label template", "Template: " + m.template.name);
       t.dataset.template = m.template.name;

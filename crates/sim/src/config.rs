@@ -27,6 +27,28 @@ pub struct SimConfig {
     pub templates: Vec<TemplateConfig>,
     pub status_delays: StatusDelays,
     pub webhook_retry: RetryConfig,
+    /// The SMS provider the sim also plays (Twilio's Messages API, on the same base URL).
+    pub sms: SmsConfig,
+}
+
+/// The credentials of the simulated SMS provider's account: the desk sends with HTTP basic auth
+/// `account_sid:auth_token` to `POST /2010-04-01/Accounts/{account_sid}/Messages.json`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmsConfig {
+    /// Twilio's account SID shape: `AC` and 32 hex digits.
+    pub account_sid: String,
+    pub auth_token: String,
+}
+
+/// The demo's SMS account (the default desk configuration uses the same).
+pub const DEFAULT_SMS_ACCOUNT_SID: &str = "AC00000000000000000000000000000001";
+pub const DEFAULT_SMS_AUTH_TOKEN: &str = "sim-sms-auth-token";
+
+impl Default for SmsConfig {
+    fn default() -> Self {
+        Self { account_sid: DEFAULT_SMS_ACCOUNT_SID.to_owned(), auth_token: DEFAULT_SMS_AUTH_TOKEN.to_owned() }
+    }
 }
 
 /// One business number as Meta knows it.
@@ -198,6 +220,7 @@ impl Default for SimConfig {
             templates: default_templates(),
             status_delays: StatusDelays::default(),
             webhook_retry: RetryConfig::default(),
+            sms: SmsConfig::default(),
         }
     }
 }
@@ -273,6 +296,12 @@ impl SimConfig {
                 return Err(format!("templates[{i}]: {} in {} appears twice", t.name, t.language));
             }
         }
+        if self.sms.account_sid.is_empty() || self.sms.account_sid.contains('/') {
+            return Err("sms.account_sid must be a non-empty account SID (AC…)".into());
+        }
+        if self.sms.auth_token.is_empty() {
+            return Err("sms.auth_token must not be empty".into());
+        }
         if self.webhook_retry.max_attempts == 0 {
             return Err("webhook_retry.max_attempts must be at least 1".into());
         }
@@ -315,6 +344,7 @@ mod tests {
         assert_eq!(c.templates.len(), 2);
         assert_eq!(c.numbers[0].verified_name, "Windowdesk Demo");
         assert_eq!(c.status_delays.played_ms, Some(300));
+        assert_eq!(c.sms, SmsConfig::default());
     }
 
     #[test]

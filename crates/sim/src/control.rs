@@ -7,15 +7,17 @@ use std::time::Duration;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::config::WindowEnforcement;
+use crate::config::{TemplateConfig, WindowEnforcement};
 use crate::customer::Say;
 use crate::error::SimError;
+use crate::sms::SmsFault;
 use crate::state::{FaultPlan, SimHandle};
+use crate::template_control::TemplateStatusChange;
 
 pub(crate) fn routes() -> Router<SimHandle> {
     Router::new()
@@ -33,6 +35,10 @@ pub(crate) fn routes() -> Router<SimHandle> {
         .route("/window-enforcement", get(get_enforcement).put(set_enforcement).post(set_enforcement))
         .route("/webhook-url", get(get_webhook_url).put(set_webhook_url).post(set_webhook_url))
         .route("/deliveries", get(deliveries))
+        .route("/sms", get(sms))
+        .route("/sms/faults", get(get_sms_fault).put(set_sms_fault).post(set_sms_fault).delete(clear_sms_fault))
+        .route("/templates", get(templates).post(add_template))
+        .route("/templates/status", put(set_template_status).post(set_template_status))
         .merge(crate::phone::routes())
 }
 
@@ -59,6 +65,8 @@ async fn status(State(sim): State<SimHandle>) -> Json<serde_json::Value> {
         "inbound": inner.inbound.len(),
         "deliveries": inner.stats,
         "fault": inner.fault,
+        "sms": inner.sms.len(),
+        "sms_fault": inner.sms_fault,
     }))
 }
 
@@ -214,4 +222,51 @@ async fn deliveries(State(sim): State<SimHandle>, Query(q): Query<HashMap<String
         .filter(|d| q.get("phone_number_id").is_none_or(|p| *p == d.phone_number_id))
         .collect();
     Json(json!({ "stats": sim.delivery_stats(), "deliveries": list }))
+}
+
+/// `GET /sim/sms?to=…`: what the SMS provider received (`to` compares digits only).
+async fn sms(State(sim): State<SimHandle>, Query(q): Query<HashMap<String, String>>) -> impl IntoResponse {
+    let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
+    let to = q.get("to").map(|t| digits(t));
+    let list: Vec<_> =
+        sim.sms().into_iter().filter(|r| to.as_ref().is_none_or(|want| r.to.as_deref().is_some_and(|t| digits(t) == *want))).collect();
+    Json(json!({ "sms": list }))
+}
+
+async fn get_sms_fault(State(sim): State<SimHandle>) -> impl IntoResponse {
+    Json(json!({ "fault": sim.sms_fault() }))
+}
+
+async fn set_sms_fault(State(sim): State<SimHandle>, payload: Result<Json<SmsFault>, JsonRejection>) -> Response {
+    match body(payload).and_then(|f| sim.set_sms_fault(f)) {
+        Ok(fault) => Json(json!({ "fault": fault })).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn clear_sms_fault(State(sim): State<SimHandle>) -> impl IntoResponse {
+    sim.clear_sms_fault();
+    Json(json!({ "fault": null }))
+}
+
+async fn templates(State(sim): State<SimHandle>) -> impl IntoResponse {
+    Json(json!({ "templates": sim.templates() }))
+}
+
+async fn add_template(State(sim): State<SimHandle>, payload: Result<Json<TemplateConfig>, JsonRejection>) -> Response {
+    match body(payload).and_then(|t| sim.add_template(t)) {
+        Ok(t) => (axum::http::StatusCode::CREATED, Json(json!({ "template": t }))).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn set_template_status(State(sim): State<SimHandle>, payload: Result<Json<TemplateStatusChange>, JsonRejection>) -> Response {
+    let change = match body(payload) {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    match sim.set_template_status(change).await {
+        Ok(changed) => Json(changed).into_response(),
+        Err(e) => e.into_response(),
+    }
 }

@@ -216,6 +216,11 @@ pub enum SimError {
     Invalid { field: &'static str, reason: String },
     #[error("unknown media id {0}")]
     UnknownMedia(String),
+    #[error("no template {name} in {language}{}", waba_id.as_deref().map(|w| format!(" for WABA {w}")).unwrap_or_default())]
+    UnknownTemplate { name: String, language: String, waba_id: Option<String> },
+    /// Something that exists already (a template added twice).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl SimError {
@@ -227,8 +232,9 @@ impl SimError {
 impl IntoResponse for SimError {
     fn into_response(self) -> Response {
         let status = match self {
-            SimError::UnknownNumber(_) | SimError::UnknownMedia(_) => StatusCode::NOT_FOUND,
+            SimError::UnknownNumber(_) | SimError::UnknownMedia(_) | SimError::UnknownTemplate { .. } => StatusCode::NOT_FOUND,
             SimError::Invalid { .. } => StatusCode::BAD_REQUEST,
+            SimError::Conflict(_) => StatusCode::CONFLICT,
         };
         let field = match &self {
             SimError::Invalid { field, .. } => Some(*field),

@@ -9,12 +9,16 @@
 //! - `GET /{version}/{waba-id}/message_templates` with cursor paging.
 //! - `GET|DELETE /{version}/{media-id}`, the download URL it hands out, and
 //!   `POST /{version}/{phone-number-id}/media`.
+//! - The SMS provider of the desk's fallback: Twilio's `POST /2010-04-01/Accounts/{sid}/Messages.json`
+//!   (basic auth, Twilio's errors and faults; see `src/sms.rs`).
 //!
 //! Customers are played with [`SimHandle::say`] (or `POST /sim/say`). Everything is steered and
 //! inspected with [`SimHandle`] or, over HTTP, under `/sim/…`: `GET status`, `GET messages`,
 //! `GET inbound`, `GET read-receipts`, `POST say`, `POST reset`, `GET|PUT|DELETE faults`, `GET clock`,
 //! `POST clock/advance|freeze|unfreeze`, `GET|PUT window-enforcement`, `GET|PUT webhook-url`,
-//! `GET deliveries`. The clock is the sim's own ([`SimClock`]), so tests move past 24 h without sleeping.
+//! `GET deliveries`, `GET sms`, `GET|PUT|DELETE sms/faults`, `GET|POST templates`,
+//! `PUT templates/status` (pauses, disables… a template and sends Meta's status webhook). The clock
+//! is the sim's own ([`SimClock`]), so tests move past 24 h without sleeping.
 //!
 //! `GET /sim/phone` is a phone-like page for playing a customer by hand (or from a browser test): it
 //! sends texts, sample media and reactions through [`SimHandle::say`] and shows the conversation,
@@ -44,8 +48,10 @@ mod phone;
 mod request;
 pub mod samples;
 mod send;
+mod sms;
 mod state;
 mod statuses;
+mod template_control;
 mod templates;
 mod webhooks;
 
@@ -60,14 +66,17 @@ use tokio::task::JoinHandle;
 
 pub use clock::SimClock;
 pub use config::{
-    default_templates, PairRate, RetryConfig, SimConfig, SimNumber, StatusDelays, TemplateConfig, WindowEnforcement, EXAMPLE_CONFIG,
+    default_templates, PairRate, RetryConfig, SimConfig, SimNumber, SmsConfig, StatusDelays, TemplateConfig, WindowEnforcement,
+    DEFAULT_SMS_ACCOUNT_SID, DEFAULT_SMS_AUTH_TOKEN, EXAMPLE_CONFIG,
 };
 pub use customer::{Referral, Said, Say, SayContent};
 pub use error::{GraphError, SimError};
 pub use media::MediaInfo;
+pub use sms::{SmsFault, SmsRecord, MAX_SMS_BODY_CHARS};
 pub use state::{
     DeliveryOutcome, DeliveryRecord, DeliveryStats, Fault, FaultPlan, InboundRecord, ReadReceipt, ReceivedMessage, SimHandle, TemplateUse,
 };
+pub use template_control::{TemplateStatusChange, TemplateStatusChanged, TEMPLATE_STATUSES};
 
 /// Media uploads: Meta takes documents up to 100 MB.
 const MAX_UPLOAD_BYTES: usize = 100 * 1024 * 1024;
@@ -108,6 +117,8 @@ pub fn router(handle: SimHandle) -> Router {
         .route("/{version}/{node}/message_templates", get(templates::list))
         .route("/{version}/{node}", get(media::retrieve).delete(media::delete))
         .route("/lookaside/whatsapp_business/attachments", get(media::download))
+        // The SMS provider (Twilio's Messages API) lives on the same server.
+        .route("/2010-04-01/Accounts/{account_sid}/Messages.json", post(sms::send))
         .nest("/sim", control::routes())
         .with_state(handle)
 }

@@ -2,7 +2,7 @@
 //! which webhooks went out and how they fared.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use rand::Rng;
@@ -15,6 +15,7 @@ use crate::clock::SimClock;
 use crate::config::{SimConfig, SimNumber, WindowEnforcement};
 use crate::limits::Limits;
 use crate::media::MediaItem;
+use crate::sms::{SmsFault, SmsRecord};
 use crate::templates::Template;
 
 /// A message the business sent through the sim, in arrival order.
@@ -179,6 +180,9 @@ pub(crate) struct Inner {
     pub next_delivery_id: u64,
     /// The last `seq` given to a message, either way.
     pub last_seq: u64,
+    /// What the SMS provider received, in order.
+    pub sms: Vec<SmsRecord>,
+    pub sms_fault: Option<SmsFault>,
 }
 
 impl Inner {
@@ -218,7 +222,8 @@ pub(crate) struct Shared {
     /// Where the desk reaches the sim, without a trailing slash.
     pub base_url: String,
     pub clock: Arc<SimClock>,
-    pub templates: Vec<Template>,
+    /// Changed at runtime by `/sim/templates…`; its own lock, as sends only read it.
+    pub templates: RwLock<Vec<Template>>,
     pub inner: Mutex<Inner>,
     pub http: reqwest::Client,
     pub cancel: CancellationToken,
@@ -249,7 +254,7 @@ impl SimHandle {
             config,
             base_url,
             clock,
-            templates,
+            templates: RwLock::new(templates),
             inner: Mutex::new(inner),
             http,
             cancel: CancellationToken::new(),
@@ -261,6 +266,14 @@ impl SimHandle {
     pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
         // Every critical section leaves the state consistent before it could panic; keep serving.
         self.0.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn templates_read(&self) -> RwLockReadGuard<'_, Vec<Template>> {
+        self.0.templates.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn templates_write(&self) -> RwLockWriteGuard<'_, Vec<Template>> {
+        self.0.templates.write().unwrap_or_else(PoisonError::into_inner)
     }
 
     pub fn config(&self) -> &SimConfig {
@@ -345,8 +358,9 @@ impl SimHandle {
     }
 
     /// Forgets everything that happened: messages, customers and their windows, deliveries, uploads,
-    /// faults, rate-limit history; the clock goes back to system time and enforcement to its
-    /// configured mode. Status webhooks still pending are dropped.
+    /// faults, rate-limit history, SMS and SMS faults; templates go back to the configured ones (with
+    /// their configured statuses), the clock to system time and enforcement to its configured mode.
+    /// Status webhooks still pending are dropped.
     pub fn reset(&self) {
         let mut inner = self.lock();
         let generation = inner.generation + 1;
@@ -357,6 +371,7 @@ impl SimHandle {
             ..Inner::default()
         };
         drop(inner);
+        *self.templates_write() = crate::templates::build(&self.0.config);
         self.0.clock.reset();
     }
 

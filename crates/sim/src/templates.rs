@@ -87,31 +87,36 @@ pub(crate) fn build(config: &SimConfig) -> Vec<Template> {
         .templates
         .iter()
         .enumerate()
-        .map(|(i, t)| {
-            let body_text = component(t, "BODY").and_then(|b| b.get("text")).and_then(Value::as_str).unwrap_or_default().to_owned();
-            let header = component(t, "HEADER").and_then(|h| {
-                let format = h.get("format").and_then(Value::as_str).unwrap_or("TEXT").to_ascii_uppercase();
-                match format.as_str() {
-                    "TEXT" => {
-                        let params = Params::of(h.get("text").and_then(Value::as_str).unwrap_or_default());
-                        (params.count() > 0).then_some(Header::Text(params))
-                    }
-                    other => Some(Header::Media(other.to_ascii_lowercase())),
-                }
-            });
-            Template {
-                id: t.id.clone().unwrap_or_else(|| format!("{}", 1_000_000_000_000_000u64 + i as u64 * 7_919 + 1)),
-                body_params: Params::of(&body_text),
-                body_text,
-                header,
-                config: t.clone(),
-            }
-        })
+        .map(|(i, t)| derive(t, t.id.clone().unwrap_or_else(|| format!("{}", 1_000_000_000_000_000u64 + i as u64 * 7_919 + 1))))
         .collect()
 }
 
-fn templates_of<'a>(sim: &'a SimHandle, waba_id: &'a str) -> impl Iterator<Item = &'a Template> + 'a {
-    sim.0.templates.iter().filter(move |t| t.config.waba_id.as_deref().is_none_or(|w| w == waba_id))
+/// What the sim derives from a template's configuration, under the template id `id`.
+pub(crate) fn derive(t: &TemplateConfig, id: String) -> Template {
+    let body_text = component(t, "BODY").and_then(|b| b.get("text")).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let header = component(t, "HEADER").and_then(|h| {
+        let format = h.get("format").and_then(Value::as_str).unwrap_or("TEXT").to_ascii_uppercase();
+        match format.as_str() {
+            "TEXT" => {
+                let params = Params::of(h.get("text").and_then(Value::as_str).unwrap_or_default());
+                (params.count() > 0).then_some(Header::Text(params))
+            }
+            other => Some(Header::Media(other.to_ascii_lowercase())),
+        }
+    });
+    let mut config = t.clone();
+    config.id = Some(id.clone());
+    Template { id, body_params: Params::of(&body_text), body_text, header, config }
+}
+
+/// Whether the WhatsApp Business account `waba_id` has the template.
+pub(crate) fn visible_to(t: &Template, waba_id: &str) -> bool {
+    t.config.waba_id.as_deref().is_none_or(|w| w == waba_id)
+}
+
+/// The WABA's templates as they are now (they change at runtime, see `template_control.rs`).
+fn templates_of(sim: &SimHandle, waba_id: &str) -> Vec<Template> {
+    sim.templates_read().iter().filter(|t| visible_to(t, waba_id)).cloned().collect()
 }
 
 /// A template send that passed the checks.
@@ -132,7 +137,7 @@ pub(crate) fn check_send(sim: &SimHandle, waba_id: &str, template: &Value) -> Re
         .filter(|c| !c.is_empty())
         .ok_or_else(|| GraphError::required("template.language.code"))?;
     let missing = || GraphError::whatsapp(400, 132_001).with_details(format!("template name ({name}) does not exist in {code}"));
-    let t = templates_of(sim, waba_id).find(|t| t.config.name == name && t.config.language == code).ok_or_else(missing)?;
+    let t = templates_of(sim, waba_id).into_iter().find(|t| t.config.name == name && t.config.language == code).ok_or_else(missing)?;
     match t.config.status.to_ascii_uppercase().as_str() {
         "APPROVED" => {}
         "PAUSED" => return Err(GraphError::whatsapp(400, 132_015).with_details(format!("template {name} ({code}) is paused"))),
@@ -270,7 +275,7 @@ fn encode_query(s: &str) -> String {
         .collect()
 }
 
-fn template_json(t: &Template, fields: Option<&[&str]>) -> Value {
+pub(crate) fn template_json(t: &Template, fields: Option<&[&str]>) -> Value {
     let full = json!({
         "name": t.config.name,
         "parameter_format": t.body_params.format_name(),
@@ -315,7 +320,8 @@ fn list_page(sim: &SimHandle, version: &str, waba_id: &str, q: &HashMap<String, 
     };
     let name = q.get("name").filter(|n| !n.is_empty());
     let status = q.get("status").filter(|s| !s.is_empty());
-    let all: Vec<&Template> = templates_of(sim, waba_id)
+    let all: Vec<Template> = templates_of(sim, waba_id)
+        .into_iter()
         .filter(|t| name.is_none_or(|n| t.config.name.contains(n.as_str())))
         .filter(|t| status.is_none_or(|s| t.config.status.eq_ignore_ascii_case(s)))
         .collect();

@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::config::SimNumber;
+use crate::sms::SmsRecord;
 use crate::state::{InboundRecord, Inner, ReceivedMessage, SimHandle, TemplateUse};
 
 /// At most this many messages are returned: the newest.
@@ -19,6 +20,11 @@ struct Entry {
     seq: u64,
     /// `in`: from the customer; `out`: from the business.
     direction: &'static str,
+    /// `whatsapp`, or `sms` for a text the SMS provider took for this customer (the desk's fallback).
+    channel: &'static str,
+    /// The sender of an SMS (the business's SMS number).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sms_from: Option<String>,
     wamid: String,
     kind: String,
     at_ms: i64,
@@ -89,6 +95,8 @@ fn inbound_entry(inner: &Inner, r: &InboundRecord) -> (Entry, Option<(String, St
     let entry = Entry {
         seq: r.seq,
         direction: "in",
+        channel: "whatsapp",
+        sms_from: None,
         wamid: r.wamid.clone(),
         kind: r.kind.clone(),
         at_ms: r.sent_at_ms,
@@ -108,6 +116,8 @@ fn outbound_entry(inner: &Inner, m: &ReceivedMessage) -> (Entry, Option<(String,
     let entry = Entry {
         seq: m.seq,
         direction: "out",
+        channel: "whatsapp",
+        sms_from: None,
         wamid: m.wamid.clone(),
         kind: m.kind.clone(),
         at_ms: m.accepted_at_ms,
@@ -120,6 +130,33 @@ fn outbound_entry(inner: &Inner, m: &ReceivedMessage) -> (Entry, Option<(String,
         reactions: Vec::new(),
     };
     (entry, reaction_of(&m.kind, &obj))
+}
+
+/// An SMS the provider accepted, as the customer's phone shows it; the SMS `sid` stands in for a wamid.
+fn sms_entry(r: &SmsRecord) -> (Entry, Option<(String, String)>) {
+    let entry = Entry {
+        seq: r.seq,
+        direction: "out",
+        channel: "sms",
+        sms_from: r.from.clone(),
+        wamid: r.sid.clone().unwrap_or_default(),
+        kind: "sms".to_owned(),
+        at_ms: r.received_at_ms,
+        text: r.body.clone(),
+        template: None,
+        media: None,
+        status: r.status.clone(),
+        error_code: None,
+        reacts_to: None,
+        reactions: Vec::new(),
+    };
+    (entry, None)
+}
+
+/// Whether an SMS reached this customer: accepted, to their number. SMS carry no business number
+/// id, so every thread of the customer shows them.
+fn is_sms_to(r: &SmsRecord, wa_id: &str) -> bool {
+    r.accepted() && r.to.as_deref().is_some_and(|to| to.chars().filter(char::is_ascii_digit).eq(wa_id.chars()))
 }
 
 fn is_business_message_to(m: &ReceivedMessage, phone_number_id: &str, wa_id: &str) -> bool {
@@ -159,6 +196,7 @@ pub(crate) fn conversation(sim: &SimHandle, number: &SimNumber, wa_id: &str) -> 
         .filter(|r| r.phone_number_id == pnid && r.from == wa_id)
         .map(|r| inbound_entry(&inner, r))
         .chain(inner.received.iter().filter(|m| is_business_message_to(m, pnid, wa_id)).map(|m| outbound_entry(&inner, m)))
+        .chain(inner.sms.iter().filter(|r| is_sms_to(r, wa_id)).map(sms_entry))
         .collect();
     let react_to = latest(&inner, pnid, wa_id);
     drop(inner);

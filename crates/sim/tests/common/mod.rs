@@ -77,6 +77,18 @@ impl Desk {
         self.number_changes().into_iter().flat_map(|c| c.statuses).collect()
     }
 
+    /// Template registry changes (`message_template_status_update`…), as the desk reads them.
+    pub fn template_changes(&self) -> Vec<windowdesk_core::inbound::TemplateChange> {
+        let changes = self.state.changes.lock().unwrap();
+        changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::Account(a) => a.template.clone(),
+                Change::Number(_) => None,
+            })
+            .collect()
+    }
+
     fn number_changes(&self) -> Vec<windowdesk_core::inbound::NumberChange> {
         let changes = self.state.changes.lock().unwrap();
         changes
