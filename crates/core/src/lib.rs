@@ -8,10 +8,11 @@ pub mod inbound;
 pub mod phone;
 pub mod redact;
 pub mod routing;
+pub mod template;
 pub mod time;
 pub mod window;
 
-pub use decision::{decide, Outgoing, SendContext, SendDecision, SendOption};
+pub use decision::{decide, Fallback, Outgoing, SendContext, SendDecision, SendOption};
 pub use delivery::{DeliveryState, LocalEvent, MetaStatus, StatusOutcome};
 pub use routing::{Routing, TicketSnapshot, TicketStatus};
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};

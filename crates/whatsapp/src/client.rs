@@ -171,6 +171,67 @@ impl CloudApi {
     }
 }
 
+/// One page of `GET /{waba-id}/message_templates`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TemplatePage {
+    /// Template objects as Meta sent them.
+    pub templates: Vec<Value>,
+    /// The cursor of the next page, when Meta says there is one (`paging.next`).
+    pub after: Option<String>,
+}
+
+impl CloudApi {
+    /// `GET /{version}/{waba_id}/message_templates?limit=…&after=…`. The next page is requested with
+    /// `paging.cursors.after` against this client's base URL (rather than by fetching `paging.next`,
+    /// which names Meta's host), and only while Meta says a next page exists.
+    pub async fn template_page(
+        &self,
+        waba_id: &str,
+        access_token: &str,
+        limit: u32,
+        after: Option<&str>,
+    ) -> Result<TemplatePage, ApiError> {
+        let mut query: Vec<(&str, String)> =
+            vec![("limit", limit.to_string()), ("fields", "name,language,status,category,parameter_format,components,id".to_owned())];
+        if let Some(after) = after {
+            query.push(("after", after.to_owned()));
+        }
+        let response = self
+            .http
+            .get(self.url(&format!("{waba_id}/message_templates")))
+            .bearer_auth(access_token)
+            .query(&query)
+            .send()
+            .await
+            .map_err(network_error)?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(network_error)?;
+        if !status.is_success() {
+            return Err(error_from_body(status.as_u16(), &bytes));
+        }
+        let unexpected = |why: String| ApiError {
+            http_status: Some(status.as_u16()),
+            code: None,
+            title: format!("unexpected template list from the Cloud API: {why}"),
+            details: None,
+            class: ErrorClass::Transient,
+        };
+        let body: Value = serde_json::from_slice(&bytes).map_err(|e| unexpected(e.to_string()))?;
+        let templates = match body.get("data") {
+            Some(Value::Array(items)) => items.clone(),
+            _ => return Err(unexpected("no data array".into())),
+        };
+        let paging = body.get("paging");
+        let after = paging
+            .filter(|p| p.get("next").is_some_and(|n| !n.is_null()))
+            .and_then(|p| p.get("cursors"))
+            .and_then(|c| c.get("after"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        Ok(TemplatePage { templates, after })
+    }
+}
+
 fn network_error(e: reqwest::Error) -> ApiError {
     let title = if e.is_timeout() { "the Cloud API did not answer in time".to_owned() } else { format!("cannot reach the Cloud API: {e}") };
     ApiError { http_status: e.status().map(|s| s.as_u16()), code: None, title, details: None, class: classify(None, None) }

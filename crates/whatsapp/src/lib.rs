@@ -10,6 +10,7 @@ pub mod client;
 pub mod errors;
 pub mod normalize;
 pub mod signature;
+pub mod templates;
 pub mod webhook;
 
 pub use normalize::{normalize_payload, NormalizeOptions};
