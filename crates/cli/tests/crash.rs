@@ -108,6 +108,9 @@ async fn kill_mid_send(backend: Backend) {
                 free_form: true,
                 window_end: Some(now.plus(Duration::from_secs(3600))),
                 now,
+                channel: Default::default(),
+                hold_until: None,
+                replaces: None,
             })
             .await
             .unwrap();

@@ -21,6 +21,9 @@ pub struct Config {
     pub dispatcher: DispatcherConfig,
     pub media: MediaConfig,
     pub web: WebConfig,
+    pub templates: TemplatesConfig,
+    pub holds: HoldsConfig,
+    pub sms: SmsConfig,
     pub log: LogConfig,
     #[serde(default)]
     pub business_numbers: Vec<BusinessNumberConfig>,
@@ -54,6 +57,40 @@ pub struct WebConfig {
     pub default_time_zone: String,
     /// "Windows closing soon" lists windows that close within this many minutes.
     pub closing_soon_minutes: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplatesConfig {
+    /// Every account's templates are synced from Meta at start and then this often; 0 = only on demand.
+    pub sync_interval_minutes: u64,
+    /// Templates per page asked of Meta.
+    pub page_size: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HoldsConfig {
+    /// How long a held reply waits for the customer, for numbers that do not set their own.
+    pub default_hours: i64,
+    /// How often held replies are checked for expiry.
+    pub expiry_check_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsConfig {
+    /// A Twilio-compatible Messages API. SMS fallback is off while `account_sid` is empty.
+    pub api_base_url: String,
+    pub account_sid: String,
+    pub auth_token: SecretString,
+    pub request_timeout_seconds: u64,
+}
+
+impl SmsConfig {
+    pub fn enabled(&self) -> bool {
+        !self.account_sid.trim().is_empty()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -115,10 +152,34 @@ pub struct BusinessNumberConfig {
     /// Overrides `dispatcher.throughput_per_second` for this number.
     #[serde(default)]
     pub throughput_per_second: Option<u32>,
+    /// The ways out of a closed window offered for this number, most preferred first. Seeds the
+    /// number's settings the first time the desk sees it; the admin page edits them afterwards.
+    #[serde(default = "default_ladder")]
+    pub fallback: Vec<String>,
+    /// E.164 sender for SMS fallback (needs `[sms]` configured).
+    #[serde(default)]
+    pub sms_from: Option<String>,
+    /// A template sent when a reply is held ("a reply is waiting for you").
+    #[serde(default)]
+    pub hold_notice_template: Option<String>,
+    #[serde(default)]
+    pub hold_notice_language: Option<String>,
+    /// How long a held reply waits for the customer; `holds.default_hours` when absent.
+    #[serde(default)]
+    pub hold_hours: Option<i64>,
+}
+
+fn default_ladder() -> Vec<String> {
+    windowdesk_core::Fallback::DEFAULT_LADDER.iter().map(|f| f.as_str().to_owned()).collect()
+}
+
+/// An E.164 number: `+` and 8 to 15 digits.
+pub fn is_e164(s: &str) -> bool {
+    s.strip_prefix('+').is_some_and(|d| (8..=15).contains(&d.len()) && d.chars().all(|c| c.is_ascii_digit()))
 }
 
 /// The sections a `WINDOWDESK_<SECTION>__<KEY>` variable can set.
-const SECTIONS: &[&str] = &["server", "database", "whatsapp", "dispatcher", "media", "web", "log"];
+const SECTIONS: &[&str] = &["server", "database", "whatsapp", "dispatcher", "media", "web", "templates", "holds", "sms", "log"];
 
 /// `WINDOWDESK_SERVER__LISTEN` and the like. Other `WINDOWDESK_` variables (`WINDOWDESK_CONFIG`, the
 /// command-line fallbacks, test settings) are not configuration and are left alone.
@@ -207,6 +268,23 @@ impl Config {
                 self.web.default_time_zone
             )));
         }
+        if self.templates.page_size == 0 || self.templates.page_size > 1000 {
+            return Err(ConfigError::Invalid(format!("templates.page_size must be between 1 and 1000, got {}", self.templates.page_size)));
+        }
+        if self.holds.default_hours <= 0 || self.holds.expiry_check_seconds == 0 {
+            return Err(ConfigError::Invalid("holds.default_hours and holds.expiry_check_seconds must be above 0".into()));
+        }
+        if self.sms.enabled() {
+            if !self.sms.api_base_url.starts_with("http://") && !self.sms.api_base_url.starts_with("https://") {
+                return Err(ConfigError::Invalid(format!(
+                    "sms.api_base_url must start with http:// or https://, got {:?}",
+                    self.sms.api_base_url
+                )));
+            }
+            if self.sms.auth_token.expose_secret().trim().is_empty() {
+                return Err(ConfigError::Invalid("sms.auth_token is empty while sms.account_sid is set".into()));
+            }
+        }
         if self.database.max_batch == 0 {
             return Err(ConfigError::Invalid("database.max_batch must be above 0".into()));
         }
@@ -233,6 +311,26 @@ impl Config {
             }
             if n.waba_id.trim().is_empty() {
                 return Err(ConfigError::Invalid(format!("{} is empty", at("waba_id"))));
+            }
+            for step in &n.fallback {
+                if windowdesk_core::Fallback::parse(step).is_none() {
+                    return Err(ConfigError::Invalid(format!(
+                        "{} has {step:?}; the steps are \"hold\", \"template\" and \"sms\"",
+                        at("fallback")
+                    )));
+                }
+            }
+            if let Some(from) = n.sms_from.as_deref().filter(|f| !is_e164(f)) {
+                return Err(ConfigError::Invalid(format!(
+                    "{} must be an E.164 number such as \"+15550783881\", got {from:?}",
+                    at("sms_from")
+                )));
+            }
+            if n.hold_notice_template.is_some() != n.hold_notice_language.is_some() {
+                return Err(ConfigError::Invalid(format!("{} and {} go together", at("hold_notice_template"), at("hold_notice_language"))));
+            }
+            if n.hold_hours.is_some_and(|h| h <= 0) {
+                return Err(ConfigError::Invalid(format!("{} must be above 0", at("hold_hours"))));
             }
         }
         Ok(())

@@ -13,6 +13,10 @@ pub struct ServedNumber {
     pub phone_number_id: String,
     pub waba_id: String,
     pub name: String,
+    /// The number as customers see it (for `https://wa.me/…` links).
+    pub display_number: String,
+    /// For calls made on the number's behalf (template sync).
+    pub access_token: SecretString,
     /// Index into [`NumberDirectory::secrets`] of the app secret that signs this number's webhooks.
     pub secret_index: usize,
     pub redact_card_numbers: bool,
@@ -47,6 +51,8 @@ impl NumberDirectory {
                         phone_number_id: n.phone_number_id.clone(),
                         waba_id: n.waba_id.clone(),
                         name: n.name.clone(),
+                        display_number: n.display_number.clone(),
+                        access_token: n.access_token.clone(),
                         secret_index,
                         redact_card_numbers: n.redact_card_numbers,
                     },
@@ -58,6 +64,18 @@ impl NumberDirectory {
 
     pub fn get(&self, phone_number_id: &str) -> Option<&ServedNumber> {
         self.by_phone_number_id.get(phone_number_id)
+    }
+
+    /// A number by database id.
+    pub fn by_id(&self, business_number_id: i64) -> Option<&ServedNumber> {
+        self.by_phone_number_id.values().find(|n| n.id == business_number_id)
+    }
+
+    /// Every served number, by database id.
+    pub fn all(&self) -> Vec<&ServedNumber> {
+        let mut v: Vec<&ServedNumber> = self.by_phone_number_id.values().collect();
+        v.sort_by_key(|n| n.id);
+        v
     }
 
     /// The WhatsApp Business Account of a number, by database id.

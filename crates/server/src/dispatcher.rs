@@ -18,12 +18,21 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use windowdesk_core::{Clock, Timestamp};
-use windowdesk_store::{AttemptOutcome, OutboxJob, SendError, Store};
+use windowdesk_sms::{SmsClient, SmsErrorClass};
+use windowdesk_store::{AttemptOutcome, Channel, OutboxJob, SendError, Store};
 use windowdesk_whatsapp::client::{ApiError, CloudApi};
 use windowdesk_whatsapp::errors::{human_reason, ErrorClass};
 
 use crate::config::DispatcherConfig;
 use crate::events::Events;
+
+/// An SMS as the outbox keeps it (see `replies::post_sms`).
+#[derive(serde::Deserialize)]
+struct SmsRequest {
+    from: String,
+    to: String,
+    body: String,
+}
 
 /// How the dispatcher reaches one business number.
 pub struct NumberSender {
@@ -48,6 +57,8 @@ impl NumberSender {
 pub struct Dispatcher {
     store: Arc<dyn Store>,
     api: CloudApi,
+    /// The SMS provider, when one is configured (SPEC 9).
+    sms: Option<SmsClient>,
     numbers: HashMap<i64, NumberSender>,
     pairs: DefaultKeyedRateLimiter<String>,
     clock: Arc<dyn Clock>,
@@ -58,9 +69,11 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: Arc<dyn Store>,
         api: CloudApi,
+        sms: Option<SmsClient>,
         numbers: HashMap<i64, NumberSender>,
         clock: Arc<dyn Clock>,
         config: DispatcherConfig,
@@ -71,7 +84,7 @@ impl Dispatcher {
         let burst = NonZeroU32::new(config.pair_burst).unwrap_or(NonZeroU32::MIN);
         let pair_quota = Quota::with_period(period).unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN)).allow_burst(burst);
         let worker_id = format!("{}-{}", std::process::id(), rand::thread_rng().gen::<u32>());
-        Dispatcher { store, api, numbers, pairs: RateLimiter::keyed(pair_quota), clock, config, wake, worker_id, events }
+        Dispatcher { store, api, sms, numbers, pairs: RateLimiter::keyed(pair_quota), clock, config, wake, worker_id, events }
     }
 
     /// Runs until `shutdown`; then stops claiming and waits for the sends in flight to be recorded.
@@ -95,6 +108,7 @@ impl Dispatcher {
         let (outcomes, pending) = tokio::sync::mpsc::unbounded_channel();
         let recorder = tokio::spawn(record_outcomes(self.store.clone(), self.clock.clone(), self.events.clone(), pending));
         let mut last_recovery = tokio::time::Instant::now();
+        let mut order: HashMap<String, tokio::sync::oneshot::Receiver<()>> = HashMap::new();
         while !shutdown.is_cancelled() {
             while sends.try_join_next().is_some() {}
             if last_recovery.elapsed() > lease / 2 {
@@ -104,6 +118,7 @@ impl Dispatcher {
                     tracing::warn!(error = %e, "recovering stale claims failed");
                 }
                 self.pairs.retain_recent();
+                order.retain(|_, turn| matches!(turn.try_recv(), Err(tokio::sync::oneshot::error::TryRecvError::Empty)));
             }
             let free = permits.available_permits();
             if free == 0 {
@@ -144,12 +159,20 @@ impl Dispatcher {
                 let Ok(permit) = permits.clone().acquire_owned().await else { break };
                 let me = self.clone();
                 let outcomes = outcomes.clone();
+                // Messages to one customer leave in the order they were queued (held replies released
+                // together, a template after the reply it follows): each waits for the one before.
+                let (done, my_turn) = tokio::sync::oneshot::channel::<()>();
+                let before = order.insert(job.recipient.clone(), my_turn);
                 sends.spawn(async move {
+                    if let Some(before) = before {
+                        let _ = before.await;
+                    }
                     let outcome = me.attempt(&job).await;
                     if let AttemptOutcome::Failed { error } = &outcome {
                         tracing::warn!(message_id = job.message_id, code = ?error.code, reason = %error.title, "reply failed");
                     }
                     let _ = outcomes.send((job, outcome));
+                    let _ = done.send(());
                     drop(permit);
                 });
             }
@@ -164,6 +187,9 @@ impl Dispatcher {
     }
 
     async fn attempt(&self, job: &OutboxJob) -> AttemptOutcome {
+        if job.channel == Channel::Sms {
+            return self.attempt_sms(job).await;
+        }
         if !Self::window_open(job, self.clock.now()) {
             return AttemptOutcome::Blocked;
         }
@@ -186,6 +212,37 @@ impl Dispatcher {
         match self.api.send_message(&number.phone_number_id, number.access_token.expose_secret(), &job.request).await {
             Ok(wamid) => AttemptOutcome::Accepted { wamid },
             Err(e) => self.after_error(job, e),
+        }
+    }
+
+    /// An SMS fallback: no WhatsApp window applies; the provider's message SID stands in for a wamid.
+    async fn attempt_sms(&self, job: &OutboxJob) -> AttemptOutcome {
+        let failed = |title: String, details: Option<String>, http_status: Option<i64>, code: Option<i64>| AttemptOutcome::Failed {
+            error: SendError { http_status, code, title, details },
+        };
+        let Some(sms) = &self.sms else {
+            return failed("SMS is no longer configured on this desk ([sms])".into(), None, None, None);
+        };
+        let request: SmsRequest = match serde_json::from_str(&job.request) {
+            Ok(r) => r,
+            Err(e) => return failed(format!("the queued SMS cannot be read: {e}"), None, None, None),
+        };
+        match sms.send(&request.from, &request.to, &request.body).await {
+            Ok(accepted) => AttemptOutcome::Accepted { wamid: format!("sms:{}", accepted.sid) },
+            Err(e) => {
+                let (http_status, code) = (e.http_status.map(i64::from), e.code);
+                let error = SendError { http_status, code, title: windowdesk_sms::human_reason(&e), details: e.more_info.clone() };
+                match e.class {
+                    SmsErrorClass::Transient if job.attempt < i64::from(self.config.max_attempts) => {
+                        AttemptOutcome::Retry { next_attempt_at: self.clock.now().plus(self.backoff(job.attempt)), error }
+                    }
+                    SmsErrorClass::Permanent { auth: true } => {
+                        tracing::error!("the SMS provider refused the desk's credentials: check [sms] account_sid and auth_token");
+                        AttemptOutcome::Failed { error }
+                    }
+                    _ => AttemptOutcome::Failed { error },
+                }
+            }
         }
     }
 

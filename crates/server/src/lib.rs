@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod config;
+pub mod deliveries;
 pub mod directory;
 pub mod dispatcher;
 pub mod error;
@@ -15,6 +16,7 @@ pub mod media;
 pub mod metrics;
 pub mod notes;
 pub mod replies;
+pub mod templates;
 pub mod web;
 pub mod webhook;
 
@@ -33,8 +35,8 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tower_http::trace::TraceLayer;
-use windowdesk_core::{Clock, SystemClock};
-use windowdesk_store::{BusinessNumberSpec, Store, StoreOptions};
+use windowdesk_core::{Clock, Fallback, SystemClock};
+use windowdesk_store::{BusinessNumberSpec, NumberSettings, Store, StoreOptions};
 use windowdesk_whatsapp::client::CloudApi;
 
 use crate::config::Config;
@@ -60,6 +62,21 @@ pub struct AppState {
     pub events: events::Events,
     /// The web interface's settings and its sign-in rate limits.
     pub web: Arc<web::WebState>,
+    /// What the ways out of a closed window can use on this desk.
+    pub fallbacks: Arc<FallbackSettings>,
+    /// Woken to sync templates now (a template webhook arrived, or someone asked).
+    pub templates_wake: Arc<tokio::sync::Notify>,
+    /// The Cloud API, for on-demand calls such as a template sync.
+    pub cloud_api: CloudApi,
+    pub template_page_size: u32,
+}
+
+/// Desk-wide settings of the fallbacks (SPEC 9).
+#[derive(Clone, Debug)]
+pub struct FallbackSettings {
+    pub default_hold_hours: i64,
+    /// An SMS provider is configured (`[sms]`).
+    pub sms_enabled: bool,
 }
 
 /// The HTTP routes.
@@ -143,6 +160,29 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
     if numbers.is_empty() {
         tracing::warn!("no [[business_numbers]] configured: every webhook will be recorded as for an unknown number");
     }
+    // The configuration seeds each number's fallback settings once; the admin page owns them after.
+    let now = clock.now();
+    let seeds: Vec<NumberSettings> = config
+        .business_numbers
+        .iter()
+        .filter_map(|n| {
+            let id = *ids.get(&n.phone_number_id)?;
+            Some(NumberSettings {
+                business_number_id: id,
+                fallback_ladder: n.fallback.iter().filter_map(|s| Fallback::parse(s)).collect(),
+                hold_notice_template: n.hold_notice_template.clone(),
+                hold_notice_language: n.hold_notice_language.clone(),
+                hold_hours: n.hold_hours.unwrap_or(config.holds.default_hours),
+                sms_from: n.sms_from.clone(),
+                updated_at: now,
+                updated_by: Some("config".into()),
+            })
+        })
+        .collect();
+    store.seed_number_settings(&seeds).await.context("saving the fallback settings of the configured numbers")?;
+    let timeout = Duration::from_secs(config.whatsapp.request_timeout_seconds);
+    let cloud_api =
+        CloudApi::new(&config.whatsapp.api_base_url, &config.whatsapp.api_version, timeout).map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(AppState {
         store,
         numbers: Arc::new(numbers),
@@ -154,6 +194,10 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         media_dir: config.media.dir.clone(),
         events: events::Events::default(),
         web: Arc::new(web::WebState::new(&config.web)),
+        fallbacks: Arc::new(FallbackSettings { default_hold_hours: config.holds.default_hours, sms_enabled: config.sms.enabled() }),
+        templates_wake: Arc::new(tokio::sync::Notify::new()),
+        cloud_api,
+        template_page_size: config.templates.page_size,
     })
 }
 
@@ -168,9 +212,19 @@ pub fn build_dispatcher(config: &Config, state: &AppState) -> anyhow::Result<Dis
             senders.insert(served.id, NumberSender::new(n.phone_number_id.clone(), n.access_token.clone(), per_second));
         }
     }
+    let sms = if config.sms.enabled() {
+        let timeout = Duration::from_secs(config.sms.request_timeout_seconds);
+        Some(
+            windowdesk_sms::SmsClient::new(&config.sms.api_base_url, &config.sms.account_sid, config.sms.auth_token.clone(), timeout)
+                .map_err(|e| anyhow::anyhow!("[sms]: {e}"))?,
+        )
+    } else {
+        None
+    };
     Ok(Dispatcher::new(
         state.store.clone(),
         api,
+        sms,
         senders,
         state.clock.clone(),
         config.dispatcher.clone(),
@@ -199,6 +253,26 @@ pub fn build_media_worker(config: &Config, state: &AppState) -> anyhow::Result<m
     })
 }
 
+/// Held replies whose customer never wrote again fail as expired (SPEC 9). Safe on every instance:
+/// each expiry is one conditional update.
+async fn run_hold_expiry(state: AppState, every: Duration, shutdown: CancellationToken) {
+    loop {
+        match state.store.expire_held(state.clock.now()).await {
+            Ok(expired) => {
+                for e in &expired {
+                    tracing::info!(message_id = e.message_id, ticket_id = e.ticket_id, "a held reply expired");
+                    state.events.ticket(e.ticket_id);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "checking held replies for expiry failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            () = shutdown.cancelled() => return,
+        }
+    }
+}
+
 /// Starts the desk on `listener`; it runs until `shutdown` is cancelled.
 pub async fn start(config: &Config, listener: TcpListener, clock: Option<Arc<dyn Clock>>) -> anyhow::Result<Running> {
     let clock = clock.unwrap_or_else(|| Arc::new(SystemClock));
@@ -220,6 +294,15 @@ pub async fn start(config: &Config, listener: TcpListener, clock: Option<Arc<dyn
     let dispatching = tokio::spawn(dispatcher.run(shutdown.clone()));
     let media = build_media_worker(config, &state)?;
     let downloading = tokio::spawn(media.run(shutdown.clone()));
+    tokio::spawn(templates::run_sync_worker(
+        state.clone(),
+        state.cloud_api.clone(),
+        config.templates.page_size,
+        Duration::from_secs(config.templates.sync_interval_minutes * 60),
+        state.templates_wake.clone(),
+        shutdown.clone(),
+    ));
+    tokio::spawn(run_hold_expiry(state.clone(), Duration::from_secs(config.holds.expiry_check_seconds), shutdown.clone()));
     let task = tokio::spawn(async move {
         // The peer address keys the sign-in rate limit.
         let serve = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())

@@ -1,13 +1,17 @@
-//! Posting a reply: the one path every sender goes through (W8). It asks the core's send decision
-//! with the window as stored, commits an allowed reply to the outbox, and wakes the dispatcher. A
-//! reply the window forbids is not stored as if it could go: the caller gets `Blocked` with the ways out.
+//! Sending on a ticket: the one path every sender goes through (W8). Each function asks the core's
+//! send decision with the window as stored, commits what it allows to the outbox, and wakes the
+//! dispatcher. What the window forbids is not stored as if it could go: the caller gets `Blocked` with
+//! the ways out, in the order of the business number's fallback ladder (SPEC 9).
+
+use std::time::Duration;
 
 use serde::Serialize;
-use windowdesk_core::decision::TemplateSpec;
+use windowdesk_core::template::{self, TemplateDef, TemplateParams};
 use windowdesk_core::window::WindowPolicy;
-use windowdesk_core::{decide, Outgoing, SendContext, SendDecision, SendOption, TicketStatus, Timestamp};
-use windowdesk_store::{Enqueued, NewOutbound, StoreError};
+use windowdesk_core::{decide, Fallback, Outgoing, SendContext, SendDecision, SendOption, TicketStatus, Timestamp};
+use windowdesk_store::{Channel, Enqueued, IdentityRow, NewOutbound, NumberSettings, Resolution, StoreError, TicketRow};
 use windowdesk_whatsapp::client::text_message;
+use windowdesk_whatsapp::templates::template_message;
 
 use crate::AppState;
 
@@ -19,14 +23,30 @@ pub const MAX_TEXT_CHARS: usize = 4096;
 pub enum ReplyOutcome {
     /// Committed to the outbox; the dispatcher sends it.
     Queued { message_id: i64, window_end: Option<Timestamp> },
+    /// Committed held: it goes out when the customer writes again, or fails as expired at `expires_at`.
+    Held { message_id: i64, expires_at: Timestamp, notice: Option<HoldNotice> },
     /// The window is closed (or never opened): nothing was stored or sent.
     Blocked { window_end: Option<Timestamp>, options: Vec<SendOption> },
+}
+
+/// The "a reply is waiting for you" template sent along with a hold.
+#[derive(Debug, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum HoldNotice {
+    Queued {
+        message_id: i64,
+        template: String,
+    },
+    /// The configured notice could not be sent (the reply is held all the same).
+    NotSent {
+        reason: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplyError {
     #[error("{field}: {message}")]
-    Invalid { field: &'static str, message: String },
+    Invalid { field: String, message: String },
     #[error("ticket {0} does not exist")]
     NoTicket(i64),
     #[error("{0}")]
@@ -35,76 +55,282 @@ pub enum ReplyError {
     Store(#[from] StoreError),
 }
 
-/// Posts a free-form text reply on a ticket, from `author` (`agent:<id>`, `api:<token>`, `rule:<id>`).
-pub async fn post_text_reply(state: &AppState, ticket_id: i64, body: &str, author: &str) -> Result<ReplyOutcome, ReplyError> {
-    let text = body.trim();
-    if text.is_empty() {
-        return Err(ReplyError::Invalid { field: "body", message: "must not be empty".into() });
+fn invalid(field: impl Into<String>, message: impl Into<String>) -> ReplyError {
+    ReplyError::Invalid { field: field.into(), message: message.into() }
+}
+
+/// A number's fallback settings, or the defaults when it has none yet.
+pub async fn settings_of(state: &AppState, business_number_id: i64) -> Result<NumberSettings, StoreError> {
+    Ok(state.store.number_settings(business_number_id).await?.unwrap_or_else(|| NumberSettings {
+        business_number_id,
+        fallback_ladder: Fallback::DEFAULT_LADDER.to_vec(),
+        hold_notice_template: None,
+        hold_notice_language: None,
+        hold_hours: state.fallbacks.default_hold_hours,
+        sms_from: None,
+        updated_at: state.clock.now(),
+        updated_by: None,
+    }))
+}
+
+/// Everything the send decision needs about one ticket, loaded once.
+pub struct Outlook {
+    pub ticket: TicketRow,
+    pub identity: IdentityRow,
+    pub templates: Vec<TemplateDef>,
+    pub settings: NumberSettings,
+    pub sms_configured: bool,
+    pub now: Timestamp,
+}
+
+pub const POLICY: WindowPolicy = WindowPolicy::WHATSAPP;
+
+impl Outlook {
+    pub async fn load(state: &AppState, ticket_id: i64) -> Result<Outlook, ReplyError> {
+        let ticket = state.store.ticket(ticket_id).await?.ok_or(ReplyError::NoTicket(ticket_id))?;
+        let identity = state
+            .store
+            .identity(ticket.identity_id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("ticket {ticket_id} has no identity")))?;
+        let templates = crate::templates::account_templates(state, ticket.business_number_id).await?;
+        let settings = settings_of(state, ticket.business_number_id).await?;
+        let sms_configured = state.fallbacks.sms_enabled && settings.sms_from.is_some() && identity.wa_id.is_some();
+        Ok(Outlook { ticket, identity, templates, settings, sms_configured, now: state.clock.now() })
     }
-    if text.chars().count() > MAX_TEXT_CHARS {
-        return Err(ReplyError::Invalid { field: "body", message: format!("is longer than WhatsApp's {MAX_TEXT_CHARS} characters") });
-    }
-    let ticket = state.store.ticket(ticket_id).await?.ok_or(ReplyError::NoTicket(ticket_id))?;
-    if ticket.status == TicketStatus::Closed {
-        return Err(ReplyError::Conflict(format!("ticket {ticket_id} is closed; closed tickets are read-only")));
-    }
-    let identity = state
-        .store
-        .identity(ticket.identity_id)
-        .await?
-        .ok_or_else(|| StoreError::Corrupt(format!("ticket {ticket_id} has no identity")))?;
-    let templates = account_templates(state, ticket.business_number_id).await?;
-    let policy = WindowPolicy::WHATSAPP;
-    let now = state.clock.now();
-    let ctx = SendContext { window: &identity.window, policy, now, templates: &templates, sms_fallback: false, hold_allowed: false };
-    match decide(&ctx, &Outgoing::FreeForm) {
-        SendDecision::Send { .. } => {
-            let recipient = identity.wa_id.clone().or(identity.bsuid.clone()).unwrap_or(identity.identity_key.clone());
-            let window_end = identity.window.window_end(policy);
-            let request = text_message(&recipient, text).to_string();
-            let queued = state
-                .store
-                .enqueue(&NewOutbound {
-                    ticket_id,
-                    kind: "text".into(),
-                    body: Some(text.to_owned()),
-                    author: author.to_owned(),
-                    request,
-                    free_form: true,
-                    window_end,
-                    now,
-                })
-                .await
-                .map_err(|e| match e {
-                    StoreError::Conflict(m) => ReplyError::Conflict(m),
-                    StoreError::NotFound(_) => ReplyError::NoTicket(ticket_id),
-                    other => ReplyError::Store(other),
-                })?;
-            state.outbox_wake.notify_one();
-            state.events.ticket(ticket_id);
-            let Enqueued { message_id, .. } = queued;
-            Ok(ReplyOutcome::Queued { message_id, window_end })
+
+    pub fn context(&self) -> SendContext<'_> {
+        SendContext {
+            window: &self.identity.window,
+            policy: POLICY,
+            now: self.now,
+            templates: &self.templates,
+            ladder: &self.settings.fallback_ladder,
+            sms_configured: self.sms_configured,
+            hold_for: Duration::from_secs(u64::try_from(self.settings.hold_hours.max(1)).unwrap_or(1) * 3600),
         }
-        SendDecision::Blocked { window_end, options } => Ok(ReplyOutcome::Blocked { window_end, options }),
-        SendDecision::Invalid { reason } => Err(ReplyError::Invalid { field: "body", message: reason }),
+    }
+
+    pub fn window_end(&self) -> Option<Timestamp> {
+        self.identity.window.window_end(POLICY)
+    }
+
+    /// Who WhatsApp delivers to: the phone number, else the business-scoped user id.
+    fn recipient(&self) -> String {
+        self.identity.wa_id.clone().or(self.identity.bsuid.clone()).unwrap_or(self.identity.identity_key.clone())
+    }
+
+    fn writable(&self) -> Result<(), ReplyError> {
+        if self.ticket.status == TicketStatus::Closed {
+            return Err(ReplyError::Conflict(format!("ticket {} is closed; closed tickets are read-only", self.ticket.id)));
+        }
+        Ok(())
+    }
+
+    pub fn template(&self, name: &str, language: &str) -> Option<&TemplateDef> {
+        self.templates.iter().find(|t| t.name == name && t.language == language)
     }
 }
 
-/// The account's templates as the send decision sees them (it offers the approved ones when blocked).
-pub(crate) async fn account_templates(state: &AppState, business_number_id: i64) -> Result<Vec<TemplateSpec>, StoreError> {
-    let Some(waba) = state.numbers.waba_of(business_number_id) else { return Ok(Vec::new()) };
-    Ok(state
-        .store
-        .templates()
-        .await?
-        .into_iter()
-        .filter(|t| t.waba_id == waba)
-        .map(|t| TemplateSpec {
-            name: t.name,
-            language: t.language,
-            category: t.category.unwrap_or_default(),
-            status: t.status.unwrap_or_default(),
-            body_params: 0,
-        })
-        .collect())
+fn checked_text(body: &str, max: usize) -> Result<&str, ReplyError> {
+    let text = body.trim();
+    if text.is_empty() {
+        return Err(invalid("body", "must not be empty"));
+    }
+    if text.chars().count() > max {
+        return Err(invalid("body", format!("is longer than {max} characters")));
+    }
+    Ok(text)
+}
+
+async fn commit(state: &AppState, o: &Outlook, msg: NewOutbound) -> Result<Enqueued, ReplyError> {
+    let ticket_id = o.ticket.id;
+    let queued = state.store.enqueue(&msg).await.map_err(|e| match e {
+        StoreError::Conflict(m) => ReplyError::Conflict(m),
+        StoreError::NotFound(_) => ReplyError::NoTicket(ticket_id),
+        other => ReplyError::Store(other),
+    })?;
+    state.outbox_wake.notify_one();
+    state.events.ticket(ticket_id);
+    Ok(queued)
+}
+
+fn outbound(o: &Outlook, kind: &str, body: &str, author: &str, request: String, channel: Channel) -> NewOutbound {
+    NewOutbound {
+        ticket_id: o.ticket.id,
+        kind: kind.to_owned(),
+        body: Some(body.to_owned()),
+        author: author.to_owned(),
+        request,
+        free_form: kind == "text",
+        window_end: if kind == "text" { o.window_end() } else { None },
+        now: o.now,
+        channel,
+        hold_until: None,
+        replaces: None,
+    }
+}
+
+/// Posts a free-form text reply on a ticket, from `author` (`agent:<id>`, `api:<token>`, `rule:<id>`).
+pub async fn post_text_reply(state: &AppState, ticket_id: i64, body: &str, author: &str) -> Result<ReplyOutcome, ReplyError> {
+    let text = checked_text(body, MAX_TEXT_CHARS)?;
+    let o = Outlook::load(state, ticket_id).await?;
+    o.writable()?;
+    match decide(&o.context(), &Outgoing::FreeForm) {
+        SendDecision::Send { .. } => {
+            let request = text_message(&o.recipient(), text).to_string();
+            let Enqueued { message_id, .. } = commit(state, &o, outbound(&o, "text", text, author, request, Channel::Whatsapp)).await?;
+            Ok(ReplyOutcome::Queued { message_id, window_end: o.window_end() })
+        }
+        SendDecision::Blocked { window_end, options } => Ok(ReplyOutcome::Blocked { window_end, options }),
+        SendDecision::Invalid { reason, .. } => Err(invalid("body", reason)),
+    }
+}
+
+/// Holds a free-form reply until the customer writes again (SPEC 9): offered only while the window is
+/// closed and the number's ladder has `hold`. Sends the number's "reply waiting" template if set.
+pub async fn hold_reply(state: &AppState, ticket_id: i64, body: &str, author: &str) -> Result<ReplyOutcome, ReplyError> {
+    let text = checked_text(body, MAX_TEXT_CHARS)?;
+    let o = Outlook::load(state, ticket_id).await?;
+    o.writable()?;
+    let expires_at = match decide(&o.context(), &Outgoing::FreeForm) {
+        SendDecision::Send { .. } => {
+            return Err(ReplyError::Conflict("the window is open: send the reply now instead of holding it".into()));
+        }
+        SendDecision::Invalid { reason, .. } => return Err(invalid("body", reason)),
+        SendDecision::Blocked { options, .. } => options
+            .iter()
+            .find_map(|opt| if let SendOption::Hold { expires_at } = opt { Some(*expires_at) } else { None })
+            .ok_or_else(|| ReplyError::Conflict("holding replies is not among this business number's fallbacks".into()))?,
+    };
+    let request = text_message(&o.recipient(), text).to_string();
+    let msg = NewOutbound { hold_until: Some(expires_at), ..outbound(&o, "text", text, author, request, Channel::Whatsapp) };
+    let Enqueued { message_id, .. } = commit(state, &o, msg).await?;
+    let notice = send_hold_notice(state, &o, author).await;
+    Ok(ReplyOutcome::Held { message_id, expires_at, notice })
+}
+
+async fn send_hold_notice(state: &AppState, o: &Outlook, author: &str) -> Option<HoldNotice> {
+    let (name, language) = (o.settings.hold_notice_template.as_deref()?, o.settings.hold_notice_language.as_deref()?);
+    let params = o.template(name, language).map(|def| prefill(def, o)).unwrap_or_default();
+    let send = TemplateSend { name: name.to_owned(), language: language.to_owned(), params };
+    Some(match queue_template(state, o, &send, author, None).await {
+        Ok(message_id) => HoldNotice::Queued { message_id, template: name.to_owned() },
+        Err(e) => {
+            tracing::warn!(ticket_id = o.ticket.id, error = %e, "the hold notice template was not sent");
+            HoldNotice::NotSent { reason: e.to_string() }
+        }
+    })
+}
+
+/// A template send as callers give it.
+#[derive(Clone, Debug, Default)]
+pub struct TemplateSend {
+    pub name: String,
+    pub language: String,
+    pub params: TemplateParams,
+}
+
+/// Sends an approved template (inside or outside the window). Every parameter is checked before
+/// anything is stored; the error names the one at fault (`parameters.body.{{2}}`).
+pub async fn post_template(
+    state: &AppState,
+    ticket_id: i64,
+    send: &TemplateSend,
+    author: &str,
+    replaces: Option<i64>,
+) -> Result<ReplyOutcome, ReplyError> {
+    let o = Outlook::load(state, ticket_id).await?;
+    o.writable()?;
+    let message_id = queue_template(state, &o, send, author, replaces).await?;
+    Ok(ReplyOutcome::Queued { message_id, window_end: None })
+}
+
+async fn queue_template(
+    state: &AppState,
+    o: &Outlook,
+    send: &TemplateSend,
+    author: &str,
+    replaces: Option<i64>,
+) -> Result<i64, ReplyError> {
+    let outgoing = Outgoing::Template { name: send.name.clone(), language: send.language.clone(), params: send.params.clone() };
+    match decide(&o.context(), &outgoing) {
+        SendDecision::Send { .. } => {}
+        SendDecision::Invalid { reason, parameter } => {
+            return Err(invalid(parameter.map_or_else(|| "template".to_owned(), |p| format!("parameters.{p}")), reason));
+        }
+        SendDecision::Blocked { .. } => return Err(ReplyError::Conflict("templates are never blocked by the window".into())),
+    }
+    let def = o.template(&send.name, &send.language).ok_or_else(|| invalid("template", "unknown template"))?;
+    let valid = template::validate(def, &send.params).map_err(|e| invalid(e.parameter.unwrap_or_default(), e.reason))?;
+    let text = template::preview(def, &send.params).to_text();
+    let request = template_message(&o.recipient(), &valid).to_string();
+    let msg = NewOutbound {
+        replaces: replaces.map(|r| (r, Resolution::Template)),
+        ..outbound(o, "template", &text, author, request, Channel::Whatsapp)
+    };
+    Ok(commit(state, o, msg).await?.message_id)
+}
+
+/// Twilio's limit for one message body.
+pub const MAX_SMS_CHARS: usize = 1600;
+
+/// Sends the reply as an SMS with a link back to WhatsApp (SPEC 9). No WhatsApp window applies, but
+/// the number needs an SMS sender and the contact a phone number.
+pub async fn post_sms(
+    state: &AppState,
+    ticket_id: i64,
+    body: &str,
+    author: &str,
+    replaces: Option<i64>,
+) -> Result<ReplyOutcome, ReplyError> {
+    let text = checked_text(body, MAX_TEXT_CHARS)?;
+    let o = Outlook::load(state, ticket_id).await?;
+    o.writable()?;
+    if !state.fallbacks.sms_enabled {
+        return Err(ReplyError::Conflict("SMS is not set up on this desk ([sms] in the configuration)".into()));
+    }
+    let Some(from) = o.settings.sms_from.clone() else {
+        return Err(ReplyError::Conflict("this business number has no SMS sender (sms_from) configured".into()));
+    };
+    let Some(wa_id) = o.identity.wa_id.as_deref() else {
+        return Err(ReplyError::Conflict("this contact is known only by a WhatsApp user id, without a phone number to text".into()));
+    };
+    if let SendDecision::Invalid { reason, .. } = decide(&o.context(), &Outgoing::Sms) {
+        return Err(ReplyError::Conflict(reason));
+    }
+    let display = state.numbers.by_id(o.ticket.business_number_id).map(|n| n.display_number.clone()).unwrap_or_default();
+    let sms_body = windowdesk_sms::fallback_body(text, &display);
+    let request = serde_json::json!({"from": from, "to": format!("+{wa_id}"), "body": sms_body}).to_string();
+    let msg =
+        NewOutbound { replaces: replaces.map(|r| (r, Resolution::Sms)), ..outbound(&o, "sms", &sms_body, author, request, Channel::Sms) };
+    let Enqueued { message_id, .. } = commit(state, &o, msg).await?;
+    Ok(ReplyOutcome::Queued { message_id, window_end: None })
+}
+
+/// Template parameters the desk can fill itself: names that mean the customer's name or the ticket
+/// number, so the picker's form (and the hold notice) starts filled in.
+pub fn prefill(def: &TemplateDef, o: &Outlook) -> TemplateParams {
+    let name = o.identity.contact_name.clone();
+    let first = name.split_whitespace().next().unwrap_or_default().to_owned();
+    let value_for = |param: &str| -> Option<String> {
+        let key = param.to_ascii_lowercase().replace(['-', ' '], "_");
+        let v = match key.as_str() {
+            "first_name" | "firstname" | "customer_first_name" => first.clone(),
+            "name" | "customer_name" | "full_name" => name.clone(),
+            "ticket" | "ticket_id" | "ticket_number" => o.ticket.id.to_string(),
+            _ => return None,
+        };
+        Some(v).filter(|v| !v.is_empty())
+    };
+    let mut params = TemplateParams::default();
+    for p in def.body_params() {
+        if let Some(v) = value_for(&p) {
+            params.body.insert(p, template::ParamValue::text(v));
+        }
+    }
+    if let Some(v) = def.header_param().and_then(|p| value_for(&p)) {
+        params.header = Some(template::ParamValue::text(v));
+    }
+    params
 }

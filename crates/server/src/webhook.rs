@@ -105,6 +105,13 @@ pub async fn receive(
     if summary.messages_new > 0 {
         state.media_wake.notify_one();
     }
+    if summary.held_released > 0 {
+        state.outbox_wake.notify_one();
+    }
+    // A template changed at Meta (components, category…): fetch the registry again.
+    if summary.account_events > 0 {
+        state.templates_wake.notify_one();
+    }
     Metrics::inc(&metrics.webhooks_accepted, 1);
     Metrics::inc(&metrics.messages_new, u64::from(summary.messages_new));
     Metrics::inc(&metrics.messages_duplicate, u64::from(summary.messages_duplicate));

@@ -38,6 +38,9 @@ fn reply(ticket_id: i64, body: &str, now: Timestamp) -> NewOutbound {
         free_form: true,
         window_end: Some(now.plus(Duration::from_secs(3600))),
         now,
+        channel: Default::default(),
+        hold_until: None,
+        replaces: None,
     }
 }
 

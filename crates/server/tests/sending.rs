@@ -208,6 +208,9 @@ async fn d3_a_queued_reply_that_reaches_the_dispatcher_at_window_end_is_blocked_
             free_form: true,
             window_end: Some(window_end),
             now: window_end.minus(Duration::from_secs(1)),
+            channel: Default::default(),
+            hold_until: None,
+            replaces: None,
         })
         .await
         .unwrap();

@@ -8,6 +8,7 @@
 //! the state the plan asks for and writes the plan's result in one transaction.
 
 pub mod error;
+pub mod fallback_model;
 pub mod group_commit;
 pub mod ingest;
 pub mod model;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use error::StoreError;
+pub use fallback_model::*;
 pub use ingest::{IngestItem, IngestPayload, IngestSummary};
 pub use model::*;
 pub use web_model::*;
@@ -192,6 +194,35 @@ pub trait WebStore: Send + Sync {
     async fn delete_saved_view(&self, agent_id: i64, view_id: i64, admin: bool) -> Result<bool, StoreError>;
 }
 
+/// Templates, fallback settings, held replies and what agents do about failed deliveries (SPEC 9, D4).
+#[async_trait]
+pub trait FallbackStore: Send + Sync {
+    /// Records what a sync of `waba_id` listed: every template is inserted or updated (definition,
+    /// status, category); templates of the account that the sync no longer lists are marked removed.
+    async fn store_synced_templates(
+        &self,
+        waba_id: &str,
+        templates: &[SyncedTemplate],
+        now: Timestamp,
+    ) -> Result<TemplateSyncCounts, StoreError>;
+    async fn number_settings(&self, business_number_id: i64) -> Result<Option<NumberSettings>, StoreError>;
+    async fn all_number_settings(&self) -> Result<Vec<NumberSettings>, StoreError>;
+    /// Inserts the settings of numbers that have none yet (the configuration seeds them); existing
+    /// settings, possibly edited by an admin, are kept.
+    async fn seed_number_settings(&self, settings: &[NumberSettings]) -> Result<(), StoreError>;
+    /// Replaces a number's settings; `false` when the number does not exist.
+    async fn save_number_settings(&self, settings: &NumberSettings) -> Result<bool, StoreError>;
+    /// An outbound message and its outbox row.
+    async fn outbound_message(&self, message_id: i64) -> Result<Option<OutboundMessage>, StoreError>;
+    /// Held replies whose time is up at `now` become `failed` (held_expired), in one transaction.
+    async fn expire_held(&self, now: Timestamp) -> Result<Vec<ExpiredHold>, StoreError>;
+    /// Sends a failed or blocked message again, as it was (D4): back to the queue, or held. Its
+    /// history stays. Anything else is a [`StoreError::Conflict`].
+    async fn requeue_failed(&self, message_id: i64, how: Requeue, actor: &str, now: Timestamp) -> Result<(), StoreError>;
+    /// Takes a failed or blocked message off the Failed deliveries list (D4); it keeps its state.
+    async fn dismiss_failed(&self, message_id: i64, actor: &str, now: Timestamp) -> Result<(), StoreError>;
+}
+
 /// The whole store, as the server holds it.
 #[async_trait]
 pub trait Store:
@@ -207,6 +238,7 @@ pub trait Store:
     + AgentStore
     + TicketWorkStore
     + WebStore
+    + FallbackStore
 {
     /// A cheap round trip to the database, for `/readyz`.
     async fn ping(&self) -> Result<(), StoreError>;

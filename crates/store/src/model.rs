@@ -184,6 +184,11 @@ pub struct TemplateRow {
     pub quality: Option<String>,
     pub reason: Option<String>,
     pub components: Option<String>,
+    /// Meta's template object from the last sync, JSON; `None` until the account was synced.
+    pub definition: Option<String>,
+    pub synced_at: Option<Timestamp>,
+    /// The last sync no longer listed it.
+    pub removed_at: Option<Timestamp>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -245,6 +250,39 @@ pub struct NewOutbound {
     pub free_form: bool,
     pub window_end: Option<Timestamp>,
     pub now: Timestamp,
+    /// `whatsapp` (the Cloud API) or `sms` (the SMS provider).
+    pub channel: Channel,
+    /// Commit it held (state `held`) until the customer writes again or this moment passes.
+    pub hold_until: Option<Timestamp>,
+    /// A failed or blocked message this one replaces (D4): it leaves the Failed deliveries list in the
+    /// same transaction, keeping its history.
+    pub replaces: Option<(i64, crate::fallback_model::Resolution)>,
+}
+
+/// Which provider an outbound message goes through.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    #[default]
+    Whatsapp,
+    Sms,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Whatsapp => "whatsapp",
+            Self::Sms => "sms",
+        }
+    }
+
+    pub fn parse(s: &str) -> Self {
+        if s == "sms" {
+            Self::Sms
+        } else {
+            Self::Whatsapp
+        }
+    }
 }
 
 /// What `enqueue` committed.
@@ -267,6 +305,7 @@ pub struct OutboxJob {
     pub window_end: Option<Timestamp>,
     /// 1 for the first try.
     pub attempt: i64,
+    pub channel: Channel,
 }
 
 /// How an attempt ended.

@@ -241,6 +241,8 @@ pub struct ActionOut {
     pub billable: bool,
     /// Why it is free: `customer_service_window` or `free_entry_point`.
     pub free_because: Option<String>,
+    /// For `hold`: when a held reply fails as expired if the customer has not written by then.
+    pub expires_at: Option<String>,
 }
 
 fn category_name(c: windowdesk_core::decision::MessageCategory) -> Option<String> {
@@ -256,6 +258,7 @@ impl ActionOut {
             category: category_name(price.category),
             billable: price.billable,
             free_because: price.free_because.map(str::to_owned),
+            expires_at: None,
         }
     }
 
@@ -268,13 +271,26 @@ impl ActionOut {
                 category: category_name(*category),
                 billable: *billable,
                 free_because: None,
+                expires_at: None,
             },
-            SendOption::Sms => {
-                ActionOut { kind: "sms".into(), name: None, language: None, category: None, billable: true, free_because: None }
-            }
-            SendOption::Hold => {
-                ActionOut { kind: "hold".into(), name: None, language: None, category: None, billable: false, free_because: None }
-            }
+            SendOption::Sms => ActionOut {
+                kind: "sms".into(),
+                name: None,
+                language: None,
+                category: Some("sms".into()),
+                billable: true,
+                free_because: None,
+                expires_at: None,
+            },
+            SendOption::Hold { expires_at } => ActionOut {
+                kind: "hold".into(),
+                name: None,
+                language: None,
+                category: None,
+                billable: false,
+                free_because: None,
+                expires_at: Some(rfc3339(*expires_at)),
+            },
         }
     }
 }

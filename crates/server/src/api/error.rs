@@ -34,6 +34,9 @@ pub enum ApiError {
     Unavailable(#[source] StoreError),
     #[error("internal error")]
     Internal(String),
+    /// Meta or another provider refused or did not answer.
+    #[error("{0}")]
+    Upstream(String),
 }
 
 impl ApiError {
@@ -54,6 +57,7 @@ impl ApiError {
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
         }
     }
 
@@ -66,6 +70,7 @@ impl ApiError {
             ApiError::Conflict { code, .. } => code,
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
+            ApiError::Upstream(_) => "upstream",
         }
     }
 
@@ -86,7 +91,7 @@ pub struct ErrorBody {
 
 #[derive(Serialize, ToSchema)]
 pub struct ErrorDetail {
-    /// Machine-readable: `unauthorized`, `not_found`, `bad_request`, `invalid`, `conflict`, `window_closed`, `unavailable`.
+    /// Machine-readable: `unauthorized`, `not_found`, `bad_request`, `invalid`, `conflict`, `window_closed`, `unavailable`, `upstream`.
     pub code: String,
     pub message: String,
     /// `{"field": …}` for `invalid`; the window and the ways out for `window_closed`; otherwise null.

@@ -10,8 +10,10 @@ pub mod auth;
 pub mod deliveries;
 pub mod dto;
 pub mod error;
+pub mod fallbacks;
 pub mod media;
 pub mod openapi;
+pub mod templates;
 pub mod tickets;
 pub mod window;
 
@@ -28,7 +30,17 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(window::get_window))
         .routes(routes!(window::post_reply))
         .routes(routes!(window::post_note))
+        .routes(routes!(templates::ticket_templates, templates::post_ticket_template))
+        .routes(routes!(templates::preview_ticket_template))
+        .routes(routes!(fallbacks::post_held_reply))
+        .routes(routes!(fallbacks::post_ticket_sms))
         .routes(routes!(deliveries::failed_deliveries))
+        .routes(routes!(fallbacks::post_resend))
+        .routes(routes!(fallbacks::post_dismiss))
+        .routes(routes!(templates::list_templates))
+        .routes(routes!(templates::post_sync))
+        .routes(routes!(fallbacks::list_numbers))
+        .routes(routes!(fallbacks::put_number_settings))
         .routes(routes!(media::get_media))
         .routes(routes!(agents::list_agents, agents::post_agent))
         .routes(routes!(openapi::openapi_json))

@@ -13,7 +13,7 @@ use utoipa::{Modify, OpenApi};
 #[openapi(
     info(
         title = "Windowdesk REST API",
-        description = "Tickets, replies, notes and failed deliveries of a Windowdesk WhatsApp support desk. \
+        description = "Tickets, replies, templates, held replies, SMS fallback, notes and failed deliveries of a Windowdesk WhatsApp support desk. \
                        Authenticate with `Authorization: Bearer wdk_…` (create a token with `windowdesk token create --name NAME`). \
                        Errors are `{\"error\": {\"code\", \"message\", \"details\"}}`.",
         license(name = "AGPL-3.0-or-later")
@@ -22,7 +22,9 @@ use utoipa::{Modify, OpenApi};
     security(("bearer" = [])),
     tags(
         (name = "tickets", description = "Tickets, their window, replies and notes"),
-        (name = "deliveries", description = "Messages that need attention"),
+        (name = "deliveries", description = "Messages that need attention: resend (as is, held, as a template, via SMS) or dismiss"),
+        (name = "templates", description = "The template registry, synced from Meta"),
+        (name = "numbers", description = "Business numbers and their ways out of a closed window"),
         (name = "agents", description = "The people tickets are assigned to"),
         (name = "meta", description = "This document"),
     )

@@ -6,15 +6,15 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
-use windowdesk_core::window::WindowPolicy;
-use windowdesk_core::{decide, Outgoing, SendContext, SendDecision};
+use windowdesk_core::decision::quote_template;
+use windowdesk_core::{decide, Outgoing, SendDecision};
 use windowdesk_store::StoreError;
 
 use super::auth::ApiCaller;
 use super::dto::{rfc3339, ActionOut, MessageOut};
 use super::error::{ApiError, ApiJson, PathId};
 use super::tickets::no_ticket;
-use crate::replies::{post_text_reply, ReplyOutcome, MAX_TEXT_CHARS};
+use crate::replies::{post_text_reply, Outlook, ReplyOutcome, MAX_TEXT_CHARS, POLICY};
 use crate::AppState;
 
 /// SPEC 4's window state of a ticket, and what can be sent now at what cost.
@@ -45,22 +45,17 @@ pub struct TicketWindow {
     )
 )]
 pub async fn get_window(State(state): State<AppState>, _caller: ApiCaller, PathId(id): PathId) -> Result<Json<TicketWindow>, ApiError> {
-    let summary = state.store.ticket_summary(id).await?.ok_or_else(|| no_ticket(id))?;
-    let templates = crate::replies::account_templates(&state, summary.ticket.business_number_id).await?;
-    let policy = WindowPolicy::WHATSAPP;
-    let now = state.clock.now();
-    let window = summary.window.state(policy, now);
-    let ctx = SendContext { window: &summary.window, policy, now, templates: &templates, sms_fallback: false, hold_allowed: false };
+    let outlook = Outlook::load(&state, id).await?;
+    let ctx = outlook.context();
+    let window = outlook.identity.window.state(POLICY, outlook.now);
     let mut actions = Vec::new();
     match decide(&ctx, &Outgoing::FreeForm) {
         SendDecision::Send { price } => {
             actions.push(ActionOut::from_price("free_form", None, None, &price));
-            // Inside the window, templates can be sent too; the decision prices each one.
-            for t in &templates {
-                let outgoing = Outgoing::Template { name: t.name.clone(), language: t.language.clone(), body_params: t.body_params };
-                if let SendDecision::Send { price } = decide(&ctx, &outgoing) {
-                    actions.push(ActionOut::from_price("template", Some(t.name.clone()), Some(t.language.clone()), &price));
-                }
+            // Inside the window, approved templates can be sent too, each at its own price.
+            for t in outlook.templates.iter().filter(|t| t.is_approved()) {
+                let price = quote_template(&ctx, t);
+                actions.push(ActionOut::from_price("template", Some(t.name.clone()), Some(t.language.clone()), &price));
             }
         }
         SendDecision::Blocked { options, .. } => actions.extend(options.iter().map(ActionOut::from_option)),
@@ -120,17 +115,21 @@ pub async fn post_reply(
             StatusCode::ACCEPTED,
             Json(QueuedReply { id: message_id, ticket_id: id, state: "queued".into(), window_end: window_end.map(rfc3339) }),
         )),
-        ReplyOutcome::Blocked { window_end, options } => {
-            let options: Vec<ActionOut> = options.iter().map(ActionOut::from_option).collect();
-            Err(ApiError::Conflict {
-                code: "window_closed",
-                message: match window_end {
-                    Some(end) => format!("the customer service window closed at {}; free-form replies cannot be sent", rfc3339(end)),
-                    None => "the customer has never written on this number, so free-form replies cannot be sent".to_owned(),
-                },
-                details: json!({"window_end": window_end.map(rfc3339), "options": options}),
-            })
-        }
+        ReplyOutcome::Blocked { window_end, options } => Err(window_closed(window_end, &options)),
+        ReplyOutcome::Held { .. } => Err(ApiError::Internal("a plain reply was held".into())),
+    }
+}
+
+/// The 409 of a free-form reply the window refuses, with the ways out.
+pub fn window_closed(window_end: Option<windowdesk_core::Timestamp>, options: &[windowdesk_core::SendOption]) -> ApiError {
+    let options: Vec<ActionOut> = options.iter().map(ActionOut::from_option).collect();
+    ApiError::Conflict {
+        code: "window_closed",
+        message: match window_end {
+            Some(end) => format!("the customer service window closed at {}; free-form replies cannot be sent", rfc3339(end)),
+            None => "the customer has never written on this number, so free-form replies cannot be sent".to_owned(),
+        },
+        details: json!({"window_end": window_end.map(rfc3339), "options": options}),
     }
 }
 

@@ -269,7 +269,7 @@ pub async fn reply(
         return Ok(Redirect::to(&format!("/tickets/{id}?done=empty#composer")).into_response());
     }
     match replies::post_text_reply(&state, id, &f.body, &agent.actor()).await {
-        Ok(ReplyOutcome::Queued { .. }) => {
+        Ok(ReplyOutcome::Queued { .. } | ReplyOutcome::Held { .. }) => {
             let change = TicketChange { status: Some(submit_as), ..TicketChange::default() };
             state.store.update_ticket(id, &change, &agent.actor(), state.clock.now()).await?;
             state.events.ticket(id);

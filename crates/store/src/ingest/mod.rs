@@ -35,6 +35,19 @@ pub struct IngestSummary {
     pub unknown_numbers: u32,
     /// The tickets this payload changed (a message, a status, an event), sorted, for live updates.
     pub tickets: Vec<i64>,
+    /// Held replies this batch sent back to the queue because their customers wrote (SPEC 9).
+    pub held_released: u32,
+}
+
+/// Held replies are released per batch, not per payload: they are counted on the batch's first
+/// summary, whose tickets then include theirs.
+pub(crate) fn note_released(summaries: &mut [IngestSummary], released: &[(i64, i64)]) {
+    if let Some(first) = summaries.first_mut() {
+        first.held_released += u32::try_from(released.len()).unwrap_or(u32::MAX);
+        first.tickets.extend(released.iter().map(|(_, ticket)| *ticket));
+        first.tickets.sort_unstable();
+        first.tickets.dedup();
+    }
 }
 
 impl IngestSummary {
@@ -46,6 +59,7 @@ impl IngestSummary {
         self.tickets_created += o.tickets_created;
         self.account_events += o.account_events;
         self.unknown_numbers += o.unknown_numbers;
+        self.held_released += o.held_released;
         self.tickets.extend_from_slice(&o.tickets);
         self.tickets.sort_unstable();
         self.tickets.dedup();

@@ -279,6 +279,16 @@ pub struct WriteSet {
     pub templates: Vec<TemplateWrite>,
     pub unknown_numbers: Vec<(String, Timestamp)>,
     pub media_jobs: Vec<NewMediaJob>,
+    /// Identities whose window is open after this batch: their held replies go back to the queue
+    /// (SPEC 9), with the new window end as the deadline of every attempt.
+    pub held_releases: Vec<HeldRelease>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeldRelease {
+    pub identity_id: i64,
+    pub window_end: Timestamp,
+    pub at: Timestamp,
 }
 
 fn contact_seed(business_number_id: i64, c: &ContactRef, at: Timestamp) -> Option<IdentitySeed> {
@@ -428,6 +438,21 @@ pub fn plan(batch: &[IngestPayload], loaded: &mut Loaded, policy: WindowPolicy) 
         s.tickets = tickets;
         p.summary.push(s);
     }
+    // A customer who wrote reopens their window: what was held for them may go now. The window is
+    // judged at the moment the desk received the message (a message sent 25 h ago and delivered late
+    // reopens nothing).
+    let releases: Vec<HeldRelease> = p
+        .out
+        .identity_updates
+        .values()
+        .filter_map(|u| {
+            let window =
+                CustomerWindow { last_inbound_at: u.last_inbound_at, referral_at: u.referral_at, fep_started_at: u.fep_started_at };
+            let end = window.window_end(policy)?;
+            window.is_open(policy, u.updated_at).then_some(HeldRelease { identity_id: u.id, window_end: end, at: u.updated_at })
+        })
+        .collect();
+    p.out.held_releases = releases;
     (p.out, p.summary)
 }
 

@@ -357,7 +357,7 @@ impl TicketWorkStore for PgStore {
             "SELECT id, ticket_id, business_number_id, delivery_state, body, author, error_code, error_title, error_details,
                     COALESCE(delivery_updated_at, sent_at) AS at
              FROM messages
-             WHERE direction = 'outbound' AND delivery_state IN ('failed', 'blocked') AND ticket_id IS NOT NULL
+             WHERE direction = 'outbound' AND delivery_state IN ('failed', 'blocked') AND resolution IS NULL AND ticket_id IS NOT NULL
                AND ($1::bigint IS NULL OR COALESCE(delivery_updated_at, sent_at) < $1
                     OR (COALESCE(delivery_updated_at, sent_at) = $1 AND id < $2::bigint))
              ORDER BY at DESC, id DESC LIMIT $3",

@@ -37,8 +37,10 @@ pub(crate) async fn commit(
 ) -> Result<Vec<IngestSummary>, StoreError> {
     let needs = plan::needs(batch);
     let mut loaded = load(tx, &needs, careful).await?;
-    let (writes, summaries) = plan::plan(batch, &mut loaded, WindowPolicy::WHATSAPP);
+    let (writes, mut summaries) = plan::plan(batch, &mut loaded, WindowPolicy::WHATSAPP);
     apply(tx, &writes).await?;
+    let released = super::fallback::release_held(tx, &writes.held_releases).await?;
+    crate::ingest::note_released(&mut summaries, &released);
     Ok(summaries)
 }
 

@@ -1,6 +1,7 @@
 //! The PostgreSQL store: for several stateless instances behind a load balancer.
 
 mod api;
+mod fallback;
 mod ingest;
 mod media;
 mod outbox;

@@ -7,9 +7,9 @@ use windowdesk_core::window::WindowPolicy;
 use windowdesk_core::{CustomerWindow, DeliveryState, LocalEvent, MetaStatus, StatusOutcome, TicketStatus, Timestamp};
 
 use crate::error::StoreError;
-use crate::model::{AttemptOutcome, Enqueued, NewOutbound, OutboundAccepted, OutboxJob, SendError};
+use crate::model::{AttemptOutcome, Channel, Enqueued, NewOutbound, OutboundAccepted, OutboxJob, SendError};
 
-async fn event(
+pub(crate) async fn event(
     tx: &mut PgConnection,
     ticket_id: i64,
     at: Timestamp,
@@ -28,7 +28,7 @@ async fn event(
     Ok(())
 }
 
-fn transition(from: Option<String>, event: LocalEvent) -> Result<DeliveryState, StoreError> {
+pub(crate) fn transition(from: Option<String>, event: LocalEvent) -> Result<DeliveryState, StoreError> {
     let from = from
         .as_deref()
         .and_then(DeliveryState::parse)
@@ -62,7 +62,11 @@ async fn enqueue_once(pool: &PgPool, msg: &NewOutbound) -> Result<Enqueued, Stor
         return Err(StoreError::Conflict(format!("ticket {} is closed; closed tickets are read-only", msg.ticket_id)));
     }
     let now = msg.now.unix_millis();
-    let state = DeliveryState::Draft.on(LocalEvent::Enqueue).map_err(|e| StoreError::Conflict(e.to_string()))?;
+    let mut state = DeliveryState::Draft.on(LocalEvent::Enqueue).map_err(|e| StoreError::Conflict(e.to_string()))?;
+    if msg.hold_until.is_some() {
+        state = state.on(LocalEvent::Hold).map_err(|e| StoreError::Conflict(e.to_string()))?;
+    }
+    let outbox_state = if msg.hold_until.is_some() { "held" } else { "queued" };
     let message_id: i64 = sqlx::query_scalar(
         "INSERT INTO messages (ticket_id, business_number_id, identity_id, direction, kind, body, sent_at, received_at, delivery_state,
                                delivery_updated_at, author)
@@ -79,8 +83,9 @@ async fn enqueue_once(pool: &PgPool, msg: &NewOutbound) -> Result<Enqueued, Stor
     .fetch_one(&mut *tx)
     .await?;
     let outbox_id: i64 = sqlx::query_scalar(
-        "INSERT INTO outbox (message_id, business_number_id, recipient, request, free_form, window_end, state, next_attempt_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $7) RETURNING id",
+        "INSERT INTO outbox (message_id, business_number_id, recipient, request, free_form, window_end, state, next_attempt_at, created_at,
+                             channel, hold_expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10) RETURNING id",
     )
     .bind(message_id)
     .bind(bn)
@@ -88,9 +93,15 @@ async fn enqueue_once(pool: &PgPool, msg: &NewOutbound) -> Result<Enqueued, Stor
     .bind(&msg.request)
     .bind(i64::from(msg.free_form))
     .bind(msg.window_end.map(Timestamp::unix_millis))
+    .bind(outbox_state)
     .bind(now)
+    .bind(msg.channel.as_str())
+    .bind(msg.hold_until.map(Timestamp::unix_millis))
     .fetch_one(&mut *tx)
     .await?;
+    if let Some((original, resolution)) = msg.replaces {
+        super::fallback::resolve(&mut tx, original, msg.ticket_id, resolution, Some(message_id), &msg.author, msg.now).await?;
+    }
     sqlx::query("UPDATE tickets SET updated_at = $1 WHERE id = $2").bind(now).bind(msg.ticket_id).execute(&mut *tx).await?;
     // T1: `new` means no agent reply yet; the first reply makes the ticket open.
     if status == TicketStatus::New.as_str() {
@@ -98,8 +109,11 @@ async fn enqueue_once(pool: &PgPool, msg: &NewOutbound) -> Result<Enqueued, Stor
         let data = serde_json::json!({"from": "new", "to": "open", "reason": "first reply"});
         event(&mut tx, msg.ticket_id, msg.now, &msg.author, "status_changed", data).await?;
     }
-    event(&mut tx, msg.ticket_id, msg.now, &msg.author, "reply_queued", serde_json::json!({"message_id": message_id, "kind": msg.kind}))
-        .await?;
+    let (kind, data) = match msg.hold_until {
+        Some(until) => ("reply_held", serde_json::json!({"message_id": message_id, "kind": msg.kind, "expires_at": until.unix_millis()})),
+        None => ("reply_queued", serde_json::json!({"message_id": message_id, "kind": msg.kind, "channel": msg.channel.as_str()})),
+    };
+    event(&mut tx, msg.ticket_id, msg.now, &msg.author, kind, data).await?;
     tx.commit().await?;
     Ok(Enqueued { message_id, outbox_id })
 }
@@ -113,9 +127,10 @@ pub(crate) async fn claim_due(pool: &PgPool, now: Timestamp, limit: u32, worker:
          ), claimed AS (
              UPDATE outbox o SET state = 'sending', attempts = o.attempts + 1, claimed_at = $1, claimed_by = $3
              FROM due WHERE o.id = due.id
-             RETURNING o.id, o.message_id, o.business_number_id, o.recipient, o.request, o.free_form, o.window_end, o.attempts
+             RETURNING o.id, o.message_id, o.business_number_id, o.recipient, o.request, o.free_form, o.window_end, o.attempts, o.channel
          )
-         SELECT c.id, c.message_id, m.ticket_id, c.business_number_id, c.recipient, c.request, c.free_form, c.window_end, c.attempts, m.delivery_state
+         SELECT c.id, c.message_id, m.ticket_id, c.business_number_id, c.recipient, c.request, c.free_form, c.window_end, c.attempts, m.delivery_state,
+                c.channel
          FROM claimed c JOIN messages m ON m.id = c.message_id ORDER BY c.id",
     )
     .bind(now.unix_millis())
@@ -135,6 +150,7 @@ pub(crate) async fn claim_due(pool: &PgPool, now: Timestamp, limit: u32, worker:
             free_form: r.try_get::<i64, _>(6)? != 0,
             window_end: r.try_get::<Option<i64>, _>(7)?.map(Timestamp::from_unix_millis),
             attempt: r.try_get(8)?,
+            channel: Channel::parse(r.try_get::<&str, _>(10)?),
         };
         let next = transition(r.try_get(9)?, LocalEvent::Claim)?;
         sqlx::query("UPDATE messages SET delivery_state = $1, delivery_updated_at = $2 WHERE id = $3")

@@ -252,7 +252,8 @@ pub(crate) async fn status_events(pool: &PgPool, bn: i64, wamid: &str) -> Result
 
 pub(crate) async fn templates(pool: &PgPool) -> Result<Vec<TemplateRow>, StoreError> {
     let rows = sqlx::query(
-        "SELECT waba_id, name, language, meta_template_id, category, status, quality, reason, components FROM templates ORDER BY waba_id, name, language",
+        "SELECT waba_id, name, language, meta_template_id, category, status, quality, reason, components, definition, synced_at, removed_at
+         FROM templates ORDER BY waba_id, name, language",
     )
     .fetch_all(pool)
     .await?;
@@ -268,6 +269,9 @@ pub(crate) async fn templates(pool: &PgPool) -> Result<Vec<TemplateRow>, StoreEr
                 quality: r.try_get(6)?,
                 reason: r.try_get(7)?,
                 components: r.try_get(8)?,
+                definition: r.try_get(9)?,
+                synced_at: r.try_get::<Option<i64>, _>(10)?.map(Timestamp::from_unix_millis),
+                removed_at: r.try_get::<Option<i64>, _>(11)?.map(Timestamp::from_unix_millis),
             })
         })
         .collect()

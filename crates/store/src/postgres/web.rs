@@ -200,7 +200,7 @@ impl WebStore for PgStore {
 
     async fn failed_count(&self) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM messages WHERE direction = 'outbound' AND delivery_state IN ('failed', 'blocked') AND ticket_id IS NOT NULL",
+            "SELECT COUNT(*) FROM messages WHERE direction = 'outbound' AND delivery_state IN ('failed', 'blocked') AND resolution IS NULL AND ticket_id IS NOT NULL",
         )
         .fetch_one(&self.inner.pool)
         .await?;

@@ -36,9 +36,11 @@ fn commit(conn: &mut Connection, batch: &[IngestPayload]) -> Result<Vec<IngestSu
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let needs = plan::needs(batch);
     let mut loaded = load(&tx, &needs)?;
-    let (writes, summaries) = plan::plan(batch, &mut loaded, WindowPolicy::WHATSAPP);
+    let (writes, mut summaries) = plan::plan(batch, &mut loaded, WindowPolicy::WHATSAPP);
     apply(&tx, &writes)?;
+    let released = super::fallback::release_held(&tx, &writes.held_releases)?;
     tx.commit()?;
+    crate::ingest::note_released(&mut summaries, &released);
     Ok(summaries)
 }
 

@@ -3,6 +3,7 @@
 
 mod api;
 mod conn;
+mod fallback;
 mod ingest;
 mod media;
 mod migrate;

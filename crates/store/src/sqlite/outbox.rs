@@ -7,9 +7,16 @@ use windowdesk_core::{DeliveryState, LocalEvent, MetaStatus, StatusOutcome, Tick
 
 use super::ingest::identity_state;
 use crate::error::StoreError;
-use crate::model::{AttemptOutcome, Enqueued, NewOutbound, OutboundAccepted, OutboxJob, SendError};
+use crate::model::{AttemptOutcome, Channel, Enqueued, NewOutbound, OutboundAccepted, OutboxJob, SendError};
 
-fn event(tx: &Connection, ticket_id: i64, at: Timestamp, actor: &str, kind: &str, data: serde_json::Value) -> Result<(), StoreError> {
+pub(crate) fn event(
+    tx: &Connection,
+    ticket_id: i64,
+    at: Timestamp,
+    actor: &str,
+    kind: &str,
+    data: serde_json::Value,
+) -> Result<(), StoreError> {
     tx.prepare_cached("INSERT INTO ticket_events (ticket_id, at, actor, kind, data) VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(params![
         ticket_id,
         at.unix_millis(),
@@ -21,7 +28,7 @@ fn event(tx: &Connection, ticket_id: i64, at: Timestamp, actor: &str, kind: &str
 }
 
 /// A state change checked by the core state machine.
-fn transition(from: Option<String>, event: LocalEvent) -> Result<DeliveryState, StoreError> {
+pub(crate) fn transition(from: Option<String>, event: LocalEvent) -> Result<DeliveryState, StoreError> {
     let from = from
         .as_deref()
         .and_then(DeliveryState::parse)
@@ -45,7 +52,11 @@ pub(crate) fn enqueue(conn: &mut Connection, msg: &NewOutbound) -> Result<Enqueu
         return Err(StoreError::Conflict(format!("ticket {} is closed; closed tickets are read-only", msg.ticket_id)));
     }
     let now = msg.now.unix_millis();
-    let state = DeliveryState::Draft.on(LocalEvent::Enqueue).map_err(|e| StoreError::Conflict(e.to_string()))?;
+    let mut state = DeliveryState::Draft.on(LocalEvent::Enqueue).map_err(|e| StoreError::Conflict(e.to_string()))?;
+    if msg.hold_until.is_some() {
+        state = state.on(LocalEvent::Hold).map_err(|e| StoreError::Conflict(e.to_string()))?;
+    }
+    let outbox_state = if msg.hold_until.is_some() { "held" } else { "queued" };
     tx.execute(
         "INSERT INTO messages (ticket_id, business_number_id, identity_id, direction, kind, body, sent_at, received_at, delivery_state,
                                delivery_updated_at, author)
@@ -54,11 +65,26 @@ pub(crate) fn enqueue(conn: &mut Connection, msg: &NewOutbound) -> Result<Enqueu
     )?;
     let message_id = tx.last_insert_rowid();
     tx.execute(
-        "INSERT INTO outbox (message_id, business_number_id, recipient, request, free_form, window_end, state, next_attempt_at, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?7)",
-        params![message_id, bn, recipient, msg.request, i64::from(msg.free_form), msg.window_end.map(Timestamp::unix_millis), now],
+        "INSERT INTO outbox (message_id, business_number_id, recipient, request, free_form, window_end, state, next_attempt_at, created_at,
+                             channel, hold_expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10)",
+        params![
+            message_id,
+            bn,
+            recipient,
+            msg.request,
+            i64::from(msg.free_form),
+            msg.window_end.map(Timestamp::unix_millis),
+            outbox_state,
+            now,
+            msg.channel.as_str(),
+            msg.hold_until.map(Timestamp::unix_millis)
+        ],
     )?;
     let outbox_id = tx.last_insert_rowid();
+    if let Some((original, resolution)) = msg.replaces {
+        super::fallback::resolve(&tx, original, msg.ticket_id, resolution, Some(message_id), &msg.author, msg.now)?;
+    }
     tx.execute("UPDATE tickets SET updated_at = ?1 WHERE id = ?2", params![now, msg.ticket_id])?;
     // T1: `new` means no agent reply yet; the first reply makes the ticket open.
     if status == TicketStatus::New.as_str() {
@@ -72,7 +98,11 @@ pub(crate) fn enqueue(conn: &mut Connection, msg: &NewOutbound) -> Result<Enqueu
             serde_json::json!({"from": "new", "to": "open", "reason": "first reply"}),
         )?;
     }
-    event(&tx, msg.ticket_id, msg.now, &msg.author, "reply_queued", serde_json::json!({"message_id": message_id, "kind": msg.kind}))?;
+    let (kind, data) = match msg.hold_until {
+        Some(until) => ("reply_held", serde_json::json!({"message_id": message_id, "kind": msg.kind, "expires_at": until.unix_millis()})),
+        None => ("reply_queued", serde_json::json!({"message_id": message_id, "kind": msg.kind, "channel": msg.channel.as_str()})),
+    };
+    event(&tx, msg.ticket_id, msg.now, &msg.author, kind, data)?;
     tx.commit()?;
     Ok(Enqueued { message_id, outbox_id })
 }
@@ -81,7 +111,8 @@ pub(crate) fn claim_due(conn: &mut Connection, now: Timestamp, limit: u32, worke
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let due: Vec<OutboxJob> = tx
         .prepare_cached(
-            "SELECT o.id, o.message_id, m.ticket_id, o.business_number_id, o.recipient, o.request, o.free_form, o.window_end, o.attempts
+            "SELECT o.id, o.message_id, m.ticket_id, o.business_number_id, o.recipient, o.request, o.free_form, o.window_end, o.attempts,
+                    o.channel
              FROM outbox o JOIN messages m ON m.id = o.message_id
              WHERE o.state = 'queued' AND o.next_attempt_at <= ?1 ORDER BY o.next_attempt_at, o.id LIMIT ?2",
         )?
@@ -96,6 +127,7 @@ pub(crate) fn claim_due(conn: &mut Connection, now: Timestamp, limit: u32, worke
                 free_form: r.get::<_, i64>(6)? != 0,
                 window_end: r.get::<_, Option<i64>>(7)?.map(Timestamp::from_unix_millis),
                 attempt: r.get::<_, i64>(8)? + 1,
+                channel: Channel::parse(&r.get::<_, String>(9)?),
             })
         })?
         .collect::<Result<_, _>>()?;

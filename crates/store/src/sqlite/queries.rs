@@ -208,7 +208,8 @@ pub(crate) fn status_events(c: &Connection, bn: i64, wamid: &str) -> Result<Vec<
 
 pub(crate) fn templates(c: &Connection) -> Result<Vec<TemplateRow>, StoreError> {
     let mut stmt = c.prepare_cached(
-        "SELECT waba_id, name, language, meta_template_id, category, status, quality, reason, components FROM templates ORDER BY waba_id, name, language",
+        "SELECT waba_id, name, language, meta_template_id, category, status, quality, reason, components, definition, synced_at, removed_at
+         FROM templates ORDER BY waba_id, name, language",
     )?;
     let rows = stmt.query_map([], |r| {
         Ok(TemplateRow {
@@ -221,6 +222,9 @@ pub(crate) fn templates(c: &Connection) -> Result<Vec<TemplateRow>, StoreError> 
             quality: r.get(6)?,
             reason: r.get(7)?,
             components: r.get(8)?,
+            definition: r.get(9)?,
+            synced_at: r.get::<_, Option<i64>>(10)?.map(t),
+            removed_at: r.get::<_, Option<i64>>(11)?.map(t),
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

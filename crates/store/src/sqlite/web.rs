@@ -143,7 +143,7 @@ pub(crate) fn inbox_count(c: &Connection, list: &InboxList) -> Result<u64, Store
 pub(crate) fn failed_count(c: &Connection) -> Result<u64, StoreError> {
     let n: i64 = c
         .prepare_cached(
-            "SELECT COUNT(*) FROM messages WHERE direction = 'outbound' AND delivery_state IN ('failed', 'blocked') AND ticket_id IS NOT NULL",
+            "SELECT COUNT(*) FROM messages WHERE direction = 'outbound' AND delivery_state IN ('failed', 'blocked') AND resolution IS NULL AND ticket_id IS NOT NULL",
         )?
         .query_row([], |r| r.get(0))?;
     Ok(u64::try_from(n).unwrap_or(0))

@@ -1,0 +1,314 @@
+//! The ways out of a closed window (SPEC 9) and what to do about failed deliveries (D4): held replies,
+//! SMS, each business number's fallback settings, and resend or dismiss.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use windowdesk_core::Fallback;
+use windowdesk_store::NumberSettings;
+
+use super::auth::ApiCaller;
+use super::dto::rfc3339;
+use super::error::{ApiError, ApiJson, PathId};
+use super::templates::TemplateSendIn;
+use super::window::{window_closed, TextBody};
+use crate::deliveries::{self, ResendAs};
+use crate::replies::{hold_reply, post_sms, settings_of, HoldNotice, ReplyOutcome};
+use crate::AppState;
+
+/// A message committed to the outbox, queued or held.
+#[derive(Serialize, ToSchema)]
+pub struct OutboundOut {
+    pub id: i64,
+    pub ticket_id: i64,
+    /// `queued` or `held`.
+    pub state: String,
+    /// For a free-form reply: the deadline of every send attempt.
+    pub window_end: Option<String>,
+    /// For a held reply: when it fails as expired if the customer has not written by then.
+    pub expires_at: Option<String>,
+    /// For a held reply: the "a reply is waiting" template sent with it, or why it was not.
+    pub notice: Option<String>,
+}
+
+fn outbound_out(ticket_id: i64, outcome: ReplyOutcome) -> Result<(StatusCode, Json<OutboundOut>), ApiError> {
+    match outcome {
+        ReplyOutcome::Queued { message_id, window_end } => Ok((
+            StatusCode::ACCEPTED,
+            Json(OutboundOut {
+                id: message_id,
+                ticket_id,
+                state: "queued".into(),
+                window_end: window_end.map(rfc3339),
+                expires_at: None,
+                notice: None,
+            }),
+        )),
+        ReplyOutcome::Held { message_id, expires_at, notice } => Ok((
+            StatusCode::ACCEPTED,
+            Json(OutboundOut {
+                id: message_id,
+                ticket_id,
+                state: "held".into(),
+                window_end: None,
+                expires_at: Some(rfc3339(expires_at)),
+                notice: notice.map(|n| match n {
+                    HoldNotice::Queued { template, message_id } => format!("template {template} queued as message {message_id}"),
+                    HoldNotice::NotSent { reason } => format!("not sent: {reason}"),
+                }),
+            }),
+        )),
+        ReplyOutcome::Blocked { window_end, options } => Err(window_closed(window_end, &options)),
+    }
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/tickets/{id}/held-replies", tag = "tickets",
+    params(("id" = i64, Path, description = "Ticket id")),
+    request_body = TextBody,
+    responses(
+        (status = 202, description = "Held: delivered automatically when the customer writes again, in order; failed as expired otherwise",
+         body = OutboundOut),
+        (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
+        (status = 404, description = "No such ticket", body = super::error::ErrorBody),
+        (status = 409, description = "The window is open (send the reply instead), holding is not among the number's fallbacks, or the ticket is closed",
+         body = super::error::ErrorBody),
+        (status = 422, description = "The body is empty or too long", body = super::error::ErrorBody),
+    )
+)]
+pub async fn post_held_reply(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId,
+    ApiJson(req): ApiJson<TextBody>,
+) -> Result<(StatusCode, Json<OutboundOut>), ApiError> {
+    outbound_out(id, hold_reply(&state, id, &req.body, &caller.actor()).await?)
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/tickets/{id}/sms", tag = "tickets",
+    params(("id" = i64, Path, description = "Ticket id")),
+    request_body = TextBody,
+    responses(
+        (status = 202, description = "Queued for the SMS provider, with a wa.me link to continue on WhatsApp", body = OutboundOut),
+        (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
+        (status = 404, description = "No such ticket", body = super::error::ErrorBody),
+        (status = 409, description = "SMS is not set up for this number, the contact has no phone number, or the ticket is closed",
+         body = super::error::ErrorBody),
+        (status = 422, description = "The body is empty or too long", body = super::error::ErrorBody),
+    )
+)]
+pub async fn post_ticket_sms(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId,
+    ApiJson(req): ApiJson<TextBody>,
+) -> Result<(StatusCode, Json<OutboundOut>), ApiError> {
+    outbound_out(id, post_sms(&state, id, &req.body, &caller.actor(), None).await?)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResendIn {
+    /// `as_is` (free-form needs the window open again), `hold`, `template` or `sms`.
+    #[serde(rename = "as")]
+    pub how: String,
+    /// For `template`.
+    pub template: Option<TemplateSendIn>,
+    /// For `sms`: the text, if not the original's.
+    pub body: Option<String>,
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/deliveries/{id}/resend", tag = "deliveries",
+    params(("id" = i64, Path, description = "Message id of the failed or blocked message")),
+    request_body = ResendIn,
+    responses(
+        (status = 202, description = "Resent; the original keeps its history and leaves the Failed deliveries list", body = OutboundOut),
+        (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
+        (status = 409, description = "`window_closed` for `as_is` with the window still closed (details: the ways out); or the message is not failed",
+         body = super::error::ErrorBody),
+        (status = 422, description = "Unknown `as`, a missing template, or an invalid template parameter (named)", body = super::error::ErrorBody),
+    )
+)]
+pub async fn post_resend(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId,
+    ApiJson(req): ApiJson<ResendIn>,
+) -> Result<(StatusCode, Json<OutboundOut>), ApiError> {
+    let how = match req.how.as_str() {
+        "as_is" => ResendAs::AsIs,
+        "hold" => ResendAs::Hold,
+        "sms" => ResendAs::Sms { body: req.body },
+        "template" => {
+            ResendAs::Template(req.template.ok_or_else(|| ApiError::invalid("template", "is required when `as` is template"))?.into())
+        }
+        other => return Err(ApiError::invalid("as", format!("must be as_is, hold, template or sms, got {other:?}"))),
+    };
+    let original = state.store.outbound_message(id).await?.ok_or_else(|| ApiError::NotFound(format!("message {id} does not exist")))?;
+    outbound_out(original.ticket_id, deliveries::resend(&state, id, how, &caller.actor()).await?)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DismissedOut {
+    pub message_id: i64,
+    pub ticket_id: i64,
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/deliveries/{id}/dismiss", tag = "deliveries",
+    params(("id" = i64, Path, description = "Message id of the failed or blocked message")),
+    responses(
+        (status = 200, description = "Off the Failed deliveries list; still marked failed on its ticket", body = DismissedOut),
+        (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
+        (status = 404, description = "No such message", body = super::error::ErrorBody),
+        (status = 409, description = "The message is not failed or blocked, or was already dealt with", body = super::error::ErrorBody),
+    )
+)]
+pub async fn post_dismiss(State(state): State<AppState>, caller: ApiCaller, PathId(id): PathId) -> Result<Json<DismissedOut>, ApiError> {
+    let ticket_id = deliveries::dismiss(&state, id, &caller.actor()).await.map_err(|e| match e {
+        crate::replies::ReplyError::Invalid { message, .. } => ApiError::NotFound(message),
+        other => other.into(),
+    })?;
+    Ok(Json(DismissedOut { message_id: id, ticket_id }))
+}
+
+/// A business number and how it gets out of a closed window.
+#[derive(Serialize, ToSchema)]
+pub struct NumberOut {
+    pub id: i64,
+    pub phone_number_id: String,
+    pub display_number: String,
+    pub name: String,
+    pub waba_id: String,
+    pub settings: SettingsOut,
+    /// SMS can be sent from this number now (`[sms]` configured and `sms_from` set).
+    pub sms_available: bool,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsOut {
+    /// Most preferred first: `hold`, `template`, `sms`.
+    pub fallback_ladder: Vec<String>,
+    pub hold_notice_template: Option<String>,
+    pub hold_notice_language: Option<String>,
+    /// Hours a held reply waits before it fails as expired (1 to 720).
+    pub hold_hours: i64,
+    /// E.164 SMS sender, e.g. `+15550783881`.
+    pub sms_from: Option<String>,
+}
+
+impl From<&NumberSettings> for SettingsOut {
+    fn from(s: &NumberSettings) -> Self {
+        SettingsOut {
+            fallback_ladder: s.fallback_ladder.iter().map(|f| f.as_str().to_owned()).collect(),
+            hold_notice_template: s.hold_notice_template.clone(),
+            hold_notice_language: s.hold_notice_language.clone(),
+            hold_hours: s.hold_hours,
+            sms_from: s.sms_from.clone(),
+        }
+    }
+}
+
+/// Every configured number with its settings, for the API and the admin page.
+pub async fn numbers_out(state: &AppState) -> Result<Vec<NumberOut>, ApiError> {
+    let mut out = Vec::new();
+    for n in state.numbers.all() {
+        let settings = settings_of(state, n.id).await?;
+        out.push(NumberOut {
+            id: n.id,
+            phone_number_id: n.phone_number_id.clone(),
+            display_number: n.display_number.clone(),
+            name: n.name.clone(),
+            waba_id: n.waba_id.clone(),
+            sms_available: state.fallbacks.sms_enabled && settings.sms_from.is_some(),
+            settings: SettingsOut::from(&settings),
+        });
+    }
+    Ok(out)
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/numbers", tag = "numbers",
+    responses(
+        (status = 200, description = "The business numbers and their fallback settings", body = Vec<NumberOut>),
+        (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
+    )
+)]
+pub async fn list_numbers(State(state): State<AppState>, _caller: ApiCaller) -> Result<Json<Vec<NumberOut>>, ApiError> {
+    Ok(Json(numbers_out(&state).await?))
+}
+
+/// Checks new settings and returns them as stored; errors name the field.
+pub async fn validated_settings(state: &AppState, id: i64, s: SettingsOut, actor: &str) -> Result<NumberSettings, ApiError> {
+    let mut ladder = Vec::new();
+    for step in &s.fallback_ladder {
+        let f =
+            Fallback::parse(step).ok_or_else(|| ApiError::invalid("fallback_ladder", format!("{step:?} is not hold, template or sms")))?;
+        if ladder.contains(&f) {
+            return Err(ApiError::invalid("fallback_ladder", format!("{step:?} appears twice")));
+        }
+        ladder.push(f);
+    }
+    if !(1..=720).contains(&s.hold_hours) {
+        return Err(ApiError::invalid("hold_hours", format!("must be between 1 and 720, got {}", s.hold_hours)));
+    }
+    let sms_from = s.sms_from.map(|f| f.trim().to_owned()).filter(|f| !f.is_empty());
+    if let Some(from) = sms_from.as_deref().filter(|f| !crate::config::is_e164(f)) {
+        return Err(ApiError::invalid("sms_from", format!("must be an E.164 number such as +15550783881, got {from:?}")));
+    }
+    let notice = s.hold_notice_template.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
+    let notice_language = s.hold_notice_language.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
+    if let Some(name) = &notice {
+        let language =
+            notice_language.as_deref().ok_or_else(|| ApiError::invalid("hold_notice_language", "is required with hold_notice_template"))?;
+        let templates = crate::templates::account_templates(state, id).await?;
+        let def = templates.iter().find(|t| &t.name == name && t.language == language).ok_or_else(|| {
+            ApiError::invalid("hold_notice_template", format!("template {name:?} ({language}) is not in this number's registry"))
+        })?;
+        if !def.is_approved() {
+            return Err(ApiError::invalid("hold_notice_template", format!("template {name:?} is {}, not APPROVED", def.status)));
+        }
+    }
+    Ok(NumberSettings {
+        business_number_id: id,
+        fallback_ladder: ladder,
+        hold_notice_template: notice.clone(),
+        hold_notice_language: notice.and(notice_language),
+        hold_hours: s.hold_hours,
+        sms_from,
+        updated_at: state.clock.now(),
+        updated_by: Some(actor.to_owned()),
+    })
+}
+
+#[utoipa::path(
+    put, path = "/api/v1/numbers/{id}/settings", tag = "numbers",
+    params(("id" = i64, Path, description = "Business number id")),
+    request_body = SettingsOut,
+    responses(
+        (status = 200, description = "The settings as stored", body = SettingsOut),
+        (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
+        (status = 404, description = "No such business number", body = super::error::ErrorBody),
+        (status = 422, description = "A setting is invalid; `field` names it", body = super::error::ErrorBody),
+    )
+)]
+pub async fn put_number_settings(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId,
+    ApiJson(req): ApiJson<SettingsOut>,
+) -> Result<Json<SettingsOut>, ApiError> {
+    if state.numbers.by_id(id).is_none() {
+        return Err(ApiError::NotFound(format!("business number {id} does not exist")));
+    }
+    let settings = validated_settings(&state, id, req, &caller.actor()).await?;
+    if !state.store.save_number_settings(&settings).await? {
+        return Err(ApiError::NotFound(format!("business number {id} does not exist")));
+    }
+    Ok(Json(SettingsOut::from(&settings)))
+}
