@@ -33,6 +33,9 @@ pub struct TestApp {
     pub sim: Option<windowdesk_sim::RunningSim>,
 }
 
+/// The SMS sender of `PNID` when the simulator plays the SMS provider.
+pub const SMS_FROM: &str = "+15550001111";
+
 /// The access token the desk uses and the simulator expects.
 pub const ACCESS_TOKEN: &str = "token";
 
@@ -92,12 +95,35 @@ impl TestApp {
         Self::start_configured(backend, clock, sim, None, tweak).await
     }
 
+    /// A desk with the simulator, where the test also changes the desk's own configuration.
+    pub async fn start_with_sim_and_config(
+        backend: Backend,
+        clock: Option<Arc<dyn windowdesk_core::Clock>>,
+        tweak: impl FnOnce(&mut windowdesk_sim::SimConfig),
+        desk: impl FnOnce(&mut Config),
+    ) -> TestApp {
+        let sim_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let sim_url = format!("http://{}", sim_listener.local_addr().unwrap());
+        Self::start_full(backend, clock, Some((sim_listener, sim_url)), None, tweak, desk).await
+    }
+
     async fn start_configured(
         backend: Backend,
         clock: Option<Arc<dyn windowdesk_core::Clock>>,
         sim: Option<(tokio::net::TcpListener, String)>,
         throughput: Option<u32>,
         tweak: impl FnOnce(&mut windowdesk_sim::SimConfig),
+    ) -> TestApp {
+        Self::start_full(backend, clock, sim, throughput, tweak, |_| {}).await
+    }
+
+    async fn start_full(
+        backend: Backend,
+        clock: Option<Arc<dyn windowdesk_core::Clock>>,
+        sim: Option<(tokio::net::TcpListener, String)>,
+        throughput: Option<u32>,
+        tweak: impl FnOnce(&mut windowdesk_sim::SimConfig),
+        desk: impl FnOnce(&mut Config),
     ) -> TestApp {
         let db = TestDb::new(backend).await.expect("test database");
         let mut config = config_for(&db.url);
@@ -109,9 +135,17 @@ impl TestApp {
         config.dispatcher.retry_max_ms = 200;
         config.dispatcher.pair_interval_seconds = 1;
         config.dispatcher.pair_burst = 1000;
+        // Held replies are checked for expiry every second, not every half minute.
+        config.holds.expiry_check_seconds = 1;
         if let Some((_, url)) = &sim {
             config.whatsapp.api_base_url = url.clone();
+            // The simulator plays the SMS provider too, with its default account.
+            config.sms.api_base_url = url.clone();
+            config.sms.account_sid = windowdesk_sim::DEFAULT_SMS_ACCOUNT_SID.into();
+            config.sms.auth_token = windowdesk_sim::DEFAULT_SMS_AUTH_TOKEN.to_owned().into();
+            config.business_numbers[0].sms_from = Some(SMS_FROM.into());
         }
+        desk(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let desk_url = format!("http://{}", listener.local_addr().unwrap());
         let running = windowdesk_server::start(&config, listener, clock).await.expect("desk starts");
