@@ -28,6 +28,40 @@ pub enum SimCommand {
     PrintConfig,
     /// Act as a customer: send a message to a business number through a running simulator.
     Say(SayArgs),
+    /// Print the SMS the simulator's SMS provider received (the desk's fallback), oldest first.
+    Sms(SmsArgs),
+    /// Change a template's status in a running simulator, as Meta would (e.g. PAUSED); the desk gets
+    /// Meta's message_template_status_update webhook.
+    TemplateStatus(TemplateStatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SmsArgs {
+    /// Only those sent to this number (E.164, e.g. +4915112345678).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// The simulator's address.
+    #[arg(long, default_value = "http://127.0.0.1:4010")]
+    pub sim: String,
+}
+
+#[derive(Debug, Args)]
+pub struct TemplateStatusArgs {
+    /// The template's name, e.g. order_update.
+    pub name: String,
+    /// Its language, e.g. en_US.
+    pub language: String,
+    /// The new status: APPROVED, PAUSED, DISABLED, REJECTED, PENDING…
+    pub status: String,
+    /// The reason the webhook carries.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// The WABA whose template it is, when several have one of that name and language.
+    #[arg(long)]
+    pub waba_id: Option<String>,
+    /// The simulator's address.
+    #[arg(long, default_value = "http://127.0.0.1:4010")]
+    pub sim: String,
 }
 
 #[derive(Debug, Args)]
@@ -116,8 +150,69 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
             println!("sent {} (webhook: {})", answer["wamid"].as_str().unwrap_or("?"), answer["delivery"]["outcome"]);
             Ok(())
         }
+        Some(SimCommand::Sms(a)) => print_sms(&a).await,
+        Some(SimCommand::TemplateStatus(a)) => template_status(&a).await,
         None => serve(args).await,
     }
+}
+
+/// Sends a control request to a running simulator; its JSON answer, or an error with its message.
+async fn control(sim: &str, request: reqwest::RequestBuilder) -> anyhow::Result<serde_json::Value> {
+    let response = request.send().await.with_context(|| format!("is the simulator running at {sim}?"))?;
+    let status = response.status();
+    let answer: serde_json::Value = response.json().await.unwrap_or_default();
+    if !status.is_success() {
+        let message = answer["error"]["message"].as_str().map_or_else(|| answer.to_string(), str::to_owned);
+        anyhow::bail!("the simulator refused ({status}): {message}");
+    }
+    Ok(answer)
+}
+
+async fn print_sms(args: &SmsArgs) -> anyhow::Result<()> {
+    let url = format!("{}/sim/sms", args.sim.trim_end_matches('/'));
+    let mut request = reqwest::Client::new().get(&url);
+    if let Some(to) = &args.to {
+        request = request.query(&[("to", to)]);
+    }
+    let answer = control(&args.sim, request).await?;
+    let list = answer["sms"].as_array().cloned().unwrap_or_default();
+    if list.is_empty() {
+        println!("no SMS received");
+    }
+    for sms in list {
+        let field = |k: &str| sms[k].as_str().unwrap_or("-").to_owned();
+        let outcome = match sms["error_code"].as_i64() {
+            Some(code) => format!("refused {} ({code}): {}", sms["http_status"], field("error_message")),
+            None => format!("{} {}", field("sid"), field("status")),
+        };
+        println!("{} → {}  {outcome}", field("from"), field("to"));
+        if let Some(body) = sms["body"].as_str() {
+            for line in body.lines() {
+                println!("    {line}");
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn template_status(args: &TemplateStatusArgs) -> anyhow::Result<()> {
+    let url = format!("{}/sim/templates/status", args.sim.trim_end_matches('/'));
+    let body = serde_json::json!({
+        "name": args.name, "language": args.language, "status": args.status, "reason": args.reason, "waba_id": args.waba_id,
+    });
+    let answer = control(&args.sim, reqwest::Client::new().put(&url).json(&body)).await?;
+    let outcomes: Vec<String> = answer["deliveries"]
+        .as_array()
+        .map(|ds| ds.iter().map(|d| format!("{} {}", d["url"].as_str().unwrap_or("(no webhook URL)"), d["outcome"])).collect())
+        .unwrap_or_default();
+    println!(
+        "{} ({}) is now {}; webhook: {}",
+        args.name,
+        args.language,
+        answer["template"]["status"].as_str().unwrap_or("?"),
+        if outcomes.is_empty() { "none".to_owned() } else { outcomes.join(", ") }
+    );
+    Ok(())
 }
 
 async fn serve(args: SimArgs) -> anyhow::Result<()> {
