@@ -11,7 +11,7 @@ use rand::Rng;
 use windowdesk_core::DeliveryState;
 use windowdesk_server::api::admin;
 use windowdesk_server::config::Config;
-use windowdesk_server::replies::{post_text_reply, ReplyOutcome};
+use windowdesk_server::replies::{hold_reply, post_text_reply, ReplyOutcome};
 use windowdesk_server::Running;
 use windowdesk_sim::{Fault, FaultPlan, Say, SimConfig, SimHandle, SimNumber};
 use windowdesk_store::{AgentRole, TicketFilter};
@@ -57,7 +57,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let config = Config::from_toml(&format!(
         "[database]\nurl = {:?}\n[media]\ndir = {:?}\n[web]\nsecure_cookies = false\n[whatsapp]\napi_base_url = {sim_url:?}\n\
          [[business_numbers]]\nphone_number_id = {:?}\nwaba_id = {:?}\ndisplay_number = {:?}\nname = \"Demo Support\"\n\
-         access_token = {:?}\napp_secret = {:?}\nverify_token = \"demo-verify-token\"\n",
+         access_token = {:?}\napp_secret = {:?}\nverify_token = \"demo-verify-token\"\n\
+         sms_from = {:?}\nhold_notice_template = \"reply_waiting\"\nhold_notice_language = \"en_US\"\n\
+         [sms]\napi_base_url = {sim_url:?}\naccount_sid = {:?}\nauth_token = {:?}\n",
         format!("sqlite://{}", db.display()),
         args.data_dir.join("media").display().to_string(),
         number.phone_number_id,
@@ -65,12 +67,20 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         number.display_number,
         number.access_token,
         number.app_secret,
+        sms_sender(&number.display_number),
+        windowdesk_sim::DEFAULT_SMS_ACCOUNT_SID,
+        windowdesk_sim::DEFAULT_SMS_AUTH_TOKEN,
     ))?;
-    let running = windowdesk_server::start(&config, desk_listener, None).await?;
+    // The simulator first, so the desk's template sync at start finds it.
     let sim = windowdesk_sim::Sim::start(
         SimConfig { webhook_url: Some(format!("{desk_url}/webhooks/whatsapp")), numbers: vec![number.clone()], ..SimConfig::default() },
         sim_listener,
     )?;
+    let running = windowdesk_server::start(&config, desk_listener, None).await?;
+    let state = &running.state;
+    windowdesk_server::templates::sync_all(&state.store, &state.cloud_api, &state.numbers, 100, state.clock.now(), &|_, _, _| {})
+        .await
+        .context("syncing the simulator's templates")?;
 
     let credentials = credentials(&running, &args.data_dir).await?;
     if running.state.store.counts().await?.tickets == 0 {
@@ -90,7 +100,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("  Be a customer: {sim_url}/sim/phone   (a phone-like page: type, send a photo or a voice note, react)");
     println!("             or: cargo run --release -- sim say --sim {sim_url} --from 4915112345678 \"Danke!\"");
     println!("                 (also --voice, --image, --document, --react-to WAMID, --from-ad)");
-    println!("  WhatsApp side: {sim_url}/sim/messages   (what customers received)");
+    println!("  WhatsApp side: {sim_url}/sim/messages   (what customers received; SMS: {sim_url}/sim/sms)");
+    println!();
+    println!("  Camila's window closed hours ago: her reply is held. Write as her on the phone page");
+    println!("  (+55 11 98765-4321) and watch it go out; or open her ticket to send a template or an SMS.");
     println!();
     println!("Press ctrl-c to stop.");
     tokio::signal::ctrl_c().await.ok();
@@ -124,6 +137,11 @@ async fn credentials(running: &Running, dir: &Path) -> anyhow::Result<Credential
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
     }
     Ok(Credentials { token, password })
+}
+
+/// The demo number as an E.164 SMS sender.
+fn sms_sender(display_number: &str) -> String {
+    format!("+{}", display_number.chars().filter(char::is_ascii_digit).collect::<String>())
 }
 
 fn now_secs() -> i64 {
@@ -171,6 +189,9 @@ async fn seed(running: &Running, sim: &SimHandle, phone_number_id: &str) -> anyh
         wait_for(state, lucas, |s| s == Some(DeliveryState::Failed)).await;
     }
     sim.clear_fault();
+    // Camila's window is closed: the reply is held until she writes again (a notice template tells her).
+    let camila = ticket_of("5511987654321").await?;
+    hold_reply(state, camila, "Sim, entregamos aos sábados entre 9h e 13h.", "agent:demo").await?;
     Ok(())
 }
 

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 mod admin;
 mod demo;
 mod sim;
+mod templates;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -49,6 +50,11 @@ enum Command {
     Agent {
         #[command(subcommand)]
         command: admin::AgentCommand,
+    },
+    /// Message templates: `windowdesk templates sync` fetches them from Meta now.
+    Templates {
+        #[command(subcommand)]
+        command: templates::TemplatesCommand,
     },
     /// The Cloud API simulator: plays Meta for tests and demos (`windowdesk sim say …` acts as a customer).
     Sim(sim::SimArgs),
@@ -127,6 +133,11 @@ async fn main() -> anyhow::Result<()> {
         Command::Demo(args) => demo::run(args).await?,
         Command::Token { command } => admin::token(command).await?,
         Command::Agent { command } => admin::agent(command).await?,
+        Command::Templates { command } => {
+            let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+            tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+            templates::run(command).await?
+        }
         Command::Sim(args) => {
             tracing_subscriber::fmt()
                 .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
