@@ -1068,4 +1068,32 @@ mod tests {
         assert_eq!(w.tickets_new[0].followup_of, Some(7));
         assert!(w.ticket_events.iter().any(|e| e.ticket_id == 7 && e.kind == "followup_created"));
     }
+
+    #[test]
+    fn s9_a_customer_who_writes_releases_their_held_replies_with_the_new_window_end() {
+        let received = 2_000_000_000;
+        let batch = vec![payload(vec![msg("w1", "15550001111", received - 5)])];
+        let mut loaded = loaded_for(&batch);
+        let (w, _) = plan(&batch, &mut loaded, WindowPolicy::WHATSAPP);
+        assert_eq!(
+            w.held_releases,
+            [HeldRelease {
+                identity_id: 1,
+                window_end: Timestamp::from_unix_seconds(received - 5 + 24 * 3600),
+                at: Timestamp::from_unix_seconds(received),
+            }]
+        );
+    }
+
+    #[test]
+    fn s9_a_message_that_arrives_after_its_window_closed_releases_nothing() {
+        // Sent 25 h before the desk received it (Meta retried for a day): the window it opened is
+        // already over, so a held reply would only fail at Meta.
+        let received = 2_000_000_000;
+        let batch = vec![payload(vec![msg("w1", "15550001111", received - 25 * 3600)])];
+        let mut loaded = loaded_for(&batch);
+        let (w, _) = plan(&batch, &mut loaded, WindowPolicy::WHATSAPP);
+        assert!(w.identity_updates.contains_key(&1));
+        assert!(w.held_releases.is_empty(), "{:?}", w.held_releases);
+    }
 }
