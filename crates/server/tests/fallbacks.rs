@@ -17,7 +17,7 @@ use windowdesk_server::replies::{hold_reply, post_sms, post_template, post_text_
 use windowdesk_server::templates::sync_all;
 use windowdesk_sim::{Say, SmsFault, TemplateConfig, TemplateStatusChange, WindowEnforcement};
 use windowdesk_store::testing::Backend;
-use windowdesk_store::{MessageRow, TicketFilter};
+use windowdesk_store::MessageRow;
 
 on_both_backends!(
     s9_a_sync_follows_every_page_of_metas_template_list,
@@ -49,19 +49,15 @@ fn with_extra_templates(c: &mut windowdesk_sim::SimConfig) {
 }
 
 async fn only_ticket(app: &TestApp) -> i64 {
-    app.eventually("the ticket", || async { app.store().list_tickets(&TicketFilter::default()).await.unwrap().first().map(|t| t.id) }).await
+    app.only_ticket().await
 }
 
 async fn message(app: &TestApp, ticket: i64, id: i64) -> MessageRow {
-    app.store().ticket_messages(ticket).await.unwrap().into_iter().find(|m| m.id == id).unwrap()
+    app.message(ticket, id).await
 }
 
 async fn wait_for_state(app: &TestApp, ticket: i64, id: i64, state: DeliveryState) -> MessageRow {
-    app.eventually(&format!("message {id} to be {state:?}"), || async {
-        let m = message(app, ticket, id).await;
-        (m.delivery_state == Some(state)).then_some(m)
-    })
-    .await
+    app.wait_for_state(ticket, id, state).await
 }
 
 async fn synced(app: &TestApp) {

@@ -29,19 +29,15 @@ on_both_backends!(
 const CUSTOMER: &str = "15550009876";
 
 async fn only_ticket(app: &TestApp) -> i64 {
-    app.eventually("the ticket", || async { app.store().list_tickets(&TicketFilter::default()).await.unwrap().first().map(|t| t.id) }).await
+    app.only_ticket().await
 }
 
 async fn message(app: &TestApp, ticket: i64, id: i64) -> MessageRow {
-    app.store().ticket_messages(ticket).await.unwrap().into_iter().find(|m| m.id == id).unwrap()
+    app.message(ticket, id).await
 }
 
 async fn wait_for_state(app: &TestApp, ticket: i64, id: i64, state: DeliveryState) -> MessageRow {
-    app.eventually(&format!("message {id} to be {state:?}"), || async {
-        let m = message(app, ticket, id).await;
-        (m.delivery_state == Some(state)).then_some(m)
-    })
-    .await
+    app.wait_for_state(ticket, id, state).await
 }
 
 async fn queued(app: &TestApp, ticket: i64, body: &str) -> i64 {

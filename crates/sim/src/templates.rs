@@ -37,17 +37,7 @@ pub(crate) enum Params {
 
 impl Params {
     fn of(text: &str) -> Self {
-        let mut names: Vec<String> = Vec::new();
-        let mut rest = text;
-        while let Some(start) = rest.find("{{") {
-            let after = &rest[start + 2..];
-            let Some(end) = after.find("}}") else { break };
-            let name = after[..end].trim().to_owned();
-            if !name.is_empty() && !names.contains(&name) {
-                names.push(name);
-            }
-            rest = &after[end + 2..];
-        }
+        let names = windowdesk_core::template::placeholders(text);
         if names.iter().all(|n| n.chars().all(|c| c.is_ascii_digit())) {
             Self::Positional(names.len())
         } else {

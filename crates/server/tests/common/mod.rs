@@ -192,6 +192,27 @@ impl TestApp {
         }
     }
 
+    /// The first ticket, once there is one.
+    pub async fn only_ticket(&self) -> i64 {
+        self.eventually("the ticket", || async {
+            self.store().list_tickets(&windowdesk_store::TicketFilter::default()).await.unwrap().first().map(|t| t.id)
+        })
+        .await
+    }
+
+    pub async fn message(&self, ticket: i64, id: i64) -> windowdesk_store::MessageRow {
+        self.store().ticket_messages(ticket).await.unwrap().into_iter().find(|m| m.id == id).unwrap()
+    }
+
+    /// Waits until message `id` of `ticket` is in `state`.
+    pub async fn wait_for_state(&self, ticket: i64, id: i64, state: windowdesk_core::DeliveryState) -> windowdesk_store::MessageRow {
+        self.eventually(&format!("message {id} to be {state:?}"), || async {
+            let m = self.message(ticket, id).await;
+            (m.delivery_state == Some(state)).then_some(m)
+        })
+        .await
+    }
+
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.running.state.store
     }
