@@ -28,7 +28,7 @@ async fn event(
     Ok(())
 }
 
-fn transition(from: Option<String>, event: LocalEvent) -> Result<DeliveryState, StoreError> {
+pub(super) fn transition(from: Option<String>, event: LocalEvent) -> Result<DeliveryState, StoreError> {
     let from = from
         .as_deref()
         .and_then(DeliveryState::parse)
@@ -36,75 +36,112 @@ fn transition(from: Option<String>, event: LocalEvent) -> Result<DeliveryState, 
     from.on(event).map_err(|e| StoreError::Conflict(e.to_string()))
 }
 
-pub(crate) async fn enqueue(pool: &PgPool, msg: &NewOutbound) -> Result<Enqueued, StoreError> {
+/// One reply in one statement: the ticket's check and lock, the message, its outbox row, the ticket's
+/// update (T1: `new` means no agent reply yet; the first reply makes the ticket open) and the events.
+/// On its own it needs no explicit transaction (one round trip, one commit); in a batch it runs in a
+/// savepoint. No row comes back for a missing ticket; a closed one comes back without ids.
+const ENQUEUE: &str = "WITH t AS (
+        SELECT t.business_number_id AS bn, t.identity_id, t.status, COALESCE(i.wa_id, i.bsuid, i.identity_key) AS recipient
+        FROM tickets t JOIN identities i ON i.id = t.identity_id WHERE t.id = $1 FOR NO KEY UPDATE OF t
+    ), m AS (
+        INSERT INTO messages (ticket_id, business_number_id, identity_id, direction, kind, body, sent_at, received_at, delivery_state,
+                              delivery_updated_at, author)
+        SELECT $1, t.bn, t.identity_id, 'outbound', $2, $3, $4, $4, $5, $4, $6 FROM t WHERE t.status <> 'closed'
+        RETURNING id
+    ), o AS (
+        INSERT INTO outbox (message_id, business_number_id, recipient, request, free_form, window_end, state, next_attempt_at, created_at)
+        SELECT m.id, t.bn, t.recipient, $7, $8, $9, 'queued', $4, $4 FROM m, t
+        RETURNING id
+    ), u AS (
+        UPDATE tickets SET updated_at = $4, status = CASE WHEN tickets.status = 'new' THEN 'open' ELSE tickets.status END
+        FROM m WHERE tickets.id = $1
+    ), e AS (
+        INSERT INTO ticket_events (ticket_id, at, actor, kind, data)
+        SELECT $1, $4, $6, ev.kind, ev.data
+        FROM m, t, LATERAL (VALUES
+            (1, 'status_changed', $10, t.status = 'new'),
+            (2, 'reply_queued', json_build_object('message_id', m.id, 'kind', $2::text)::text, true)
+        ) AS ev (ord, kind, data, wanted)
+        WHERE ev.wanted ORDER BY ev.ord
+    )
+    SELECT t.status, m.id, o.id FROM t LEFT JOIN m ON true LEFT JOIN o ON true";
+
+async fn enqueue_in<'c, E: sqlx::PgExecutor<'c>>(conn: E, msg: &NewOutbound) -> Result<Enqueued, StoreError> {
+    let state = DeliveryState::Draft.on(LocalEvent::Enqueue).map_err(|e| StoreError::Conflict(e.to_string()))?;
+    let opened = serde_json::json!({"from": "new", "to": "open", "reason": "first reply"}).to_string();
+    let row = sqlx::query(ENQUEUE)
+        .bind(msg.ticket_id)
+        .bind(&msg.kind)
+        .bind(&msg.body)
+        .bind(msg.now.unix_millis())
+        .bind(state.as_str())
+        .bind(&msg.author)
+        .bind(&msg.request)
+        .bind(i64::from(msg.free_form))
+        .bind(msg.window_end.map(Timestamp::unix_millis))
+        .bind(opened)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("ticket {} does not exist", msg.ticket_id)))?;
+    let status: String = row.try_get(0)?;
+    match (row.try_get::<Option<i64>, _>(1)?, row.try_get::<Option<i64>, _>(2)?) {
+        (Some(message_id), Some(outbox_id)) => Ok(Enqueued { message_id, outbox_id }),
+        _ if status == TicketStatus::Closed.as_str() => {
+            Err(StoreError::Conflict(format!("ticket {} is closed; closed tickets are read-only", msg.ticket_id)))
+        }
+        _ => Err(StoreError::Corrupt(format!("reply on ticket {} was not stored", msg.ticket_id))),
+    }
+}
+
+/// Commits many replies in one transaction (group commit, as for ingest), each in a savepoint so a
+/// bad one fails alone. Retried whole when it lost a race (deadlock, serialization).
+pub(crate) async fn enqueue_batch(pool: &PgPool, batch: &[NewOutbound]) -> Result<Vec<Result<Enqueued, StoreError>>, StoreError> {
     let mut attempt = 0;
     loop {
-        match enqueue_once(pool, msg).await {
+        match enqueue_batch_once(pool, batch).await {
             Err(e) if e.is_retryable() && attempt < 5 => attempt += 1,
             other => return other,
         }
     }
 }
 
-async fn enqueue_once(pool: &PgPool, msg: &NewOutbound) -> Result<Enqueued, StoreError> {
+async fn enqueue_batch_once(pool: &PgPool, batch: &[NewOutbound]) -> Result<Vec<Result<Enqueued, StoreError>>, StoreError> {
+    if let [msg] = batch {
+        // Alone: the statement is its own transaction.
+        return match enqueue_in(pool, msg).await {
+            Err(e) if e.is_retryable() => Err(e),
+            result => Ok(vec![result]),
+        };
+    }
     let mut tx = pool.begin().await?;
-    let row = sqlx::query(
-        "SELECT t.business_number_id, t.identity_id, t.status, COALESCE(i.wa_id, i.bsuid, i.identity_key)
-         FROM tickets t JOIN identities i ON i.id = t.identity_id WHERE t.id = $1 FOR NO KEY UPDATE OF t",
-    )
-    .bind(msg.ticket_id)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(|| StoreError::NotFound(format!("ticket {} does not exist", msg.ticket_id)))?;
-    let (bn, identity_id, status, recipient): (i64, i64, String, String) =
-        (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?);
-    if status == TicketStatus::Closed.as_str() {
-        return Err(StoreError::Conflict(format!("ticket {} is closed; closed tickets are read-only", msg.ticket_id)));
+    // Tickets are locked in id order (stable, so one ticket's replies keep theirs): two batches
+    // never wait on each other in a cycle.
+    let mut order: Vec<usize> = (0..batch.len()).collect();
+    order.sort_by_key(|&i| batch[i].ticket_id);
+    let mut results: Vec<Option<Result<Enqueued, StoreError>>> = batch.iter().map(|_| None).collect();
+    for i in order {
+        let mut sp = Acquire::begin(&mut *tx).await?;
+        match enqueue_in(&mut *sp, &batch[i]).await {
+            Ok(queued) => {
+                sp.commit().await?;
+                results[i] = Some(Ok(queued));
+            }
+            Err(e) if e.is_retryable() => return Err(e),
+            Err(e) => {
+                sp.rollback().await?;
+                results[i] = Some(Err(e));
+            }
+        }
     }
-    let now = msg.now.unix_millis();
-    let state = DeliveryState::Draft.on(LocalEvent::Enqueue).map_err(|e| StoreError::Conflict(e.to_string()))?;
-    let message_id: i64 = sqlx::query_scalar(
-        "INSERT INTO messages (ticket_id, business_number_id, identity_id, direction, kind, body, sent_at, received_at, delivery_state,
-                               delivery_updated_at, author)
-         VALUES ($1, $2, $3, 'outbound', $4, $5, $6, $6, $7, $6, $8) RETURNING id",
-    )
-    .bind(msg.ticket_id)
-    .bind(bn)
-    .bind(identity_id)
-    .bind(&msg.kind)
-    .bind(&msg.body)
-    .bind(now)
-    .bind(state.as_str())
-    .bind(&msg.author)
-    .fetch_one(&mut *tx)
-    .await?;
-    let outbox_id: i64 = sqlx::query_scalar(
-        "INSERT INTO outbox (message_id, business_number_id, recipient, request, free_form, window_end, state, next_attempt_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $7) RETURNING id",
-    )
-    .bind(message_id)
-    .bind(bn)
-    .bind(&recipient)
-    .bind(&msg.request)
-    .bind(i64::from(msg.free_form))
-    .bind(msg.window_end.map(Timestamp::unix_millis))
-    .bind(now)
-    .fetch_one(&mut *tx)
-    .await?;
-    sqlx::query("UPDATE tickets SET updated_at = $1 WHERE id = $2").bind(now).bind(msg.ticket_id).execute(&mut *tx).await?;
-    // T1: `new` means no agent reply yet; the first reply makes the ticket open.
-    if status == TicketStatus::New.as_str() {
-        sqlx::query("UPDATE tickets SET status = 'open' WHERE id = $1").bind(msg.ticket_id).execute(&mut *tx).await?;
-        let data = serde_json::json!({"from": "new", "to": "open", "reason": "first reply"});
-        event(&mut tx, msg.ticket_id, msg.now, &msg.author, "status_changed", data).await?;
-    }
-    event(&mut tx, msg.ticket_id, msg.now, &msg.author, "reply_queued", serde_json::json!({"message_id": message_id, "kind": msg.kind}))
-        .await?;
     tx.commit().await?;
-    Ok(Enqueued { message_id, outbox_id })
+    Ok(results.into_iter().map(|r| r.unwrap_or(Err(StoreError::Closed))).collect())
 }
 
+/// Claims in one statement, whatever the batch size: the outbox rows, their messages' state and their
+/// attempt rows. The messages' states as they were come back and are checked by the core state
+/// machine before the commit; a row that cannot be claimed rolls the claim back.
 pub(crate) async fn claim_due(pool: &PgPool, now: Timestamp, limit: u32, worker: &str) -> Result<Vec<OutboxJob>, StoreError> {
+    let sending = DeliveryState::Queued.on(LocalEvent::Claim).map_err(|e| StoreError::Conflict(e.to_string()))?;
     let mut tx = pool.begin().await?;
     let rows = sqlx::query(
         "WITH due AS (
@@ -114,6 +151,10 @@ pub(crate) async fn claim_due(pool: &PgPool, now: Timestamp, limit: u32, worker:
              UPDATE outbox o SET state = 'sending', attempts = o.attempts + 1, claimed_at = $1, claimed_by = $3
              FROM due WHERE o.id = due.id
              RETURNING o.id, o.message_id, o.business_number_id, o.recipient, o.request, o.free_form, o.window_end, o.attempts
+         ), moved AS (
+             UPDATE messages m SET delivery_state = $4, delivery_updated_at = $1 FROM claimed c WHERE m.id = c.message_id
+         ), started AS (
+             INSERT INTO send_attempts (outbox_id, attempt, started_at) SELECT id, attempts, $1 FROM claimed
          )
          SELECT c.id, c.message_id, m.ticket_id, c.business_number_id, c.recipient, c.request, c.free_form, c.window_end, c.attempts, m.delivery_state
          FROM claimed c JOIN messages m ON m.id = c.message_id ORDER BY c.id",
@@ -121,11 +162,14 @@ pub(crate) async fn claim_due(pool: &PgPool, now: Timestamp, limit: u32, worker:
     .bind(now.unix_millis())
     .bind(i64::from(limit))
     .bind(worker)
+    .bind(sending.as_str())
     .fetch_all(&mut *tx)
     .await?;
     let mut jobs = Vec::with_capacity(rows.len());
     for r in rows {
-        let job = OutboxJob {
+        // The statement's snapshot: the state before this claim.
+        transition(r.try_get(9)?, LocalEvent::Claim)?;
+        jobs.push(OutboxJob {
             outbox_id: r.try_get(0)?,
             message_id: r.try_get(1)?,
             ticket_id: r.try_get(2)?,
@@ -135,21 +179,7 @@ pub(crate) async fn claim_due(pool: &PgPool, now: Timestamp, limit: u32, worker:
             free_form: r.try_get::<i64, _>(6)? != 0,
             window_end: r.try_get::<Option<i64>, _>(7)?.map(Timestamp::from_unix_millis),
             attempt: r.try_get(8)?,
-        };
-        let next = transition(r.try_get(9)?, LocalEvent::Claim)?;
-        sqlx::query("UPDATE messages SET delivery_state = $1, delivery_updated_at = $2 WHERE id = $3")
-            .bind(next.as_str())
-            .bind(now.unix_millis())
-            .bind(job.message_id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("INSERT INTO send_attempts (outbox_id, attempt, started_at) VALUES ($1, $2, $3)")
-            .bind(job.outbox_id)
-            .bind(job.attempt)
-            .bind(now.unix_millis())
-            .execute(&mut *tx)
-            .await?;
-        jobs.push(job);
+        });
     }
     tx.commit().await?;
     Ok(jobs)
@@ -269,23 +299,41 @@ async fn finish_attempts_once(
 ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
     let mut tx = pool.begin().await?;
     lock_for_outcomes(&mut tx, items).await?;
-    let mut results = Vec::with_capacity(items.len());
-    for (job, outcome) in items {
+    let mut results: Vec<Option<Result<(), StoreError>>> = items.iter().map(|_| None).collect();
+    // Acceptances, nearly all of a batch, are recorded set-based; the rest one by one.
+    let (accepted_at, accepted): (Vec<usize>, Vec<(&OutboxJob, &str)>) = items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (job, outcome))| match outcome {
+            AttemptOutcome::Accepted { wamid } => Some((i, (job, wamid.as_str()))),
+            _ => None,
+        })
+        .unzip();
+    if !accepted.is_empty() {
+        let done = super::outcomes::finish_accepted(&mut tx, &accepted, now).await?;
+        for (i, result) in accepted_at.into_iter().zip(done) {
+            results[i] = Some(result);
+        }
+    }
+    for (i, (job, outcome)) in items.iter().enumerate() {
+        if results[i].is_some() {
+            continue;
+        }
         let mut sp = Acquire::begin(&mut *tx).await?;
         match finish_in(&mut sp, job, outcome, now).await {
             Ok(()) => {
                 sp.commit().await?;
-                results.push(Ok(()));
+                results[i] = Some(Ok(()));
             }
             Err(e @ StoreError::Conflict(_)) => {
                 sp.rollback().await?;
-                results.push(Err(e));
+                results[i] = Some(Err(e));
             }
             Err(e) => return Err(e),
         }
     }
     tx.commit().await?;
-    Ok(results)
+    Ok(results.into_iter().map(|r| r.unwrap_or(Err(StoreError::Closed))).collect())
 }
 
 async fn finish_in(tx: &mut PgConnection, job: &OutboxJob, outcome: &AttemptOutcome, now: Timestamp) -> Result<(), StoreError> {
