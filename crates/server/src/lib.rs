@@ -14,6 +14,7 @@ pub mod events;
 pub mod media;
 pub mod metrics;
 pub mod notes;
+pub mod pacer;
 pub mod replies;
 pub mod web;
 pub mod webhook;

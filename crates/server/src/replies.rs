@@ -44,20 +44,25 @@ pub async fn post_text_reply(state: &AppState, ticket_id: i64, body: &str, autho
     if text.chars().count() > MAX_TEXT_CHARS {
         return Err(ReplyError::Invalid { field: "body", message: format!("is longer than WhatsApp's {MAX_TEXT_CHARS} characters") });
     }
-    let ticket = state.store.ticket(ticket_id).await?.ok_or(ReplyError::NoTicket(ticket_id))?;
+    // One query for both: every round trip here is part of the reply's latency.
+    let (ticket, identity) = state.store.ticket_with_identity(ticket_id).await?.ok_or(ReplyError::NoTicket(ticket_id))?;
     if ticket.status == TicketStatus::Closed {
         return Err(ReplyError::Conflict(format!("ticket {ticket_id} is closed; closed tickets are read-only")));
     }
-    let identity = state
-        .store
-        .identity(ticket.identity_id)
-        .await?
-        .ok_or_else(|| StoreError::Corrupt(format!("ticket {ticket_id} has no identity")))?;
-    let templates = account_templates(state, ticket.business_number_id).await?;
+    let identity = identity.ok_or_else(|| StoreError::Corrupt(format!("ticket {ticket_id} has no identity")))?;
     let policy = WindowPolicy::WHATSAPP;
     let now = state.clock.now();
-    let ctx = SendContext { window: &identity.window, policy, now, templates: &templates, sms_fallback: false, hold_allowed: false };
-    match decide(&ctx, &Outgoing::FreeForm) {
+    // A free-form reply needs the templates only to offer them when the window blocks it: the
+    // decision is taken without them first, and again with them only then.
+    let templates;
+    let mut ctx = SendContext { window: &identity.window, policy, now, templates: &[], sms_fallback: false, hold_allowed: false };
+    let mut decision = decide(&ctx, &Outgoing::FreeForm);
+    if matches!(decision, SendDecision::Blocked { .. }) {
+        templates = account_templates(state, ticket.business_number_id).await?;
+        ctx.templates = &templates;
+        decision = decide(&ctx, &Outgoing::FreeForm);
+    }
+    match decision {
         SendDecision::Send { .. } => {
             let recipient = identity.wa_id.clone().or(identity.bsuid.clone()).unwrap_or(identity.identity_key.clone());
             let window_end = identity.window.window_end(policy);
