@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 use crate::error::StoreError;
 
 type Reply<R> = oneshot::Sender<Result<R, StoreError>>;
+type Queue<I, R> = mpsc::UnboundedSender<(I, Reply<R>)>;
 
 /// One result per item of a batch, in order.
 pub type BatchResults<'a, R> = Pin<Box<dyn Future<Output = Vec<Result<R, StoreError>>> + Send + 'a>>;
@@ -27,7 +28,7 @@ pub trait BatchCommitter<I, R>: Send + Sync + 'static {
 }
 
 pub struct GroupCommit<I, R> {
-    tx: std::sync::Mutex<Option<mpsc::UnboundedSender<(I, Reply<R>)>>>,
+    tx: std::sync::Mutex<Option<Queue<I, R>>>,
     collector: tokio::sync::Mutex<Option<JoinHandle<()>>>,
 }
 

@@ -237,7 +237,7 @@ impl ContactStore for PgStore {
     async fn identity(&self, id: i64) -> Result<Option<IdentityRow>, StoreError> {
         queries::identity(self.pool(), id).await
     }
-    async fn ticket_with_identity(&self, ticket_id: i64) -> Result<Option<(TicketRow, Option<IdentityRow>)>, StoreError> {
+    async fn ticket_with_identity(&self, ticket_id: i64) -> Result<Option<TicketWithIdentity>, StoreError> {
         queries::ticket_with_identity(self.pool(), ticket_id).await
     }
     async fn identity_changes(&self, identity_id: i64) -> Result<Vec<IdentityChangeRow>, StoreError> {

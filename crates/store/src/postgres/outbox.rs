@@ -93,8 +93,8 @@ async fn enqueue_in<'c, E: sqlx::PgExecutor<'c>>(conn: E, msg: &NewOutbound) -> 
     }
 }
 
-/// Commits many replies in one transaction (group commit, as for ingest), each in a savepoint so a
-/// bad one fails alone. Retried whole when it lost a race (deadlock, serialization).
+/// Commits many replies in one transaction (group commit, as for ingest); a refused one (missing or
+/// closed ticket) fails alone. Retried whole when it lost a race (deadlock, serialization).
 pub(crate) async fn enqueue_batch(pool: &PgPool, batch: &[NewOutbound]) -> Result<Vec<Result<Enqueued, StoreError>>, StoreError> {
     let mut attempt = 0;
     loop {
@@ -120,17 +120,12 @@ async fn enqueue_batch_once(pool: &PgPool, batch: &[NewOutbound]) -> Result<Vec<
     order.sort_by_key(|&i| batch[i].ticket_id);
     let mut results: Vec<Option<Result<Enqueued, StoreError>>> = batch.iter().map(|_| None).collect();
     for i in order {
-        let mut sp = Acquire::begin(&mut *tx).await?;
-        match enqueue_in(&mut *sp, &batch[i]).await {
-            Ok(queued) => {
-                sp.commit().await?;
-                results[i] = Some(Ok(queued));
-            }
-            Err(e) if e.is_retryable() => return Err(e),
-            Err(e) => {
-                sp.rollback().await?;
-                results[i] = Some(Err(e));
-            }
+        // No savepoint per reply: a missing or closed ticket is answered by the statement without an
+        // error, so it never aborts the transaction, and a savepoint would cost two round trips per
+        // reply. A database error does abort it: the caller then commits the replies one by one.
+        match enqueue_in(&mut *tx, &batch[i]).await {
+            Err(e @ (StoreError::Postgres(_) | StoreError::Closed)) => return Err(e),
+            result => results[i] = Some(result),
         }
     }
     tx.commit().await?;

@@ -192,7 +192,7 @@ pub(crate) async fn identity_by_key(pool: &PgPool, bn: i64, key: &str) -> Result
 
 /// A ticket and its identity in one round trip (the reply path needs both); the identity is `None`
 /// only if the database lost it.
-pub(crate) async fn ticket_with_identity(pool: &PgPool, id: i64) -> Result<Option<(TicketRow, Option<IdentityRow>)>, StoreError> {
+pub(crate) async fn ticket_with_identity(pool: &PgPool, id: i64) -> Result<Option<TicketWithIdentity>, StoreError> {
     let row = sqlx::query(
         "SELECT t.id, t.business_number_id, t.identity_id, t.requester_id, t.status, t.subject, t.assignee_id, t.followup_of, t.created_at, t.updated_at, t.last_message_at,
                 i.id, i.contact_id, i.business_number_id, i.identity_key, i.wa_id, i.bsuid, i.profile_name, c.name, c.name_is_default, i.last_inbound_at, i.referral_at, i.fep_started_at

@@ -206,7 +206,7 @@ impl ContactStore for SqliteStore {
     async fn identity(&self, id: i64) -> Result<Option<IdentityRow>, StoreError> {
         self.read(move |c| queries::identity(c, id)).await
     }
-    async fn ticket_with_identity(&self, ticket_id: i64) -> Result<Option<(TicketRow, Option<IdentityRow>)>, StoreError> {
+    async fn ticket_with_identity(&self, ticket_id: i64) -> Result<Option<TicketWithIdentity>, StoreError> {
         self.read(move |c| queries::ticket_with_identity(c, ticket_id)).await
     }
     async fn identity_changes(&self, identity_id: i64) -> Result<Vec<IdentityChangeRow>, StoreError> {

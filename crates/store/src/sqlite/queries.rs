@@ -169,7 +169,7 @@ pub(crate) fn identity_by_key(c: &Connection, bn: i64, key: &str) -> Result<Opti
 
 /// A ticket and its identity in one query (the reply path needs both); the identity is `None` only
 /// if the database lost it.
-pub(crate) fn ticket_with_identity(c: &Connection, id: i64) -> Result<Option<(TicketRow, Option<IdentityRow>)>, StoreError> {
+pub(crate) fn ticket_with_identity(c: &Connection, id: i64) -> Result<Option<TicketWithIdentity>, StoreError> {
     let mut stmt = c.prepare_cached(
         "SELECT t.id, t.business_number_id, t.identity_id, t.requester_id, t.status, t.subject, t.assignee_id, t.followup_of, t.created_at, t.updated_at, t.last_message_at,
                 i.id, i.contact_id, i.business_number_id, i.identity_key, i.wa_id, i.bsuid, i.profile_name, c.name, c.name_is_default, i.last_inbound_at, i.referral_at, i.fep_started_at
