@@ -70,15 +70,15 @@ async fn main() -> anyhow::Result<()> {
     // Latency, one reply at a time with an idle dispatcher.
     let mut latencies = Vec::with_capacity(latency_n);
     for i in 0..latency_n {
-        let before = sim.handle.received().len();
+        let before = sim.handle.received_count();
         let t0 = Instant::now();
         match post_text_reply(state, tickets[i % tickets.len()], &format!("latency {i}"), "bench").await? {
             ReplyOutcome::Queued { .. } => {}
             other => anyhow::bail!("unexpected {other:?}"),
         }
-        while sim.handle.received().len() == before {
-            tokio::time::sleep(Duration::from_micros(100)).await;
-        }
+        // Woken by the simulator as it records the message (a sleeping poll would add up to a
+        // millisecond of timer granularity to every figure).
+        sim.handle.wait_received(before + 1).await;
         latencies.push(t0.elapsed().as_secs_f64() * 1000.0);
     }
     latencies.sort_by(f64::total_cmp);
@@ -93,7 +93,7 @@ async fn main() -> anyhow::Result<()> {
     );
 
     // Throughput: many replies queued at once, limit raised.
-    let before = sim.handle.received().len();
+    let before = sim.handle.received_count();
     let t_enqueue = Instant::now();
     // 64 callers at once, as a busy API or many agents would post.
     let results: Vec<_> = futures::stream::iter(0..throughput_n)
@@ -108,13 +108,9 @@ async fn main() -> anyhow::Result<()> {
         r?;
     }
     let enqueue_s = t_enqueue.elapsed().as_secs_f64();
-    let t0 = Instant::now();
-    // `received()` copies the simulator's whole list: poll rarely, the span comes from its timestamps.
-    while sim.handle.received().len() < before + throughput_n {
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        if t0.elapsed() > Duration::from_secs(600) {
-            anyhow::bail!("stalled at {} of {throughput_n}", sim.handle.received().len() - before);
-        }
+    // The span comes from the simulator's timestamps; this only waits for the last send.
+    if tokio::time::timeout(Duration::from_secs(600), sim.handle.wait_received(before + throughput_n)).await.is_err() {
+        anyhow::bail!("stalled at {} of {throughput_n}", sim.handle.received_count() - before);
     }
     let received = sim.handle.received();
     let mut at: Vec<i64> = received[before..].iter().map(|m| m.accepted_at_ms).collect();

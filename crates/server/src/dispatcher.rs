@@ -3,15 +3,17 @@
 //!
 //! Every attempt is claimed in the database before the request leaves, and its outcome is recorded
 //! after. Free-form messages are never sent at or after their `window_end`: a retry that would land
-//! there becomes `blocked`. Throughput per business number and the pair rate per customer are kept
-//! below Meta's limits by rate limiters, rather than by collecting `130429`/`131056` errors.
+//! there becomes `blocked`. Throughput per business number (a [`Pacer`]) and the pair rate per
+//! customer (a rate limiter) are kept below Meta's limits, rather than by collecting `130429`/`131056`
+//! errors.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::clock::Clock as _;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use rand::Rng;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::{Notify, Semaphore};
@@ -25,6 +27,7 @@ use windowdesk_whatsapp::errors::{human_reason, ErrorClass};
 
 use crate::config::DispatcherConfig;
 use crate::events::Events;
+use crate::pacer::Pacer;
 
 /// An SMS as the outbox keeps it (see `replies::post_sms`).
 #[derive(serde::Deserialize)]
@@ -38,19 +41,12 @@ struct SmsRequest {
 pub struct NumberSender {
     pub phone_number_id: String,
     pub access_token: SecretString,
-    limiter: DefaultDirectRateLimiter,
+    pacer: Arc<Pacer>,
 }
 
 impl NumberSender {
     pub fn new(phone_number_id: String, access_token: SecretString, per_second: u32) -> Self {
-        let per_second = NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN);
-        // No burst: sends are spaced 1/rate apart, so the limit holds over *any* one-second window (a
-        // bucket of one second's worth would admit twice the rate across a window boundary).
-        NumberSender {
-            phone_number_id,
-            access_token,
-            limiter: RateLimiter::direct(Quota::per_second(per_second).allow_burst(NonZeroU32::MIN)),
-        }
+        NumberSender { phone_number_id, access_token, pacer: Pacer::new(per_second) }
     }
 }
 
@@ -120,8 +116,11 @@ impl Dispatcher {
                 self.pairs.retain_recent();
                 order.retain(|_, turn| matches!(turn.try_recv(), Err(tokio::sync::oneshot::error::TryRecvError::Empty)));
             }
+            // Claim in batches: while the sends of one claim wait for their slots at the pacer, the
+            // next claim is made once half the permits are free, so the pacer never runs dry and a
+            // claim transaction is shared by many sends. Idle, a lone reply is claimed at once.
             let free = permits.available_permits();
-            if free == 0 {
+            if free < (self.config.concurrency / 2).max(1) && !sends.is_empty() {
                 tokio::select! {
                     _ = sends.join_next() => {}
                     () = shutdown.cancelled() => break,
@@ -203,13 +202,27 @@ impl Dispatcher {
                 },
             };
         };
-        number.limiter.until_ready().await;
-        self.pairs.until_key_ready(&job.recipient).await;
-        // Waiting for the limiters took time: the window may have closed meanwhile (W4).
+        // The pair rate is asked once the number's slot is here, so the pair's token is taken right
+        // before the send; a pair that must wait gives its slot back (it counts as a send, which only
+        // errs on the safe side) rather than holding the number's limit for seconds.
+        let slot = loop {
+            let slot = number.pacer.acquire().await;
+            match self.pairs.check_key(&job.recipient) {
+                Ok(()) => break slot,
+                Err(not_until) => {
+                    drop(slot);
+                    tokio::time::sleep(not_until.wait_time_from(self.pairs.clock().now())).await;
+                }
+            }
+        };
+        // Waiting for the limits took time: the window may have closed meanwhile (W4).
         if !Self::window_open(job, self.clock.now()) {
             return AttemptOutcome::Blocked;
         }
-        match self.api.send_message(&number.phone_number_id, number.access_token.expose_secret(), &job.request).await {
+        let answer = self.api.send_message(&number.phone_number_id, number.access_token.expose_secret(), &job.request).await;
+        // The send counts against the limit until now, when its answer is here.
+        drop(slot);
+        match answer {
             Ok(wamid) => AttemptOutcome::Accepted { wamid },
             Err(e) => self.after_error(job, e),
         }

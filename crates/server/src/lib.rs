@@ -15,6 +15,7 @@ pub mod events;
 pub mod media;
 pub mod metrics;
 pub mod notes;
+pub mod pacer;
 pub mod replies;
 pub mod templates;
 pub mod web;

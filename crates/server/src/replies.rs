@@ -86,17 +86,39 @@ pub struct Outlook {
 pub const POLICY: WindowPolicy = WindowPolicy::WHATSAPP;
 
 impl Outlook {
+    /// The ticket with everything the decision can need: its window, the account's templates and the
+    /// number's fallback settings.
     pub async fn load(state: &AppState, ticket_id: i64) -> Result<Outlook, ReplyError> {
-        let ticket = state.store.ticket(ticket_id).await?.ok_or(ReplyError::NoTicket(ticket_id))?;
-        let identity = state
-            .store
-            .identity(ticket.identity_id)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("ticket {ticket_id} has no identity")))?;
-        let templates = crate::templates::account_templates(state, ticket.business_number_id).await?;
-        let settings = settings_of(state, ticket.business_number_id).await?;
-        let sms_configured = state.fallbacks.sms_enabled && settings.sms_from.is_some() && identity.wa_id.is_some();
-        Ok(Outlook { ticket, identity, templates, settings, sms_configured, now: state.clock.now() })
+        let mut o = Self::load_window(state, ticket_id).await?;
+        o.load_ways_out(state).await?;
+        Ok(o)
+    }
+
+    /// The ticket and its window only (one query): enough for a free-form reply while the window is
+    /// open, which is most of them, and every round trip here is part of the reply's latency. The
+    /// ways out are loaded only when the window blocks ([`Outlook::load_ways_out`]).
+    pub async fn load_window(state: &AppState, ticket_id: i64) -> Result<Outlook, ReplyError> {
+        let (ticket, identity) = state.store.ticket_with_identity(ticket_id).await?.ok_or(ReplyError::NoTicket(ticket_id))?;
+        let identity = identity.ok_or_else(|| StoreError::Corrupt(format!("ticket {ticket_id} has no identity")))?;
+        let now = state.clock.now();
+        let settings = NumberSettings {
+            business_number_id: ticket.business_number_id,
+            fallback_ladder: Vec::new(),
+            hold_notice_template: None,
+            hold_notice_language: None,
+            hold_hours: state.fallbacks.default_hold_hours,
+            sms_from: None,
+            updated_at: now,
+            updated_by: None,
+        };
+        Ok(Outlook { ticket, identity, templates: Vec::new(), settings, sms_configured: false, now })
+    }
+
+    pub async fn load_ways_out(&mut self, state: &AppState) -> Result<(), ReplyError> {
+        self.templates = crate::templates::account_templates(state, self.ticket.business_number_id).await?;
+        self.settings = settings_of(state, self.ticket.business_number_id).await?;
+        self.sms_configured = state.fallbacks.sms_enabled && self.settings.sms_from.is_some() && self.identity.wa_id.is_some();
+        Ok(())
     }
 
     pub fn context(&self) -> SendContext<'_> {
@@ -174,9 +196,14 @@ fn outbound(o: &Outlook, kind: &str, body: &str, author: &str, request: String, 
 /// Posts a free-form text reply on a ticket, from `author` (`agent:<id>`, `api:<token>`, `rule:<id>`).
 pub async fn post_text_reply(state: &AppState, ticket_id: i64, body: &str, author: &str) -> Result<ReplyOutcome, ReplyError> {
     let text = checked_text(body, MAX_TEXT_CHARS)?;
-    let o = Outlook::load(state, ticket_id).await?;
+    let mut o = Outlook::load_window(state, ticket_id).await?;
     o.writable()?;
-    match decide(&o.context(), &Outgoing::FreeForm) {
+    let mut decision = decide(&o.context(), &Outgoing::FreeForm);
+    if matches!(decision, SendDecision::Blocked { .. }) {
+        o.load_ways_out(state).await?;
+        decision = decide(&o.context(), &Outgoing::FreeForm);
+    }
+    match decision {
         SendDecision::Send { .. } => {
             let request = text_message(&o.recipient(), text).to_string();
             let Enqueued { message_id, .. } = commit(state, &o, outbound(&o, "text", text, author, request, Channel::Whatsapp)).await?;

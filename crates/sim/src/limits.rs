@@ -8,7 +8,8 @@ use crate::error::GraphError;
 
 #[derive(Default)]
 pub(crate) struct Limits {
-    /// Acceptance times (ms) in the last second, per number.
+    /// Acceptance times (ms) of recent sends per number, sorted by time. Concurrent requests read the
+    /// clock before they take the lock, so they may arrive here slightly out of time order.
     recent: HashMap<String, VecDeque<i64>>,
     /// Token buckets per (number, customer).
     pairs: HashMap<(String, String), Bucket>,
@@ -18,6 +19,21 @@ pub(crate) struct Limits {
 struct Bucket {
     tokens: f64,
     at_ms: i64,
+}
+
+/// Meta's "messages per second": no window of 1,000 consecutive milliseconds holds more than the limit.
+const WINDOW_MS: i64 = 1000;
+
+/// Whether one more send at `now_ms` would put more than `limit` sends into some one-second window
+/// (`recent` sorted). Every window that contains `now_ms` is checked, not only the one ending there:
+/// a send recorded earlier may carry a later time.
+fn over_limit(recent: &VecDeque<i64>, now_ms: i64, limit: usize) -> bool {
+    let count = |from: i64| recent.partition_point(|&t| t < from + WINDOW_MS) - recent.partition_point(|&t| t < from);
+    // The fullest window holding `now_ms` can be slid right until it starts at one of its sends or
+    // at `now_ms`: those are the only starts to try.
+    let first = now_ms - (WINDOW_MS - 1);
+    let starts = recent.range(recent.partition_point(|&t| t < first)..recent.partition_point(|&t| t <= now_ms));
+    starts.copied().chain(std::iter::once(now_ms)).any(|from| count(from) >= limit)
 }
 
 impl Limits {
@@ -31,10 +47,11 @@ impl Limits {
         pair: PairRate,
     ) -> Result<(), GraphError> {
         let recent = self.recent.entry(phone_number_id.to_owned()).or_default();
-        while recent.front().is_some_and(|&t| t <= now_ms - 1000) {
+        // Kept a second longer than a window: a late-arriving send may still fall into it.
+        while recent.front().is_some_and(|&t| t <= now_ms - 2 * WINDOW_MS) {
             recent.pop_front();
         }
-        if throughput_per_second > 0 && recent.len() >= throughput_per_second as usize {
+        if throughput_per_second > 0 && over_limit(recent, now_ms, throughput_per_second as usize) {
             return Err(GraphError::whatsapp(400, 130_429));
         }
         if pair.interval_ms > 0 {
@@ -49,7 +66,8 @@ impl Limits {
             }
             bucket.tokens -= 1.0;
         }
-        recent.push_back(now_ms);
+        let at = recent.partition_point(|&t| t <= now_ms);
+        recent.insert(at, now_ms);
         Ok(())
     }
 }
@@ -70,6 +88,27 @@ mod tests {
         // Another number has its own budget; a second later the first one has too.
         l.admit("2", "49009", 1_999, 5, PAIR).unwrap();
         l.admit("1", "49009", 2_000, 5, PAIR).unwrap();
+    }
+
+    #[test]
+    fn throughput_counts_by_time_not_by_arrival() {
+        let mut l = Limits::default();
+        // A send stamped 1,500 arrives first; four stamped earlier arrive after it.
+        l.admit("1", "49001", 1_500, 5, PAIR).unwrap();
+        for t in [600, 700, 800, 900] {
+            l.admit("1", "49001", t, 5, PAIR).unwrap();
+        }
+        // [600, 1,599] already holds five: a send at 1,000 or 1,599 would make six.
+        assert_eq!(l.admit("1", "49002", 1_000, 5, PAIR).unwrap_err().code, 130_429);
+        assert_eq!(l.admit("1", "49002", 1_599, 5, PAIR).unwrap_err().code, 130_429);
+        // At 1,600 the send at 600 has left every window that holds 1,600.
+        l.admit("1", "49002", 1_600, 5, PAIR).unwrap();
+        // The old sends are counted by their time, not left behind a later one: at 2,400, only
+        // 1,500 and 1,600 are within a second.
+        for _ in 0..3 {
+            l.admit("1", "49003", 2_400, 5, PAIR).unwrap();
+        }
+        assert_eq!(l.admit("1", "49003", 2_400, 5, PAIR).unwrap_err().code, 130_429);
     }
 
     #[test]

@@ -126,6 +126,7 @@ async fn handle(
             accepted,
         }
     };
+    sim.0.received_wake.notify_waiters();
     sim.spawn_statuses(plan);
 
     let mut message = json!({ "id": wamid });

@@ -225,6 +225,8 @@ pub(crate) struct Shared {
     /// Changed at runtime by `/sim/templates…`; its own lock, as sends only read it.
     pub templates: RwLock<Vec<Template>>,
     pub inner: Mutex<Inner>,
+    /// Woken whenever a message the business sent was recorded.
+    pub received_wake: tokio::sync::Notify,
     pub http: reqwest::Client,
     pub cancel: CancellationToken,
     pub tasks: TaskTracker,
@@ -256,6 +258,7 @@ impl SimHandle {
             clock,
             templates: RwLock::new(templates),
             inner: Mutex::new(inner),
+            received_wake: tokio::sync::Notify::new(),
             http,
             cancel: CancellationToken::new(),
             tasks: TaskTracker::new(),
@@ -297,6 +300,23 @@ impl SimHandle {
     /// Messages the business sent, in order.
     pub fn received(&self) -> Vec<ReceivedMessage> {
         self.lock().received.clone()
+    }
+
+    /// How many messages the business sent (without copying them, unlike [`Self::received`]).
+    pub fn received_count(&self) -> usize {
+        self.lock().received.len()
+    }
+
+    /// Waits until at least `count` messages from the business were recorded.
+    pub async fn wait_received(&self, count: usize) {
+        loop {
+            // Registered before the check, so a message recorded in between still wakes us.
+            let recorded = self.0.received_wake.notified();
+            if self.received_count() >= count {
+                return;
+            }
+            recorded.await;
+        }
     }
 
     /// Messages customers sent, in order.

@@ -60,6 +60,9 @@ pub trait TicketStore: Send + Sync {
 pub trait ContactStore: Send + Sync {
     async fn identity_by_key(&self, business_number_id: i64, key: &str) -> Result<Option<IdentityRow>, StoreError>;
     async fn identity(&self, id: i64) -> Result<Option<IdentityRow>, StoreError>;
+    /// A ticket and its identity in one query, for the reply path; the identity is `None` only if
+    /// the database lost it.
+    async fn ticket_with_identity(&self, ticket_id: i64) -> Result<Option<TicketWithIdentity>, StoreError>;
     async fn identity_changes(&self, identity_id: i64) -> Result<Vec<IdentityChangeRow>, StoreError>;
 }
 

@@ -558,3 +558,6 @@ pub struct MessageMedia {
     pub error: Option<String>,
     pub attempts: i64,
 }
+
+/// A ticket and its identity (`None` only if the database lost it).
+pub type TicketWithIdentity = (TicketRow, Option<IdentityRow>);

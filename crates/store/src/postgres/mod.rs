@@ -5,6 +5,7 @@ mod fallback;
 mod ingest;
 mod media;
 mod outbox;
+mod outcomes;
 mod queries;
 mod web;
 
@@ -29,7 +30,9 @@ const RACE_RETRIES: usize = 5;
 
 pub struct PgStore {
     inner: Arc<Inner>,
-    group: GroupCommit,
+    group: GroupCommit<IngestPayload, IngestSummary>,
+    /// Replies share transactions the same way webhooks do.
+    enqueues: GroupCommit<NewOutbound, Enqueued>,
 }
 
 struct Inner {
@@ -65,7 +68,8 @@ impl PgStore {
     pub fn with_pool(pool: PgPool, options: StoreOptions) -> Self {
         let inner = Arc::new(Inner { pool });
         let group = GroupCommit::start(inner.clone(), options.max_batch, options.max_in_flight.max(1));
-        PgStore { inner, group }
+        let enqueues = GroupCommit::start(inner.clone(), options.max_batch, options.max_in_flight.max(1));
+        PgStore { inner, group, enqueues }
     }
 
     pub async fn run_migrations(pool: &PgPool) -> Result<(), StoreError> {
@@ -106,8 +110,8 @@ fn is_planned_retry(e: &StoreError) -> bool {
     matches!(e, StoreError::Postgres(sqlx::Error::Protocol(m)) if m == ingest::DUPLICATE_SEEN || m == ingest::IDENTITY_RACE)
 }
 
-impl BatchCommitter for Inner {
-    fn commit_batch(&self, batch: Vec<IngestPayload>) -> BatchResults<'_> {
+impl BatchCommitter<IngestPayload, IngestSummary> for Inner {
+    fn commit_batch(&self, batch: Vec<IngestPayload>) -> BatchResults<'_, IngestSummary> {
         Box::pin(async move {
             match self.commit_with_retries(&batch).await {
                 Ok(s) => s.into_iter().map(Ok).collect(),
@@ -117,6 +121,30 @@ impl BatchCommitter for Inner {
                     let mut out = Vec::with_capacity(batch.len());
                     for p in &batch {
                         out.push(self.commit_with_retries(std::slice::from_ref(p)).await.map(|mut s| s.pop().unwrap_or_default()));
+                    }
+                    out
+                }
+            }
+        })
+    }
+}
+
+impl BatchCommitter<NewOutbound, Enqueued> for Inner {
+    fn commit_batch(&self, batch: Vec<NewOutbound>) -> BatchResults<'_, Enqueued> {
+        Box::pin(async move {
+            match outbox::enqueue_batch(&self.pool, &batch).await {
+                Ok(results) => results,
+                Err(e) if batch.len() == 1 => vec![Err(e)],
+                Err(e) => {
+                    // The transaction failed as a whole (e.g. its commit): each reply is tried alone,
+                    // so each caller gets its own answer.
+                    tracing::warn!(error = %e, size = batch.len(), "reply batch failed; committing replies one by one");
+                    let mut out = Vec::with_capacity(batch.len());
+                    for msg in &batch {
+                        out.push(match outbox::enqueue_batch(&self.pool, std::slice::from_ref(msg)).await {
+                            Ok(mut r) => r.pop().unwrap_or(Err(StoreError::Closed)),
+                            Err(e) => Err(e),
+                        });
                     }
                     out
                 }
@@ -210,6 +238,9 @@ impl ContactStore for PgStore {
     async fn identity(&self, id: i64) -> Result<Option<IdentityRow>, StoreError> {
         queries::identity(self.pool(), id).await
     }
+    async fn ticket_with_identity(&self, ticket_id: i64) -> Result<Option<TicketWithIdentity>, StoreError> {
+        queries::ticket_with_identity(self.pool(), ticket_id).await
+    }
     async fn identity_changes(&self, identity_id: i64) -> Result<Vec<IdentityChangeRow>, StoreError> {
         queries::identity_changes(self.pool(), identity_id).await
     }
@@ -237,7 +268,10 @@ impl MessageStore for PgStore {
 #[async_trait]
 impl OutboxStore for PgStore {
     async fn enqueue(&self, msg: &NewOutbound) -> Result<Enqueued, StoreError> {
-        outbox::enqueue(self.pool(), msg).await
+        if msg.replaces.is_some() {
+            return outbox::enqueue_replacing(self.pool(), msg).await;
+        }
+        self.enqueues.submit(msg.clone()).await
     }
     async fn claim_due(&self, now: Timestamp, limit: u32, worker: &str) -> Result<Vec<OutboxJob>, StoreError> {
         outbox::claim_due(self.pool(), now, limit, worker).await
@@ -289,6 +323,7 @@ impl Store for PgStore {
         "postgres"
     }
     async fn close(&self) {
+        self.enqueues.close().await;
         self.group.close().await;
         self.pool().close().await;
     }

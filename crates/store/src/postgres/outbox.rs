@@ -36,89 +36,129 @@ pub(crate) fn transition(from: Option<String>, event: LocalEvent) -> Result<Deli
     from.on(event).map_err(|e| StoreError::Conflict(e.to_string()))
 }
 
-pub(crate) async fn enqueue(pool: &PgPool, msg: &NewOutbound) -> Result<Enqueued, StoreError> {
+/// One reply in one statement: the ticket's check and lock, the message, its outbox row, the ticket's
+/// update (T1: `new` means no agent reply yet; the first reply makes the ticket open) and the events.
+/// On its own it needs no explicit transaction (one round trip, one commit); in a batch it runs in a
+/// savepoint. No row comes back for a missing ticket; a closed one comes back without ids.
+const ENQUEUE: &str = "WITH t AS (
+        SELECT t.business_number_id AS bn, t.identity_id, t.status, COALESCE(i.wa_id, i.bsuid, i.identity_key) AS recipient
+        FROM tickets t JOIN identities i ON i.id = t.identity_id WHERE t.id = $1 FOR NO KEY UPDATE OF t
+    ), m AS (
+        INSERT INTO messages (ticket_id, business_number_id, identity_id, direction, kind, body, sent_at, received_at, delivery_state,
+                              delivery_updated_at, author)
+        SELECT $1, t.bn, t.identity_id, 'outbound', $2, $3, $4, $4, $5, $4, $6 FROM t WHERE t.status <> 'closed'
+        RETURNING id
+    ), o AS (
+        INSERT INTO outbox (message_id, business_number_id, recipient, request, free_form, window_end, state, next_attempt_at, created_at,
+                            channel, hold_expires_at)
+        SELECT m.id, t.bn, t.recipient, $7, $8, $9, $13, $4, $4, $11, $12 FROM m, t
+        RETURNING id
+    ), u AS (
+        UPDATE tickets SET updated_at = $4, status = CASE WHEN tickets.status = 'new' THEN 'open' ELSE tickets.status END
+        FROM m WHERE tickets.id = $1
+    ), e AS (
+        INSERT INTO ticket_events (ticket_id, at, actor, kind, data)
+        SELECT $1, $4, $6, ev.kind, ev.data
+        FROM m, t, LATERAL (VALUES
+            (1, 'status_changed', $10, t.status = 'new'),
+            (2, CASE WHEN $12::BIGINT IS NULL THEN 'reply_queued' ELSE 'reply_held' END,
+             json_build_object('message_id', m.id, 'kind', $2::text, 'channel', $11::text, 'expires_at', $12::BIGINT)::text, true)
+        ) AS ev (ord, kind, data, wanted)
+        WHERE ev.wanted ORDER BY ev.ord
+    )
+    SELECT t.status, m.id, o.id FROM t LEFT JOIN m ON true LEFT JOIN o ON true";
+
+async fn enqueue_in<'c, E: sqlx::PgExecutor<'c>>(conn: E, msg: &NewOutbound) -> Result<Enqueued, StoreError> {
+    let mut state = DeliveryState::Draft.on(LocalEvent::Enqueue).map_err(|e| StoreError::Conflict(e.to_string()))?;
+    if msg.hold_until.is_some() {
+        state = state.on(LocalEvent::Hold).map_err(|e| StoreError::Conflict(e.to_string()))?;
+    }
+    let outbox_state = if msg.hold_until.is_some() { "held" } else { "queued" };
+    let opened = serde_json::json!({"from": "new", "to": "open", "reason": "first reply"}).to_string();
+    let row = sqlx::query(ENQUEUE)
+        .bind(msg.ticket_id)
+        .bind(&msg.kind)
+        .bind(&msg.body)
+        .bind(msg.now.unix_millis())
+        .bind(state.as_str())
+        .bind(&msg.author)
+        .bind(&msg.request)
+        .bind(i64::from(msg.free_form))
+        .bind(msg.window_end.map(Timestamp::unix_millis))
+        .bind(opened)
+        .bind(msg.channel.as_str())
+        .bind(msg.hold_until.map(Timestamp::unix_millis))
+        .bind(outbox_state)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("ticket {} does not exist", msg.ticket_id)))?;
+    let status: String = row.try_get(0)?;
+    match (row.try_get::<Option<i64>, _>(1)?, row.try_get::<Option<i64>, _>(2)?) {
+        (Some(message_id), Some(outbox_id)) => Ok(Enqueued { message_id, outbox_id }),
+        _ if status == TicketStatus::Closed.as_str() => {
+            Err(StoreError::Conflict(format!("ticket {} is closed; closed tickets are read-only", msg.ticket_id)))
+        }
+        _ => Err(StoreError::Corrupt(format!("reply on ticket {} was not stored", msg.ticket_id))),
+    }
+}
+
+/// Commits many replies in one transaction (group commit, as for ingest); a refused one (missing or
+/// closed ticket) fails alone. Retried whole when it lost a race (deadlock, serialization).
+pub(crate) async fn enqueue_batch(pool: &PgPool, batch: &[NewOutbound]) -> Result<Vec<Result<Enqueued, StoreError>>, StoreError> {
     let mut attempt = 0;
     loop {
-        match enqueue_once(pool, msg).await {
+        match enqueue_batch_once(pool, batch).await {
             Err(e) if e.is_retryable() && attempt < 5 => attempt += 1,
             other => return other,
         }
     }
 }
 
-async fn enqueue_once(pool: &PgPool, msg: &NewOutbound) -> Result<Enqueued, StoreError> {
-    let mut tx = pool.begin().await?;
-    let row = sqlx::query(
-        "SELECT t.business_number_id, t.identity_id, t.status, COALESCE(i.wa_id, i.bsuid, i.identity_key)
-         FROM tickets t JOIN identities i ON i.id = t.identity_id WHERE t.id = $1 FOR NO KEY UPDATE OF t",
-    )
-    .bind(msg.ticket_id)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(|| StoreError::NotFound(format!("ticket {} does not exist", msg.ticket_id)))?;
-    let (bn, identity_id, status, recipient): (i64, i64, String, String) =
-        (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?);
-    if status == TicketStatus::Closed.as_str() {
-        return Err(StoreError::Conflict(format!("ticket {} is closed; closed tickets are read-only", msg.ticket_id)));
-    }
-    let now = msg.now.unix_millis();
-    let mut state = DeliveryState::Draft.on(LocalEvent::Enqueue).map_err(|e| StoreError::Conflict(e.to_string()))?;
-    if msg.hold_until.is_some() {
-        state = state.on(LocalEvent::Hold).map_err(|e| StoreError::Conflict(e.to_string()))?;
-    }
-    let outbox_state = if msg.hold_until.is_some() { "held" } else { "queued" };
-    let message_id: i64 = sqlx::query_scalar(
-        "INSERT INTO messages (ticket_id, business_number_id, identity_id, direction, kind, body, sent_at, received_at, delivery_state,
-                               delivery_updated_at, author)
-         VALUES ($1, $2, $3, 'outbound', $4, $5, $6, $6, $7, $6, $8) RETURNING id",
-    )
-    .bind(msg.ticket_id)
-    .bind(bn)
-    .bind(identity_id)
-    .bind(&msg.kind)
-    .bind(&msg.body)
-    .bind(now)
-    .bind(state.as_str())
-    .bind(&msg.author)
-    .fetch_one(&mut *tx)
-    .await?;
-    let outbox_id: i64 = sqlx::query_scalar(
-        "INSERT INTO outbox (message_id, business_number_id, recipient, request, free_form, window_end, state, next_attempt_at, created_at,
-                             channel, hold_expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10) RETURNING id",
-    )
-    .bind(message_id)
-    .bind(bn)
-    .bind(&recipient)
-    .bind(&msg.request)
-    .bind(i64::from(msg.free_form))
-    .bind(msg.window_end.map(Timestamp::unix_millis))
-    .bind(outbox_state)
-    .bind(now)
-    .bind(msg.channel.as_str())
-    .bind(msg.hold_until.map(Timestamp::unix_millis))
-    .fetch_one(&mut *tx)
-    .await?;
-    if let Some((original, resolution)) = msg.replaces {
-        super::fallback::resolve(&mut tx, original, msg.ticket_id, resolution, Some(message_id), &msg.author, msg.now).await?;
-    }
-    sqlx::query("UPDATE tickets SET updated_at = $1 WHERE id = $2").bind(now).bind(msg.ticket_id).execute(&mut *tx).await?;
-    // T1: `new` means no agent reply yet; the first reply makes the ticket open.
-    if status == TicketStatus::New.as_str() {
-        sqlx::query("UPDATE tickets SET status = 'open' WHERE id = $1").bind(msg.ticket_id).execute(&mut *tx).await?;
-        let data = serde_json::json!({"from": "new", "to": "open", "reason": "first reply"});
-        event(&mut tx, msg.ticket_id, msg.now, &msg.author, "status_changed", data).await?;
-    }
-    let (kind, data) = match msg.hold_until {
-        Some(until) => ("reply_held", serde_json::json!({"message_id": message_id, "kind": msg.kind, "expires_at": until.unix_millis()})),
-        None => ("reply_queued", serde_json::json!({"message_id": message_id, "kind": msg.kind, "channel": msg.channel.as_str()})),
+/// A message that replaces a failed one (D4) commits with the original's resolution in a transaction
+/// of its own: if the original was dealt with meanwhile, the replacement is not stored either.
+pub(crate) async fn enqueue_replacing(pool: &PgPool, msg: &NewOutbound) -> Result<Enqueued, StoreError> {
+    let Some((original, resolution)) = msg.replaces else {
+        return Err(StoreError::Corrupt("enqueue_replacing without a message to replace".into()));
     };
-    event(&mut tx, msg.ticket_id, msg.now, &msg.author, kind, data).await?;
+    let mut tx = pool.begin().await?;
+    let queued = enqueue_in(&mut *tx, msg).await?;
+    super::fallback::resolve(&mut tx, original, msg.ticket_id, resolution, Some(queued.message_id), &msg.author, msg.now).await?;
     tx.commit().await?;
-    Ok(Enqueued { message_id, outbox_id })
+    Ok(queued)
 }
 
+async fn enqueue_batch_once(pool: &PgPool, batch: &[NewOutbound]) -> Result<Vec<Result<Enqueued, StoreError>>, StoreError> {
+    if let [msg] = batch {
+        // Alone: the statement is its own transaction.
+        return match enqueue_in(pool, msg).await {
+            Err(e) if e.is_retryable() => Err(e),
+            result => Ok(vec![result]),
+        };
+    }
+    let mut tx = pool.begin().await?;
+    // Tickets are locked in id order (stable, so one ticket's replies keep theirs): two batches
+    // never wait on each other in a cycle.
+    let mut order: Vec<usize> = (0..batch.len()).collect();
+    order.sort_by_key(|&i| batch[i].ticket_id);
+    let mut results: Vec<Option<Result<Enqueued, StoreError>>> = batch.iter().map(|_| None).collect();
+    for i in order {
+        // No savepoint per reply: a missing or closed ticket is answered by the statement without an
+        // error, so it never aborts the transaction, and a savepoint would cost two round trips per
+        // reply. A database error does abort it: the caller then commits the replies one by one.
+        match enqueue_in(&mut *tx, &batch[i]).await {
+            Err(e @ (StoreError::Postgres(_) | StoreError::Closed)) => return Err(e),
+            result => results[i] = Some(result),
+        }
+    }
+    tx.commit().await?;
+    Ok(results.into_iter().map(|r| r.unwrap_or(Err(StoreError::Closed))).collect())
+}
+
+/// Claims in one statement, whatever the batch size: the outbox rows, their messages' state and their
+/// attempt rows. The messages' states as they were come back and are checked by the core state
+/// machine before the commit; a row that cannot be claimed rolls the claim back.
 pub(crate) async fn claim_due(pool: &PgPool, now: Timestamp, limit: u32, worker: &str) -> Result<Vec<OutboxJob>, StoreError> {
+    let sending = DeliveryState::Queued.on(LocalEvent::Claim).map_err(|e| StoreError::Conflict(e.to_string()))?;
     let mut tx = pool.begin().await?;
     let rows = sqlx::query(
         "WITH due AS (
@@ -128,6 +168,10 @@ pub(crate) async fn claim_due(pool: &PgPool, now: Timestamp, limit: u32, worker:
              UPDATE outbox o SET state = 'sending', attempts = o.attempts + 1, claimed_at = $1, claimed_by = $3
              FROM due WHERE o.id = due.id
              RETURNING o.id, o.message_id, o.business_number_id, o.recipient, o.request, o.free_form, o.window_end, o.attempts, o.channel
+         ), moved AS (
+             UPDATE messages m SET delivery_state = $4, delivery_updated_at = $1 FROM claimed c WHERE m.id = c.message_id
+         ), started AS (
+             INSERT INTO send_attempts (outbox_id, attempt, started_at) SELECT id, attempts, $1 FROM claimed
          )
          SELECT c.id, c.message_id, m.ticket_id, c.business_number_id, c.recipient, c.request, c.free_form, c.window_end, c.attempts, m.delivery_state,
                 c.channel
@@ -136,11 +180,14 @@ pub(crate) async fn claim_due(pool: &PgPool, now: Timestamp, limit: u32, worker:
     .bind(now.unix_millis())
     .bind(i64::from(limit))
     .bind(worker)
+    .bind(sending.as_str())
     .fetch_all(&mut *tx)
     .await?;
     let mut jobs = Vec::with_capacity(rows.len());
     for r in rows {
-        let job = OutboxJob {
+        // The statement's snapshot: the state before this claim.
+        transition(r.try_get(9)?, LocalEvent::Claim)?;
+        jobs.push(OutboxJob {
             outbox_id: r.try_get(0)?,
             message_id: r.try_get(1)?,
             ticket_id: r.try_get(2)?,
@@ -151,21 +198,7 @@ pub(crate) async fn claim_due(pool: &PgPool, now: Timestamp, limit: u32, worker:
             window_end: r.try_get::<Option<i64>, _>(7)?.map(Timestamp::from_unix_millis),
             attempt: r.try_get(8)?,
             channel: Channel::parse(r.try_get::<&str, _>(10)?),
-        };
-        let next = transition(r.try_get(9)?, LocalEvent::Claim)?;
-        sqlx::query("UPDATE messages SET delivery_state = $1, delivery_updated_at = $2 WHERE id = $3")
-            .bind(next.as_str())
-            .bind(now.unix_millis())
-            .bind(job.message_id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("INSERT INTO send_attempts (outbox_id, attempt, started_at) VALUES ($1, $2, $3)")
-            .bind(job.outbox_id)
-            .bind(job.attempt)
-            .bind(now.unix_millis())
-            .execute(&mut *tx)
-            .await?;
-        jobs.push(job);
+        });
     }
     tx.commit().await?;
     Ok(jobs)
@@ -285,23 +318,41 @@ async fn finish_attempts_once(
 ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
     let mut tx = pool.begin().await?;
     lock_for_outcomes(&mut tx, items).await?;
-    let mut results = Vec::with_capacity(items.len());
-    for (job, outcome) in items {
+    let mut results: Vec<Option<Result<(), StoreError>>> = items.iter().map(|_| None).collect();
+    // Acceptances, nearly all of a batch, are recorded set-based; the rest one by one.
+    let (accepted_at, accepted): (Vec<usize>, Vec<(&OutboxJob, &str)>) = items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (job, outcome))| match outcome {
+            AttemptOutcome::Accepted { wamid } => Some((i, (job, wamid.as_str()))),
+            _ => None,
+        })
+        .unzip();
+    if !accepted.is_empty() {
+        let done = super::outcomes::finish_accepted(&mut tx, &accepted, now).await?;
+        for (i, result) in accepted_at.into_iter().zip(done) {
+            results[i] = Some(result);
+        }
+    }
+    for (i, (job, outcome)) in items.iter().enumerate() {
+        if results[i].is_some() {
+            continue;
+        }
         let mut sp = Acquire::begin(&mut *tx).await?;
         match finish_in(&mut sp, job, outcome, now).await {
             Ok(()) => {
                 sp.commit().await?;
-                results.push(Ok(()));
+                results[i] = Some(Ok(()));
             }
             Err(e @ StoreError::Conflict(_)) => {
                 sp.rollback().await?;
-                results.push(Err(e));
+                results[i] = Some(Err(e));
             }
             Err(e) => return Err(e),
         }
     }
     tx.commit().await?;
-    Ok(results)
+    Ok(results.into_iter().map(|r| r.unwrap_or(Err(StoreError::Closed))).collect())
 }
 
 async fn finish_in(tx: &mut PgConnection, job: &OutboxJob, outcome: &AttemptOutcome, now: Timestamp) -> Result<(), StoreError> {

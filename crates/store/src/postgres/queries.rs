@@ -158,17 +158,26 @@ const IDENTITY_SELECT: &str = "SELECT i.id, i.contact_id, i.business_number_id, 
      FROM identities i JOIN contacts c ON c.id = i.contact_id";
 
 fn identity_row(r: &PgRow) -> Result<IdentityRow, StoreError> {
+    identity_row_at(r, 0)
+}
+
+/// An identity from 12 columns starting at `at`, in `IDENTITY_SELECT` order.
+fn identity_row_at(r: &PgRow, at: usize) -> Result<IdentityRow, StoreError> {
     Ok(IdentityRow {
-        id: r.try_get(0)?,
-        contact_id: r.try_get(1)?,
-        business_number_id: r.try_get(2)?,
-        identity_key: r.try_get(3)?,
-        wa_id: r.try_get(4)?,
-        bsuid: r.try_get(5)?,
-        profile_name: r.try_get(6)?,
-        contact_name: r.try_get(7)?,
-        name_is_default: r.try_get::<i64, _>(8)? != 0,
-        window: CustomerWindow { last_inbound_at: ot(r.try_get(9)?), referral_at: ot(r.try_get(10)?), fep_started_at: ot(r.try_get(11)?) },
+        id: r.try_get(at)?,
+        contact_id: r.try_get(at + 1)?,
+        business_number_id: r.try_get(at + 2)?,
+        identity_key: r.try_get(at + 3)?,
+        wa_id: r.try_get(at + 4)?,
+        bsuid: r.try_get(at + 5)?,
+        profile_name: r.try_get(at + 6)?,
+        contact_name: r.try_get(at + 7)?,
+        name_is_default: r.try_get::<i64, _>(at + 8)? != 0,
+        window: CustomerWindow {
+            last_inbound_at: ot(r.try_get(at + 9)?),
+            referral_at: ot(r.try_get(at + 10)?),
+            fep_started_at: ot(r.try_get(at + 11)?),
+        },
     })
 }
 
@@ -179,6 +188,22 @@ pub(crate) async fn identity_by_key(pool: &PgPool, bn: i64, key: &str) -> Result
         .fetch_optional(pool)
         .await?;
     row.as_ref().map(identity_row).transpose()
+}
+
+/// A ticket and its identity in one round trip (the reply path needs both); the identity is `None`
+/// only if the database lost it.
+pub(crate) async fn ticket_with_identity(pool: &PgPool, id: i64) -> Result<Option<TicketWithIdentity>, StoreError> {
+    let row = sqlx::query(
+        "SELECT t.id, t.business_number_id, t.identity_id, t.requester_id, t.status, t.subject, t.assignee_id, t.followup_of, t.created_at, t.updated_at, t.last_message_at,
+                i.id, i.contact_id, i.business_number_id, i.identity_key, i.wa_id, i.bsuid, i.profile_name, c.name, c.name_is_default, i.last_inbound_at, i.referral_at, i.fep_started_at
+         FROM tickets t LEFT JOIN identities i ON i.id = t.identity_id LEFT JOIN contacts c ON c.id = i.contact_id WHERE t.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    let identity = if r.try_get::<Option<i64>, _>(11)?.is_some() { Some(identity_row_at(&r, 11)?) } else { None };
+    Ok(Some((ticket_row(&r)?, identity)))
 }
 
 pub(crate) async fn identity(pool: &PgPool, id: i64) -> Result<Option<IdentityRow>, StoreError> {

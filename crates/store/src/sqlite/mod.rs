@@ -27,7 +27,9 @@ use crate::{AuditStore, BusinessNumberStore, ContactStore, IngestStore, MessageS
 
 pub struct SqliteStore {
     inner: Arc<Inner>,
-    group: GroupCommit,
+    group: GroupCommit<IngestPayload, IngestSummary>,
+    /// Replies share transactions the same way webhooks do.
+    enqueues: GroupCommit<NewOutbound, Enqueued>,
 }
 
 struct Inner {
@@ -35,14 +37,37 @@ struct Inner {
     readers: Readers,
 }
 
-impl BatchCommitter for Inner {
-    fn commit_batch(&self, batch: Vec<IngestPayload>) -> BatchResults<'_> {
+impl BatchCommitter<IngestPayload, IngestSummary> for Inner {
+    fn commit_batch(&self, batch: Vec<IngestPayload>) -> BatchResults<'_, IngestSummary> {
         Box::pin(async move {
             let n = batch.len();
             match self.writer.run(move |conn| Ok(ingest::commit_batch(conn, &batch))).await {
                 Ok(results) => results,
                 Err(_) => (0..n).map(|_| Err(StoreError::Closed)).collect(),
             }
+        })
+    }
+}
+
+impl BatchCommitter<NewOutbound, Enqueued> for Inner {
+    fn commit_batch(&self, batch: Vec<NewOutbound>) -> BatchResults<'_, Enqueued> {
+        Box::pin(async move {
+            // The writer thread owns the connection; a failed transaction (busy, disk full) is
+            // tried once more reply by reply, so each caller gets its own error.
+            self.writer
+                .run(move |conn| match outbox::enqueue_batch(conn, &batch) {
+                    Ok(results) => Ok(results),
+                    Err(e) if batch.len() == 1 => Ok(vec![Err(e)]),
+                    Err(_) => Ok(batch
+                        .iter()
+                        .map(|msg| {
+                            outbox::enqueue_batch(conn, std::slice::from_ref(msg))
+                                .and_then(|mut r| r.pop().unwrap_or(Err(StoreError::Closed)))
+                        })
+                        .collect()),
+                })
+                .await
+                .unwrap_or_else(|e| vec![Err(e)])
         })
     }
 }
@@ -83,7 +108,8 @@ impl SqliteStore {
         let inner = Arc::new(Inner { writer: Writer::start(conn), readers: Readers::new(path) });
         // One writer: more than one batch in flight would only queue on the writer thread.
         let group = GroupCommit::start(inner.clone(), options.max_batch, 1);
-        Ok(SqliteStore { inner, group })
+        let enqueues = GroupCommit::start(inner.clone(), options.max_batch, 1);
+        Ok(SqliteStore { inner, group, enqueues })
     }
 
     async fn read<R, F>(&self, f: F) -> Result<R, StoreError>
@@ -181,6 +207,9 @@ impl ContactStore for SqliteStore {
     async fn identity(&self, id: i64) -> Result<Option<IdentityRow>, StoreError> {
         self.read(move |c| queries::identity(c, id)).await
     }
+    async fn ticket_with_identity(&self, ticket_id: i64) -> Result<Option<TicketWithIdentity>, StoreError> {
+        self.read(move |c| queries::ticket_with_identity(c, ticket_id)).await
+    }
     async fn identity_changes(&self, identity_id: i64) -> Result<Vec<IdentityChangeRow>, StoreError> {
         self.read(move |c| queries::identity_changes(c, identity_id)).await
     }
@@ -213,8 +242,7 @@ impl MessageStore for SqliteStore {
 #[async_trait]
 impl OutboxStore for SqliteStore {
     async fn enqueue(&self, msg: &NewOutbound) -> Result<Enqueued, StoreError> {
-        let msg = msg.clone();
-        self.inner.writer.run(move |conn| outbox::enqueue(conn, &msg)).await
+        self.enqueues.submit(msg.clone()).await
     }
     async fn claim_due(&self, now: Timestamp, limit: u32, worker: &str) -> Result<Vec<OutboxJob>, StoreError> {
         let worker = worker.to_owned();
@@ -268,6 +296,7 @@ impl Store for SqliteStore {
         "sqlite"
     }
     async fn close(&self) {
+        self.enqueues.close().await;
         self.group.close().await;
         let inner = self.inner.clone();
         let _ = tokio::task::spawn_blocking(move || inner.writer.stop()).await;

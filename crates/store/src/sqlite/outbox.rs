@@ -36,15 +36,37 @@ pub(crate) fn transition(from: Option<String>, event: LocalEvent) -> Result<Deli
     from.on(event).map_err(|e| StoreError::Conflict(e.to_string()))
 }
 
-pub(crate) fn enqueue(conn: &mut Connection, msg: &NewOutbound) -> Result<Enqueued, StoreError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+/// Commits many replies in one durable transaction (group commit, as for ingest): one fsync for a
+/// batch instead of one per reply. Each reply runs in a savepoint, so a bad one fails alone.
+pub(crate) fn enqueue_batch(conn: &mut Connection, batch: &[NewOutbound]) -> Result<Vec<Result<Enqueued, StoreError>>, StoreError> {
+    let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut results = Vec::with_capacity(batch.len());
+    for msg in batch {
+        let sp = tx.savepoint()?;
+        match enqueue_in(&sp, msg) {
+            Ok(queued) => {
+                sp.commit()?;
+                results.push(Ok(queued));
+            }
+            Err(e) => {
+                drop(sp); // rolls back this reply only
+                results.push(Err(e));
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(results)
+}
+
+fn enqueue_in(tx: &Connection, msg: &NewOutbound) -> Result<Enqueued, StoreError> {
     let row = tx
-        .query_row(
+        .prepare_cached(
             "SELECT t.business_number_id, t.identity_id, t.status, COALESCE(i.wa_id, i.bsuid, i.identity_key)
              FROM tickets t JOIN identities i ON i.id = t.identity_id WHERE t.id = ?1",
-            params![msg.ticket_id],
-            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?)),
-        )
+        )?
+        .query_row(params![msg.ticket_id], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+        })
         .optional()?
         .ok_or_else(|| StoreError::NotFound(format!("ticket {} does not exist", msg.ticket_id)))?;
     let (bn, identity_id, status, recipient) = row;
@@ -57,40 +79,40 @@ pub(crate) fn enqueue(conn: &mut Connection, msg: &NewOutbound) -> Result<Enqueu
         state = state.on(LocalEvent::Hold).map_err(|e| StoreError::Conflict(e.to_string()))?;
     }
     let outbox_state = if msg.hold_until.is_some() { "held" } else { "queued" };
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO messages (ticket_id, business_number_id, identity_id, direction, kind, body, sent_at, received_at, delivery_state,
                                delivery_updated_at, author)
          VALUES (?1, ?2, ?3, 'outbound', ?4, ?5, ?6, ?6, ?7, ?6, ?8)",
-        params![msg.ticket_id, bn, identity_id, msg.kind, msg.body, now, state.as_str(), msg.author],
-    )?;
+    )?
+    .execute(params![msg.ticket_id, bn, identity_id, msg.kind, msg.body, now, state.as_str(), msg.author])?;
     let message_id = tx.last_insert_rowid();
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO outbox (message_id, business_number_id, recipient, request, free_form, window_end, state, next_attempt_at, created_at,
                              channel, hold_expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10)",
-        params![
-            message_id,
-            bn,
-            recipient,
-            msg.request,
-            i64::from(msg.free_form),
-            msg.window_end.map(Timestamp::unix_millis),
-            outbox_state,
-            now,
-            msg.channel.as_str(),
-            msg.hold_until.map(Timestamp::unix_millis)
-        ],
-    )?;
+    )?
+    .execute(params![
+        message_id,
+        bn,
+        recipient,
+        msg.request,
+        i64::from(msg.free_form),
+        msg.window_end.map(Timestamp::unix_millis),
+        outbox_state,
+        now,
+        msg.channel.as_str(),
+        msg.hold_until.map(Timestamp::unix_millis)
+    ])?;
     let outbox_id = tx.last_insert_rowid();
     if let Some((original, resolution)) = msg.replaces {
-        super::fallback::resolve(&tx, original, msg.ticket_id, resolution, Some(message_id), &msg.author, msg.now)?;
+        super::fallback::resolve(tx, original, msg.ticket_id, resolution, Some(message_id), &msg.author, msg.now)?;
     }
-    tx.execute("UPDATE tickets SET updated_at = ?1 WHERE id = ?2", params![now, msg.ticket_id])?;
     // T1: `new` means no agent reply yet; the first reply makes the ticket open.
+    tx.prepare_cached("UPDATE tickets SET updated_at = ?1, status = CASE WHEN status = 'new' THEN 'open' ELSE status END WHERE id = ?2")?
+        .execute(params![now, msg.ticket_id])?;
     if status == TicketStatus::New.as_str() {
-        tx.execute("UPDATE tickets SET status = 'open' WHERE id = ?1", params![msg.ticket_id])?;
         event(
-            &tx,
+            tx,
             msg.ticket_id,
             msg.now,
             &msg.author,
@@ -102,22 +124,21 @@ pub(crate) fn enqueue(conn: &mut Connection, msg: &NewOutbound) -> Result<Enqueu
         Some(until) => ("reply_held", serde_json::json!({"message_id": message_id, "kind": msg.kind, "expires_at": until.unix_millis()})),
         None => ("reply_queued", serde_json::json!({"message_id": message_id, "kind": msg.kind, "channel": msg.channel.as_str()})),
     };
-    event(&tx, msg.ticket_id, msg.now, &msg.author, kind, data)?;
-    tx.commit()?;
+    event(tx, msg.ticket_id, msg.now, &msg.author, kind, data)?;
     Ok(Enqueued { message_id, outbox_id })
 }
 
 pub(crate) fn claim_due(conn: &mut Connection, now: Timestamp, limit: u32, worker: &str) -> Result<Vec<OutboxJob>, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let due: Vec<OutboxJob> = tx
+    let due: Vec<(OutboxJob, Option<String>)> = tx
         .prepare_cached(
             "SELECT o.id, o.message_id, m.ticket_id, o.business_number_id, o.recipient, o.request, o.free_form, o.window_end, o.attempts,
-                    o.channel
+                    m.delivery_state, o.channel
              FROM outbox o JOIN messages m ON m.id = o.message_id
              WHERE o.state = 'queued' AND o.next_attempt_at <= ?1 ORDER BY o.next_attempt_at, o.id LIMIT ?2",
         )?
         .query_map(params![now.unix_millis(), limit], |r| {
-            Ok(OutboxJob {
+            let job = OutboxJob {
                 outbox_id: r.get(0)?,
                 message_id: r.get(1)?,
                 ticket_id: r.get(2)?,
@@ -127,13 +148,13 @@ pub(crate) fn claim_due(conn: &mut Connection, now: Timestamp, limit: u32, worke
                 free_form: r.get::<_, i64>(6)? != 0,
                 window_end: r.get::<_, Option<i64>>(7)?.map(Timestamp::from_unix_millis),
                 attempt: r.get::<_, i64>(8)? + 1,
-                channel: Channel::parse(&r.get::<_, String>(9)?),
-            })
+                channel: Channel::parse(&r.get::<_, String>(10)?),
+            };
+            Ok((job, r.get::<_, Option<String>>(9)?))
         })?
         .collect::<Result<_, _>>()?;
-    for job in &due {
-        let state: Option<String> =
-            tx.query_row("SELECT delivery_state FROM messages WHERE id = ?1", params![job.message_id], |r| r.get(0))?;
+    let mut jobs = Vec::with_capacity(due.len());
+    for (job, state) in due {
         let next = transition(state, LocalEvent::Claim)?;
         tx.prepare_cached("UPDATE outbox SET state = 'sending', attempts = ?1, claimed_at = ?2, claimed_by = ?3 WHERE id = ?4")?
             .execute(params![job.attempt, now.unix_millis(), worker, job.outbox_id])?;
@@ -147,9 +168,10 @@ pub(crate) fn claim_due(conn: &mut Connection, now: Timestamp, limit: u32, worke
             job.attempt,
             now.unix_millis()
         ])?;
+        jobs.push(job);
     }
     tx.commit()?;
-    Ok(due)
+    Ok(jobs)
 }
 
 fn record_attempt(tx: &Connection, job: &OutboxJob, outcome: &str, error: Option<&SendError>, now: Timestamp) -> Result<(), StoreError> {

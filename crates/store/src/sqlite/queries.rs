@@ -139,23 +139,48 @@ const IDENTITY_SELECT: &str = "SELECT i.id, i.contact_id, i.business_number_id, 
      FROM identities i JOIN contacts c ON c.id = i.contact_id";
 
 fn identity_row(r: &Row<'_>) -> rusqlite::Result<IdentityRow> {
+    identity_row_at(r, 0)
+}
+
+/// An identity from 12 columns starting at `at`, in `IDENTITY_SELECT` order.
+fn identity_row_at(r: &Row<'_>, at: usize) -> rusqlite::Result<IdentityRow> {
     Ok(IdentityRow {
-        id: r.get(0)?,
-        contact_id: r.get(1)?,
-        business_number_id: r.get(2)?,
-        identity_key: r.get(3)?,
-        wa_id: r.get(4)?,
-        bsuid: r.get(5)?,
-        profile_name: r.get(6)?,
-        contact_name: r.get(7)?,
-        name_is_default: r.get::<_, i64>(8)? != 0,
-        window: CustomerWindow { last_inbound_at: ot(r.get(9)?), referral_at: ot(r.get(10)?), fep_started_at: ot(r.get(11)?) },
+        id: r.get(at)?,
+        contact_id: r.get(at + 1)?,
+        business_number_id: r.get(at + 2)?,
+        identity_key: r.get(at + 3)?,
+        wa_id: r.get(at + 4)?,
+        bsuid: r.get(at + 5)?,
+        profile_name: r.get(at + 6)?,
+        contact_name: r.get(at + 7)?,
+        name_is_default: r.get::<_, i64>(at + 8)? != 0,
+        window: CustomerWindow {
+            last_inbound_at: ot(r.get(at + 9)?),
+            referral_at: ot(r.get(at + 10)?),
+            fep_started_at: ot(r.get(at + 11)?),
+        },
     })
 }
 
 pub(crate) fn identity_by_key(c: &Connection, bn: i64, key: &str) -> Result<Option<IdentityRow>, StoreError> {
     let sql = format!("{IDENTITY_SELECT} WHERE i.business_number_id = ?1 AND i.identity_key = ?2");
     Ok(c.prepare_cached(&sql)?.query_row(params![bn, key], identity_row).optional()?)
+}
+
+/// A ticket and its identity in one query (the reply path needs both); the identity is `None` only
+/// if the database lost it.
+pub(crate) fn ticket_with_identity(c: &Connection, id: i64) -> Result<Option<TicketWithIdentity>, StoreError> {
+    let mut stmt = c.prepare_cached(
+        "SELECT t.id, t.business_number_id, t.identity_id, t.requester_id, t.status, t.subject, t.assignee_id, t.followup_of, t.created_at, t.updated_at, t.last_message_at,
+                i.id, i.contact_id, i.business_number_id, i.identity_key, i.wa_id, i.bsuid, i.profile_name, c.name, c.name_is_default, i.last_inbound_at, i.referral_at, i.fep_started_at
+         FROM tickets t LEFT JOIN identities i ON i.id = t.identity_id LEFT JOIN contacts c ON c.id = i.contact_id WHERE t.id = ?1",
+    )?;
+    Ok(stmt
+        .query_row(params![id], |r| {
+            let identity = if r.get::<_, Option<i64>>(11)?.is_some() { Some(identity_row_at(r, 11)?) } else { None };
+            Ok((ticket_row(r)?, identity))
+        })
+        .optional()?)
 }
 
 pub(crate) fn identity(c: &Connection, id: i64) -> Result<Option<IdentityRow>, StoreError> {
