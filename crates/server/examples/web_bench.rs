@@ -76,7 +76,7 @@ async fn main() -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir)?;
     let url = if backend == "sqlite" { format!("sqlite://{}", dir.join("bench.db").display()) } else { backend.clone() };
     let config = Config::from_toml(&format!(
-        "[database]\nurl = {url:?}\n[media]\ndir = {:?}\n[log]\nlevel = \"warn\"\n[web]\nsecure_cookies = false\n\
+        "[database]\nurl = {url:?}\n[media]\ndir = {:?}\n[log]\nlevel = \"warn\"\n[web]\nsecure_cookies = false\n[whatsapp]\napi_base_url = \"http://127.0.0.1:9\"\n\
          [[business_numbers]]\nphone_number_id = {PNID:?}\nwaba_id = \"1\"\ndisplay_number = \"+1 555 000 1111\"\nname = \"Bench\"\n\
          access_token = \"t\"\napp_secret = {SECRET:?}\nverify_token = \"v\"\n",
         dir.join("media").display().to_string(),

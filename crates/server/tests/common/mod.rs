@@ -47,7 +47,9 @@ pub fn config_for(url: &str) -> Config {
         MEDIA.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     ));
     let mut toml = format!(
-        "[database]\nurl = {url:?}\nmax_in_flight = 3\n[media]\ndir = {:?}\n[web]\nsecure_cookies = false\n",
+        // Without a simulator the Cloud API is a closed local port: tests never reach out of the machine.
+        "[database]\nurl = {url:?}\nmax_in_flight = 3\n[media]\ndir = {:?}\n[web]\nsecure_cookies = false\n\
+         [whatsapp]\napi_base_url = \"http://127.0.0.1:9\"\n",
         media.display().to_string()
     );
     for pnid in std::iter::once(&PNID).chain(OTHER_PNIDS) {
