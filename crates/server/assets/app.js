@@ -1,5 +1,5 @@
-// Windowdesk's only script: the window countdown, live updates over server-sent events, and "Load
-// more". No framework and no build step. Everything it inserts comes from this desk's own pages,
+// Windowdesk's only script: the window countdown, live updates over server-sent events, "Load
+// more", and the template picker's filter and live preview. No framework and no build step. Everything it inserts comes from this desk's own pages,
 // where the server has escaped customer content; the script itself only sets text.
 'use strict';
 
@@ -39,16 +39,22 @@
       form.querySelectorAll('textarea, button').forEach((el) => { el.disabled = !open; });
     }
     if (closed) closed.hidden = open;
-    // Text typed while the window closed is kept and shown, never silently dropped.
+    // Text typed while the window closed is kept, never silently dropped: it moves to the box the
+    // ways out (hold, SMS) send, or is shown when there is none.
     const draft = document.getElementById('reply-body');
+    const held = document.getElementById('held-body');
     if (!open && closed && draft && draft.value.trim()) {
-      let kept = document.getElementById('kept-draft');
-      if (!kept) {
-        kept = document.createElement('p');
-        kept.id = 'kept-draft';
-        closed.appendChild(kept);
+      if (held && !held.value.trim()) {
+        held.value = draft.value;
+      } else if (!held) {
+        let kept = document.getElementById('kept-draft');
+        if (!kept) {
+          kept = document.createElement('p');
+          kept.id = 'kept-draft';
+          closed.appendChild(kept);
+        }
+        kept.textContent = `Your unsent text (still in the reply box for when the window reopens): ${draft.value.trim()}`;
       }
-      kept.textContent = `Your unsent text (still in the reply box for when the window reopens): ${draft.value.trim()}`;
     }
     announce(open ? 'The customer wrote again: the window is open and you can reply.'
                   : 'The customer service window has closed: free-form replies are off.');
@@ -231,6 +237,69 @@
     if (next) link.replaceWith(next); else link.remove();
     tickRows();
   });
+
+  // ---- The template picker ----
+  // Search and filters narrow the list in place (without script the form asks the server).
+  function filterTemplates() {
+    const q = (document.getElementById('template-q') || {}).value || '';
+    const lang = (document.getElementById('template-lang') || {}).value || '';
+    const cat = (document.getElementById('template-cat') || {}).value || '';
+    let shown = 0;
+    document.querySelectorAll('#template-list li.template-option').forEach((li) => {
+      const ok = li.dataset.name.includes(q.trim().toLowerCase())
+        && (!lang || li.dataset.language === lang) && (!cat || li.dataset.category === cat);
+      li.hidden = !ok;
+      if (ok) shown += 1;
+    });
+    const none = document.getElementById('template-none');
+    if (none) none.hidden = shown > 0;
+  }
+  const search = document.getElementById('template-search');
+  if (search) {
+    search.addEventListener('input', filterTemplates);
+    search.addEventListener('change', filterTemplates);
+    search.addEventListener('submit', (e) => { e.preventDefault(); filterTemplates(); });
+  }
+
+  // "Send an approved template" in the closed composer opens the picker where it is.
+  document.addEventListener('click', (e) => {
+    const link = e.target.closest('#choose-template');
+    const picker = document.getElementById('picker');
+    if (!link || !picker) return;
+    e.preventDefault();
+    picker.open = true;
+    picker.scrollIntoView({ block: 'start' });
+    const first = document.getElementById('template-q');
+    if (first) first.focus();
+  });
+
+  // The preview is the server's (the same validation as sending), refreshed as the agent types.
+  const templateForm = document.getElementById('template-form');
+  if (templateForm && templateForm.dataset.preview) {
+    let seq = 0;
+    const refreshPreview = async () => {
+      seq += 1;
+      const mine = seq;
+      const res = await fetch(templateForm.dataset.preview, {
+        method: 'POST', credentials: 'same-origin', headers: { Accept: 'text/html' },
+        body: new URLSearchParams(new FormData(templateForm)),
+      });
+      if (!res.ok || mine !== seq) return;
+      const fresh = new DOMParser().parseFromString(`<body>${await res.text()}</body>`, 'text/html').body;
+      const target = document.getElementById('template-preview');
+      if (!target) return;
+      target.replaceChildren(...Array.from(fresh.childNodes));
+      // The field the problem names is marked invalid; the others are not.
+      const problem = document.getElementById('template-problem');
+      const field = problem ? problem.dataset.field : undefined;
+      templateForm.querySelectorAll('[data-param]').forEach((input) => {
+        if (field && input.dataset.param === field) input.setAttribute('aria-invalid', 'true');
+        else input.removeAttribute('aria-invalid');
+      });
+      templateForm.dataset.previewed = String(mine);
+    };
+    templateForm.addEventListener('input', () => soon('preview', refreshPreview));
+  }
 
   // ---- Forms: no double sends ----
   document.addEventListener('submit', (e) => {

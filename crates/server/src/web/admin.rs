@@ -46,6 +46,14 @@ pub async fn settings_page(State(state): State<AppState>, agent: Agent, Query(q)
             datalist #zones { @for z in COMMON_ZONES { option value=(z) {} } }
             button type="submit" { "Save" }
         }
+        @if agent.is_admin() {
+            h2 { "Desk administration" }
+            ul.admin-links {
+                li { a href="/admin/agents" { "Agents" } ": who can sign in, and their roles." }
+                li { a href="/admin/numbers" { "Business numbers" } ": the ways out of a closed window, hold times and SMS senders." }
+                li { a href="/admin/templates" { "Templates" } ": the approved templates of each WhatsApp account, and syncing them from Meta." }
+            }
+        }
     };
     Ok(Html(render::page(&agent, "Settings", Nav::Settings, &counts, now, content).into_string()))
 }

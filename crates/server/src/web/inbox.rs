@@ -15,7 +15,9 @@ use windowdesk_store::{AssigneeFilter, FailedCursor, InboxCursor, InboxItem, Inb
 use super::format;
 use super::render::{self, Nav, NavCounts};
 use super::session::Agent;
+use super::ways_out::WaysOut;
 use super::WebError;
+use crate::replies::{Outlook, ReplyError};
 use crate::AppState;
 
 pub const PAGE: u32 = 20;
@@ -298,6 +300,7 @@ pub async fn delete_view(
 pub struct FailedQuery {
     at: Option<i64>,
     id: Option<i64>,
+    done: Option<String>,
 }
 
 /// Failed deliveries (D4): every failed or blocked reply, newest first, until someone deals with it.
@@ -307,15 +310,31 @@ pub async fn failed_page(State(state): State<AppState>, agent: Agent, Query(q): 
     let before = q.at.zip(q.id).map(|(at, id)| FailedCursor { at: Timestamp::from_unix_millis(at), message_id: id });
     let rows = state.store.failed_deliveries(before, PAGE).await?;
     let mut names = Vec::with_capacity(rows.len());
+    // What each row's ticket can do now, loaded once per ticket.
+    let mut ways: std::collections::HashMap<i64, Option<WaysOut>> = std::collections::HashMap::new();
+    let mut deals = Vec::with_capacity(rows.len());
     for r in &rows {
         names.push(state.store.ticket_summary(r.ticket_id).await?.map(|s| s.contact_name));
+        if let std::collections::hash_map::Entry::Vacant(slot) = ways.entry(r.ticket_id) {
+            slot.insert(match Outlook::load(&state, r.ticket_id).await {
+                Ok(o) => Some(WaysOut::of(&state, &o)),
+                Err(ReplyError::Store(e)) => return Err(e.into()),
+                Err(_) => None,
+            });
+        }
+        let deal = match (state.store.outbound_message(r.message_id).await?, ways.get(&r.ticket_id).and_then(Option::as_ref)) {
+            (Some(m), Some(w)) => Some(super::ways_out::deal(&m, w, &agent, "failed")),
+            _ => None,
+        };
+        deals.push(deal);
     }
     let content = html! {
         h1 { "Failed deliveries" }
-        p.hint { "Replies that did not reach the customer. Each stays listed until someone deals with it: open the ticket to see why it failed and what can be done." }
+        @if let Some(n) = render::notice(q.done.as_deref()) { (n) }
+        p.hint { "Replies that did not reach the customer. Each stays listed until someone resends it (as it is, as a template, via SMS, or held) or dismisses it; it stays marked on its ticket either way." }
         @if rows.is_empty() { p.empty { "No failed deliveries." } }
         ul.failed #failed-list {
-            @for (r, name) in rows.iter().zip(&names) {
+            @for ((r, name), deal) in rows.iter().zip(&names).zip(&deals) {
                 li.failed-row data-message-id=(r.message_id) data-ticket-id=(r.ticket_id) {
                     a href={"/tickets/" (r.ticket_id) "#m" (r.message_id)} {
                         span.name { (name.as_deref().unwrap_or("Unknown customer")) }
@@ -324,6 +343,7 @@ pub async fn failed_page(State(state): State<AppState>, agent: Agent, Query(q): 
                         span.body { (r.body.as_deref().unwrap_or("")) }
                         (render::time(r.at, now, &agent))
                     }
+                    @if let Some(d) = deal { (d) }
                 }
             }
         }

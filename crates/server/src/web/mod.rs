@@ -14,10 +14,14 @@ pub mod admin;
 pub mod format;
 pub mod inbox;
 pub mod live;
+pub mod numbers;
+pub mod picker;
 pub mod render;
 pub mod session;
+pub mod templates;
 pub mod thread;
 pub mod ticket;
+pub mod ways_out;
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -65,12 +69,22 @@ pub fn router() -> Router<AppState> {
         .route("/tickets/{id}/note", post(ticket::note))
         .route("/tickets/{id}/update", post(ticket::update))
         .route("/tickets/{id}/live", get(live::ticket_fragment))
+        .route("/tickets/{id}/hold", post(ways_out::hold))
+        .route("/tickets/{id}/sms", post(ways_out::sms))
+        .route("/tickets/{id}/templates", post(picker::send))
+        .route("/tickets/{id}/templates/preview", post(picker::preview))
+        .route("/deliveries/{id}/resend", post(ways_out::resend))
+        .route("/deliveries/{id}/dismiss", post(ways_out::dismiss))
         .route("/media/{message_id}", get(ticket::media))
         .route("/live/events", get(live::events))
         .route("/live/counts", get(live::counts))
         .route("/live/inbox", get(live::inbox_fragment))
         .route("/settings", get(admin::settings_page).post(admin::save_settings))
         .route("/admin/agents", get(admin::agents_page).post(admin::add_agent))
+        .route("/admin/numbers", get(numbers::numbers_page))
+        .route("/admin/numbers/{id}", post(numbers::save_number))
+        .route("/admin/templates", get(templates::templates_page))
+        .route("/admin/templates/sync", post(templates::sync_now))
         .layer(axum::middleware::from_fn(security_headers))
 }
 

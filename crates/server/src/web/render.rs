@@ -30,6 +30,8 @@ pub enum Nav {
     Ticket,
     Settings,
     Agents,
+    Numbers,
+    Templates,
 }
 
 fn head(title: &str) -> Markup {
@@ -65,6 +67,8 @@ pub fn page(agent: &Agent, title: &str, nav: Nav, counts: &NavCounts, now: Times
                     a href="/settings" aria-current=[current(Nav::Settings)] { "Settings" }
                     @if agent.is_admin() {
                         a href="/admin/agents" aria-current=[current(Nav::Agents)] { "Agents" }
+                        a href="/admin/numbers" aria-current=[current(Nav::Numbers)] { "Numbers" }
+                        a href="/admin/templates" aria-current=[current(Nav::Templates)] { "Templates" }
                     }
                     form.inline method="post" action="/logout" {
                         input type="hidden" name="csrf" value=(agent.csrf());
@@ -151,6 +155,17 @@ pub fn notice(code: Option<&str>) -> Option<Markup> {
         ),
         "empty" => ("bad", "Write something first."),
         "saved" => ("ok", "Saved."),
+        "held" => ("ok", "Reply held: it will be delivered when the customer writes again."),
+        "held_no_notice" => (
+            "bad",
+            "Reply held: it will be delivered when the customer writes again. The \"reply waiting\" template could not be sent; see the event log.",
+        ),
+        "sms" => ("ok", "Sent via SMS, with a link to continue on WhatsApp."),
+        "template" => ("ok", "Template queued: it is on its way to the customer."),
+        "template_invalid" => ("bad", "Not sent: the template's parameters are not complete yet. The problem is named below the form."),
+        "resent" => ("ok", "Sent again: the original keeps its history."),
+        "dismissed" => ("ok", "Dismissed: it stays marked on its ticket and has left the Failed deliveries list."),
+        "synced" => ("ok", "Templates synced from Meta."),
         _ => return None,
     };
     Some(html! { p.notice.(class) role="status" #notice { (text) } })

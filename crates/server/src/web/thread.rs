@@ -6,10 +6,11 @@ use std::collections::HashMap;
 
 use maud::{html, Markup};
 use windowdesk_core::{DeliveryState, Timestamp};
-use windowdesk_store::{Direction, EventRow, MessageMedia, MessageRow, TicketReactionRow};
+use windowdesk_store::{Direction, EventRow, MessageMedia, MessageRow, OutboundMessage, TicketReactionRow};
 
 use super::render;
 use super::session::Agent;
+use super::ways_out::{self, WaysOut};
 
 /// What the thread needs besides the messages.
 pub struct ThreadContext<'a> {
@@ -21,6 +22,10 @@ pub struct ThreadContext<'a> {
     /// Display names of actors (`agent:3` → "Ana Lima").
     pub actors: &'a HashMap<String, String>,
     pub customer: &'a str,
+    /// Held, failed and blocked replies with their hold expiry and what was done about them.
+    pub outbound: &'a HashMap<i64, OutboundMessage>,
+    /// What the ticket can do about failed messages now (none on pages that only show).
+    pub ways: Option<&'a WaysOut>,
 }
 
 pub fn thread(messages: &[MessageRow], cx: &ThreadContext<'_>) -> Markup {
@@ -54,6 +59,8 @@ fn bubble(m: &MessageRow, cx: &ThreadContext<'_>, reactions: &[&TicketReactionRo
             div.sender {
                 span.who { (sender) }
                 @if m.direction == Direction::Note { span.badge.note { "Internal note" } }
+                @if m.direction == Direction::Outbound && m.kind == "template" { span.badge { "Template" } }
+                @if m.direction == Direction::Outbound && m.kind == "sms" { span.badge { "SMS" } }
                 @if m.forwarded > 0 {
                     span.badge.forwarded title="Only this message was forwarded to you; the rest of the customer's chat it came from is not included." {
                         @if m.forwarded > 1 { "Forwarded many times" } @else { "Forwarded" }
@@ -82,7 +89,11 @@ fn bubble(m: &MessageRow, cx: &ThreadContext<'_>, reactions: &[&TicketReactionRo
                     p.reason { (super::inbox::reason_line(m.error_code, m.error_title.as_deref(), state)) }
                     @if let Some(d) = meta_words(m) { p.details { "WhatsApp said: " (d) } }
                     p.action { (windowdesk_whatsapp::errors::what_to_do(if state == DeliveryState::Blocked { Some(131_047) } else { m.error_code })) }
+                    @if let (Some(o), Some(w)) = (cx.outbound.get(&m.id), cx.ways) { (ways_out::deal(o, w, cx.agent, "ticket")) }
                 }
+            }
+            @if m.delivery_state == Some(DeliveryState::Held) && m.direction == Direction::Outbound {
+                (ways_out::held_badge(cx.outbound.get(&m.id).and_then(|o| o.hold_expires_at), cx.agent))
             }
         }
     }
@@ -152,7 +163,7 @@ pub fn ticks(state: DeliveryState) -> Markup {
         DeliveryState::Played => ("✓✓ ▶", "Played", "read"),
         DeliveryState::Failed => ("⚠", "Failed", "bad"),
         DeliveryState::Blocked => ("⛔", "Not sent", "bad"),
-        DeliveryState::Held => ("⏸", "Held: will be delivered when the customer writes again", "pending"),
+        DeliveryState::Held => ("‖", "Held", "held"),
     };
     html! {
         span.ticks.(class) data-state=(state.as_str()) title=(words) {

@@ -10,16 +10,18 @@ use axum::Form;
 use maud::{html, Markup};
 use serde::Deserialize;
 use windowdesk_core::window::WindowPolicy;
-use windowdesk_core::{TicketStatus, Timestamp};
+use windowdesk_core::{DeliveryState, TicketStatus, Timestamp};
 use windowdesk_store::{AgentRow, Direction, TicketChange, TicketSummary};
 
 use super::format;
 use super::inbox::nav_counts;
+use super::picker::{self, PickerRequest};
 use super::render::{self, Nav};
 use super::session::Agent;
 use super::thread::{self, ThreadContext};
+use super::ways_out::{self, WaysOut};
 use super::WebError;
-use crate::replies::{self, ReplyError, ReplyOutcome, MAX_TEXT_CHARS};
+use crate::replies::{self, Outlook, ReplyError, ReplyOutcome, MAX_TEXT_CHARS};
 use crate::AppState;
 
 /// Names of agents by actor key (`agent:3`).
@@ -36,10 +38,26 @@ pub async fn actor_name(state: &AppState, key: &str) -> String {
 }
 
 /// The part of the page that live updates replace: header, banner, thread, events.
-async fn live_part(state: &AppState, agent: &Agent, summary: &TicketSummary, agents: &HashMap<String, String>) -> Result<Markup, WebError> {
+async fn live_part(
+    state: &AppState,
+    agent: &Agent,
+    summary: &TicketSummary,
+    agents: &HashMap<String, String>,
+    ways: &WaysOut,
+) -> Result<Markup, WebError> {
     let now = state.clock.now();
     let id = summary.ticket.id;
     let messages = state.store.ticket_messages(id).await?;
+    // Held and failed replies: their hold expiry, and whether someone dealt with them (D4).
+    let mut outbound = HashMap::new();
+    for m in messages.iter().filter(|m| {
+        m.direction == Direction::Outbound
+            && matches!(m.delivery_state, Some(DeliveryState::Held | DeliveryState::Failed | DeliveryState::Blocked))
+    }) {
+        if let Some(o) = state.store.outbound_message(m.id).await? {
+            outbound.insert(m.id, o);
+        }
+    }
     let events = state.store.ticket_events(id).await?;
     let reactions = state.store.ticket_reactions(id).await?;
     let mut media = HashMap::new();
@@ -48,7 +66,16 @@ async fn live_part(state: &AppState, agent: &Agent, summary: &TicketSummary, age
             media.insert(m.id, md);
         }
     }
-    let cx = ThreadContext { agent, now, reactions: &reactions, media: &media, actors: agents, customer: &summary.contact_name };
+    let cx = ThreadContext {
+        agent,
+        now,
+        reactions: &reactions,
+        media: &media,
+        actors: agents,
+        customer: &summary.contact_name,
+        outbound: &outbound,
+        ways: Some(ways),
+    };
     Ok(html! {
         (banner(summary, now, agent))
         (thread::thread(&messages, &cx))
@@ -100,9 +127,9 @@ pub fn banner(summary: &TicketSummary, now: Timestamp, agent: &Agent) -> Markup 
     }
 }
 
-fn composer(summary: &TicketSummary, agent: &Agent, now: Timestamp, draft: Option<&str>) -> Markup {
+fn composer(summary: &TicketSummary, agent: &Agent, o: &Outlook, ways: &WaysOut, draft: Option<&str>, picker: &PickerRequest) -> Markup {
     let id = summary.ticket.id;
-    let open = summary.window.is_open(WindowPolicy::WHATSAPP, now);
+    let open = ways.window_open;
     let closed_ticket = summary.ticket.status == TicketStatus::Closed;
     html! {
         section.composer #composer data-state=(if open { "open" } else { "closed" }) aria-labelledby="composer-title" {
@@ -113,20 +140,15 @@ fn composer(summary: &TicketSummary, agent: &Agent, now: Timestamp, draft: Optio
                 form #reply-form method="post" action={"/tickets/" (id) "/reply"} hidden[!open] {
                     input type="hidden" name="csrf" value=(agent.csrf());
                     label for="reply-body" { "Message to " (summary.contact_name) " on WhatsApp" }
-                    textarea #reply-body name="body" rows="4" maxlength=(MAX_TEXT_CHARS) required disabled[!open] { (draft.unwrap_or("")) }
+                    textarea #reply-body name="body" rows="4" maxlength=(MAX_TEXT_CHARS) required disabled[!open] { (draft.filter(|_| open).unwrap_or("")) }
                     div.submit-as role="group" aria-label="Send and set the status" {
                         button #send-open type="submit" name="submit_as" value="open" disabled[!open] { "Send" }
                         button #send-pending type="submit" name="submit_as" value="pending" disabled[!open] { "Send as pending" }
                         button #send-solved type="submit" name="submit_as" value="solved" disabled[!open] { "Send as solved" }
                     }
                 }
-                div #composer-closed role="note" hidden[open] {
-                    strong { "The customer service window is closed." }
-                    p { "WhatsApp delivers free-form messages only within 24 hours of the customer's last message, so the reply box is off. "
-                        "When the customer writes again the window reopens and so does the reply box." }
-                    p { "Other ways out (an approved template, SMS, holding the reply until the customer writes) are not set up on this desk yet." }
-                    @if let Some(d) = draft { p { "Your unsent text: " q.draft { (d) } } }
-                }
+                (ways_out::closed_panel(ways, agent, draft.filter(|_| !open)))
+                (picker::picker(o, agent, picker, open))
                 form #note-form method="post" action={"/tickets/" (id) "/note"} {
                     input type="hidden" name="csrf" value=(agent.csrf());
                     label for="note-body" { "Internal note (agents only; @name notifies a colleague)" }
@@ -179,22 +201,25 @@ fn side(summary: &TicketSummary, agent: &Agent, agents: &[AgentRow]) -> Markup {
     }
 }
 
-async fn render_ticket(
+pub async fn render_ticket(
     state: &AppState,
     agent: &Agent,
     id: i64,
     notice: Option<&str>,
     draft: Option<&str>,
+    picker: &PickerRequest,
 ) -> Result<Html<String>, WebError> {
     let summary = state.store.ticket_summary(id).await?.ok_or_else(|| WebError::NotFound(format!("There is no ticket {id}.")))?;
-    let now = state.clock.now();
+    let outlook = Outlook::load(state, id).await.map_err(|e| picker::reply_error(e, id))?;
+    let ways = WaysOut::of(state, &outlook);
+    let now = outlook.now;
     state.store.mark_ticket_read(agent.id(), id, now).await?;
     if state.store.mark_notifications_read(agent.id(), id, now).await? > 0 {
         state.events.publish(crate::events::DeskEvent::Notification { agent_id: agent.id() });
     }
     let counts = nav_counts(state, agent).await?;
     let (agents, names) = actor_names(state).await?;
-    let live = live_part(state, agent, &summary, &names).await?;
+    let live = live_part(state, agent, &summary, &names, &ways).await?;
     let t = &summary.ticket;
     let title = format!("#{} {}", t.id, summary.contact_name);
     let content = html! {
@@ -208,7 +233,7 @@ async fn render_ticket(
             div.ticket-body {
                 div.conversation {
                     div #ticket-live data-live="ticket" data-ticket-id=(t.id) { (live) }
-                    (composer(&summary, agent, now, draft))
+                    (composer(&summary, agent, &outlook, &ways, draft, picker))
                 }
                 (side(&summary, agent, &agents))
             }
@@ -220,6 +245,16 @@ async fn render_ticket(
 #[derive(Deserialize)]
 pub struct TicketQuery {
     done: Option<String>,
+    /// Open the template picker.
+    pick: Option<String>,
+    tq: Option<String>,
+    tlang: Option<String>,
+    tcat: Option<String>,
+    /// The chosen template and its language.
+    template: Option<String>,
+    language: Option<String>,
+    /// The failed message a template would replace.
+    replaces: Option<i64>,
 }
 
 pub async fn ticket_page(
@@ -228,7 +263,17 @@ pub async fn ticket_page(
     Path(id): Path<i64>,
     Query(q): Query<TicketQuery>,
 ) -> Result<Html<String>, WebError> {
-    render_ticket(&state, &agent, id, q.done.as_deref(), None).await
+    let picker = PickerRequest {
+        open: q.pick.is_some() || q.template.is_some(),
+        q: q.tq,
+        language: q.tlang,
+        category: q.tcat,
+        chosen: q.template.zip(q.language),
+        values: None,
+        replaces: q.replaces,
+        problem: None,
+    };
+    render_ticket(&state, &agent, id, q.done.as_deref(), None, &picker).await
 }
 
 /// The live part alone, for the page's script.
@@ -240,7 +285,9 @@ pub async fn live_fragment(state: &AppState, agent: &Agent, id: i64) -> Result<M
         state.events.publish(crate::events::DeskEvent::Notification { agent_id: agent.id() });
     }
     let (_, names) = actor_names(state).await?;
-    let live = live_part(state, agent, &summary, &names).await?;
+    let outlook = Outlook::load(state, id).await.map_err(|e| picker::reply_error(e, id))?;
+    let ways = WaysOut::of(state, &outlook);
+    let live = live_part(state, agent, &summary, &names, &ways).await?;
     Ok(html! { span hidden data-ticket-status=(summary.ticket.status.as_str()) {} (live) })
 }
 
@@ -277,7 +324,7 @@ pub async fn reply(
         }
         // Nothing was stored or sent: the page comes back with the text kept, and says why.
         Ok(ReplyOutcome::Blocked { .. }) => {
-            let page = render_ticket(&state, &agent, id, Some("blocked"), Some(f.body.trim())).await?;
+            let page = render_ticket(&state, &agent, id, Some("blocked"), Some(f.body.trim()), &PickerRequest::default()).await?;
             Ok((StatusCode::CONFLICT, page).into_response())
         }
         Err(ReplyError::Invalid { field, message }) => Err(WebError::BadRequest(format!("{field}: {message}"))),
