@@ -1,11 +1,14 @@
 //! The agent web interface (SPEC 8) over real HTTP, on both backends: sign-in, sessions and their
 //! limits; CSRF, Origin and the security headers; escaping of customer content; the inbox lists,
 //! views and unread markers; the ticket page and what agents do from it (replies through the outbox
-//! to the Cloud API simulator, notes with @mentions); failed deliveries; live updates; media.
+//! to the Cloud API simulator, notes with @mentions); failed deliveries; live updates; media. The
+//! ways out of a closed window, failed-delivery actions and the admin pages are in `web/ways_out.rs`.
 
 #![allow(clippy::unwrap_used)] // scenario functions called from the generated #[test]s
 
 mod common;
+#[path = "web/ways_out.rs"]
+mod ways_out;
 
 use std::time::Duration;
 
