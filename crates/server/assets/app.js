@@ -56,6 +56,10 @@
         kept.textContent = `Your unsent text (still in the reply box for when the window reopens): ${draft.value.trim()}`;
       }
     }
+    // And back: a reply written for holding goes to the reply box when the customer writes again.
+    if (open && draft && held && held.value.trim() && !draft.value.trim()) draft.value = held.value;
+    const summary = document.getElementById('picker-summary');
+    if (summary) summary.textContent = open ? 'Use a template' : 'Choose an approved template';
     announce(open ? 'The customer wrote again: the window is open and you can reply.'
                   : 'The customer service window has closed: free-form replies are off.');
   }

@@ -172,7 +172,7 @@ pub fn deal(m: &OutboundMessage, w: &WaysOut, agent: &Agent, back: &str) -> Mark
 /// The "held" badge of a held reply, with when it expires.
 pub fn held_badge(expires_at: Option<Timestamp>, agent: &Agent) -> Markup {
     html! {
-        p.badge.held.held-badge role="status" {
+        p.badge.held.held-badge {
             "Held: will be delivered when the customer writes again"
             @if let Some(at) = expires_at {
                 " (expires " time datetime=(format::iso(at)) { (format::full_time(at, agent.tz())) } ")"
