@@ -15,6 +15,7 @@ on_both_backends!(
     the_closed_composer_holds_a_reply_previews_a_template_and_names_a_missing_parameter,
     dismiss_takes_a_failure_off_the_failed_list_and_forged_posts_change_nothing,
     a_failure_resent_via_sms_from_the_failed_list_shows_replaced_by_on_its_ticket,
+    a_failure_resent_as_is_goes_out_again_while_the_window_is_open,
 );
 
 const ADA: &str = "ada.admin@example.com";
@@ -319,5 +320,24 @@ async fn a_failure_resent_via_sms_from_the_failed_list_shows_replaced_by_on_its_
     let by = app.store().outbound_message(failed).await.unwrap().unwrap().replaced_by.expect("replaced_by");
     assert!(original.contains(&format!("#m{by}")), "links to its replacement: {original}");
     assert!(bubble_of(&page, by).contains(r#"data-kind="sms""#));
+    app.stop().await;
+}
+
+async fn a_failure_resent_as_is_goes_out_again_while_the_window_is_open(backend: Backend) {
+    let (app, web, ticket, failed) = failed_reply_desk(backend).await;
+    let page = web.post(&format!("/deliveries/{failed}/resend"), &[("as", "as_is"), ("back", "ticket")]).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    assert_eq!(page.location(), format!("/tickets/{ticket}?done=resent#m{failed}"));
+    let got = app.eventually("the resend at the simulator", || async { app.sim().received().into_iter().next() }).await;
+    assert_eq!(got.text.as_deref(), Some("undeliverable"));
+    app.eventually("the same message delivered", || async {
+        let m = message(&app, ticket, failed).await;
+        matches!(m.delivery_state, Some(DeliveryState::Delivered | DeliveryState::Read)).then_some(())
+    })
+    .await;
+    assert!(failed_rows(&web.page("/failed").await).is_empty(), "off the list once it went out");
+    let page = web.page(&format!("/tickets/{ticket}")).await;
+    assert!(!bubble_of(&page, failed).contains("data-action="), "nothing left to do");
+    assert_eq!(web.post(&format!("/deliveries/{failed}/resend"), &[("as", "as_is")]).await.status, 409, "not failed any more");
     app.stop().await;
 }
