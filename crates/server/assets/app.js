@@ -277,33 +277,51 @@
     if (first) first.focus();
   });
 
+  // Choosing a template puts its form in place (without a reload, which would lose text typed in
+  // the reply boxes); without script the link loads the page with it.
+  document.addEventListener('click', async (e) => {
+    const link = e.target.closest('#template-list a[data-fragment]');
+    if (!link) return;
+    e.preventDefault();
+    const fresh = await fetchHtml(link.dataset.fragment);
+    const chosen = fresh && fresh.querySelector('#template-chosen');
+    if (!chosen) { location.href = link.href; return; }
+    const old = document.getElementById('template-chosen');
+    if (old) old.replaceWith(chosen); else document.getElementById('picker-body').appendChild(chosen);
+    document.querySelectorAll('#template-list li[aria-current]').forEach((li) => li.removeAttribute('aria-current'));
+    link.closest('li').setAttribute('aria-current', 'true');
+    const first = chosen.querySelector('input:not([type="hidden"])') || chosen.querySelector('button');
+    if (first) first.focus();
+    announce(`Template ${link.querySelector('.tname').textContent} chosen: fill in its parameters.`);
+  });
+
   // The preview is the server's (the same validation as sending), refreshed as the agent types.
-  const templateForm = document.getElementById('template-form');
-  if (templateForm && templateForm.dataset.preview) {
-    let seq = 0;
-    const refreshPreview = async () => {
-      seq += 1;
-      const mine = seq;
-      const res = await fetch(templateForm.dataset.preview, {
-        method: 'POST', credentials: 'same-origin', headers: { Accept: 'text/html' },
-        body: new URLSearchParams(new FormData(templateForm)),
-      });
-      if (!res.ok || mine !== seq) return;
-      const fresh = new DOMParser().parseFromString(`<body>${await res.text()}</body>`, 'text/html').body;
-      const target = document.getElementById('template-preview');
-      if (!target) return;
-      target.replaceChildren(...Array.from(fresh.childNodes));
-      // The field the problem names is marked invalid; the others are not.
-      const problem = document.getElementById('template-problem');
-      const field = problem ? problem.dataset.field : undefined;
-      templateForm.querySelectorAll('[data-param]').forEach((input) => {
-        if (field && input.dataset.param === field) input.setAttribute('aria-invalid', 'true');
-        else input.removeAttribute('aria-invalid');
-      });
-      templateForm.dataset.previewed = String(mine);
-    };
-    templateForm.addEventListener('input', () => soon('preview', refreshPreview));
+  let previewSeq = 0;
+  async function refreshPreview(form) {
+    previewSeq += 1;
+    const mine = previewSeq;
+    const res = await fetch(form.dataset.preview, {
+      method: 'POST', credentials: 'same-origin', headers: { Accept: 'text/html' },
+      body: new URLSearchParams(new FormData(form)),
+    });
+    if (!res.ok || mine !== previewSeq) return;
+    const fresh = new DOMParser().parseFromString(`<body>${await res.text()}</body>`, 'text/html').body;
+    const target = document.getElementById('template-preview');
+    if (!target) return;
+    target.replaceChildren(...Array.from(fresh.childNodes));
+    // The field the problem names is marked invalid; the others are not.
+    const problem = document.getElementById('template-problem');
+    const field = problem ? problem.dataset.field : undefined;
+    form.querySelectorAll('[data-param]').forEach((input) => {
+      if (field && input.dataset.param === field) input.setAttribute('aria-invalid', 'true');
+      else input.removeAttribute('aria-invalid');
+    });
+    form.dataset.previewed = String(mine);
   }
+  document.addEventListener('input', (e) => {
+    const form = e.target.closest && e.target.closest('#template-form');
+    if (form && form.dataset.preview) soon('preview', () => refreshPreview(form));
+  });
 
   // ---- Forms: no double sends ----
   document.addEventListener('submit', (e) => {

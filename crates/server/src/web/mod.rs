@@ -73,6 +73,7 @@ pub fn router() -> Router<AppState> {
         .route("/tickets/{id}/sms", post(ways_out::sms))
         .route("/tickets/{id}/templates", post(picker::send))
         .route("/tickets/{id}/templates/preview", post(picker::preview))
+        .route("/tickets/{id}/picker", get(picker::chosen_fragment))
         .route("/deliveries/{id}/resend", post(ways_out::resend))
         .route("/deliveries/{id}/dismiss", post(ways_out::dismiss))
         .route("/media/{message_id}", get(ticket::media))

@@ -173,7 +173,7 @@ pub fn picker(o: &Outlook, agent: &Agent, req: &PickerRequest, window_open: bool
     html! {
         details.picker #picker open[req.open || chosen.is_some() || req.replaces.is_some()] {
             summary #picker-summary { @if window_open { "Use a template" } @else { "Choose an approved template" } }
-            div.picker-body {
+            div.picker-body #picker-body {
                 @if let Some(r) = req.replaces {
                     p.notice #replacing { "Sending a template instead of message " a href={"#m" (r)} { "#" (r) } ", which did not reach the customer. That message keeps its history and is marked replaced." }
                 }
@@ -210,7 +210,9 @@ pub fn picker(o: &Outlook, agent: &Agent, req: &PickerRequest, window_open: bool
                             @let selected = chosen.is_some_and(|c| c.name == d.name && c.language == d.language);
                             li.template-option data-name=(d.name.to_lowercase()) data-language=(d.language) data-category=(d.category.to_ascii_uppercase())
                                 hidden[!matches(req, d)] aria-current=[selected.then_some("true")] {
-                                a href=(ticket_link(id, &format!("&template={}&language={}", urlencode(&d.name), urlencode(&d.language)), req.replaces)) {
+                                @let which = format!("&template={}&language={}", urlencode(&d.name), urlencode(&d.language));
+                                a href=(ticket_link(id, &which, req.replaces))
+                                    data-fragment={"/tickets/" (id) "/picker?" (which.trim_start_matches('&')) @if let Some(r) = req.replaces { "&replaces=" (r) }} {
                                     span.tname { (d.name) }
                                     span.badge { (d.language) }
                                     span.badge { (d.category.to_lowercase()) }
@@ -294,6 +296,30 @@ pub fn preview_fragment(p: Option<&crate::api::templates::PreviewOut>, price: &P
             p.ready #template-ready { "Ready to send." }
         }
     }
+}
+
+#[derive(serde::Deserialize)]
+pub struct ChooseQuery {
+    template: String,
+    language: String,
+    replaces: Option<i64>,
+}
+
+/// `GET /tickets/{id}/picker?template=…&language=…`: the chosen template's form alone, for the page's
+/// script to put in place without a reload (which would lose what the agent typed elsewhere).
+pub async fn chosen_fragment(
+    State(state): State<AppState>,
+    agent: Agent,
+    Path(id): Path<i64>,
+    axum::extract::Query(q): axum::extract::Query<ChooseQuery>,
+) -> Result<Html<String>, WebError> {
+    let o = Outlook::load(&state, id).await.map_err(|e| reply_error(e, id))?;
+    let def = o
+        .template(&q.template, &q.language)
+        .filter(|d| d.is_approved())
+        .ok_or_else(|| WebError::NotFound(format!("No approved template {:?} ({}) for this number.", q.template, q.language)))?;
+    let req = PickerRequest { open: true, replaces: q.replaces, ..PickerRequest::default() };
+    Ok(Html(template_form(&o, &agent, def, &req).into_string()))
 }
 
 /// The picker's form as posted: `name`, `language`, `replaces`, and the parameter fields.
@@ -408,5 +434,46 @@ mod tests {
         assert_eq!(field_of("parameters.header: parameter order is missing").as_deref(), Some("header"));
         assert_eq!(field_of("parameters.buttons.0: the URL button's variable part is missing").as_deref(), Some("button.0"));
         assert_eq!(field_of("template \"x\" is PAUSED, not APPROVED"), None);
+    }
+
+    fn invoice() -> TemplateDef {
+        TemplateDef {
+            name: "invoice".into(),
+            language: "en_US".into(),
+            category: "UTILITY".into(),
+            status: "APPROVED".into(),
+            format: ParamFormat::Positional,
+            header: Some(HeaderDef::Media { kind: windowdesk_core::template::MediaKind::Document }),
+            body: "Hi {{1}}, invoice {{2}} is attached.".into(),
+            footer: None,
+            buttons: vec![ButtonDef::Url { text: "Pay".into(), url: "https://pay.example/{{1}}".into() }],
+        }
+    }
+
+    #[test]
+    fn the_form_asks_for_every_parameter_and_becomes_a_template_send() {
+        let def = invoice();
+        let keys: Vec<String> = fields_of(&def).into_iter().map(|f| f.key).collect();
+        assert_eq!(keys, ["header", "body.1", "body.2", "button.0"]);
+        let values = BTreeMap::from([
+            ("header".to_owned(), " https://files.example/i.pdf ".to_owned()),
+            ("body.1".to_owned(), "Ada".to_owned()),
+            ("body.2".to_owned(), "  ".to_owned()),
+            ("button.0".to_owned(), "inv-7".to_owned()),
+        ]);
+        let send = send_of(&def, &values);
+        assert_eq!(
+            send.params.header,
+            Some(ParamValue::Media {
+                kind: windowdesk_core::template::MediaKind::Document,
+                link: Some("https://files.example/i.pdf".into()),
+                id: None,
+                filename: None
+            })
+        );
+        assert_eq!(send.params.body.keys().collect::<Vec<_>>(), ["1"], "an empty field is left out, so validation names it");
+        assert_eq!(send.params.buttons.get("0").map(String::as_str), Some("inv-7"));
+        let problem = windowdesk_core::template::validate(&def, &send.params).unwrap_err().to_string();
+        assert_eq!(field_of(&format!("parameters.{problem}")).as_deref(), Some("body.2"), "{problem}");
     }
 }
