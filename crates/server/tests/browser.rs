@@ -290,6 +290,7 @@ async fn with_the_window_closed_a_template_is_picked_filled_previewed_live_and_s
     assert_eq!(ways, json!(["hold", "template", "sms"]), "{}", browser.text("#composer-closed").await);
     assert!(browser.text("#sms-note").await.contains("https://wa.me/"), "{}", browser.text("#sms-note").await);
 
+    browser.fill("#held-body", "Typed before choosing a template").await;
     browser.click("#choose-template").await;
     browser.wait_for("#picker[open] #template-q", WAIT).await;
     browser.fill("#template-q", "deliv").await;
@@ -308,8 +309,11 @@ async fn with_the_window_closed_a_template_is_picked_filled_previewed_live_and_s
     browser.screenshot("picker-list").await;
     browser.click("#template-list li.template-option[data-name='delivery_update'] a").await;
 
-    // The form: the customer's first name is filled in by the desk; the preview names what is missing.
+    // The form, put in place without a reload (what was typed is still there): the customer's first
+    // name is filled in by the desk; the preview names what is missing.
     browser.wait_for("#template-form", WAIT).await;
+    let kept = browser.exec("return document.getElementById('held-body').value", vec![]).await;
+    assert_eq!(kept, json!("Typed before choosing a template"), "choosing a template does not reload the page");
     assert_eq!(browser.attr("input[name='body.first_name']", "value").await.as_deref(), Some("Rosa"));
     browser.wait_for_text("#template-problem", "header", WAIT).await;
     assert!(browser.text("#template-price").await.contains("Billable"), "{}", browser.text("#template-price").await);

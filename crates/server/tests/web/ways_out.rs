@@ -222,6 +222,10 @@ async fn the_closed_composer_holds_a_reply_previews_a_template_and_names_a_missi
     let first = start_tags(&page).into_iter().find(|t| t.attr("name") == Some("body.first_name")).expect("the parameter's input");
     assert_eq!(first.attr("value"), Some("Rosa"));
     assert!(by_id(&page, "template-ready").is_some(), "complete, so ready: {page}");
+    // The same form alone, as the page's script puts it in place without a reload.
+    let fragment = web.page(&format!("/tickets/{ticket}/picker?template=reply_waiting&language=en_US")).await;
+    assert!(by_id(&fragment, "template-form").is_some() && fragment.contains(r#"value="Rosa""#), "{fragment}");
+    assert_eq!(web.get(&format!("/tickets/{ticket}/picker?template=winter_sale&language=en_US")).await.status, 404, "paused: not offered");
 
     // The preview, as the page's script asks for it: filled in where given, the problem named.
     let preview = format!("/tickets/{ticket}/templates/preview");
