@@ -16,6 +16,7 @@ on_both_backends!(
     dismiss_takes_a_failure_off_the_failed_list_and_forged_posts_change_nothing,
     a_failure_resent_via_sms_from_the_failed_list_shows_replaced_by_on_its_ticket,
     a_failure_resent_as_is_goes_out_again_while_the_window_is_open,
+    a_hold_notice_chosen_on_the_numbers_page_goes_out_with_the_next_held_reply,
 );
 
 const ADA: &str = "ada.admin@example.com";
@@ -343,5 +344,34 @@ async fn a_failure_resent_as_is_goes_out_again_while_the_window_is_open(backend:
     let page = web.page(&format!("/tickets/{ticket}")).await;
     assert!(!bubble_of(&page, failed).contains("data-action="), "nothing left to do");
     assert_eq!(web.post(&format!("/deliveries/{failed}/resend"), &[("as", "as_is")]).await.status, 409, "not failed any more");
+    app.stop().await;
+}
+
+async fn a_hold_notice_chosen_on_the_numbers_page_goes_out_with_the_next_held_reply(backend: Backend) {
+    let (app, ticket) = closed_window_desk(backend).await;
+    let admin = admin(&app).await;
+    let page = admin.page("/admin/numbers").await;
+    assert!(page.contains(r#"<option value="reply_waiting|en_US">"#), "approved templates are offered as the notice: {page}");
+    assert!(!page.contains("winter_sale|en_US"), "a paused one is not");
+    let page = admin
+        .post(
+            &format!("/admin/numbers/{}", app.bn),
+            &[("ladder", "hold"), ("ladder", "template"), ("hold_notice", "reply_waiting|en_US"), ("hold_hours", "72"), ("sms_from", "")],
+        )
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+
+    let web = Web::sign_in(&app, ANA).await;
+    let page = web.page(&format!("/tickets/{ticket}")).await;
+    let ways: Vec<String> =
+        start_tags(&page).into_iter().filter(|t| t.has_attr("data-way")).map(|t| t.attr("data-way").unwrap().to_owned()).collect();
+    assert_eq!(ways, ["hold", "template"], "no sender, so no SMS");
+    assert!(page.contains("72 h") && page.contains("reply_waiting"), "the hold says how long and what tells the customer");
+    let page = web.post(&format!("/tickets/{ticket}/hold"), &[("body", "Your refund is approved.")]).await;
+    assert_eq!(page.location(), format!("/tickets/{ticket}?done=held#thread"));
+    let notice = app.eventually("the notice at the simulator", || async { app.sim().received().into_iter().next() }).await;
+    assert_eq!(notice.template.map(|t| t.name).as_deref(), Some("reply_waiting"));
+    assert_eq!(notice.text.as_deref(), Some("Hi Rosa, we have answered your request. Reply to this message to read it."));
+    assert_eq!(app.sim().received().len(), 1, "the held reply itself waits");
     app.stop().await;
 }
