@@ -39,8 +39,8 @@ pub async fn run(command: TemplatesCommand) -> anyhow::Result<()> {
             state.store.close().await;
             for r in result? {
                 println!(
-                    "account {}: {} templates in {} page(s): {} added, {} updated, {} no longer listed by Meta",
-                    r.waba_id, r.templates, r.pages, r.counts.added, r.counts.updated, r.counts.removed
+                    "account {}: {} templates in {} page(s): {} added, {} changed, {} unchanged, {} no longer listed by Meta",
+                    r.waba_id, r.templates, r.pages, r.counts.added, r.counts.updated, r.counts.unchanged, r.counts.removed
                 );
                 for why in &r.skipped {
                     println!("  skipped: {why}");

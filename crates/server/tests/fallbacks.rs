@@ -106,10 +106,15 @@ async fn s9_a_sync_follows_every_page_of_metas_template_list(backend: Backend) {
     let rows = app.store().templates().await.unwrap();
     assert_eq!(rows.iter().filter(|r| r.definition.is_some() && r.removed_at.is_none()).count(), 60);
 
-    // A second sync after one template is deleted at Meta marks it removed, and changes nothing else.
-    let again =
-        sync_all(&s.store, &s.cloud_api, &s.numbers, 25, s.clock.now().plus(Duration::from_millis(5)), &|_, _, _| {}).await.unwrap();
-    assert_eq!((again[0].counts.added, again[0].counts.updated, again[0].counts.removed), (0, 60, 0));
+    // A second sync finds nothing new; after a template is added at Meta, exactly that one is.
+    let later = |ms| s.clock.now().plus(Duration::from_millis(ms));
+    let again = sync_all(&s.store, &s.cloud_api, &s.numbers, 25, later(5), &|_, _, _| {}).await.unwrap();
+    let c = again[0].counts;
+    assert_eq!((c.added, c.updated, c.unchanged, c.removed), (0, 0, 60, 0));
+    app.sim().add_template(TemplateConfig::body("notice_60", "en_US", "UTILITY", "APPROVED", "Notice {{1}}")).unwrap();
+    let after_add = sync_all(&s.store, &s.cloud_api, &s.numbers, 25, later(10), &|_, _, _| {}).await.unwrap();
+    let c = after_add[0].counts;
+    assert_eq!((after_add[0].pages, c.added, c.updated, c.unchanged, c.removed), (3, 1, 0, 60, 0));
 
     // Over HTTP too.
     let token = api_token(&app).await;
@@ -119,7 +124,7 @@ async fn s9_a_sync_follows_every_page_of_metas_template_list(backend: Backend) {
     assert_eq!(body["accounts"][0]["pages"], 1, "the default page size takes all 60 at once");
     let listed: Value =
         app.client.get(app.url("/api/v1/templates?q=notice_5")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
-    assert_eq!(listed.as_array().unwrap().len(), 10);
+    assert_eq!(listed.as_array().unwrap().len(), 10, "notice_50 to notice_59");
     assert_eq!(listed[0]["parameters"][0]["key"], "1");
     app.stop().await;
 }

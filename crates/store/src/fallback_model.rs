@@ -20,7 +20,10 @@ pub struct SyncedTemplate {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct TemplateSyncCounts {
     pub added: u64,
+    /// Known before, with a different definition, status or category now.
     pub updated: u64,
+    /// Known before and the same.
+    pub unchanged: u64,
     /// Listed before, gone from Meta's list now.
     pub removed: u64,
 }

@@ -172,7 +172,9 @@ pub struct AccountSyncOut {
     pub pages: u32,
     pub templates: u64,
     pub added: u64,
+    /// Changed at Meta since the last sync.
     pub updated: u64,
+    pub unchanged: u64,
     /// No longer listed by Meta.
     pub removed: u64,
     /// Template objects that could not be read, with why.
@@ -187,6 +189,7 @@ impl From<AccountSync> for AccountSyncOut {
             templates: a.templates,
             added: a.counts.added,
             updated: a.counts.updated,
+            unchanged: a.counts.unchanged,
             removed: a.counts.removed,
             skipped: a.skipped,
         }

@@ -163,17 +163,40 @@ impl FallbackStore for PgStore {
         let mut tx = begin(self).await?;
         let now_ms = now.unix_millis();
         let mut counts = TemplateSyncCounts::default();
+        let known = sqlx::query("SELECT name, language, definition, status, category, removed_at FROM templates WHERE waba_id = $1")
+            .bind(waba_id)
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut before = std::collections::HashMap::new();
+        for r in &known {
+            let key: (String, String) = (r.try_get(0)?, r.try_get(1)?);
+            let row: (Option<String>, Option<String>, Option<String>, Option<i64>) =
+                (r.try_get(2)?, r.try_get(3)?, r.try_get(4)?, r.try_get(5)?);
+            before.insert(key, row);
+        }
         for tpl in templates {
-            // `xmax = 0` tells an inserted row from an updated one.
-            let inserted: bool = sqlx::query_scalar(
+            match before.get(&(tpl.name.clone(), tpl.language.clone())) {
+                None => counts.added += 1,
+                Some((definition, status, category, removed_at)) => {
+                    if removed_at.is_none()
+                        && definition.as_deref() == Some(tpl.definition.as_str())
+                        && (tpl.status.is_none() || status == &tpl.status)
+                        && (tpl.category.is_none() || category == &tpl.category)
+                    {
+                        counts.unchanged += 1;
+                    } else {
+                        counts.updated += 1;
+                    }
+                }
+            }
+            sqlx::query(
                 "INSERT INTO templates (waba_id, name, language, meta_template_id, category, status, definition, synced_at, removed_at, updated_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $8)
                  ON CONFLICT (waba_id, name, language) DO UPDATE SET
                     meta_template_id = COALESCE(excluded.meta_template_id, templates.meta_template_id),
                     category = COALESCE(excluded.category, templates.category),
                     status = COALESCE(excluded.status, templates.status),
-                    definition = excluded.definition, synced_at = excluded.synced_at, removed_at = NULL, updated_at = excluded.updated_at
-                 RETURNING (xmax = 0)",
+                    definition = excluded.definition, synced_at = excluded.synced_at, removed_at = NULL, updated_at = excluded.updated_at",
             )
             .bind(waba_id)
             .bind(&tpl.name)
@@ -183,13 +206,8 @@ impl FallbackStore for PgStore {
             .bind(&tpl.status)
             .bind(&tpl.definition)
             .bind(now_ms)
-            .fetch_one(&mut *tx)
+            .execute(&mut *tx)
             .await?;
-            if inserted {
-                counts.added += 1;
-            } else {
-                counts.updated += 1;
-            }
         }
         let removed = sqlx::query(
             "UPDATE templates SET removed_at = $2, updated_at = $2 WHERE waba_id = $1 AND removed_at IS NULL

@@ -22,9 +22,12 @@ pub(crate) fn store_synced_templates(
     let mut counts = TemplateSyncCounts::default();
     let now_ms = now.unix_millis();
     for tpl in templates {
-        let existed: bool = tx
-            .prepare_cached("SELECT 1 FROM templates WHERE waba_id = ?1 AND name = ?2 AND language = ?3")?
-            .exists(params![waba_id, tpl.name, tpl.language])?;
+        let before: Option<(Option<String>, Option<String>, Option<String>, Option<i64>)> = tx
+            .prepare_cached(
+                "SELECT definition, status, category, removed_at FROM templates WHERE waba_id = ?1 AND name = ?2 AND language = ?3",
+            )?
+            .query_row(params![waba_id, tpl.name, tpl.language], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .optional()?;
         tx.prepare_cached(
             "INSERT INTO templates (waba_id, name, language, meta_template_id, category, status, definition, synced_at, removed_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, ?8)
@@ -35,10 +38,19 @@ pub(crate) fn store_synced_templates(
                 definition = excluded.definition, synced_at = excluded.synced_at, removed_at = NULL, updated_at = excluded.updated_at",
         )?
         .execute(params![waba_id, tpl.name, tpl.language, tpl.meta_template_id, tpl.category, tpl.status, tpl.definition, now_ms])?;
-        if existed {
-            counts.updated += 1;
-        } else {
-            counts.added += 1;
+        match before {
+            None => counts.added += 1,
+            Some((definition, status, category, removed_at)) => {
+                if removed_at.is_none()
+                    && definition.as_deref() == Some(tpl.definition.as_str())
+                    && (tpl.status.is_none() || status == tpl.status)
+                    && (tpl.category.is_none() || category == tpl.category)
+                {
+                    counts.unchanged += 1;
+                } else {
+                    counts.updated += 1;
+                }
+            }
         }
     }
     // Whatever the account had and this sync did not list is gone at Meta.
