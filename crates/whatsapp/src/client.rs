@@ -90,15 +90,8 @@ impl CloudApi {
             .post(self.url(&format!("{phone_number_id}/messages")))
             .bearer_auth(access_token)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body.to_owned())
-            .send()
-            .await
-            .map_err(network_error)?;
-        let status = response.status();
-        let bytes = response.bytes().await.map_err(network_error)?;
-        if !status.is_success() {
-            return Err(error_from_body(status.as_u16(), &bytes));
-        }
+            .body(body.to_owned());
+        let (status, bytes) = successful(response).await?;
         let parsed: SendResponse = serde_json::from_slice(&bytes).map_err(|e| ApiError {
             http_status: Some(status.as_u16()),
             code: None,
@@ -129,12 +122,7 @@ pub struct MediaInfo {
 impl CloudApi {
     /// `GET /{version}/{media_id}`.
     pub async fn media_info(&self, media_id: &str, access_token: &str) -> Result<MediaInfo, ApiError> {
-        let response = self.http.get(self.url(media_id)).bearer_auth(access_token).send().await.map_err(network_error)?;
-        let status = response.status();
-        let bytes = response.bytes().await.map_err(network_error)?;
-        if !status.is_success() {
-            return Err(error_from_body(status.as_u16(), &bytes));
-        }
+        let (status, bytes) = successful(self.http.get(self.url(media_id)).bearer_auth(access_token)).await?;
         serde_json::from_slice(&bytes).map_err(|e| ApiError {
             http_status: Some(status.as_u16()),
             code: None,
@@ -196,19 +184,8 @@ impl CloudApi {
         if let Some(after) = after {
             query.push(("after", after.to_owned()));
         }
-        let response = self
-            .http
-            .get(self.url(&format!("{waba_id}/message_templates")))
-            .bearer_auth(access_token)
-            .query(&query)
-            .send()
-            .await
-            .map_err(network_error)?;
-        let status = response.status();
-        let bytes = response.bytes().await.map_err(network_error)?;
-        if !status.is_success() {
-            return Err(error_from_body(status.as_u16(), &bytes));
-        }
+        let response = self.http.get(self.url(&format!("{waba_id}/message_templates"))).bearer_auth(access_token).query(&query);
+        let (status, bytes) = successful(response).await?;
         let unexpected = |why: String| ApiError {
             http_status: Some(status.as_u16()),
             code: None,
@@ -230,6 +207,18 @@ impl CloudApi {
             .map(str::to_owned);
         Ok(TemplatePage { templates, after })
     }
+}
+
+/// Sends a request and reads its whole answer; an HTTP error status becomes Meta's error, read from
+/// the body.
+async fn successful(request: reqwest::RequestBuilder) -> Result<(reqwest::StatusCode, bytes::Bytes), ApiError> {
+    let response = request.send().await.map_err(network_error)?;
+    let status = response.status();
+    let bytes = response.bytes().await.map_err(network_error)?;
+    if !status.is_success() {
+        return Err(error_from_body(status.as_u16(), &bytes));
+    }
+    Ok((status, bytes))
 }
 
 fn network_error(e: reqwest::Error) -> ApiError {

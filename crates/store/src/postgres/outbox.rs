@@ -446,18 +446,31 @@ async fn accept_message(tx: &mut PgConnection, message_id: i64, wamid: &str, at:
     let mut state = DeliveryState::Accepted;
     for r in pending {
         let (status_id, status, status_at): (i64, String, i64) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
-        if let Some(st) = MetaStatus::parse(&status) {
-            if let StatusOutcome::Advance(next) = apply_meta_status(state, st) {
-                state = next;
-                sqlx::query("UPDATE messages SET delivery_state = $1, delivery_updated_at = $2 WHERE id = $3")
-                    .bind(next.as_str())
-                    .bind(status_at)
-                    .bind(message_id)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("UPDATE status_events SET applied = 1 WHERE id = $1").bind(status_id).execute(&mut *tx).await?;
-            }
-        }
+        apply_early_status(tx, &mut state, message_id, status_id, &status, status_at).await?;
+    }
+    Ok(())
+}
+
+/// A status that arrived before its message was accepted, applied by precedence (D1) now that the
+/// message is known.
+pub(super) async fn apply_early_status(
+    tx: &mut PgConnection,
+    state: &mut DeliveryState,
+    message_id: i64,
+    status_id: i64,
+    status: &str,
+    status_at: i64,
+) -> Result<(), StoreError> {
+    let Some(st) = MetaStatus::parse(status) else { return Ok(()) };
+    if let StatusOutcome::Advance(next) = apply_meta_status(*state, st) {
+        *state = next;
+        sqlx::query("UPDATE messages SET delivery_state = $1, delivery_updated_at = $2 WHERE id = $3")
+            .bind(next.as_str())
+            .bind(status_at)
+            .bind(message_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE status_events SET applied = 1 WHERE id = $1").bind(status_id).execute(&mut *tx).await?;
     }
     Ok(())
 }

@@ -7,9 +7,8 @@
 use std::collections::HashMap;
 
 use sqlx::{PgConnection, Row};
-use windowdesk_core::delivery::apply_meta_status;
 use windowdesk_core::window::WindowPolicy;
-use windowdesk_core::{CustomerWindow, DeliveryState, LocalEvent, MetaStatus, StatusOutcome, Timestamp};
+use windowdesk_core::{CustomerWindow, DeliveryState, LocalEvent, Timestamp};
 
 use super::outbox::transition;
 use crate::error::StoreError;
@@ -155,18 +154,7 @@ async fn apply_early_statuses(tx: &mut PgConnection, bns: &[i64], wamids: &[Stri
             (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?);
         let Some(&message_id) = message_of.get(&(bn, wamid.as_str())) else { continue };
         let state = states.entry(message_id).or_insert(DeliveryState::Accepted);
-        if let Some(st) = MetaStatus::parse(&status) {
-            if let StatusOutcome::Advance(next) = apply_meta_status(*state, st) {
-                *state = next;
-                sqlx::query("UPDATE messages SET delivery_state = $1, delivery_updated_at = $2 WHERE id = $3")
-                    .bind(next.as_str())
-                    .bind(status_at)
-                    .bind(message_id)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("UPDATE status_events SET applied = 1 WHERE id = $1").bind(status_id).execute(&mut *tx).await?;
-            }
-        }
+        super::outbox::apply_early_status(tx, state, message_id, status_id, &status, status_at).await?;
     }
     Ok(())
 }
