@@ -114,3 +114,29 @@ pub fn ladder_json(ladder: &[Fallback]) -> String {
 pub const HELD_EXPIRED_TITLE: &str = "held reply expired";
 pub const HELD_EXPIRED_DETAILS: &str =
     "The customer did not write again before the hold ran out, so the reply was never sent. Send it as a template or via SMS, or dismiss it.";
+
+/// A registry row as a sync compares it with what Meta lists now.
+pub(crate) struct KnownTemplate {
+    pub definition: Option<String>,
+    pub status: Option<String>,
+    pub category: Option<String>,
+    pub removed: bool,
+}
+
+impl TemplateSyncCounts {
+    /// Counts one listed template: new, changed, or as it was.
+    pub(crate) fn count(&mut self, before: Option<&KnownTemplate>, now: &SyncedTemplate) {
+        match before {
+            None => self.added += 1,
+            Some(k)
+                if !k.removed
+                    && k.definition.as_deref() == Some(now.definition.as_str())
+                    && (now.status.is_none() || k.status == now.status)
+                    && (now.category.is_none() || k.category == now.category) =>
+            {
+                self.unchanged += 1
+            }
+            Some(_) => self.updated += 1,
+        }
+    }
+}

@@ -170,25 +170,16 @@ impl FallbackStore for PgStore {
         let mut before = std::collections::HashMap::new();
         for r in &known {
             let key: (String, String) = (r.try_get(0)?, r.try_get(1)?);
-            let row: (Option<String>, Option<String>, Option<String>, Option<i64>) =
-                (r.try_get(2)?, r.try_get(3)?, r.try_get(4)?, r.try_get(5)?);
+            let row = KnownTemplate {
+                definition: r.try_get(2)?,
+                status: r.try_get(3)?,
+                category: r.try_get(4)?,
+                removed: r.try_get::<Option<i64>, _>(5)?.is_some(),
+            };
             before.insert(key, row);
         }
         for tpl in templates {
-            match before.get(&(tpl.name.clone(), tpl.language.clone())) {
-                None => counts.added += 1,
-                Some((definition, status, category, removed_at)) => {
-                    if removed_at.is_none()
-                        && definition.as_deref() == Some(tpl.definition.as_str())
-                        && (tpl.status.is_none() || status == &tpl.status)
-                        && (tpl.category.is_none() || category == &tpl.category)
-                    {
-                        counts.unchanged += 1;
-                    } else {
-                        counts.updated += 1;
-                    }
-                }
-            }
+            counts.count(before.get(&(tpl.name.clone(), tpl.language.clone())), tpl);
             sqlx::query(
                 "INSERT INTO templates (waba_id, name, language, meta_template_id, category, status, definition, synced_at, removed_at, updated_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $8)

@@ -22,11 +22,18 @@ pub(crate) fn store_synced_templates(
     let mut counts = TemplateSyncCounts::default();
     let now_ms = now.unix_millis();
     for tpl in templates {
-        let before: Option<(Option<String>, Option<String>, Option<String>, Option<i64>)> = tx
+        let before = tx
             .prepare_cached(
                 "SELECT definition, status, category, removed_at FROM templates WHERE waba_id = ?1 AND name = ?2 AND language = ?3",
             )?
-            .query_row(params![waba_id, tpl.name, tpl.language], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .query_row(params![waba_id, tpl.name, tpl.language], |r| {
+                Ok(KnownTemplate {
+                    definition: r.get(0)?,
+                    status: r.get(1)?,
+                    category: r.get(2)?,
+                    removed: r.get::<_, Option<i64>>(3)?.is_some(),
+                })
+            })
             .optional()?;
         tx.prepare_cached(
             "INSERT INTO templates (waba_id, name, language, meta_template_id, category, status, definition, synced_at, removed_at, updated_at)
@@ -38,20 +45,7 @@ pub(crate) fn store_synced_templates(
                 definition = excluded.definition, synced_at = excluded.synced_at, removed_at = NULL, updated_at = excluded.updated_at",
         )?
         .execute(params![waba_id, tpl.name, tpl.language, tpl.meta_template_id, tpl.category, tpl.status, tpl.definition, now_ms])?;
-        match before {
-            None => counts.added += 1,
-            Some((definition, status, category, removed_at)) => {
-                if removed_at.is_none()
-                    && definition.as_deref() == Some(tpl.definition.as_str())
-                    && (tpl.status.is_none() || status == tpl.status)
-                    && (tpl.category.is_none() || category == tpl.category)
-                {
-                    counts.unchanged += 1;
-                } else {
-                    counts.updated += 1;
-                }
-            }
-        }
+        counts.count(before.as_ref(), tpl);
     }
     // Whatever the account had and this sync did not list is gone at Meta.
     let removed = tx
