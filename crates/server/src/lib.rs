@@ -181,6 +181,11 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         })
         .collect();
     store.seed_number_settings(&seeds).await.context("saving the fallback settings of the configured numbers")?;
+    // Several instances on one PostgreSQL database: pages hear about changes made through any of them.
+    let events = match store.live_relay().await.context("listening for live updates from other instances")? {
+        Some(relay) => events::Events::relayed(relay),
+        None => events::Events::default(),
+    };
     let timeout = Duration::from_secs(config.whatsapp.request_timeout_seconds);
     let cloud_api =
         CloudApi::new(&config.whatsapp.api_base_url, &config.whatsapp.api_version, timeout).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -193,7 +198,7 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         outbox_wake: Arc::new(tokio::sync::Notify::new()),
         media_wake: Arc::new(tokio::sync::Notify::new()),
         media_dir: config.media.dir.clone(),
-        events: events::Events::default(),
+        events,
         web: Arc::new(web::WebState::new(&config.web)),
         fallbacks: Arc::new(FallbackSettings { default_hold_hours: config.holds.default_hours, sms_enabled: config.sms.enabled() }),
         templates_wake: Arc::new(tokio::sync::Notify::new()),

@@ -249,6 +249,20 @@ pub trait Store:
     fn backend(&self) -> &'static str;
     /// Stops background work (the group-commit queue), waiting for what was accepted to commit.
     async fn close(&self);
+    /// Relays live updates between the instances that share this database (PostgreSQL
+    /// `LISTEN/NOTIFY`); `None` where only one instance can run (SQLite).
+    async fn live_relay(&self) -> Result<Option<LiveRelay>, StoreError>;
+}
+
+/// Live-update payloads to and from the other instances of a desk.
+#[derive(Debug)]
+pub struct LiveRelay {
+    /// The `LISTEN/NOTIFY` channel.
+    pub channel: String,
+    /// What this instance publishes; sent to the others.
+    pub outgoing: tokio::sync::mpsc::UnboundedSender<String>,
+    /// What the others published (this instance's own payloads come back too).
+    pub incoming: tokio::sync::mpsc::UnboundedReceiver<String>,
 }
 
 /// Tuning of the group commit: how many payloads share a transaction, and how many transactions may

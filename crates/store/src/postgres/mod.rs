@@ -3,6 +3,7 @@
 mod api;
 mod fallback;
 mod ingest;
+mod live;
 mod media;
 mod outbox;
 mod outcomes;
@@ -21,7 +22,9 @@ use crate::error::StoreError;
 use crate::group_commit::{BatchCommitter, BatchResults, GroupCommit};
 use crate::ingest::{IngestPayload, IngestSummary};
 use crate::model::*;
-use crate::{AuditStore, BusinessNumberStore, ContactStore, IngestStore, MessageStore, OutboxStore, Store, StoreOptions, TicketStore};
+use crate::{
+    AuditStore, BusinessNumberStore, ContactStore, IngestStore, LiveRelay, MessageStore, OutboxStore, Store, StoreOptions, TicketStore,
+};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -321,6 +324,9 @@ impl Store for PgStore {
     }
     fn backend(&self) -> &'static str {
         "postgres"
+    }
+    async fn live_relay(&self) -> Result<Option<LiveRelay>, StoreError> {
+        live::relay(self.pool()).await.map(Some)
     }
     async fn close(&self) {
         self.enqueues.close().await;

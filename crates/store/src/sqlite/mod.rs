@@ -295,6 +295,10 @@ impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
         "sqlite"
     }
+    async fn live_relay(&self) -> Result<Option<crate::LiveRelay>, StoreError> {
+        // One process owns a SQLite file: there is no other instance to tell.
+        Ok(None)
+    }
     async fn close(&self) {
         self.enqueues.close().await;
         self.group.close().await;
