@@ -18,7 +18,8 @@ use crate::api::error::ApiError;
 use crate::api::fallbacks::{numbers_out, validated_settings, NumberOut, SettingsOut};
 use crate::AppState;
 
-fn admin_only(agent: &Agent) -> Result<(), WebError> {
+/// The admin pages of numbers and templates are for admins only.
+pub(super) fn admin_only(agent: &Agent) -> Result<(), WebError> {
     if agent.is_admin() {
         Ok(())
     } else {

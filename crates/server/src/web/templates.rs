@@ -14,20 +14,13 @@ use windowdesk_core::Timestamp;
 use windowdesk_store::TemplateRow;
 
 use super::inbox::nav_counts;
+use super::numbers::admin_only;
 use super::render::{self, Nav};
 use super::session::{Agent, CsrfForm};
 use super::WebError;
 use crate::api::templates::template_out;
 use crate::templates::{definition_of, sync_all, SyncError};
 use crate::AppState;
-
-fn admin_only(agent: &Agent) -> Result<(), WebError> {
-    if agent.is_admin() {
-        Ok(())
-    } else {
-        Err(WebError::Forbidden("Only admins change business numbers and templates.".into()))
-    }
-}
 
 /// What the last "Sync now" did, from the redirect's query (numbers only: nothing else is shown).
 #[derive(Deserialize, Default)]
