@@ -173,11 +173,6 @@ fn default_ladder() -> Vec<String> {
     windowdesk_core::Fallback::DEFAULT_LADDER.iter().map(|f| f.as_str().to_owned()).collect()
 }
 
-/// An E.164 number: `+` and 8 to 15 digits.
-pub fn is_e164(s: &str) -> bool {
-    s.strip_prefix('+').is_some_and(|d| (8..=15).contains(&d.len()) && d.chars().all(|c| c.is_ascii_digit()))
-}
-
 /// The sections a `WINDOWDESK_<SECTION>__<KEY>` variable can set.
 const SECTIONS: &[&str] = &["server", "database", "whatsapp", "dispatcher", "media", "web", "templates", "holds", "sms", "log"];
 
@@ -320,7 +315,7 @@ impl Config {
                     )));
                 }
             }
-            if let Some(from) = n.sms_from.as_deref().filter(|f| !is_e164(f)) {
+            if let Some(from) = n.sms_from.as_deref().filter(|f| !windowdesk_sms::is_e164(f)) {
                 return Err(ConfigError::Invalid(format!(
                     "{} must be an E.164 number such as \"+15550783881\", got {from:?}",
                     at("sms_from")

@@ -165,7 +165,8 @@ fn reason_phrase(status: u16) -> String {
 }
 
 /// `+` and 8 to 15 digits.
-fn is_e164(s: &str) -> bool {
+/// E.164-shaped: `+` and 8 to 15 digits (whether the number exists is the provider's to say).
+pub fn is_e164(s: &str) -> bool {
     s.strip_prefix('+').is_some_and(|d| (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()))
 }
 

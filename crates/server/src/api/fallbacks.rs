@@ -148,8 +148,11 @@ pub async fn post_resend(
         }
         other => return Err(ApiError::invalid("as", format!("must be as_is, hold, template or sms, got {other:?}"))),
     };
-    let original = state.store.outbound_message(id).await?.ok_or_else(|| ApiError::NotFound(format!("message {id} does not exist")))?;
-    outbound_out(original.ticket_id, deliveries::resend(&state, id, how, &caller.actor()).await?)
+    let (ticket_id, outcome) = deliveries::resend(&state, id, how, &caller.actor()).await.map_err(|e| match e {
+        crate::replies::ReplyError::Invalid { field, message } if field == "message_id" => ApiError::NotFound(message),
+        other => other.into(),
+    })?;
+    outbound_out(ticket_id, outcome)
 }
 
 #[derive(Serialize, ToSchema)]
@@ -258,7 +261,7 @@ pub async fn validated_settings(state: &AppState, id: i64, s: SettingsOut, actor
         return Err(ApiError::invalid("hold_hours", format!("must be between 1 and 720, got {}", s.hold_hours)));
     }
     let sms_from = s.sms_from.map(|f| f.trim().to_owned()).filter(|f| !f.is_empty());
-    if let Some(from) = sms_from.as_deref().filter(|f| !crate::config::is_e164(f)) {
+    if let Some(from) = sms_from.as_deref().filter(|f| !windowdesk_sms::is_e164(f)) {
         return Err(ApiError::invalid("sms_from", format!("must be an E.164 number such as +15550783881, got {from:?}")));
     }
     let notice = s.hold_notice_template.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
