@@ -28,8 +28,8 @@ fn store_error(e: StoreError) -> ReplyError {
     }
 }
 
-/// Resends failed message `message_id` the chosen way.
-pub async fn resend(state: &AppState, message_id: i64, how: ResendAs, author: &str) -> Result<ReplyOutcome, ReplyError> {
+/// Resends failed message `message_id` the chosen way; returns its ticket and what was sent.
+pub async fn resend(state: &AppState, message_id: i64, how: ResendAs, author: &str) -> Result<(i64, ReplyOutcome), ReplyError> {
     let original = state.store.outbound_message(message_id).await?.ok_or_else(|| ReplyError::Invalid {
         field: "message_id".into(),
         message: format!("outbound message {message_id} does not exist"),
@@ -49,7 +49,7 @@ pub async fn resend(state: &AppState, message_id: i64, how: ResendAs, author: &s
             let window_end = if original.free_form && original.channel == "whatsapp" {
                 match decide(&o.context(), &Outgoing::FreeForm) {
                     SendDecision::Send { .. } => o.window_end(),
-                    SendDecision::Blocked { window_end, options } => return Ok(ReplyOutcome::Blocked { window_end, options }),
+                    SendDecision::Blocked { window_end, options } => return Ok((ticket_id, ReplyOutcome::Blocked { window_end, options })),
                     SendDecision::Invalid { reason, .. } => return Err(ReplyError::Conflict(reason)),
                 }
             } else {
@@ -83,7 +83,7 @@ pub async fn resend(state: &AppState, message_id: i64, how: ResendAs, author: &s
     };
     state.outbox_wake.notify_one();
     state.events.ticket(ticket_id);
-    Ok(outcome)
+    Ok((ticket_id, outcome))
 }
 
 /// Takes a failed or blocked message off the Failed deliveries list; it stays on its ticket.

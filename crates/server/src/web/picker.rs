@@ -398,7 +398,7 @@ pub async fn send(
                 Some(m) if m.ticket_id == id => {}
                 _ => return Err(WebError::BadRequest(format!("replaces: message {original} is not a reply on ticket {id}"))),
             }
-            deliveries::resend(&state, original, ResendAs::Template(send), &agent.actor()).await
+            deliveries::resend(&state, original, ResendAs::Template(send), &agent.actor()).await.map(|(_, outcome)| outcome)
         }
         None => crate::replies::post_template(&state, id, &send, &agent.actor(), None).await,
     };

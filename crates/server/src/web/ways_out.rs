@@ -251,7 +251,7 @@ pub async fn resend(
         "sms" => ResendAs::Sms { body: f.body.filter(|b| !b.trim().is_empty()) },
         other => return Err(WebError::BadRequest(format!("as: must be as_is, hold or sms, got {other:?}"))),
     };
-    let done = match deliveries::resend(&state, id, how, &agent.actor()).await.map_err(|e| reply_error(e, m.ticket_id))? {
+    let done = match deliveries::resend(&state, id, how, &agent.actor()).await.map_err(|e| reply_error(e, m.ticket_id))?.1 {
         ReplyOutcome::Queued { .. } => "resent",
         ReplyOutcome::Held { .. } => "held",
         ReplyOutcome::Blocked { .. } => "blocked",
