@@ -17,7 +17,6 @@ use windowdesk_server::replies::{hold_reply, post_sms, post_template, post_text_
 use windowdesk_server::templates::sync_all;
 use windowdesk_sim::{Say, SmsFault, TemplateConfig, TemplateStatusChange, WindowEnforcement};
 use windowdesk_store::testing::Backend;
-use windowdesk_store::MessageRow;
 
 on_both_backends!(
     s9_a_sync_follows_every_page_of_metas_template_list,
@@ -48,23 +47,6 @@ fn with_extra_templates(c: &mut windowdesk_sim::SimConfig) {
     c.templates.extend(extra_templates());
 }
 
-async fn only_ticket(app: &TestApp) -> i64 {
-    app.only_ticket().await
-}
-
-async fn message(app: &TestApp, ticket: i64, id: i64) -> MessageRow {
-    app.message(ticket, id).await
-}
-
-async fn wait_for_state(app: &TestApp, ticket: i64, id: i64, state: DeliveryState) -> MessageRow {
-    app.wait_for_state(ticket, id, state).await
-}
-
-async fn synced(app: &TestApp) {
-    let s = &app.running.state;
-    sync_all(&s.store, &s.cloud_api, &s.numbers, 100, s.clock.now(), &|_, _, _| {}).await.unwrap();
-}
-
 fn send(name: &str, language: &str, body: &[(&str, ParamValue)]) -> TemplateSend {
     TemplateSend {
         name: name.into(),
@@ -83,7 +65,7 @@ fn queued_id(outcome: ReplyOutcome) -> i64 {
 /// A ticket whose customer wrote 25 hours ago: the window is closed.
 async fn closed_window_ticket(app: &TestApp) -> i64 {
     app.sim().say(Say::text(CUSTOMER, "Is my order on its way?").name("Rosa Diaz").at(now_secs() - 25 * 3600)).await.unwrap();
-    only_ticket(app).await
+    app.only_ticket().await
 }
 
 async fn api_token(app: &TestApp) -> String {
@@ -131,7 +113,7 @@ async fn s9_a_sync_follows_every_page_of_metas_template_list(backend: Backend) {
 
 async fn i7_a_template_status_webhook_pauses_a_template_and_it_can_no_longer_be_sent(backend: Backend) {
     let app = TestApp::start_with_sim(backend, None, |_| {}).await;
-    synced(&app).await;
+    app.sync_templates().await;
     let ticket = closed_window_ticket(&app).await;
     let status_of = |rows: Vec<windowdesk_store::TemplateRow>| {
         rows.into_iter().find(|r| r.name == "order_update" && r.language == "en_US").and_then(|r| r.status)
@@ -169,7 +151,7 @@ async fn i7_a_template_status_webhook_pauses_a_template_and_it_can_no_longer_be_
 
 async fn s4_every_invalid_template_parameter_is_refused_before_meta_sees_anything(backend: Backend) {
     let app = TestApp::start_with_sim(backend, None, with_extra_templates).await;
-    synced(&app).await;
+    app.sync_templates().await;
     let ticket = closed_window_ticket(&app).await;
     let token = api_token(&app).await;
     let doc = json!({"type": "media", "kind": "document", "link": "https://shop.example/i.pdf", "filename": "invoice.pdf"});
@@ -242,7 +224,7 @@ async fn s4_every_invalid_template_parameter_is_refused_before_meta_sees_anythin
 
 async fn s9_a_valid_template_reaches_meta_with_exactly_metas_components(backend: Backend) {
     let app = TestApp::start_with_sim(backend, None, with_extra_templates).await;
-    synced(&app).await;
+    app.sync_templates().await;
     let ticket = closed_window_ticket(&app).await;
     let token = api_token(&app).await;
     let body = json!({"name": "invoice_ready", "language": "en_US", "parameters": {
@@ -284,7 +266,7 @@ async fn s9_a_valid_template_reaches_meta_with_exactly_metas_components(backend:
         })
     );
     assert_eq!(received.kind, "template");
-    let m = wait_for_state(&app, ticket, id, DeliveryState::Read).await;
+    let m = app.wait_for_state(ticket, id, DeliveryState::Read).await;
     assert_eq!(
         m.body.as_deref().map(|b| b.contains("Hi Rosa, your invoice of $12.50 is ready.")),
         Some(true),
@@ -316,7 +298,7 @@ async fn s9_sms_fallback_reaches_the_provider_with_a_link_back_to_whatsapp(backe
     assert_eq!(sms.from.as_deref(), Some(SMS_FROM));
     let link = windowdesk_sms::continue_on_whatsapp_link(&format!("+1 555 {PNID}"));
     assert_eq!(sms.body.as_deref(), Some(format!("Your parcel arrives tomorrow.\n\nContinue on WhatsApp: {link}").as_str()));
-    wait_for_state(&app, ticket, id, DeliveryState::Accepted).await;
+    app.wait_for_state(ticket, id, DeliveryState::Accepted).await;
     assert!(app.sim().received().is_empty(), "nothing went to WhatsApp");
     app.stop().await;
 }
@@ -326,7 +308,7 @@ async fn s9_an_sms_provider_error_shows_as_a_failure_with_its_reason(backend: Ba
     let ticket = closed_window_ticket(&app).await;
     app.sim().set_sms_fault(SmsFault { status: Some(400), code: Some(21_610), count: Some(1), ..SmsFault::default() }).unwrap();
     let id = queued_id(post_sms(&app.running.state, ticket, "Please call us.", "agent:1", None).await.unwrap());
-    let m = wait_for_state(&app, ticket, id, DeliveryState::Failed).await;
+    let m = app.wait_for_state(ticket, id, DeliveryState::Failed).await;
     assert_eq!(m.error_code, Some(21_610));
     assert!(m.error_title.as_deref().unwrap_or_default().contains("unsubscribed"), "{:?}", m.error_title);
     let failed = app.store().failed_deliveries(None, 10).await.unwrap();
@@ -351,7 +333,7 @@ async fn s9_held_replies_go_out_once_in_order_when_the_customer_writes_again(bac
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(app.sim().received().is_empty(), "held means not sent");
-    assert_eq!(message(&app, ticket, first).await.delivery_state, Some(DeliveryState::Held));
+    assert_eq!(app.message(ticket, first).await.delivery_state, Some(DeliveryState::Held));
     // Holding with the window open makes no sense: the desk says so.
     let said = app.sim().say(Say::text(CUSTOMER, "Any news?")).await.unwrap();
     app.eventually("both held replies to reach Meta", || async { (app.sim().received().len() == 2).then_some(()) }).await;
@@ -363,8 +345,8 @@ async fn s9_held_replies_go_out_once_in_order_when_the_customer_writes_again(bac
         "in the order they were written"
     );
     assert!(received.iter().all(|r| r.seq > inbound_seq), "after the customer's message");
-    wait_for_state(&app, ticket, first, DeliveryState::Read).await;
-    wait_for_state(&app, ticket, second, DeliveryState::Read).await;
+    app.wait_for_state(ticket, first, DeliveryState::Read).await;
+    app.wait_for_state(ticket, second, DeliveryState::Read).await;
     // A second customer message releases nothing again.
     app.sim().say(Say::text(CUSTOMER, "Thanks!")).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -387,9 +369,9 @@ async fn s9_a_held_reply_that_the_customer_never_answers_expires_as_failed(backe
     };
     clock.set(expires_at.minus(Duration::from_secs(1)));
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(message(&app, ticket, message_id).await.delivery_state, Some(DeliveryState::Held), "not before its time");
+    assert_eq!(app.message(ticket, message_id).await.delivery_state, Some(DeliveryState::Held), "not before its time");
     clock.set(expires_at);
-    let m = wait_for_state(&app, ticket, message_id, DeliveryState::Failed).await;
+    let m = app.wait_for_state(ticket, message_id, DeliveryState::Failed).await;
     assert_eq!(m.error_title.as_deref(), Some("held reply expired"));
     let failed = app.store().failed_deliveries(None, 10).await.unwrap();
     assert!(failed.iter().any(|f| f.message_id == message_id), "shown as failed (D4)");
@@ -402,29 +384,29 @@ async fn s9_a_held_reply_that_the_customer_never_answers_expires_as_failed(backe
 
 async fn d4_a_failed_reply_is_resent_as_a_template_or_dismissed_and_keeps_its_history(backend: Backend) {
     let app = TestApp::start_with_sim(backend, None, |c| c.window_enforcement = WindowEnforcement::Async).await;
-    synced(&app).await;
+    app.sync_templates().await;
     app.sim().say(Say::text(CUSTOMER, "hi").name("Rosa Diaz")).await.unwrap();
-    let ticket = only_ticket(&app).await;
+    let ticket = app.only_ticket().await;
     // Meta's clock says the window closed: both replies fail with 131047 after being accepted.
     app.sim().advance_clock(Duration::from_secs(25 * 3600));
     let a = queued_id(post_text_reply(&app.running.state, ticket, "first late answer", "agent:1").await.unwrap());
     let b = queued_id(post_text_reply(&app.running.state, ticket, "second late answer", "agent:1").await.unwrap());
-    wait_for_state(&app, ticket, a, DeliveryState::Failed).await;
-    wait_for_state(&app, ticket, b, DeliveryState::Failed).await;
+    app.wait_for_state(ticket, a, DeliveryState::Failed).await;
+    app.wait_for_state(ticket, b, DeliveryState::Failed).await;
 
     // As is: the desk's window is still open, so it goes again (and fails again at Meta).
     let how = ResendAs::Template(send("order_update", "en_US", &[("1", ParamValue::text("Rosa")), ("2", ParamValue::text("#7"))]));
-    let replacement = queued_id(resend(&app.running.state, a, how, "agent:1").await.unwrap());
+    let replacement = queued_id(resend(&app.running.state, a, how, "agent:1").await.unwrap().1);
     let original = app.store().outbound_message(a).await.unwrap().unwrap();
     assert_eq!((original.resolution.as_deref(), original.replaced_by), (Some("template"), Some(replacement)));
     assert_eq!(original.state, DeliveryState::Failed, "the original keeps its state and history");
-    wait_for_state(&app, ticket, replacement, DeliveryState::Read).await;
+    app.wait_for_state(ticket, replacement, DeliveryState::Read).await;
     assert_eq!(app.sim().received().last().unwrap().kind, "template");
 
     dismiss(&app.running.state, b, "agent:1").await.unwrap();
     let failed = app.store().failed_deliveries(None, 10).await.unwrap();
     assert!(failed.is_empty(), "both dealt with: {failed:?}");
-    assert_eq!(message(&app, ticket, b).await.delivery_state, Some(DeliveryState::Failed), "still marked failed on the ticket");
+    assert_eq!(app.message(ticket, b).await.delivery_state, Some(DeliveryState::Failed), "still marked failed on the ticket");
     let again = resend(&app.running.state, b, ResendAs::AsIs, "agent:1").await.unwrap_err();
     assert!(matches!(again, ReplyError::Conflict(_)), "a dismissed message cannot be resent: {again}");
     let kinds: Vec<String> = app.store().ticket_events(ticket).await.unwrap().into_iter().map(|e| e.kind).collect();

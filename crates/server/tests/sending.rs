@@ -13,7 +13,7 @@ use windowdesk_core::{DeliveryState, ManualClock, Timestamp};
 use windowdesk_server::replies::{post_text_reply, ReplyOutcome};
 use windowdesk_sim::{Fault, FaultPlan, Say, WindowEnforcement};
 use windowdesk_store::testing::Backend;
-use windowdesk_store::{MessageRow, TicketFilter};
+use windowdesk_store::TicketFilter;
 
 on_both_backends!(
     a_customer_message_becomes_a_ticket_and_the_reply_reaches_the_customer_then_is_read,
@@ -28,18 +28,6 @@ on_both_backends!(
 
 const CUSTOMER: &str = "15550009876";
 
-async fn only_ticket(app: &TestApp) -> i64 {
-    app.only_ticket().await
-}
-
-async fn message(app: &TestApp, ticket: i64, id: i64) -> MessageRow {
-    app.message(ticket, id).await
-}
-
-async fn wait_for_state(app: &TestApp, ticket: i64, id: i64, state: DeliveryState) -> MessageRow {
-    app.wait_for_state(ticket, id, state).await
-}
-
 async fn queued(app: &TestApp, ticket: i64, body: &str) -> i64 {
     match post_text_reply(&app.running.state, ticket, body, "agent:1").await.unwrap() {
         ReplyOutcome::Queued { message_id, .. } => message_id,
@@ -50,7 +38,7 @@ async fn queued(app: &TestApp, ticket: i64, body: &str) -> i64 {
 async fn a_customer_message_becomes_a_ticket_and_the_reply_reaches_the_customer_then_is_read(backend: Backend) {
     let app = TestApp::start_with_sim(backend, None, |_| {}).await;
     let said = app.sim().say(Say::text(CUSTOMER, "Where is my parcel?").name("Rosa")).await.unwrap();
-    let ticket = only_ticket(&app).await;
+    let ticket = app.only_ticket().await;
     assert_eq!(app.store().ticket_messages(ticket).await.unwrap()[0].wamid.as_deref(), Some(said.wamid.as_str()));
 
     let id = queued(&app, ticket, "It left our warehouse this morning.").await;
@@ -58,7 +46,7 @@ async fn a_customer_message_becomes_a_ticket_and_the_reply_reaches_the_customer_
     assert_eq!(received.phone_number_id, PNID, "T4: sent from the ticket's business number");
     assert_eq!(received.to, CUSTOMER);
     assert_eq!(received.kind, "text");
-    let m = wait_for_state(&app, ticket, id, DeliveryState::Read).await;
+    let m = app.wait_for_state(ticket, id, DeliveryState::Read).await;
     assert_eq!(m.wamid.as_deref(), Some(received.wamid.as_str()));
     let statuses: Vec<String> = app.store().status_events(app.bn, &received.wamid).await.unwrap().into_iter().map(|s| s.status).collect();
     assert!(
@@ -74,7 +62,7 @@ async fn w4_a_reply_at_exactly_window_end_is_blocked_and_meta_receives_nothing(b
     let clock = Arc::new(ManualClock::new(Timestamp::from_unix_seconds(sent + 10)));
     let app = TestApp::start_with_sim(backend, Some(clock.clone()), |_| {}).await;
     app.sim().say(Say::text(CUSTOMER, "hello?").at(sent)).await.unwrap();
-    let ticket = only_ticket(&app).await;
+    let ticket = app.only_ticket().await;
     let window_end = Timestamp::from_unix_seconds(sent + 24 * 3600);
     clock.set(window_end);
     match post_text_reply(&app.running.state, ticket, "Sorry for the wait", "agent:1").await.unwrap() {
@@ -86,19 +74,19 @@ async fn w4_a_reply_at_exactly_window_end_is_blocked_and_meta_receives_nothing(b
     let id = queued(&app, ticket, "Sorry for the wait").await;
     app.eventually("the reply to be sent", || async { (!app.sim().received().is_empty()).then_some(()) }).await;
     assert_eq!(app.sim().received().len(), 1, "only the reply made inside the window");
-    app.eventually("Meta's wamid on the reply", || async { message(&app, ticket, id).await.wamid }).await;
+    app.eventually("Meta's wamid on the reply", || async { app.message(ticket, id).await.wamid }).await;
     app.stop().await;
 }
 
 async fn d2_an_asynchronous_131047_ends_failed_with_its_reason(backend: Backend) {
     let app = TestApp::start_with_sim(backend, None, |c| c.window_enforcement = WindowEnforcement::Async).await;
     app.sim().say(Say::text(CUSTOMER, "hi")).await.unwrap();
-    let ticket = only_ticket(&app).await;
+    let ticket = app.only_ticket().await;
     // Meta's clock says the window has closed although the desk thinks it open: Meta answers 200, then
     // reports the failure as a status.
     app.sim().advance_clock(Duration::from_secs(25 * 3600));
     let id = queued(&app, ticket, "late answer").await;
-    let m = wait_for_state(&app, ticket, id, DeliveryState::Failed).await;
+    let m = app.wait_for_state(ticket, id, DeliveryState::Failed).await;
     assert_eq!(m.error_code, Some(131_047));
     let events = app.store().ticket_events(ticket).await.unwrap();
     assert!(events.iter().any(|e| e.kind == "delivery_status" && e.data["status"] == "failed"));
@@ -108,24 +96,24 @@ async fn d2_an_asynchronous_131047_ends_failed_with_its_reason(backend: Backend)
 async fn d3_three_500s_then_success_is_delivered_exactly_once(backend: Backend) {
     let app = TestApp::start_with_sim(backend, None, |_| {}).await;
     app.sim().say(Say::text(CUSTOMER, "hi")).await.unwrap();
-    let ticket = only_ticket(&app).await;
+    let ticket = app.only_ticket().await;
     app.sim().set_fault(FaultPlan { count: Some(3), fault: Fault::ServerError });
     let id = queued(&app, ticket, "persistent").await;
-    wait_for_state(&app, ticket, id, DeliveryState::Read).await;
+    app.wait_for_state(ticket, id, DeliveryState::Read).await;
     assert_eq!(app.sim().received().len(), 1, "delivered exactly once");
     let retries = app.store().ticket_events(ticket).await.unwrap().into_iter().filter(|e| e.kind == "send_retry").count();
     assert_eq!(retries, 3);
-    assert!(!message(&app, ticket, id).await.maybe_duplicate);
+    assert!(!app.message(ticket, id).await.maybe_duplicate);
     app.stop().await;
 }
 
 async fn d3_throughput_errors_back_off_and_then_deliver(backend: Backend) {
     let app = TestApp::start_with_sim(backend, None, |_| {}).await;
     app.sim().say(Say::text(CUSTOMER, "hi")).await.unwrap();
-    let ticket = only_ticket(&app).await;
+    let ticket = app.only_ticket().await;
     app.sim().set_fault(FaultPlan { count: Some(2), fault: Fault::Error { code: 130_429, http_status: 400 } });
     let id = queued(&app, ticket, "after the rush").await;
-    wait_for_state(&app, ticket, id, DeliveryState::Read).await;
+    app.wait_for_state(ticket, id, DeliveryState::Read).await;
     let retries: Vec<_> = app.store().ticket_events(ticket).await.unwrap().into_iter().filter(|e| e.kind == "send_retry").collect();
     assert_eq!(retries.len(), 2);
     assert_eq!(retries[0].data["error"]["code"], 130_429);
@@ -137,10 +125,10 @@ async fn d3_throughput_errors_back_off_and_then_deliver(backend: Backend) {
 async fn d3_permanent_errors_fail_at_once_with_a_human_reason(backend: Backend) {
     let app = TestApp::start_with_sim(backend, None, |_| {}).await;
     app.sim().say(Say::text(CUSTOMER, "hi")).await.unwrap();
-    let ticket = only_ticket(&app).await;
+    let ticket = app.only_ticket().await;
     app.sim().set_fault(FaultPlan { count: Some(1), fault: Fault::Error { code: 131_026, http_status: 400 } });
     let id = queued(&app, ticket, "undeliverable").await;
-    let m = wait_for_state(&app, ticket, id, DeliveryState::Failed).await;
+    let m = app.wait_for_state(ticket, id, DeliveryState::Failed).await;
     assert_eq!(m.error_code, Some(131_026));
     assert!(m.error_title.unwrap().contains("could not be delivered"));
     assert!(app.store().ticket_events(ticket).await.unwrap().iter().all(|e| e.kind != "send_retry"), "permanent errors are not retried");
@@ -189,7 +177,7 @@ async fn d3_a_queued_reply_that_reaches_the_dispatcher_at_window_end_is_blocked_
     let clock = Arc::new(ManualClock::new(Timestamp::from_unix_seconds(sent + 10)));
     let app = TestApp::start_with_sim(backend, Some(clock.clone()), |_| {}).await;
     app.sim().say(Say::text(CUSTOMER, "hello?").at(sent)).await.unwrap();
-    let ticket = only_ticket(&app).await;
+    let ticket = app.only_ticket().await;
     // Accepted while the window was open, but the dispatcher only gets to it at exactly window_end.
     clock.set(window_end);
     let queued = app
@@ -211,7 +199,7 @@ async fn d3_a_queued_reply_that_reaches_the_dispatcher_at_window_end_is_blocked_
         .await
         .unwrap();
     app.running.state.outbox_wake.notify_one();
-    wait_for_state(&app, ticket, queued.message_id, DeliveryState::Blocked).await;
+    app.wait_for_state(ticket, queued.message_id, DeliveryState::Blocked).await;
     assert!(app.sim().received().is_empty(), "W4: nothing is sent at exactly window_end");
     app.stop().await;
 }

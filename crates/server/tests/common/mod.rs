@@ -215,6 +215,14 @@ impl TestApp {
         .await
     }
 
+    /// Syncs every account's templates from the simulator now, with the desk's page size.
+    pub async fn sync_templates(&self) {
+        let s = &self.running.state;
+        windowdesk_server::templates::sync_all(&s.store, &s.cloud_api, &s.numbers, s.template_page_size, s.clock.now(), &|_, _, _| {})
+            .await
+            .unwrap();
+    }
+
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.running.state.store
     }

@@ -26,20 +26,13 @@ async fn admin(app: &TestApp) -> Web {
     Web::sign_in(app, ADA).await
 }
 
-async fn sync_templates(app: &TestApp) {
-    let s = &app.running.state;
-    windowdesk_server::templates::sync_all(&s.store, &s.cloud_api, &s.numbers, s.template_page_size, s.clock.now(), &|_, _, _| {})
-        .await
-        .unwrap();
-}
-
 /// A desk with the simulator; Rosa wrote 25 hours ago, so her window is closed.
 async fn closed_window_desk(backend: Backend) -> (TestApp, i64) {
     let app = TestApp::start_with_sim(backend, None, |_| {}).await;
     add_agent(&app, "Ana Lima", ANA).await;
     app.sim().say(Say::text(CUSTOMER, "Where is my refund?").name("Rosa Jansen").at(now_secs() - 25 * 3600)).await.unwrap();
     let ticket = app.eventually("the ticket", || ticket_of(&app, CUSTOMER)).await;
-    sync_templates(&app).await;
+    app.sync_templates().await;
     (app, ticket)
 }
 
