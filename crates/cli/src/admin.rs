@@ -40,8 +40,23 @@ pub enum AgentCommand {
     },
 }
 
-async fn open_store(config: Option<PathBuf>) -> anyhow::Result<Arc<dyn Store>> {
-    let config = Config::load(config.as_deref())?;
+/// Opens the desk's database and says on stderr which one, so a token or an agent never lands in a
+/// database the running desk does not read (a default `./data/windowdesk.db` created by mistake).
+async fn open_store(config_file: Option<PathBuf>) -> anyhow::Result<Arc<dyn Store>> {
+    let config = Config::load(config_file.as_deref())?;
+    let mut url = windowdesk_store::redact_url(&config.database.url);
+    if let Some(path) = config.database.url.strip_prefix("sqlite://").filter(|p| !p.starts_with('/') && !p.starts_with(':')) {
+        if let Ok(cwd) = std::env::current_dir() {
+            url = format!("{url} = {}", cwd.join(path).display());
+        }
+    }
+    match (&config_file, std::env::var_os("WINDOWDESK_DATABASE__URL")) {
+        (_, Some(_)) => eprintln!("database: {url} (from WINDOWDESK_DATABASE__URL)"),
+        (Some(file), None) => eprintln!("database: {url} (from {})", file.display()),
+        (None, None) => eprintln!(
+            "database: {url} (the default: no --config given; pass --config FILE or set WINDOWDESK_CONFIG to use your desk's database)"
+        ),
+    }
     let options = StoreOptions { max_batch: config.database.max_batch, max_in_flight: 1, pool_size: 2 };
     windowdesk_store::open(&config.database.url, options)
         .await

@@ -33,6 +33,8 @@ pub struct DemoArgs {
 }
 
 const DEMO_EMAIL: &str = "admin@demo.windowdesk";
+/// The README's webhook examples use these demo values, so they work against the demo as written.
+const DEMO_VERIFY_TOKEN: &str = "verifyme";
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -57,7 +59,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let config = Config::from_toml(&format!(
         "[database]\nurl = {:?}\n[media]\ndir = {:?}\n[web]\nsecure_cookies = false\n[whatsapp]\napi_base_url = {sim_url:?}\n\
          [[business_numbers]]\nphone_number_id = {:?}\nwaba_id = {:?}\ndisplay_number = {:?}\nname = \"Demo Support\"\n\
-         access_token = {:?}\napp_secret = {:?}\nverify_token = \"demo-verify-token\"\n\
+         access_token = {:?}\napp_secret = {:?}\nverify_token = {DEMO_VERIFY_TOKEN:?}\n\
          sms_from = {:?}\nhold_notice_template = \"reply_waiting\"\nhold_notice_language = \"en_US\"\n\
          [sms]\napi_base_url = {sim_url:?}\naccount_sid = {:?}\nauth_token = {:?}\n",
         format!("sqlite://{}", db.display()),
@@ -96,6 +98,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("  API token:     {}", credentials.token);
     println!("  Agent login:   {DEMO_EMAIL} / {}   (sign in at {desk_url}/login)", credentials.password);
     println!();
+    println!(
+        "  Webhook:       {desk_url}/webhooks/whatsapp   (demo values: phone_number_id {}, app secret {:?}, verify token {DEMO_VERIFY_TOKEN:?})",
+        number.phone_number_id, number.app_secret
+    );
     println!("  Try:           curl -H 'Authorization: Bearer {}' {desk_url}/api/v1/tickets", credentials.token);
     println!("  Be a customer: {sim_url}/sim/phone   (a phone-like page: type, send a photo or a voice note, react)");
     println!("             or: cargo run --release -- sim say --sim {sim_url} --from 4915112345678 \"Danke!\"");
