@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, and every test on SQLite and on PostgreSQL.
+# The whole test suite: formatting, lints, every test on SQLite and on PostgreSQL (browser tests
+# included), then the README's run command verbatim (scripts/smoke-readme.sh).
 #
 #   scripts/test.sh            (extra arguments go to `cargo test`)
 #
@@ -48,3 +49,5 @@ echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 echo "== cargo test (SQLite and PostgreSQL suites; database $db)"
 cargo test --workspace --all-features --locked "$@"
+echo "== README smoke: the README's run command, verbatim, on this checkout"
+scripts/smoke-readme.sh
