@@ -19,26 +19,42 @@ pub struct WindowPolicy {
     pub csw: Option<Duration>,
     /// Length of the free entry point window once it starts; `None` when the channel has no FEP.
     pub fep: Option<Duration>,
+    /// W9: free-form sends are not started this close to the window's end, so network delay and clock
+    /// skew never carry one past it (Meta would refuse it with `131047`).
+    pub send_guard: Duration,
 }
 
 impl WindowPolicy {
     /// WhatsApp: 24 h customer service window, 72 h free entry point.
+    /// No send guard: the desk applies its configured one with [`WindowPolicy::with_send_guard`].
     pub const WHATSAPP: WindowPolicy =
-        WindowPolicy { csw: Some(Duration::from_secs(24 * 3600)), fep: Some(Duration::from_secs(72 * 3600)) };
+        WindowPolicy { csw: Some(Duration::from_secs(24 * 3600)), fep: Some(Duration::from_secs(72 * 3600)), send_guard: Duration::ZERO };
     /// A channel without any window (e.g. email).
-    pub const UNLIMITED: WindowPolicy = WindowPolicy { csw: None, fep: None };
+    pub const UNLIMITED: WindowPolicy = WindowPolicy { csw: None, fep: None, send_guard: Duration::ZERO };
 
     /// A policy with a window of `hours` and no FEP.
     pub fn hours(hours: u64) -> Self {
-        WindowPolicy { csw: Some(HOUR * u32::try_from(hours).unwrap_or(u32::MAX)), fep: None }
+        WindowPolicy { csw: Some(HOUR * u32::try_from(hours).unwrap_or(u32::MAX)), fep: None, send_guard: Duration::ZERO }
+    }
+
+    /// The same policy with a W9 guard before each window's end.
+    pub const fn with_send_guard(self, send_guard: Duration) -> Self {
+        WindowPolicy { send_guard, ..self }
+    }
+
+    /// W9: the last moment (exclusive) a free-form send may be started in a window that ends at
+    /// `window_end`. The send decision, the dispatcher and the countdown all use this moment.
+    pub fn send_deadline(self, window_end: Timestamp) -> Timestamp {
+        window_end.minus(self.send_guard)
     }
 
     /// The windows that are open at `now` and close within `within`, as bounds on the last inbound
     /// message: `(after, at_or_before)`, so a list can select `after < last_inbound_at <= at_or_before`
-    /// (W4: a window ending exactly at `now` is already closed). `None` when the policy has no window.
+    /// (W4: a window ending exactly at `now` is already closed; W9: "closes" means its send deadline).
+    /// `None` when the policy has no window.
     pub fn closing_within(self, now: Timestamp, within: Duration) -> Option<(Timestamp, Timestamp)> {
         let csw = self.csw?;
-        Some((now.minus(csw), now.plus(within).minus(csw)))
+        Some((now.plus(self.send_guard).minus(csw), now.plus(within).plus(self.send_guard).minus(csw)))
     }
 }
 
@@ -133,12 +149,18 @@ impl CustomerWindow {
         Some(self.last_inbound_at?.plus(policy.csw?))
     }
 
-    /// W4: free-form may be sent iff `now < window_end`, strictly. At exactly `window_end` it is closed.
+    /// W9: the last moment (exclusive) a free-form send may start: `window_end` minus the policy's guard.
+    pub fn send_deadline(&self, policy: WindowPolicy) -> Option<Timestamp> {
+        self.window_end(policy).map(|end| policy.send_deadline(end))
+    }
+
+    /// W4 + W9: free-form may be sent iff `now < window_end - guard`, strictly. At exactly
+    /// `window_end` (with no guard) the window is closed.
     pub fn is_open(&self, policy: WindowPolicy, now: Timestamp) -> bool {
         if policy.csw.is_none() {
             return true;
         }
-        self.window_end(policy).is_some_and(|end| now < end)
+        self.send_deadline(policy).is_some_and(|deadline| now < deadline)
     }
 
     /// The end of the free entry point window, if one started.
@@ -171,13 +193,14 @@ impl CustomerWindow {
     /// The whole state as the API and the pages show it.
     pub fn state(&self, policy: WindowPolicy, now: Timestamp) -> WindowState {
         let expires_at = self.window_end(policy);
+        let send_until = self.send_deadline(policy);
         let open = self.is_open(policy, now);
-        let seconds_left = match expires_at {
-            Some(end) if open => now.millis_until(end).div_euclid(1000),
+        let seconds_left = match send_until {
+            Some(deadline) if open => now.millis_until(deadline).div_euclid(1000),
             _ => 0,
         };
         let fep_until = self.fep_until(policy).filter(|end| now < *end);
-        WindowState { open, expires_at, seconds_left, fep_until, unlimited: policy.csw.is_none() }
+        WindowState { open, expires_at, send_until, seconds_left, fep_until, unlimited: policy.csw.is_none() }
     }
 }
 
@@ -185,8 +208,11 @@ impl CustomerWindow {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct WindowState {
     pub open: bool,
-    /// When the CSW closes (or closed). `None`: the contact never wrote, or the channel has no window.
+    /// When the CSW closes (or closed) at Meta. `None`: the contact never wrote, or the channel has no window.
     pub expires_at: Option<Timestamp>,
+    /// W9: when the desk stops starting free-form sends (`expires_at` minus the send guard). The
+    /// countdown, `open` and `seconds_left` count to this moment.
+    pub send_until: Option<Timestamp>,
     pub seconds_left: i64,
     /// End of an active free entry point window.
     pub fep_until: Option<Timestamp>,
@@ -217,6 +243,39 @@ mod tests {
             assert_eq!(in_list(last), expected, "last inbound {last:?}");
         }
         assert_eq!(WindowPolicy::UNLIMITED.closing_within(now, within), None);
+    }
+
+    #[test]
+    fn w9_free_form_is_not_started_inside_the_guard_before_window_end() {
+        let guarded = P.with_send_guard(Duration::from_secs(5));
+        let w = CustomerWindow { last_inbound_at: Some(t(1000)), ..Default::default() };
+        let end = t(1000 + 86_400);
+        assert_eq!(w.window_end(guarded), Some(end), "Meta's window end does not move");
+        assert_eq!(w.send_deadline(guarded), Some(t(1000 + 86_400 - 5)));
+        assert!(w.is_open(guarded, t(1000 + 86_400 - 5).minus(Duration::from_millis(1))));
+        assert!(!w.is_open(guarded, t(1000 + 86_400 - 5)), "closed at the guarded moment");
+        assert!(w.is_open(P, end.minus(Duration::from_millis(1))), "without a guard, W4 alone");
+        // The countdown counts to the same moment the decision uses.
+        let state = w.state(guarded, t(1000 + 86_400 - 65));
+        assert_eq!((state.open, state.seconds_left, state.send_until, state.expires_at), (true, 60, Some(t(1000 + 86_400 - 5)), Some(end)));
+        assert!(!w.state(guarded, t(1000 + 86_400 - 5)).open);
+    }
+
+    #[test]
+    fn w9_closing_within_counts_to_the_guarded_moment() {
+        let guarded = P.with_send_guard(Duration::from_secs(5));
+        let now = t(200_000);
+        let (after, at_or_before) = guarded.closing_within(now, Duration::from_secs(600)).unwrap();
+        for last in [
+            now.minus(Duration::from_secs(86_400 - 5)),
+            now.minus(Duration::from_secs(86_400 - 6)),
+            now.minus(Duration::from_secs(86_400 - 605)),
+        ] {
+            let w = CustomerWindow { last_inbound_at: Some(last), ..Default::default() };
+            let listed = after < last && last <= at_or_before;
+            let expected = w.is_open(guarded, now) && w.send_deadline(guarded).unwrap() <= now.plus(Duration::from_secs(600));
+            assert_eq!(listed, expected, "{last:?}");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
 
 use figment::providers::{Env, Format, Toml};
 use figment::Figment;
@@ -104,6 +105,16 @@ pub struct DispatcherConfig {
     pub max_attempts: u32,
     pub concurrency: usize,
     pub claim_lease_seconds: u64,
+    /// W9: free-form sends are not started within this many milliseconds of `window_end`.
+    pub window_guard_ms: u64,
+}
+
+impl DispatcherConfig {
+    /// WhatsApp's window policy with this desk's send guard (W9): what the send decision, the
+    /// dispatcher and the countdown all use.
+    pub fn window_policy(&self) -> windowdesk_core::WindowPolicy {
+        windowdesk_core::WindowPolicy::WHATSAPP.with_send_guard(Duration::from_millis(self.window_guard_ms))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -23,7 +23,7 @@ use windowdesk_core::{Clock, Timestamp};
 use windowdesk_sms::{SmsClient, SmsErrorClass};
 use windowdesk_store::{AttemptOutcome, Channel, OutboxJob, SendError, Store};
 use windowdesk_whatsapp::client::{ApiError, CloudApi};
-use windowdesk_whatsapp::errors::{human_reason, ErrorClass};
+use windowdesk_whatsapp::errors::ErrorClass;
 
 use crate::config::DispatcherConfig;
 use crate::events::Events;
@@ -181,15 +181,16 @@ impl Dispatcher {
         let _ = recorder.await;
     }
 
-    fn window_open(job: &OutboxJob, now: Timestamp) -> bool {
-        !job.free_form || job.window_end.is_none_or(|end| now < end)
+    /// W4 + W9: a free-form send may start only before its window's end minus the send guard.
+    fn window_open(&self, job: &OutboxJob, now: Timestamp) -> bool {
+        !job.free_form || job.window_end.is_none_or(|end| now < self.config.window_policy().send_deadline(end))
     }
 
     async fn attempt(&self, job: &OutboxJob) -> AttemptOutcome {
         if job.channel == Channel::Sms {
             return self.attempt_sms(job).await;
         }
-        if !Self::window_open(job, self.clock.now()) {
+        if !self.window_open(job, self.clock.now()) {
             return AttemptOutcome::Blocked;
         }
         let Some(number) = self.numbers.get(&job.business_number_id) else {
@@ -216,7 +217,7 @@ impl Dispatcher {
             }
         };
         // Waiting for the limits took time: the window may have closed meanwhile (W4).
-        if !Self::window_open(job, self.clock.now()) {
+        if !self.window_open(job, self.clock.now()) {
             return AttemptOutcome::Blocked;
         }
         let answer = self.api.send_message(&number.phone_number_id, number.access_token.expose_secret(), &job.request).await;
@@ -275,7 +276,7 @@ impl Dispatcher {
                     return AttemptOutcome::Failed { error };
                 }
                 let next = self.clock.now().plus(self.backoff(job.attempt));
-                if !Self::window_open(job, next) {
+                if !self.window_open(job, next) {
                     // D3: never retried past the window.
                     return AttemptOutcome::Blocked;
                 }
@@ -323,15 +324,9 @@ async fn record_outcomes(
     }
 }
 
+/// What Meta said, stored as it said it: a synchronous refusal is recorded exactly like a later
+/// `failed` status (code, Meta's title, Meta's details), and the words shown come from
+/// [`windowdesk_whatsapp::errors::failure_reason`] on both paths (D2).
 fn send_error(e: &ApiError) -> SendError {
-    let title = match e.code {
-        Some(code) => human_reason(code).to_owned(),
-        None => e.title.clone(),
-    };
-    let details = match (&e.details, e.code) {
-        (Some(d), _) => Some(d.clone()),
-        (None, Some(_)) => Some(e.title.clone()),
-        (None, None) => None,
-    };
-    SendError { http_status: e.http_status.map(i64::from), code: e.code, title, details }
+    SendError { http_status: e.http_status.map(i64::from), code: e.code, title: e.title.clone(), details: e.details.clone() }
 }

@@ -70,6 +70,8 @@ pub struct AppState {
     /// The Cloud API, for on-demand calls such as a template sync.
     pub cloud_api: CloudApi,
     pub template_page_size: u32,
+    /// WhatsApp's window policy with the configured send guard (W9), for every decision and display.
+    pub policy: windowdesk_core::WindowPolicy,
 }
 
 /// Desk-wide settings of the fallbacks (SPEC 9).
@@ -204,6 +206,7 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         templates_wake: Arc::new(tokio::sync::Notify::new()),
         cloud_api,
         template_page_size: config.templates.page_size,
+        policy: config.dispatcher.window_policy(),
     })
 }
 

@@ -12,6 +12,7 @@ use windowdesk_core::{decide, Fallback, Outgoing, SendContext, SendDecision, Sen
 use windowdesk_store::{Channel, Enqueued, IdentityRow, NewOutbound, NumberSettings, Resolution, StoreError, TicketRow};
 use windowdesk_whatsapp::client::text_message;
 use windowdesk_whatsapp::templates::template_message;
+use windowdesk_whatsapp::Recipient;
 
 use crate::AppState;
 
@@ -81,9 +82,9 @@ pub struct Outlook {
     pub settings: NumberSettings,
     pub sms_configured: bool,
     pub now: Timestamp,
+    /// The desk's window policy, with its send guard (W9).
+    pub policy: WindowPolicy,
 }
-
-pub const POLICY: WindowPolicy = WindowPolicy::WHATSAPP;
 
 impl Outlook {
     /// The ticket with everything the decision can need: its window, the account's templates and the
@@ -111,7 +112,7 @@ impl Outlook {
             updated_at: now,
             updated_by: None,
         };
-        Ok(Outlook { ticket, identity, templates: Vec::new(), settings, sms_configured: false, now })
+        Ok(Outlook { ticket, identity, templates: Vec::new(), settings, sms_configured: false, now, policy: state.policy })
     }
 
     pub async fn load_ways_out(&mut self, state: &AppState) -> Result<(), ReplyError> {
@@ -124,7 +125,7 @@ impl Outlook {
     pub fn context(&self) -> SendContext<'_> {
         SendContext {
             window: &self.identity.window,
-            policy: POLICY,
+            policy: self.policy,
             now: self.now,
             templates: &self.templates,
             ladder: &self.settings.fallback_ladder,
@@ -134,12 +135,20 @@ impl Outlook {
     }
 
     pub fn window_end(&self) -> Option<Timestamp> {
-        self.identity.window.window_end(POLICY)
+        self.identity.window.window_end(self.policy)
     }
 
-    /// Who WhatsApp delivers to: the phone number, else the business-scoped user id.
-    fn recipient(&self) -> String {
-        self.identity.wa_id.clone().or(self.identity.bsuid.clone()).unwrap_or(self.identity.identity_key.clone())
+    /// Who WhatsApp delivers to (SPEC 9): the phone number in `to`, else the business-scoped user id
+    /// in `recipient`. An identity always has one of them; its key is the last resort.
+    fn recipient(&self) -> Recipient<'_> {
+        let i = &self.identity;
+        Recipient::of(i.wa_id.as_deref(), i.bsuid.as_deref()).unwrap_or_else(|| {
+            if i.identity_key.contains('.') {
+                Recipient::Bsuid(&i.identity_key)
+            } else {
+                Recipient::Phone(&i.identity_key)
+            }
+        })
     }
 
     fn writable(&self) -> Result<(), ReplyError> {
@@ -205,7 +214,7 @@ pub async fn post_text_reply(state: &AppState, ticket_id: i64, body: &str, autho
     }
     match decision {
         SendDecision::Send { .. } => {
-            let request = text_message(&o.recipient(), text).to_string();
+            let request = text_message(o.recipient(), text).to_string();
             let Enqueued { message_id, .. } = commit(state, &o, outbound(&o, "text", text, author, request, Channel::Whatsapp)).await?;
             Ok(ReplyOutcome::Queued { message_id, window_end: o.window_end() })
         }
@@ -230,7 +239,7 @@ pub async fn hold_reply(state: &AppState, ticket_id: i64, body: &str, author: &s
             .find_map(|opt| if let SendOption::Hold { expires_at } = opt { Some(*expires_at) } else { None })
             .ok_or_else(|| ReplyError::Conflict("holding replies is not among this business number's fallbacks".into()))?,
     };
-    let request = text_message(&o.recipient(), text).to_string();
+    let request = text_message(o.recipient(), text).to_string();
     let msg = NewOutbound { hold_until: Some(expires_at), ..outbound(&o, "text", text, author, request, Channel::Whatsapp) };
     let Enqueued { message_id, .. } = commit(state, &o, msg).await?;
     let notice = send_hold_notice(state, &o, author).await;
@@ -291,7 +300,7 @@ async fn queue_template(
     let def = o.template(&send.name, &send.language).ok_or_else(|| invalid("template", "unknown template"))?;
     let valid = template::validate(def, &send.params).map_err(|e| invalid(e.parameter.unwrap_or_default(), e.reason))?;
     let text = template::preview(def, &send.params).to_text();
-    let request = template_message(&o.recipient(), &valid).to_string();
+    let request = template_message(o.recipient(), &valid).to_string();
     let msg = NewOutbound {
         replaces: replaces.map(|r| (r, Resolution::Template)),
         ..outbound(o, "template", &text, author, request, Channel::Whatsapp)

@@ -201,13 +201,18 @@ async fn w4_the_window_endpoint_is_open_until_exactly_window_end(backend: Backen
     let (s, w) = api.get(&format!("/api/v1/tickets/{id}/window")).await;
     assert_eq!(s, StatusCode::OK, "{w}");
     assert_eq!(w["state"], "open");
-    assert_eq!(w["seconds_left"], 24 * 3600 - 10);
+    // W9: the countdown runs to the guarded moment (the default guard is 5 s), Meta's end is shown too.
+    assert_eq!(w["seconds_left"], 24 * 3600 - 10 - 5);
     assert_eq!(w["expires_at"], Timestamp::from_unix_seconds(sent + 24 * 3600).to_rfc3339());
+    assert_eq!(w["send_until"], Timestamp::from_unix_seconds(sent + 24 * 3600 - 5).to_rfc3339());
     assert_eq!(w["next_business_open"], Value::Null);
     assert_eq!(w["actions"][0]["kind"], "free_form");
     assert_eq!(w["actions"][0]["billable"], false);
     assert_eq!(w["actions"][0]["free_because"], "customer_service_window");
 
+    clock.set(Timestamp::from_unix_seconds(sent + 24 * 3600 - 5));
+    let (_, w) = api.get(&format!("/api/v1/tickets/{id}/window")).await;
+    assert_eq!(w["state"], "closed", "W9: at the guarded moment the desk no longer sends free-form");
     clock.set(Timestamp::from_unix_seconds(sent + 24 * 3600));
     let (_, w) = api.get(&format!("/api/v1/tickets/{id}/window")).await;
     assert_eq!(w["state"], "closed", "W4: at exactly window_end the window is closed");

@@ -85,6 +85,12 @@ pub trait OutboxStore: Send + Sync {
     async fn enqueue(&self, msg: &NewOutbound) -> Result<Enqueued, StoreError>;
     /// Claims up to `limit` due rows for `worker`. The claim and an attempt row are committed before
     /// the caller sends anything; on PostgreSQL concurrent workers skip each other's rows.
+    ///
+    /// Deadline first: customers whose window ends soonest are served first, so a reply with seconds
+    /// left never waits behind replies with hours left and ends `blocked`. A customer's deadline is
+    /// the earliest `window_end` among their due free-form replies, shared by all of their rows, so
+    /// one customer's messages still leave in the order they were queued; customers with nothing
+    /// free-form due (templates, SMS: no window applies) come after, in queue order.
     async fn claim_due(&self, now: Timestamp, limit: u32, worker: &str) -> Result<Vec<OutboxJob>, StoreError>;
     /// Records how a claimed attempt ended. A job that was recovered meanwhile is a
     /// [`StoreError::Conflict`].

@@ -250,8 +250,11 @@ pub fn error_from_body(http_status: u16, body: &[u8]) -> ApiError {
 }
 
 /// The send request for a free-form text reply.
-pub fn text_message(to: &str, body: &str) -> Value {
-    json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": to, "type": "text", "text": {"preview_url": false, "body": body}})
+pub fn text_message(to: crate::Recipient<'_>, body: &str) -> Value {
+    let mut m = to.envelope();
+    m.insert("type".into(), "text".into());
+    m.insert("text".into(), json!({"preview_url": false, "body": body}));
+    Value::Object(m)
 }
 
 #[cfg(test)]
@@ -273,8 +276,10 @@ mod tests {
 
     #[test]
     fn text_message_shape() {
-        let v = text_message("15550001234", "hi");
+        let v = text_message(crate::Recipient::Phone("15550001234"), "hi");
         assert_eq!(v["to"], "15550001234");
+        let v = text_message(crate::Recipient::Bsuid("US.13491208655302741918"), "hi");
+        assert_eq!((v.get("to"), v["recipient"].as_str()), (None, Some("US.13491208655302741918")));
         assert_eq!(v["text"]["body"], "hi");
         assert_eq!(v["messaging_product"], "whatsapp");
     }

@@ -62,6 +62,27 @@ pub fn human_reason(code: i64) -> &'static str {
     }
 }
 
+/// SPEC D2: why a message did not reach the customer, in words. The one mapping from what is stored
+/// about a failure (Meta's code and title, whether Meta refused the send at once or reported a `failed`
+/// status later, or the desk's own reason) to the sentence the API, the ticket page and the Failed
+/// deliveries list show. A `131047` reads "window closed" on every path, never Meta's bare title
+/// ("Re-engagement message").
+pub fn failure_reason(code: Option<i64>, title: Option<&str>, state: windowdesk_core::DeliveryState) -> String {
+    if state == windowdesk_core::DeliveryState::Blocked {
+        return "Not sent: the customer service window closed before it could go out.".to_owned();
+    }
+    let generic = human_reason(-1);
+    match (code, title) {
+        (Some(code), title) => {
+            let human = human_reason(code);
+            let words = if human == generic { title.unwrap_or(human) } else { human };
+            format!("{words} (error {code})")
+        }
+        (None, Some(t)) => t.to_owned(),
+        (None, None) => generic.to_owned(),
+    }
+}
+
 /// What an agent can do about a failed message, for the failure badge.
 pub fn what_to_do(code: Option<i64>) -> &'static str {
     match code.map(|c| classify(Some(c), None)) {
@@ -97,6 +118,19 @@ mod tests {
         assert_eq!(classify(None, None), ErrorClass::Transient, "a timeout has no status");
         assert_eq!(classify(None, Some(401)), ErrorClass::Permanent { auth: true });
         assert_eq!(classify(None, Some(404)), ErrorClass::Permanent { auth: false });
+    }
+
+    #[test]
+    fn d2_a_window_closed_failure_reads_the_same_whatever_title_meta_gave() {
+        use windowdesk_core::DeliveryState::{Blocked, Failed};
+        let late = failure_reason(Some(131_047), Some("Re-engagement message"), Failed);
+        let at_once = failure_reason(Some(131_047), Some("(#131047) Re-engagement message"), Failed);
+        assert_eq!(late, at_once);
+        assert!(late.contains("window is closed") && !late.contains("Re-engagement"), "{late}");
+        assert!(failure_reason(None, None, Blocked).contains("window closed"));
+        // An unknown code keeps Meta's words; a failure without a code keeps the desk's own.
+        assert_eq!(failure_reason(Some(999_999), Some("Odd"), Failed), "Odd (error 999999)");
+        assert_eq!(failure_reason(None, Some("held reply expired"), Failed), "held reply expired");
     }
 
     #[test]

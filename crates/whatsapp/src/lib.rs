@@ -9,10 +9,12 @@
 pub mod client;
 pub mod errors;
 pub mod normalize;
+pub mod recipient;
 pub mod signature;
 pub mod templates;
 pub mod webhook;
 
 pub use normalize::{normalize_payload, NormalizeOptions};
+pub use recipient::Recipient;
 pub use signature::{verify_signature, SignatureError};
 pub use webhook::{parse_envelope, Envelope, PayloadError};

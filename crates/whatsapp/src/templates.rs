@@ -144,8 +144,11 @@ pub fn template_object(t: &ValidTemplate) -> Value {
 }
 
 /// The whole send request for a template message.
-pub fn template_message(to: &str, t: &ValidTemplate) -> Value {
-    json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": to, "type": "template", "template": template_object(t)})
+pub fn template_message(to: crate::Recipient<'_>, t: &ValidTemplate) -> Value {
+    let mut m = to.envelope();
+    m.insert("type".into(), "template".into());
+    m.insert("template".into(), template_object(t));
+    Value::Object(m)
 }
 
 #[cfg(test)]
@@ -204,7 +207,7 @@ mod tests {
         };
         let valid = validate(&def, &params).expect("valid");
         assert_eq!(
-            template_message("15550001234", &valid),
+            template_message(crate::Recipient::Phone("15550001234"), &valid),
             json!({
                 "messaging_product": "whatsapp", "recipient_type": "individual", "to": "15550001234", "type": "template",
                 "template": {

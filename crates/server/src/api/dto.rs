@@ -48,11 +48,14 @@ pub struct RequesterOut {
 /// The customer service window at the time of the request (SPEC 2).
 #[derive(Serialize, ToSchema)]
 pub struct WindowOut {
-    /// Whether free-form messages may be sent now (W4: `now < expires_at`).
+    /// Whether free-form messages may be sent now (W4, W9: `now < send_until`).
     pub open: bool,
-    /// When the window closes or closed; null when the customer never wrote.
+    /// When the window closes or closed at Meta; null when the customer never wrote.
     pub expires_at: Option<String>,
-    /// Whole seconds until `expires_at`; 0 when closed.
+    /// W9: when the desk stops starting free-form sends: `expires_at` minus the send guard
+    /// (`dispatcher.window_guard_ms`). Null when the customer never wrote.
+    pub send_until: Option<String>,
+    /// Whole seconds until `send_until`; 0 when closed.
     pub seconds_left: i64,
     /// End of an active free entry point window (W6).
     pub fep_until: Option<String>,
@@ -102,6 +105,7 @@ impl TicketOut {
             window: WindowOut {
                 open: state.open,
                 expires_at: orfc3339(state.expires_at),
+                send_until: orfc3339(state.send_until),
                 seconds_left: state.seconds_left,
                 fep_until: orfc3339(state.fep_until),
             },
@@ -114,9 +118,25 @@ impl TicketOut {
 
 #[derive(Serialize, ToSchema)]
 pub struct SendErrorOut {
+    /// Meta's error code (or the SMS provider's), when there was one.
     pub code: Option<i64>,
+    /// Meta's own title, as it came (synchronously or in a `failed` status).
     pub title: Option<String>,
     pub details: Option<String>,
+    /// Why, in words: the same sentence the pages show, whichever way Meta reported it (D2).
+    pub reason: String,
+}
+
+impl SendErrorOut {
+    /// `None` when nothing is recorded about a failure.
+    fn of(code: Option<i64>, title: Option<&String>, details: Option<&String>, state: windowdesk_core::DeliveryState) -> Option<Self> {
+        (code.is_some() || title.is_some()).then(|| SendErrorOut {
+            code,
+            title: title.cloned(),
+            details: details.cloned(),
+            reason: windowdesk_whatsapp::errors::failure_reason(code, title.map(String::as_str), state),
+        })
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -167,11 +187,8 @@ impl MessageOut {
                 .collect(),
             None => Vec::new(),
         };
-        let error = (m.error_code.is_some() || m.error_title.is_some()).then(|| SendErrorOut {
-            code: m.error_code,
-            title: m.error_title.clone(),
-            details: m.error_details.clone(),
-        });
+        let state = m.delivery_state.unwrap_or(windowdesk_core::DeliveryState::Failed);
+        let error = SendErrorOut::of(m.error_code, m.error_title.as_ref(), m.error_details.as_ref(), state);
         MessageOut {
             id: m.id,
             direction: m.direction.as_str().to_owned(),
@@ -313,16 +330,8 @@ pub struct FailedDeliveryOut {
 
 impl From<FailedDeliveryRow> for FailedDeliveryOut {
     fn from(f: FailedDeliveryRow) -> Self {
-        let reason = match (&f.error_title, f.state) {
-            (Some(title), _) => title.clone(),
-            (None, windowdesk_core::DeliveryState::Blocked) => "window closed: the reply was not sent".to_owned(),
-            (None, _) => "failed".to_owned(),
-        };
-        let error = (f.error_code.is_some() || f.error_title.is_some()).then(|| SendErrorOut {
-            code: f.error_code,
-            title: f.error_title.clone(),
-            details: f.error_details.clone(),
-        });
+        let reason = windowdesk_whatsapp::errors::failure_reason(f.error_code, f.error_title.as_deref(), f.state);
+        let error = SendErrorOut::of(f.error_code, f.error_title.as_ref(), f.error_details.as_ref(), f.state);
         FailedDeliveryOut {
             message_id: f.message_id,
             ticket_id: f.ticket_id,

@@ -6,7 +6,6 @@ use axum::extract::{Query, State};
 use axum::Json;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
-use windowdesk_core::window::WindowPolicy;
 use windowdesk_core::TicketStatus;
 use windowdesk_store::{AssigneeFilter, TicketChange, TicketQuery};
 
@@ -111,7 +110,7 @@ pub async fn list_tickets(
     let rows = state.store.query_tickets(&query).await?;
     let next = (rows.len() == limit as usize).then(|| rows.last().map(|r| r.ticket.id.to_string())).flatten();
     let now = state.clock.now();
-    let data = rows.into_iter().map(|s| TicketOut::new(s, WindowPolicy::WHATSAPP, now)).collect();
+    let data = rows.into_iter().map(|s| TicketOut::new(s, state.policy, now)).collect();
     Ok(Json(Page { data, next }))
 }
 
@@ -132,7 +131,7 @@ pub async fn get_ticket(State(state): State<AppState>, _caller: ApiCaller, PathI
         state.store.followups(id),
         state.store.ticket_reactions(id),
     )?;
-    let ticket = TicketOut::new(summary, WindowPolicy::WHATSAPP, state.clock.now());
+    let ticket = TicketOut::new(summary, state.policy, state.clock.now());
     Ok(Json(TicketDetail {
         ticket,
         followups,
@@ -202,5 +201,5 @@ pub async fn patch_ticket(
     let now = state.clock.now();
     let summary = state.store.update_ticket(id, &change, &caller.actor(), now).await?.ok_or_else(|| no_ticket(id))?;
     state.events.ticket(id);
-    Ok(Json(TicketOut::new(summary, WindowPolicy::WHATSAPP, now)))
+    Ok(Json(TicketOut::new(summary, state.policy, now)))
 }

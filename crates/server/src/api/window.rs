@@ -14,7 +14,7 @@ use super::auth::ApiCaller;
 use super::dto::{rfc3339, ActionOut, MessageOut};
 use super::error::{ApiError, ApiJson, PathId};
 use super::tickets::no_ticket;
-use crate::replies::{post_text_reply, Outlook, ReplyOutcome, MAX_TEXT_CHARS, POLICY};
+use crate::replies::{post_text_reply, Outlook, ReplyOutcome, MAX_TEXT_CHARS};
 use crate::AppState;
 
 /// SPEC 4's window state of a ticket, and what can be sent now at what cost.
@@ -23,9 +23,12 @@ pub struct TicketWindow {
     /// `open` or `closed`.
     pub state: String,
     pub open: bool,
-    /// When the customer service window closes or closed; null when the customer never wrote.
+    /// When the customer service window closes or closed at Meta; null when the customer never wrote.
     pub expires_at: Option<String>,
-    /// Whole seconds until `expires_at`; 0 when closed.
+    /// W9: when the desk stops starting free-form sends: `expires_at` minus the send guard
+    /// (`dispatcher.window_guard_ms`). Null when the customer never wrote.
+    pub send_until: Option<String>,
+    /// Whole seconds until `send_until`; 0 when closed.
     pub seconds_left: i64,
     /// End of an active free entry point window.
     pub fep_until: Option<String>,
@@ -47,7 +50,7 @@ pub struct TicketWindow {
 pub async fn get_window(State(state): State<AppState>, _caller: ApiCaller, PathId(id): PathId) -> Result<Json<TicketWindow>, ApiError> {
     let outlook = Outlook::load(&state, id).await?;
     let ctx = outlook.context();
-    let window = outlook.identity.window.state(POLICY, outlook.now);
+    let window = outlook.identity.window.state(outlook.policy, outlook.now);
     let mut actions = Vec::new();
     match decide(&ctx, &Outgoing::FreeForm) {
         SendDecision::Send { price } => {
@@ -65,6 +68,7 @@ pub async fn get_window(State(state): State<AppState>, _caller: ApiCaller, PathI
         state: if window.open { "open" } else { "closed" }.to_owned(),
         open: window.open,
         expires_at: window.expires_at.map(rfc3339),
+        send_until: window.send_until.map(rfc3339),
         seconds_left: window.seconds_left,
         fep_until: window.fep_until.map(rfc3339),
         next_business_open: None,

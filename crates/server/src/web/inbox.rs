@@ -43,7 +43,7 @@ pub async fn nav_counts(state: &AppState, agent: &Agent) -> Result<NavCounts, We
 /// The "Windows closing soon" list as of `now` (bounds from the window rules in core).
 pub fn closing_soon(state: &AppState, now: Timestamp) -> InboxList {
     let within = Duration::from_secs(state.web.config.closing_soon_minutes.saturating_mul(60));
-    match WindowPolicy::WHATSAPP.closing_within(now, within) {
+    match state.policy.closing_within(now, within) {
         Some((inbound_after, inbound_at_or_before)) => InboxList::ClosingSoon { inbound_after, inbound_at_or_before },
         None => InboxList::ClosingSoon { inbound_after: now, inbound_at_or_before: now },
     }
@@ -64,10 +64,10 @@ async fn page_of(state: &AppState, agent: &Agent, list: InboxList, after: Option
 }
 
 /// One ticket in a list.
-pub fn row(item: &InboxItem, agent: &Agent, now: Timestamp) -> Markup {
+pub fn row(item: &InboxItem, agent: &Agent, policy: WindowPolicy, now: Timestamp) -> Markup {
     let s = &item.summary;
     let t = &s.ticket;
-    let w = s.window.state(WindowPolicy::WHATSAPP, now);
+    let w = s.window.state(policy, now);
     html! {
         li.ticket-row data-ticket-id=(t.id) data-unread=(item.unread) {
             a href={"/tickets/" (t.id)} {
@@ -100,12 +100,14 @@ fn more_link(list: &str, items: &[InboxItem]) -> Markup {
     }
 }
 
-fn list_section(id: &str, title: &str, list: &str, items: &[InboxItem], agent: &Agent, now: Timestamp, empty: &str) -> Markup {
+/// One of the inbox's lists; `id` names both the section and the list it loads more of.
+fn list_section(id: &str, title: &str, items: &[InboxItem], agent: &Agent, policy: WindowPolicy, now: Timestamp, empty: &str) -> Markup {
+    let list = id;
     html! {
         section.list #(id) aria-labelledby={(id) "-title"} {
             h2 #{(id) "-title"} { (title) }
             @if items.is_empty() { p.empty { (empty) } }
-            ul.tickets data-list=(list) { @for item in items { (row(item, agent, now)) } }
+            ul.tickets data-list=(list) { @for item in items { (row(item, agent, policy, now)) } }
             (more_link(list, items))
         }
     }
@@ -117,8 +119,8 @@ pub async fn inbox_lists(state: &AppState, agent: &Agent) -> Result<Markup, WebE
     let mine = page_of(state, agent, InboxList::AssignedTo(agent.id()), None).await?;
     let unassigned = page_of(state, agent, InboxList::Unassigned, None).await?;
     Ok(html! {
-        (list_section("assigned", "Assigned to you", "assigned", &mine, agent, now, "Nothing assigned to you is new or open."))
-        (list_section("unassigned", "Unassigned", "unassigned", &unassigned, agent, now, "No unassigned tickets."))
+        (list_section("assigned", "Assigned to you", &mine, agent, state.policy, now, "Nothing assigned to you is new or open."))
+        (list_section("unassigned", "Unassigned", &unassigned, agent, state.policy, now, "No unassigned tickets."))
     })
 }
 
@@ -189,7 +191,7 @@ pub async fn more(State(state): State<AppState>, agent: Agent, Query(q): Query<M
     let list_name = if q.list == "view" { format!("view&view={}", q.view.unwrap_or_default()) } else { q.list.clone() };
     Ok(Html(
         html! {
-            @for item in &items { (row(item, &agent, now)) }
+            @for item in &items { (row(item, &agent, state.policy, now)) }
             (more_link(&list_name, &items))
         }
         .into_string(),
@@ -226,7 +228,7 @@ pub async fn view_page(State(state): State<AppState>, agent: Agent, Path(view): 
         }
         section.list #view aria-label=(title) {
             @if items.is_empty() { p.empty { "No tickets in this view." } }
-            ul.tickets data-list=(list_name) { @for item in &items { (row(item, &agent, now)) } }
+            ul.tickets data-list=(list_name) { @for item in &items { (row(item, &agent, state.policy, now)) } }
             (more_link(&list_name, &items))
         }
         @if let Some(id) = view_id {
@@ -339,7 +341,7 @@ pub async fn failed_page(State(state): State<AppState>, agent: Agent, Query(q): 
                     a href={"/tickets/" (r.ticket_id) "#m" (r.message_id)} {
                         span.name { (name.as_deref().unwrap_or("Unknown customer")) }
                         span.badge.bad { (r.state.as_str()) }
-                        span.reason { (reason_line(r.error_code, r.error_title.as_deref(), r.state)) }
+                        span.reason { (windowdesk_whatsapp::errors::failure_reason(r.error_code, r.error_title.as_deref(), r.state)) }
                         span.body { (r.body.as_deref().unwrap_or("")) }
                         (render::time(r.at, now, &agent))
                     }
@@ -354,23 +356,6 @@ pub async fn failed_page(State(state): State<AppState>, agent: Agent, Query(q): 
         }
     };
     Ok(Html(render::page(&agent, "Failed deliveries", Nav::Failed, &counts, now, content).into_string()))
-}
-
-/// The reason of a failure in words: the desk's sentence for Meta's code, else Meta's own title.
-pub fn reason_line(code: Option<i64>, title: Option<&str>, state: windowdesk_core::DeliveryState) -> String {
-    if state == windowdesk_core::DeliveryState::Blocked {
-        return "Not sent: the customer service window closed before it could go out.".to_owned();
-    }
-    let generic = windowdesk_whatsapp::errors::human_reason(-1);
-    match (code, title) {
-        (Some(code), title) => {
-            let human = windowdesk_whatsapp::errors::human_reason(code);
-            let words = if human == generic { title.unwrap_or(human) } else { human };
-            format!("{words} (error {code})")
-        }
-        (None, Some(t)) => t.to_owned(),
-        (None, None) => generic.to_owned(),
-    }
 }
 
 pub async fn notifications_page(State(state): State<AppState>, agent: Agent) -> Result<Html<String>, WebError> {

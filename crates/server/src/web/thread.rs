@@ -86,7 +86,7 @@ fn bubble(m: &MessageRow, cx: &ThreadContext<'_>, reactions: &[&TicketReactionRo
             @if let Some(state) = m.delivery_state.filter(|s| matches!(s, DeliveryState::Failed | DeliveryState::Blocked)) {
                 div.failure role="alert" data-error-code=[m.error_code] {
                     strong { @if state == DeliveryState::Blocked { "Not sent" } @else { "Not delivered" } }
-                    p.reason { (super::inbox::reason_line(m.error_code, m.error_title.as_deref(), state)) }
+                    p.reason { (windowdesk_whatsapp::errors::failure_reason(m.error_code, m.error_title.as_deref(), state)) }
                     @if let Some(d) = meta_words(m) { p.details { "WhatsApp said: " (d) } }
                     p.action { (windowdesk_whatsapp::errors::what_to_do(if state == DeliveryState::Blocked { Some(131_047) } else { m.error_code })) }
                     @if let (Some(o), Some(w)) = (cx.outbound.get(&m.id), cx.ways) { (ways_out::deal(o, w, cx.agent, "ticket")) }

@@ -77,7 +77,7 @@ async fn live_part(
         ways: Some(ways),
     };
     Ok(html! {
-        (banner(summary, now, agent))
+        (banner(summary, state.policy, now, agent))
         (thread::thread(&messages, &cx))
         (thread::events(&events, &cx))
     })
@@ -85,10 +85,12 @@ async fn live_part(
 
 /// The window banner (SPEC 8): the countdown, the moment it closes, FEP; "closed 5 h ago" after.
 /// The script ticks it every second from `data-window-end` and flips the composer at zero.
-pub fn banner(summary: &TicketSummary, now: Timestamp, agent: &Agent) -> Markup {
-    let w = summary.window.state(WindowPolicy::WHATSAPP, now);
+pub fn banner(summary: &TicketSummary, policy: WindowPolicy, now: Timestamp, agent: &Agent) -> Markup {
+    let w = summary.window.state(policy, now);
     let tz = agent.tz();
-    let state = match (w.open, w.expires_at) {
+    // W9: the banner counts to the moment the desk stops sending free-form, the same moment the send
+    // decision and the dispatcher use.
+    let state = match (w.open, w.send_until) {
         (true, _) if w.unlimited => "open",
         (true, Some(end)) if now.millis_until(end) < 3_600_000 => "closing",
         (true, _) => "open",
@@ -97,9 +99,9 @@ pub fn banner(summary: &TicketSummary, now: Timestamp, agent: &Agent) -> Markup 
     };
     html! {
         section.banner.(state) #window-banner aria-labelledby="window-title"
-            data-window-end=[w.expires_at.map(Timestamp::unix_millis)] data-now=(now.unix_millis()) data-state=(state) {
+            data-window-end=[w.send_until.map(Timestamp::unix_millis)] data-now=(now.unix_millis()) data-state=(state) {
             h2 #window-title .sr { "Customer service window" }
-            @match (w.open, w.expires_at) {
+            @match (w.open, w.send_until) {
                 (true, Some(end)) => {
                     strong #window-status { "Window open" }
                     " — "

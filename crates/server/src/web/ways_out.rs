@@ -16,7 +16,7 @@ use super::picker::reply_error;
 use super::session::Agent;
 use super::WebError;
 use crate::deliveries::{self, ResendAs};
-use crate::replies::{HoldNotice, Outlook, ReplyOutcome, MAX_TEXT_CHARS, POLICY};
+use crate::replies::{HoldNotice, Outlook, ReplyOutcome, MAX_TEXT_CHARS};
 use crate::AppState;
 
 /// What one ticket can do now about a closed window or a failed message.
@@ -55,7 +55,7 @@ impl WaysOut {
         let hold_hours = o.settings.hold_hours.max(1);
         WaysOut {
             ticket_id: o.ticket.id,
-            window_open: o.identity.window.is_open(POLICY, o.now),
+            window_open: o.identity.window.is_open(o.policy, o.now),
             steps,
             hold_hours,
             hold_expires_at: o.now.plus(std::time::Duration::from_secs(u64::try_from(hold_hours).unwrap_or(1) * 3600)),

@@ -161,13 +161,18 @@ pub(crate) async fn claim_due(pool: &PgPool, now: Timestamp, limit: u32, worker:
     let sending = DeliveryState::Queued.on(LocalEvent::Claim).map_err(|e| StoreError::Conflict(e.to_string()))?;
     let mut tx = pool.begin().await?;
     let rows = sqlx::query(
-        "WITH due AS (
-             SELECT id FROM outbox WHERE state = 'queued' AND next_attempt_at <= $1
-             ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
+        "WITH ranked AS (
+             SELECT id, MIN(CASE WHEN free_form = 1 THEN window_end END)
+                        OVER (PARTITION BY business_number_id, recipient) AS deadline
+             FROM outbox WHERE state = 'queued' AND next_attempt_at <= $1
+         ), due AS (
+             SELECT o.id, r.deadline FROM outbox o JOIN ranked r ON r.id = o.id WHERE o.state = 'queued'
+             ORDER BY r.deadline NULLS LAST, o.id LIMIT $2 FOR UPDATE OF o SKIP LOCKED
          ), claimed AS (
              UPDATE outbox o SET state = 'sending', attempts = o.attempts + 1, claimed_at = $1, claimed_by = $3
              FROM due WHERE o.id = due.id
-             RETURNING o.id, o.message_id, o.business_number_id, o.recipient, o.request, o.free_form, o.window_end, o.attempts, o.channel
+             RETURNING o.id, o.message_id, o.business_number_id, o.recipient, o.request, o.free_form, o.window_end, o.attempts, o.channel,
+                       due.deadline
          ), moved AS (
              UPDATE messages m SET delivery_state = $4, delivery_updated_at = $1 FROM claimed c WHERE m.id = c.message_id
          ), started AS (
@@ -175,7 +180,7 @@ pub(crate) async fn claim_due(pool: &PgPool, now: Timestamp, limit: u32, worker:
          )
          SELECT c.id, c.message_id, m.ticket_id, c.business_number_id, c.recipient, c.request, c.free_form, c.window_end, c.attempts, m.delivery_state,
                 c.channel
-         FROM claimed c JOIN messages m ON m.id = c.message_id ORDER BY c.id",
+         FROM claimed c JOIN messages m ON m.id = c.message_id ORDER BY c.deadline NULLS LAST, c.id",
     )
     .bind(now.unix_millis())
     .bind(i64::from(limit))
