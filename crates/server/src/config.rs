@@ -123,6 +123,12 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     pub max_body_bytes: usize,
     pub shutdown_grace_seconds: u64,
+    /// A connection whose request headers have not all arrived by then is closed.
+    pub header_read_timeout_seconds: u64,
+    /// A request whose body has not all arrived by then fails.
+    pub body_read_timeout_seconds: u64,
+    /// Open connections at most; more wait in the listen backlog.
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]

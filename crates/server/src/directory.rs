@@ -83,6 +83,12 @@ impl NumberDirectory {
         self.by_phone_number_id.values().find(|n| n.id == business_number_id).map(|n| n.waba_id.as_str())
     }
 
+    /// Whether the app whose secret is `secret_index` serves a number of the account `waba_id`: only
+    /// then may a webhook signed by it change that account's templates and settings.
+    pub fn serves_account(&self, waba_id: &str, secret_index: usize) -> bool {
+        self.by_phone_number_id.values().any(|n| n.waba_id == waba_id && n.secret_index == secret_index)
+    }
+
     pub fn secrets(&self) -> &[SecretString] {
         &self.secrets
     }

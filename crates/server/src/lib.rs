@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod notes;
 pub mod pacer;
 pub mod replies;
+pub mod serve;
 pub mod templates;
 pub mod web;
 pub mod webhook;
@@ -53,6 +54,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub clock: Arc<dyn Clock>,
     pub max_body_bytes: usize,
+    /// A request body must arrive within this long (slow or stalled clients).
+    pub body_read_timeout: Duration,
     /// Woken when a reply is committed to the outbox, so the dispatcher sends it at once.
     pub outbox_wake: Arc<tokio::sync::Notify>,
     /// Woken when messages were ingested, so media downloads start at once.
@@ -93,6 +96,8 @@ pub fn router(state: AppState) -> Router {
         .merge(api::router())
         .merge(web::router())
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(state.body_read_timeout))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), serve::refuse_oversized))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
             // Low cardinality: the route pattern, not the raw path.
             let route = req.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
@@ -106,9 +111,9 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Readiness: the database answers too.
+/// Readiness: the database commits a write (a full disk answers reads but not writes).
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    match state.store.ping().await {
+    match state.store.ping(state.clock.now()).await {
         Ok(()) => (StatusCode::OK, "ready").into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
@@ -197,6 +202,7 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         metrics: Arc::new(Metrics::default()),
         clock,
         max_body_bytes: config.server.max_body_bytes,
+        body_read_timeout: Duration::from_secs(config.server.body_read_timeout_seconds),
         outbox_wake: Arc::new(tokio::sync::Notify::new()),
         media_wake: Arc::new(tokio::sync::Notify::new()),
         media_dir: config.media.dir.clone(),
@@ -290,6 +296,11 @@ pub async fn start(config: &Config, listener: TcpListener, clock: Option<Arc<dyn
     let shutdown = CancellationToken::new();
     let app = router(state.clone());
     let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
+    let limits = serve::ConnectionLimits {
+        header_read: Duration::from_secs(config.server.header_read_timeout_seconds.max(1)),
+        max_connections: config.server.max_connections,
+    };
+    serve::log_file_descriptor_limit(limits.max_connections);
     let token = shutdown.clone();
     let store = state.store.clone();
     let events = state.events.clone();
@@ -313,12 +324,10 @@ pub async fn start(config: &Config, listener: TcpListener, clock: Option<Arc<dyn
     ));
     tokio::spawn(run_hold_expiry(state.clone(), Duration::from_secs(config.holds.expiry_check_seconds), shutdown.clone()));
     let task = tokio::spawn(async move {
-        // The peer address keys the sign-in rate limit.
-        let serve = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(token.clone().cancelled_owned());
-        let mut serve = std::pin::pin!(std::future::IntoFuture::into_future(serve));
+        let serve = serve::serve(listener, app, limits, token.clone());
+        let mut serve = std::pin::pin!(serve);
         tokio::select! {
-            r = &mut serve => r.context("serving HTTP")?,
+            () = &mut serve => {},
             () = async { token.cancelled().await; tokio::time::sleep(grace).await } => {
                 tracing::warn!(grace_seconds = grace.as_secs(), "requests still running after the grace period; stopping anyway");
             }

@@ -11,6 +11,8 @@ pub struct Metrics {
     pub webhooks_too_large: AtomicU64,
     pub webhooks_store_failed: AtomicU64,
     pub unknown_number_changes: AtomicU64,
+    /// Account-level changes (templates, account updates) for an account the signing app does not serve.
+    pub unserved_account_changes: AtomicU64,
     pub messages_new: AtomicU64,
     pub messages_duplicate: AtomicU64,
     pub statuses_new: AtomicU64,
@@ -23,7 +25,7 @@ impl Metrics {
 
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let rows: [(&str, &str, &str, &AtomicU64); 9] = [
+        let rows: [(&str, &str, &str, &AtomicU64); 10] = [
             ("windowdesk_webhooks_total", "result=\"accepted\"", "Webhook deliveries by result.", &self.webhooks_accepted),
             ("windowdesk_webhooks_total", "result=\"bad_signature\"", "", &self.webhooks_bad_signature),
             ("windowdesk_webhooks_total", "result=\"malformed\"", "", &self.webhooks_malformed),
@@ -34,6 +36,12 @@ impl Metrics {
                 "",
                 "Webhook changes for phone_number_ids the desk does not serve.",
                 &self.unknown_number_changes,
+            ),
+            (
+                "windowdesk_unserved_account_changes_total",
+                "",
+                "Webhook changes about a WhatsApp Business account that the signing app serves no number of.",
+                &self.unserved_account_changes,
             ),
             ("windowdesk_inbound_messages_total", "result=\"new\"", "Inbound messages by result.", &self.messages_new),
             ("windowdesk_inbound_messages_total", "result=\"duplicate\"", "", &self.messages_duplicate),

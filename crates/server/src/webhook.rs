@@ -94,7 +94,16 @@ pub async fn receive(
                     items.push(IngestItem::UnknownNumber { phone_number_id: change.phone_number_id });
                 }
             },
-            Change::Account(event) => items.push(IngestItem::Account { business_number_id: None, event }),
+            // An account's templates and settings change only by a webhook of an app that serves a
+            // number of that account; anything else is recorded and counted like an unknown number.
+            Change::Account(event) if numbers.serves_account(&event.waba_id, secret_index) => {
+                items.push(IngestItem::Account { business_number_id: None, event })
+            }
+            Change::Account(event) => {
+                Metrics::inc(&metrics.unserved_account_changes, 1);
+                tracing::warn!(waba_id = %event.waba_id, field = %event.field, "account webhook for a WhatsApp Business account this app does not serve");
+                items.push(IngestItem::UnknownNumber { phone_number_id: format!("waba:{}", event.waba_id) });
+            }
         }
     }
 

@@ -249,8 +249,9 @@ pub trait Store:
     + WebStore
     + FallbackStore
 {
-    /// A cheap round trip to the database, for `/readyz`.
-    async fn ping(&self) -> Result<(), StoreError>;
+    /// For `/readyz`: commits a one-row write, so a database that answers but cannot commit (disk
+    /// full, read-only) reports not ready.
+    async fn ping(&self, now: Timestamp) -> Result<(), StoreError>;
     /// Which backend this is (`sqlite` or `postgres`), for logs and metrics.
     fn backend(&self) -> &'static str;
     /// Stops background work (the group-commit queue), waiting for what was accepted to commit.

@@ -58,6 +58,31 @@ impl TestDb {
         }
     }
 
+    /// Runs SQL on the test database behind the desk's back (e.g. a trigger that makes writes fail,
+    /// the way a full disk does).
+    pub async fn execute(&self, sql: &str) -> Result<(), StoreError> {
+        match self.backend {
+            Backend::Sqlite => {
+                let path = self.url.trim_start_matches("sqlite://").to_owned();
+                let sql = sql.to_owned();
+                tokio::task::spawn_blocking(move || -> Result<(), StoreError> {
+                    let conn = rusqlite::Connection::open(path)?;
+                    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+                    conn.execute_batch(&sql)?;
+                    Ok(())
+                })
+                .await
+                .map_err(|e| StoreError::Config(format!("test SQL task: {e}")))?
+            }
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.url).await?;
+                sqlx::raw_sql(sql).execute(&mut conn).await?;
+                conn.close().await?;
+                Ok(())
+            }
+        }
+    }
+
     /// Drops the PostgreSQL schema (the SQLite directory goes with the value).
     pub async fn cleanup(self) {
         if let (Some(schema), Some(admin)) = (&self.schema, &self.admin_url) {

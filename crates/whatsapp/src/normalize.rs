@@ -26,7 +26,7 @@ pub struct NormalizeOptions<'a> {
 
 /// Keys whose string values are identifiers or machine data, never customer text: redaction leaves
 /// them alone so that a 16-digit media id that happens to pass Luhn stays usable.
-const IDENTIFIER_KEYS: &[&str] = &[
+pub const IDENTIFIER_KEYS: &[&str] = &[
     "id",
     "wa_id",
     "from",
@@ -58,10 +58,20 @@ const IDENTIFIER_KEYS: &[&str] = &[
     "type",
     "messaging_product",
     "field",
+    // Account and template webhooks: Meta's ids, as strings or as JSON numbers.
+    "waba_id",
+    "message_template_id",
+    "business_id",
+    "owner_business_id",
+    "partner_app_id",
+    "phone_number",
+    "ad_id",
+    "ads_id",
 ];
 
-/// Redacts card numbers in every customer-visible string of a JSON value, in place. Returns whether
-/// anything changed.
+/// Redacts card numbers in every customer-visible value of a JSON value, in place: strings, and
+/// numbers too (a card sent as a JSON number becomes a string with its last four digits). Returns
+/// whether anything changed.
 pub fn redact_value(v: &mut Value) -> bool {
     match v {
         Value::String(s) => match redact_card_numbers(s) {
@@ -71,11 +81,22 @@ pub fn redact_value(v: &mut Value) -> bool {
             }
             None => false,
         },
+        // Whole numbers only: a 13-19 digit float has already lost digits, so it cannot be a card.
+        Value::Number(n) => match n.as_u64().map(|u| u.to_string()).or_else(|| n.as_i64().map(|i| i.to_string())) {
+            Some(digits) => match redact_card_numbers(&digits) {
+                Some(r) => {
+                    *v = Value::String(r);
+                    true
+                }
+                None => false,
+            },
+            None => false,
+        },
         Value::Array(items) => items.iter_mut().fold(false, |acc, item| redact_value(item) | acc),
         Value::Object(map) => {
             let mut changed = false;
             for (k, item) in map.iter_mut() {
-                if item.is_string() && IDENTIFIER_KEYS.contains(&k.as_str()) {
+                if (item.is_string() || item.is_number()) && IDENTIFIER_KEYS.contains(&k.as_str()) {
                     continue;
                 }
                 changed |= redact_value(item);
@@ -86,25 +107,64 @@ pub fn redact_value(v: &mut Value) -> bool {
     }
 }
 
-/// Turns a parsed envelope into changes, in payload order.
+/// U+0000 in a string or a key becomes U+FFFD. PostgreSQL text cannot hold NUL (every retry of such
+/// a webhook failed there); SQLite could, so both backends store the same.
+pub fn replace_nul(v: &mut Value) {
+    const NUL: char = '\u{0}';
+    match v {
+        Value::String(s) if s.contains(NUL) => *s = s.replace(NUL, "\u{FFFD}"),
+        Value::Array(items) => items.iter_mut().for_each(replace_nul),
+        Value::Object(map) => {
+            if map.keys().any(|k| k.contains(NUL)) {
+                let old = std::mem::take(map);
+                map.extend(old.into_iter().map(|(k, v)| (k.replace(NUL, "\u{FFFD}"), v)));
+            }
+            map.values_mut().for_each(replace_nul);
+        }
+        _ => {}
+    }
+}
+
+fn without_nul(s: String) -> String {
+    if s.contains('\u{0}') {
+        s.replace('\u{0}', "\u{FFFD}")
+    } else {
+        s
+    }
+}
+
+/// Turns a parsed envelope into changes, in payload order. Every value is cleaned before it is read
+/// (NUL replaced; card numbers redacted unless switched off for the number), so the typed fields and
+/// the raw copies stored beside them come from the same clean value.
 pub fn normalize_payload(env: Envelope, opts: &NormalizeOptions<'_>) -> Vec<Change> {
     let mut out = Vec::new();
     for entry in env.entry {
+        let waba_id = without_nul(entry.id);
         for change in entry.changes {
-            let pnid = change.value.get("metadata").and_then(|m| m.get("phone_number_id")).and_then(value_as_string);
+            let mut value = change.value;
+            let field = without_nul(change.field);
+            replace_nul(&mut value);
+            let pnid = value.get("metadata").and_then(|m| m.get("phone_number_id")).and_then(value_as_string);
             match pnid {
-                Some(pnid) => out.push(Change::Number(number_change(pnid, change.field, change.value, opts))),
-                None => out.push(Change::Account(account_event(entry.id.clone(), change.field, change.value))),
+                Some(pnid) => {
+                    if (opts.redact_for)(&pnid) {
+                        redact_value(&mut value);
+                    }
+                    out.push(Change::Number(number_change(pnid, field, value, opts)))
+                }
+                // Account-level changes, and changes without a usable phone_number_id, belong to no
+                // number whose setting could switch redaction off (I8: on by default).
+                None => {
+                    redact_value(&mut value);
+                    out.push(Change::Account(account_event(waba_id.clone(), field, value)))
+                }
             }
         }
     }
     out
 }
 
-fn number_change(phone_number_id: String, field: String, mut value: Value, opts: &NormalizeOptions<'_>) -> NumberChange {
-    if (opts.redact_for)(&phone_number_id) {
-        redact_value(&mut value);
-    }
+fn number_change(phone_number_id: String, field: String, value: Value, opts: &NormalizeOptions<'_>) -> NumberChange {
     let mut change = NumberChange { phone_number_id, field, ..NumberChange::default() };
     let parsed = NumberValue::deserialize(&value).unwrap_or_default();
     let messages_field = change.field == "messages";

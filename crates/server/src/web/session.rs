@@ -165,11 +165,19 @@ pub struct NextQuery {
     next: Option<String>,
 }
 
-/// Only local paths: `next` must not send a signed-in agent to another site.
+/// Only a path on this site: `next` must not send a signed-in agent to another site. Browsers drop
+/// tabs and new lines from URLs and read a backslash as `/`, so `/\t/evil.example` would become
+/// `//evil.example`: any control character, whitespace or backslash refuses it, and what is left
+/// must parse as a path (no scheme, no authority) that does not start with `//`.
 fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => n.to_owned(),
-        _ => "/".to_owned(),
+    let Some(n) = next else { return "/".to_owned() };
+    let clean = !n.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\');
+    let local = n.starts_with('/') && !n.starts_with("//");
+    let parsed = axum::http::Uri::try_from(n).is_ok_and(|u| u.scheme().is_none() && u.authority().is_none());
+    if clean && local && parsed {
+        n.to_owned()
+    } else {
+        "/".to_owned()
     }
 }
 
@@ -314,6 +322,12 @@ mod tests {
         assert_eq!(safe_next(Some("https://evil.example/")), "/");
         assert_eq!(safe_next(Some("/\\evil.example")), "/");
         assert_eq!(safe_next(None), "/");
+        // Browsers strip tabs and new lines: these would become //evil.example.
+        assert_eq!(safe_next(Some("/\t/evil.example")), "/");
+        assert_eq!(safe_next(Some("/\n/evil.example")), "/");
+        assert_eq!(safe_next(Some("/\r\n/evil.example")), "/");
+        assert_eq!(safe_next(Some("/ /evil.example")), "/");
+        assert_eq!(safe_next(Some("/tickets/4?x=1#m5")), "/tickets/4?x=1#m5");
     }
 
     #[test]

@@ -21,6 +21,9 @@ pub const PNID: &str = "1122334455667";
 pub const WABA: &str = "102290129340398";
 /// Other numbers the fixtures use (calls, edits, user preferences).
 const OTHER_PNIDS: &[&str] = &["106540352242922", "743897493242", "5483758353", "37489742"];
+/// (phone_number_id, WABA) of numbers on the fixtures' other accounts: account changes apply only
+/// to accounts the desk serves (see [`TestApp::start_serving_fixture_accounts`]).
+const FIXTURE_ACCOUNTS: &[(&str, &str)] = &[("200000000001", "57438975935"), ("200000000002", "2949482758682047")];
 
 pub struct TestApp {
     pub db: TestDb,
@@ -52,9 +55,9 @@ pub fn config_for(url: &str) -> Config {
          [whatsapp]\napi_base_url = \"http://127.0.0.1:9\"\n",
         media.display().to_string()
     );
-    for pnid in std::iter::once(&PNID).chain(OTHER_PNIDS) {
+    for (pnid, waba) in std::iter::once(&PNID).chain(OTHER_PNIDS).map(|pnid| (*pnid, WABA)) {
         toml.push_str(&format!(
-            "[[business_numbers]]\nphone_number_id = \"{pnid}\"\nwaba_id = \"{WABA}\"\ndisplay_number = \"+1 555 {pnid}\"\nname = \"Support {pnid}\"\n\
+            "[[business_numbers]]\nphone_number_id = \"{pnid}\"\nwaba_id = \"{waba}\"\ndisplay_number = \"+1 555 {pnid}\"\nname = \"Support {pnid}\"\n\
              access_token = \"token\"\napp_secret = \"{SECRET}\"\nverify_token = \"{VERIFY_TOKEN}\"\n"
         ));
     }
@@ -98,6 +101,27 @@ impl TestApp {
     }
 
     /// A desk with the simulator, where the test also changes the desk's own configuration.
+    /// A desk without a simulator that also serves a number on each account the fixtures' template
+    /// and account webhooks come from.
+    pub async fn start_serving_fixture_accounts(backend: Backend) -> TestApp {
+        Self::start_full(
+            backend,
+            None,
+            None,
+            None,
+            |_| {},
+            |c| {
+                for (pnid, waba) in FIXTURE_ACCOUNTS {
+                    let mut n = c.business_numbers[0].clone();
+                    n.phone_number_id = (*pnid).into();
+                    n.waba_id = (*waba).into();
+                    c.business_numbers.push(n);
+                }
+            },
+        )
+        .await
+    }
+
     pub async fn start_with_sim_and_config(
         backend: Backend,
         clock: Option<Arc<dyn windowdesk_core::Clock>>,

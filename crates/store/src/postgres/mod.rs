@@ -318,8 +318,13 @@ impl AuditStore for PgStore {
 
 #[async_trait]
 impl Store for PgStore {
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(self.pool()).await?;
+    async fn ping(&self, now: Timestamp) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO readiness_probe (id, checked_at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET checked_at = EXCLUDED.checked_at",
+        )
+        .bind(now.unix_millis())
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
     fn backend(&self) -> &'static str {

@@ -12,6 +12,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0004_media", include_str!("../../migrations/sqlite/0004_media.sql")),
     ("0005_web", include_str!("../../migrations/sqlite/0005_web.sql")),
     ("0006_fallbacks", include_str!("../../migrations/sqlite/0006_fallbacks.sql")),
+    ("0007_readiness", include_str!("../../migrations/sqlite/0007_readiness.sql")),
 ];
 
 /// Applies pending migrations; returns the number applied in total.

@@ -289,8 +289,17 @@ impl AuditStore for SqliteStore {
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?)).await
+    async fn ping(&self, now: Timestamp) -> Result<(), StoreError> {
+        self.inner
+            .writer
+            .run(move |conn| {
+                conn.execute(
+                    "INSERT INTO readiness_probe (id, checked_at) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
+                    params![now.unix_millis()],
+                )?;
+                Ok(())
+            })
+            .await
     }
     fn backend(&self) -> &'static str {
         "sqlite"
