@@ -153,6 +153,10 @@ pub struct NumberChange {
     /// Changes of this number that are not messages (calls, user preferences, change-level errors…),
     /// kept whole as account events.
     pub other: Option<String>,
+    /// Parts of a `messages` or `smb_message_echoes` change that do not have Meta's documented shape
+    /// (`messages` not a list, a message without `id`, …). They are kept raw in `other`, never
+    /// refused: one odd part must not make Meta redeliver the whole batch for a week.
+    pub unreadable: u32,
 }
 
 /// A template registry change (SPEC I7).

@@ -13,6 +13,8 @@ pub struct Metrics {
     pub unknown_number_changes: AtomicU64,
     /// Account-level changes (templates, account updates) for an account the signing app does not serve.
     pub unserved_account_changes: AtomicU64,
+    /// Parts of a messages change without Meta's documented shape, kept raw instead of read.
+    pub parts_kept_raw: AtomicU64,
     pub messages_new: AtomicU64,
     pub messages_duplicate: AtomicU64,
     pub statuses_new: AtomicU64,
@@ -25,7 +27,7 @@ impl Metrics {
 
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let rows: [(&str, &str, &str, &AtomicU64); 10] = [
+        let rows: [(&str, &str, &str, &AtomicU64); 11] = [
             ("windowdesk_webhooks_total", "result=\"accepted\"", "Webhook deliveries by result.", &self.webhooks_accepted),
             ("windowdesk_webhooks_total", "result=\"bad_signature\"", "", &self.webhooks_bad_signature),
             ("windowdesk_webhooks_total", "result=\"malformed\"", "", &self.webhooks_malformed),
@@ -42,6 +44,12 @@ impl Metrics {
                 "",
                 "Webhook changes about a WhatsApp Business account that the signing app serves no number of.",
                 &self.unserved_account_changes,
+            ),
+            (
+                "windowdesk_webhook_parts_kept_raw_total",
+                "",
+                "Parts of messages changes without Meta's documented shape (a message without an id, statuses that are not a list…), kept raw.",
+                &self.parts_kept_raw,
             ),
             ("windowdesk_inbound_messages_total", "result=\"new\"", "Inbound messages by result.", &self.messages_new),
             ("windowdesk_inbound_messages_total", "result=\"duplicate\"", "", &self.messages_duplicate),

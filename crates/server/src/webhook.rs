@@ -87,7 +87,13 @@ pub async fn receive(
         match change {
             Change::Number(change) => match numbers.get(&change.phone_number_id) {
                 // A number is only served by the app whose secret signed the body.
-                Some(n) if n.secret_index == secret_index => items.push(IngestItem::Number { business_number_id: n.id, change }),
+                Some(n) if n.secret_index == secret_index => {
+                    if change.unreadable > 0 {
+                        Metrics::inc(&metrics.parts_kept_raw, u64::from(change.unreadable));
+                        tracing::warn!(phone_number_id = %change.phone_number_id, parts = change.unreadable, "webhook parts without Meta's documented shape; kept raw");
+                    }
+                    items.push(IngestItem::Number { business_number_id: n.id, change })
+                }
                 _ => {
                     Metrics::inc(&metrics.unknown_number_changes, 1);
                     tracing::warn!(phone_number_id = %change.phone_number_id, "webhook for a phone_number_id this desk does not serve");

@@ -21,6 +21,8 @@ on_both_backends!(
     a_content_length_over_the_limit_is_413_before_the_body_is_read,
     a_connection_that_never_finishes_its_headers_is_closed,
     a_body_that_never_arrives_times_out,
+    wrong_shapes_inside_meta_s_envelope_are_200_kept_raw_and_counted,
+    a_wrong_envelope_is_400_and_stores_nothing,
 );
 
 fn signed(secret: &str, payload: &Value) -> (Vec<u8>, Option<String>) {
@@ -187,5 +189,63 @@ async fn a_body_that_never_arrives_times_out(backend: Backend) {
     let answer = String::from_utf8_lossy(&answer[..n]);
     assert!(answer.starts_with("HTTP/1.1 408") || answer.starts_with("HTTP/1.1 400"), "{answer}");
     assert_eq!(app.store().counts().await.unwrap().messages, 0);
+    app.stop().await;
+}
+
+fn messages_change(value: Value) -> Value {
+    json!({"object": "whatsapp_business_account", "entry": [{"id": WABA, "changes": [{"field": "messages", "value": value}]}]})
+}
+
+/// Inside a valid envelope, a part without Meta's documented shape may still be something Meta sends
+/// (a newer format): refusing the body would make Meta redeliver the whole batch, good parts
+/// included, for a week. Each is answered 200, kept raw where an admin can see it, and counted.
+async fn wrong_shapes_inside_meta_s_envelope_are_200_kept_raw_and_counted(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let meta = json!({"display_phone_number": "15550001111", "phone_number_id": PNID});
+    let cases = [
+        ("messages as a string", json!({"messaging_product": "whatsapp", "metadata": meta, "messages": "marker-1"})),
+        (
+            "a message without an id",
+            json!({"messaging_product": "whatsapp", "metadata": meta,
+            "messages": [{"from": "15550001234", "timestamp": "1", "type": "text", "text": {"body": "marker-2"}}]}),
+        ),
+        ("statuses as an object", json!({"messaging_product": "whatsapp", "metadata": meta, "statuses": {"id": "marker-3"}})),
+    ];
+    for (what, value) in &cases {
+        assert_eq!(app.post(&messages_change(value.clone())).await, 200, "{what}");
+    }
+    // A messages change without metadata belongs to no number: kept as an account event.
+    let no_meta = json!({"messaging_product": "whatsapp", "messages": [{"from": "15550001234", "id": "wamid.x", "timestamp": "1",
+        "type": "text", "text": {"body": "marker-4"}}]});
+    assert_eq!(app.post(&messages_change(no_meta)).await, 200, "without metadata");
+    let events = app.store().account_events().await.unwrap();
+    for marker in ["marker-1", "marker-2", "marker-3", "marker-4"] {
+        assert!(events.iter().any(|e| e.raw.contains(marker)), "{marker} kept raw: {events:?}");
+    }
+    assert_eq!(app.store().counts().await.unwrap().messages, 0, "nothing half-read became a message");
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("windowdesk_webhook_parts_kept_raw_total 3"), "{metrics}");
+    app.stop().await;
+}
+
+/// Meta's envelope itself (`entry` a list of `changes`, each a `field` and a `value`) is its contract:
+/// a body that breaks it is not from Meta, and gets 400 naming what is wrong.
+async fn a_wrong_envelope_is_400_and_stores_nothing(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    for (what, body) in [
+        ("entry not a list", json!({"object": "whatsapp_business_account", "entry": {"id": WABA}})),
+        ("changes not a list", json!({"object": "whatsapp_business_account", "entry": [{"id": WABA, "changes": "x"}]})),
+        (
+            "a change without a value",
+            json!({"object": "whatsapp_business_account", "entry": [{"id": WABA, "changes": [{"field": "messages"}]}]}),
+        ),
+    ] {
+        let (raw, sig) = signed(SECRET, &body);
+        let r = app.post_raw(raw, sig).await;
+        assert_eq!(r.status(), 400, "{what}");
+        let err: Value = r.json().await.unwrap();
+        assert!(!err["error"]["message"].as_str().unwrap().is_empty(), "{what}: {err}");
+    }
+    assert!(app.store().account_events().await.unwrap().is_empty());
     app.stop().await;
 }

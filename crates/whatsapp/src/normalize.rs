@@ -166,20 +166,35 @@ pub fn normalize_payload(env: Envelope, opts: &NormalizeOptions<'_>) -> Vec<Chan
 
 fn number_change(phone_number_id: String, field: String, value: Value, opts: &NormalizeOptions<'_>) -> NumberChange {
     let mut change = NumberChange { phone_number_id, field, ..NumberChange::default() };
-    let parsed = NumberValue::deserialize(&value).unwrap_or_default();
     let messages_field = change.field == "messages";
     let echoes_field = change.field == "smb_message_echoes";
+    let parsed = match NumberValue::deserialize(&value) {
+        Ok(parsed) => parsed,
+        Err(_) => {
+            // `messages`, `statuses` or `contacts` of the wrong type: the whole value is kept raw.
+            if messages_field || echoes_field {
+                change.unreadable += 1;
+            }
+            NumberValue::default()
+        }
+    };
     if messages_field {
         for m in &parsed.messages {
             match WireMessage::deserialize(m) {
                 Ok(wire) => change.messages.push(inbound_message(wire, m, &parsed.contacts, &parsed.errors, opts.received_at)),
-                Err(_) => keep_other(&mut change, m),
+                Err(_) => {
+                    change.unreadable += 1;
+                    keep_other(&mut change, m)
+                }
             }
         }
         for s in &parsed.statuses {
             match WireStatus::deserialize(s) {
                 Ok(wire) => change.statuses.push(status_report(wire, s, opts.received_at)),
-                Err(_) => keep_other(&mut change, s),
+                Err(_) => {
+                    change.unreadable += 1;
+                    keep_other(&mut change, s)
+                }
             }
         }
     }
@@ -187,7 +202,10 @@ fn number_change(phone_number_id: String, field: String, value: Value, opts: &No
         for e in &parsed.message_echoes {
             match WireEcho::deserialize(e) {
                 Ok(wire) => change.echoes.push(echo(wire, e, &parsed.contacts, opts.received_at)),
-                Err(_) => keep_other(&mut change, e),
+                Err(_) => {
+                    change.unreadable += 1;
+                    keep_other(&mut change, e)
+                }
             }
         }
     }
