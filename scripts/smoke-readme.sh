@@ -16,6 +16,7 @@ fi
 echo "smoke: running the README's command verbatim: $command"
 
 out=$(mktemp -d)
+: >"$out/stdout"; : >"$out/stderr"
 # A process group of its own, so stopping it stops cargo and the desk it runs.
 setsid bash -c "$command" >"$out/stdout" 2>"$out/stderr" &
 pid=$!
