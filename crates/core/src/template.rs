@@ -289,10 +289,21 @@ fn check_text(parameter: &str, text: &str, max_chars: usize) -> Result<(), Templ
 fn check_body_value(parameter: &str, value: &ParamValue) -> Result<(), TemplateError> {
     match value {
         ParamValue::Text { text } => check_text(parameter, text, 1024),
-        ParamValue::Currency { fallback_value, code, amount_1000: _ } => {
+        ParamValue::Currency { fallback_value, code, amount_1000 } => {
             check_text(parameter, fallback_value, 1024)?;
             if code.len() != 3 || !code.chars().all(|c| c.is_ascii_uppercase()) {
                 return Err(err(parameter, format!("currency code {code:?} is not an ISO 4217 code such as USD")));
+            }
+            // Meta's CurrencyObject: `amount_1000` is `integer`, `format: int32`.
+            if i32::try_from(*amount_1000).is_err() {
+                return Err(err(
+                    parameter,
+                    format!(
+                        "amount_1000 {amount_1000} is out of range: WhatsApp takes {} to {} (the amount times 1000)",
+                        i32::MIN,
+                        i32::MAX
+                    ),
+                ));
             }
             Ok(())
         }
@@ -572,6 +583,24 @@ mod tests {
         let mut p = good();
         p.buttons.insert("7".into(), "x".into());
         assert_eq!(refused(&def, &p), "buttons.7: the template has 2 button(s)");
+    }
+
+    #[test]
+    fn a_currency_amount_must_fit_metas_int32() {
+        let def = order_update();
+        let currency = |amount_1000| ParamValue::Currency { fallback_value: "$1".into(), code: "USD".into(), amount_1000 };
+        let mut p = good();
+        p.body.insert("4".into(), currency(i64::from(i32::MAX)));
+        assert!(validate(&def, &p).is_ok());
+        p.body.insert("4".into(), currency(i64::from(i32::MIN)));
+        assert!(validate(&def, &p).is_ok());
+        p.body.insert("4".into(), currency(i64::from(i32::MAX) + 1));
+        assert_eq!(
+            refused(&def, &p),
+            "body.{{4}}: amount_1000 2147483648 is out of range: WhatsApp takes -2147483648 to 2147483647 (the amount times 1000)"
+        );
+        p.body.insert("4".into(), currency(i64::from(i32::MIN) - 1));
+        assert!(refused(&def, &p).starts_with("body.{{4}}: amount_1000 -2147483649 is out of range"));
     }
 
     #[test]

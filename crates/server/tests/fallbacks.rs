@@ -5,12 +5,13 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
 use serde_json::{json, Value};
-use windowdesk_core::template::{ParamValue, TemplateParams};
+use windowdesk_core::template::{MediaKind, ParamValue, TemplateParams};
 use windowdesk_core::{DeliveryState, ManualClock, SendOption, Timestamp};
 use windowdesk_server::deliveries::{dismiss, resend, ResendAs};
 use windowdesk_server::replies::{hold_reply, post_sms, post_template, post_text_reply, ReplyError, ReplyOutcome, TemplateSend};
@@ -23,6 +24,7 @@ on_both_backends!(
     i7_a_template_status_webhook_pauses_a_template_and_it_can_no_longer_be_sent,
     s4_every_invalid_template_parameter_is_refused_before_meta_sees_anything,
     s9_a_valid_template_reaches_meta_with_exactly_metas_components,
+    s9_an_image_header_by_media_id_and_a_url_button_pass_metas_contract,
     s9_sms_fallback_reaches_the_provider_with_a_link_back_to_whatsapp,
     s9_an_sms_provider_error_shows_as_a_failure_with_its_reason,
     s9_held_replies_go_out_once_in_order_when_the_customer_writes_again,
@@ -272,6 +274,46 @@ async fn s9_a_valid_template_reaches_meta_with_exactly_metas_components(backend:
         Some(true),
         "the thread shows what the customer reads"
     );
+    app.stop().await;
+}
+
+/// The simulator refuses what Meta refuses (a media header without id or link, a button component
+/// that does not fit the template's button, a URL button without its suffix), so this send reaching
+/// `read` shows the desk builds an image header by media id and a URL button as Meta's contract says.
+async fn s9_an_image_header_by_media_id_and_a_url_button_pass_metas_contract(backend: Backend) {
+    let app = TestApp::start_with_sim(backend, None, |c| {
+        let mut shipped = TemplateConfig::body("parcel_shipped", "en_US", "UTILITY", "APPROVED", "Hi {{1}}, your parcel is on its way.");
+        shipped.components.insert(0, json!({"type": "HEADER", "format": "IMAGE"}));
+        shipped.components.push(json!({"type": "BUTTONS", "buttons": [
+            {"type": "QUICK_REPLY", "text": "Thanks"},
+            {"type": "URL", "text": "Track", "url": "https://shop.example/track/{{1}}"}
+        ]}));
+        c.templates.push(shipped);
+    })
+    .await;
+    app.sync_templates().await;
+    let ticket = closed_window_ticket(&app).await;
+    let image = app.sim().add_media(PNID, windowdesk_sim::samples::png(), "image/png", None);
+    let params = TemplateParams {
+        header: Some(ParamValue::Media { kind: MediaKind::Image, link: None, id: Some(image.id.clone()), filename: None }),
+        body: BTreeMap::from([("1".into(), ParamValue::text("Rosa"))]),
+        buttons: BTreeMap::from([("1".into(), "TRK-77".into())]),
+    };
+    let send = TemplateSend { name: "parcel_shipped".into(), language: "en_US".into(), params };
+    let id = queued_id(post_template(&app.running.state, ticket, &send, "agent:1", None).await.unwrap());
+    app.wait_for_state(ticket, id, DeliveryState::Read).await;
+    let received = app.sim().received().into_iter().next().unwrap();
+    assert_eq!(
+        received.request["template"]["components"],
+        json!([
+            {"type": "header", "parameters": [{"type": "image", "image": {"id": image.id}}]},
+            {"type": "body", "parameters": [{"type": "text", "text": "Rosa"}]},
+            {"type": "button", "sub_type": "url", "index": "1", "parameters": [{"type": "text", "text": "TRK-77"}]}
+        ])
+    );
+    let used = received.template.unwrap();
+    assert_eq!(used.header.as_deref(), Some("[image]"));
+    assert_eq!(used.urls, ["https://shop.example/track/TRK-77"], "the customer's button opens the filled-in URL");
     app.stop().await;
 }
 

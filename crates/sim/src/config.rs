@@ -29,6 +29,10 @@ pub struct SimConfig {
     pub webhook_retry: RetryConfig,
     /// The SMS provider the sim also plays (Twilio's Messages API, on the same base URL).
     pub sms: SmsConfig,
+    /// Play a business with parent BSUIDs enabled: webhooks then carry each customer's
+    /// `parent_user_id` (`US.ENT.…`) and statuses `parent_recipient_user_id`, and sends may address
+    /// customers by it in `recipient`.
+    pub parent_bsuids: bool,
 }
 
 /// The credentials of the simulated SMS provider's account: the desk sends with HTTP basic auth
@@ -221,6 +225,7 @@ impl Default for SimConfig {
             status_delays: StatusDelays::default(),
             webhook_retry: RetryConfig::default(),
             sms: SmsConfig::default(),
+            parent_bsuids: false,
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::media::sample_bytes;
 use crate::request::wa_id_of;
 use crate::samples;
 use crate::state::{new_wamid, DeliveryRecord, InboundRecord, SimHandle};
-use crate::webhooks::{contact, envelope, messages_value};
+use crate::webhooks::{contact, envelope, messages_value, user_ids};
 
 /// A message a customer sends. As JSON (`POST /sim/say`):
 /// `{"from": "4915112345678", "name": "Ada", "type": "text", "body": "Hello"}`.
@@ -211,7 +211,8 @@ impl SimHandle {
             });
             name
         };
-        let value = messages_value(&number, contact(&number, &from, Some(&profile_name)), "messages", vec![message]);
+        let ids = user_ids(&number.waba_id, &from, self.0.config.parent_bsuids);
+        let value = messages_value(&number, contact(Some(&from), &ids, Some(&profile_name)), "messages", vec![message]);
         let delivery = self.deliver(&number, "message".into(), &wamid, &envelope(&number, value)).await;
         Ok(Said { wamid, delivery })
     }

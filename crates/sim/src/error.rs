@@ -52,6 +52,11 @@ pub fn describe(code: i64) -> (&'static str, &'static str) {
         ),
         131_053 => ("Media upload error", "Unable to upload the media used in the message."),
         131_026 => ("Message undeliverable", "Unable to deliver message."),
+        // Meta's BSUID guide (mirrored at dualhook.com/docs/contacts-bsuid-api-changes).
+        131_062 => (
+            "Business-scoped User ID recipients are not supported",
+            "Business-scoped User ID recipients are not supported for this message.",
+        ),
         131_000 => ("Something went wrong", "Message failed to send due to an unknown error."),
         131_016 => ("Service unavailable", "A service is temporarily unavailable."),
         131_051 => ("Unsupported message type", "Message type is not currently supported."),

@@ -2,7 +2,8 @@
 //!
 //! It serves the Cloud API endpoints the desk uses, shaped as Meta's OpenAPI spec says:
 //! - `POST /{version}/{phone-number-id}/messages`: sends and mark-as-read, with the bearer token
-//!   check, body validation, templates (`132000`, `132001`, `132015`, `132016`), the 24 h rule
+//!   check, body validation against Meta's schema (`100`, naming the field), sends by phone number
+//!   (`to`) or BSUID (`recipient`), templates (`132000`, `132001`, `132012`, `132015`, `132016`), the 24 h rule
 //!   (`131047`, synchronous or as a later `failed` status), throughput (`130429`) and pair rate
 //!   (`131056`) limits, and injected faults; accepted sends are followed by signed `sent`,
 //!   `delivered`, `read` (and `played`) status webhooks with per-message pricing.
@@ -52,6 +53,8 @@ mod sms;
 mod state;
 mod statuses;
 mod template_control;
+mod template_request;
+mod template_send;
 mod templates;
 mod webhooks;
 

@@ -1,10 +1,12 @@
 //! Reading and checking a `POST /{version}/{phone-number-id}/messages` body against Meta's `Message`
-//! schema. Every refusal is error 100 naming the field (template contents are checked in
-//! [`crate::templates`]).
+//! schema. Every refusal is error 100 naming the field (the `template` object's shape is checked in
+//! [`crate::template_request`], its fit with the template in [`crate::template_send`]).
 
 use serde_json::Value;
 
 use crate::error::GraphError;
+use crate::template_request::{self, TemplateRequest};
+use crate::webhooks::looks_like_bsuid;
 
 /// What the desk asked for.
 pub(crate) enum SendRequest {
@@ -15,16 +17,27 @@ pub(crate) enum SendRequest {
     Message(Outbound),
 }
 
+/// Whom a message is for. Meta takes a phone number in `to` or a BSUID (or parent BSUID) in
+/// `recipient`; when both are given, `to` wins.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Addressee {
+    Phone {
+        /// `to` as given.
+        input: String,
+        /// `to` as digits.
+        wa_id: String,
+    },
+    /// `recipient`: a BSUID (`US.1349…`) or a parent BSUID (`US.ENT.1181…`).
+    UserId(String),
+}
+
 /// A message to a customer, checked.
 pub(crate) struct Outbound {
-    /// `to` as given.
-    pub to_input: String,
-    /// `to` as digits.
-    pub wa_id: String,
+    pub to: Addressee,
     pub kind: String,
     /// The text, caption or emoji (the template body is rendered later).
     pub text: Option<String>,
-    pub template: Option<Value>,
+    pub template: Option<TemplateRequest>,
     /// A media object's `id`, to be found in the sim's store.
     pub media_id: Option<String>,
     pub biz_opaque_callback_data: Option<String>,
@@ -100,13 +113,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<SendRequest, GraphError> {
         Some(Value::String(t)) if t == "individual" => {}
         Some(other) => return Err(GraphError::invalid_param(format!("recipient_type {other} is not supported here (individual)"))),
     }
-    let to_input = match raw.get("to") {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Number(n)) => n.to_string(),
-        Some(_) => return Err(GraphError::invalid_param("to must be a string")),
-        None => return Err(GraphError::required("to")),
-    };
-    let wa_id = wa_id_of(&to_input).ok_or_else(|| GraphError::invalid_param(format!("to: {to_input:?} is not a valid phone number")))?;
+    let to = addressee(&raw)?;
     let kind = match raw.get("type") {
         None => "text".to_owned(),
         Some(Value::String(k)) => k.clone(),
@@ -116,8 +123,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<SendRequest, GraphError> {
         non_empty_str(ctx, "message_id", "context.message_id")?;
     }
     let mut out = Outbound {
-        to_input,
-        wa_id,
+        to,
         kind: kind.clone(),
         text: None,
         template: None,
@@ -203,7 +209,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<SendRequest, GraphError> {
             }
         }
         "interactive" => out.text = check_interactive(object_at(&raw, "interactive", "interactive")?)?,
-        "template" => out.template = Some(object_at(&raw, "template", "template")?.clone()),
+        "template" => out.template = Some(template_request::parse(object_at(&raw, "template", "template")?)?),
         other => {
             return Err(GraphError::invalid_param(format!(
                 "type {other:?} is not a message type (text, image, audio, video, document, sticker, location, contacts, reaction, interactive, template)"
@@ -212,6 +218,39 @@ pub(crate) fn parse(body: &[u8]) -> Result<SendRequest, GraphError> {
     }
     out.raw = raw;
     Ok(SendRequest::Message(out))
+}
+
+/// `to` (a phone number) or `recipient` (a BSUID or parent BSUID); `to` wins when both are given.
+/// A BSUID in `to` is refused: `to` takes phone numbers only (Meta's BSUID guide: "Use `to` to send to a
+/// phone number, use `recipient` to send to a BSUID or parent BSUID").
+fn addressee(raw: &Value) -> Result<Addressee, GraphError> {
+    let recipient = match raw.get("recipient") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(r)) => Some(r.as_str()),
+        Some(_) => return Err(GraphError::invalid_param("recipient must be a string (a BSUID or parent BSUID)")),
+    };
+    let input = match raw.get("to") {
+        None | Some(Value::Null) => {
+            return match recipient {
+                Some(r) if looks_like_bsuid(r) => Ok(Addressee::UserId(r.to_owned())),
+                Some(r) => Err(GraphError::invalid_param(format!(
+                    "recipient: {r:?} is not a BSUID (US.13491208655302741918) or parent BSUID (US.ENT.11815799212886844830); \
+                     a phone number goes in to"
+                ))),
+                None => Err(GraphError::required("to or recipient")),
+            };
+        }
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(_) => return Err(GraphError::invalid_param("to must be a string")),
+    };
+    if looks_like_bsuid(input.trim()) {
+        return Err(GraphError::invalid_param(format!(
+            "to: {input:?} is a business-scoped user ID (BSUID), not a phone number; send BSUIDs in recipient"
+        )));
+    }
+    let wa_id = wa_id_of(&input).ok_or_else(|| GraphError::invalid_param(format!("to: {input:?} is not a valid phone number")))?;
+    Ok(Addressee::Phone { input, wa_id })
 }
 
 /// Checks an `interactive` object; returns its body text.
@@ -297,7 +336,8 @@ mod tests {
         else {
             panic!("text should parse")
         };
-        assert_eq!((m.kind.as_str(), m.wa_id.as_str(), m.text.as_deref()), ("text", "491512345678", Some("hi")));
+        assert_eq!(m.to, Addressee::Phone { input: "+49 151 2345-678".into(), wa_id: "491512345678".into() });
+        assert_eq!((m.kind.as_str(), m.text.as_deref()), ("text", Some("hi")));
     }
 
     #[test]
@@ -317,6 +357,26 @@ mod tests {
                 {"type": "reply", "reply": {"id": "a", "title": "A"}}, {"type": "reply", "reply": {"id": "b", "title": "B"}},
                 {"type": "reply", "reply": {"id": "c", "title": "C"}}, {"type": "reply", "reply": {"id": "d", "title": "D"}}]}}});
         assert!(details(four_buttons).contains("interactive.action.buttons"));
+    }
+
+    #[test]
+    fn to_takes_phone_numbers_and_recipient_bsuids() {
+        let text = |extra: Value| {
+            let mut v = json!({"messaging_product": "whatsapp", "text": {"body": "hi"}});
+            v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            v
+        };
+        let Ok(SendRequest::Message(m)) = parse_json(text(json!({"recipient": "US.ENT.11815799212886844830"}))) else {
+            panic!("a parent BSUID in recipient should parse")
+        };
+        assert_eq!(m.to, Addressee::UserId("US.ENT.11815799212886844830".into()));
+        let Ok(SendRequest::Message(m)) = parse_json(text(json!({"to": "15550001234", "recipient": "US.13491208655302741918"}))) else {
+            panic!("both should parse")
+        };
+        assert!(matches!(m.to, Addressee::Phone { .. }), "to wins");
+        assert!(details(text(json!({"to": "US.13491208655302741918"}))).contains("send BSUIDs in recipient"));
+        assert!(details(text(json!({"recipient": "15550001234"}))).contains("a phone number goes in to"));
+        assert!(details(text(json!({}))).contains("to or recipient"));
     }
 
     #[test]

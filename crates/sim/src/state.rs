@@ -26,8 +26,11 @@ pub struct ReceivedMessage {
     pub seq: u64,
     pub wamid: String,
     pub phone_number_id: String,
-    /// The customer's `wa_id` (digits).
+    /// The customer's `wa_id` (digits); for a send by BSUID that no customer has, the BSUID.
     pub to: String,
+    /// The BSUID or parent BSUID the desk addressed (`recipient`), when it did not send by phone number.
+    #[serde(default)]
+    pub recipient: Option<String>,
     /// Meta's message type: `text`, `template`, `image`, `reaction`…
     pub kind: String,
     /// What the customer would read: the text, the caption, the template body with its parameters
@@ -52,6 +55,12 @@ pub struct TemplateUse {
     pub language: String,
     /// Meta's category, e.g. `UTILITY`.
     pub category: String,
+    /// The header as the customer sees it: its text with the parameter filled in, or `[image]`….
+    #[serde(default)]
+    pub header: Option<String>,
+    /// The URLs of the template's URL buttons, variable parts filled in.
+    #[serde(default)]
+    pub urls: Vec<String>,
 }
 
 /// A message a customer sent to the business (see [`crate::Say`]).
@@ -188,6 +197,17 @@ pub(crate) struct Inner {
 impl Inner {
     pub fn customer(&mut self, phone_number_id: &str, wa_id: &str) -> &mut Customer {
         self.customers.entry((phone_number_id.to_owned(), wa_id.to_owned())).or_default()
+    }
+
+    /// The `wa_id` of the customer a BSUID (or, with `parent`, a parent BSUID) of WABA `waba_id` names,
+    /// among everyone the sim has met. BSUIDs are per business, so any of its numbers' customers count.
+    pub fn wa_id_of_bsuid(&self, waba_id: &str, user_id: &str, parent: bool) -> Option<String> {
+        self.customers
+            .keys()
+            .map(|(_, wa_id)| wa_id)
+            .filter(|wa_id| wa_id.bytes().all(|b| b.is_ascii_digit()))
+            .find(|wa_id| crate::webhooks::user_ids(waba_id, wa_id, parent).names(user_id))
+            .cloned()
     }
 
     /// The next message sequence number (see [`ReceivedMessage::seq`]).

@@ -9,7 +9,7 @@ use tokio::time::{sleep_until, Instant};
 use crate::config::SimNumber;
 use crate::error::GraphError;
 use crate::state::{Customer, SimHandle};
-use crate::webhooks::{contact, envelope, messages_value, StatusEvent};
+use crate::webhooks::{contact, envelope, messages_value, user_ids, StatusEvent, UserIds};
 
 pub(crate) const DAY_MS: i64 = 24 * 3600 * 1000;
 /// A free entry point window lasts 72 h from the business's first answer.
@@ -48,7 +48,12 @@ pub(crate) fn price(customer: &mut Customer, template_category: Option<&str>, wi
 pub(crate) struct StatusPlan {
     pub number: SimNumber,
     pub wamid: String,
-    pub wa_id: String,
+    /// The customer's phone number, when the sim knows who it is.
+    pub wa_id: Option<String>,
+    /// The BSUID or parent BSUID the message was sent to (`recipient`), if it was.
+    pub user_id: Option<String>,
+    /// Whether parent BSUIDs are enabled (`SimConfig::parent_bsuids`).
+    pub parent_bsuids: bool,
     pub profile_name: Option<String>,
     pub is_audio: bool,
     pub pricing: Value,
@@ -90,22 +95,27 @@ impl SimHandle {
                 return;
             }
             let failed = status == "failed";
+            // As Meta does: `recipient_id` is the phone number a message was sent to; a message sent to
+            // a BSUID or parent BSUID has `recipient_user_id` instead, and `contacts` then shows no phone number.
+            let ids = match &plan.wa_id {
+                Some(wa_id) => user_ids(&plan.number.waba_id, wa_id, plan.parent_bsuids),
+                None => UserIds { user_id: plan.user_id.clone().unwrap_or_default(), parent_user_id: None },
+            };
+            let shown_wa_id = plan.wa_id.as_deref().filter(|_| plan.user_id.is_none());
             let event = StatusEvent {
                 wamid: &plan.wamid,
                 status,
                 timestamp_secs: self.0.clock.now_secs(),
-                recipient: &plan.wa_id,
+                recipient: shown_wa_id,
+                recipient_user_id: plan.user_id.as_deref(),
+                parent_recipient_user_id: ids.parent_user_id.as_deref(),
                 pricing: (!failed).then_some(&plan.pricing),
                 conversation: if failed { None } else { plan.conversation.as_ref() },
                 biz_opaque_callback_data: plan.biz_opaque_callback_data.as_deref(),
                 error: plan.failure.as_ref(),
             };
-            let value = messages_value(
-                &plan.number,
-                contact(&plan.number, &plan.wa_id, plan.profile_name.as_deref()),
-                "statuses",
-                vec![event.to_json()],
-            );
+            let value =
+                messages_value(&plan.number, contact(shown_wa_id, &ids, plan.profile_name.as_deref()), "statuses", vec![event.to_json()]);
             {
                 let mut inner = self.lock();
                 if let Some(m) = inner.received_mut(&plan.wamid) {

@@ -1,5 +1,6 @@
-//! Templates: checking a template send as Meta does (`132001`, `132000`, `132012`, `132015`, `132016`)
-//! and listing them (`GET /{version}/{waba-id}/message_templates`) with cursor paging.
+//! Templates: what the sim derives from a configured template (its parameters and buttons, for
+//! checking sends in [`crate::template_send`]) and listing them
+//! (`GET /{version}/{waba-id}/message_templates`) with cursor paging.
 
 use std::collections::HashMap;
 
@@ -14,7 +15,7 @@ use serde_json::{json, Map, Value};
 use crate::auth::{authorize_waba, check_version};
 use crate::config::{SimConfig, TemplateConfig};
 use crate::error::GraphError;
-use crate::state::{SimHandle, TemplateUse};
+use crate::state::SimHandle;
 
 /// A configured template with what the sim derives from it.
 #[derive(Clone, Debug)]
@@ -24,6 +25,25 @@ pub(crate) struct Template {
     pub header: Option<Header>,
     pub body_text: String,
     pub body_params: Params,
+    /// The `BUTTONS` component's buttons, in order (a send's button `index` points here).
+    pub buttons: Vec<Button>,
+}
+
+/// One button of a template, as far as sending it is concerned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Button {
+    /// Meta's button type, upper-case: `QUICK_REPLY`, `URL`, `PHONE_NUMBER`, `COPY_CODE`, `FLOW`…
+    pub kind: String,
+    pub text: String,
+    /// A URL button's URL, possibly ending in `{{1}}`.
+    pub url: Option<String>,
+}
+
+impl Button {
+    /// Whether a send must fill the button: a URL with a variable part.
+    pub fn takes_parameter(&self) -> bool {
+        self.url.as_deref().is_some_and(|u| u.contains("{{"))
+    }
 }
 
 /// The parameters a piece of template text expects.
@@ -45,7 +65,7 @@ impl Params {
         }
     }
 
-    fn count(&self) -> usize {
+    pub fn count(&self) -> usize {
         match self {
             Self::Positional(n) => *n,
             Self::Named(names) => names.len(),
@@ -63,7 +83,8 @@ impl Params {
 /// A template's header, as far as sending it is concerned.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Header {
-    Text(Params),
+    /// A text header and the parameters it takes (none, or one).
+    Text { text: String, params: Params },
     /// `IMAGE`, `VIDEO`, `DOCUMENT`, `LOCATION`: one parameter of that type (lowercase).
     Media(String),
 }
@@ -84,19 +105,33 @@ pub(crate) fn build(config: &SimConfig) -> Vec<Template> {
 /// What the sim derives from a template's configuration, under the template id `id`.
 pub(crate) fn derive(t: &TemplateConfig, id: String) -> Template {
     let body_text = component(t, "BODY").and_then(|b| b.get("text")).and_then(Value::as_str).unwrap_or_default().to_owned();
-    let header = component(t, "HEADER").and_then(|h| {
+    let header = component(t, "HEADER").map(|h| {
         let format = h.get("format").and_then(Value::as_str).unwrap_or("TEXT").to_ascii_uppercase();
         match format.as_str() {
             "TEXT" => {
-                let params = Params::of(h.get("text").and_then(Value::as_str).unwrap_or_default());
-                (params.count() > 0).then_some(Header::Text(params))
+                let text = h.get("text").and_then(Value::as_str).unwrap_or_default().to_owned();
+                Header::Text { params: Params::of(&text), text }
             }
-            other => Some(Header::Media(other.to_ascii_lowercase())),
+            other => Header::Media(other.to_ascii_lowercase()),
         }
     });
+    let buttons = component(t, "BUTTONS")
+        .and_then(|b| b.get("buttons"))
+        .and_then(Value::as_array)
+        .map(|buttons| {
+            buttons
+                .iter()
+                .map(|b| Button {
+                    kind: b.get("type").and_then(Value::as_str).unwrap_or_default().to_ascii_uppercase(),
+                    text: b.get("text").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                    url: b.get("url").and_then(Value::as_str).map(str::to_owned),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let mut config = t.clone();
     config.id = Some(id.clone());
-    Template { id, body_params: Params::of(&body_text), body_text, header, config }
+    Template { id, body_params: Params::of(&body_text), body_text, header, buttons, config }
 }
 
 /// Whether the WhatsApp Business account `waba_id` has the template.
@@ -105,149 +140,8 @@ pub(crate) fn visible_to(t: &Template, waba_id: &str) -> bool {
 }
 
 /// The WABA's templates as they are now (they change at runtime, see `template_control.rs`).
-fn templates_of(sim: &SimHandle, waba_id: &str) -> Vec<Template> {
+pub(crate) fn templates_of(sim: &SimHandle, waba_id: &str) -> Vec<Template> {
     sim.templates_read().iter().filter(|t| visible_to(t, waba_id)).cloned().collect()
-}
-
-/// A template send that passed the checks.
-pub(crate) struct CheckedTemplate {
-    pub used: TemplateUse,
-    /// The body with its parameters filled in.
-    pub rendered: String,
-}
-
-/// Checks the `template` object of a send against the WABA's templates.
-pub(crate) fn check_send(sim: &SimHandle, waba_id: &str, template: &Value) -> Result<CheckedTemplate, GraphError> {
-    let name =
-        template.get("name").and_then(Value::as_str).filter(|n| !n.is_empty()).ok_or_else(|| GraphError::required("template.name"))?;
-    let code = template
-        .get("language")
-        .and_then(|l| l.get("code"))
-        .and_then(Value::as_str)
-        .filter(|c| !c.is_empty())
-        .ok_or_else(|| GraphError::required("template.language.code"))?;
-    let missing = || GraphError::whatsapp(400, 132_001).with_details(format!("template name ({name}) does not exist in {code}"));
-    let t = templates_of(sim, waba_id).into_iter().find(|t| t.config.name == name && t.config.language == code).ok_or_else(missing)?;
-    match t.config.status.to_ascii_uppercase().as_str() {
-        "APPROVED" => {}
-        "PAUSED" => return Err(GraphError::whatsapp(400, 132_015).with_details(format!("template {name} ({code}) is paused"))),
-        "DISABLED" => return Err(GraphError::whatsapp(400, 132_016).with_details(format!("template {name} ({code}) is disabled"))),
-        other => {
-            return Err(GraphError::whatsapp(400, 132_001)
-                .with_details(format!("template name ({name}) does not exist in {code}: its status is {other}, not APPROVED")))
-        }
-    }
-    let components = match template.get("components") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) => items.clone(),
-        Some(_) => return Err(GraphError::invalid_param("template.components must be an array")),
-    };
-    let params_of = |kind: &str| -> Result<Vec<Value>, GraphError> {
-        let mut out = Vec::new();
-        for (i, c) in components.iter().enumerate() {
-            let Some(k) = c.get("type").and_then(Value::as_str) else {
-                return Err(GraphError::required(&format!("template.components[{i}].type")));
-            };
-            if k.eq_ignore_ascii_case(kind) {
-                match c.get("parameters") {
-                    Some(Value::Array(ps)) => out.extend(ps.iter().cloned()),
-                    None => {}
-                    Some(_) => return Err(GraphError::invalid_param(format!("template.components[{i}].parameters must be an array"))),
-                }
-            }
-        }
-        Ok(out)
-    };
-    let header_given = params_of("header")?;
-    match &t.header {
-        Some(Header::Text(expected)) => check_params("header", expected, &header_given)?,
-        Some(Header::Media(kind)) => {
-            if header_given.len() != 1 {
-                return Err(count_mismatch("header", header_given.len(), 1));
-            }
-            let given = header_given[0].get("type").and_then(Value::as_str).unwrap_or_default();
-            if !given.eq_ignore_ascii_case(kind) {
-                return Err(GraphError::whatsapp(400, 132_012)
-                    .with_details(format!("header: parameter type {given:?} does not match the template's {kind} header")));
-            }
-        }
-        None if !header_given.is_empty() => return Err(count_mismatch("header", header_given.len(), 0)),
-        None => {}
-    }
-    let body_given = params_of("body")?;
-    check_params("body", &t.body_params, &body_given)?;
-    Ok(CheckedTemplate {
-        used: TemplateUse { name: t.config.name.clone(), language: t.config.language.clone(), category: t.config.category.clone() },
-        rendered: render(&t.body_text, &t.body_params, &body_given),
-    })
-}
-
-fn count_mismatch(component: &str, given: usize, expected: usize) -> GraphError {
-    GraphError::whatsapp(400, 132_000).with_details(format!(
-        "{component}: number of localizable_params ({given}) does not match the expected number of params ({expected})"
-    ))
-}
-
-fn check_params(component: &str, expected: &Params, given: &[Value]) -> Result<(), GraphError> {
-    if given.len() != expected.count() {
-        return Err(count_mismatch(component, given.len(), expected.count()));
-    }
-    for (i, p) in given.iter().enumerate() {
-        let kind =
-            p.get("type").and_then(Value::as_str).ok_or_else(|| GraphError::required(&format!("{component}.parameters[{i}].type")))?;
-        match kind {
-            "text" => {
-                if !p.get("text").is_some_and(Value::is_string) {
-                    return Err(GraphError::required(&format!("{component}.parameters[{i}].text")));
-                }
-            }
-            "currency" | "date_time" => {
-                if !p.get(kind).and_then(|v| v.get("fallback_value")).is_some_and(Value::is_string) {
-                    return Err(GraphError::required(&format!("{component}.parameters[{i}].{kind}.fallback_value")));
-                }
-            }
-            other => {
-                return Err(GraphError::whatsapp(400, 132_012)
-                    .with_details(format!("{component}.parameters[{i}]: type {other:?} is not allowed here (text, currency, date_time)")))
-            }
-        }
-        if let Params::Named(names) = expected {
-            let name = p.get("parameter_name").and_then(Value::as_str).unwrap_or_default();
-            if !names.iter().any(|n| n == name) {
-                return Err(GraphError::whatsapp(400, 132_000).with_details(format!(
-                    "{component}.parameters[{i}]: parameter_name {name:?} is not one of the template's parameters ({})",
-                    names.join(", ")
-                )));
-            }
-        }
-    }
-    Ok(())
-}
-
-fn param_text(p: &Value) -> String {
-    let kind = p.get("type").and_then(Value::as_str).unwrap_or_default();
-    match kind {
-        "text" => p.get("text").and_then(Value::as_str).unwrap_or_default().to_owned(),
-        _ => p.get(kind).and_then(|v| v.get("fallback_value")).and_then(Value::as_str).unwrap_or_default().to_owned(),
-    }
-}
-
-fn render(text: &str, params: &Params, given: &[Value]) -> String {
-    let mut out = text.to_owned();
-    match params {
-        Params::Positional(n) => {
-            for (i, p) in given.iter().enumerate().take(*n) {
-                out = out.replace(&format!("{{{{{}}}}}", i + 1), &param_text(p));
-            }
-        }
-        Params::Named(_) => {
-            for p in given {
-                let name = p.get("parameter_name").and_then(Value::as_str).unwrap_or_default();
-                out = out.replace(&format!("{{{{{name}}}}}"), &param_text(p));
-            }
-        }
-    }
-    out
 }
 
 fn cursor(id: &str) -> String {
@@ -361,14 +255,6 @@ mod tests {
         assert_eq!(Params::of("Hi {{1}}, order {{2}} ({{1}})"), Params::Positional(2));
         assert_eq!(Params::of("Hi {{first_name}}, {{ order }}"), Params::Named(vec!["first_name".into(), "order".into()]));
         assert_eq!(Params::of("No params"), Params::Positional(0));
-    }
-
-    #[test]
-    fn rendering() {
-        let given = vec![json!({"type": "text", "text": "Ada"}), json!({"type": "currency", "currency": {"fallback_value": "$5"}})];
-        assert_eq!(render("Hi {{1}}, pay {{2}}", &Params::Positional(2), &given), "Hi Ada, pay $5");
-        let named = vec![json!({"type": "text", "parameter_name": "first_name", "text": "Ada"})];
-        assert_eq!(render("Hi {{first_name}}", &Params::Named(vec!["first_name".into()]), &named), "Hi Ada");
     }
 
     #[test]

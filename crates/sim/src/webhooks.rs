@@ -33,15 +33,61 @@ pub(crate) fn messages_value(number: &SimNumber, contact: Value, key: &str, item
 
 /// A business-scoped user id (BSUID) like Meta's (`US.1349…`): stable per WABA and customer.
 pub(crate) fn bsuid(waba_id: &str, wa_id: &str) -> String {
-    let digest = Sha256::digest(format!("{waba_id}:{wa_id}").as_bytes());
-    let mut n = [0u8; 8];
-    n.copy_from_slice(&digest[..8]);
-    format!("US.{:020}", u64::from_be_bytes(n))
+    format!("US.{:020}", digest_u64(&format!("{waba_id}:{wa_id}")))
 }
 
-/// `contacts[]` of a webhook: profile name (when known), `wa_id`, BSUID.
-pub(crate) fn contact(number: &SimNumber, wa_id: &str, profile_name: Option<&str>) -> Value {
-    let mut c = json!({"wa_id": wa_id, "user_id": bsuid(&number.waba_id, wa_id)});
+/// A parent BSUID like Meta's (`US.ENT.1181…`), shared by the linked portfolios of a business.
+pub(crate) fn parent_bsuid(waba_id: &str, wa_id: &str) -> String {
+    format!("US.ENT.{:020}", digest_u64(&format!("parent:{waba_id}:{wa_id}")))
+}
+
+fn digest_u64(s: &str) -> u64 {
+    let digest = Sha256::digest(s.as_bytes());
+    let mut n = [0u8; 8];
+    n.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(n)
+}
+
+/// Whether `s` has the shape of a BSUID (`US.13491208655302741918`) or a parent BSUID
+/// (`US.ENT.11815799212886844830`): an ISO 3166 alpha-2 country code, a period, then alphanumerics.
+pub(crate) fn looks_like_bsuid(s: &str) -> bool {
+    let Some((country, rest)) = s.split_once('.') else { return false };
+    let rest = rest.strip_prefix("ENT.").unwrap_or(rest);
+    country.len() == 2
+        && country.bytes().all(|b| b.is_ascii_uppercase())
+        && !rest.is_empty()
+        && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// A customer's business-scoped ids within one WABA.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct UserIds {
+    pub user_id: String,
+    /// Only when the sim plays a business with parent BSUIDs enabled (`parent_bsuids`).
+    pub parent_user_id: Option<String>,
+}
+
+impl UserIds {
+    /// Whether `id` is one of them.
+    pub fn names(&self, id: &str) -> bool {
+        self.user_id == id || self.parent_user_id.as_deref() == Some(id)
+    }
+}
+
+pub(crate) fn user_ids(waba_id: &str, wa_id: &str, parent: bool) -> UserIds {
+    UserIds { user_id: bsuid(waba_id, wa_id), parent_user_id: parent.then(|| parent_bsuid(waba_id, wa_id)) }
+}
+
+/// `contacts[]` of a webhook: profile name (when known), `wa_id` (when the phone number is to be
+/// shown), BSUID and parent BSUID.
+pub(crate) fn contact(wa_id: Option<&str>, ids: &UserIds, profile_name: Option<&str>) -> Value {
+    let mut c = json!({"user_id": ids.user_id});
+    if let Some(wa_id) = wa_id {
+        c["wa_id"] = json!(wa_id);
+    }
+    if let Some(parent) = &ids.parent_user_id {
+        c["parent_user_id"] = json!(parent);
+    }
     if let Some(name) = profile_name {
         c["profile"] = json!({ "name": name });
     }
@@ -53,7 +99,12 @@ pub(crate) struct StatusEvent<'a> {
     pub wamid: &'a str,
     pub status: &'a str,
     pub timestamp_secs: i64,
-    pub recipient: &'a str,
+    /// `recipient_id`: the phone number, when the message was sent to one.
+    pub recipient: Option<&'a str>,
+    /// `recipient_user_id`: the BSUID or parent BSUID, when the message was sent to one.
+    pub recipient_user_id: Option<&'a str>,
+    /// `parent_recipient_user_id`: the customer's parent BSUID, when parent BSUIDs are enabled.
+    pub parent_recipient_user_id: Option<&'a str>,
     pub pricing: Option<&'a Value>,
     pub conversation: Option<&'a Value>,
     pub biz_opaque_callback_data: Option<&'a str>,
@@ -66,8 +117,16 @@ impl StatusEvent<'_> {
             "id": self.wamid,
             "status": self.status,
             "timestamp": self.timestamp_secs.to_string(),
-            "recipient_id": self.recipient,
         });
+        if let Some(r) = self.recipient {
+            s["recipient_id"] = json!(r);
+        }
+        if let Some(r) = self.recipient_user_id {
+            s["recipient_user_id"] = json!(r);
+        }
+        if let Some(r) = self.parent_recipient_user_id {
+            s["parent_recipient_user_id"] = json!(r);
+        }
         if let Some(data) = self.biz_opaque_callback_data {
             s["biz_opaque_callback_data"] = json!(data);
         }
@@ -216,5 +275,13 @@ mod tests {
         assert_eq!(a, bsuid("1", "4915112345678"));
         assert_ne!(a, bsuid("2", "4915112345678"));
         assert!(a.starts_with("US.") && a.len() == 23);
+        let p = parent_bsuid("1", "4915112345678");
+        assert!(p.starts_with("US.ENT.") && p.len() == 27);
+        assert!(looks_like_bsuid(&a) && looks_like_bsuid(&p) && looks_like_bsuid("US.13491208655302741918"));
+        for not in ["4915112345678", "+49 151", "us.123", "USA.1", "US.", "US.ENT.", "US.12 3"] {
+            assert!(!looks_like_bsuid(not), "{not}");
+        }
+        assert!(user_ids("1", "4915112345678", true).names(&p));
+        assert!(!user_ids("1", "4915112345678", false).names(&p));
     }
 }
