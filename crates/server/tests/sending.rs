@@ -27,6 +27,7 @@ on_both_backends!(
     d3_a_queued_reply_that_reaches_the_dispatcher_at_window_end_is_blocked_not_sent,
     w9_a_queued_reply_that_reaches_the_dispatcher_inside_the_guard_is_blocked_not_sent,
     deadline_first_dispatch_sends_the_reply_whose_window_ends_soonest_first,
+    s9_a_customer_known_only_by_a_bsuid_is_addressed_by_recipient_never_by_to,
 );
 
 const CUSTOMER: &str = "15550009876";
@@ -321,5 +322,26 @@ async fn deadline_first_dispatch_sends_the_reply_whose_window_ends_soonest_first
     let c2 = enqueue(tickets[2], true, Some(customers[2].1), "1 h left").await;
     let claimed: Vec<i64> = app.store().claim_due(later, 10, "deadline-test").await.unwrap().into_iter().map(|j| j.message_id).collect();
     assert_eq!(claimed, vec![c1, c2, a, b, d], "soonest window first; one customer's messages stay in queue order; no window last");
+    app.stop().await;
+}
+
+async fn s9_a_customer_known_only_by_a_bsuid_is_addressed_by_recipient_never_by_to(backend: Backend) {
+    // The customer writes through a signed webhook, not through the simulator, which therefore has
+    // no window for them: its 24 h rule is off for this test.
+    let app = TestApp::start_with_sim(backend, None, |c| c.window_enforcement = WindowEnforcement::Off).await;
+    // A customer with a WhatsApp username: Meta sends their BSUID and no phone number.
+    let bsuid = "US.13491208655302741918";
+    let mut payload = messages(
+        vec![serde_json::json!({"from_user_id": bsuid, "id": "wamid.bsuid", "timestamp": now_secs().to_string(), "type": "text",
+            "text": {"body": "hi, it's Ada"}})],
+        "unused",
+    );
+    payload["entry"][0]["changes"][0]["value"]["contacts"] = serde_json::json!([{"profile": {"name": "Ada"}, "user_id": bsuid}]);
+    assert_eq!(app.post(&payload).await, 200);
+    let ticket = app.only_ticket().await;
+    queued(&app, ticket, "Hello Ada").await;
+    let sent = app.eventually("the simulator to receive the reply", || async { app.sim().received().into_iter().next() }).await;
+    assert_eq!(sent.request["recipient"], bsuid, "{}", sent.request);
+    assert!(sent.request.get("to").is_none(), "a BSUID never goes in `to`: {}", sent.request);
     app.stop().await;
 }
