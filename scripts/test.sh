@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, every test on SQLite and on PostgreSQL (browser tests
-# included), then the README's run command verbatim (scripts/smoke-readme.sh).
+# included), Schemathesis against the API's OpenAPI document on both backends (scripts/schemathesis.sh),
+# then the README's run command verbatim (scripts/smoke-readme.sh).
 #
 #   scripts/test.sh            (extra arguments go to `cargo test`)
 #
@@ -49,5 +50,10 @@ echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 echo "== cargo test (SQLite and PostgreSQL suites; database $db)"
 cargo test --workspace --all-features --locked "$@"
+# The REST API against its own OpenAPI document, on each backend.
+echo "== Schemathesis: the API against /api/openapi.json (SQLite)"
+scripts/schemathesis.sh sqlite
+echo "== Schemathesis: the API against /api/openapi.json (PostgreSQL)"
+scripts/schemathesis.sh "$pg_server"
 echo "== README smoke: the README's run command, verbatim, on this checkout"
 scripts/smoke-readme.sh

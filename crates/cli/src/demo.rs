@@ -1,4 +1,4 @@
-//! `windowdesk demo`: the desk on SQLite with the Cloud API simulator built in and seeded data, so a
+//! `windowdesk demo`: the desk (on SQLite, or `--database-url`) with the Cloud API simulator built in and seeded data, so a
 //! person on a fresh machine sees it work with one command.
 
 use std::net::SocketAddr;
@@ -30,6 +30,10 @@ pub struct DemoArgs {
     /// Throw away the previous demo data first.
     #[arg(long)]
     pub fresh: bool,
+    /// The database to use instead of SQLite in the data directory, e.g. an empty PostgreSQL database
+    /// (`postgres://user@host:5432/name`). Seeded when it has no tickets yet.
+    #[arg(long)]
+    pub database_url: Option<String>,
 }
 
 const DEMO_EMAIL: &str = "admin@demo.windowdesk";
@@ -55,14 +59,14 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let sim_url = format!("http://{}", sim_listener.local_addr()?);
 
     let number = SimNumber::default();
-    let db = args.data_dir.join("windowdesk.db");
+    let database_url = args.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", args.data_dir.join("windowdesk.db").display()));
     let config = Config::from_toml(&format!(
         "[database]\nurl = {:?}\n[media]\ndir = {:?}\n[web]\nsecure_cookies = false\n[whatsapp]\napi_base_url = {sim_url:?}\n\
          [[business_numbers]]\nphone_number_id = {:?}\nwaba_id = {:?}\ndisplay_number = {:?}\nname = \"Demo Support\"\n\
          access_token = {:?}\napp_secret = {:?}\nverify_token = {DEMO_VERIFY_TOKEN:?}\n\
          sms_from = {:?}\nhold_notice_template = \"reply_waiting\"\nhold_notice_language = \"en_US\"\n\
          [sms]\napi_base_url = {sim_url:?}\naccount_sid = {:?}\nauth_token = {:?}\n",
-        format!("sqlite://{}", db.display()),
+        database_url,
         args.data_dir.join("media").display().to_string(),
         number.phone_number_id,
         number.waba_id,
@@ -91,7 +95,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
 
     println!();
-    println!("Windowdesk demo is running (SQLite in {}, WhatsApp simulated).", args.data_dir.display());
+    match &args.database_url {
+        None => println!("Windowdesk demo is running (SQLite in {}, WhatsApp simulated).", args.data_dir.display()),
+        Some(url) => println!("Windowdesk demo is running (database {}, WhatsApp simulated).", windowdesk_store::redact_url(url)),
+    }
     println!();
     println!("  Desk:          {desk_url}");
     println!("  REST API:      {desk_url}/api/v1/tickets   (OpenAPI: {desk_url}/api/openapi.json)");

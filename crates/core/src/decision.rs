@@ -10,7 +10,7 @@ use crate::time::Timestamp;
 use crate::window::{CustomerWindow, WindowPolicy};
 
 /// Meta's pricing categories (per-message pricing).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MessageCategory {
     Service,
@@ -23,6 +23,9 @@ pub enum MessageCategory {
 }
 
 impl MessageCategory {
+    pub const ALL: [MessageCategory; 6] =
+        [Self::Service, Self::Utility, Self::Marketing, Self::Authentication, Self::AuthenticationInternational, Self::Sms];
+
     /// From Meta's template category names (`UTILITY`, `MARKETING`, `AUTHENTICATION`).
     pub fn from_template_category(s: &str) -> Option<Self> {
         Some(match s.to_ascii_uppercase().as_str() {
@@ -60,6 +63,7 @@ pub enum Fallback {
 
 impl Fallback {
     pub const DEFAULT_LADDER: [Fallback; 3] = [Fallback::Hold, Fallback::Template, Fallback::Sms];
+    pub const ALL: [Fallback; 3] = [Fallback::Hold, Fallback::Template, Fallback::Sms];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -155,7 +159,9 @@ fn template_price(ctx: &SendContext<'_>, category: MessageCategory) -> Price {
     Price { category, billable: true, free_because: None }
 }
 
-fn category_of(def: &TemplateDef) -> MessageCategory {
+/// The pricing category a template is charged in: its Meta category, or marketing for one the desk
+/// does not know.
+pub fn category_of(def: &TemplateDef) -> MessageCategory {
     MessageCategory::from_template_category(&def.category).unwrap_or(MessageCategory::Marketing)
 }
 

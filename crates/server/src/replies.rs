@@ -163,13 +163,15 @@ impl Outlook {
     }
 }
 
-fn checked_text(body: &str, max: usize) -> Result<&str, ReplyError> {
+/// A message's text, trimmed: it must not be blank, and at most `max` characters as given (the limit the
+/// API documents, so surrounding whitespace counts).
+pub fn checked_text(body: &str, max: usize) -> Result<&str, ReplyError> {
+    if body.chars().count() > max {
+        return Err(invalid("body", format!("is longer than {max} characters")));
+    }
     let text = body.trim();
     if text.is_empty() {
         return Err(invalid("body", "must not be empty"));
-    }
-    if text.chars().count() > max {
-        return Err(invalid("body", format!("is longer than {max} characters")));
     }
     Ok(text)
 }

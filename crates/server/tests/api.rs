@@ -8,11 +8,11 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::api::{assert_invalid, Api};
 use common::*;
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 use windowdesk_core::{ManualClock, Timestamp};
-use windowdesk_server::api::admin::create_api_token;
 use windowdesk_sim::{Fault, FaultPlan, Say};
 use windowdesk_store::testing::Backend;
 use windowdesk_store::TicketFilter;
@@ -34,47 +34,6 @@ on_both_backends!(
 
 const CUSTOMER: &str = "16505551234";
 
-/// An API client with a fresh token.
-struct Api<'a> {
-    app: &'a TestApp,
-    token: String,
-    token_id: i64,
-}
-
-impl<'a> Api<'a> {
-    async fn new(app: &'a TestApp) -> Api<'a> {
-        let created = create_api_token(app.store().as_ref(), "tests").await.unwrap();
-        Api { app, token: created.token, token_id: created.row.id }
-    }
-
-    fn actor(&self) -> String {
-        format!("api:{}", self.token_id)
-    }
-
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = self.app.client.request(method, self.app.url(path)).bearer_auth(&self.token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status();
-        let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
-        self.call(Method::GET, path, None).await
-    }
-
-    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.call(Method::POST, path, Some(body)).await
-    }
-
-    async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.call(Method::PATCH, path, Some(body)).await
-    }
-}
-
 /// Ticket ids, oldest first, after `n` customers wrote once each.
 async fn tickets_from_customers(app: &TestApp, n: usize) -> Vec<i64> {
     for i in 0..n {
@@ -85,13 +44,6 @@ async fn tickets_from_customers(app: &TestApp, n: usize) -> Vec<i64> {
     ids.reverse();
     assert_eq!(ids.len(), n);
     ids
-}
-
-fn assert_invalid(status: StatusCode, body: &Value, field: &str) {
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert_eq!(body["error"]["code"], "invalid", "{body}");
-    assert_eq!(body["error"]["details"]["field"], field, "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains(field), "{body}");
 }
 
 async fn requests_without_a_valid_bearer_token_are_401(backend: Backend) {
@@ -363,8 +315,6 @@ async fn invalid_input_is_4xx_naming_the_field(backend: Backend) {
     assert_invalid(s, &e, "before");
     let (s, e) = api.get("/api/v1/tickets?assignee=someone").await;
     assert_invalid(s, &e, "assignee");
-    let (s, e) = api.get("/api/v1/tickets?business_number=42").await;
-    assert_invalid(s, &e, "business_number");
     let raw = app.client.patch(app.url(&path)).bearer_auth(&api.token).body("{not json").send().await.unwrap();
     assert_eq!(raw.status(), StatusCode::BAD_REQUEST);
     let body: Value = raw.json().await.unwrap();

@@ -108,8 +108,9 @@ async fn s9_a_sync_follows_every_page_of_metas_template_list(backend: Backend) {
     assert_eq!(body["accounts"][0]["pages"], 1, "the default page size takes all 60 at once");
     let listed: Value =
         app.client.get(app.url("/api/v1/templates?q=notice_5")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
-    assert_eq!(listed.as_array().unwrap().len(), 10, "notice_50 to notice_59");
-    assert_eq!(listed[0]["parameters"][0]["key"], "1");
+    assert_eq!(listed["data"].as_array().unwrap().len(), 10, "notice_50 to notice_59");
+    assert_eq!(listed["next"], Value::Null);
+    assert_eq!(listed["data"][0]["parameters"][0]["key"], "1");
     app.stop().await;
 }
 

@@ -56,6 +56,8 @@ pub enum Direction {
 }
 
 impl Direction {
+    pub const ALL: [Direction; 4] = [Direction::Inbound, Direction::Outbound, Direction::Note, Direction::System];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Direction::Inbound => "inbound",
@@ -364,6 +366,8 @@ pub enum AgentRole {
 }
 
 impl AgentRole {
+    pub const ALL: [AgentRole; 2] = [AgentRole::Admin, AgentRole::Agent];
+
     pub fn as_str(self) -> &'static str {
         match self {
             AgentRole::Admin => "admin",

@@ -9,6 +9,10 @@ use windowdesk_store::{AgentRole, AgentRow, CreatedApiToken, NewAgent, Store, St
 
 /// Shortest password accepted for an agent.
 pub const MIN_PASSWORD_CHARS: usize = 10;
+/// Longest agent name, as given.
+pub const MAX_NAME_CHARS: usize = 200;
+/// Longest email address, as given (RFC 3696's 320).
+pub const MAX_EMAIL_CHARS: usize = 320;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -22,13 +26,15 @@ pub enum AdminError {
     Store(#[from] StoreError),
 }
 
+/// `value` trimmed; it must not be blank, and at most `max_chars` long as given (the limit the API
+/// documents, so surrounding whitespace counts).
 fn required(field: &'static str, value: &str, max_chars: usize) -> Result<String, AdminError> {
+    if value.chars().count() > max_chars {
+        return Err(AdminError::Invalid { field, message: format!("must be at most {max_chars} characters") });
+    }
     let value = value.trim();
     if value.is_empty() {
         return Err(AdminError::Invalid { field, message: "must not be empty".into() });
-    }
-    if value.chars().count() > max_chars {
-        return Err(AdminError::Invalid { field, message: format!("must be at most {max_chars} characters") });
     }
     Ok(value.to_owned())
 }
@@ -40,10 +46,9 @@ pub async fn create_api_token(store: &dyn Store, name: &str) -> Result<CreatedAp
     Ok(store.create_api_token(&name, SystemClock.now()).await?)
 }
 
-/// Parses a role name (`admin` or `agent`).
+/// Parses a role name (`admin` or `agent`, exactly).
 pub fn parse_role(role: &str) -> Result<AgentRole, AdminError> {
-    AgentRole::parse(role.trim())
-        .ok_or_else(|| AdminError::Invalid { field: "role", message: format!("must be admin or agent, not {role:?}") })
+    AgentRole::parse(role).ok_or_else(|| AdminError::Invalid { field: "role", message: format!("must be admin or agent, not {role:?}") })
 }
 
 /// Creates an agent; the password, when given, is stored as an argon2 hash. This is what
@@ -55,8 +60,8 @@ pub async fn create_agent(
     role: AgentRole,
     password: Option<&str>,
 ) -> Result<AgentRow, AdminError> {
-    let name = required("name", name, 200)?;
-    let email = required("email", email, 320)?.to_lowercase();
+    let name = required("name", name, MAX_NAME_CHARS)?;
+    let email = required("email", email, MAX_EMAIL_CHARS)?.to_lowercase();
     let well_formed = email.split_once('@').is_some_and(|(user, host)| !user.is_empty() && host.contains('.') && !host.ends_with('.'));
     if !well_formed || email.chars().any(char::is_whitespace) {
         return Err(AdminError::Invalid { field: "email", message: format!("{email:?} is not an email address") });

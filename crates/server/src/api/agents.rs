@@ -11,14 +11,15 @@ use windowdesk_store::AgentRole;
 use super::admin::{create_agent, parse_role};
 use super::auth::ApiCaller;
 use super::dto::{AgentOut, Page};
-use super::error::{ApiError, ApiJson};
+use super::error::ApiError;
+use super::extract::ApiJson;
+use super::schema;
 use crate::AppState;
 
 #[utoipa::path(
     get, path = "/api/v1/agents", tag = "agents",
     responses(
         (status = 200, description = "All agents (`next` is always null)", body = Page<AgentOut>),
-        (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
     )
 )]
 pub async fn list_agents(State(state): State<AppState>, _caller: ApiCaller) -> Result<Json<Page<AgentOut>>, ApiError> {
@@ -29,12 +30,16 @@ pub async fn list_agents(State(state): State<AppState>, _caller: ApiCaller) -> R
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAgentBody {
+    #[schema(value_type = schema::AgentName)]
     pub name: String,
     /// Unique, compared case-insensitively.
+    #[schema(value_type = schema::Email)]
     pub email: String,
-    /// `admin` or `agent` (default).
+    /// `agent` when absent.
+    #[schema(value_type = Option<schema::AgentRole>)]
     pub role: Option<String>,
-    /// At least 10 characters; stored as an argon2 hash. Optional until the web sign-in exists.
+    /// Optional until the web sign-in exists.
+    #[schema(value_type = Option<schema::Password>)]
     pub password: Option<String>,
 }
 
@@ -43,7 +48,6 @@ pub struct NewAgentBody {
     request_body = NewAgentBody,
     responses(
         (status = 201, description = "The agent", body = AgentOut),
-        (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
         (status = 409, description = "An agent with this email exists", body = super::error::ErrorBody),
         (status = 422, description = "A field has an invalid value (named in details.field)", body = super::error::ErrorBody),
     )

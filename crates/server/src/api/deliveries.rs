@@ -1,7 +1,6 @@
 //! Failed deliveries across tickets (SPEC D4): outbound messages in `failed` or `blocked`.
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -11,15 +10,17 @@ use windowdesk_store::FailedCursor;
 use super::auth::ApiCaller;
 use super::dto::{FailedDeliveryOut, Page};
 use super::error::ApiError;
+use super::extract::ApiQuery;
+use super::schema::{self, digits};
 use super::tickets::parse_limit;
 use crate::AppState;
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct FailedParams {
-    /// Page size, 1 to 200 (default 50).
-    pub limit: Option<String>,
-    /// The `next` cursor of the previous page.
+    #[param(value_type = Option<schema::PageLimit>, inline)]
+    pub limit: Option<u32>,
+    #[param(value_type = Option<schema::FailedCursor>, inline)]
     pub before: Option<String>,
 }
 
@@ -27,7 +28,7 @@ pub struct FailedParams {
 fn parse_cursor(raw: &str) -> Result<FailedCursor, ApiError> {
     let bad = || ApiError::invalid("before", "is not a cursor returned by this API");
     let (at, id) = raw.split_once('_').ok_or_else(bad)?;
-    Ok(FailedCursor { at: Timestamp::from_unix_millis(at.parse().map_err(|_| bad())?), message_id: id.parse().map_err(|_| bad())? })
+    Ok(FailedCursor { at: Timestamp::from_unix_millis(digits(at, 15).ok_or_else(bad)?), message_id: digits(id, 18).ok_or_else(bad)? })
 }
 
 #[utoipa::path(
@@ -36,17 +37,14 @@ fn parse_cursor(raw: &str) -> Result<FailedCursor, ApiError> {
     responses(
         (status = 200, description = "Failed and blocked outbound messages, newest first, with their ticket and reason",
          body = Page<FailedDeliveryOut>),
-        (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
-        (status = 422, description = "Invalid `limit` or `before`", body = super::error::ErrorBody),
     )
 )]
 pub async fn failed_deliveries(
     State(state): State<AppState>,
     _caller: ApiCaller,
-    params: Result<Query<FailedParams>, QueryRejection>,
+    ApiQuery(p): ApiQuery<FailedParams>,
 ) -> Result<Json<Page<FailedDeliveryOut>>, ApiError> {
-    let Query(p) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let limit = parse_limit(p.limit.as_deref())?;
+    let limit = parse_limit(p.limit)?;
     let before = p.before.as_deref().map(parse_cursor).transpose()?;
     let rows = state.store.failed_deliveries(before, limit).await?;
     let next = (rows.len() == limit as usize).then(|| rows.last().map(|r| format!("{}_{}", r.at.unix_millis(), r.message_id))).flatten();

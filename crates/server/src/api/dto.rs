@@ -9,6 +9,8 @@ use windowdesk_core::window::WindowPolicy;
 use windowdesk_core::{SendOption, Timestamp};
 use windowdesk_store::{AgentRow, EventRow, FailedDeliveryRow, MessageRow, TicketReactionRow, TicketSummary};
 
+use super::schema;
+
 pub fn rfc3339(t: Timestamp) -> String {
     t.to_rfc3339()
 }
@@ -64,7 +66,7 @@ pub struct WindowOut {
 #[derive(Serialize, ToSchema)]
 pub struct TicketOut {
     pub id: i64,
-    /// `new`, `open`, `pending`, `on_hold`, `solved` or `closed`.
+    #[schema(value_type = schema::TicketStatus)]
     pub status: String,
     pub subject: String,
     pub business_number: BusinessNumberOut,
@@ -148,7 +150,7 @@ pub struct ReactionOut {
 #[derive(Serialize, ToSchema)]
 pub struct MessageOut {
     pub id: i64,
-    /// `inbound`, `outbound`, `note` or `system`.
+    #[schema(value_type = schema::Direction)]
     pub direction: String,
     /// `text`, `image`, `audio`, `reaction`, `template`, …
     pub kind: String,
@@ -156,7 +158,8 @@ pub struct MessageOut {
     /// For inbound messages, when the customer sent it (W1); otherwise when it was written.
     pub sent_at: String,
     pub received_at: String,
-    /// Outbound only: `queued`, `sending`, `accepted`, `sent`, `delivered`, `read`, `played`, `failed`, `blocked`, `held`.
+    /// Outbound only (null for inbound messages and notes).
+    #[schema(value_type = Option<schema::DeliveryState>)]
     pub delivery_state: Option<String>,
     /// Why an outbound message failed.
     pub error: Option<SendErrorOut>,
@@ -246,13 +249,14 @@ pub struct TicketDetail {
 /// Something that can be sent now, with its cost estimate (SPEC 4, 11).
 #[derive(Serialize, ToSchema)]
 pub struct ActionOut {
-    /// `free_form`, `template`, `sms` or `hold`.
+    #[schema(value_type = schema::ActionKind)]
     pub kind: String,
     /// Template name.
     pub name: Option<String>,
     /// Template language.
     pub language: Option<String>,
-    /// Pricing category: `service`, `utility`, `marketing`, `authentication`, `authentication_international`.
+    /// The pricing category (null for `hold`).
+    #[schema(value_type = Option<schema::Category>)]
     pub category: Option<String>,
     /// Whether Meta charges for it; amounts come with rate cards.
     pub billable: bool,
@@ -262,8 +266,9 @@ pub struct ActionOut {
     pub expires_at: Option<String>,
 }
 
-fn category_name(c: windowdesk_core::decision::MessageCategory) -> Option<String> {
-    serde_json::to_value(c).ok().and_then(|v| v.as_str().map(str::to_owned))
+/// A category as the API spells it (lower snake_case, like Meta's pricing categories).
+pub fn category_name(c: windowdesk_core::decision::MessageCategory) -> String {
+    serde_json::to_value(c).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
 impl ActionOut {
@@ -272,7 +277,7 @@ impl ActionOut {
             kind: kind.to_owned(),
             name,
             language,
-            category: category_name(price.category),
+            category: Some(category_name(price.category)),
             billable: price.billable,
             free_because: price.free_because.map(str::to_owned),
             expires_at: None,
@@ -285,7 +290,7 @@ impl ActionOut {
                 kind: "template".into(),
                 name: Some(name.clone()),
                 language: Some(language.clone()),
-                category: category_name(*category),
+                category: Some(category_name(*category)),
                 billable: *billable,
                 free_because: None,
                 expires_at: None,
@@ -318,6 +323,7 @@ pub struct FailedDeliveryOut {
     pub ticket_id: i64,
     pub business_number_id: i64,
     /// `failed` or `blocked`.
+    #[schema(value_type = schema::DeliveryState)]
     pub state: String,
     /// Why, in words.
     pub reason: String,
@@ -351,7 +357,7 @@ pub struct AgentOut {
     pub id: i64,
     pub name: String,
     pub email: String,
-    /// `admin` or `agent`.
+    #[schema(value_type = schema::AgentRole)]
     pub role: String,
     pub created_at: String,
 }

@@ -1,13 +1,9 @@
 //! The API's errors, `{"error": {"code", "message", "details"}}` (SPEC 13, 15). Store and reply errors
 //! are mapped here, once; handlers only use `?`. Internal details are logged, never sent.
 
-use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Path, Request};
-use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
@@ -25,6 +21,9 @@ pub enum ApiError {
     /// Malformed JSON or a body that is not an object.
     #[error("{0}")]
     BadRequest(String),
+    /// A body over `server.max_body_bytes`.
+    #[error("the body is larger than this desk accepts ({0} bytes)")]
+    PayloadTooLarge(usize),
     /// A well-formed request with a value the API does not accept; names the field.
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
@@ -53,6 +52,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -66,6 +66,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::NotFound(_) => "not_found",
             ApiError::BadRequest(_) => "bad_request",
+            ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::Invalid { .. } => "invalid",
             ApiError::Conflict { code, .. } => code,
             ApiError::Unavailable(_) => "unavailable",
@@ -91,7 +92,8 @@ pub struct ErrorBody {
 
 #[derive(Serialize, ToSchema)]
 pub struct ErrorDetail {
-    /// Machine-readable: `unauthorized`, `not_found`, `bad_request`, `invalid`, `conflict`, `window_closed`, `unavailable`, `upstream`.
+    /// Machine-readable: `unauthorized`, `not_found`, `bad_request`, `payload_too_large`, `invalid`, `conflict`,
+    /// `window_closed`, `unavailable`, `upstream`, `internal`.
     pub code: String,
     pub message: String,
     /// `{"field": …}` for `invalid`; the window and the ways out for `window_closed`; otherwise null.
@@ -148,44 +150,6 @@ impl From<AdminError> for ApiError {
             },
             AdminError::Store(s) => s.into(),
             AdminError::Hashing(m) => ApiError::Internal(m),
-        }
-    }
-}
-
-/// A JSON body whose errors name the field: a wrong type or unknown field is 422 with the path
-/// (`tags[1]`), malformed JSON is 400.
-pub struct ApiJson<T>(pub T);
-
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-        // Syntax errors first, so that only shape errors are reported against a field.
-        let value: Value = serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
-        if !value.is_object() {
-            return Err(ApiError::BadRequest("the body must be a JSON object".into()));
-        }
-        serde_path_to_error::deserialize(value).map(ApiJson).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner().to_string();
-            // A missing or unknown field has no path of its own: name it from serde's message.
-            let field = if path == "." { inner.split('`').nth(1).unwrap_or("body").to_owned() } else { path };
-            ApiError::invalid(field, inner)
-        })
-    }
-}
-
-/// A numeric id from the path; anything else names nothing that exists (404).
-pub struct PathId(pub i64);
-
-impl<S: Send + Sync> FromRequestParts<S> for PathId {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        match Path::<String>::from_request_parts(parts, state).await {
-            Ok(Path(raw)) => raw.parse().map(PathId).map_err(|_| ApiError::NotFound(format!("{raw:?} is not an id"))),
-            Err(e) => Err(ApiError::NotFound(e.body_text())),
         }
     }
 }

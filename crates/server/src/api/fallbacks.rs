@@ -10,8 +10,10 @@ use windowdesk_core::Fallback;
 use windowdesk_store::NumberSettings;
 
 use super::auth::ApiCaller;
-use super::dto::rfc3339;
-use super::error::{ApiError, ApiJson, PathId};
+use super::dto::{rfc3339, Page};
+use super::error::ApiError;
+use super::extract::{ApiJson, PathId};
+use super::schema;
 use super::templates::TemplateSendIn;
 use super::window::{window_closed, TextBody};
 use crate::deliveries::{self, ResendAs};
@@ -23,7 +25,7 @@ use crate::AppState;
 pub struct OutboundOut {
     pub id: i64,
     pub ticket_id: i64,
-    /// `queued` or `held`.
+    #[schema(value_type = schema::OutboundState)]
     pub state: String,
     /// For a free-form reply: the deadline of every send attempt.
     pub window_end: Option<String>,
@@ -71,7 +73,6 @@ fn outbound_out(ticket_id: i64, outcome: ReplyOutcome) -> Result<(StatusCode, Js
     responses(
         (status = 202, description = "Held: delivered automatically when the customer writes again, in order; failed as expired otherwise",
          body = OutboundOut),
-        (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
         (status = 404, description = "No such ticket", body = super::error::ErrorBody),
         (status = 409, description = "The window is open (send the reply instead), holding is not among the number's fallbacks, or the ticket is closed",
          body = super::error::ErrorBody),
@@ -93,7 +94,6 @@ pub async fn post_held_reply(
     request_body = TextBody,
     responses(
         (status = 202, description = "Queued for the SMS provider, with a wa.me link to continue on WhatsApp", body = OutboundOut),
-        (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
         (status = 404, description = "No such ticket", body = super::error::ErrorBody),
         (status = 409, description = "SMS is not set up for this number, the contact has no phone number, or the ticket is closed",
          body = super::error::ErrorBody),
@@ -112,13 +112,24 @@ pub async fn post_ticket_sms(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResendIn {
-    /// `as_is` (free-form needs the window open again), `hold`, `template` or `sms`.
     #[serde(rename = "as")]
-    pub how: String,
-    /// For `template`.
+    pub how: ResendHow,
+    /// For `template` (required there).
     pub template: Option<TemplateSendIn>,
     /// For `sms`: the text, if not the original's.
+    #[schema(value_type = Option<schema::MessageText>)]
     pub body: Option<String>,
+}
+
+/// How to deal with a failed or blocked message: send it `as_is` (a free-form one needs the window open
+/// again), `hold` it until the customer writes, or replace it with a `template` or an `sms`.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ResendHow {
+    AsIs,
+    Hold,
+    Template,
+    Sms,
 }
 
 #[utoipa::path(
@@ -127,10 +138,11 @@ pub struct ResendIn {
     request_body = ResendIn,
     responses(
         (status = 202, description = "Resent; the original keeps its history and leaves the Failed deliveries list", body = OutboundOut),
-        (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
-        (status = 409, description = "`window_closed` for `as_is` with the window still closed (details: the ways out); or the message is not failed",
+        (status = 404, description = "No such failed or blocked message", body = super::error::ErrorBody),
+        (status = 409, description = "`window_closed` for `as_is` with the window still closed (details: the ways out); the message was \
+                                        already dealt with; or the way out is not available (holding while the window is open, SMS not set up)",
          body = super::error::ErrorBody),
-        (status = 422, description = "Unknown `as`, a missing template, or an invalid template parameter (named)", body = super::error::ErrorBody),
+        (status = 422, description = "A missing template, an unknown one, or an invalid template parameter (named)", body = super::error::ErrorBody),
     )
 )]
 pub async fn post_resend(
@@ -139,14 +151,13 @@ pub async fn post_resend(
     PathId(id): PathId,
     ApiJson(req): ApiJson<ResendIn>,
 ) -> Result<(StatusCode, Json<OutboundOut>), ApiError> {
-    let how = match req.how.as_str() {
-        "as_is" => ResendAs::AsIs,
-        "hold" => ResendAs::Hold,
-        "sms" => ResendAs::Sms { body: req.body },
-        "template" => {
+    let how = match req.how {
+        ResendHow::AsIs => ResendAs::AsIs,
+        ResendHow::Hold => ResendAs::Hold,
+        ResendHow::Sms => ResendAs::Sms { body: req.body },
+        ResendHow::Template => {
             ResendAs::Template(req.template.ok_or_else(|| ApiError::invalid("template", "is required when `as` is template"))?.into())
         }
-        other => return Err(ApiError::invalid("as", format!("must be as_is, hold, template or sms, got {other:?}"))),
     };
     let (ticket_id, outcome) = deliveries::resend(&state, id, how, &caller.actor()).await.map_err(|e| match e {
         crate::replies::ReplyError::Invalid { field, message } if field == "message_id" => ApiError::NotFound(message),
@@ -166,7 +177,6 @@ pub struct DismissedOut {
     params(("id" = i64, Path, description = "Message id of the failed or blocked message")),
     responses(
         (status = 200, description = "Off the Failed deliveries list; still marked failed on its ticket", body = DismissedOut),
-        (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
         (status = 404, description = "No such message", body = super::error::ErrorBody),
         (status = 409, description = "The message is not failed or blocked, or was already dealt with", body = super::error::ErrorBody),
     )
@@ -195,13 +205,18 @@ pub struct NumberOut {
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsOut {
-    /// Most preferred first: `hold`, `template`, `sms`.
+    #[schema(value_type = schema::FallbackLadder)]
     pub fallback_ladder: Vec<String>,
+    /// The approved template sent to say a reply is waiting when one is held; needs `hold_notice_language`.
+    #[schema(value_type = Option<schema::Text>)]
     pub hold_notice_template: Option<String>,
+    #[schema(value_type = Option<schema::Text>)]
     pub hold_notice_language: Option<String>,
-    /// Hours a held reply waits before it fails as expired (1 to 720).
+    /// Hours a held reply waits before it fails as expired.
+    #[schema(minimum = 1, maximum = 720)]
     pub hold_hours: i64,
-    /// E.164 SMS sender, e.g. `+15550783881`.
+    /// The SMS sender.
+    #[schema(value_type = Option<schema::SmsSender>)]
     pub sms_from: Option<String>,
 }
 
@@ -238,13 +253,15 @@ pub async fn numbers_out(state: &AppState) -> Result<Vec<NumberOut>, ApiError> {
 #[utoipa::path(
     get, path = "/api/v1/numbers", tag = "numbers",
     responses(
-        (status = 200, description = "The business numbers and their fallback settings", body = Vec<NumberOut>),
-        (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
+        (status = 200, description = "The business numbers and their fallback settings (`next` is always null)", body = Page<NumberOut>),
     )
 )]
-pub async fn list_numbers(State(state): State<AppState>, _caller: ApiCaller) -> Result<Json<Vec<NumberOut>>, ApiError> {
-    Ok(Json(numbers_out(&state).await?))
+pub async fn list_numbers(State(state): State<AppState>, _caller: ApiCaller) -> Result<Json<Page<NumberOut>>, ApiError> {
+    Ok(Json(Page { data: numbers_out(&state).await?, next: None }))
 }
+
+/// The longest a held reply waits: 30 days.
+pub const MAX_HOLD_HOURS: i64 = 720;
 
 /// Checks new settings and returns them as stored; errors name the field.
 pub async fn validated_settings(state: &AppState, id: i64, s: SettingsOut, actor: &str) -> Result<NumberSettings, ApiError> {
@@ -257,8 +274,8 @@ pub async fn validated_settings(state: &AppState, id: i64, s: SettingsOut, actor
         }
         ladder.push(f);
     }
-    if !(1..=720).contains(&s.hold_hours) {
-        return Err(ApiError::invalid("hold_hours", format!("must be between 1 and 720, got {}", s.hold_hours)));
+    if !(1..=MAX_HOLD_HOURS).contains(&s.hold_hours) {
+        return Err(ApiError::invalid("hold_hours", format!("must be between 1 and {MAX_HOLD_HOURS}, got {}", s.hold_hours)));
     }
     let sms_from = s.sms_from.map(|f| f.trim().to_owned()).filter(|f| !f.is_empty());
     if let Some(from) = sms_from.as_deref().filter(|f| !windowdesk_sms::is_e164(f)) {
@@ -295,9 +312,10 @@ pub async fn validated_settings(state: &AppState, id: i64, s: SettingsOut, actor
     request_body = SettingsOut,
     responses(
         (status = 200, description = "The settings as stored", body = SettingsOut),
-        (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
         (status = 404, description = "No such business number", body = super::error::ErrorBody),
-        (status = 422, description = "A setting is invalid; `field` names it", body = super::error::ErrorBody),
+        (status = 422, description = "A setting is invalid, or the notice template is not an approved one of the number's account; \
+                                        `details.field` names it",
+         body = super::error::ErrorBody),
     )
 )]
 pub async fn put_number_settings(

@@ -4,7 +4,8 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
 use super::auth::ApiCaller;
-use super::error::{ApiError, PathId};
+use super::error::ApiError;
+use super::extract::PathId;
 use crate::media::Unavailable;
 use crate::AppState;
 
@@ -12,10 +13,12 @@ use crate::AppState;
     get, path = "/api/v1/messages/{id}/media", tag = "messages",
     params(("id" = i64, Path, description = "Message id")),
     responses(
-        (status = 200, description = "The media file, with its content type (voice notes: audio/ogg)", content_type = "application/octet-stream"),
-        (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
+        (status = 200, description = "The media file, with its content type: pictures (except SVG), audio (voice notes: audio/ogg), \
+                                        video and PDF as themselves, anything else as application/octet-stream with \
+                                        `Content-Disposition: attachment`",
+         content(("image/*"), ("audio/*"), ("video/*"), ("application/pdf"), ("application/octet-stream"))),
         (status = 404, description = "No such message, or it has no media", body = super::error::ErrorBody),
-        (status = 409, description = "Not downloaded (yet): `details.state` is `pending` or `failed`, with the error", body = super::error::ErrorBody),
+        (status = 409, description = "Not downloaded yet, or the download failed; the message says which", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
 )]

@@ -10,9 +10,11 @@ pub mod auth;
 pub mod deliveries;
 pub mod dto;
 pub mod error;
+pub mod extract;
 pub mod fallbacks;
 pub mod media;
 pub mod openapi;
+pub mod schema;
 pub mod templates;
 pub mod tickets;
 pub mod window;
@@ -51,7 +53,9 @@ pub fn router() -> Router<AppState> {
     api().split_for_parts().0
 }
 
-/// The OpenAPI document of every route in [`router`].
+/// The OpenAPI document of every route in [`router`], with the errors every operation can answer.
 pub fn document() -> utoipa::openapi::OpenApi {
-    api().split_for_parts().1
+    let mut doc = api().split_for_parts().1;
+    openapi::add_common_errors(&mut doc);
+    doc
 }

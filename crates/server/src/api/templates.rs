@@ -3,17 +3,19 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use windowdesk_core::decision::quote_template;
+use windowdesk_core::decision::{category_of, quote_template, MessageCategory};
 use windowdesk_core::template::{self, ButtonDef, HeaderDef, ParamFormat, ParamValue, TemplateDef, TemplateParams};
 
 use super::auth::ApiCaller;
-use super::dto::{rfc3339, ActionOut};
-use super::error::{ApiError, ApiJson, PathId};
+use super::dto::{category_name, rfc3339, ActionOut, Page};
+use super::error::ApiError;
+use super::extract::{ApiJson, ApiQuery, PathId};
+use super::schema;
 use super::window::QueuedReply;
 use crate::replies::{post_template, prefill, Outlook, ReplyOutcome, TemplateSend};
 use crate::templates::{definition_of, sync_all, AccountSync};
@@ -36,11 +38,13 @@ pub struct TemplateOut {
     pub waba_id: String,
     pub name: String,
     pub language: String,
-    /// `UTILITY`, `MARKETING`, `AUTHENTICATION`.
+    /// The pricing category it is charged in, spelled like every category in this API (Meta's
+    /// `UTILITY` is `utility`).
+    #[schema(value_type = schema::Category)]
     pub category: String,
     /// Meta's status: only `APPROVED` templates can be sent.
     pub status: String,
-    /// `positional` (`{{1}}`) or `named` (`{{first_name}}`).
+    #[schema(value_type = schema::ParameterFormat)]
     pub parameter_format: String,
     /// The header as text (with its placeholder) or `[image]`-style for media headers.
     pub header: Option<String>,
@@ -86,7 +90,7 @@ pub fn template_out(waba_id: &str, def: &TemplateDef, synced_at: Option<windowde
         waba_id: waba_id.to_owned(),
         name: def.name.clone(),
         language: def.language.clone(),
-        category: def.category.clone(),
+        category: category_name(category_of(def)),
         status: def.status.clone(),
         parameter_format: match def.format {
             ParamFormat::Positional => "positional",
@@ -111,53 +115,74 @@ pub fn template_out(waba_id: &str, def: &TemplateDef, synced_at: Option<windowde
     }
 }
 
+/// Filters of a ticket's templates.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TemplateSearch {
+    /// Part of the name, case-insensitive.
+    #[param(value_type = Option<schema::Text>, inline)]
+    pub q: Option<String>,
+    /// Exact language code, e.g. `en_US`.
+    #[param(value_type = Option<schema::Text>, inline)]
+    pub language: Option<String>,
+    #[param(value_type = Option<schema::Category>, inline)]
+    pub category: Option<MessageCategory>,
+}
+
+impl TemplateSearch {
+    fn keeps(&self, def: &TemplateDef) -> bool {
+        self.q.as_ref().is_none_or(|q| def.name.to_lowercase().contains(&q.to_lowercase()))
+            && self.language.as_ref().is_none_or(|l| &def.language == l)
+            && self.category.is_none_or(|c| category_of(def) == c)
+    }
+}
+
+/// Filters of the registry: those of [`TemplateSearch`], and the business number.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TemplateFilter {
     /// Part of the name, case-insensitive.
+    #[param(value_type = Option<schema::Text>, inline)]
     pub q: Option<String>,
     /// Exact language code, e.g. `en_US`.
+    #[param(value_type = Option<schema::Text>, inline)]
     pub language: Option<String>,
-    /// `UTILITY`, `MARKETING` or `AUTHENTICATION`.
-    pub category: Option<String>,
-    /// Only the templates of this business number's account.
+    #[param(value_type = Option<schema::Category>, inline)]
+    pub category: Option<MessageCategory>,
+    /// Only the templates of this business number's account (none for a number the desk does not serve).
     pub business_number_id: Option<i64>,
-}
-
-impl TemplateFilter {
-    fn keeps(&self, def: &TemplateDef) -> bool {
-        self.q.as_ref().is_none_or(|q| def.name.to_lowercase().contains(&q.to_lowercase()))
-            && self.language.as_ref().is_none_or(|l| &def.language == l)
-            && self.category.as_ref().is_none_or(|c| def.category.eq_ignore_ascii_case(c))
-    }
 }
 
 #[utoipa::path(
     get, path = "/api/v1/templates", tag = "templates",
     params(TemplateFilter),
     responses(
-        (status = 200, description = "The template registry, as last synced from Meta and updated by webhooks", body = Vec<TemplateOut>),
-        (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
+        (status = 200, description = "The template registry, as last synced from Meta and updated by webhooks (`next` is always null)",
+         body = Page<TemplateOut>),
     )
 )]
 pub async fn list_templates(
     State(state): State<AppState>,
     _caller: ApiCaller,
-    Query(filter): Query<TemplateFilter>,
-) -> Result<Json<Vec<TemplateOut>>, ApiError> {
-    let waba = filter.business_number_id.and_then(|id| state.numbers.waba_of(id).map(str::to_owned));
-    if filter.business_number_id.is_some() && waba.is_none() {
-        return Err(ApiError::invalid("business_number_id", "is not a configured business number"));
-    }
+    ApiQuery(filter): ApiQuery<TemplateFilter>,
+) -> Result<Json<Page<TemplateOut>>, ApiError> {
+    let waba = match filter.business_number_id {
+        None => None,
+        Some(id) => match state.numbers.waba_of(id) {
+            Some(waba) => Some(waba.to_owned()),
+            None => return Ok(Json(Page { data: Vec::new(), next: None })),
+        },
+    };
+    let search = TemplateSearch { q: filter.q, language: filter.language, category: filter.category };
     let rows = state.store.templates().await?;
-    let out = rows
+    let data = rows
         .iter()
         .filter(|r| waba.as_ref().is_none_or(|w| &r.waba_id == w))
         .filter_map(|r| definition_of(r).map(|d| (r, d)))
-        .filter(|(_, d)| filter.keeps(d))
+        .filter(|(_, d)| search.keeps(d))
         .map(|(r, d)| template_out(&r.waba_id, &d, r.synced_at))
         .collect();
-    Ok(Json(out))
+    Ok(Json(Page { data, next: None }))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -200,7 +225,6 @@ impl From<AccountSync> for AccountSyncOut {
     post, path = "/api/v1/templates/sync", tag = "templates",
     responses(
         (status = 200, description = "Every account's templates fetched from Meta (all pages) and recorded", body = SyncOut),
-        (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
         (status = 502, description = "`upstream`: Meta refused or did not answer; the registry is unchanged", body = super::error::ErrorBody),
     )
 )]
@@ -260,7 +284,9 @@ impl From<ParametersIn> for TemplateParams {
 #[derive(Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateSendIn {
+    #[schema(value_type = schema::Text)]
     pub name: String,
+    #[schema(value_type = schema::Text)]
     pub language: String,
     #[serde(default)]
     pub parameters: ParametersIn,
@@ -278,7 +304,6 @@ impl From<TemplateSendIn> for TemplateSend {
     request_body = TemplateSendIn,
     responses(
         (status = 202, description = "Validated and committed to the outbox; templates go out whether the window is open or not", body = QueuedReply),
-        (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
         (status = 404, description = "No such ticket", body = super::error::ErrorBody),
         (status = 409, description = "The ticket is closed", body = super::error::ErrorBody),
         (status = 422, description = "Unknown or unapproved template, or a parameter that is missing or wrong; `field` names it (`parameters.body.{{2}}`)",
@@ -312,11 +337,11 @@ pub struct TicketTemplateOut {
 
 #[utoipa::path(
     get, path = "/api/v1/tickets/{id}/templates", tag = "tickets",
-    params(("id" = i64, Path, description = "Ticket id"), TemplateFilter),
+    params(("id" = i64, Path, description = "Ticket id"), TemplateSearch),
     responses(
-        (status = 200, description = "The approved templates of the ticket's business number, with prices and prefilled parameters",
-         body = Vec<TicketTemplateOut>),
-        (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
+        (status = 200, description = "The approved templates of the ticket's business number, with prices and prefilled parameters \
+                                        (`next` is always null)",
+         body = Page<TicketTemplateOut>),
         (status = 404, description = "No such ticket", body = super::error::ErrorBody),
     )
 )]
@@ -324,12 +349,12 @@ pub async fn ticket_templates(
     State(state): State<AppState>,
     _caller: ApiCaller,
     PathId(id): PathId,
-    Query(filter): Query<TemplateFilter>,
-) -> Result<Json<Vec<TicketTemplateOut>>, ApiError> {
+    ApiQuery(filter): ApiQuery<TemplateSearch>,
+) -> Result<Json<Page<TicketTemplateOut>>, ApiError> {
     let o = Outlook::load(&state, id).await?;
     let waba = state.numbers.waba_of(o.ticket.business_number_id).unwrap_or_default().to_owned();
     let ctx = o.context();
-    let out = o
+    let data = o
         .templates
         .iter()
         .filter(|d| d.is_approved() && filter.keeps(d))
@@ -347,7 +372,7 @@ pub async fn ticket_templates(
             }
         })
         .collect();
-    Ok(Json(out))
+    Ok(Json(Page { data, next: None }))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -368,7 +393,6 @@ pub struct PreviewOut {
     request_body = TemplateSendIn,
     responses(
         (status = 200, description = "The message as the customer would see it, and whether it is valid; nothing is sent", body = PreviewOut),
-        (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
         (status = 404, description = "No such ticket", body = super::error::ErrorBody),
         (status = 422, description = "No such template for this ticket's number", body = super::error::ErrorBody),
     )

@@ -1,8 +1,7 @@
 //! Tickets: list with filters and keyset pagination, one ticket with its thread, and changes
 //! (status, assignee, tags). Every change is a ticket event with the token as actor.
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -11,56 +10,54 @@ use windowdesk_store::{AssigneeFilter, TicketChange, TicketQuery};
 
 use super::auth::ApiCaller;
 use super::dto::{EventOut, MessageOut, Page, TicketDetail, TicketOut};
-use super::error::{ApiError, ApiJson, PathId};
+use super::error::ApiError;
+use super::extract::{ApiJson, ApiQuery, PathId};
+use super::schema::{self, digits};
 use crate::AppState;
 
 pub const DEFAULT_PAGE: u32 = 50;
 pub const MAX_PAGE: u32 = 200;
-const MAX_TAG_CHARS: usize = 50;
+pub const MAX_TAG_CHARS: usize = 50;
 
-/// Filters of `GET /api/v1/tickets`.
+/// Filters of `GET /api/v1/tickets`. A filter naming nothing that exists (a number the desk does not
+/// serve, an agent id or a tag no ticket has) finds no tickets.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TicketListParams {
-    /// `new`, `open`, `pending`, `on_hold`, `solved` or `closed`.
-    pub status: Option<String>,
+    #[param(value_type = Option<schema::TicketStatus>, inline)]
+    pub status: Option<TicketStatus>,
     /// Meta's `phone_number_id` of the business number.
+    #[param(value_type = Option<schema::Text>, inline)]
     pub business_number: Option<String>,
     /// An agent id, or `none` for unassigned tickets.
+    #[param(value_type = Option<schema::AssigneeFilter>, inline)]
     pub assignee: Option<String>,
     /// Tickets with this tag.
+    #[param(value_type = Option<schema::Tag>, inline)]
     pub tag: Option<String>,
-    /// Page size, 1 to 200 (default 50).
-    pub limit: Option<String>,
-    /// The `next` cursor of the previous page.
+    #[param(value_type = Option<schema::PageLimit>, inline)]
+    pub limit: Option<u32>,
+    #[param(value_type = Option<schema::TicketCursor>, inline)]
     pub before: Option<String>,
 }
 
-pub fn parse_status(field: &str, s: &str) -> Result<TicketStatus, ApiError> {
-    TicketStatus::parse(s).ok_or_else(|| {
-        let names: Vec<&str> = TicketStatus::ALL.iter().map(|st| st.as_str()).collect();
-        ApiError::invalid(field, format!("{s:?} is not a status; use one of {}", names.join(", ")))
-    })
-}
-
-pub fn parse_limit(limit: Option<&str>) -> Result<u32, ApiError> {
+pub fn parse_limit(limit: Option<u32>) -> Result<u32, ApiError> {
     match limit {
         None => Ok(DEFAULT_PAGE),
-        Some(raw) => match raw.parse::<u32>() {
-            Ok(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
-            _ => Err(ApiError::invalid("limit", format!("must be a whole number from 1 to {MAX_PAGE}"))),
-        },
+        Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
+        Some(_) => Err(ApiError::invalid("limit", format!("must be a whole number from 1 to {MAX_PAGE}"))),
     }
 }
 
-/// Tags are compared lowercased and trimmed; `field` names the list entry in errors.
+/// A tag as given is 1 to 50 characters without commas or control characters, not only whitespace (the
+/// `Tag` schema); it is compared and stored trimmed and lowercased. `field` names the list entry in errors.
 pub(crate) fn normalize_tag(field: String, raw: &str) -> Result<String, ApiError> {
+    if raw.chars().count() > MAX_TAG_CHARS || raw.chars().any(|c| c.is_control() || c == ',') {
+        return Err(ApiError::invalid(field, format!("a tag is at most {MAX_TAG_CHARS} characters, without commas or control characters")));
+    }
     let tag = raw.trim().to_lowercase();
     if tag.is_empty() {
         return Err(ApiError::invalid(field, "a tag must not be empty"));
-    }
-    if tag.chars().count() > MAX_TAG_CHARS || tag.chars().any(|c| c.is_control() || c == ',') {
-        return Err(ApiError::invalid(field, format!("a tag is at most {MAX_TAG_CHARS} characters, without commas or control characters")));
     }
     Ok(tag)
 }
@@ -74,39 +71,34 @@ fn normalize_tags(field: &str, tags: &[String]) -> Result<Vec<String>, ApiError>
     params(TicketListParams),
     responses(
         (status = 200, description = "Tickets, newest first, each with its window state", body = Page<TicketOut>),
-        (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
-        (status = 422, description = "A filter has an invalid value (named in details.field)", body = super::error::ErrorBody),
     )
 )]
 pub async fn list_tickets(
     State(state): State<AppState>,
     _caller: ApiCaller,
-    params: Result<Query<TicketListParams>, QueryRejection>,
+    ApiQuery(p): ApiQuery<TicketListParams>,
 ) -> Result<Json<Page<TicketOut>>, ApiError> {
-    let Query(p) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let limit = parse_limit(p.limit.as_deref())?;
-    let status = p.status.as_deref().map(|s| parse_status("status", s)).transpose()?;
-    let business_number_id = match p.business_number.as_deref() {
-        None => None,
-        Some(pnid) => Some(
-            state
-                .numbers
-                .get(pnid)
-                .map(|n| n.id)
-                .ok_or_else(|| ApiError::invalid("business_number", format!("{pnid:?} is not a business number of this desk")))?,
-        ),
-    };
+    let limit = parse_limit(p.limit)?;
     let assignee = match p.assignee.as_deref() {
         None => None,
         Some("none") => Some(AssigneeFilter::Unassigned),
-        Some(id) => Some(AssigneeFilter::Agent(id.parse().map_err(|_| ApiError::invalid("assignee", "must be an agent id or `none`"))?)),
+        Some(id) => {
+            Some(AssigneeFilter::Agent(digits(id, 18).ok_or_else(|| ApiError::invalid("assignee", "must be an agent id or `none`"))?))
+        }
     };
     let tag = p.tag.as_deref().map(|t| normalize_tag("tag".into(), t)).transpose()?;
     let before_id = match p.before.as_deref() {
         None => None,
-        Some(c) => Some(c.parse::<i64>().map_err(|_| ApiError::invalid("before", "is not a cursor returned by this API"))?),
+        Some(c) => Some(digits(c, 18).ok_or_else(|| ApiError::invalid("before", "is not a cursor returned by this API"))?),
     };
-    let query = TicketQuery { status, business_number_id, assignee, tag, before_id, limit };
+    let business_number_id = match p.business_number.as_deref() {
+        None => None,
+        Some(pnid) => match state.numbers.get(pnid) {
+            Some(n) => Some(n.id),
+            None => return Ok(Json(Page { data: Vec::new(), next: None })),
+        },
+    };
+    let query = TicketQuery { status: p.status, business_number_id, assignee, tag, before_id, limit };
     let rows = state.store.query_tickets(&query).await?;
     let next = (rows.len() == limit as usize).then(|| rows.last().map(|r| r.ticket.id.to_string())).flatten();
     let now = state.clock.now();
@@ -119,7 +111,6 @@ pub async fn list_tickets(
     params(("id" = i64, Path, description = "Ticket id")),
     responses(
         (status = 200, description = "The ticket with its requester, window, tags, thread, events and follow-up links", body = TicketDetail),
-        (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
         (status = 404, description = "No such ticket", body = super::error::ErrorBody),
     )
 )]
@@ -149,16 +140,20 @@ pub fn no_ticket(id: i64) -> ApiError {
 #[serde(deny_unknown_fields)]
 pub struct TicketPatch {
     /// New status. `closed` is final: a closed ticket cannot be changed.
-    pub status: Option<String>,
+    #[schema(value_type = Option<schema::TicketStatus>)]
+    pub status: Option<TicketStatus>,
     /// An agent id, or null to unassign.
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<i64>, nullable = true)]
     pub assignee_id: Option<Option<i64>>,
     /// Replaces all tags.
+    #[schema(value_type = Option<Vec<schema::Tag>>)]
     pub tags: Option<Vec<String>>,
     /// Tags to add (after `tags`).
+    #[schema(value_type = Option<Vec<schema::Tag>>)]
     pub add_tags: Option<Vec<String>>,
     /// Tags to remove (after `tags` and `add_tags`).
+    #[schema(value_type = Option<Vec<schema::Tag>>)]
     pub remove_tags: Option<Vec<String>>,
 }
 
@@ -173,10 +168,10 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>
     request_body = TicketPatch,
     responses(
         (status = 200, description = "The ticket after the change", body = TicketOut),
-        (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
         (status = 404, description = "No such ticket", body = super::error::ErrorBody),
         (status = 409, description = "The ticket is closed, so read-only", body = super::error::ErrorBody),
-        (status = 422, description = "A field has an invalid value (named in details.field)", body = super::error::ErrorBody),
+        (status = 422, description = "A field has an invalid value, or `assignee_id` names no agent; `details.field` names it",
+         body = super::error::ErrorBody),
     )
 )]
 pub async fn patch_ticket(
@@ -185,14 +180,13 @@ pub async fn patch_ticket(
     PathId(id): PathId,
     ApiJson(patch): ApiJson<TicketPatch>,
 ) -> Result<Json<TicketOut>, ApiError> {
-    let status = patch.status.as_deref().map(|s| parse_status("status", s)).transpose()?;
     if let Some(Some(agent)) = patch.assignee_id {
         if state.store.agent(agent).await?.is_none() {
             return Err(ApiError::invalid("assignee_id", format!("there is no agent {agent}")));
         }
     }
     let change = TicketChange {
-        status,
+        status: patch.status,
         assignee_id: patch.assignee_id,
         tags: patch.tags.as_deref().map(|t| normalize_tags("tags", t)).transpose()?,
         add_tags: normalize_tags("add_tags", patch.add_tags.as_deref().unwrap_or_default())?,

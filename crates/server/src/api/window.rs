@@ -12,9 +12,11 @@ use windowdesk_store::StoreError;
 
 use super::auth::ApiCaller;
 use super::dto::{rfc3339, ActionOut, MessageOut};
-use super::error::{ApiError, ApiJson, PathId};
+use super::error::ApiError;
+use super::extract::{ApiJson, PathId};
+use super::schema;
 use super::tickets::no_ticket;
-use crate::replies::{post_text_reply, Outlook, ReplyOutcome, MAX_TEXT_CHARS};
+use crate::replies::{checked_text, post_text_reply, Outlook, ReplyOutcome, MAX_TEXT_CHARS};
 use crate::AppState;
 
 /// SPEC 4's window state of a ticket, and what can be sent now at what cost.
@@ -79,7 +81,7 @@ pub async fn get_window(State(state): State<AppState>, _caller: ApiCaller, PathI
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TextBody {
-    /// The text, at most 4096 characters.
+    #[schema(value_type = schema::MessageText)]
     pub body: String,
 }
 
@@ -101,7 +103,6 @@ pub struct QueuedReply {
     request_body = TextBody,
     responses(
         (status = 202, description = "Committed to the outbox; it is sent from the ticket's business number", body = QueuedReply),
-        (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
         (status = 404, description = "No such ticket", body = super::error::ErrorBody),
         (status = 409, description = "`window_closed`: the window is closed (details: window_end, options), or the ticket is closed",
          body = super::error::ErrorBody),
@@ -143,7 +144,6 @@ pub fn window_closed(window_end: Option<windowdesk_core::Timestamp>, options: &[
     request_body = TextBody,
     responses(
         (status = 201, description = "The note; notes are never sent to WhatsApp and never touch the window", body = MessageOut),
-        (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
         (status = 404, description = "No such ticket", body = super::error::ErrorBody),
         (status = 409, description = "The ticket is closed, so read-only", body = super::error::ErrorBody),
         (status = 422, description = "The body is empty or too long", body = super::error::ErrorBody),
@@ -155,13 +155,7 @@ pub async fn post_note(
     PathId(id): PathId,
     ApiJson(req): ApiJson<TextBody>,
 ) -> Result<(StatusCode, Json<MessageOut>), ApiError> {
-    let body = req.body.trim();
-    if body.is_empty() {
-        return Err(ApiError::invalid("body", "must not be empty"));
-    }
-    if body.chars().count() > MAX_TEXT_CHARS {
-        return Err(ApiError::invalid("body", format!("must be at most {MAX_TEXT_CHARS} characters")));
-    }
+    let body = checked_text(&req.body, MAX_TEXT_CHARS)?;
     let note = crate::notes::add_note(&state, id, body, &caller.actor(), None).await.map_err(|e| match e {
         StoreError::NotFound(_) => no_ticket(id),
         other => other.into(),

@@ -11,6 +11,7 @@ use windowdesk_server::config::Config;
 use windowdesk_server::Running;
 use windowdesk_store::testing::{Backend, TestDb};
 use windowdesk_store::Store;
+pub mod api;
 pub mod browser;
 pub mod web;
 
