@@ -169,6 +169,9 @@ pub fn checked_text(body: &str, max: usize) -> Result<&str, ReplyError> {
     if body.chars().count() > max {
         return Err(invalid("body", format!("is longer than {max} characters")));
     }
+    if body.contains('\u{0}') {
+        return Err(invalid("body", "must not contain the NUL character (U+0000)"));
+    }
     let text = body.trim();
     if text.is_empty() {
         return Err(invalid("body", "must not be empty"));

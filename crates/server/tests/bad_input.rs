@@ -8,6 +8,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::web::{add_agent, Web};
 use common::*;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -23,6 +24,7 @@ on_both_backends!(
     a_body_that_never_arrives_times_out,
     wrong_shapes_inside_meta_s_envelope_are_200_kept_raw_and_counted,
     a_wrong_envelope_is_400_and_stores_nothing,
+    nul_in_a_web_reply_or_note_is_400_naming_it_never_503,
 );
 
 fn signed(secret: &str, payload: &Value) -> (Vec<u8>, Option<String>) {
@@ -247,5 +249,21 @@ async fn a_wrong_envelope_is_400_and_stores_nothing(backend: Backend) {
         assert!(!err["error"]["message"].as_str().unwrap().is_empty(), "{what}: {err}");
     }
     assert!(app.store().account_events().await.unwrap().is_empty());
+    app.stop().await;
+}
+
+async fn nul_in_a_web_reply_or_note_is_400_naming_it_never_503(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    add_agent(&app, "Ana Lima", "ana@example.com").await;
+    assert_eq!(app.post(&text("wamid.hi", "15550001234", now_secs(), "hello")).await, 200);
+    let ticket = app.store().list_tickets(&windowdesk_store::TicketFilter::default()).await.unwrap()[0].id;
+    let web = Web::sign_in(&app, "ana@example.com").await;
+    for path in ["note", "reply"] {
+        let page = web.post(&format!("/tickets/{ticket}/{path}"), &[("body", "a\u{0}b"), ("submit_as", "open")]).await;
+        assert_eq!(page.status, 400, "{path}: {}", page.body);
+        assert!(page.body.contains("NUL"), "{path}: names it: {}", page.body);
+    }
+    let messages = app.store().ticket_messages(ticket).await.unwrap();
+    assert_eq!(messages.len(), 1, "nothing stored");
     app.stop().await;
 }

@@ -21,6 +21,17 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The input itself was refused by the database (PostgreSQL's class 22, "data exception": a NUL
+    /// in text, a number out of range…): the caller's mistake, answered 4xx, never "database
+    /// unavailable" (Meta would retry such a webhook for a week).
+    pub fn is_data_error(&self) -> bool {
+        match self {
+            StoreError::Postgres(sqlx::Error::Database(db)) => db.code().is_some_and(|c| c.starts_with("22")),
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => e.code == rusqlite::ErrorCode::TooBig,
+            _ => false,
+        }
+    }
+
     /// Errors worth retrying the whole transaction for: a concurrent transaction won a race
     /// (unique or foreign-key violation from a concurrent insert), a deadlock, a serialization failure,
     /// or a busy SQLite database.

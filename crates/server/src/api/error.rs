@@ -122,6 +122,10 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::Conflict(m) => ApiError::conflict(m),
             StoreError::NotFound(m) => ApiError::NotFound(m),
+            _ if e.is_data_error() => {
+                tracing::warn!(error = %e, "the database refused the request's data");
+                ApiError::invalid("body", "holds data the database cannot store (a NUL character, a number out of range)")
+            }
             StoreError::Sqlite(_) | StoreError::Postgres(_) | StoreError::Closed => ApiError::Unavailable(e),
             StoreError::Config(_) | StoreError::Migration(_) | StoreError::Corrupt(_) => ApiError::Internal(e.to_string()),
         }

@@ -154,8 +154,16 @@ impl IntoResponse for WebError {
             WebError::Conflict(_) => StatusCode::CONFLICT,
             WebError::Store(StoreError::NotFound(_)) => StatusCode::NOT_FOUND,
             WebError::Store(StoreError::Conflict(_)) => StatusCode::CONFLICT,
+            WebError::Store(e) if e.is_data_error() => StatusCode::BAD_REQUEST,
             WebError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
+        if let WebError::Store(e) = &self {
+            if e.is_data_error() {
+                tracing::warn!(error = %e, "the database refused a form's data");
+                let message = "The text holds a character the desk cannot store (such as a NUL character). Remove it and try again.";
+                return (status, Html(render::error_page("Bad Request", message).into_string())).into_response();
+            }
+        }
         if let WebError::Store(e) = &self {
             tracing::warn!(error = %e, "web request failed in the store");
         }

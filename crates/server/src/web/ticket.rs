@@ -352,6 +352,9 @@ pub async fn note(State(state): State<AppState>, agent: Agent, Path(id): Path<i6
     if body.chars().count() > MAX_TEXT_CHARS {
         return Err(WebError::BadRequest(format!("body: a note is at most {MAX_TEXT_CHARS} characters")));
     }
+    if body.contains('\u{0}') {
+        return Err(WebError::BadRequest("body: a note must not contain the NUL character (U+0000)".into()));
+    }
     crate::notes::add_note(&state, id, body, &agent.actor(), Some(agent.id())).await?;
     Ok(Redirect::to(&format!("/tickets/{id}?done=noted#composer")).into_response())
 }
