@@ -1,8 +1,6 @@
 //! The notifier lists (Assigned to you, Unassigned), the views (Windows closing soon, saved filters),
 //! Failed deliveries and Mentions. Lists show 20 rows and load more on demand.
 
-use std::time::Duration;
-
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
@@ -12,8 +10,9 @@ use windowdesk_core::window::WindowPolicy;
 use windowdesk_core::{TicketStatus, Timestamp};
 use windowdesk_store::{AssigneeFilter, FailedCursor, InboxCursor, InboxItem, InboxList, InboxQuery, NewSavedView, ViewFilter};
 
+use super::components::{self, Actors};
 use super::format;
-use super::render::{self, Nav, NavCounts};
+use super::render::{self, closing_soon, nav_counts, Nav};
 use super::session::Agent;
 use super::ways_out::WaysOut;
 use super::WebError;
@@ -21,33 +20,6 @@ use crate::replies::{Outlook, ReplyError};
 use crate::AppState;
 
 pub const PAGE: u32 = 20;
-
-/// The counts next to every navigation entry.
-pub async fn nav_counts(state: &AppState, agent: &Agent) -> Result<NavCounts, WebError> {
-    let now = state.clock.now();
-    let mut counts = NavCounts {
-        assigned: state.store.inbox_count(&InboxList::AssignedTo(agent.id())).await?,
-        unassigned: state.store.inbox_count(&InboxList::Unassigned).await?,
-        closing_soon: state.store.inbox_count(&closing_soon(state, now)).await?,
-        failed: state.store.failed_count().await?,
-        mentions: state.store.unread_notifications(agent.id()).await?,
-        views: Vec::new(),
-    };
-    for view in state.store.saved_views(agent.id()).await? {
-        let n = state.store.inbox_count(&InboxList::Filter(view.filter.clone())).await?;
-        counts.views.push((view.id, view.name, n));
-    }
-    Ok(counts)
-}
-
-/// The "Windows closing soon" list as of `now` (bounds from the window rules in core).
-pub fn closing_soon(state: &AppState, now: Timestamp) -> InboxList {
-    let within = Duration::from_secs(state.web.config.closing_soon_minutes.saturating_mul(60));
-    match state.policy.closing_within(now, within) {
-        Some((inbound_after, inbound_at_or_before)) => InboxList::ClosingSoon { inbound_after, inbound_at_or_before },
-        None => InboxList::ClosingSoon { inbound_after: now, inbound_at_or_before: now },
-    }
-}
 
 /// Names of the lists `/inbox/more` can continue.
 fn list_named(state: &AppState, agent: &Agent, name: &str, now: Timestamp) -> Result<InboxList, WebError> {
@@ -83,7 +55,7 @@ pub fn row(item: &InboxItem, agent: &Agent, policy: WindowPolicy, now: Timestamp
                         _ => span.window.none { "no window" },
                     }
                     @for tag in &s.tags { span.tag { (tag) } }
-                    (render::time(t.last_message_at, now, agent))
+                    (components::time(t.last_message_at, now, agent))
                 }
             }
         }
@@ -343,7 +315,7 @@ pub async fn failed_page(State(state): State<AppState>, agent: Agent, Query(q): 
                         span.badge.bad { (r.state.as_str()) }
                         span.reason { (windowdesk_whatsapp::errors::failure_reason(r.error_code, r.error_title.as_deref(), r.state)) }
                         span.body { (r.body.as_deref().unwrap_or("")) }
-                        (render::time(r.at, now, &agent))
+                        (components::time(r.at, now, &agent))
                     }
                     @if let Some(d) = deal { (d) }
                 }
@@ -362,10 +334,8 @@ pub async fn notifications_page(State(state): State<AppState>, agent: Agent) -> 
     let now = state.clock.now();
     let counts = nav_counts(&state, &agent).await?;
     let rows = state.store.notifications(agent.id(), 50).await?;
-    let mut actors = Vec::with_capacity(rows.len());
-    for n in &rows {
-        actors.push(super::ticket::actor_name(&state, &n.actor).await);
-    }
+    let (_, names) = Actors::load(&state).await?;
+    let actors: Vec<String> = rows.iter().map(|n| names.name(&n.actor)).collect();
     let content = html! {
         h1 { "Mentions" }
         @if rows.is_empty() { p.empty { "Nobody has mentioned you in a note yet." } }
@@ -377,7 +347,7 @@ pub async fn notifications_page(State(state): State<AppState>, agent: Agent) -> 
                         span.actor { (actor) }
                         " mentioned you on ticket #" (n.ticket_id) ": "
                         span.body { (n.excerpt.as_deref().unwrap_or("")) }
-                        " " (render::time(n.created_at, now, &agent))
+                        " " (components::time(n.created_at, now, &agent))
                     }
                 }
             }

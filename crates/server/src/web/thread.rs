@@ -8,7 +8,7 @@ use maud::{html, Markup};
 use windowdesk_core::{DeliveryState, Timestamp};
 use windowdesk_store::{Direction, EventRow, MessageMedia, MessageRow, OutboundMessage, TicketReactionRow};
 
-use super::render;
+use super::components::{self, Actors};
 use super::session::Agent;
 use super::ways_out::{self, WaysOut};
 
@@ -20,7 +20,7 @@ pub struct ThreadContext<'a> {
     /// Download state of the media messages, by message id.
     pub media: &'a HashMap<i64, MessageMedia>,
     /// Display names of actors (`agent:3` → "Ana Lima").
-    pub actors: &'a HashMap<String, String>,
+    pub actors: &'a Actors,
     pub customer: &'a str,
     /// Held, failed and blocked replies with their hold expiry and what was done about them.
     pub outbound: &'a HashMap<i64, OutboundMessage>,
@@ -52,7 +52,7 @@ fn bubble(m: &MessageRow, cx: &ThreadContext<'_>, reactions: &[&TicketReactionRo
     let sender = match m.direction {
         Direction::Inbound => cx.customer.to_owned(),
         Direction::System => "WhatsApp".to_owned(),
-        _ => m.author.as_deref().map_or_else(|| "The business".to_owned(), |a| actor(cx.actors, a)),
+        _ => m.author.as_deref().map_or_else(|| "The business".to_owned(), |a| cx.actors.name(a)),
     };
     html! {
         li.bubble.(side) #{"m" (m.id)} data-message-id=(m.id) data-direction=(side) data-kind=(m.kind) data-state=[m.delivery_state.map(DeliveryState::as_str)] {
@@ -77,7 +77,7 @@ fn bubble(m: &MessageRow, cx: &ThreadContext<'_>, reactions: &[&TicketReactionRo
                 }
             }
             div.foot {
-                (render::time(m.sent_at, cx.now, cx.agent))
+                (components::time(m.sent_at, cx.now, cx.agent))
                 @if let Some(state) = m.delivery_state.filter(|_| m.direction == Direction::Outbound) { (ticks(state)) }
             }
             @if m.maybe_duplicate {
@@ -173,24 +173,6 @@ pub fn ticks(state: DeliveryState) -> Markup {
     }
 }
 
-/// How an actor is shown.
-pub fn actor(actors: &HashMap<String, String>, key: &str) -> String {
-    if let Some(name) = actors.get(key) {
-        return name.clone();
-    }
-    match key.split_once(':') {
-        Some(("api", id)) => format!("API token {id}"),
-        Some(("rule", id)) => format!("Rule {id}"),
-        Some(("agent", id)) => format!("Agent {id}"),
-        _ => match key {
-            "customer" => "Customer".into(),
-            "meta" => "WhatsApp".into(),
-            "system" => "Windowdesk".into(),
-            other => other.into(),
-        },
-    }
-}
-
 /// The ticket's history: who did what, when.
 pub fn events(events: &[EventRow], cx: &ThreadContext<'_>) -> Markup {
     html! {
@@ -199,8 +181,8 @@ pub fn events(events: &[EventRow], cx: &ThreadContext<'_>) -> Markup {
             ol {
                 @for e in events {
                     li data-kind=(e.kind) {
-                        (render::time(e.at, cx.now, cx.agent)) " "
-                        strong { (actor(cx.actors, &e.actor)) } " "
+                        (components::time(e.at, cx.now, cx.agent)) " "
+                        strong { (cx.actors.name(&e.actor)) } " "
                         (describe(e, cx.actors))
                     }
                 }
@@ -209,10 +191,10 @@ pub fn events(events: &[EventRow], cx: &ThreadContext<'_>) -> Markup {
     }
 }
 
-fn describe(e: &EventRow, actors: &HashMap<String, String>) -> String {
+fn describe(e: &EventRow, actors: &Actors) -> String {
     let s = |k: &str| e.data.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_owned();
     let agent = |k: &str| match e.data.get(k).and_then(serde_json::Value::as_i64) {
-        Some(id) => actor(actors, &format!("agent:{id}")),
+        Some(id) => actors.name(&format!("agent:{id}")),
         None => "nobody".into(),
     };
     match e.kind.as_str() {

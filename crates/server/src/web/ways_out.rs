@@ -12,9 +12,8 @@ use windowdesk_core::{Fallback, TicketStatus, Timestamp};
 use windowdesk_store::OutboundMessage;
 
 use super::format;
-use super::picker::reply_error;
 use super::session::Agent;
-use super::WebError;
+use super::{reply_error, WebError};
 use crate::deliveries::{self, ResendAs};
 use crate::replies::{HoldNotice, Outlook, ReplyOutcome, MAX_TEXT_CHARS};
 use crate::AppState;
