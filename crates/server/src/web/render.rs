@@ -185,6 +185,10 @@ pub fn notice(code: Option<&str>) -> Option<Markup> {
             "bad",
             "Reply held: it will be delivered when the customer writes again. The \"reply waiting\" template could not be sent; see the event log.",
         ),
+        "held_notice_sent_before" => (
+            "ok",
+            "Reply held: it will be delivered when the customer writes again. The customer already has the \"reply waiting\" template for this closed window, so it was not sent again.",
+        ),
         "sms" => ("ok", "Sent via SMS, with a link to continue on WhatsApp."),
         "template" => ("ok", "Template queued: it is on its way to the customer."),
         "template_invalid" => ("bad", "Not sent: the template's parameters are not complete yet. The problem is named below the form."),

@@ -199,6 +199,9 @@ pub async fn hold(State(state): State<AppState>, agent: Agent, Path(id): Path<i6
             tracing::info!(ticket_id = id, %reason, "reply held; its notice template was not sent");
             Ok(Redirect::to(&format!("/tickets/{id}?done=held_no_notice#thread")).into_response())
         }
+        ReplyOutcome::Held { notice: Some(HoldNotice::AlreadySent { .. }), .. } => {
+            Ok(Redirect::to(&format!("/tickets/{id}?done=held_notice_sent_before#thread")).into_response())
+        }
         _ => Ok(Redirect::to(&format!("/tickets/{id}?done=held#thread")).into_response()),
     }
 }

@@ -68,7 +68,7 @@ const ENQUEUE: &str = "WITH t AS (
     )
     SELECT t.status, m.id, o.id FROM t LEFT JOIN m ON true LEFT JOIN o ON true";
 
-async fn enqueue_in<'c, E: sqlx::PgExecutor<'c>>(conn: E, msg: &NewOutbound) -> Result<Enqueued, StoreError> {
+pub(crate) async fn enqueue_in<'c, E: sqlx::PgExecutor<'c>>(conn: E, msg: &NewOutbound) -> Result<Enqueued, StoreError> {
     let mut state = DeliveryState::Draft.on(LocalEvent::Enqueue).map_err(|e| StoreError::Conflict(e.to_string()))?;
     if msg.hold_until.is_some() {
         state = state.on(LocalEvent::Hold).map_err(|e| StoreError::Conflict(e.to_string()))?;

@@ -58,7 +58,7 @@ pub(crate) fn enqueue_batch(conn: &mut Connection, batch: &[NewOutbound]) -> Res
     Ok(results)
 }
 
-fn enqueue_in(tx: &Connection, msg: &NewOutbound) -> Result<Enqueued, StoreError> {
+pub(crate) fn enqueue_in(tx: &Connection, msg: &NewOutbound) -> Result<Enqueued, StoreError> {
     let row = tx
         .prepare_cached(
             "SELECT t.business_number_id, t.identity_id, t.status, COALESCE(i.wa_id, i.bsuid, i.identity_key)
