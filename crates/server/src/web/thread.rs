@@ -77,7 +77,7 @@ fn bubble(m: &MessageRow, cx: &ThreadContext<'_>, reactions: &[&TicketReactionRo
                 }
             }
             div.foot {
-                (components::time(m.sent_at, cx.now, cx.agent))
+                (when(m, cx))
                 @if let Some(state) = m.delivery_state.filter(|_| m.direction == Direction::Outbound) { (ticks(state)) }
             }
             @if m.maybe_duplicate {
@@ -98,6 +98,20 @@ fn bubble(m: &MessageRow, cx: &ThreadContext<'_>, reactions: &[&TicketReactionRo
         }
     }
 }
+
+/// When a message was sent. A reply that went out well after it was written (held until the customer
+/// wrote, resent after a failure) stands where the customer got it, and says both moments.
+fn when(m: &MessageRow, cx: &ThreadContext<'_>) -> Markup {
+    match m.went_out_at.filter(|out| m.direction == Direction::Outbound && m.sent_at.millis_until(*out) >= WRITTEN_EARLIER_MS) {
+        Some(out) => html! {
+            span.written { "written " (components::time(m.sent_at, cx.now, cx.agent)) ", sent " (components::time(out, cx.now, cx.agent)) }
+        },
+        None => components::time(m.went_out_at.unwrap_or(m.sent_at), cx.now, cx.agent),
+    }
+}
+
+/// From how long between writing and sending a reply shows both moments.
+const WRITTEN_EARLIER_MS: i64 = 60_000;
 
 fn content(m: &MessageRow, cx: &ThreadContext<'_>) -> Markup {
     if m.revoked_at.is_some() {

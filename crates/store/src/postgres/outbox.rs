@@ -420,8 +420,8 @@ async fn accept_message(tx: &mut PgConnection, message_id: i64, wamid: &str, at:
         sqlx::query("SELECT business_number_id, identity_id FROM messages WHERE id = $1").bind(message_id).fetch_one(&mut *tx).await?;
     let (bn, identity_id): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
     sqlx::query(
-        "UPDATE messages SET wamid = $1, delivery_state = 'accepted', delivery_updated_at = $2, error_code = NULL, error_title = NULL,
-                error_details = NULL WHERE id = $3",
+        "UPDATE messages SET wamid = $1, delivery_state = 'accepted', delivery_updated_at = $2, went_out_at = $2, error_code = NULL,
+                error_title = NULL, error_details = NULL WHERE id = $3",
     )
     .bind(wamid)
     .bind(at.unix_millis())

@@ -1,0 +1,95 @@
+//! What the agent sees (issue 11), over real HTTP on both backends with the simulator as Meta and as
+//! the SMS provider: the thread in the order the customer got it, delivery labels that say what
+//! happened on which channel and when, the screen-reader live region, the event log in words, and
+//! inbox rows with the latest message, its author, the customer's wait and the window's urgency.
+
+use std::sync::Arc;
+
+use windowdesk_core::{ManualClock, Timestamp};
+
+use super::*;
+
+on_both_backends!(released_held_replies_show_after_the_customer_message_that_released_them,);
+
+/// The thread's bubbles in page order: (message id, direction).
+fn thread_order(page: &str) -> Vec<(i64, String)> {
+    start_tags(section_of(page, "thread"))
+        .into_iter()
+        .filter(|t| t.name == "li" && t.has_class("bubble"))
+        .map(|t| (t.attr("data-message-id").unwrap().parse().unwrap(), t.attr("data-direction").unwrap().to_owned()))
+        .collect()
+}
+
+/// The markup of the element with `id` up to the end of the list it starts (`</ol>`).
+fn section_of<'a>(page: &'a str, id: &str) -> &'a str {
+    let tag = by_id(page, id).unwrap_or_else(|| panic!("no element with id {id:?}"));
+    let rest = &page[tag.at..];
+    &rest[..rest.find("</ol>").unwrap_or(rest.len())]
+}
+
+/// The markup of the bubble of message `id`.
+fn bubble(page: &str, id: i64) -> &str {
+    let tag = by_id(page, &format!("m{id}")).unwrap_or_else(|| panic!("no bubble m{id}"));
+    let rest = &page[tag.at..];
+    &rest[..rest.find("</li>").unwrap_or(rest.len())]
+}
+
+/// Text without its tags, entities undone, whitespace collapsed: what a reader sees.
+fn words(html: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                out.push(' ');
+            }
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    unescape(&out).split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+async fn released_held_replies_show_after_the_customer_message_that_released_them(backend: Backend) {
+    // The desk's clock: the reply is held at `start`, the customer writes two hours later.
+    let start = Timestamp::from_unix_seconds(now_secs());
+    let clock = Arc::new(ManualClock::new(start));
+    let app = TestApp::start_with_sim(backend, Some(clock.clone()), |_| {}).await;
+    add_agent(&app, "Ana Lima", ANA).await;
+    app.sim().say(Say::text(CUSTOMER, "Where is my refund?").name("Rosa").at(now_secs() - 25 * 3600)).await.unwrap();
+    let ticket = app.eventually("the ticket", || ticket_of(&app, CUSTOMER)).await;
+    let web = Web::sign_in(&app, ANA).await;
+    let page = web.post(&format!("/tickets/{ticket}/hold"), &[("body", "Your refund is approved.")]).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let held = app
+        .eventually("the held reply", || async {
+            app.store().ticket_messages(ticket).await.unwrap().into_iter().find(|m| m.direction == Direction::Outbound)
+        })
+        .await;
+
+    let later = start.plus(Duration::from_secs(2 * 3600));
+    clock.set(later);
+    app.sim().say(Say::text(CUSTOMER, "Hello again").at(later.unix_millis() / 1000)).await.unwrap();
+    app.wait_for_state(ticket, held.id, DeliveryState::Read).await;
+    let again = app
+        .store()
+        .ticket_messages(ticket)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.body.as_deref() == Some("Hello again"))
+        .expect("the customer's second message");
+
+    let page = web.page(&format!("/tickets/{ticket}")).await;
+    let order = thread_order(&page);
+    let at = |id: i64| order.iter().position(|(m, _)| *m == id).unwrap_or_else(|| panic!("message {id} not in {order:?}"));
+    assert!(at(again.id) < at(held.id), "the reply shows where the customer got it, after their message: {order:?}");
+    let text = words(bubble(&page, held.id));
+    let tz = chrono_tz::UTC;
+    let written = windowdesk_server::web::format::short_time(start, later, tz);
+    let sent = windowdesk_server::web::format::short_time(later, later, tz);
+    assert!(text.contains(&format!("written {written}")) && text.contains(&format!("sent {sent}")), "both moments stay visible: {text}");
+    app.stop().await;
+}
