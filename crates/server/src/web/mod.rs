@@ -13,6 +13,7 @@
 
 pub mod admin;
 pub mod components;
+pub mod delivery;
 pub mod format;
 pub mod inbox;
 pub mod live;

@@ -9,6 +9,7 @@ use windowdesk_core::{DeliveryState, Timestamp};
 use windowdesk_store::{Direction, EventRow, MessageMedia, MessageRow, OutboundMessage, TicketReactionRow};
 
 use super::components::{self, Actors};
+use super::delivery::{self, Histories};
 use super::session::Agent;
 use super::ways_out::{self, WaysOut};
 
@@ -24,6 +25,8 @@ pub struct ThreadContext<'a> {
     pub customer: &'a str,
     /// Held, failed and blocked replies with their hold expiry and what was done about them.
     pub outbound: &'a HashMap<i64, OutboundMessage>,
+    /// What happened to each outbound message before its current state (from the ticket's events).
+    pub history: &'a Histories,
     /// What the ticket can do about failed messages now (none on pages that only show).
     pub ways: Option<&'a WaysOut>,
 }
@@ -71,6 +74,7 @@ fn bubble(m: &MessageRow, cx: &ThreadContext<'_>, reactions: &[&TicketReactionRo
                 @if m.edited_at.is_some() { span.badge { "Edited" } }
             }
             (content(m, cx))
+            (delivery::replaces_line(m, cx.history))
             @if !reactions.is_empty() {
                 ul.reactions aria-label="Reactions" {
                     @for r in reactions { li data-emoji=(r.emoji) { (r.emoji) } }
@@ -78,7 +82,7 @@ fn bubble(m: &MessageRow, cx: &ThreadContext<'_>, reactions: &[&TicketReactionRo
             }
             div.foot {
                 (when(m, cx))
-                @if let Some(state) = m.delivery_state.filter(|_| m.direction == Direction::Outbound) { (ticks(state)) }
+                (delivery::line(m, cx.history, cx.actors, cx.now, cx.agent))
             }
             @if m.maybe_duplicate {
                 p.badge.warn.dup { "May have been sent twice: the desk stopped while sending it, and sent it again." }
@@ -162,28 +166,6 @@ fn meta_words(m: &MessageRow) -> Option<String> {
         (Some(t), _) => Some(t.to_owned()),
         (None, Some(d)) => Some(d.to_owned()),
         (None, None) => None,
-    }
-}
-
-/// Delivery ticks, with the state in words for screen readers and tests.
-pub fn ticks(state: DeliveryState) -> Markup {
-    let (mark, words, class) = match state {
-        DeliveryState::Draft | DeliveryState::Queued => ("◷", "Queued", "pending"),
-        DeliveryState::Sending => ("◷", "Sending", "pending"),
-        DeliveryState::Accepted => ("✓", "Accepted by WhatsApp", "accepted"),
-        DeliveryState::Sent => ("✓", "Sent", "sent"),
-        DeliveryState::Delivered => ("✓✓", "Delivered", "delivered"),
-        DeliveryState::Read => ("✓✓", "Read", "read"),
-        DeliveryState::Played => ("✓✓ ▶", "Played", "read"),
-        DeliveryState::Failed => ("⚠", "Failed", "bad"),
-        DeliveryState::Blocked => ("⛔", "Not sent", "bad"),
-        DeliveryState::Held => ("‖", "Held", "held"),
-    };
-    html! {
-        span.ticks.(class) data-state=(state.as_str()) title=(words) {
-            span aria-hidden="true" { (mark) }
-            span.sr { (words) }
-        }
     }
 }
 

@@ -14,6 +14,7 @@ use windowdesk_core::{DeliveryState, TicketStatus, Timestamp};
 use windowdesk_store::{AgentRow, Direction, TicketChange, TicketSummary};
 
 use super::components::Actors;
+use super::delivery::Histories;
 use super::format;
 use super::picker::{self, PickerRequest};
 use super::render::{self, nav_counts, Nav};
@@ -55,6 +56,7 @@ async fn live_part(state: &AppState, agent: &Agent, summary: &TicketSummary, age
         actors: agents,
         customer: &summary.contact_name,
         outbound: &outbound,
+        history: &Histories::of(&events, &messages),
         ways: Some(ways),
     };
     Ok(html! {

@@ -9,7 +9,10 @@ use windowdesk_core::{ManualClock, Timestamp};
 
 use super::*;
 
-on_both_backends!(released_held_replies_show_after_the_customer_message_that_released_them,);
+on_both_backends!(
+    released_held_replies_show_after_the_customer_message_that_released_them,
+    delivery_labels_say_what_happened_on_which_channel_and_when,
+);
 
 /// The thread's bubbles in page order: (message id, direction).
 fn thread_order(page: &str) -> Vec<(i64, String)> {
@@ -91,5 +94,73 @@ async fn released_held_replies_show_after_the_customer_message_that_released_the
     let written = windowdesk_server::web::format::short_time(start, later, tz);
     let sent = windowdesk_server::web::format::short_time(later, later, tz);
     assert!(text.contains(&format!("written {written}")) && text.contains(&format!("sent {sent}")), "both moments stay visible: {text}");
+    app.stop().await;
+}
+
+/// The outbound message of `ticket` with this body, once it is in `state`.
+async fn reply_in(app: &TestApp, ticket: i64, body: &str, state: DeliveryState) -> MessageRow {
+    app.eventually(&format!("{body:?} to be {state:?}"), || async {
+        app.store().ticket_messages(ticket).await.unwrap().into_iter().find(|m| {
+            m.direction == Direction::Outbound && m.body.as_deref().is_some_and(|b| b.starts_with(body)) && m.delivery_state == Some(state)
+        })
+    })
+    .await
+}
+
+/// `at` as the page shows it to an agent in UTC.
+fn shown(at: Timestamp) -> String {
+    windowdesk_server::web::format::short_time(at, at, chrono_tz::UTC)
+}
+
+async fn delivery_labels_say_what_happened_on_which_channel_and_when(backend: Backend) {
+    let app = TestApp::start_with_sim(backend, None, |_| {}).await;
+    add_agent(&app, "Ana Lima", ANA).await;
+    app.sim().say(Say::text(CUSTOMER, "hi").name("Rosa")).await.unwrap();
+    let ticket = app.eventually("the ticket", || ticket_of(&app, CUSTOMER)).await;
+    let web = Web::sign_in(&app, ANA).await;
+
+    // An SMS says it is an SMS, who accepted it, and when.
+    let page = web.post(&format!("/tickets/{ticket}/sms"), &[("body", "Please call us back.")]).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let sms = reply_in(&app, ticket, "Please call us back.", DeliveryState::Accepted).await;
+    let page = web.page(&format!("/tickets/{ticket}")).await;
+    let text = words(bubble(&page, sms.id));
+    let accepted = shown(sms.delivery_updated_at.unwrap());
+    assert!(text.contains(&format!("SMS accepted by the provider {accepted}")), "{text}");
+    assert!(!text.contains("Accepted by WhatsApp"), "an SMS was not accepted by WhatsApp: {text}");
+
+    // A reply that failed and was resent as it was keeps the failure in its story.
+    app.sim().set_fault(FaultPlan { count: Some(1), fault: Fault::Error { code: 131_026, http_status: 400 } });
+    let page = web.post(&format!("/tickets/{ticket}/reply"), &[("body", "Your parcel left today."), ("submit_as", "open")]).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let failed = reply_in(&app, ticket, "Your parcel left today.", DeliveryState::Failed).await;
+    let failed_at = shown(failed.delivery_updated_at.unwrap());
+    let page = web.post(&format!("/deliveries/{}/resend", failed.id), &[("as", "as_is"), ("back", "ticket")]).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let read = app.wait_for_state(ticket, failed.id, DeliveryState::Read).await;
+    let page = web.page(&format!("/tickets/{ticket}")).await;
+    let text = words(bubble(&page, failed.id));
+    assert!(text.contains(&format!("Failed {failed_at} (error 131026) — resent")), "the failure is not forgotten: {text}");
+    assert!(text.contains("by Ana Lima"), "{text}");
+    assert!(text.contains(&format!("Read on WhatsApp {}", shown(read.delivery_updated_at.unwrap()))), "{text}");
+
+    // A reply replaced by an SMS: the original says so and links to it; the SMS says what it replaced.
+    app.sim().set_fault(FaultPlan { count: Some(1), fault: Fault::Error { code: 131_026, http_status: 400 } });
+    let page = web.post(&format!("/tickets/{ticket}/reply"), &[("body", "Second try."), ("submit_as", "open")]).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let second = reply_in(&app, ticket, "Second try.", DeliveryState::Failed).await;
+    let page = web.post(&format!("/deliveries/{}/resend", second.id), &[("as", "sms"), ("back", "ticket")]).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let instead = app
+        .eventually("the SMS sent instead", || async { app.store().outbound_message(second.id).await.unwrap().and_then(|o| o.replaced_by) })
+        .await;
+    let page = web.page(&format!("/tickets/{ticket}")).await;
+    let original = bubble(&page, second.id);
+    let text = words(original);
+    assert!(text.contains(&format!("Failed {} (error 131026) — resent via SMS", shown(second.delivery_updated_at.unwrap()))), "{text}");
+    assert!(original.contains(&format!(r##"href="#m{instead}""##)), "links to the SMS: {original}");
+    let replacement = bubble(&page, instead);
+    assert!(words(replacement).contains(&format!("Sent via SMS instead of message #{}", second.id)), "{replacement}");
+    assert!(replacement.contains(&format!(r##"href="#m{}""##, second.id)), "{replacement}");
     app.stop().await;
 }
