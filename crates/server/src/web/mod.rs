@@ -14,6 +14,7 @@
 pub mod admin;
 pub mod components;
 pub mod delivery;
+pub mod event_log;
 pub mod format;
 pub mod inbox;
 pub mod live;

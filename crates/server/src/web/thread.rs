@@ -1,12 +1,11 @@
 //! The conversation of a ticket as bubbles: customer messages on the left, replies on the right,
-//! notes set apart; media inline; reactions, forwarded badges, delivery ticks and failure reasons;
-//! and the event log.
+//! notes set apart; media inline; reactions, forwarded badges, delivery lines and failure reasons.
 
 use std::collections::HashMap;
 
 use maud::{html, Markup};
 use windowdesk_core::{DeliveryState, Timestamp};
-use windowdesk_store::{Direction, EventRow, MessageMedia, MessageRow, OutboundMessage, TicketReactionRow};
+use windowdesk_store::{Direction, MessageMedia, MessageRow, OutboundMessage, TicketReactionRow};
 
 use super::components::{self, Actors};
 use super::delivery::{self, Histories};
@@ -166,42 +165,5 @@ fn meta_words(m: &MessageRow) -> Option<String> {
         (Some(t), _) => Some(t.to_owned()),
         (None, Some(d)) => Some(d.to_owned()),
         (None, None) => None,
-    }
-}
-
-/// The ticket's history: who did what, when.
-pub fn events(events: &[EventRow], cx: &ThreadContext<'_>) -> Markup {
-    html! {
-        details.events #events {
-            summary { "Event log (" (events.len()) ")" }
-            ol {
-                @for e in events {
-                    li data-kind=(e.kind) {
-                        (components::time(e.at, cx.now, cx.agent)) " "
-                        strong { (cx.actors.name(&e.actor)) } " "
-                        (describe(e, cx.actors))
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn describe(e: &EventRow, actors: &Actors) -> String {
-    let s = |k: &str| e.data.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_owned();
-    let agent = |k: &str| match e.data.get(k).and_then(serde_json::Value::as_i64) {
-        Some(id) => actors.name(&format!("agent:{id}")),
-        None => "nobody".into(),
-    };
-    match e.kind.as_str() {
-        "ticket_created" => "opened the ticket".into(),
-        "status_changed" => format!("changed the status from {} to {}", s("from"), s("to")),
-        "assignee_changed" => format!("assigned it to {} (was {})", agent("to"), agent("from")),
-        "tags_changed" => format!("changed tags: {}", e.data),
-        "note_added" => "added a note".into(),
-        "reply_queued" | "reply_enqueued" => "queued a reply".into(),
-        "delivery_status" => format!("reported {} for a message", s("status")),
-        "followup_created" => format!("opened follow-up ticket #{}", e.data.get("followup").map(ToString::to_string).unwrap_or_default()),
-        other => format!("{} {}", other.replace('_', " "), if e.data.is_null() { String::new() } else { e.data.to_string() }),
     }
 }

@@ -15,6 +15,7 @@ use windowdesk_store::{AgentRow, Direction, TicketChange, TicketSummary};
 
 use super::components::Actors;
 use super::delivery::Histories;
+use super::event_log::{self, LogContext};
 use super::format;
 use super::picker::{self, PickerRequest};
 use super::render::{self, nav_counts, Nav};
@@ -62,7 +63,7 @@ async fn live_part(state: &AppState, agent: &Agent, summary: &TicketSummary, age
     Ok(html! {
         (banner(summary, state.policy, now, agent))
         (thread::thread(&messages, &cx))
-        (thread::events(&events, &cx))
+        (event_log::log(&events, &LogContext { agent, now, actors: agents, messages: &messages }))
     })
 }
 

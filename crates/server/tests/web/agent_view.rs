@@ -6,12 +6,15 @@
 use std::sync::Arc;
 
 use windowdesk_core::{ManualClock, Timestamp};
+use windowdesk_server::api::admin::create_agent;
+use windowdesk_store::AgentRole;
 
 use super::*;
 
 on_both_backends!(
     released_held_replies_show_after_the_customer_message_that_released_them,
     delivery_labels_say_what_happened_on_which_channel_and_when,
+    the_event_log_is_written_for_agents_with_raw_detail_for_admins_only,
 );
 
 /// The thread's bubbles in page order: (message id, direction).
@@ -162,5 +165,48 @@ async fn delivery_labels_say_what_happened_on_which_channel_and_when(backend: Ba
     let replacement = bubble(&page, instead);
     assert!(words(replacement).contains(&format!("Sent via SMS instead of message #{}", second.id)), "{replacement}");
     assert!(replacement.contains(&format!(r##"href="#m{}""##, second.id)), "{replacement}");
+    app.stop().await;
+}
+
+/// A 13-digit number: epoch milliseconds.
+fn has_epoch_millis(text: &str) -> bool {
+    text.split(|c: char| !c.is_ascii_digit()).any(|run| run.len() >= 13)
+}
+
+async fn the_event_log_is_written_for_agents_with_raw_detail_for_admins_only(backend: Backend) {
+    let app = TestApp::start_with_sim(backend, None, |_| {}).await;
+    add_agent(&app, "Ana Lima", ANA).await;
+    create_agent(app.store().as_ref(), "Ada Admin", "ada@example.com", AgentRole::Admin, Some(PASSWORD)).await.unwrap();
+    app.sim().say(Say::text(CUSTOMER, "Where is my parcel?").name("Rosa")).await.unwrap();
+    let ticket = app.eventually("the ticket", || ticket_of(&app, CUSTOMER)).await;
+    let web = Web::sign_in(&app, ANA).await;
+    let page = web.post("/settings", &[("time_zone", "Asia/Tokyo")]).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let page = web.post(&format!("/tickets/{ticket}/reply"), &[("body", "It left today."), ("submit_as", "pending")]).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let reply = reply_in(&app, ticket, "It left today.", DeliveryState::Read).await;
+    let events = app.store().ticket_events(ticket).await.unwrap();
+    assert!(events.iter().any(|e| e.kind == "delivery_status"), "Meta's statuses are logged: {events:?}");
+
+    let page = web.page(&format!("/tickets/{ticket}")).await;
+    let log = section_of(&page, "events");
+    let text = words(log);
+    assert!(!text.contains('{') && !text.contains("wamid") && !has_epoch_millis(&text), "no JSON, ids or epoch times: {text}");
+    assert!(text.contains("Windowdesk sent message #") && text.contains("to WhatsApp, which accepted it"), "{text}");
+    assert!(text.contains(&format!("WhatsApp reports the customer read message #{}", reply.id)), "{text}");
+    assert!(text.contains("Ana Lima changed the status from new to open (first reply)"), "{text}");
+    assert!(log.contains(&format!(r##"href="#m{}""##, reply.id)), "links to the message: {log}");
+    assert!(!log.contains(r#"class="raw""#), "the raw detail is for admins: {log}");
+    // Times are the agent's (Tokyo), with the zone in the tooltip.
+    let read = events.iter().rev().find(|e| e.kind == "delivery_status").unwrap();
+    let tokyo: chrono_tz::Tz = "Asia/Tokyo".parse().unwrap();
+    let title = windowdesk_server::web::format::full_time(read.at, tokyo);
+    assert!(title.contains("JST") && log.contains(&format!(r#"title="{title}""#)), "{title} in {log}");
+
+    let admin = Web::sign_in(&app, "ada@example.com").await;
+    let page = admin.page(&format!("/tickets/{ticket}")).await;
+    let log = section_of(&page, "events");
+    assert!(log.contains(r#"<details class="raw">"#), "admins can open the stored detail: {log}");
+    assert!(log.contains(reply.wamid.as_deref().unwrap()), "with Meta's ids: {log}");
     app.stop().await;
 }
