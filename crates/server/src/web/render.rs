@@ -121,7 +121,7 @@ pub fn page(agent: &Agent, title: &str, nav: Nav, counts: &NavCounts, now: Times
                     }
                     main #main tabindex="-1" { (content) }
                 }
-                div #live-status role="status" aria-live="polite" {}
+                div #live-status .sr role="status" aria-live="polite" {}
                 script src="/assets/app.js" defer {}
             }
         }

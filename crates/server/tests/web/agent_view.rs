@@ -14,6 +14,7 @@ use super::*;
 on_both_backends!(
     released_held_replies_show_after_the_customer_message_that_released_them,
     delivery_labels_say_what_happened_on_which_channel_and_when,
+    the_live_region_is_visually_hidden_but_read_by_screen_readers,
     the_event_log_is_written_for_agents_with_raw_detail_for_admins_only,
 );
 
@@ -165,6 +166,23 @@ async fn delivery_labels_say_what_happened_on_which_channel_and_when(backend: Ba
     let replacement = bubble(&page, instead);
     assert!(words(replacement).contains(&format!("Sent via SMS instead of message #{}", second.id)), "{replacement}");
     assert!(replacement.contains(&format!(r##"href="#m{}""##, second.id)), "{replacement}");
+    app.stop().await;
+}
+
+async fn the_live_region_is_visually_hidden_but_read_by_screen_readers(backend: Backend) {
+    let app = desk(backend).await;
+    let web = Web::sign_in(&app, ANA).await;
+    let page = web.page("/").await;
+    let region = by_id(&page, "live-status").expect("the live region");
+    assert_eq!((region.attr("role"), region.attr("aria-live")), (Some("status"), Some("polite")));
+    assert!(region.has_class("sr"), "visually hidden: {region:?}");
+    assert!(!region.has_attr("hidden") && !region.has_attr("aria-hidden"), "and still in the accessibility tree: {region:?}");
+    let css = web.page("/assets/app.css").await;
+    let rule = css.lines().find(|l| l.starts_with(".sr {")).expect("the .sr rule");
+    for part in ["position: absolute", "width: 1px", "height: 1px", "overflow: hidden", "clip: rect(0 0 0 0)"] {
+        assert!(rule.contains(part), "{part} in {rule}");
+    }
+    assert!(!rule.contains("display: none") && !rule.contains("visibility: hidden"), "screen readers skip those: {rule}");
     app.stop().await;
 }
 
