@@ -88,15 +88,27 @@
     setComposer(left > 0);
   }
 
+  // The same bounds as the server (web/components.rs `urgency`).
+  function urgency(left) {
+    if (left > 4 * 3600000) return 'calm';
+    if (left >= 3600000) return 'warning';
+    return left > 0 ? 'urgent' : 'closed';
+  }
+
   function tickRows() {
-    document.querySelectorAll('.window.open[data-window-end]').forEach((el) => {
+    document.querySelectorAll('.window[data-window-end]').forEach((el) => {
       const left = Number(el.dataset.windowEnd) - now();
-      if (left > 0) {
-        el.textContent = `${span(left)} left`;
-      } else {
-        el.textContent = 'window closed';
-        el.classList.replace('open', 'closed');
+      const level = urgency(left);
+      el.textContent = left > 0 ? `${span(left)} left` : 'window closed';
+      if (el.dataset.urgency !== level) {
+        el.classList.remove('calm', 'warning', 'urgent', 'closed');
+        el.classList.add(level);
+        el.dataset.urgency = level;
       }
+      if (left <= 0) delete el.dataset.windowEnd;
+    });
+    document.querySelectorAll('.waiting[data-since]').forEach((el) => {
+      el.textContent = `waiting ${span(now() - Number(el.dataset.since))}`;
     });
   }
 

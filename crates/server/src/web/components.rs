@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use maud::{html, Markup};
+use windowdesk_core::window::WindowState;
 use windowdesk_core::{TicketStatus, Timestamp};
 use windowdesk_store::AgentRow;
 
@@ -60,4 +61,53 @@ pub fn time(at: Timestamp, now: Timestamp, agent: &Agent) -> Markup {
 /// A ticket's status as a pill.
 pub fn status_pill(status: TicketStatus) -> Markup {
     html! { span.status.(status.as_str()) { (status.as_str()) } }
+}
+
+/// How much of an open window is left, in the words of its pill's colour: `calm` (more than 4 h),
+/// `warning` (1 to 4 h), `urgent` (under an hour). The page's script uses the same bounds as it
+/// counts down (`app.js`, `urgency`).
+pub fn urgency(left_ms: i64) -> &'static str {
+    const HOUR: i64 = 3_600_000;
+    if left_ms > 4 * HOUR {
+        "calm"
+    } else if left_ms >= HOUR {
+        "warning"
+    } else {
+        "urgent"
+    }
+}
+
+/// A window as a pill: time left until the desk stops sending free-form (W9), coloured by urgency;
+/// a closed window is neutral (only templates reach the customer, nothing is about to be lost).
+pub fn window_pill(w: &WindowState, now: Timestamp) -> Markup {
+    html! {
+        @match (w.open, w.send_until) {
+            (true, _) if w.unlimited => span.window.calm data-urgency="calm" { "no window limit" },
+            (true, Some(end)) => {
+                @let left = now.millis_until(end);
+                span.window.(urgency(left)) data-urgency=(urgency(left)) data-window-end=(end.unix_millis())
+                    title={"Free-form replies until " (format::iso(end))} {
+                    (format::span(left)) " left"
+                }
+            },
+            (false, Some(_)) => span.window.closed data-urgency="closed" { "window closed" },
+            _ => span.window.none data-urgency="none" { "no window yet" },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urgency_follows_the_time_left() {
+        let min = 60_000;
+        assert_eq!(urgency(23 * 60 * min), "calm");
+        assert_eq!(urgency(4 * 60 * min + 1), "calm");
+        assert_eq!(urgency(4 * 60 * min), "warning");
+        assert_eq!(urgency(60 * min), "warning");
+        assert_eq!(urgency(60 * min - 1), "urgent");
+        assert_eq!(urgency(23 * min), "urgent");
+    }
 }

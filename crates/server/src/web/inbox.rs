@@ -8,7 +8,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 use windowdesk_core::window::WindowPolicy;
 use windowdesk_core::{TicketStatus, Timestamp};
-use windowdesk_store::{AssigneeFilter, FailedCursor, InboxCursor, InboxItem, InboxList, InboxQuery, NewSavedView, ViewFilter};
+use windowdesk_store::{AssigneeFilter, Direction, FailedCursor, InboxCursor, InboxItem, InboxList, InboxQuery, NewSavedView, ViewFilter};
 
 use super::components::{self, Actors};
 use super::format;
@@ -35,28 +35,63 @@ async fn page_of(state: &AppState, agent: &Agent, list: InboxList, after: Option
     Ok(state.store.inbox(&InboxQuery { list, reader: agent.id(), after, limit: PAGE }).await?)
 }
 
-/// One ticket in a list.
-pub fn row(item: &InboxItem, agent: &Agent, policy: WindowPolicy, now: Timestamp) -> Markup {
-    let s = &item.summary;
-    let t = &s.ticket;
-    let w = s.window.state(policy, now);
-    html! {
-        li.ticket-row data-ticket-id=(t.id) data-unread=(item.unread) {
-            a href={"/tickets/" (t.id)} {
-                span.unread-dot aria-hidden="true" {}
-                @if item.unread { span.sr { "Unread: " } }
-                span.name { (s.contact_name) }
-                span.subject { (t.subject) }
-                span.meta {
-                    span.status.(t.status.as_str()) { (t.status.as_str()) }
-                    @match (w.open, w.expires_at) {
-                        (true, Some(end)) => span.window.open data-window-end=(end.unix_millis()) { (format::span(now.millis_until(end))) " left" },
-                        (false, Some(_)) => span.window.closed { "window closed" },
-                        _ => span.window.none { "no window" },
+/// What every row of a list needs besides its ticket.
+pub struct Rows<'a> {
+    pub agent: &'a Agent,
+    pub policy: WindowPolicy,
+    pub now: Timestamp,
+    pub actors: &'a Actors,
+}
+
+impl Rows<'_> {
+    /// One ticket in a list: who, the latest message and who wrote it, how long the customer has been
+    /// waiting, the status, and the window coloured by how much of it is left.
+    pub fn row(&self, item: &InboxItem) -> Markup {
+        let s = &item.summary;
+        let t = &s.ticket;
+        let now = self.now;
+        let waiting = item.waiting_since.filter(|_| !matches!(t.status, TicketStatus::Solved | TicketStatus::Closed));
+        html! {
+            li.ticket-row data-ticket-id=(t.id) data-unread=(item.unread) data-waiting-since=[waiting.map(Timestamp::unix_millis)] {
+                a href={"/tickets/" (t.id)} {
+                    span.unread-dot aria-hidden="true" {}
+                    @if item.unread { span.sr { "Unread: " } }
+                    span.name { (s.contact_name) }
+                    (self.latest(item))
+                    span.meta {
+                        (components::status_pill(t.status))
+                        (components::window_pill(&s.window.state(self.policy, now), now))
+                        @if let Some(since) = waiting {
+                            span.waiting data-since=(since.unix_millis()) title={"The customer's last message, unanswered: " (format::full_time(since, self.agent.tz()))} {
+                                "waiting " (format::span(since.millis_until(now)))
+                            }
+                        }
+                        @for tag in &s.tags { span.tag { (tag) } }
+                        (components::time(item.latest.as_ref().map_or(t.last_message_at, |l| l.at), now, self.agent))
                     }
-                    @for tag in &s.tags { span.tag { (tag) } }
-                    (components::time(t.last_message_at, now, agent))
                 }
+            }
+        }
+    }
+
+    /// The latest message and who wrote it: the customer, an agent, a rule, an API token.
+    fn latest(&self, item: &InboxItem) -> Markup {
+        let Some(l) = &item.latest else { return html! { span.latest { span.excerpt { (item.summary.ticket.subject) } } } };
+        let who = match (l.direction, l.author.as_deref()) {
+            (Direction::Inbound, _) => item.summary.contact_name.clone(),
+            (_, Some(author)) => self.actors.name(author),
+            (_, None) => self.actors.name("business_app"),
+        };
+        let text = match l.excerpt.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
+            Some(b) => b.to_owned(),
+            None => format!("({})", l.kind),
+        };
+        html! {
+            span.latest data-direction=(l.direction.as_str()) {
+                span.who { (who) } ": "
+                @if l.kind == "template" { span.sr { "Template: " } }
+                @if l.kind == "sms" { span.sr { "SMS: " } }
+                span.excerpt { (text) }
             }
         }
     }
@@ -73,13 +108,13 @@ fn more_link(list: &str, items: &[InboxItem]) -> Markup {
 }
 
 /// One of the inbox's lists; `id` names both the section and the list it loads more of.
-fn list_section(id: &str, title: &str, items: &[InboxItem], agent: &Agent, policy: WindowPolicy, now: Timestamp, empty: &str) -> Markup {
+fn list_section(id: &str, title: &str, items: &[InboxItem], rows: &Rows<'_>, empty: &str) -> Markup {
     let list = id;
     html! {
         section.list #(id) aria-labelledby={(id) "-title"} {
             h2 #{(id) "-title"} { (title) }
             @if items.is_empty() { p.empty { (empty) } }
-            ul.tickets data-list=(list) { @for item in items { (row(item, agent, policy, now)) } }
+            ul.tickets data-list=(list) { @for item in items { (rows.row(item)) } }
             (more_link(list, items))
         }
     }
@@ -90,9 +125,11 @@ pub async fn inbox_lists(state: &AppState, agent: &Agent) -> Result<Markup, WebE
     let now = state.clock.now();
     let mine = page_of(state, agent, InboxList::AssignedTo(agent.id()), None).await?;
     let unassigned = page_of(state, agent, InboxList::Unassigned, None).await?;
+    let (_, actors) = Actors::load(state).await?;
+    let rows = Rows { agent, policy: state.policy, now, actors: &actors };
     Ok(html! {
-        (list_section("assigned", "Assigned to you", &mine, agent, state.policy, now, "Nothing assigned to you is new or open."))
-        (list_section("unassigned", "Unassigned", &unassigned, agent, state.policy, now, "No unassigned tickets."))
+        (list_section("assigned", "Assigned to you", &mine, &rows, "Nothing assigned to you is new or open."))
+        (list_section("unassigned", "Unassigned", &unassigned, &rows, "No unassigned tickets."))
     })
 }
 
@@ -160,10 +197,12 @@ pub async fn more(State(state): State<AppState>, agent: Agent, Query(q): Query<M
         (name, _) => list_named(&state, &agent, name, now)?,
     };
     let items = page_of(&state, &agent, list, Some(InboxCursor { key: q.key, id: q.id })).await?;
+    let (_, actors) = Actors::load(&state).await?;
+    let rows = Rows { agent: &agent, policy: state.policy, now, actors: &actors };
     let list_name = if q.list == "view" { format!("view&view={}", q.view.unwrap_or_default()) } else { q.list.clone() };
     Ok(Html(
         html! {
-            @for item in &items { (row(item, &agent, state.policy, now)) }
+            @for item in &items { (rows.row(item)) }
             (more_link(&list_name, &items))
         }
         .into_string(),
@@ -192,6 +231,8 @@ pub async fn view_page(State(state): State<AppState>, agent: Agent, Path(view): 
         (name, Nav::View(id), list, format!("view&view={id}"), Some(id))
     };
     let items = page_of(&state, &agent, list, None).await?;
+    let (_, actors) = Actors::load(&state).await?;
+    let rows = Rows { agent: &agent, policy: state.policy, now, actors: &actors };
     let minutes = state.web.config.closing_soon_minutes;
     let content = html! {
         h1 { (title) }
@@ -200,7 +241,7 @@ pub async fn view_page(State(state): State<AppState>, agent: Agent, Path(view): 
         }
         section.list #view aria-label=(title) {
             @if items.is_empty() { p.empty { "No tickets in this view." } }
-            ul.tickets data-list=(list_name) { @for item in &items { (row(item, &agent, state.policy, now)) } }
+            ul.tickets data-list=(list_name) { @for item in &items { (rows.row(item)) } }
             (more_link(&list_name, &items))
         }
         @if let Some(id) = view_id {

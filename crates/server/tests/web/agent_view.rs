@@ -16,6 +16,8 @@ on_both_backends!(
     delivery_labels_say_what_happened_on_which_channel_and_when,
     the_live_region_is_visually_hidden_but_read_by_screen_readers,
     the_event_log_is_written_for_agents_with_raw_detail_for_admins_only,
+    inbox_rows_show_the_latest_message_who_wrote_it_and_how_long_the_customer_waits,
+    window_pills_are_coloured_by_urgency_and_the_open_status_is_not_red,
 );
 
 /// The thread's bubbles in page order: (message id, direction).
@@ -56,7 +58,7 @@ fn words(html: &str) -> String {
             _ => {}
         }
     }
-    unescape(&out).split_whitespace().collect::<Vec<_>>().join(" ")
+    unescape(&out).split_whitespace().collect::<Vec<_>>().join(" ").replace(" :", ":").replace(" ,", ",")
 }
 
 async fn released_held_replies_show_after_the_customer_message_that_released_them(backend: Backend) {
@@ -226,5 +228,79 @@ async fn the_event_log_is_written_for_agents_with_raw_detail_for_admins_only(bac
     let log = section_of(&page, "events");
     assert!(log.contains(r#"<details class="raw">"#), "admins can open the stored detail: {log}");
     assert!(log.contains(reply.wamid.as_deref().unwrap()), "with Meta's ids: {log}");
+    app.stop().await;
+}
+
+/// The markup of the inbox row of `ticket`.
+fn row_of(page: &str, ticket: i64) -> &str {
+    let tag = start_tags(page)
+        .into_iter()
+        .find(|t| t.has_class("ticket-row") && t.attr("data-ticket-id") == Some(ticket.to_string().as_str()))
+        .unwrap_or_else(|| panic!("no row for ticket {ticket}"));
+    let rest = &page[tag.at..];
+    &rest[..rest.find("</li>").unwrap_or(rest.len())]
+}
+
+async fn inbox_rows_show_the_latest_message_who_wrote_it_and_how_long_the_customer_waits(backend: Backend) {
+    let app = TestApp::start_with_sim(backend, None, |_| {}).await;
+    add_agent(&app, "Ana Lima", ANA).await;
+    let now = now_secs();
+    // Rosa wrote twice and nobody answered: she has been waiting since her last message.
+    app.sim().say(Say::text(CUSTOMER, "First: where is my parcel?").name("Rosa").at(now - 7200)).await.unwrap();
+    let rosa = app.eventually("Rosa's ticket", || ticket_of(&app, CUSTOMER)).await;
+    app.sim().say(Say::text(CUSTOMER, "Second: hello?").at(now - 1800)).await.unwrap();
+    // Lucas wrote and Ana answered: he is not waiting, and the row shows her answer.
+    let lucas_number = "15550004444";
+    app.sim().say(Say::text(lucas_number, "Do you ship to Spain?").name("Lucas").at(now - 3600)).await.unwrap();
+    let lucas = app.eventually("Lucas's ticket", || ticket_of(&app, lucas_number)).await;
+    app.eventually("Rosa's second message", || async { (app.store().ticket_messages(rosa).await.unwrap().len() == 2).then_some(()) }).await;
+    let web = Web::sign_in(&app, ANA).await;
+    let page = web.post(&format!("/tickets/{lucas}/reply"), &[("body", "Yes, in three days."), ("submit_as", "pending")]).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    reply_in(&app, lucas, "Yes, in three days.", DeliveryState::Read).await;
+
+    let page = web.page("/").await;
+    let row = row_of(&page, rosa);
+    let text = words(row);
+    assert!(text.contains("Rosa: Second: hello?"), "the latest message and its writer: {text}");
+    assert!(!text.contains("First: where is my parcel?"), "not the first message: {text}");
+    let tag = start_tags(row).into_iter().next().unwrap();
+    assert_eq!(tag.attr("data-waiting-since"), Some(((now - 1800) * 1000).to_string().as_str()), "{row}");
+    assert!(text.contains("waiting 30 min") || text.contains("waiting 31 min"), "{text}");
+
+    let row = row_of(&page, lucas);
+    let text = words(row);
+    assert!(text.contains("Ana Lima: Yes, in three days."), "{text}");
+    assert!(!text.contains("waiting"), "answered, so not waiting: {text}");
+    assert!(!start_tags(row).into_iter().next().unwrap().has_attr("data-waiting-since"), "{row}");
+    app.stop().await;
+}
+
+async fn window_pills_are_coloured_by_urgency_and_the_open_status_is_not_red(backend: Backend) {
+    let app = desk(backend).await;
+    let now = now_secs();
+    let urgent = customer_says(&app, "wamid.u1", "15550000001", now - 23 * 3600 - 40 * 60, "23 min left").await;
+    let warning = customer_says(&app, "wamid.u2", "15550000002", now - 21 * 3600, "3 h left").await;
+    let calm = customer_says(&app, "wamid.u3", "15550000003", now - 3600, "23 h left").await;
+    let closed = customer_says(&app, "wamid.u4", "15550000004", now - 25 * 3600, "closed").await;
+    let web = Web::sign_in(&app, ANA).await;
+    let page = web.page("/").await;
+    for (ticket, level, words_) in
+        [(urgent, "urgent", "min left"), (warning, "warning", "h"), (calm, "calm", "h"), (closed, "closed", "window closed")]
+    {
+        let row = row_of(&page, ticket);
+        let pill = start_tags(row).into_iter().find(|t| t.has_class("window")).unwrap_or_else(|| panic!("no window pill: {row}"));
+        assert_eq!(pill.attr("data-urgency"), Some(level), "{row}");
+        assert!(pill.has_class(level), "{row}");
+        assert!(words(row).contains(words_), "{row}");
+    }
+    // The colours: urgency for windows, never red for a normal open ticket or a closed window.
+    let css = web.page("/assets/app.css").await;
+    let rule = |selector: &str| css.lines().find(|l| l.starts_with(selector)).unwrap_or_else(|| panic!("no rule {selector}")).to_owned();
+    assert!(!rule(".status.open ").contains("--bad"), "{}", rule(".status.open "));
+    assert!(rule(".window.urgent ").contains("--bad"), "{}", rule(".window.urgent "));
+    assert!(rule(".window.warning ").contains("--warn"), "{}", rule(".window.warning "));
+    assert!(rule(".window.calm ").contains("--ok"), "{}", rule(".window.calm "));
+    assert!(!rule(".window.closed").contains("--bad"), "{}", rule(".window.closed"));
     app.stop().await;
 }
