@@ -20,6 +20,13 @@
     return `${s} s`;
   }
 
+  // The same wording as the server (web/format.rs `wait`): to the minute.
+  function wait(ms) {
+    const minutes = Math.floor(ms / 60000);
+    if (minutes < 1) return 'under 1 min';
+    return minutes < 60 ? `${minutes} min` : span(ms - (ms % 60000));
+  }
+
   function announce(text) {
     const el = document.getElementById('live-status');
     if (el) el.textContent = text;
@@ -108,7 +115,7 @@
       if (left <= 0) delete el.dataset.windowEnd;
     });
     document.querySelectorAll('.waiting[data-since]').forEach((el) => {
-      el.textContent = `waiting ${span(now() - Number(el.dataset.since))}`;
+      el.textContent = `waiting ${wait(now() - Number(el.dataset.since))}`;
     });
   }
 

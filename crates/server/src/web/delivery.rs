@@ -10,6 +10,7 @@ use windowdesk_core::{DeliveryState, Timestamp};
 use windowdesk_store::{Direction, EventRow, MessageRow};
 
 use super::components::{self, Actors};
+use super::format;
 use super::session::Agent;
 
 /// Which provider carried a message.
@@ -71,10 +72,6 @@ impl Step {
             self,
             Step::Released { .. } | Step::Resent { .. } | Step::Replaced { .. } | Step::Dismissed { .. } | Step::Held { again: true, .. }
         )
-    }
-
-    fn is_failure(&self) -> bool {
-        matches!(self, Step::Failed { .. } | Step::NotSent { .. } | Step::HoldExpired { .. })
     }
 }
 
@@ -158,34 +155,40 @@ impl Histories {
     }
 }
 
-/// The delivery line of an outbound message: ticks, then what happened on which channel and when,
-/// with the story before it when it failed or was held and then resent, replaced, dismissed or
-/// released.
-pub fn line(m: &MessageRow, histories: &Histories, actors: &Actors, now: Timestamp, agent: &Agent) -> Markup {
+/// The current state of an outbound message, for the bubble's foot: ticks, what happened on which
+/// channel, and when (unless the bubble's own time, when it went out, already says it).
+pub fn state(m: &MessageRow, now: Timestamp, agent: &Agent) -> Markup {
     let Some(state) = m.delivery_state.filter(|_| m.direction == Direction::Outbound) else { return html! {} };
-    let channel = Channel::of(m);
-    let (mark, words, class) = state_words(state, channel);
-    let steps = histories.steps.get(&m.id).map(Vec::as_slice).unwrap_or(&[]);
-    let told = steps.iter().any(Step::turns);
-    // A failed or blocked message's own failure is among its steps; told, the story ends with it
-    // (and what was done about it), so the state is not said twice.
-    let state_in_story = told && matches!(state, DeliveryState::Failed | DeliveryState::Blocked) && steps.iter().any(Step::is_failure);
-    let at = m.delivery_updated_at.filter(|_| !matches!(state, DeliveryState::Queued | DeliveryState::Sending | DeliveryState::Held));
+    let (mark, words, class) = state_words(state, Channel::of(m));
+    let tz = agent.tz();
+    let shown = format::short_time(m.went_out_at.unwrap_or(m.sent_at), now, tz);
+    let at = m
+        .delivery_updated_at
+        .filter(|_| !matches!(state, DeliveryState::Queued | DeliveryState::Sending | DeliveryState::Held))
+        .filter(|at| format::short_time(*at, now, tz) != shown);
     html! {
         span.ticks.(class) data-state=(state.as_str()) {
             span.mark aria-hidden="true" { (mark) }
             " "
-            @if told {
-                span.history {
-                    @for (i, step) in steps.iter().enumerate() {
-                        @if i > 0 { " — " }
-                        (phrase(step, channel, actors, now, agent))
-                    }
-                }
-            }
-            @if !state_in_story {
-                @if told { " — " }
-                span.state { (words) @if let Some(at) = at { " " (components::time(at, now, agent)) } }
+            span.state { (words) @if let Some(at) = at { " " (components::time(at, now, agent)) } }
+        }
+    }
+}
+
+/// What happened to an outbound message before its current state, when it failed or was held and
+/// then was resent, replaced, dismissed or released: "Failed 14:02 (error 131047) — resent as a
+/// template 14:10 by Ana". Nothing for a message that simply went out.
+pub fn story(m: &MessageRow, histories: &Histories, actors: &Actors, now: Timestamp, agent: &Agent) -> Markup {
+    let steps = histories.steps.get(&m.id).map(Vec::as_slice).unwrap_or(&[]);
+    if m.direction != Direction::Outbound || !steps.iter().any(Step::turns) {
+        return html! {};
+    }
+    let channel = Channel::of(m);
+    html! {
+        p.story {
+            @for (i, step) in steps.iter().enumerate() {
+                @if i > 0 { " — " }
+                (phrase(step, channel, actors, now, agent))
             }
         }
     }
@@ -207,8 +210,9 @@ fn phrase(step: &Step, channel: Channel, actors: &Actors, now: Timestamp, agent:
             Step::Released { at } => { "released " (t(*at)) " when the customer wrote" },
             Step::Resent { at, actor } => { "resent " (t(*at)) (by(actor)) },
             Step::Replaced { at, how, by: replacement, actor } => {
-                "resent " (how) " " (t(*at)) (by(actor))
-                @if let Some(r) = replacement { " (" a href={"#m" (r)} { "message #" (r) } ")" }
+                "resent "
+                @match replacement { Some(r) => { a href={"#m" (r)} { (how) } }, None => { (how) } }
+                " " (t(*at)) (by(actor))
             },
             Step::Dismissed { at, actor } => { "dismissed " (t(*at)) (by(actor)) },
         }
@@ -219,7 +223,7 @@ fn phrase(step: &Step, channel: Channel, actors: &Actors, now: Timestamp, agent:
 pub fn replaces_line(m: &MessageRow, histories: &Histories) -> Markup {
     html! {
         @if let Some((original, how)) = histories.replaces(m) {
-            p.replaces { "Sent " (how) " instead of " a href={"#m" (original)} { "message #" (original) } ", which was not delivered." }
+            p.replaces { "Sent " (how) " instead of " a href={"#m" (original)} { "a reply that was not delivered" } "." }
         }
     }
 }

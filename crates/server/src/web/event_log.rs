@@ -20,13 +20,15 @@ pub struct LogContext<'a> {
     pub actors: &'a Actors,
     /// The ticket's messages, to name and link the ones events are about.
     pub messages: &'a [MessageRow],
+    /// The customer's name, for what they did.
+    pub customer: &'a str,
 }
 
 /// The ticket's history: who did what, when.
 pub fn log(events: &[EventRow], cx: &LogContext<'_>) -> Markup {
     let wamids = delivery::ids_by_wamid(events, cx.messages);
-    let kinds: HashMap<i64, &str> = cx.messages.iter().map(|m| (m.id, m.kind.as_str())).collect();
-    let words = Words { cx, wamids: &wamids, kinds: &kinds };
+    let by_id: HashMap<i64, &MessageRow> = cx.messages.iter().map(|m| (m.id, m)).collect();
+    let words = Words { cx, wamids: &wamids, messages: &by_id };
     html! {
         details.events #events {
             summary { "Event log (" (events.len()) ")" }
@@ -34,7 +36,7 @@ pub fn log(events: &[EventRow], cx: &LogContext<'_>) -> Markup {
                 @for e in events {
                     li data-kind=(e.kind) {
                         (components::time(e.at, cx.now, cx.agent)) " "
-                        strong { (cx.actors.name(&e.actor)) } " "
+                        strong { @if e.actor == "customer" { (cx.customer) } @else { (cx.actors.name(&e.actor)) } } " "
                         (words.describe(e))
                         @if cx.agent.is_admin() && !e.data.is_null() {
                             details.raw {
@@ -52,7 +54,26 @@ pub fn log(events: &[EventRow], cx: &LogContext<'_>) -> Markup {
 struct Words<'a> {
     cx: &'a LogContext<'a>,
     wamids: &'a HashMap<String, i64>,
-    kinds: &'a HashMap<i64, &'a str>,
+    messages: &'a HashMap<i64, &'a MessageRow>,
+}
+
+/// How the log names a message: the start of its text in quotes, or what it is ("the image").
+pub fn message_name(m: Option<&MessageRow>, id: i64) -> String {
+    const LONGEST: usize = 40;
+    match m {
+        Some(m) => match m.body.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
+            Some(body) => {
+                let first_line = body.lines().next().unwrap_or(body);
+                let mut short: String = first_line.chars().take(LONGEST).collect();
+                if short.len() < body.len() {
+                    short = format!("{}…", short.trim_end_matches(|c: char| c.is_whitespace() || c == '.'));
+                }
+                format!("“{short}”")
+            }
+            None => format!("the {}", m.kind),
+        },
+        None => format!("message #{id}"),
+    }
 }
 
 fn str_of<'v>(data: &'v Value, key: &str) -> Option<&'v str> {
@@ -76,12 +97,17 @@ impl Words<'_> {
         }
     }
 
-    /// "message #12" linking to its bubble, or "a message" when the event names none.
+    /// The message named by its text and linking to its bubble, or "a message" when the event names
+    /// none.
     fn message(&self, id: Option<i64>) -> Markup {
         match id {
-            Some(id) => html! { a href={"#m" (id)} { "message #" (id) } },
+            Some(id) => html! { a href={"#m" (id)} { (message_name(self.messages.get(&id).copied(), id)) } },
             None => html! { "a message" },
         }
+    }
+
+    fn kind(&self, id: Option<i64>) -> Option<&str> {
+        id.and_then(|i| self.messages.get(&i)).map(|m| m.kind.as_str())
     }
 
     fn message_by_wamid(&self, data: &Value) -> Markup {
@@ -149,24 +175,24 @@ impl Words<'_> {
                     .and_then(Value::as_array)
                     .map(|a| a.iter().map(|m| self.agent(m.as_i64())).collect())
                     .unwrap_or_default();
-                html! { "added a note (" (msg) ")" @if !mentioned.is_empty() { ", mentioning " (mentioned.join(", ")) } }
+                html! { "added the note " (msg) @if !mentioned.is_empty() { ", mentioning " (mentioned.join(", ")) } }
             }
             "reply_queued" | "reply_enqueued" => html! {
-                @match str_of(d, "kind").or_else(|| id.and_then(|i| self.kinds.get(&i).copied())) {
-                    Some("template") => "queued a template (",
-                    Some("sms") => "queued an SMS (",
-                    _ => "queued a reply (",
+                @match str_of(d, "kind").or_else(|| self.kind(id)) {
+                    Some("template") => "queued the template ",
+                    Some("sms") => "queued the SMS ",
+                    _ => "queued the reply ",
                 }
-                (msg) ")"
+                (msg)
             },
             "reply_held" => match d.get("from") {
                 Some(_) => {
                     html! { "held " (msg) " again after it " (spoken(str_of(d, "from").unwrap_or("failed"))) ", until the customer writes" }
                 }
-                None => html! { "held a reply (" (msg) ") until the customer writes; it expires " (self.time(int_of(d, "expires_at"))) },
+                None => html! { "held the reply " (msg) " until the customer writes; it expires " (self.time(int_of(d, "expires_at"))) },
             },
             "reply_resent" => html! { "resent " (msg) " after it " (spoken(str_of(d, "from").unwrap_or("failed"))) },
-            "message_sent" => match id.and_then(|i| self.kinds.get(&i).copied()) {
+            "message_sent" => match self.kind(id) {
                 Some("sms") => html! { "handed " (msg) " to the SMS provider, which accepted it" },
                 _ => html! { "sent " (msg) " to WhatsApp, which accepted it" },
             },
@@ -180,16 +206,19 @@ impl Words<'_> {
                 @if int_of(d, "window_end").is_some() { " " (self.time(int_of(d, "window_end"))) } " before it could go out"
             },
             "send_interrupted" => html! { "stopped while sending " (msg) "; it was sent again and may have reached the customer twice" },
-            "held_reply_released" => html! { "released the held " (msg) ": the customer wrote again" },
+            "held_reply_released" => html! { "released the held reply " (msg) ": the customer wrote again" },
             "held_reply_expired" => {
-                html! { "gave up on the held " (msg) ": the customer did not write before the hold ran out, so it was never sent" }
+                html! { "gave up on the held reply " (msg) ": the customer did not write before the hold ran out, so it was never sent" }
             }
             "failed_delivery_resolved" => {
-                let by = self.message(int_of(d, "replaced_by"));
+                let by = |what: &str| match int_of(d, "replaced_by") {
+                    Some(id) => html! { a href={"#m" (id)} { (what) } },
+                    None => html! { (what) },
+                };
                 match str_of(d, "resolution") {
-                    Some("dismissed") => html! { "dismissed the failed " (msg) " (it stays marked here)" },
-                    Some("sms") => html! { "sent the failed " (msg) " again via SMS (" (by) ")" },
-                    _ => html! { "sent the failed " (msg) " again as a template (" (by) ")" },
+                    Some("dismissed") => html! { "dismissed the failure of " (msg) " (it stays marked in the thread)" },
+                    Some("sms") => html! { "replaced " (msg) " by " (by("an SMS")) },
+                    _ => html! { "replaced " (msg) " by " (by("a template")) },
                 }
             }
             "delivery_status" => {
@@ -219,5 +248,23 @@ impl Words<'_> {
             "message_sent_elsewhere" => html! { "sent " (self.message_by_wamid(d)) " from the WhatsApp Business app, outside the desk" },
             other => html! { (spoken(other)) },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_named_by_the_start_of_their_text() {
+        let note = |body: &str| MessageRow::note(7, 1, 1, 1, body, "agent:1", Timestamp::from_unix_seconds(0));
+        assert_eq!(message_name(Some(&note("Your refund was approved.")), 7), "“Your refund was approved.”");
+        assert_eq!(message_name(Some(&note("Reply here.\n\nContinue on WhatsApp")), 7), "“Reply here…”");
+        let long = note("This sentence is a good deal longer than forty characters in all.");
+        assert_eq!(message_name(Some(&long), 7), "“This sentence is a good deal longer than…”");
+        let mut image = note("");
+        image.kind = "image".into();
+        assert_eq!(message_name(Some(&image), 7), "the image");
+        assert_eq!(message_name(None, 7), "message #7");
     }
 }

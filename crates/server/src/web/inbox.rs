@@ -63,7 +63,7 @@ impl Rows<'_> {
                         (components::window_pill(&s.window.state(self.policy, now), now))
                         @if let Some(since) = waiting {
                             span.waiting data-since=(since.unix_millis()) title={"The customer's last message, unanswered: " (format::full_time(since, self.agent.tz()))} {
-                                "waiting " (format::span(since.millis_until(now)))
+                                "waiting " (format::wait(since.millis_until(now)))
                             }
                         }
                         @for tag in &s.tags { span.tag { (tag) } }

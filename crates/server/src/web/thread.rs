@@ -79,19 +79,24 @@ fn bubble(m: &MessageRow, cx: &ThreadContext<'_>, reactions: &[&TicketReactionRo
                     @for r in reactions { li data-emoji=(r.emoji) { (r.emoji) } }
                 }
             }
+            (delivery::story(m, cx.history, cx.actors, cx.now, cx.agent))
             div.foot {
                 (when(m, cx))
-                (delivery::line(m, cx.history, cx.actors, cx.now, cx.agent))
+                (delivery::state(m, cx.now, cx.agent))
             }
             @if m.maybe_duplicate {
                 p.badge.warn.dup { "May have been sent twice: the desk stopped while sending it, and sent it again." }
             }
             @if let Some(state) = m.delivery_state.filter(|s| matches!(s, DeliveryState::Failed | DeliveryState::Blocked)) {
-                div.failure role="alert" data-error-code=[m.error_code] {
+                // Once dealt with (resent another way, dismissed) it stays marked, without the advice.
+                @let resolved = cx.outbound.get(&m.id).is_some_and(|o| o.resolution.is_some());
+                div.failure.resolved[resolved] role=(if resolved { "note" } else { "alert" }) data-error-code=[m.error_code] {
                     strong { @if state == DeliveryState::Blocked { "Not sent" } @else { "Not delivered" } }
                     p.reason { (windowdesk_whatsapp::errors::failure_reason(m.error_code, m.error_title.as_deref(), state)) }
-                    @if let Some(d) = meta_words(m) { p.details { "WhatsApp said: " (d) } }
-                    p.action { (windowdesk_whatsapp::errors::what_to_do(if state == DeliveryState::Blocked { Some(131_047) } else { m.error_code })) }
+                    @if !resolved {
+                        @if let Some(d) = meta_words(m) { p.details { "WhatsApp said: " (d) } }
+                        p.action { (windowdesk_whatsapp::errors::what_to_do(if state == DeliveryState::Blocked { Some(131_047) } else { m.error_code })) }
+                    }
                     @if let (Some(o), Some(w)) = (cx.outbound.get(&m.id), cx.ways) { (ways_out::deal(o, w, cx.agent, "ticket")) }
                 }
             }

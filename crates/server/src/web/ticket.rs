@@ -63,7 +63,7 @@ async fn live_part(state: &AppState, agent: &Agent, summary: &TicketSummary, age
     Ok(html! {
         (banner(summary, state.policy, now, agent))
         (thread::thread(&messages, &cx))
-        (event_log::log(&events, &LogContext { agent, now, actors: agents, messages: &messages }))
+        (event_log::log(&events, &LogContext { agent, now, actors: agents, messages: &messages, customer: &summary.contact_name }))
     })
 }
 

@@ -128,7 +128,7 @@ pub fn deal(m: &OutboundMessage, w: &WaysOut, agent: &Agent, back: &str) -> Mark
             Some("dismissed") => p.resolved #{"resolved-" (id)} data-resolution="dismissed" { "Dismissed: it was not delivered, and it is off the Failed deliveries list." },
             Some(r) => p.resolved #{"resolved-" (id)} data-resolution=(r) {
                 @if r == "sms" { "Replaced by an SMS" } @else { "Replaced by a template" }
-                @if let Some(by) = m.replaced_by { ": " a href={"/tickets/" (m.ticket_id) "#m" (by)} { "message #" (by) } }
+                @if let Some(by) = m.replaced_by { " (" a href={"/tickets/" (m.ticket_id) "#m" (by)} { "see it" } ")" }
                 "."
             },
             None if w.writable => div.deal role="group" aria-label="What to do about this message" {
