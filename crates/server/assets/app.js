@@ -20,6 +20,13 @@
     return `${s} s`;
   }
 
+  // The same wording as the server (web/format.rs `wait`): to the minute.
+  function wait(ms) {
+    const minutes = Math.floor(ms / 60000);
+    if (minutes < 1) return 'under 1 min';
+    return minutes < 60 ? `${minutes} min` : span(ms - (ms % 60000));
+  }
+
   function announce(text) {
     const el = document.getElementById('live-status');
     if (el) el.textContent = text;
@@ -88,15 +95,27 @@
     setComposer(left > 0);
   }
 
+  // The same bounds as the server (web/components.rs `urgency`).
+  function urgency(left) {
+    if (left > 4 * 3600000) return 'calm';
+    if (left >= 3600000) return 'warning';
+    return left > 0 ? 'urgent' : 'closed';
+  }
+
   function tickRows() {
-    document.querySelectorAll('.window.open[data-window-end]').forEach((el) => {
+    document.querySelectorAll('.window[data-window-end]').forEach((el) => {
       const left = Number(el.dataset.windowEnd) - now();
-      if (left > 0) {
-        el.textContent = `${span(left)} left`;
-      } else {
-        el.textContent = 'window closed';
-        el.classList.replace('open', 'closed');
+      const level = urgency(left);
+      el.textContent = left > 0 ? `${span(left)} left` : 'window closed';
+      if (el.dataset.urgency !== level) {
+        el.classList.remove('calm', 'warning', 'urgent', 'closed');
+        el.classList.add(level);
+        el.dataset.urgency = level;
       }
+      if (left <= 0) delete el.dataset.windowEnd;
+    });
+    document.querySelectorAll('.waiting[data-since]').forEach((el) => {
+      el.textContent = `waiting ${wait(now() - Number(el.dataset.since))}`;
     });
   }
 

@@ -9,7 +9,7 @@ use serde::Serialize;
 use windowdesk_core::template::{self, TemplateDef, TemplateParams};
 use windowdesk_core::window::WindowPolicy;
 use windowdesk_core::{decide, Fallback, Outgoing, SendContext, SendDecision, SendOption, TicketStatus, Timestamp};
-use windowdesk_store::{Channel, Enqueued, IdentityRow, NewOutbound, NumberSettings, Resolution, StoreError, TicketRow};
+use windowdesk_store::{Channel, Enqueued, HoldNoticeSlot, IdentityRow, NewOutbound, NumberSettings, Resolution, StoreError, TicketRow};
 use windowdesk_whatsapp::client::text_message;
 use windowdesk_whatsapp::templates::template_message;
 use windowdesk_whatsapp::Recipient;
@@ -36,6 +36,12 @@ pub enum ReplyOutcome {
 pub enum HoldNotice {
     Queued {
         message_id: i64,
+        template: String,
+    },
+    /// Not sent again: the customer already has the notice of this closed-window episode (SPEC 9:
+    /// at most one per episode, however many replies are held).
+    AlreadySent {
+        message_id: Option<i64>,
         template: String,
     },
     /// The configured notice could not be sent (the reply is held all the same).
@@ -251,12 +257,28 @@ pub async fn hold_reply(state: &AppState, ticket_id: i64, body: &str, author: &s
     Ok(ReplyOutcome::Held { message_id, expires_at, notice })
 }
 
+/// The number's "a reply is waiting" template, once per closed-window episode of the customer: the
+/// store keys it by their last inbound message, so further holds (even concurrent ones, even on other
+/// instances) send nothing until the customer has written again and the window has closed again.
 async fn send_hold_notice(state: &AppState, o: &Outlook, author: &str) -> Option<HoldNotice> {
     let (name, language) = (o.settings.hold_notice_template.as_deref()?, o.settings.hold_notice_language.as_deref()?);
     let params = o.template(name, language).map(|def| prefill(def, o)).unwrap_or_default();
     let send = TemplateSend { name: name.to_owned(), language: language.to_owned(), params };
-    Some(match queue_template(state, o, &send, author, None).await {
-        Ok(message_id) => HoldNotice::Queued { message_id, template: name.to_owned() },
+    let slot = match template_outbound(o, &send, author, None) {
+        Ok(msg) => state.store.enqueue_hold_notice(&msg).await.map_err(|e| match e {
+            StoreError::Conflict(m) => ReplyError::Conflict(m),
+            StoreError::NotFound(_) => ReplyError::NoTicket(o.ticket.id),
+            other => ReplyError::Store(other),
+        }),
+        Err(e) => Err(e),
+    };
+    Some(match slot {
+        Ok(HoldNoticeSlot::Queued(queued)) => {
+            state.outbox_wake.notify_one();
+            state.events.ticket(o.ticket.id);
+            HoldNotice::Queued { message_id: queued.message_id, template: name.to_owned() }
+        }
+        Ok(HoldNoticeSlot::AlreadySent { message_id }) => HoldNotice::AlreadySent { message_id, template: name.to_owned() },
         Err(e) => {
             tracing::warn!(ticket_id = o.ticket.id, error = %e, "the hold notice template was not sent");
             HoldNotice::NotSent { reason: e.to_string() }
@@ -294,6 +316,12 @@ async fn queue_template(
     author: &str,
     replaces: Option<i64>,
 ) -> Result<i64, ReplyError> {
+    let msg = template_outbound(o, send, author, replaces)?;
+    Ok(commit(state, o, msg).await?.message_id)
+}
+
+/// A template send, checked parameter by parameter, as the outbox stores it.
+fn template_outbound(o: &Outlook, send: &TemplateSend, author: &str, replaces: Option<i64>) -> Result<NewOutbound, ReplyError> {
     let outgoing = Outgoing::Template { name: send.name.clone(), language: send.language.clone(), params: send.params.clone() };
     match decide(&o.context(), &outgoing) {
         SendDecision::Send { .. } => {}
@@ -306,11 +334,10 @@ async fn queue_template(
     let valid = template::validate(def, &send.params).map_err(|e| invalid(e.parameter.unwrap_or_default(), e.reason))?;
     let text = template::preview(def, &send.params).to_text();
     let request = template_message(o.recipient(), &valid).to_string();
-    let msg = NewOutbound {
+    Ok(NewOutbound {
         replaces: replaces.map(|r| (r, Resolution::Template)),
         ..outbound(o, "template", &text, author, request, Channel::Whatsapp)
-    };
-    Ok(commit(state, o, msg).await?.message_id)
+    })
 }
 
 /// Twilio's limit for one message body.

@@ -14,7 +14,9 @@ use serde_json::{json, Value};
 use windowdesk_core::template::{MediaKind, ParamValue, TemplateParams};
 use windowdesk_core::{DeliveryState, ManualClock, SendOption, Timestamp};
 use windowdesk_server::deliveries::{dismiss, resend, ResendAs};
-use windowdesk_server::replies::{hold_reply, post_sms, post_template, post_text_reply, ReplyError, ReplyOutcome, TemplateSend};
+use windowdesk_server::replies::{
+    hold_reply, post_sms, post_template, post_text_reply, settings_of, HoldNotice, ReplyError, ReplyOutcome, TemplateSend,
+};
 use windowdesk_server::templates::sync_all;
 use windowdesk_sim::{Say, SmsFault, TemplateConfig, TemplateStatusChange, WindowEnforcement};
 use windowdesk_store::testing::Backend;
@@ -30,6 +32,7 @@ on_both_backends!(
     s9_held_replies_go_out_once_in_order_when_the_customer_writes_again,
     s9_a_held_reply_that_the_customer_never_answers_expires_as_failed,
     d4_a_failed_reply_is_resent_as_a_template_or_dismissed_and_keeps_its_history,
+    s9_the_hold_notice_goes_out_once_per_closed_window_episode,
 );
 
 const CUSTOMER: &str = "15550009876";
@@ -454,5 +457,61 @@ async fn d4_a_failed_reply_is_resent_as_a_template_or_dismissed_and_keeps_its_hi
     assert!(matches!(again, ReplyError::Conflict(_)), "a dismissed message cannot be resent: {again}");
     let kinds: Vec<String> = app.store().ticket_events(ticket).await.unwrap().into_iter().map(|e| e.kind).collect();
     assert_eq!(kinds.iter().filter(|k| *k == "failed_delivery_resolved").count(), 2, "{kinds:?}");
+    app.stop().await;
+}
+
+/// The "a reply is waiting" notice each hold of this episode brought, as the hold reported it.
+fn notice_of(outcome: ReplyOutcome) -> HoldNotice {
+    match outcome {
+        ReplyOutcome::Held { notice: Some(n), .. } => n,
+        other => panic!("expected held with a notice outcome, got {other:?}"),
+    }
+}
+
+fn templates_received(app: &TestApp) -> usize {
+    app.sim().received().iter().filter(|r| r.kind == "template").count()
+}
+
+/// SPEC 9: the paid "reply waiting" template goes out once per closed-window episode of a customer
+/// (from the window closing to the customer writing again), however many replies are held, even
+/// when holds race; the next episode gets its own.
+async fn s9_the_hold_notice_goes_out_once_per_closed_window_episode(backend: Backend) {
+    let start = Timestamp::from_unix_seconds(now_secs());
+    let clock = Arc::new(ManualClock::new(start));
+    let app = TestApp::start_with_sim(backend, Some(clock.clone()), |_| {}).await;
+    app.sync_templates().await;
+    let mut settings = settings_of(&app.running.state, app.bn).await.unwrap();
+    settings.hold_notice_template = Some("reply_waiting".into());
+    settings.hold_notice_language = Some("en_US".into());
+    assert!(app.store().save_number_settings(&settings).await.unwrap());
+    let ticket = closed_window_ticket(&app).await;
+    let s = &app.running.state;
+
+    let first = notice_of(hold_reply(s, ticket, "Your parcel is at the depot.", "agent:1").await.unwrap());
+    let HoldNotice::Queued { message_id: notice_id, .. } = first else { panic!("the first hold sends the notice: {first:?}") };
+    let second = notice_of(hold_reply(s, ticket, "It goes out on Monday.", "agent:1").await.unwrap());
+    assert!(matches!(second, HoldNotice::AlreadySent { message_id: Some(id), .. } if id == notice_id), "{second:?}");
+    // Two more at the same moment: the store's key decides, not a flag in this process.
+    let (a, b) = tokio::join!(hold_reply(s, ticket, "Tracking: 1Z999", "agent:1"), hold_reply(s, ticket, "Sorry again!", "agent:2"));
+    for n in [notice_of(a.unwrap()), notice_of(b.unwrap())] {
+        assert!(matches!(n, HoldNotice::AlreadySent { .. }), "{n:?}");
+    }
+    app.eventually("the notice at Meta", || async { (templates_received(&app) == 1).then_some(()) }).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(templates_received(&app), 1, "one paid template for four held replies");
+
+    // The customer writes: the four held replies go out, and this episode is over.
+    app.sim().say(Say::text(CUSTOMER, "Hi, I am back")).await.unwrap();
+    app.eventually("the held replies at Meta", || async { (app.sim().received().len() == 5).then_some(()) }).await;
+
+    // A day later the window has closed again: a new episode, with its own notice.
+    clock.set(start.plus(Duration::from_secs(25 * 3600)));
+    let next = notice_of(hold_reply(s, ticket, "Did the parcel arrive?", "agent:1").await.unwrap());
+    assert!(matches!(next, HoldNotice::Queued { message_id, .. } if message_id != notice_id), "{next:?}");
+    let again = notice_of(hold_reply(s, ticket, "Let us know!", "agent:1").await.unwrap());
+    assert!(matches!(again, HoldNotice::AlreadySent { .. }), "{again:?}");
+    app.eventually("the second episode's notice at Meta", || async { (templates_received(&app) == 2).then_some(()) }).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(templates_received(&app), 2);
     app.stop().await;
 }

@@ -6,6 +6,8 @@
 
 #![allow(clippy::unwrap_used)] // scenario functions called from the generated #[test]s
 
+#[path = "web/agent_view.rs"]
+mod agent_view;
 mod common;
 #[path = "web/ways_out.rs"]
 mod ways_out;

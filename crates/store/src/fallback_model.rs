@@ -94,6 +94,15 @@ pub enum Requeue {
     Hold { expires_at: Timestamp },
 }
 
+/// What became of a "reply waiting" notice offered for a customer's current closed-window episode.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HoldNoticeSlot {
+    /// The first of the episode: committed to the outbox.
+    Queued(crate::model::Enqueued),
+    /// The episode already has its notice (message `message_id`); nothing was stored.
+    AlreadySent { message_id: Option<i64> },
+}
+
 /// A held reply that ran out of time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct ExpiredHold {

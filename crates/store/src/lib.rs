@@ -223,6 +223,11 @@ pub trait FallbackStore: Send + Sync {
     async fn save_number_settings(&self, settings: &NumberSettings) -> Result<bool, StoreError>;
     /// An outbound message and its outbox row.
     async fn outbound_message(&self, message_id: i64) -> Result<Option<OutboundMessage>, StoreError>;
+    /// Commits the "a reply is waiting" template `msg` unless the customer's current closed-window
+    /// episode (keyed by their last inbound `sent_at`) already has one (SPEC 9). The key and the message
+    /// commit together, so two holds at once send one notice, and a notice that could not be stored
+    /// leaves the episode free.
+    async fn enqueue_hold_notice(&self, msg: &NewOutbound) -> Result<HoldNoticeSlot, StoreError>;
     /// Held replies whose time is up at `now` become `failed` (held_expired), in one transaction.
     async fn expire_held(&self, now: Timestamp) -> Result<Vec<ExpiredHold>, StoreError>;
     /// Sends a failed or blocked message again, as it was (D4): back to the queue, or held. Its

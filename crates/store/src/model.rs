@@ -113,6 +113,11 @@ pub struct MessageRow {
     pub maybe_duplicate: bool,
     /// Who wrote an outbound message: `agent:<id>`, `api:<token>`, `rule:<id>`.
     pub author: Option<String>,
+    /// When the delivery state last changed (Meta's time for its statuses).
+    pub delivery_updated_at: Option<Timestamp>,
+    /// When an outbound message left the desk (its provider accepted it; the last time if resent).
+    /// `sent_at` stays the moment it was written.
+    pub went_out_at: Option<Timestamp>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -530,6 +535,8 @@ impl MessageRow {
             raw: None,
             maybe_duplicate: false,
             author: Some(author.to_owned()),
+            delivery_updated_at: None,
+            went_out_at: None,
         }
     }
 }

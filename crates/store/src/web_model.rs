@@ -2,9 +2,9 @@
 //! with their read markers, @mention notifications and saved views.
 
 use serde::Serialize;
-use windowdesk_core::{TicketStatus, Timestamp};
+use windowdesk_core::{DeliveryState, TicketStatus, Timestamp};
 
-use crate::model::{AgentRow, AssigneeFilter, TicketSummary};
+use crate::model::{AgentRow, AssigneeFilter, Direction, TicketSummary};
 
 /// An agent as sign-in sees them: the row, the password hash to verify, and their time zone.
 #[derive(Clone, Debug)]
@@ -91,6 +91,27 @@ pub struct InboxItem {
     pub unread: bool,
     /// Where the next page starts if this is the last row shown.
     pub cursor: InboxCursor,
+    /// The newest customer message or reply in the thread's order (notes and reactions aside).
+    pub latest: Option<LatestMessage>,
+    /// The customer's last message, when nothing was replied after it: they have been waiting since.
+    /// Held, failed and blocked replies did not reach them; a rule's automatic answer is not a reply.
+    pub waiting_since: Option<Timestamp>,
+}
+
+/// The newest message of a ticket, as an inbox row shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LatestMessage {
+    pub message_id: i64,
+    pub direction: Direction,
+    pub kind: String,
+    /// The start of its text (at most 200 characters).
+    pub excerpt: Option<String>,
+    /// Who wrote a reply: `agent:<id>`, `api:<id>`, `rule:<id>`; `None` for the customer or the
+    /// WhatsApp Business app.
+    pub author: Option<String>,
+    /// When it was sent, or went out (a reply).
+    pub at: Timestamp,
+    pub delivery_state: Option<DeliveryState>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -137,5 +158,35 @@ pub fn assignee_from_text(s: Option<&str>) -> Option<AssigneeFilter> {
     match s? {
         "unassigned" => Some(AssigneeFilter::Unassigned),
         id => id.parse().ok().map(AssigneeFilter::Agent),
+    }
+}
+
+/// Outbound states of a reply that reached the customer or is on its way: held, failed and blocked
+/// ones did not, so the customer is still waiting.
+pub(crate) const REPLY_STATES: &str = "('queued', 'sending', 'accepted', 'sent', 'delivered', 'read', 'played')";
+
+/// What a backend reads for one inbox row besides the ticket (one query for the whole page).
+#[derive(Debug, Default)]
+pub(crate) struct RowExtras {
+    /// When the reader last opened the ticket.
+    pub seen_at: Option<i64>,
+    pub latest: Option<LatestMessage>,
+    /// The customer's last message (reactions aside).
+    pub last_inbound: Option<i64>,
+    /// A reply (see [`REPLY_STATES`]; not a rule's) went out at or after `last_inbound`.
+    pub replied_after: bool,
+}
+
+impl RowExtras {
+    pub(crate) fn item(self, summary: TicketSummary, ascending: bool) -> InboxItem {
+        let unread = self.seen_at.is_none_or(|s| summary.ticket.updated_at.unix_millis() > s);
+        let key = if ascending {
+            summary.window.last_inbound_at.map_or(0, Timestamp::unix_millis)
+        } else {
+            summary.ticket.last_message_at.unix_millis()
+        };
+        let cursor = InboxCursor { key, id: summary.ticket.id };
+        let waiting_since = self.last_inbound.filter(|_| !self.replied_after).map(Timestamp::from_unix_millis);
+        InboxItem { summary, unread, cursor, latest: self.latest, waiting_since }
     }
 }

@@ -58,6 +58,10 @@ fn outbound_out(ticket_id: i64, outcome: ReplyOutcome) -> Result<(StatusCode, Js
                 expires_at: Some(rfc3339(expires_at)),
                 notice: notice.map(|n| match n {
                     HoldNotice::Queued { template, message_id } => format!("template {template} queued as message {message_id}"),
+                    HoldNotice::AlreadySent { template, message_id } => format!(
+                        "template {template} not sent again: the customer already has it for this closed window{}",
+                        message_id.map(|id| format!(" (message {id})")).unwrap_or_default()
+                    ),
                     HoldNotice::NotSent { reason } => format!("not sent: {reason}"),
                 }),
             }),

@@ -48,9 +48,26 @@ pub fn span(ms: i64) -> String {
     }
 }
 
+/// How long someone has waited, to the minute: `under 1 min`, `4 min`, `3 h 12 min`, `2 d 4 h`. A
+/// wait is read at a glance; seconds would only flicker. The page's script uses the same wording.
+pub fn wait(ms: i64) -> String {
+    match ms / 60_000 {
+        0 => "under 1 min".to_owned(),
+        minutes @ 1..60 => format!("{minutes} min"),
+        _ => span(ms - ms % 60_000),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn waits_are_read_to_the_minute() {
+        assert_eq!(wait(12_000), "under 1 min");
+        assert_eq!(wait((4 * 60 + 3) * 1000), "4 min");
+        assert_eq!(wait((3 * 3600 + 12 * 60 + 59) * 1000), "3 h 12 min");
+    }
 
     #[test]
     fn spans_read_like_people_talk() {

@@ -1,8 +1,6 @@
 //! The notifier lists (Assigned to you, Unassigned), the views (Windows closing soon, saved filters),
 //! Failed deliveries and Mentions. Lists show 20 rows and load more on demand.
 
-use std::time::Duration;
-
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
@@ -10,10 +8,11 @@ use maud::{html, Markup};
 use serde::Deserialize;
 use windowdesk_core::window::WindowPolicy;
 use windowdesk_core::{TicketStatus, Timestamp};
-use windowdesk_store::{AssigneeFilter, FailedCursor, InboxCursor, InboxItem, InboxList, InboxQuery, NewSavedView, ViewFilter};
+use windowdesk_store::{AssigneeFilter, Direction, FailedCursor, InboxCursor, InboxItem, InboxList, InboxQuery, NewSavedView, ViewFilter};
 
+use super::components::{self, Actors};
 use super::format;
-use super::render::{self, Nav, NavCounts};
+use super::render::{self, closing_soon, nav_counts, Nav};
 use super::session::Agent;
 use super::ways_out::WaysOut;
 use super::WebError;
@@ -21,33 +20,6 @@ use crate::replies::{Outlook, ReplyError};
 use crate::AppState;
 
 pub const PAGE: u32 = 20;
-
-/// The counts next to every navigation entry.
-pub async fn nav_counts(state: &AppState, agent: &Agent) -> Result<NavCounts, WebError> {
-    let now = state.clock.now();
-    let mut counts = NavCounts {
-        assigned: state.store.inbox_count(&InboxList::AssignedTo(agent.id())).await?,
-        unassigned: state.store.inbox_count(&InboxList::Unassigned).await?,
-        closing_soon: state.store.inbox_count(&closing_soon(state, now)).await?,
-        failed: state.store.failed_count().await?,
-        mentions: state.store.unread_notifications(agent.id()).await?,
-        views: Vec::new(),
-    };
-    for view in state.store.saved_views(agent.id()).await? {
-        let n = state.store.inbox_count(&InboxList::Filter(view.filter.clone())).await?;
-        counts.views.push((view.id, view.name, n));
-    }
-    Ok(counts)
-}
-
-/// The "Windows closing soon" list as of `now` (bounds from the window rules in core).
-pub fn closing_soon(state: &AppState, now: Timestamp) -> InboxList {
-    let within = Duration::from_secs(state.web.config.closing_soon_minutes.saturating_mul(60));
-    match state.policy.closing_within(now, within) {
-        Some((inbound_after, inbound_at_or_before)) => InboxList::ClosingSoon { inbound_after, inbound_at_or_before },
-        None => InboxList::ClosingSoon { inbound_after: now, inbound_at_or_before: now },
-    }
-}
 
 /// Names of the lists `/inbox/more` can continue.
 fn list_named(state: &AppState, agent: &Agent, name: &str, now: Timestamp) -> Result<InboxList, WebError> {
@@ -63,28 +35,63 @@ async fn page_of(state: &AppState, agent: &Agent, list: InboxList, after: Option
     Ok(state.store.inbox(&InboxQuery { list, reader: agent.id(), after, limit: PAGE }).await?)
 }
 
-/// One ticket in a list.
-pub fn row(item: &InboxItem, agent: &Agent, policy: WindowPolicy, now: Timestamp) -> Markup {
-    let s = &item.summary;
-    let t = &s.ticket;
-    let w = s.window.state(policy, now);
-    html! {
-        li.ticket-row data-ticket-id=(t.id) data-unread=(item.unread) {
-            a href={"/tickets/" (t.id)} {
-                span.unread-dot aria-hidden="true" {}
-                @if item.unread { span.sr { "Unread: " } }
-                span.name { (s.contact_name) }
-                span.subject { (t.subject) }
-                span.meta {
-                    span.status.(t.status.as_str()) { (t.status.as_str()) }
-                    @match (w.open, w.expires_at) {
-                        (true, Some(end)) => span.window.open data-window-end=(end.unix_millis()) { (format::span(now.millis_until(end))) " left" },
-                        (false, Some(_)) => span.window.closed { "window closed" },
-                        _ => span.window.none { "no window" },
+/// What every row of a list needs besides its ticket.
+pub struct Rows<'a> {
+    pub agent: &'a Agent,
+    pub policy: WindowPolicy,
+    pub now: Timestamp,
+    pub actors: &'a Actors,
+}
+
+impl Rows<'_> {
+    /// One ticket in a list: who, the latest message and who wrote it, how long the customer has been
+    /// waiting, the status, and the window coloured by how much of it is left.
+    pub fn row(&self, item: &InboxItem) -> Markup {
+        let s = &item.summary;
+        let t = &s.ticket;
+        let now = self.now;
+        let waiting = item.waiting_since.filter(|_| !matches!(t.status, TicketStatus::Solved | TicketStatus::Closed));
+        html! {
+            li.ticket-row data-ticket-id=(t.id) data-unread=(item.unread) data-waiting-since=[waiting.map(Timestamp::unix_millis)] {
+                a href={"/tickets/" (t.id)} {
+                    span.unread-dot aria-hidden="true" {}
+                    @if item.unread { span.sr { "Unread: " } }
+                    span.name { (s.contact_name) }
+                    (self.latest(item))
+                    span.meta {
+                        (components::status_pill(t.status))
+                        (components::window_pill(&s.window.state(self.policy, now), now))
+                        @if let Some(since) = waiting {
+                            span.waiting data-since=(since.unix_millis()) title={"The customer's last message, unanswered: " (format::full_time(since, self.agent.tz()))} {
+                                "waiting " (format::wait(since.millis_until(now)))
+                            }
+                        }
+                        @for tag in &s.tags { span.tag { (tag) } }
+                        (components::time(item.latest.as_ref().map_or(t.last_message_at, |l| l.at), now, self.agent))
                     }
-                    @for tag in &s.tags { span.tag { (tag) } }
-                    (render::time(t.last_message_at, now, agent))
                 }
+            }
+        }
+    }
+
+    /// The latest message and who wrote it: the customer, an agent, a rule, an API token.
+    fn latest(&self, item: &InboxItem) -> Markup {
+        let Some(l) = &item.latest else { return html! { span.latest { span.excerpt { (item.summary.ticket.subject) } } } };
+        let who = match (l.direction, l.author.as_deref()) {
+            (Direction::Inbound, _) => item.summary.contact_name.clone(),
+            (_, Some(author)) => self.actors.name(author),
+            (_, None) => self.actors.name("business_app"),
+        };
+        let text = match l.excerpt.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
+            Some(b) => b.to_owned(),
+            None => format!("({})", l.kind),
+        };
+        html! {
+            span.latest data-direction=(l.direction.as_str()) {
+                span.who { (who) } ": "
+                @if l.kind == "template" { span.sr { "Template: " } }
+                @if l.kind == "sms" { span.sr { "SMS: " } }
+                span.excerpt { (text) }
             }
         }
     }
@@ -101,13 +108,13 @@ fn more_link(list: &str, items: &[InboxItem]) -> Markup {
 }
 
 /// One of the inbox's lists; `id` names both the section and the list it loads more of.
-fn list_section(id: &str, title: &str, items: &[InboxItem], agent: &Agent, policy: WindowPolicy, now: Timestamp, empty: &str) -> Markup {
+fn list_section(id: &str, title: &str, items: &[InboxItem], rows: &Rows<'_>, empty: &str) -> Markup {
     let list = id;
     html! {
         section.list #(id) aria-labelledby={(id) "-title"} {
             h2 #{(id) "-title"} { (title) }
             @if items.is_empty() { p.empty { (empty) } }
-            ul.tickets data-list=(list) { @for item in items { (row(item, agent, policy, now)) } }
+            ul.tickets data-list=(list) { @for item in items { (rows.row(item)) } }
             (more_link(list, items))
         }
     }
@@ -118,9 +125,11 @@ pub async fn inbox_lists(state: &AppState, agent: &Agent) -> Result<Markup, WebE
     let now = state.clock.now();
     let mine = page_of(state, agent, InboxList::AssignedTo(agent.id()), None).await?;
     let unassigned = page_of(state, agent, InboxList::Unassigned, None).await?;
+    let (_, actors) = Actors::load(state).await?;
+    let rows = Rows { agent, policy: state.policy, now, actors: &actors };
     Ok(html! {
-        (list_section("assigned", "Assigned to you", &mine, agent, state.policy, now, "Nothing assigned to you is new or open."))
-        (list_section("unassigned", "Unassigned", &unassigned, agent, state.policy, now, "No unassigned tickets."))
+        (list_section("assigned", "Assigned to you", &mine, &rows, "Nothing assigned to you is new or open."))
+        (list_section("unassigned", "Unassigned", &unassigned, &rows, "No unassigned tickets."))
     })
 }
 
@@ -188,10 +197,12 @@ pub async fn more(State(state): State<AppState>, agent: Agent, Query(q): Query<M
         (name, _) => list_named(&state, &agent, name, now)?,
     };
     let items = page_of(&state, &agent, list, Some(InboxCursor { key: q.key, id: q.id })).await?;
+    let (_, actors) = Actors::load(&state).await?;
+    let rows = Rows { agent: &agent, policy: state.policy, now, actors: &actors };
     let list_name = if q.list == "view" { format!("view&view={}", q.view.unwrap_or_default()) } else { q.list.clone() };
     Ok(Html(
         html! {
-            @for item in &items { (row(item, &agent, state.policy, now)) }
+            @for item in &items { (rows.row(item)) }
             (more_link(&list_name, &items))
         }
         .into_string(),
@@ -220,6 +231,8 @@ pub async fn view_page(State(state): State<AppState>, agent: Agent, Path(view): 
         (name, Nav::View(id), list, format!("view&view={id}"), Some(id))
     };
     let items = page_of(&state, &agent, list, None).await?;
+    let (_, actors) = Actors::load(&state).await?;
+    let rows = Rows { agent: &agent, policy: state.policy, now, actors: &actors };
     let minutes = state.web.config.closing_soon_minutes;
     let content = html! {
         h1 { (title) }
@@ -228,7 +241,7 @@ pub async fn view_page(State(state): State<AppState>, agent: Agent, Path(view): 
         }
         section.list #view aria-label=(title) {
             @if items.is_empty() { p.empty { "No tickets in this view." } }
-            ul.tickets data-list=(list_name) { @for item in &items { (row(item, &agent, state.policy, now)) } }
+            ul.tickets data-list=(list_name) { @for item in &items { (rows.row(item)) } }
             (more_link(&list_name, &items))
         }
         @if let Some(id) = view_id {
@@ -343,7 +356,7 @@ pub async fn failed_page(State(state): State<AppState>, agent: Agent, Query(q): 
                         span.badge.bad { (r.state.as_str()) }
                         span.reason { (windowdesk_whatsapp::errors::failure_reason(r.error_code, r.error_title.as_deref(), r.state)) }
                         span.body { (r.body.as_deref().unwrap_or("")) }
-                        (render::time(r.at, now, &agent))
+                        (components::time(r.at, now, &agent))
                     }
                     @if let Some(d) = deal { (d) }
                 }
@@ -362,10 +375,8 @@ pub async fn notifications_page(State(state): State<AppState>, agent: Agent) -> 
     let now = state.clock.now();
     let counts = nav_counts(&state, &agent).await?;
     let rows = state.store.notifications(agent.id(), 50).await?;
-    let mut actors = Vec::with_capacity(rows.len());
-    for n in &rows {
-        actors.push(super::ticket::actor_name(&state, &n.actor).await);
-    }
+    let (_, names) = Actors::load(&state).await?;
+    let actors: Vec<String> = rows.iter().map(|n| names.name(&n.actor)).collect();
     let content = html! {
         h1 { "Mentions" }
         @if rows.is_empty() { p.empty { "Nobody has mentioned you in a note yet." } }
@@ -377,7 +388,7 @@ pub async fn notifications_page(State(state): State<AppState>, agent: Agent) -> 
                         span.actor { (actor) }
                         " mentioned you on ticket #" (n.ticket_id) ": "
                         span.body { (n.excerpt.as_deref().unwrap_or("")) }
-                        " " (render::time(n.created_at, now, &agent))
+                        " " (components::time(n.created_at, now, &agent))
                     }
                 }
             }

@@ -14,7 +14,8 @@ use serde_json::{json, Value};
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::BroadcastStream;
 
-use super::inbox::{inbox_lists, nav_counts};
+use super::inbox::inbox_lists;
+use super::render::nav_counts;
 use super::session::Agent;
 use super::WebError;
 use crate::events::DeskEvent;

@@ -5,12 +5,16 @@
 //! - [`inbox`]: the notifier lists, views and their counts.
 //! - [`ticket`]: the ticket page, the composer and what agents do to tickets.
 //! - [`live`]: the event stream and the fragments pages refetch.
-//! - [`render`]: layout and the pieces pages share; [`format`]: times and durations for people.
+//! - [`render`]: the page frame and its navigation counts; [`components`]: view pieces pages share
+//!   (actor names, times, pills); [`format`]: times and durations for people.
 //!
 //! Every route but `/login` and its stylesheet needs a session. Customer content is untrusted: maud
 //! escapes everything it renders, and the Content-Security-Policy allows only this origin's script.
 
 pub mod admin;
+pub mod components;
+pub mod delivery;
+pub mod event_log;
 pub mod format;
 pub mod inbox;
 pub mod live;
@@ -31,6 +35,7 @@ use axum::Router;
 use windowdesk_store::StoreError;
 
 use crate::config::WebConfig;
+use crate::replies::ReplyError;
 use crate::AppState;
 
 /// What the pages need that is not in the store: settings and the sign-in rate limiters.
@@ -143,6 +148,16 @@ pub enum WebError {
     Conflict(String),
     #[error("the database is unavailable: {0}")]
     Store(#[from] StoreError),
+}
+
+/// How a failed send or ticket action reads on a page.
+pub fn reply_error(e: ReplyError, ticket_id: i64) -> WebError {
+    match e {
+        ReplyError::Invalid { field, message } => WebError::BadRequest(format!("{field}: {message}")),
+        ReplyError::NoTicket(_) => WebError::NotFound(format!("There is no ticket {ticket_id}.")),
+        ReplyError::Conflict(m) => WebError::Conflict(m),
+        ReplyError::Store(e) => e.into(),
+    }
 }
 
 impl IntoResponse for WebError {

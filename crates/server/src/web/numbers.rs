@@ -10,8 +10,7 @@ use axum::Form;
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::inbox::nav_counts;
-use super::render::{self, Nav};
+use super::render::{self, nav_counts, Nav};
 use super::session::Agent;
 use super::WebError;
 use crate::api::error::ApiError;

@@ -15,7 +15,7 @@ use windowdesk_core::decision::{quote_template, MessageCategory, Price};
 use windowdesk_core::template::{ButtonDef, HeaderDef, ParamFormat, ParamValue, TemplateDef, TemplateParams};
 
 use super::session::{urlencode, Agent};
-use super::WebError;
+use super::{reply_error, WebError};
 use crate::deliveries::{self, ResendAs};
 use crate::replies::{prefill, Outlook, ReplyError, ReplyOutcome, TemplateSend};
 use crate::AppState;
@@ -349,15 +349,6 @@ fn posted(fields: Vec<(String, String)>) -> Result<Posted, WebError> {
         }
     }
     Ok(p)
-}
-
-pub fn reply_error(e: ReplyError, ticket_id: i64) -> WebError {
-    match e {
-        ReplyError::Invalid { field, message } => WebError::BadRequest(format!("{field}: {message}")),
-        ReplyError::NoTicket(_) => WebError::NotFound(format!("There is no ticket {ticket_id}.")),
-        ReplyError::Conflict(m) => WebError::Conflict(m),
-        ReplyError::Store(e) => e.into(),
-    }
 }
 
 /// `POST /tickets/{id}/templates/preview`: the preview fragment for the form's current values.

@@ -1,11 +1,15 @@
 //! The page frame and the pieces several pages share. maud escapes every value it renders; nothing
 //! here uses `PreEscaped` on anything but fixed markup.
 
+use std::time::Duration;
+
 use maud::{html, Markup, DOCTYPE};
 use windowdesk_core::Timestamp;
+use windowdesk_store::InboxList;
 
-use super::format;
 use super::session::Agent;
+use super::WebError;
+use crate::AppState;
 
 /// Counts shown next to the navigation entries; refreshed live by the script (`data-count`).
 #[derive(Clone, Debug, Default)]
@@ -17,6 +21,33 @@ pub struct NavCounts {
     pub mentions: u64,
     /// Saved views: (id, name, count).
     pub views: Vec<(i64, String, u64)>,
+}
+
+/// The counts next to every navigation entry.
+pub async fn nav_counts(state: &AppState, agent: &Agent) -> Result<NavCounts, WebError> {
+    let now = state.clock.now();
+    let mut counts = NavCounts {
+        assigned: state.store.inbox_count(&InboxList::AssignedTo(agent.id())).await?,
+        unassigned: state.store.inbox_count(&InboxList::Unassigned).await?,
+        closing_soon: state.store.inbox_count(&closing_soon(state, now)).await?,
+        failed: state.store.failed_count().await?,
+        mentions: state.store.unread_notifications(agent.id()).await?,
+        views: Vec::new(),
+    };
+    for view in state.store.saved_views(agent.id()).await? {
+        let n = state.store.inbox_count(&InboxList::Filter(view.filter.clone())).await?;
+        counts.views.push((view.id, view.name, n));
+    }
+    Ok(counts)
+}
+
+/// The "Windows closing soon" list as of `now` (bounds from the window rules in core).
+pub fn closing_soon(state: &AppState, now: Timestamp) -> InboxList {
+    let within = Duration::from_secs(state.web.config.closing_soon_minutes.saturating_mul(60));
+    match state.policy.closing_within(now, within) {
+        Some((inbound_after, inbound_at_or_before)) => InboxList::ClosingSoon { inbound_after, inbound_at_or_before },
+        None => InboxList::ClosingSoon { inbound_after: now, inbound_at_or_before: now },
+    }
 }
 
 /// Which navigation entry is current.
@@ -90,7 +121,7 @@ pub fn page(agent: &Agent, title: &str, nav: Nav, counts: &NavCounts, now: Times
                     }
                     main #main tabindex="-1" { (content) }
                 }
-                div #live-status role="status" aria-live="polite" {}
+                div #live-status .sr role="status" aria-live="polite" {}
                 script src="/assets/app.js" defer {}
             }
         }
@@ -137,12 +168,6 @@ pub fn error_page(title: &str, message: &str) -> Markup {
     }
 }
 
-/// `<time>` with a short label and the full moment as its tooltip.
-pub fn time(at: Timestamp, now: Timestamp, agent: &Agent) -> Markup {
-    let tz = agent.tz();
-    html! { time datetime=(format::iso(at)) title=(format::full_time(at, tz)) { (format::short_time(at, now, tz)) } }
-}
-
 /// A one-line notice after an action (`?done=…`), from a fixed list: nothing from the URL is shown.
 pub fn notice(code: Option<&str>) -> Option<Markup> {
     let (class, text) = match code? {
@@ -159,6 +184,10 @@ pub fn notice(code: Option<&str>) -> Option<Markup> {
         "held_no_notice" => (
             "bad",
             "Reply held: it will be delivered when the customer writes again. The \"reply waiting\" template could not be sent; see the event log.",
+        ),
+        "held_notice_sent_before" => (
+            "ok",
+            "Reply held: it will be delivered when the customer writes again. The customer already has the \"reply waiting\" template for this closed window, so it was not sent again.",
         ),
         "sms" => ("ok", "Sent via SMS, with a link to continue on WhatsApp."),
         "template" => ("ok", "Template queued: it is on its way to the customer."),

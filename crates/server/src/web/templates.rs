@@ -13,9 +13,9 @@ use serde::Deserialize;
 use windowdesk_core::Timestamp;
 use windowdesk_store::TemplateRow;
 
-use super::inbox::nav_counts;
+use super::components;
 use super::numbers::admin_only;
-use super::render::{self, Nav};
+use super::render::{self, nav_counts, Nav};
 use super::session::{Agent, CsrfForm};
 use super::WebError;
 use crate::api::templates::template_out;
@@ -50,7 +50,7 @@ fn account_table(waba: &str, rows: &[&TemplateRow], agent: &Agent, now: Timestam
             h2 #{(table_id) "-title"} { "Account " (waba) }
             p.hint {
                 (rows.len()) " template(s). Last synced: "
-                @match last_sync { Some(at) => (render::time(at, now, agent)), None => "never" }
+                @match last_sync { Some(at) => (components::time(at, now, agent)), None => "never" }
             }
             table.templates id=(table_id) {
                 caption.sr { "Templates of account " (waba) }
@@ -86,7 +86,7 @@ fn account_table(waba: &str, rows: &[&TemplateRow], agent: &Agent, now: Timestam
                                     None => "no: not synced yet",
                                 }
                             }
-                            td { @match r.synced_at { Some(at) => (render::time(at, now, agent)), None => "never" } }
+                            td { @match r.synced_at { Some(at) => (components::time(at, now, agent)), None => "never" } }
                         }
                     }
                 }

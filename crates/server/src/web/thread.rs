@@ -1,14 +1,14 @@
 //! The conversation of a ticket as bubbles: customer messages on the left, replies on the right,
-//! notes set apart; media inline; reactions, forwarded badges, delivery ticks and failure reasons;
-//! and the event log.
+//! notes set apart; media inline; reactions, forwarded badges, delivery lines and failure reasons.
 
 use std::collections::HashMap;
 
 use maud::{html, Markup};
 use windowdesk_core::{DeliveryState, Timestamp};
-use windowdesk_store::{Direction, EventRow, MessageMedia, MessageRow, OutboundMessage, TicketReactionRow};
+use windowdesk_store::{Direction, MessageMedia, MessageRow, OutboundMessage, TicketReactionRow};
 
-use super::render;
+use super::components::{self, Actors};
+use super::delivery::{self, Histories};
 use super::session::Agent;
 use super::ways_out::{self, WaysOut};
 
@@ -20,10 +20,12 @@ pub struct ThreadContext<'a> {
     /// Download state of the media messages, by message id.
     pub media: &'a HashMap<i64, MessageMedia>,
     /// Display names of actors (`agent:3` → "Ana Lima").
-    pub actors: &'a HashMap<String, String>,
+    pub actors: &'a Actors,
     pub customer: &'a str,
     /// Held, failed and blocked replies with their hold expiry and what was done about them.
     pub outbound: &'a HashMap<i64, OutboundMessage>,
+    /// What happened to each outbound message before its current state (from the ticket's events).
+    pub history: &'a Histories,
     /// What the ticket can do about failed messages now (none on pages that only show).
     pub ways: Option<&'a WaysOut>,
 }
@@ -52,7 +54,7 @@ fn bubble(m: &MessageRow, cx: &ThreadContext<'_>, reactions: &[&TicketReactionRo
     let sender = match m.direction {
         Direction::Inbound => cx.customer.to_owned(),
         Direction::System => "WhatsApp".to_owned(),
-        _ => m.author.as_deref().map_or_else(|| "The business".to_owned(), |a| actor(cx.actors, a)),
+        _ => m.author.as_deref().map_or_else(|| "The business".to_owned(), |a| cx.actors.name(a)),
     };
     html! {
         li.bubble.(side) #{"m" (m.id)} data-message-id=(m.id) data-direction=(side) data-kind=(m.kind) data-state=[m.delivery_state.map(DeliveryState::as_str)] {
@@ -71,24 +73,30 @@ fn bubble(m: &MessageRow, cx: &ThreadContext<'_>, reactions: &[&TicketReactionRo
                 @if m.edited_at.is_some() { span.badge { "Edited" } }
             }
             (content(m, cx))
+            (delivery::replaces_line(m, cx.history))
             @if !reactions.is_empty() {
                 ul.reactions aria-label="Reactions" {
                     @for r in reactions { li data-emoji=(r.emoji) { (r.emoji) } }
                 }
             }
+            (delivery::story(m, cx.history, cx.actors, cx.now, cx.agent))
             div.foot {
-                (render::time(m.sent_at, cx.now, cx.agent))
-                @if let Some(state) = m.delivery_state.filter(|_| m.direction == Direction::Outbound) { (ticks(state)) }
+                (when(m, cx))
+                (delivery::state(m, cx.now, cx.agent))
             }
             @if m.maybe_duplicate {
                 p.badge.warn.dup { "May have been sent twice: the desk stopped while sending it, and sent it again." }
             }
             @if let Some(state) = m.delivery_state.filter(|s| matches!(s, DeliveryState::Failed | DeliveryState::Blocked)) {
-                div.failure role="alert" data-error-code=[m.error_code] {
+                // Once dealt with (resent another way, dismissed) it stays marked, without the advice.
+                @let resolved = cx.outbound.get(&m.id).is_some_and(|o| o.resolution.is_some());
+                div.failure.resolved[resolved] role=(if resolved { "note" } else { "alert" }) data-error-code=[m.error_code] {
                     strong { @if state == DeliveryState::Blocked { "Not sent" } @else { "Not delivered" } }
                     p.reason { (windowdesk_whatsapp::errors::failure_reason(m.error_code, m.error_title.as_deref(), state)) }
-                    @if let Some(d) = meta_words(m) { p.details { "WhatsApp said: " (d) } }
-                    p.action { (windowdesk_whatsapp::errors::what_to_do(if state == DeliveryState::Blocked { Some(131_047) } else { m.error_code })) }
+                    @if !resolved {
+                        @if let Some(d) = meta_words(m) { p.details { "WhatsApp said: " (d) } }
+                        p.action { (windowdesk_whatsapp::errors::what_to_do(if state == DeliveryState::Blocked { Some(131_047) } else { m.error_code })) }
+                    }
                     @if let (Some(o), Some(w)) = (cx.outbound.get(&m.id), cx.ways) { (ways_out::deal(o, w, cx.agent, "ticket")) }
                 }
             }
@@ -98,6 +106,20 @@ fn bubble(m: &MessageRow, cx: &ThreadContext<'_>, reactions: &[&TicketReactionRo
         }
     }
 }
+
+/// When a message was sent. A reply that went out well after it was written (held until the customer
+/// wrote, resent after a failure) stands where the customer got it, and says both moments.
+fn when(m: &MessageRow, cx: &ThreadContext<'_>) -> Markup {
+    match m.went_out_at.filter(|out| m.direction == Direction::Outbound && m.sent_at.millis_until(*out) >= WRITTEN_EARLIER_MS) {
+        Some(out) => html! {
+            span.written { "written " (components::time(m.sent_at, cx.now, cx.agent)) ", sent " (components::time(out, cx.now, cx.agent)) }
+        },
+        None => components::time(m.went_out_at.unwrap_or(m.sent_at), cx.now, cx.agent),
+    }
+}
+
+/// From how long between writing and sending a reply shows both moments.
+const WRITTEN_EARLIER_MS: i64 = 60_000;
 
 fn content(m: &MessageRow, cx: &ThreadContext<'_>) -> Markup {
     if m.revoked_at.is_some() {
@@ -148,82 +170,5 @@ fn meta_words(m: &MessageRow) -> Option<String> {
         (Some(t), _) => Some(t.to_owned()),
         (None, Some(d)) => Some(d.to_owned()),
         (None, None) => None,
-    }
-}
-
-/// Delivery ticks, with the state in words for screen readers and tests.
-pub fn ticks(state: DeliveryState) -> Markup {
-    let (mark, words, class) = match state {
-        DeliveryState::Draft | DeliveryState::Queued => ("◷", "Queued", "pending"),
-        DeliveryState::Sending => ("◷", "Sending", "pending"),
-        DeliveryState::Accepted => ("✓", "Accepted by WhatsApp", "accepted"),
-        DeliveryState::Sent => ("✓", "Sent", "sent"),
-        DeliveryState::Delivered => ("✓✓", "Delivered", "delivered"),
-        DeliveryState::Read => ("✓✓", "Read", "read"),
-        DeliveryState::Played => ("✓✓ ▶", "Played", "read"),
-        DeliveryState::Failed => ("⚠", "Failed", "bad"),
-        DeliveryState::Blocked => ("⛔", "Not sent", "bad"),
-        DeliveryState::Held => ("‖", "Held", "held"),
-    };
-    html! {
-        span.ticks.(class) data-state=(state.as_str()) title=(words) {
-            span aria-hidden="true" { (mark) }
-            span.sr { (words) }
-        }
-    }
-}
-
-/// How an actor is shown.
-pub fn actor(actors: &HashMap<String, String>, key: &str) -> String {
-    if let Some(name) = actors.get(key) {
-        return name.clone();
-    }
-    match key.split_once(':') {
-        Some(("api", id)) => format!("API token {id}"),
-        Some(("rule", id)) => format!("Rule {id}"),
-        Some(("agent", id)) => format!("Agent {id}"),
-        _ => match key {
-            "customer" => "Customer".into(),
-            "meta" => "WhatsApp".into(),
-            "system" => "Windowdesk".into(),
-            other => other.into(),
-        },
-    }
-}
-
-/// The ticket's history: who did what, when.
-pub fn events(events: &[EventRow], cx: &ThreadContext<'_>) -> Markup {
-    html! {
-        details.events #events {
-            summary { "Event log (" (events.len()) ")" }
-            ol {
-                @for e in events {
-                    li data-kind=(e.kind) {
-                        (render::time(e.at, cx.now, cx.agent)) " "
-                        strong { (actor(cx.actors, &e.actor)) } " "
-                        (describe(e, cx.actors))
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn describe(e: &EventRow, actors: &HashMap<String, String>) -> String {
-    let s = |k: &str| e.data.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_owned();
-    let agent = |k: &str| match e.data.get(k).and_then(serde_json::Value::as_i64) {
-        Some(id) => actor(actors, &format!("agent:{id}")),
-        None => "nobody".into(),
-    };
-    match e.kind.as_str() {
-        "ticket_created" => "opened the ticket".into(),
-        "status_changed" => format!("changed the status from {} to {}", s("from"), s("to")),
-        "assignee_changed" => format!("assigned it to {} (was {})", agent("to"), agent("from")),
-        "tags_changed" => format!("changed tags: {}", e.data),
-        "note_added" => "added a note".into(),
-        "reply_queued" | "reply_enqueued" => "queued a reply".into(),
-        "delivery_status" => format!("reported {} for a message", s("status")),
-        "followup_created" => format!("opened follow-up ticket #{}", e.data.get("followup").map(ToString::to_string).unwrap_or_default()),
-        other => format!("{} {}", other.replace('_', " "), if e.data.is_null() { String::new() } else { e.data.to_string() }),
     }
 }

@@ -13,38 +13,21 @@ use windowdesk_core::window::WindowPolicy;
 use windowdesk_core::{DeliveryState, TicketStatus, Timestamp};
 use windowdesk_store::{AgentRow, Direction, TicketChange, TicketSummary};
 
+use super::components::Actors;
+use super::delivery::Histories;
+use super::event_log::{self, LogContext};
 use super::format;
-use super::inbox::nav_counts;
 use super::picker::{self, PickerRequest};
-use super::render::{self, Nav};
+use super::render::{self, nav_counts, Nav};
 use super::session::Agent;
 use super::thread::{self, ThreadContext};
 use super::ways_out::{self, WaysOut};
-use super::WebError;
+use super::{reply_error, WebError};
 use crate::replies::{self, Outlook, ReplyError, ReplyOutcome, MAX_TEXT_CHARS};
 use crate::AppState;
 
-/// Names of agents by actor key (`agent:3`).
-async fn actor_names(state: &AppState) -> Result<(Vec<AgentRow>, HashMap<String, String>), WebError> {
-    let agents = state.store.agents().await?;
-    let names = agents.iter().map(|a| (format!("agent:{}", a.id), a.name.clone())).collect();
-    Ok((agents, names))
-}
-
-/// How an actor is shown (for lists that show only a few).
-pub async fn actor_name(state: &AppState, key: &str) -> String {
-    let names = actor_names(state).await.map(|(_, n)| n).unwrap_or_default();
-    thread::actor(&names, key)
-}
-
 /// The part of the page that live updates replace: header, banner, thread, events.
-async fn live_part(
-    state: &AppState,
-    agent: &Agent,
-    summary: &TicketSummary,
-    agents: &HashMap<String, String>,
-    ways: &WaysOut,
-) -> Result<Markup, WebError> {
+async fn live_part(state: &AppState, agent: &Agent, summary: &TicketSummary, agents: &Actors, ways: &WaysOut) -> Result<Markup, WebError> {
     let now = state.clock.now();
     let id = summary.ticket.id;
     let messages = state.store.ticket_messages(id).await?;
@@ -74,12 +57,13 @@ async fn live_part(
         actors: agents,
         customer: &summary.contact_name,
         outbound: &outbound,
+        history: &Histories::of(&events, &messages),
         ways: Some(ways),
     };
     Ok(html! {
         (banner(summary, state.policy, now, agent))
         (thread::thread(&messages, &cx))
-        (thread::events(&events, &cx))
+        (event_log::log(&events, &LogContext { agent, now, actors: agents, messages: &messages, customer: &summary.contact_name }))
     })
 }
 
@@ -212,7 +196,7 @@ pub async fn render_ticket(
     picker: &PickerRequest,
 ) -> Result<Html<String>, WebError> {
     let summary = state.store.ticket_summary(id).await?.ok_or_else(|| WebError::NotFound(format!("There is no ticket {id}.")))?;
-    let outlook = Outlook::load(state, id).await.map_err(|e| picker::reply_error(e, id))?;
+    let outlook = Outlook::load(state, id).await.map_err(|e| reply_error(e, id))?;
     let ways = WaysOut::of(state, &outlook);
     let now = outlook.now;
     state.store.mark_ticket_read(agent.id(), id, now).await?;
@@ -220,7 +204,7 @@ pub async fn render_ticket(
         state.events.publish(crate::events::DeskEvent::Notification { agent_id: agent.id() });
     }
     let counts = nav_counts(state, agent).await?;
-    let (agents, names) = actor_names(state).await?;
+    let (agents, names) = Actors::load(state).await?;
     let live = live_part(state, agent, &summary, &names, &ways).await?;
     let t = &summary.ticket;
     let title = format!("#{} {}", t.id, summary.contact_name);
@@ -286,8 +270,8 @@ pub async fn live_fragment(state: &AppState, agent: &Agent, id: i64) -> Result<M
     if state.store.mark_notifications_read(agent.id(), id, now).await? > 0 {
         state.events.publish(crate::events::DeskEvent::Notification { agent_id: agent.id() });
     }
-    let (_, names) = actor_names(state).await?;
-    let outlook = Outlook::load(state, id).await.map_err(|e| picker::reply_error(e, id))?;
+    let (_, names) = Actors::load(state).await?;
+    let outlook = Outlook::load(state, id).await.map_err(|e| reply_error(e, id))?;
     let ways = WaysOut::of(state, &outlook);
     let live = live_part(state, agent, &summary, &names, &ways).await?;
     Ok(html! { span hidden data-ticket-status=(summary.ticket.status.as_str()) {} (live) })

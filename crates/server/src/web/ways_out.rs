@@ -12,9 +12,8 @@ use windowdesk_core::{Fallback, TicketStatus, Timestamp};
 use windowdesk_store::OutboundMessage;
 
 use super::format;
-use super::picker::reply_error;
 use super::session::Agent;
-use super::WebError;
+use super::{reply_error, WebError};
 use crate::deliveries::{self, ResendAs};
 use crate::replies::{HoldNotice, Outlook, ReplyOutcome, MAX_TEXT_CHARS};
 use crate::AppState;
@@ -129,7 +128,7 @@ pub fn deal(m: &OutboundMessage, w: &WaysOut, agent: &Agent, back: &str) -> Mark
             Some("dismissed") => p.resolved #{"resolved-" (id)} data-resolution="dismissed" { "Dismissed: it was not delivered, and it is off the Failed deliveries list." },
             Some(r) => p.resolved #{"resolved-" (id)} data-resolution=(r) {
                 @if r == "sms" { "Replaced by an SMS" } @else { "Replaced by a template" }
-                @if let Some(by) = m.replaced_by { ": " a href={"/tickets/" (m.ticket_id) "#m" (by)} { "message #" (by) } }
+                @if let Some(by) = m.replaced_by { " (" a href={"/tickets/" (m.ticket_id) "#m" (by)} { "see it" } ")" }
                 "."
             },
             None if w.writable => div.deal role="group" aria-label="What to do about this message" {
@@ -199,6 +198,9 @@ pub async fn hold(State(state): State<AppState>, agent: Agent, Path(id): Path<i6
         ReplyOutcome::Held { notice: Some(HoldNotice::NotSent { reason }), .. } => {
             tracing::info!(ticket_id = id, %reason, "reply held; its notice template was not sent");
             Ok(Redirect::to(&format!("/tickets/{id}?done=held_no_notice#thread")).into_response())
+        }
+        ReplyOutcome::Held { notice: Some(HoldNotice::AlreadySent { .. }), .. } => {
+            Ok(Redirect::to(&format!("/tickets/{id}?done=held_notice_sent_before#thread")).into_response())
         }
         _ => Ok(Redirect::to(&format!("/tickets/{id}?done=held#thread")).into_response()),
     }

@@ -12,6 +12,7 @@ use super::PgStore;
 use crate::error::StoreError;
 use crate::fallback_model::*;
 use crate::ingest::plan::HeldRelease;
+use crate::model::NewOutbound;
 use crate::FallbackStore;
 
 fn t(ms: i64) -> Timestamp {
@@ -263,6 +264,49 @@ impl FallbackStore for PgStore {
             resolution: r.try_get(11)?,
             replaced_by: r.try_get(12)?,
         }))
+    }
+
+    async fn enqueue_hold_notice(&self, msg: &NewOutbound) -> Result<HoldNoticeSlot, StoreError> {
+        let mut tx = begin(self).await?;
+        let key = sqlx::query(
+            "SELECT t.identity_id, COALESCE(i.last_inbound_at, 0) FROM tickets t JOIN identities i ON i.id = t.identity_id WHERE t.id = $1",
+        )
+        .bind(msg.ticket_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("ticket {} does not exist", msg.ticket_id)))?;
+        let (identity_id, episode_at): (i64, i64) = (key.try_get(0)?, key.try_get(1)?);
+        // A concurrent claim of the same key makes this insert wait for that transaction; if it
+        // committed, nothing is inserted here.
+        let claimed = sqlx::query(
+            "INSERT INTO hold_notices (identity_id, episode_at, created_at) VALUES ($1, $2, $3)
+             ON CONFLICT (identity_id, episode_at) DO NOTHING",
+        )
+        .bind(identity_id)
+        .bind(episode_at)
+        .bind(msg.now.unix_millis())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if claimed == 0 {
+            let message_id: Option<i64> =
+                sqlx::query_scalar("SELECT message_id FROM hold_notices WHERE identity_id = $1 AND episode_at = $2")
+                    .bind(identity_id)
+                    .bind(episode_at)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            tx.rollback().await?;
+            return Ok(HoldNoticeSlot::AlreadySent { message_id });
+        }
+        let queued = super::outbox::enqueue_in(&mut *tx, msg).await?;
+        sqlx::query("UPDATE hold_notices SET message_id = $1 WHERE identity_id = $2 AND episode_at = $3")
+            .bind(queued.message_id)
+            .bind(identity_id)
+            .bind(episode_at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(HoldNoticeSlot::Queued(queued))
     }
 
     async fn expire_held(&self, now: Timestamp) -> Result<Vec<ExpiredHold>, StoreError> {

@@ -68,7 +68,7 @@ const ENQUEUE: &str = "WITH t AS (
     )
     SELECT t.status, m.id, o.id FROM t LEFT JOIN m ON true LEFT JOIN o ON true";
 
-async fn enqueue_in<'c, E: sqlx::PgExecutor<'c>>(conn: E, msg: &NewOutbound) -> Result<Enqueued, StoreError> {
+pub(crate) async fn enqueue_in<'c, E: sqlx::PgExecutor<'c>>(conn: E, msg: &NewOutbound) -> Result<Enqueued, StoreError> {
     let mut state = DeliveryState::Draft.on(LocalEvent::Enqueue).map_err(|e| StoreError::Conflict(e.to_string()))?;
     if msg.hold_until.is_some() {
         state = state.on(LocalEvent::Hold).map_err(|e| StoreError::Conflict(e.to_string()))?;
@@ -420,8 +420,8 @@ async fn accept_message(tx: &mut PgConnection, message_id: i64, wamid: &str, at:
         sqlx::query("SELECT business_number_id, identity_id FROM messages WHERE id = $1").bind(message_id).fetch_one(&mut *tx).await?;
     let (bn, identity_id): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
     sqlx::query(
-        "UPDATE messages SET wamid = $1, delivery_state = 'accepted', delivery_updated_at = $2, error_code = NULL, error_title = NULL,
-                error_details = NULL WHERE id = $3",
+        "UPDATE messages SET wamid = $1, delivery_state = 'accepted', delivery_updated_at = $2, went_out_at = $2, error_code = NULL,
+                error_title = NULL, error_details = NULL WHERE id = $3",
     )
     .bind(wamid)
     .bind(at.unix_millis())

@@ -108,7 +108,7 @@ pub(super) async fn finish_accepted(
                     error_details = NULL
              FROM a WHERE send_attempts.outbox_id = a.oid AND send_attempts.attempt = a.att
          ), m AS (
-             UPDATE messages SET wamid = a.wamid, delivery_state = 'accepted', delivery_updated_at = $7, error_code = NULL,
+             UPDATE messages SET wamid = a.wamid, delivery_state = 'accepted', delivery_updated_at = $7, went_out_at = $7, error_code = NULL,
                     error_title = NULL, error_details = NULL
              FROM a WHERE messages.id = a.mid
          ), f AS (

@@ -79,7 +79,7 @@ pub(crate) async fn ticket(pool: &PgPool, id: i64) -> Result<Option<TicketRow>, 
 const MESSAGE_COLUMNS: &str =
     "id, ticket_id, business_number_id, identity_id, direction, wamid, kind, body, media_id, mime_type, filename, voice,
      reply_to_wamid, target_wamid, forwarded, referral, sent_at, received_at, delivery_state, error_code, error_title, error_details,
-     edited_at, revoked_at, errors, raw, maybe_duplicate, author";
+     edited_at, revoked_at, errors, raw, maybe_duplicate, author, delivery_updated_at, went_out_at";
 
 fn message_row(r: &PgRow) -> Result<MessageRow, StoreError> {
     let direction: String = r.try_get(4)?;
@@ -113,14 +113,21 @@ fn message_row(r: &PgRow) -> Result<MessageRow, StoreError> {
         raw: r.try_get(25)?,
         maybe_duplicate: r.try_get::<i64, _>(26)? != 0,
         author: r.try_get(27)?,
+        delivery_updated_at: ot(r.try_get(28)?),
+        went_out_at: ot(r.try_get(29)?),
     })
 }
 
+/// A ticket's thread in the order the customer lived it: inbound messages at their send time,
+/// outbound ones when they went out (when written, until they do); at the same moment the customer's
+/// message first, since a reply it released cannot have gone out before it.
 pub(crate) async fn ticket_messages(pool: &PgPool, ticket_id: i64) -> Result<Vec<MessageRow>, StoreError> {
-    let rows = sqlx::query(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE ticket_id = $1 ORDER BY sent_at, id"))
-        .bind(ticket_id)
-        .fetch_all(pool)
-        .await?;
+    let rows = sqlx::query(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE ticket_id = $1 ORDER BY COALESCE(went_out_at, sent_at), direction <> 'inbound', id"
+    ))
+    .bind(ticket_id)
+    .fetch_all(pool)
+    .await?;
     rows.iter().map(message_row).collect()
 }
 

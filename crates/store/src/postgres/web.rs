@@ -91,6 +91,54 @@ fn view_row(r: &PgRow) -> Result<SavedViewRow, StoreError> {
     })
 }
 
+/// What the rows of one page show besides their tickets, for the tickets in `ids`, in one statement:
+/// the read marker, the latest message (the thread's index, newest first, stops at the first message
+/// that is not a note or a reaction), the customer's last message and whether a reply went out at or
+/// after it.
+async fn row_extras(pool: &sqlx::PgPool, ids: &[i64], reader: i64) -> Result<std::collections::HashMap<i64, RowExtras>, StoreError> {
+    let sql = format!(
+        "SELECT p.id, r.seen_at, lm.id, lm.direction, lm.kind, left(lm.body, 200), lm.author, lm.at, lm.delivery_state, li.at,
+                EXISTS (SELECT 1 FROM messages o WHERE o.ticket_id = p.id AND o.direction = 'outbound'
+                        AND COALESCE(o.went_out_at, o.sent_at) >= li.at AND o.delivery_state IN {REPLY_STATES}
+                        AND (o.author IS NULL OR o.author NOT LIKE 'rule:%'))
+         FROM unnest($1::bigint[]) AS p (id)
+         LEFT JOIN ticket_reads r ON r.agent_id = $2 AND r.ticket_id = p.id
+         LEFT JOIN LATERAL (
+             SELECT m.id, m.direction, m.kind, m.body, m.author, COALESCE(m.went_out_at, m.sent_at) AS at, m.delivery_state
+             FROM messages m
+             WHERE m.ticket_id = p.id AND m.direction IN ('inbound', 'outbound') AND m.kind <> 'reaction'
+             ORDER BY COALESCE(m.went_out_at, m.sent_at) DESC, m.id DESC LIMIT 1
+         ) lm ON true
+         LEFT JOIN LATERAL (
+             SELECT MAX(i.sent_at) AS at FROM messages i WHERE i.ticket_id = p.id AND i.direction = 'inbound' AND i.kind <> 'reaction'
+         ) li ON true"
+    );
+    let rows = sqlx::query(&sql).bind(ids).bind(reader).fetch_all(pool).await?;
+    let mut out = std::collections::HashMap::with_capacity(rows.len());
+    for r in &rows {
+        let latest = match r.try_get::<Option<i64>, _>(2)? {
+            Some(id) => Some(LatestMessage {
+                message_id: id,
+                direction: Direction::parse(&r.try_get::<String, _>(3)?).unwrap_or(Direction::System),
+                kind: r.try_get(4)?,
+                excerpt: r.try_get(5)?,
+                author: r.try_get(6)?,
+                at: t(r.try_get(7)?),
+                delivery_state: r.try_get::<Option<String>, _>(8)?.as_deref().and_then(windowdesk_core::DeliveryState::parse),
+            }),
+            None => None,
+        };
+        let extras = RowExtras {
+            seen_at: r.try_get(1)?,
+            latest,
+            last_inbound: r.try_get(9)?,
+            replied_after: r.try_get::<Option<bool>, _>(10)?.unwrap_or(false),
+        };
+        out.insert(r.try_get::<i64, _>(0)?, extras);
+    }
+    Ok(out)
+}
+
 fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
@@ -167,26 +215,10 @@ impl WebStore for PgStore {
             .await?;
         let summaries: Vec<TicketSummary> = rows.iter().map(summary_row).collect::<Result<_, _>>()?;
         let ids: Vec<i64> = summaries.iter().map(|s| s.ticket.id).collect();
-        let seen: std::collections::HashMap<i64, i64> =
-            sqlx::query_as("SELECT ticket_id, seen_at FROM ticket_reads WHERE agent_id = $1 AND ticket_id = ANY($2)")
-                .bind(q.reader)
-                .bind(&ids)
-                .fetch_all(&self.inner.pool)
-                .await?
-                .into_iter()
-                .collect();
+        let mut extras = row_extras(&self.inner.pool, &ids, q.reader).await?;
         Ok(summaries
             .into_iter()
-            .map(|summary| {
-                let unread = seen.get(&summary.ticket.id).is_none_or(|s| summary.ticket.updated_at.unix_millis() > *s);
-                let key = if q.list.ascending() {
-                    summary.window.last_inbound_at.map_or(0, Timestamp::unix_millis)
-                } else {
-                    summary.ticket.last_message_at.unix_millis()
-                };
-                let cursor = InboxCursor { key, id: summary.ticket.id };
-                InboxItem { summary, unread, cursor }
-            })
+            .map(|summary| extras.remove(&summary.ticket.id).unwrap_or_default().item(summary, q.list.ascending()))
             .collect())
     }
 

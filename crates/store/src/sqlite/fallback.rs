@@ -7,6 +7,7 @@ use super::outbox::{event, transition};
 use crate::error::StoreError;
 use crate::fallback_model::*;
 use crate::ingest::plan::HeldRelease;
+use crate::model::NewOutbound;
 
 fn t(ms: i64) -> Timestamp {
     Timestamp::from_unix_millis(ms)
@@ -191,6 +192,38 @@ pub(crate) fn release_held(tx: &Connection, releases: &[HeldRelease]) -> Result<
     Ok(released)
 }
 
+/// See [`crate::FallbackStore::enqueue_hold_notice`].
+pub(crate) fn enqueue_hold_notice(conn: &mut Connection, msg: &NewOutbound) -> Result<HoldNoticeSlot, StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let (identity_id, episode_at): (i64, i64) = tx
+        .prepare_cached(
+            "SELECT t.identity_id, COALESCE(i.last_inbound_at, 0) FROM tickets t JOIN identities i ON i.id = t.identity_id WHERE t.id = ?1",
+        )?
+        .query_row(params![msg.ticket_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("ticket {} does not exist", msg.ticket_id)))?;
+    let claimed = tx
+        .prepare_cached(
+            "INSERT INTO hold_notices (identity_id, episode_at, created_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (identity_id, episode_at) DO NOTHING",
+        )?
+        .execute(params![identity_id, episode_at, msg.now.unix_millis()])?;
+    if claimed == 0 {
+        let message_id: Option<i64> = tx
+            .prepare_cached("SELECT message_id FROM hold_notices WHERE identity_id = ?1 AND episode_at = ?2")?
+            .query_row(params![identity_id, episode_at], |r| r.get(0))?;
+        return Ok(HoldNoticeSlot::AlreadySent { message_id });
+    }
+    let queued = super::outbox::enqueue_in(&tx, msg)?;
+    tx.prepare_cached("UPDATE hold_notices SET message_id = ?1 WHERE identity_id = ?2 AND episode_at = ?3")?.execute(params![
+        queued.message_id,
+        identity_id,
+        episode_at
+    ])?;
+    tx.commit()?;
+    Ok(HoldNoticeSlot::Queued(queued))
+}
+
 pub(crate) fn expire_held(conn: &mut Connection, now: Timestamp) -> Result<Vec<ExpiredHold>, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let due: Vec<(i64, i64, i64, Option<String>)> = tx
@@ -339,6 +372,10 @@ pub(crate) mod impls {
         }
         async fn outbound_message(&self, message_id: i64) -> Result<Option<OutboundMessage>, StoreError> {
             self.read(move |c| super::outbound_message(c, message_id)).await
+        }
+        async fn enqueue_hold_notice(&self, msg: &crate::model::NewOutbound) -> Result<HoldNoticeSlot, StoreError> {
+            let msg = msg.clone();
+            self.inner.writer.run(move |conn| super::enqueue_hold_notice(conn, &msg)).await
         }
         async fn expire_held(&self, now: Timestamp) -> Result<Vec<ExpiredHold>, StoreError> {
             self.inner.writer.run(move |conn| super::expire_held(conn, now)).await

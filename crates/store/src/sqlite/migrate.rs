@@ -13,6 +13,8 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0005_web", include_str!("../../migrations/sqlite/0005_web.sql")),
     ("0006_fallbacks", include_str!("../../migrations/sqlite/0006_fallbacks.sql")),
     ("0007_readiness", include_str!("../../migrations/sqlite/0007_readiness.sql")),
+    ("0008_hold_notices", include_str!("../../migrations/sqlite/0008_hold_notices.sql")),
+    ("0009_went_out", include_str!("../../migrations/sqlite/0009_went_out.sql")),
 ];
 
 /// Applies pending migrations; returns the number applied in total.

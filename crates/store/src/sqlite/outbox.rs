@@ -58,7 +58,7 @@ pub(crate) fn enqueue_batch(conn: &mut Connection, batch: &[NewOutbound]) -> Res
     Ok(results)
 }
 
-fn enqueue_in(tx: &Connection, msg: &NewOutbound) -> Result<Enqueued, StoreError> {
+pub(crate) fn enqueue_in(tx: &Connection, msg: &NewOutbound) -> Result<Enqueued, StoreError> {
     let row = tx
         .prepare_cached(
             "SELECT t.business_number_id, t.identity_id, t.status, COALESCE(i.wa_id, i.bsuid, i.identity_key)
@@ -309,7 +309,8 @@ fn accept_message(tx: &Connection, message_id: i64, wamid: &str, at: Timestamp) 
             Ok((r.get(0)?, r.get(1)?))
         })?;
     tx.execute(
-        "UPDATE messages SET wamid = ?1, delivery_state = 'accepted', delivery_updated_at = ?2, error_code = NULL, error_title = NULL, error_details = NULL
+        "UPDATE messages SET wamid = ?1, delivery_state = 'accepted', delivery_updated_at = ?2, went_out_at = ?2, error_code = NULL,
+                error_title = NULL, error_details = NULL
          WHERE id = ?3",
         params![wamid, at.unix_millis(), message_id],
     )?;

@@ -70,7 +70,7 @@ pub(crate) fn followups(c: &Connection, id: i64) -> Result<Vec<i64>, StoreError>
 const MESSAGE_COLUMNS: &str =
     "id, ticket_id, business_number_id, identity_id, direction, wamid, kind, body, media_id, mime_type, filename, voice,
      reply_to_wamid, target_wamid, forwarded, referral, sent_at, received_at, delivery_state, error_code, error_title, error_details,
-     edited_at, revoked_at, errors, raw, maybe_duplicate, author";
+     edited_at, revoked_at, errors, raw, maybe_duplicate, author, delivery_updated_at, went_out_at";
 
 fn message_row(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
     let direction: String = r.get(4)?;
@@ -103,11 +103,18 @@ fn message_row(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
         raw: r.get(25)?,
         maybe_duplicate: r.get::<_, i64>(26)? != 0,
         author: r.get(27)?,
+        delivery_updated_at: ot(r.get(28)?),
+        went_out_at: ot(r.get(29)?),
     })
 }
 
+/// A ticket's thread in the order the customer lived it: inbound messages at their send time,
+/// outbound ones when they went out (when written, until they do); at the same moment the customer's
+/// message first, since a reply it released cannot have gone out before it.
 pub(crate) fn ticket_messages(c: &Connection, ticket_id: i64) -> Result<Vec<MessageRow>, StoreError> {
-    let mut stmt = c.prepare_cached(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE ticket_id = ?1 ORDER BY sent_at, id"))?;
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE ticket_id = ?1 ORDER BY COALESCE(went_out_at, sent_at), direction <> 'inbound', id"
+    ))?;
     let rows = stmt.query_map(params![ticket_id], message_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

@@ -116,20 +116,59 @@ pub(crate) fn inbox(c: &Connection, q: &InboxQuery) -> Result<Vec<InboxItem>, St
     let mut stmt = c.prepare_cached(&sql)?;
     let rows = stmt.query_map(params![p1, p2, p3, p4, q.after.map(|a| a.key), q.after.map(|a| a.id), q.limit.max(1)], summary_row)?;
     let summaries: Vec<TicketSummary> = rows.collect::<Result<_, _>>()?;
-    let mut seen = c.prepare_cached("SELECT seen_at FROM ticket_reads WHERE agent_id = ?1 AND ticket_id = ?2")?;
-    let mut items = Vec::with_capacity(summaries.len());
-    for summary in summaries {
-        let seen_at: Option<i64> = seen.query_row(params![q.reader, summary.ticket.id], |r| r.get(0)).optional()?;
-        let unread = seen_at.is_none_or(|s| summary.ticket.updated_at.unix_millis() > s);
-        let key = if q.list.ascending() {
-            summary.window.last_inbound_at.map_or(0, Timestamp::unix_millis)
-        } else {
-            summary.ticket.last_message_at.unix_millis()
+    let ids = serde_json::Value::from(summaries.iter().map(|s| s.ticket.id).collect::<Vec<_>>()).to_string();
+    let mut extras = row_extras(c, &ids, q.reader)?;
+    Ok(summaries
+        .into_iter()
+        .map(|summary| extras.remove(&summary.ticket.id).unwrap_or_default().item(summary, q.list.ascending()))
+        .collect())
+}
+
+/// What the rows of one page show besides their tickets, for the tickets in `ids` (a JSON array), in
+/// one statement: the read marker, the latest message (the thread's index, newest first, stops at
+/// the first message that is not a note or a reaction), the customer's last message and whether a
+/// reply went out at or after it.
+fn row_extras(c: &Connection, ids: &str, reader: i64) -> Result<std::collections::HashMap<i64, RowExtras>, StoreError> {
+    let sql = format!(
+        "SELECT p.value,
+                (SELECT r.seen_at FROM ticket_reads r WHERE r.agent_id = ?2 AND r.ticket_id = p.value),
+                lm.id, lm.direction, lm.kind, substr(lm.body, 1, 200), lm.author, COALESCE(lm.went_out_at, lm.sent_at), lm.delivery_state,
+                li.at,
+                EXISTS (SELECT 1 FROM messages o WHERE o.ticket_id = p.value AND o.direction = 'outbound'
+                        AND COALESCE(o.went_out_at, o.sent_at) >= li.at AND o.delivery_state IN {REPLY_STATES}
+                        AND (o.author IS NULL OR o.author NOT LIKE 'rule:%'))
+         FROM json_each(?1) p
+         LEFT JOIN messages lm ON lm.id = (
+             SELECT m.id FROM messages m
+             WHERE m.ticket_id = p.value AND m.direction IN ('inbound', 'outbound') AND m.kind <> 'reaction'
+             ORDER BY COALESCE(m.went_out_at, m.sent_at) DESC, m.id DESC LIMIT 1)
+         LEFT JOIN (SELECT i.ticket_id, MAX(i.sent_at) AS at FROM messages i
+                    WHERE i.ticket_id IN (SELECT value FROM json_each(?1)) AND i.direction = 'inbound' AND i.kind <> 'reaction'
+                    GROUP BY i.ticket_id) li ON li.ticket_id = p.value"
+    );
+    let mut stmt = c.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params![ids, reader], |r| {
+        let latest = match r.get::<_, Option<i64>>(2)? {
+            Some(id) => Some(LatestMessage {
+                message_id: id,
+                direction: Direction::parse(&r.get::<_, String>(3)?).unwrap_or(Direction::System),
+                kind: r.get(4)?,
+                excerpt: r.get(5)?,
+                author: r.get(6)?,
+                at: t(r.get(7)?),
+                delivery_state: r.get::<_, Option<String>>(8)?.as_deref().and_then(windowdesk_core::DeliveryState::parse),
+            }),
+            None => None,
         };
-        let cursor = InboxCursor { key, id: summary.ticket.id };
-        items.push(InboxItem { summary, unread, cursor });
-    }
-    Ok(items)
+        let extras = RowExtras {
+            seen_at: r.get(1)?,
+            latest,
+            last_inbound: r.get(9)?,
+            replied_after: r.get::<_, Option<bool>>(10)?.unwrap_or(false),
+        };
+        Ok((r.get::<_, i64>(0)?, extras))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 pub(crate) fn inbox_count(c: &Connection, list: &InboxList) -> Result<u64, StoreError> {
