@@ -318,10 +318,10 @@ async fn deadline_first_dispatch_sends_the_reply_whose_window_ends_soonest_first
     let d = enqueue(tickets[3], false, None, "template, no window").await;
     let b = enqueue(tickets[0], true, Some(customers[0].1), "22 h left").await;
     let a = enqueue(tickets[1], true, Some(customers[1].1), "4 h left").await;
-    let c1 = enqueue(tickets[2], false, None, "template to the customer with 1 h left").await;
-    let c2 = enqueue(tickets[2], true, Some(customers[2].1), "1 h left").await;
+    let c1 = enqueue(tickets[2], true, Some(customers[2].1), "1 h left").await;
+    let c2 = enqueue(tickets[2], true, Some(customers[2].1), "1 h left, the second reply").await;
     let claimed: Vec<i64> = app.store().claim_due(later, 10, "deadline-test").await.unwrap().into_iter().map(|j| j.message_id).collect();
-    assert_eq!(claimed, vec![c1, c2, a, b, d], "soonest window first; one customer's messages stay in queue order; no window last");
+    assert_eq!(claimed, vec![c1, c2, a, b, d], "soonest window first; one customer's replies stay in queue order; no window last");
     app.stop().await;
 }
 

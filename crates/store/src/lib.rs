@@ -86,11 +86,11 @@ pub trait OutboxStore: Send + Sync {
     /// Claims up to `limit` due rows for `worker`. The claim and an attempt row are committed before
     /// the caller sends anything; on PostgreSQL concurrent workers skip each other's rows.
     ///
-    /// Deadline first: customers whose window ends soonest are served first, so a reply with seconds
-    /// left never waits behind replies with hours left and ends `blocked`. A customer's deadline is
-    /// the earliest `window_end` among their due free-form replies, shared by all of their rows, so
-    /// one customer's messages still leave in the order they were queued; customers with nothing
-    /// free-form due (templates, SMS: no window applies) come after, in queue order.
+    /// Deadline first: free-form replies whose window ends soonest are claimed first, so a reply
+    /// with seconds left never waits behind replies with hours left and ends `blocked`; messages
+    /// without a window (templates, SMS) come after, in queue order. One customer's free-form
+    /// replies keep their queue order (their `window_end` never decreases: W2). An index in claim
+    /// order keeps a claim an index walk however many are queued.
     async fn claim_due(&self, now: Timestamp, limit: u32, worker: &str) -> Result<Vec<OutboxJob>, StoreError>;
     /// Records how a claimed attempt ended. A job that was recovered meanwhile is a
     /// [`StoreError::Conflict`].

@@ -161,13 +161,10 @@ pub(crate) async fn claim_due(pool: &PgPool, now: Timestamp, limit: u32, worker:
     let sending = DeliveryState::Queued.on(LocalEvent::Claim).map_err(|e| StoreError::Conflict(e.to_string()))?;
     let mut tx = pool.begin().await?;
     let rows = sqlx::query(
-        "WITH ranked AS (
-             SELECT id, MIN(CASE WHEN free_form = 1 THEN window_end END)
-                        OVER (PARTITION BY business_number_id, recipient) AS deadline
-             FROM outbox WHERE state = 'queued' AND next_attempt_at <= $1
-         ), due AS (
-             SELECT o.id, r.deadline FROM outbox o JOIN ranked r ON r.id = o.id WHERE o.state = 'queued'
-             ORDER BY r.deadline NULLS LAST, o.id LIMIT $2 FOR UPDATE OF o SKIP LOCKED
+        "WITH due AS (
+             SELECT id, COALESCE(window_end, 9223372036854775807) AS deadline FROM outbox
+             WHERE state = 'queued' AND next_attempt_at <= $1
+             ORDER BY COALESCE(window_end, 9223372036854775807), id LIMIT $2 FOR UPDATE SKIP LOCKED
          ), claimed AS (
              UPDATE outbox o SET state = 'sending', attempts = o.attempts + 1, claimed_at = $1, claimed_by = $3
              FROM due WHERE o.id = due.id
@@ -180,7 +177,7 @@ pub(crate) async fn claim_due(pool: &PgPool, now: Timestamp, limit: u32, worker:
          )
          SELECT c.id, c.message_id, m.ticket_id, c.business_number_id, c.recipient, c.request, c.free_form, c.window_end, c.attempts, m.delivery_state,
                 c.channel
-         FROM claimed c JOIN messages m ON m.id = c.message_id ORDER BY c.deadline NULLS LAST, c.id",
+         FROM claimed c JOIN messages m ON m.id = c.message_id ORDER BY c.deadline, c.id",
     )
     .bind(now.unix_millis())
     .bind(i64::from(limit))
