@@ -417,7 +417,9 @@ pub fn validate(def: &TemplateDef, params: &TemplateParams) -> Result<ValidTempl
     Ok(ValidTemplate { name: def.name.clone(), language: def.language.clone(), format: def.format, header, body, buttons })
 }
 
-fn fill(text: &str, values: &dyn Fn(&str) -> Option<String>) -> String {
+/// `text` with each `{{name}}` replaced by `values(name)`, or kept as written when it gives nothing.
+/// The desk's previews and the simulator's rendering of what a customer receives both use it.
+pub fn fill(text: &str, values: &dyn Fn(&str) -> Option<String>) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("{{") {

@@ -173,7 +173,7 @@ fn check_buttons(t: &Template, req: &TemplateRequest) -> Result<Vec<String>, Gra
                 ButtonParam::Payload(_) | ButtonParam::Action => None,
             });
             urls.push(match suffix {
-                Some(s) => replace_placeholders(url, &|_| Some(s.to_owned())),
+                Some(s) => windowdesk_core::template::fill(url, &|_| Some(s.to_owned())),
                 None => url.clone(),
             });
         }
@@ -181,29 +181,8 @@ fn check_buttons(t: &Template, req: &TemplateRequest) -> Result<Vec<String>, Gra
     Ok(urls)
 }
 
-/// `text` with each `{{…}}` replaced by `value(name)`, or kept when it gives nothing.
-fn replace_placeholders(text: &str, value: &dyn Fn(&str) -> Option<String>) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let Some(end) = after.find("}}") else {
-            out.push_str(&rest[start..]);
-            return out;
-        };
-        match value(after[..end].trim()) {
-            Some(v) => out.push_str(&v),
-            None => out.push_str(&rest[start..start + end + 4]),
-        }
-        rest = &after[end + 2..];
-    }
-    out.push_str(rest);
-    out
-}
-
 fn render(text: &str, params: &Params, given: &[Parameter]) -> String {
-    replace_placeholders(text, &|name| match params {
+    windowdesk_core::template::fill(text, &|name| match params {
         Params::Positional(_) => name.parse::<usize>().ok().and_then(|n| given.get(n.checked_sub(1)?)).map(|p| p.value.display()),
         Params::Named(_) => given.iter().find(|p| p.name.as_deref() == Some(name)).map(|p| p.value.display()),
     })
@@ -290,6 +269,6 @@ mod tests {
 
     #[test]
     fn placeholders_are_replaced() {
-        assert_eq!(replace_placeholders("a {{1}} b {{ x }} {{y", &|n| (n == "1").then(|| "one".into())), "a one b {{ x }} {{y");
+        assert_eq!(windowdesk_core::template::fill("a {{1}} b {{ x }} {{y", &|n| (n == "1").then(|| "one".into())), "a one b {{ x }} {{y");
     }
 }
