@@ -40,13 +40,6 @@ async fn signed_in(app: &TestApp) -> Option<Browser> {
     Some(browser)
 }
 
-async fn assert_no_errors(browser: &Browser, page: &str) {
-    let csp = browser.csp_violations().await;
-    assert!(csp.is_empty(), "{page}: Content-Security-Policy violations: {csp:?}");
-    let errors = browser.console_errors().await;
-    assert!(errors.is_empty(), "{page}: console errors: {errors:?}");
-}
-
 async fn ticket_id(app: &TestApp) -> i64 {
     app.eventually("a ticket", || async {
         app.store()
@@ -90,7 +83,7 @@ async fn a_new_message_appears_live_then_assign_reply_and_ticks_reach_read() {
     assert_eq!(received.len(), 1, "the simulator received the reply once");
     browser.screenshot("ticket").await;
     browser.assert_accessible("ticket").await;
-    assert_no_errors(&browser, "ticket").await;
+    browser.assert_no_errors("ticket").await;
 
     // The other pages an agent uses, each accessible.
     for (path, name) in [
@@ -109,7 +102,7 @@ async fn a_new_message_appears_live_then_assign_reply_and_ticks_reach_read() {
         }
         browser.assert_accessible(name).await;
     }
-    assert_no_errors(&browser, "other pages").await;
+    browser.assert_no_errors("other pages").await;
     browser.close().await;
     app.stop().await;
 }
@@ -244,7 +237,7 @@ async fn hostile_names_and_messages_are_shown_as_text_and_run_nothing() {
         )
         .await;
     assert_eq!(state, json!({ "pwned": null, "imgs": 0 }));
-    assert_no_errors(&browser, "ticket with hostile content").await;
+    browser.assert_no_errors("ticket with hostile content").await;
     browser.close().await;
     app.stop().await;
 }
@@ -358,7 +351,7 @@ async fn with_the_window_closed_a_template_is_picked_filled_previewed_live_and_s
         "exactly Meta's template components"
     );
     browser.screenshot("template-sent").await;
-    assert_no_errors(&browser, "template picker").await;
+    browser.assert_no_errors("template picker").await;
     browser.close().await;
     app.stop().await;
 }
@@ -398,7 +391,7 @@ async fn a_held_reply_shows_its_badge_and_goes_out_live_when_the_customer_writes
     let again = app.sim().inbound().into_iter().find(|m| m.text.as_deref() == Some("Hello again")).expect("the customer's message");
     assert!(received[0].seq > again.seq, "delivered after the customer's message");
     browser.screenshot("held-delivered").await;
-    assert_no_errors(&browser, "held reply").await;
+    browser.assert_no_errors("held reply").await;
     browser.close().await;
     app.stop().await;
 }

@@ -45,13 +45,6 @@ async fn signed_in(app: &TestApp) -> Option<Browser> {
     Some(browser)
 }
 
-async fn assert_no_errors(browser: &Browser, page: &str) {
-    let csp = browser.csp_violations().await;
-    assert!(csp.is_empty(), "{page}: Content-Security-Policy violations: {csp:?}");
-    let errors = browser.console_errors().await;
-    assert!(errors.is_empty(), "{page}: console errors: {errors:?}");
-}
-
 /// The live region: in the accessibility tree (not display:none, not visibility:hidden, not
 /// aria-hidden) and no bigger than a pixel on screen.
 async fn assert_live_region_hidden_but_present(browser: &Browser) -> serde_json::Value {
@@ -128,7 +121,7 @@ async fn the_inbox_shows_the_latest_message_the_wait_and_window_urgency_and_hide
     assert_live_region_hidden_but_present(&browser).await;
     browser.screenshot("agent-view-inbox").await;
     browser.assert_accessible("inbox with urgency").await;
-    assert_no_errors(&browser, "inbox").await;
+    browser.assert_no_errors("inbox").await;
     browser.close().await;
     app.stop().await;
 }
@@ -204,7 +197,7 @@ async fn a_released_held_reply_and_resent_failures_read_in_order_with_their_stor
     browser.exec("const r = document.querySelector('#events details.raw'); r.open = true;", vec![]).await;
     browser.screenshot("agent-view-event-log-admin").await;
     browser.assert_accessible("event log (admin)").await;
-    assert_no_errors(&browser, "ticket").await;
+    browser.assert_no_errors("ticket").await;
 
     browser.find("button.link[type='submit']").await.click().await.unwrap();
     browser.wait_for("#email", WAIT).await;
@@ -214,7 +207,7 @@ async fn a_released_held_reply_and_resent_failures_read_in_order_with_their_stor
     assert!(browser.try_find("#events details.raw").await.is_none(), "agents get the words only");
     browser.screenshot("agent-view-event-log-agent").await;
     browser.assert_accessible("event log (agent)").await;
-    assert_no_errors(&browser, "ticket as an agent").await;
+    browser.assert_no_errors("ticket as an agent").await;
     browser.close().await;
     app.stop().await;
 }

@@ -490,6 +490,14 @@ impl Browser {
         }
     }
 
+    /// The page ran without a Content-Security-Policy violation or a console error.
+    pub async fn assert_no_errors(&self, page: &str) {
+        let csp = self.csp_violations().await;
+        assert!(csp.is_empty(), "{page}: Content-Security-Policy violations: {csp:?}");
+        let errors = self.console_errors().await;
+        assert!(errors.is_empty(), "{page}: console errors: {errors:?}");
+    }
+
     /// `securitypolicyviolation` events of the current document, from its first script on.
     pub async fn csp_violations(&self) -> Vec<CspViolation> {
         self.captured().await.into_iter().filter(|e| e["kind"] == "csp").map(|e| serde_json::from_value(e).unwrap()).collect()
