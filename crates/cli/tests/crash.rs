@@ -75,7 +75,7 @@ async fn kill_mid_send(backend: Backend) {
         &config,
         format!(
             "[server]\nlisten = \"127.0.0.1:{desk_port}\"\n[database]\nurl = {:?}\n[media]\ndir = {:?}\n[whatsapp]\napi_base_url = {sim_url:?}\nrequest_timeout_seconds = 1\n\
-             [dispatcher]\nthroughput_per_second = 40\npair_interval_seconds = 1\npair_burst = 10000\nconcurrency = 8\nclaim_lease_seconds = 3\n\
+             [dispatcher]\nthroughput_per_second = 40\npair_interval_seconds = 1\npair_burst = 10000\nconcurrency = 8\nclaim_lease_seconds = 6\n\
              [[business_numbers]]\nphone_number_id = \"{PNID}\"\nwaba_id = \"102290129340398\"\ndisplay_number = \"+1 555-078-3881\"\n\
              name = \"Support\"\naccess_token = \"sim-access-token\"\napp_secret = \"appsecret\"\nverify_token = \"v\"\n",
             db.url,

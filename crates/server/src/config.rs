@@ -109,6 +109,21 @@ pub struct DispatcherConfig {
     pub window_guard_ms: u64,
 }
 
+impl Config {
+    /// The longest a send request can take: a send must be answered before its lease can pass on.
+    pub fn longest_send_request(&self) -> Duration {
+        let sms = if self.sms.enabled() { self.sms.request_timeout_seconds } else { 0 };
+        Duration::from_secs(self.whatsapp.request_timeout_seconds.max(sms))
+    }
+
+    /// The shortest `dispatcher.claim_lease_seconds` allowed: a send starts only while its lease has
+    /// the longest request plus 2 s left, and a lease renewed every quarter of its length must leave
+    /// that much between renewals.
+    pub fn min_claim_lease_seconds(&self) -> u64 {
+        2 * (self.longest_send_request().as_secs() + 2)
+    }
+}
+
 impl DispatcherConfig {
     /// WhatsApp's window policy with this desk's send guard (W9): what the send decision, the
     /// dispatcher and the countdown all use.
@@ -257,10 +272,13 @@ impl Config {
                 "dispatcher.pair_burst, dispatcher.concurrency and dispatcher.max_attempts must be above 0".into(),
             ));
         }
-        if self.dispatcher.claim_lease_seconds <= self.whatsapp.request_timeout_seconds {
+        let least = self.min_claim_lease_seconds();
+        if self.dispatcher.claim_lease_seconds < least {
             return Err(ConfigError::Invalid(format!(
-                "dispatcher.claim_lease_seconds ({}) must be longer than whatsapp.request_timeout_seconds ({}): a send still in flight must not be taken over",
-                self.dispatcher.claim_lease_seconds, self.whatsapp.request_timeout_seconds
+                "dispatcher.claim_lease_seconds ({}) must be at least {least}: twice the longest send request (whatsapp.request_timeout_seconds {}{}) plus 2 s each, so a send started under the lease is answered before another instance can take the number over",
+                self.dispatcher.claim_lease_seconds,
+                self.whatsapp.request_timeout_seconds,
+                if self.sms.enabled() { format!(", sms.request_timeout_seconds {}", self.sms.request_timeout_seconds) } else { String::new() }
             )));
         }
         if !self.whatsapp.api_base_url.starts_with("http://") && !self.whatsapp.api_base_url.starts_with("https://") {

@@ -81,7 +81,7 @@ pub async fn resend(state: &AppState, message_id: i64, how: ResendAs, author: &s
             post_sms(state, ticket_id, &text, author, Some(message_id)).await?
         }
     };
-    state.outbox_wake.notify_one();
+    state.outbox_queued();
     state.events.ticket(ticket_id);
     Ok((ticket_id, outcome))
 }

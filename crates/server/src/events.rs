@@ -21,6 +21,9 @@ pub enum DeskEvent {
     Ticket { ticket_id: i64 },
     /// An agent has a new notification (an @mention).
     Notification { agent_id: i64 },
+    /// Something was queued to send: whichever instance sends for its number claims it now instead of
+    /// at its next look.
+    Outbox,
 }
 
 /// The in-process bus. Slow subscribers miss events (they are told, and resynchronise).

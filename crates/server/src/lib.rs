@@ -77,6 +77,15 @@ pub struct AppState {
     pub policy: windowdesk_core::WindowPolicy,
 }
 
+impl AppState {
+    /// Something was committed to the outbox: this instance's dispatcher looks at once, and so do the
+    /// others' (through the live relay), since the number may be sent for by another instance.
+    pub fn outbox_queued(&self) {
+        self.outbox_wake.notify_one();
+        self.events.publish(events::DeskEvent::Outbox);
+    }
+}
+
 /// Desk-wide settings of the fallbacks (SPEC 9).
 #[derive(Clone, Debug)]
 pub struct FallbackSettings {
@@ -245,6 +254,7 @@ pub fn build_dispatcher(config: &Config, state: &AppState) -> anyhow::Result<Dis
         config.dispatcher.clone(),
         state.outbox_wake.clone(),
         state.events.clone(),
+        config.longest_send_request(),
     ))
 }
 
@@ -311,6 +321,18 @@ pub async fn start(config: &Config, listener: TcpListener, clock: Option<Arc<dyn
         events.close();
     });
     let dispatcher = Arc::new(build_dispatcher(config, &state)?);
+    // Replies queued through another instance wake this one's dispatcher too.
+    let mut queued = state.events.subscribe();
+    let wake = state.outbox_wake.clone();
+    tokio::spawn(async move {
+        loop {
+            match queued.recv().await {
+                Ok(events::DeskEvent::Outbox) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => wake.notify_one(),
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
     let dispatching = tokio::spawn(dispatcher.run(shutdown.clone()));
     let media = build_media_worker(config, &state)?;
     let downloading = tokio::spawn(media.run(shutdown.clone()));

@@ -192,7 +192,7 @@ async fn commit(state: &AppState, o: &Outlook, msg: NewOutbound) -> Result<Enque
         StoreError::NotFound(_) => ReplyError::NoTicket(ticket_id),
         other => ReplyError::Store(other),
     })?;
-    state.outbox_wake.notify_one();
+    state.outbox_queued();
     state.events.ticket(ticket_id);
     Ok(queued)
 }
@@ -274,7 +274,7 @@ async fn send_hold_notice(state: &AppState, o: &Outlook, author: &str) -> Option
     };
     Some(match slot {
         Ok(HoldNoticeSlot::Queued(queued)) => {
-            state.outbox_wake.notify_one();
+            state.outbox_queued();
             state.events.ticket(o.ticket.id);
             HoldNotice::Queued { message_id: queued.message_id, template: name.to_owned() }
         }

@@ -121,7 +121,7 @@ pub async fn receive(
         state.media_wake.notify_one();
     }
     if summary.held_released > 0 {
-        state.outbox_wake.notify_one();
+        state.outbox_queued();
     }
     // A template changed at Meta (components, category…): fetch the registry again.
     if summary.account_events > 0 {

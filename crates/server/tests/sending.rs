@@ -320,7 +320,15 @@ async fn deadline_first_dispatch_sends_the_reply_whose_window_ends_soonest_first
     let a = enqueue(tickets[1], true, Some(customers[1].1), "4 h left").await;
     let c1 = enqueue(tickets[2], true, Some(customers[2].1), "1 h left").await;
     let c2 = enqueue(tickets[2], true, Some(customers[2].1), "1 h left, the second reply").await;
-    let claimed: Vec<i64> = app.store().claim_due(later, 10, "deadline-test").await.unwrap().into_iter().map(|j| j.message_id).collect();
+    let bn = app.store().ticket(tickets[0]).await.unwrap().unwrap().business_number_id;
+    let lease = app
+        .store()
+        .acquire_lease(&windowdesk_store::Lease::send_name(bn), "deadline-test", later, Duration::from_secs(3600), true)
+        .await
+        .unwrap()
+        .unwrap();
+    let claim = windowdesk_store::SendClaim { worker: "deadline-test".into(), numbers: vec![(bn, lease.generation)] };
+    let claimed: Vec<i64> = app.store().claim_due(later, 10, &claim).await.unwrap().into_iter().map(|j| j.message_id).collect();
     assert_eq!(claimed, vec![c1, c2, a, b, d], "soonest window first; one customer's replies stay in queue order; no window last");
     app.stop().await;
 }

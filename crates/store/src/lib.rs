@@ -20,6 +20,7 @@ pub mod tokens;
 pub mod web_model;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -83,15 +84,33 @@ pub trait MessageStore: Send + Sync {
 pub trait OutboxStore: Send + Sync {
     /// Commits an outbound message (state `queued`) and its outbox row in one transaction.
     async fn enqueue(&self, msg: &NewOutbound) -> Result<Enqueued, StoreError>;
-    /// Claims up to `limit` due rows for `worker`. The claim and an attempt row are committed before
-    /// the caller sends anything; on PostgreSQL concurrent workers skip each other's rows.
+    /// Claims up to `limit` due rows of the business numbers in `claim`, each stamped with its
+    /// number's `send:` lease generation. The claim is committed before the caller sends anything; on
+    /// PostgreSQL concurrent workers skip each other's rows. A number whose lease is no longer
+    /// `claim.worker`'s at that generation is skipped: the claim and a takeover are serialized on the
+    /// lease row, so whoever takes a number over sees every claim made under the old generation.
     ///
     /// Deadline first: free-form replies whose window ends soonest are claimed first, so a reply
     /// with seconds left never waits behind replies with hours left and ends `blocked`; messages
     /// without a window (templates, SMS) come after, in queue order. One customer's free-form
     /// replies keep their queue order (their `window_end` never decreases: W2). An index in claim
     /// order keeps a claim an index walk however many are queued.
-    async fn claim_due(&self, now: Timestamp, limit: u32, worker: &str) -> Result<Vec<OutboxJob>, StoreError>;
+    async fn claim_due(&self, now: Timestamp, limit: u32, claim: &SendClaim) -> Result<Vec<OutboxJob>, StoreError>;
+    /// The fence, at the last moment before each request leaves: writes the attempt row of each job
+    /// whose row is still claimed under its generation by `worker`, and whose number's lease `worker`
+    /// still holds at that generation until at least `held_until`. One result per job, in order:
+    /// `false` means someone else owns it now and it must not be sent.
+    async fn start_attempts(
+        &self,
+        jobs: &[OutboxJob],
+        worker: &str,
+        now: Timestamp,
+        held_until: Timestamp,
+    ) -> Result<Vec<bool>, StoreError>;
+    /// Gives back claims the fence refused to start (never sent): each row still claimed under its
+    /// job's generation and attempt goes back to the queue as it was. A row someone else already took
+    /// over is left alone. Returns how many went back.
+    async fn release_claims(&self, jobs: &[OutboxJob], now: Timestamp) -> Result<u64, StoreError>;
     /// Records how a claimed attempt ended. A job that was recovered meanwhile is a
     /// [`StoreError::Conflict`].
     async fn finish_attempt(&self, job: &OutboxJob, outcome: &AttemptOutcome, now: Timestamp) -> Result<(), StoreError>;
@@ -102,11 +121,31 @@ pub trait OutboxStore: Send + Sync {
         items: &[(OutboxJob, AttemptOutcome)],
         now: Timestamp,
     ) -> Result<Vec<Result<(), StoreError>>, StoreError>;
-    /// Rows claimed before `claimed_before` and never finished: the process died mid-send (D5). They
-    /// go back to the queue and their messages are marked "may have been sent twice". Returns how many.
-    async fn recover_interrupted(&self, claimed_before: Timestamp, now: Timestamp) -> Result<u64, StoreError>;
+    /// Called by the new holder of `send:<business_number_id>` at `generation`: the claims made under
+    /// older generations belonged to an instance that died or lost the lease (D5). A started one may
+    /// have reached Meta: it is queued again and marked "may have been sent twice". One never started
+    /// is queued again as it was.
+    async fn recover_number(&self, business_number_id: i64, generation: i64, now: Timestamp) -> Result<Recovered, StoreError>;
     /// When the next queued row is due.
     async fn next_due(&self) -> Result<Option<Timestamp>, StoreError>;
+}
+
+/// Leases (SPEC 12): named work that one instance at a time does, held while renewed. A lease whose
+/// `expires_at` has passed is free for anyone to take.
+#[async_trait]
+pub trait LeaseStore: Send + Sync {
+    /// Takes `name` for `owner` until `now + ttl` when it is free, expired or already `owner`'s (or
+    /// always, with `steal`: a single-instance desk at start owns everything). Taking it from someone
+    /// else, or for the first time, gives it a new generation; keeping one's own keeps it. `None`:
+    /// another owner holds it.
+    async fn acquire_lease(&self, name: &str, owner: &str, now: Timestamp, ttl: Duration, steal: bool)
+        -> Result<Option<Lease>, StoreError>;
+    /// Extends those of `held` that `owner` still holds at their generation; returns them, renewed.
+    async fn renew_leases(&self, owner: &str, held: &[Lease], now: Timestamp, ttl: Duration) -> Result<Vec<Lease>, StoreError>;
+    /// Gives a lease up (free for anyone at once), if `owner` still holds it at its generation.
+    async fn release_lease(&self, owner: &str, lease: &Lease) -> Result<(), StoreError>;
+    /// How many instances are alive: unexpired `instance:` leases.
+    async fn live_instances(&self, now: Timestamp) -> Result<u64, StoreError>;
 }
 
 /// Media downloads: the queue filled by ingest, and the files it produced.
@@ -246,6 +285,7 @@ pub trait Store:
     + ContactStore
     + MessageStore
     + OutboxStore
+    + LeaseStore
     + MediaStore
     + AuditStore
     + ApiTokenStore

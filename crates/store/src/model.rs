@@ -313,6 +313,43 @@ pub struct OutboxJob {
     /// 1 for the first try.
     pub attempt: i64,
     pub channel: Channel,
+    /// The generation of the business number's `send:` lease this job was claimed under: the send may
+    /// start, and its outcome be recorded, only while the row still carries it (fencing).
+    pub claim_generation: i64,
+}
+
+/// A named lease held by one instance at a time (SPEC 12). See [`crate::LeaseStore`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lease {
+    pub name: String,
+    /// Grows each time the lease changes hands; the fencing token.
+    pub generation: i64,
+    pub expires_at: Timestamp,
+}
+
+impl Lease {
+    /// The name of the lease that lets one instance send for a business number.
+    pub fn send_name(business_number_id: i64) -> String {
+        format!("send:{business_number_id}")
+    }
+}
+
+/// Who claims, and under which `send:` lease generation for each business number it may claim for.
+#[derive(Clone, Debug, Default)]
+pub struct SendClaim {
+    pub worker: String,
+    /// `(business_number_id, generation)`: only rows of these numbers are claimed.
+    pub numbers: Vec<(i64, i64)>,
+}
+
+/// What taking over a business number's sending found of the previous holder's claims.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Recovered {
+    /// Claimed and started (the request may have reached Meta): queued again, marked "may have been
+    /// sent twice".
+    pub maybe_sent: u64,
+    /// Claimed but never started: queued again as they were.
+    pub unstarted: u64,
 }
 
 /// How an attempt ended.

@@ -29,7 +29,7 @@ pub async fn events(State(state): State<AppState>, agent: Agent) -> Sse<impl Str
         let event = match item {
             Ok(DeskEvent::Ticket { ticket_id }) => Event::default().event("ticket").data(json!({ "ticket_id": ticket_id }).to_string()),
             Ok(DeskEvent::Notification { agent_id }) if agent_id == me => Event::default().event("notification").data("{}"),
-            Ok(DeskEvent::Notification { .. }) => return None,
+            Ok(DeskEvent::Notification { .. } | DeskEvent::Outbox) => return None,
             Err(BroadcastStreamRecvError::Lagged(_)) => Event::default().event("resync").data("{}"),
         };
         Some(Ok(event))

@@ -3,6 +3,7 @@
 mod api;
 mod fallback;
 mod ingest;
+mod leases;
 mod live;
 mod media;
 mod outbox;
@@ -276,8 +277,20 @@ impl OutboxStore for PgStore {
         }
         self.enqueues.submit(msg.clone()).await
     }
-    async fn claim_due(&self, now: Timestamp, limit: u32, worker: &str) -> Result<Vec<OutboxJob>, StoreError> {
-        outbox::claim_due(self.pool(), now, limit, worker).await
+    async fn claim_due(&self, now: Timestamp, limit: u32, claim: &SendClaim) -> Result<Vec<OutboxJob>, StoreError> {
+        outbox::claim_due(self.pool(), now, limit, claim).await
+    }
+    async fn start_attempts(
+        &self,
+        jobs: &[OutboxJob],
+        worker: &str,
+        now: Timestamp,
+        held_until: Timestamp,
+    ) -> Result<Vec<bool>, StoreError> {
+        leases::start_attempts(self.pool(), jobs, worker, now, held_until).await
+    }
+    async fn release_claims(&self, jobs: &[OutboxJob], now: Timestamp) -> Result<u64, StoreError> {
+        leases::release_claims(self.pool(), jobs, now).await
     }
     async fn finish_attempt(&self, job: &OutboxJob, outcome: &AttemptOutcome, now: Timestamp) -> Result<(), StoreError> {
         outbox::finish_attempt(self.pool(), job, outcome, now).await
@@ -289,8 +302,8 @@ impl OutboxStore for PgStore {
     ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
         outbox::finish_attempts(self.pool(), items, now).await
     }
-    async fn recover_interrupted(&self, claimed_before: Timestamp, now: Timestamp) -> Result<u64, StoreError> {
-        outbox::recover_interrupted(self.pool(), claimed_before, now).await
+    async fn recover_number(&self, business_number_id: i64, generation: i64, now: Timestamp) -> Result<Recovered, StoreError> {
+        leases::recover_number(self.pool(), business_number_id, generation, now).await
     }
     async fn next_due(&self) -> Result<Option<Timestamp>, StoreError> {
         outbox::next_due(self.pool()).await

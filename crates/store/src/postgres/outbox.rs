@@ -7,7 +7,7 @@ use windowdesk_core::window::WindowPolicy;
 use windowdesk_core::{CustomerWindow, DeliveryState, LocalEvent, MetaStatus, StatusOutcome, TicketStatus, Timestamp};
 
 use crate::error::StoreError;
-use crate::model::{AttemptOutcome, Channel, Enqueued, NewOutbound, OutboundAccepted, OutboxJob, SendError};
+use crate::model::{AttemptOutcome, Channel, Enqueued, NewOutbound, OutboundAccepted, OutboxJob, SendClaim, SendError};
 
 pub(crate) async fn event(
     tx: &mut PgConnection,
@@ -154,35 +154,42 @@ async fn enqueue_batch_once(pool: &PgPool, batch: &[NewOutbound]) -> Result<Vec<
     Ok(results.into_iter().map(|r| r.unwrap_or(Err(StoreError::Closed))).collect())
 }
 
-/// Claims in one statement, whatever the batch size: the outbox rows, their messages' state and their
-/// attempt rows. The messages' states as they were come back and are checked by the core state
-/// machine before the commit; a row that cannot be claimed rolls the claim back.
-pub(crate) async fn claim_due(pool: &PgPool, now: Timestamp, limit: u32, worker: &str) -> Result<Vec<OutboxJob>, StoreError> {
+/// Claims in one statement, whatever the batch size: the outbox rows and their messages' state. The
+/// number's lease rows are read `FOR SHARE` first, so a takeover waits for this claim (or this claim
+/// sees the takeover and claims nothing for that number). The messages' states as they were come back
+/// and are checked by the core state machine before the commit; a row that cannot be claimed rolls
+/// the claim back. No attempt row yet: that is written when the request leaves (`start_attempts`).
+pub(crate) async fn claim_due(pool: &PgPool, now: Timestamp, limit: u32, claim: &SendClaim) -> Result<Vec<OutboxJob>, StoreError> {
     let sending = DeliveryState::Queued.on(LocalEvent::Claim).map_err(|e| StoreError::Conflict(e.to_string()))?;
+    let (numbers, generations): (Vec<i64>, Vec<i64>) = claim.numbers.iter().copied().unzip();
     let mut tx = pool.begin().await?;
     let rows = sqlx::query(
-        "WITH due AS (
+        "WITH l AS (
+             SELECT n.bn, n.generation FROM leases
+             JOIN UNNEST($5::bigint[], $6::bigint[]) AS n (bn, generation) ON leases.name = 'send:' || n.bn AND leases.generation = n.generation
+             WHERE leases.owner = $3 ORDER BY leases.name FOR SHARE OF leases
+         ), due AS (
              SELECT id, COALESCE(window_end, 9223372036854775807) AS deadline FROM outbox
-             WHERE state = 'queued' AND next_attempt_at <= $1
+             WHERE state = 'queued' AND next_attempt_at <= $1 AND business_number_id IN (SELECT bn FROM l)
              ORDER BY COALESCE(window_end, 9223372036854775807), id LIMIT $2 FOR UPDATE SKIP LOCKED
          ), claimed AS (
-             UPDATE outbox o SET state = 'sending', attempts = o.attempts + 1, claimed_at = $1, claimed_by = $3
-             FROM due WHERE o.id = due.id
+             UPDATE outbox o SET state = 'sending', attempts = o.attempts + 1, claimed_at = $1, claimed_by = $3, claim_generation = l.generation
+             FROM due, l WHERE o.id = due.id AND l.bn = o.business_number_id
              RETURNING o.id, o.message_id, o.business_number_id, o.recipient, o.request, o.free_form, o.window_end, o.attempts, o.channel,
-                       due.deadline
+                       due.deadline, o.claim_generation
          ), moved AS (
              UPDATE messages m SET delivery_state = $4, delivery_updated_at = $1 FROM claimed c WHERE m.id = c.message_id
-         ), started AS (
-             INSERT INTO send_attempts (outbox_id, attempt, started_at) SELECT id, attempts, $1 FROM claimed
          )
          SELECT c.id, c.message_id, m.ticket_id, c.business_number_id, c.recipient, c.request, c.free_form, c.window_end, c.attempts, m.delivery_state,
-                c.channel
+                c.channel, c.claim_generation
          FROM claimed c JOIN messages m ON m.id = c.message_id ORDER BY c.deadline, c.id",
     )
     .bind(now.unix_millis())
     .bind(i64::from(limit))
-    .bind(worker)
+    .bind(&claim.worker)
     .bind(sending.as_str())
+    .bind(&numbers)
+    .bind(&generations)
     .fetch_all(&mut *tx)
     .await?;
     let mut jobs = Vec::with_capacity(rows.len());
@@ -200,12 +207,15 @@ pub(crate) async fn claim_due(pool: &PgPool, now: Timestamp, limit: u32, worker:
             window_end: r.try_get::<Option<i64>, _>(7)?.map(Timestamp::from_unix_millis),
             attempt: r.try_get(8)?,
             channel: Channel::parse(r.try_get::<&str, _>(10)?),
+            claim_generation: r.try_get(11)?,
         });
     }
     tx.commit().await?;
     Ok(jobs)
 }
 
+/// The attempt's row, written when its request left (`start_attempts`); an attempt that ended before
+/// sending (window closed, number gone) gets its row here.
 async fn record_attempt(
     tx: &mut PgConnection,
     job: &OutboxJob,
@@ -213,6 +223,15 @@ async fn record_attempt(
     error: Option<&SendError>,
     now: Timestamp,
 ) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO send_attempts (outbox_id, attempt, started_at) SELECT $1, $2, $3
+         WHERE NOT EXISTS (SELECT 1 FROM send_attempts WHERE outbox_id = $1 AND attempt = $2)",
+    )
+    .bind(job.outbox_id)
+    .bind(job.attempt)
+    .bind(now.unix_millis())
+    .execute(&mut *tx)
+    .await?;
     sqlx::query(
         "UPDATE send_attempts SET finished_at = $1, outcome = $2, http_status = $3, error_code = $4, error_title = $5, error_details = $6
          WHERE outbox_id = $7 AND attempt = $8",
@@ -362,11 +381,14 @@ async fn finish_in(tx: &mut PgConnection, job: &OutboxJob, outcome: &AttemptOutc
         AttemptOutcome::Retry { next_attempt_at, .. } => ("queued", next_attempt_at.unix_millis()),
         _ => ("done", now.unix_millis()),
     };
-    let updated = sqlx::query("UPDATE outbox SET state = $1, next_attempt_at = $2 WHERE id = $3 AND state = 'sending' AND attempts = $4")
-        .bind(next_outbox_state)
-        .bind(next_attempt_at)
-        .bind(job.outbox_id)
-        .bind(job.attempt)
+    let updated = sqlx::query(
+        "UPDATE outbox SET state = $1, next_attempt_at = $2 WHERE id = $3 AND state = 'sending' AND attempts = $4 AND claim_generation = $5",
+    )
+    .bind(next_outbox_state)
+    .bind(next_attempt_at)
+    .bind(job.outbox_id)
+    .bind(job.attempt)
+    .bind(job.claim_generation)
         .execute(&mut *tx)
         .await?;
     if updated.rows_affected() != 1 {
@@ -504,42 +526,6 @@ pub(crate) async fn record_outbound(pool: &PgPool, msg: &OutboundAccepted) -> Re
     accept_message(&mut tx, id, &msg.wamid, msg.accepted_at).await?;
     tx.commit().await?;
     Ok(id)
-}
-
-pub(crate) async fn recover_interrupted(pool: &PgPool, claimed_before: Timestamp, now: Timestamp) -> Result<u64, StoreError> {
-    let mut tx = pool.begin().await?;
-    let stuck = sqlx::query(
-        "SELECT o.id, o.message_id, o.attempts, m.ticket_id FROM outbox o JOIN messages m ON m.id = o.message_id
-         WHERE o.state = 'sending' AND o.claimed_at < $1 ORDER BY o.id FOR UPDATE OF o SKIP LOCKED",
-    )
-    .bind(claimed_before.unix_millis())
-    .fetch_all(&mut *tx)
-    .await?;
-    for r in &stuck {
-        let (outbox_id, message_id, attempt, ticket_id): (i64, i64, i64, i64) =
-            (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
-        sqlx::query("UPDATE outbox SET state = 'queued', next_attempt_at = $1 WHERE id = $2")
-            .bind(now.unix_millis())
-            .bind(outbox_id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("UPDATE send_attempts SET finished_at = $1, outcome = 'interrupted' WHERE outbox_id = $2 AND attempt = $3")
-            .bind(now.unix_millis())
-            .bind(outbox_id)
-            .bind(attempt)
-            .execute(&mut *tx)
-            .await?;
-        // The request may or may not have reached Meta; it goes again and the agent is told.
-        sqlx::query("UPDATE messages SET delivery_state = 'queued', delivery_updated_at = $1, maybe_duplicate = 1 WHERE id = $2")
-            .bind(now.unix_millis())
-            .bind(message_id)
-            .execute(&mut *tx)
-            .await?;
-        let data = serde_json::json!({"message_id": message_id, "may_have_been_sent_twice": true});
-        event(&mut tx, ticket_id, now, "system", "send_interrupted", data).await?;
-    }
-    tx.commit().await?;
-    Ok(u64::try_from(stuck.len()).unwrap_or(0))
 }
 
 pub(crate) async fn next_due(pool: &PgPool) -> Result<Option<Timestamp>, StoreError> {

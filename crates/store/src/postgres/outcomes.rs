@@ -17,6 +17,7 @@ use crate::model::OutboxJob;
 struct Claimed {
     state: String,
     attempts: i64,
+    claim_generation: Option<i64>,
     delivery_state: Option<String>,
     business_number_id: i64,
     identity_id: i64,
@@ -33,7 +34,7 @@ pub(super) async fn finish_accepted(
     let outbox_ids: Vec<i64> = items.iter().map(|(j, _)| j.outbox_id).collect();
     let rows = sqlx::query(
         "SELECT o.id, o.state, o.attempts, m.delivery_state, m.business_number_id, m.identity_id,
-                i.last_inbound_at, i.referral_at, i.fep_started_at
+                i.last_inbound_at, i.referral_at, i.fep_started_at, o.claim_generation
          FROM outbox o JOIN messages m ON m.id = o.message_id JOIN identities i ON i.id = m.identity_id
          WHERE o.id = ANY($1) ORDER BY o.id FOR NO KEY UPDATE OF o, m",
     )
@@ -48,6 +49,7 @@ pub(super) async fn finish_accepted(
             Claimed {
                 state: r.try_get(1)?,
                 attempts: r.try_get(2)?,
+                claim_generation: r.try_get(9)?,
                 delivery_state: r.try_get(3)?,
                 business_number_id: r.try_get(4)?,
                 identity_id: r.try_get(5)?,
@@ -67,7 +69,7 @@ pub(super) async fn finish_accepted(
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (job, wamid) in items {
         let check = match claimed.get(&job.outbox_id) {
-            Some(c) if c.state == "sending" && c.attempts == job.attempt => {
+            Some(c) if c.state == "sending" && c.attempts == job.attempt && c.claim_generation == Some(job.claim_generation) => {
                 transition(c.delivery_state.clone(), LocalEvent::Accepted).map(|_| c)
             }
             _ => Err(StoreError::Conflict(format!("outbox row {} attempt {} is no longer claimed", job.outbox_id, job.attempt))),

@@ -16,6 +16,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0008_hold_notices", include_str!("../../migrations/sqlite/0008_hold_notices.sql")),
     ("0009_went_out", include_str!("../../migrations/sqlite/0009_went_out.sql")),
     ("0010_claim_order", include_str!("../../migrations/sqlite/0010_claim_order.sql")),
+    ("0011_leases", include_str!("../../migrations/sqlite/0011_leases.sql")),
 ];
 
 /// Applies pending migrations; returns the number applied in total.

@@ -5,6 +5,7 @@ mod api;
 mod conn;
 mod fallback;
 mod ingest;
+mod leases;
 mod media;
 mod migrate;
 mod outbox;
@@ -244,9 +245,23 @@ impl OutboxStore for SqliteStore {
     async fn enqueue(&self, msg: &NewOutbound) -> Result<Enqueued, StoreError> {
         self.enqueues.submit(msg.clone()).await
     }
-    async fn claim_due(&self, now: Timestamp, limit: u32, worker: &str) -> Result<Vec<OutboxJob>, StoreError> {
-        let worker = worker.to_owned();
-        self.inner.writer.run(move |conn| outbox::claim_due(conn, now, limit, &worker)).await
+    async fn claim_due(&self, now: Timestamp, limit: u32, claim: &SendClaim) -> Result<Vec<OutboxJob>, StoreError> {
+        let claim = claim.clone();
+        self.inner.writer.run(move |conn| outbox::claim_due(conn, now, limit, &claim)).await
+    }
+    async fn start_attempts(
+        &self,
+        jobs: &[OutboxJob],
+        worker: &str,
+        now: Timestamp,
+        held_until: Timestamp,
+    ) -> Result<Vec<bool>, StoreError> {
+        let (jobs, worker) = (jobs.to_vec(), worker.to_owned());
+        self.inner.writer.run(move |conn| leases::start_attempts(conn, &jobs, &worker, now, held_until)).await
+    }
+    async fn release_claims(&self, jobs: &[OutboxJob], now: Timestamp) -> Result<u64, StoreError> {
+        let jobs = jobs.to_vec();
+        self.inner.writer.run(move |conn| leases::release_claims(conn, &jobs, now)).await
     }
     async fn finish_attempt(&self, job: &OutboxJob, outcome: &AttemptOutcome, now: Timestamp) -> Result<(), StoreError> {
         let (job, outcome) = (job.clone(), outcome.clone());
@@ -260,8 +275,8 @@ impl OutboxStore for SqliteStore {
         let items = items.to_vec();
         self.inner.writer.run(move |conn| outbox::finish_attempts(conn, &items, now)).await
     }
-    async fn recover_interrupted(&self, claimed_before: Timestamp, now: Timestamp) -> Result<u64, StoreError> {
-        self.inner.writer.run(move |conn| outbox::recover_interrupted(conn, claimed_before, now)).await
+    async fn recover_number(&self, business_number_id: i64, generation: i64, now: Timestamp) -> Result<Recovered, StoreError> {
+        self.inner.writer.run(move |conn| leases::recover_number(conn, business_number_id, generation, now)).await
     }
     async fn next_due(&self) -> Result<Option<Timestamp>, StoreError> {
         self.read(outbox::next_due).await

@@ -7,7 +7,7 @@ use windowdesk_core::{DeliveryState, LocalEvent, MetaStatus, StatusOutcome, Tick
 
 use super::ingest::identity_state;
 use crate::error::StoreError;
-use crate::model::{AttemptOutcome, Channel, Enqueued, NewOutbound, OutboundAccepted, OutboxJob, SendError};
+use crate::model::{AttemptOutcome, Channel, Enqueued, Lease, NewOutbound, OutboundAccepted, OutboxJob, SendClaim, SendError};
 
 pub(crate) fn event(
     tx: &Connection,
@@ -128,30 +128,47 @@ pub(crate) fn enqueue_in(tx: &Connection, msg: &NewOutbound) -> Result<Enqueued,
     Ok(Enqueued { message_id, outbox_id })
 }
 
-/// Claims the due replies, deadline first (see [`crate::OutboxStore::claim_due`]). The index is named:
-/// without statistics SQLite would sort every due row instead of walking it.
-pub(crate) fn claim_due(conn: &mut Connection, now: Timestamp, limit: u32, worker: &str) -> Result<Vec<OutboxJob>, StoreError> {
+/// Claims the due replies of the numbers whose `send:` lease `claim.worker` holds, deadline first (see
+/// [`crate::OutboxStore::claim_due`]). The index is named: without statistics SQLite would sort every
+/// due row instead of walking it.
+pub(crate) fn claim_due(conn: &mut Connection, now: Timestamp, limit: u32, claim: &SendClaim) -> Result<Vec<OutboxJob>, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut generations = std::collections::HashMap::new();
+    for &(bn, generation) in &claim.numbers {
+        let held: Option<i64> = tx
+            .prepare_cached("SELECT generation FROM leases WHERE name = ?1 AND owner = ?2")?
+            .query_row(params![Lease::send_name(bn), claim.worker], |r| r.get(0))
+            .optional()?;
+        if held == Some(generation) {
+            generations.insert(bn, generation);
+        }
+    }
+    if generations.is_empty() {
+        return Ok(Vec::new());
+    }
+    let numbers = generations.keys().map(i64::to_string).collect::<Vec<_>>().join(",");
     let due: Vec<(OutboxJob, Option<String>)> = tx
-        .prepare_cached(
+        .prepare_cached(&format!(
             "SELECT o.id, o.message_id, m.ticket_id, o.business_number_id, o.recipient, o.request, o.free_form, o.window_end, o.attempts,
                     m.delivery_state, o.channel
              FROM outbox o INDEXED BY outbox_deadline JOIN messages m ON m.id = o.message_id
-             WHERE o.state = 'queued' AND o.next_attempt_at <= ?1
-             ORDER BY COALESCE(o.window_end, 9223372036854775807), o.id LIMIT ?2",
-        )?
+             WHERE o.state = 'queued' AND o.next_attempt_at <= ?1 AND o.business_number_id IN ({numbers})
+             ORDER BY COALESCE(o.window_end, 9223372036854775807), o.id LIMIT ?2"
+        ))?
         .query_map(params![now.unix_millis(), limit], |r| {
+            let business_number_id: i64 = r.get(3)?;
             let job = OutboxJob {
                 outbox_id: r.get(0)?,
                 message_id: r.get(1)?,
                 ticket_id: r.get(2)?,
-                business_number_id: r.get(3)?,
+                business_number_id,
                 recipient: r.get(4)?,
                 request: r.get(5)?,
                 free_form: r.get::<_, i64>(6)? != 0,
                 window_end: r.get::<_, Option<i64>>(7)?.map(Timestamp::from_unix_millis),
                 attempt: r.get::<_, i64>(8)? + 1,
                 channel: Channel::parse(&r.get::<_, String>(10)?),
+                claim_generation: generations.get(&business_number_id).copied().unwrap_or_default(),
             };
             Ok((job, r.get::<_, Option<String>>(9)?))
         })?
@@ -159,17 +176,14 @@ pub(crate) fn claim_due(conn: &mut Connection, now: Timestamp, limit: u32, worke
     let mut jobs = Vec::with_capacity(due.len());
     for (job, state) in due {
         let next = transition(state, LocalEvent::Claim)?;
-        tx.prepare_cached("UPDATE outbox SET state = 'sending', attempts = ?1, claimed_at = ?2, claimed_by = ?3 WHERE id = ?4")?
-            .execute(params![job.attempt, now.unix_millis(), worker, job.outbox_id])?;
+        tx.prepare_cached(
+            "UPDATE outbox SET state = 'sending', attempts = ?1, claimed_at = ?2, claimed_by = ?3, claim_generation = ?4 WHERE id = ?5",
+        )?
+        .execute(params![job.attempt, now.unix_millis(), claim.worker, job.claim_generation, job.outbox_id])?;
         tx.prepare_cached("UPDATE messages SET delivery_state = ?1, delivery_updated_at = ?2 WHERE id = ?3")?.execute(params![
             next.as_str(),
             now.unix_millis(),
             job.message_id
-        ])?;
-        tx.prepare_cached("INSERT INTO send_attempts (outbox_id, attempt, started_at) VALUES (?1, ?2, ?3)")?.execute(params![
-            job.outbox_id,
-            job.attempt,
-            now.unix_millis()
         ])?;
         jobs.push(job);
     }
@@ -177,7 +191,11 @@ pub(crate) fn claim_due(conn: &mut Connection, now: Timestamp, limit: u32, worke
     Ok(jobs)
 }
 
+/// The attempt's row, written when its request left (`start_attempts`); an attempt that ended before
+/// sending (window closed, number gone) gets its row here.
 fn record_attempt(tx: &Connection, job: &OutboxJob, outcome: &str, error: Option<&SendError>, now: Timestamp) -> Result<(), StoreError> {
+    tx.prepare_cached("INSERT INTO send_attempts (outbox_id, attempt, started_at) SELECT ?1, ?2, ?3 WHERE NOT EXISTS (SELECT 1 FROM send_attempts WHERE outbox_id = ?1 AND attempt = ?2)")?
+        .execute(params![job.outbox_id, job.attempt, now.unix_millis()])?;
     tx.prepare_cached(
         "UPDATE send_attempts SET finished_at = ?1, outcome = ?2, http_status = ?3, error_code = ?4, error_title = ?5, error_details = ?6
          WHERE outbox_id = ?7 AND attempt = ?8",
@@ -235,8 +253,10 @@ fn finish_in(tx: &Connection, job: &OutboxJob, outcome: &AttemptOutcome, now: Ti
         _ => ("done", now.unix_millis()),
     };
     let updated = tx
-        .prepare_cached("UPDATE outbox SET state = ?1, next_attempt_at = ?2 WHERE id = ?3 AND state = 'sending' AND attempts = ?4")?
-        .execute(params![next_outbox_state, next_attempt_at, job.outbox_id, job.attempt])?;
+        .prepare_cached(
+            "UPDATE outbox SET state = ?1, next_attempt_at = ?2 WHERE id = ?3 AND state = 'sending' AND attempts = ?4 AND claim_generation = ?5",
+        )?
+        .execute(params![next_outbox_state, next_attempt_at, job.outbox_id, job.attempt, job.claim_generation])?;
     if updated != 1 {
         return Err(StoreError::Conflict(format!("outbox row {} attempt {} is no longer claimed", job.outbox_id, job.attempt)));
     }
@@ -360,39 +380,6 @@ pub(crate) fn record_outbound(conn: &mut Connection, msg: &OutboundAccepted) -> 
     accept_message(&tx, id, &msg.wamid, msg.accepted_at)?;
     tx.commit()?;
     Ok(id)
-}
-
-pub(crate) fn recover_interrupted(conn: &mut Connection, claimed_before: Timestamp, now: Timestamp) -> Result<u64, StoreError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let stuck: Vec<(i64, i64, i64, i64)> = tx
-        .prepare_cached(
-            "SELECT o.id, o.message_id, o.attempts, m.ticket_id FROM outbox o JOIN messages m ON m.id = o.message_id
-             WHERE o.state = 'sending' AND o.claimed_at < ?1",
-        )?
-        .query_map(params![claimed_before.unix_millis()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-        .collect::<Result<_, _>>()?;
-    for (outbox_id, message_id, attempt, ticket_id) in &stuck {
-        tx.execute("UPDATE outbox SET state = 'queued', next_attempt_at = ?1 WHERE id = ?2", params![now.unix_millis(), outbox_id])?;
-        tx.execute(
-            "UPDATE send_attempts SET finished_at = ?1, outcome = 'interrupted' WHERE outbox_id = ?2 AND attempt = ?3",
-            params![now.unix_millis(), outbox_id, attempt],
-        )?;
-        // The request may or may not have reached Meta; it goes again and the agent is told.
-        tx.execute(
-            "UPDATE messages SET delivery_state = 'queued', delivery_updated_at = ?1, maybe_duplicate = 1 WHERE id = ?2",
-            params![now.unix_millis(), message_id],
-        )?;
-        event(
-            &tx,
-            *ticket_id,
-            now,
-            "system",
-            "send_interrupted",
-            serde_json::json!({"message_id": message_id, "may_have_been_sent_twice": true}),
-        )?;
-    }
-    tx.commit()?;
-    Ok(u64::try_from(stuck.len()).unwrap_or(0))
 }
 
 pub(crate) fn next_due(conn: &Connection) -> Result<Option<Timestamp>, StoreError> {

@@ -29,6 +29,11 @@ use crate::config::DispatcherConfig;
 use crate::events::Events;
 use crate::pacer::Pacer;
 
+mod fence;
+mod ownership;
+
+use ownership::Ownership;
+
 /// An SMS as the outbox keeps it (see `replies::post_sms`).
 #[derive(serde::Deserialize)]
 struct SmsRequest {
@@ -60,8 +65,8 @@ pub struct Dispatcher {
     clock: Arc<dyn Clock>,
     config: DispatcherConfig,
     wake: Arc<Notify>,
-    worker_id: String,
     events: Events,
+    ownership: Arc<Ownership>,
 }
 
 impl Dispatcher {
@@ -75,44 +80,45 @@ impl Dispatcher {
         config: DispatcherConfig,
         wake: Arc<Notify>,
         events: Events,
+        request_timeout: Duration,
     ) -> Self {
         let period = Duration::from_secs(config.pair_interval_seconds.max(1));
         let burst = NonZeroU32::new(config.pair_burst).unwrap_or(NonZeroU32::MIN);
         let pair_quota = Quota::with_period(period).unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN)).allow_burst(burst);
-        let worker_id = format!("{}-{}", std::process::id(), rand::thread_rng().gen::<u32>());
-        Dispatcher { store, api, sms, numbers, pairs: RateLimiter::keyed(pair_quota), clock, config, wake, worker_id, events }
+        let worker_id = format!("{}-{:08x}", std::process::id(), rand::thread_rng().gen::<u32>());
+        // A send starts only while its lease runs for at least its longest request and a little more,
+        // so it has been answered before anyone else could take the number over (see `ownership`).
+        let margin = request_timeout + Duration::from_secs(2);
+        let single = store.backend() == "sqlite";
+        let ownership = Arc::new(Ownership::new(
+            worker_id,
+            numbers.keys().copied().collect(),
+            Duration::from_secs(config.claim_lease_seconds),
+            margin,
+            single,
+        ));
+        Dispatcher { store, api, sms, numbers, pairs: RateLimiter::keyed(pair_quota), clock, config, wake, events, ownership }
     }
 
-    /// Runs until `shutdown`; then stops claiming and waits for the sends in flight to be recorded.
+    /// Runs until `shutdown`; then stops claiming, waits for the sends in flight to be recorded and
+    /// releases its leases, so another instance takes its numbers over at once.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
-        let lease = Duration::from_secs(self.config.claim_lease_seconds);
-        // D5: a single-instance desk (SQLite) owns every claim, so all unfinished ones are orphans of
-        // the previous process; with several instances only claims older than the lease are.
-        let now = self.clock.now();
-        let before = if self.store.backend() == "sqlite" { now } else { now.minus(lease) };
-        match self.store.recover_interrupted(before, now).await {
-            Ok(0) => {}
-            Ok(n) => tracing::warn!(
-                replies = n,
-                "replies were in flight when the desk stopped; sending them again, marked 'may have been sent twice'"
-            ),
-            Err(e) => tracing::error!(error = %e, "could not recover interrupted sends"),
-        }
         let permits = Arc::new(Semaphore::new(self.config.concurrency));
         let mut sends = JoinSet::new();
-        // Outcomes are recorded by one task, as many per transaction as have queued up meanwhile.
+        // Outcomes are recorded by one task, as many per transaction as have queued up meanwhile;
+        // sends are started (fenced) the same way.
         let (outcomes, pending) = tokio::sync::mpsc::unbounded_channel();
-        let recorder = tokio::spawn(record_outcomes(self.store.clone(), self.clock.clone(), self.events.clone(), pending));
-        let mut last_recovery = tokio::time::Instant::now();
+        let recorder =
+            tokio::spawn(record_outcomes(self.store.clone(), self.clock.clone(), self.events.clone(), self.ownership.clone(), pending));
+        let (starts, waiting) = tokio::sync::mpsc::unbounded_channel();
+        let starter = tokio::spawn(fence::start_sends(self.store.clone(), self.clock.clone(), self.ownership.clone(), waiting));
+        let mut next_tick = tokio::time::Instant::now();
         let mut order: HashMap<String, tokio::sync::oneshot::Receiver<()>> = HashMap::new();
         while !shutdown.is_cancelled() {
             while sends.try_join_next().is_some() {}
-            if last_recovery.elapsed() > lease / 2 {
-                last_recovery = tokio::time::Instant::now();
-                let now = self.clock.now();
-                if let Err(e) = self.store.recover_interrupted(now.minus(lease), now).await {
-                    tracing::warn!(error = %e, "recovering stale claims failed");
-                }
+            if tokio::time::Instant::now() >= next_tick || self.ownership.wants_a_look() {
+                self.ownership.tend(self.store.as_ref(), self.clock.as_ref()).await;
+                next_tick = tokio::time::Instant::now() + self.ownership.tick();
                 self.pairs.retain_recent();
                 order.retain(|_, turn| matches!(turn.try_recv(), Err(tokio::sync::oneshot::error::TryRecvError::Empty)));
             }
@@ -123,29 +129,37 @@ impl Dispatcher {
             if free < (self.config.concurrency / 2).max(1) && !sends.is_empty() {
                 tokio::select! {
                     _ = sends.join_next() => {}
+                    () = tokio::time::sleep_until(next_tick) => {}
                     () = shutdown.cancelled() => break,
                 }
                 continue;
             }
+            let claim = self.ownership.claim();
             let limit = u32::try_from(free.min(200)).unwrap_or(200);
-            let jobs = match self.store.claim_due(self.clock.now(), limit, &self.worker_id).await {
-                Ok(jobs) => jobs,
-                Err(e) => {
-                    tracing::warn!(error = %e, "claiming from the outbox failed; retrying in a second");
-                    tokio::select! {
-                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                        () = shutdown.cancelled() => break,
+            let jobs = if claim.numbers.is_empty() {
+                Vec::new()
+            } else {
+                match self.store.claim_due(self.clock.now(), limit, &claim).await {
+                    Ok(jobs) => jobs,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "claiming from the outbox failed; retrying in a second");
+                        tokio::select! {
+                            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                            () = shutdown.cancelled() => break,
+                        }
+                        continue;
                     }
-                    continue;
                 }
             };
             if jobs.is_empty() {
-                // Sleep until woken by a new reply, until the next retry is due, or for a second
-                // (another instance may have queued something).
-                let mut nap = Duration::from_secs(1);
-                if let Ok(Some(due)) = self.store.next_due().await {
-                    let ms = self.clock.now().millis_until(due).clamp(0, 1000);
-                    nap = Duration::from_millis(u64::try_from(ms).unwrap_or(1000));
+                // Sleep until woken by a new reply (on any instance), until the next retry is due,
+                // or until the leases are tended again.
+                let mut nap = next_tick.saturating_duration_since(tokio::time::Instant::now());
+                if !claim.numbers.is_empty() {
+                    if let Ok(Some(due)) = self.store.next_due().await {
+                        let ms = self.clock.now().millis_until(due).max(0);
+                        nap = nap.min(Duration::from_millis(u64::try_from(ms).unwrap_or(0)));
+                    }
                 }
                 tokio::select! {
                     () = self.wake.notified() => {}
@@ -154,10 +168,14 @@ impl Dispatcher {
                 }
                 continue;
             }
+            for job in &jobs {
+                self.ownership.claimed(job.business_number_id, 1);
+            }
             for job in jobs {
                 let Ok(permit) = permits.clone().acquire_owned().await else { break };
                 let me = self.clone();
                 let outcomes = outcomes.clone();
+                let starts = starts.clone();
                 // Messages to one customer leave in the order they were queued (held replies released
                 // together, a template after the reply it follows): each waits for the one before.
                 let (done, my_turn) = tokio::sync::oneshot::channel::<()>();
@@ -166,11 +184,26 @@ impl Dispatcher {
                     if let Some(before) = before {
                         let _ = before.await;
                     }
-                    let outcome = me.attempt(&job).await;
-                    if let AttemptOutcome::Failed { error } = &outcome {
-                        tracing::warn!(message_id = job.message_id, code = ?error.code, reason = %error.title, "reply failed");
+                    match me.attempt(&job, &starts).await {
+                        Some(outcome) => {
+                            if let AttemptOutcome::Failed { error } = &outcome {
+                                tracing::warn!(message_id = job.message_id, code = ?error.code, reason = %error.title, "reply failed");
+                            }
+                            let _ = outcomes.send((job, outcome));
+                        }
+                        None => {
+                            // Fenced: the number is another instance's now, or this instance's lease
+                            // runs too short to start a request; either way nothing left. The claim
+                            // goes back to the queue (unless the new holder has it already) and the
+                            // leases are looked at again at once.
+                            tracing::info!(message_id = job.message_id, "not sent: this instance's lease on its number did not allow it");
+                            if let Err(e) = me.store.release_claims(std::slice::from_ref(&job), me.clock.now()).await {
+                                tracing::warn!(error = %e, message_id = job.message_id, "could not give a claim back; it is recovered with the number");
+                            }
+                            me.ownership.finished(job.business_number_id);
+                            me.ownership.look_again();
+                        }
                     }
-                    let _ = outcomes.send((job, outcome));
                     let _ = done.send(());
                     drop(permit);
                 });
@@ -178,7 +211,10 @@ impl Dispatcher {
         }
         while sends.join_next().await.is_some() {}
         drop(outcomes);
+        drop(starts);
+        let _ = starter.await;
         let _ = recorder.await;
+        self.ownership.release_all(self.store.as_ref()).await;
     }
 
     /// W4 + W9: a free-form send may start only before its window's end minus the send guard.
@@ -186,22 +222,23 @@ impl Dispatcher {
         !job.free_form || job.window_end.is_none_or(|end| now < self.config.window_policy().send_deadline(end))
     }
 
-    async fn attempt(&self, job: &OutboxJob) -> AttemptOutcome {
+    /// One attempt. `None`: the fence refused the start (the reply is another instance's now).
+    async fn attempt(&self, job: &OutboxJob, starts: &fence::Starts) -> Option<AttemptOutcome> {
         if job.channel == Channel::Sms {
-            return self.attempt_sms(job).await;
+            return self.attempt_sms(job, starts).await;
         }
         if !self.window_open(job, self.clock.now()) {
-            return AttemptOutcome::Blocked;
+            return Some(AttemptOutcome::Blocked);
         }
         let Some(number) = self.numbers.get(&job.business_number_id) else {
-            return AttemptOutcome::Failed {
+            return Some(AttemptOutcome::Failed {
                 error: SendError {
                     http_status: None,
                     code: None,
                     title: "the business number of this ticket is no longer configured".into(),
                     details: None,
                 },
-            };
+            });
         };
         // The pair rate is asked once the number's slot is here, so the pair's token is taken right
         // before the send; a pair that must wait gives its slot back (it counts as a send, which only
@@ -218,30 +255,54 @@ impl Dispatcher {
         };
         // Waiting for the limits took time: the window may have closed meanwhile (W4).
         if !self.window_open(job, self.clock.now()) {
-            return AttemptOutcome::Blocked;
+            return Some(AttemptOutcome::Blocked);
+        }
+        // The fence, at the last moment: is this claim still this instance's?
+        match fence::start(starts, job).await {
+            fence::Start::Go => {}
+            fence::Start::Fenced => return None,
+            fence::Start::Unknown(error) => return Some(self.retry_or_fail(job, error)),
         }
         let answer = self.api.send_message(&number.phone_number_id, number.access_token.expose_secret(), &job.request).await;
         // The send counts against the limit until now, when its answer is here.
         drop(slot);
-        match answer {
+        Some(match answer {
             Ok(wamid) => AttemptOutcome::Accepted { wamid },
             Err(e) => self.after_error(job, e),
+        })
+    }
+
+    /// The attempt could not start for a reason of ours (the database did not answer the fence): it
+    /// goes again later like a transient error, never past the window.
+    fn retry_or_fail(&self, job: &OutboxJob, error: SendError) -> AttemptOutcome {
+        if job.attempt >= i64::from(self.config.max_attempts) {
+            return AttemptOutcome::Failed { error };
         }
+        let next = self.clock.now().plus(self.backoff(job.attempt));
+        if !self.window_open(job, next) {
+            return AttemptOutcome::Blocked;
+        }
+        AttemptOutcome::Retry { next_attempt_at: next, error }
     }
 
     /// An SMS fallback: no WhatsApp window applies; the provider's message SID stands in for a wamid.
-    async fn attempt_sms(&self, job: &OutboxJob) -> AttemptOutcome {
+    async fn attempt_sms(&self, job: &OutboxJob, starts: &fence::Starts) -> Option<AttemptOutcome> {
         let failed = |title: String, details: Option<String>, http_status: Option<i64>, code: Option<i64>| AttemptOutcome::Failed {
             error: SendError { http_status, code, title, details },
         };
         let Some(sms) = &self.sms else {
-            return failed("SMS is no longer configured on this desk ([sms])".into(), None, None, None);
+            return Some(failed("SMS is no longer configured on this desk ([sms])".into(), None, None, None));
         };
         let request: SmsRequest = match serde_json::from_str(&job.request) {
             Ok(r) => r,
-            Err(e) => return failed(format!("the queued SMS cannot be read: {e}"), None, None, None),
+            Err(e) => return Some(failed(format!("the queued SMS cannot be read: {e}"), None, None, None)),
         };
-        match sms.send(&request.from, &request.to, &request.body).await {
+        match fence::start(starts, job).await {
+            fence::Start::Go => {}
+            fence::Start::Fenced => return None,
+            fence::Start::Unknown(error) => return Some(self.retry_or_fail(job, error)),
+        }
+        Some(match sms.send(&request.from, &request.to, &request.body).await {
             Ok(accepted) => AttemptOutcome::Accepted { wamid: format!("sms:{}", accepted.sid) },
             Err(e) => {
                 let (http_status, code) = (e.http_status.map(i64::from), e.code);
@@ -257,7 +318,7 @@ impl Dispatcher {
                     _ => AttemptOutcome::Failed { error },
                 }
             }
-        }
+        })
     }
 
     fn after_error(&self, job: &OutboxJob, e: ApiError) -> AttemptOutcome {
@@ -294,12 +355,14 @@ impl Dispatcher {
 }
 
 /// Records send outcomes in batches: one durable transaction for whatever queued up while the previous
-/// one committed (group commit). If a write fails, those claims stay open and are recovered after the
-/// lease, marked as possibly sent twice: the truth, since they may have reached Meta.
+/// one committed (group commit). A batch the database refuses is tried again until it commits (an
+/// outcome is never dropped while the process lives: a wamid lost here would be a reply sent twice);
+/// if the process dies first, whoever takes the number over finds the claims and marks them.
 async fn record_outcomes(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     events: Events,
+    ownership: Arc<Ownership>,
     mut pending: tokio::sync::mpsc::UnboundedReceiver<(OutboxJob, AttemptOutcome)>,
 ) {
     while let Some(first) = pending.recv().await {
@@ -310,16 +373,23 @@ async fn record_outcomes(
                 Err(_) => break,
             }
         }
-        match store.finish_attempts(&batch, clock.now()).await {
-            Ok(results) => {
-                for ((job, _), result) in batch.iter().zip(results) {
-                    match result {
-                        Ok(()) => events.ticket(job.ticket_id),
-                        Err(e) => tracing::warn!(error = %e, message_id = job.message_id, "a send outcome was not recorded"),
-                    }
+        let mut pause = Duration::from_millis(100);
+        let results = loop {
+            match store.finish_attempts(&batch, clock.now()).await {
+                Ok(results) => break results,
+                Err(e) => {
+                    tracing::error!(error = %e, outcomes = batch.len(), "could not record send outcomes; trying again");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(5));
                 }
             }
-            Err(e) => tracing::error!(error = %e, outcomes = batch.len(), "could not record send outcomes"),
+        };
+        for ((job, _), result) in batch.iter().zip(results) {
+            ownership.finished(job.business_number_id);
+            match result {
+                Ok(()) => events.ticket(job.ticket_id),
+                Err(e) => tracing::warn!(error = %e, message_id = job.message_id, "a send outcome was not recorded"),
+            }
         }
     }
 }
