@@ -3,55 +3,19 @@
 //! flight at the kill, and then it is marked "may have been sent twice". Runs on both backends.
 #![allow(clippy::unwrap_used)] // scenario functions called from the #[test]s
 
+mod common;
+
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+
+use common::{desk_config, free_port, temp_dir, Desk};
 
 use windowdesk_core::{DeliveryState, Timestamp};
 use windowdesk_sim::{Say, SimConfig, SimNumber};
 use windowdesk_store::testing::{Backend, TestDb};
 use windowdesk_store::{NewOutbound, StoreOptions, TicketFilter};
 
-const PNID: &str = "106540352242922";
 const REPLIES: usize = 200;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// The desk as a child process, killed when dropped so a failing test leaves nothing running.
-struct Desk(Child);
-
-impl Drop for Desk {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn_desk(config: &std::path::Path) -> Desk {
-    Desk(
-        Command::new(env!("CARGO_BIN_EXE_windowdesk"))
-            .args(["serve", "--config"])
-            .arg(config)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap(),
-    )
-}
-
-async fn wait_healthy(port: u16) {
-    let url = format!("http://127.0.0.1:{port}/healthz");
-    for _ in 0..200 {
-        if reqwest::get(&url).await.is_ok_and(|r| r.status().is_success()) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the desk did not come up on port {port}");
-}
 
 async fn kill_mid_send(backend: Backend) {
     let db = TestDb::new(backend).await.unwrap();
@@ -69,23 +33,12 @@ async fn kill_mid_send(backend: Backend) {
     )
     .unwrap();
 
-    let dir = tempfile_dir();
-    let config = dir.join("desk.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nlisten = \"127.0.0.1:{desk_port}\"\n[database]\nurl = {:?}\n[media]\ndir = {:?}\n[whatsapp]\napi_base_url = {sim_url:?}\nrequest_timeout_seconds = 1\n\
-             [dispatcher]\nthroughput_per_second = 40\npair_interval_seconds = 1\npair_burst = 10000\nconcurrency = 8\nclaim_lease_seconds = 6\n\
-             [[business_numbers]]\nphone_number_id = \"{PNID}\"\nwaba_id = \"102290129340398\"\ndisplay_number = \"+1 555-078-3881\"\n\
-             name = \"Support\"\naccess_token = \"sim-access-token\"\napp_secret = \"appsecret\"\nverify_token = \"v\"\n",
-            db.url,
-            dir.join("media").display().to_string()
-        ),
-    )
-    .unwrap();
+    let dir = temp_dir("crash");
+    let dispatcher = "throughput_per_second = 40\npair_interval_seconds = 1\npair_burst = 10000\nconcurrency = 8\nclaim_lease_seconds = 6";
+    let config = desk_config(&dir, desk_port, &db.url, &sim_url, &[SimNumber::default()], dispatcher);
 
-    let mut desk = spawn_desk(&config);
-    wait_healthy(desk_port).await;
+    let mut desk = Desk::spawn(&config, desk_port);
+    desk.healthy().await;
     sim.handle.say(Say::text("4915112345678", "please answer")).await.unwrap();
 
     // The test plays the API: 200 replies committed to the outbox of the running desk.
@@ -123,15 +76,14 @@ async fn kill_mid_send(backend: Backend) {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    desk.0.kill().unwrap(); // SIGKILL
-    desk.0.wait().unwrap();
+    desk.kill();
     let at_kill = sim.handle.received().len();
     let in_flight =
         store.ticket_messages(ticket).await.unwrap().iter().filter(|m| m.delivery_state == Some(DeliveryState::Sending)).count();
     assert!(at_kill < REPLIES + 1, "killed before the end ({at_kill} received)");
 
-    let desk = spawn_desk(&config);
-    wait_healthy(desk_port).await;
+    let desk = Desk::spawn(&config, desk_port);
+    desk.healthy().await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         let done = store
@@ -172,12 +124,6 @@ async fn kill_mid_send(backend: Backend) {
     store.close().await;
     sim.stop().await.unwrap();
     db.cleanup().await;
-}
-
-fn tempfile_dir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("windowdesk-crash-{}-{}", std::process::id(), free_port()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,6 +18,7 @@ pub mod notes;
 pub mod pacer;
 pub mod replies;
 pub mod serve;
+pub mod singleton;
 pub mod templates;
 pub mod web;
 pub mod webhook;
@@ -275,6 +276,7 @@ pub fn build_media_worker(config: &Config, state: &AppState) -> anyhow::Result<m
         max_bytes: config.media.max_bytes,
         clock: state.clock.clone(),
         wake: state.media_wake.clone(),
+        lease: singleton::Singleton::new("media", Duration::from_secs(30), state.store.clone(), state.clock.clone()),
     })
 }
 

@@ -102,11 +102,21 @@ pub struct MediaWorker {
     pub max_bytes: usize,
     pub clock: Arc<dyn Clock>,
     pub wake: Arc<Notify>,
+    /// With several instances, one downloads (the `media` lease): files are content-addressed and
+    /// written atomically, so two downloading the same file would be harmless, but twice the traffic.
+    pub lease: crate::singleton::Singleton,
 }
 
 impl MediaWorker {
     pub async fn run(self, shutdown: CancellationToken) {
         while !shutdown.is_cancelled() {
+            if !self.lease.mine().await {
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    () = shutdown.cancelled() => break,
+                }
+                continue;
+            }
             let jobs = match self.store.due_media_jobs(self.clock.now(), 16).await {
                 Ok(jobs) => jobs,
                 Err(e) => {
@@ -132,6 +142,7 @@ impl MediaWorker {
                 }
             }
         }
+        self.lease.release().await;
     }
 
     async fn fetch(&self, job: &MediaJob) -> MediaOutcome {

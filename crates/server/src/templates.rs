@@ -141,10 +141,31 @@ pub async fn run_sync_worker(
     wake: Arc<Notify>,
     shutdown: CancellationToken,
 ) {
+    // Every instance wakes on its own schedule; the `template-sync` lease, taken for one interval and
+    // never renewed, lets one of them sync per interval (a sync asked for by a webhook or a person
+    // always runs).
+    let owner = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
+    let mut asked = false;
     loop {
         if state.numbers.is_empty() {
             return;
         }
+        if !asked && !interval.is_zero() {
+            match state.store.acquire_lease("template-sync", &owner, state.clock.now(), interval, false).await {
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    tracing::debug!("another instance synced the templates this interval");
+                    tokio::select! {
+                        () = tokio::time::sleep(interval) => {}
+                        () = wake.notified() => asked = true,
+                        () = shutdown.cancelled() => return,
+                    }
+                    continue;
+                }
+                Err(e) => tracing::warn!(error = %e, "could not read the template-sync lease; syncing anyway"),
+            }
+        }
+        asked = false;
         match sync_all(&state.store, &api, &state.numbers, page_size, state.clock.now(), &|_, _, _| {}).await {
             Ok(reports) => {
                 for r in &reports {
@@ -158,7 +179,7 @@ pub async fn run_sync_worker(
         let nap = if interval.is_zero() { Duration::from_secs(365 * 86_400) } else { interval };
         tokio::select! {
             () = tokio::time::sleep(nap) => {}
-            () = wake.notified() => {}
+            () = wake.notified() => asked = true,
             () = shutdown.cancelled() => return,
         }
     }

@@ -146,6 +146,8 @@ pub trait LeaseStore: Send + Sync {
     async fn release_lease(&self, owner: &str, lease: &Lease) -> Result<(), StoreError>;
     /// How many instances are alive: unexpired `instance:` leases.
     async fn live_instances(&self, now: Timestamp) -> Result<u64, StoreError>;
+    /// Every lease, by name: who sends for which number, who downloads media (for operators and tests).
+    async fn leases(&self) -> Result<Vec<LeaseRow>, StoreError>;
 }
 
 /// Media downloads: the queue filled by ingest, and the files it produced.

@@ -334,6 +334,16 @@ impl Lease {
     }
 }
 
+/// A lease as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LeaseRow {
+    pub name: String,
+    /// `<process id>-<random>` of the instance holding it; `None` when released.
+    pub owner: Option<String>,
+    pub generation: i64,
+    pub expires_at: Timestamp,
+}
+
 /// Who claims, and under which `send:` lease generation for each business number it may claim for.
 #[derive(Clone, Debug, Default)]
 pub struct SendClaim {

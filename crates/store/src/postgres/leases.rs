@@ -15,7 +15,7 @@ use windowdesk_core::Timestamp;
 use super::outbox::event;
 use super::PgStore;
 use crate::error::StoreError;
-use crate::model::{Lease, OutboxJob, Recovered};
+use crate::model::{Lease, LeaseRow, OutboxJob, Recovered};
 use crate::LeaseStore;
 
 fn ttl_ms(ttl: Duration) -> i64 {
@@ -226,5 +226,19 @@ impl LeaseStore for PgStore {
             .fetch_one(self.pool())
             .await?;
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn leases(&self) -> Result<Vec<LeaseRow>, StoreError> {
+        let rows = sqlx::query("SELECT name, owner, generation, expires_at FROM leases ORDER BY name").fetch_all(self.pool()).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(LeaseRow {
+                    name: r.try_get(0)?,
+                    owner: r.try_get(1)?,
+                    generation: r.try_get(2)?,
+                    expires_at: Timestamp::from_unix_millis(r.try_get(3)?),
+                })
+            })
+            .collect()
     }
 }

@@ -10,7 +10,7 @@ use windowdesk_core::Timestamp;
 use super::outbox::event;
 use super::SqliteStore;
 use crate::error::StoreError;
-use crate::model::{Lease, OutboxJob, Recovered};
+use crate::model::{Lease, LeaseRow, OutboxJob, Recovered};
 use crate::LeaseStore;
 
 fn ttl_ms(ttl: Duration) -> i64 {
@@ -227,6 +227,22 @@ impl LeaseStore for SqliteStore {
                 |r| r.get(0),
             )?;
             Ok(u64::try_from(n).unwrap_or(0))
+        })
+        .await
+    }
+
+    async fn leases(&self) -> Result<Vec<LeaseRow>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached("SELECT name, owner, generation, expires_at FROM leases ORDER BY name")?;
+            let rows = stmt.query_map([], |r| {
+                Ok(LeaseRow {
+                    name: r.get(0)?,
+                    owner: r.get(1)?,
+                    generation: r.get(2)?,
+                    expires_at: Timestamp::from_unix_millis(r.get(3)?),
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
         })
         .await
     }
