@@ -1,11 +1,13 @@
 //! Outbound benchmark (BENCHMARKS.md): reply latency from API accept to the simulator receiving it,
 //! with an idle dispatcher, and dispatch throughput at a raised per-number limit.
 //!
-//!   cargo run --release -p windowdesk-server --example reply_bench -- [sqlite|postgres-url] [latency_n] [throughput_n] [limit]
+//!   cargo run --release -p windowdesk-server --example reply_bench -- [sqlite|postgres-url] [latency_n] [throughput_n] [limit] [instances]
 //!
 //! The desk and the Cloud API simulator run in this process and talk over loopback HTTP, as they
 //! would across processes; the simulator enforces the same per-number limit, so any `130429` it
-//! answers would show the dispatcher went over.
+//! answers would show the dispatcher went over. With `instances` > 1 (PostgreSQL), that many desks
+//! share the database, each with its own dispatcher, and replies are posted to them in turn: the
+//! number's rate must stay at its limit, not multiply.
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
 use std::time::{Duration, Instant};
@@ -28,14 +30,18 @@ async fn main() -> anyhow::Result<()> {
     let latency_n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(500);
     let throughput_n: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(20_000);
     let limit: u32 = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(1000);
+    let instances: usize = args.get(5).and_then(|s| s.parse().ok()).unwrap_or(1).max(1);
     let dir = std::env::temp_dir().join(format!("windowdesk-reply-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let url = if backend == "sqlite" { format!("sqlite://{}", dir.join("bench.db").display()) } else { backend.clone() };
 
     let sim_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let sim_url = format!("http://{}", sim_listener.local_addr()?);
-    let desk_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let desk_url = format!("http://{}", desk_listener.local_addr()?);
+    let mut desk_listeners = Vec::new();
+    for _ in 0..instances {
+        desk_listeners.push(tokio::net::TcpListener::bind("127.0.0.1:0").await?);
+    }
+    let desk_url = format!("http://{}", desk_listeners[0].local_addr()?);
     let number = SimNumber { throughput_per_second: limit, ..SimNumber::default() };
     let config = Config::from_toml(&format!(
         "[database]\nurl = {url:?}\n[media]\ndir = {:?}\n[log]\nlevel = \"warn\"\n[whatsapp]\napi_base_url = {sim_url:?}\n\
@@ -48,7 +54,11 @@ async fn main() -> anyhow::Result<()> {
         number.access_token,
         number.app_secret
     ))?;
-    let running = windowdesk_server::start(&config, desk_listener, None).await?;
+    let mut desks = Vec::new();
+    for listener in desk_listeners {
+        desks.push(windowdesk_server::start(&config, listener, None).await?);
+    }
+    let running = &desks[0];
     let sim = windowdesk_sim::Sim::start(
         SimConfig {
             webhook_url: Some(format!("{desk_url}/webhooks/whatsapp")),
@@ -65,14 +75,14 @@ async fn main() -> anyhow::Result<()> {
     }
     let tickets: Vec<i64> =
         running.state.store.list_tickets(&TicketFilter { limit: 1000, ..TicketFilter::default() }).await?.iter().map(|t| t.id).collect();
-    let state = &running.state;
 
     // Latency, one reply at a time with an idle dispatcher.
     let mut latencies = Vec::with_capacity(latency_n);
     for i in 0..latency_n {
         let before = sim.handle.received_count();
         let t0 = Instant::now();
-        match post_text_reply(state, tickets[i % tickets.len()], &format!("latency {i}"), "bench").await? {
+        // Posted to each instance in turn: most go through one that does not send for the number.
+        match post_text_reply(&desks[i % instances].state, tickets[i % tickets.len()], &format!("latency {i}"), "bench").await? {
             ReplyOutcome::Queued { .. } => {}
             other => anyhow::bail!("unexpected {other:?}"),
         }
@@ -83,7 +93,7 @@ async fn main() -> anyhow::Result<()> {
     }
     latencies.sort_by(f64::total_cmp);
     println!(
-        "reply latency (accept -> simulator), {} replies, backend={}: p50={:.2} ms p90={:.2} ms p99={:.2} ms max={:.2} ms",
+        "reply latency (accept -> simulator), {} replies, backend={}, instances={instances}: p50={:.2} ms p90={:.2} ms p99={:.2} ms max={:.2} ms",
         latency_n,
         running.state.store.backend(),
         pct(&latencies, 0.5),
@@ -99,6 +109,7 @@ async fn main() -> anyhow::Result<()> {
     let results: Vec<_> = futures::stream::iter(0..throughput_n)
         .map(|i| {
             let ticket = tickets[i % tickets.len()];
+            let state = &desks[i % instances].state;
             async move { post_text_reply(state, ticket, &format!("bulk {i}"), "bench").await }
         })
         .buffer_unordered(64)
@@ -130,13 +141,15 @@ async fn main() -> anyhow::Result<()> {
             .count();
     }
     println!(
-        "dispatch throughput, {throughput_n} replies to {customers} customers at limit {limit}/s: {:.0} sends/s sustained (first to last send {:.1} s; enqueue took {:.1} s), busiest 1 s window {busiest}, 130429 answers: {throttled}, failed: {failed}",
+        "dispatch throughput, {instances} instance(s), {throughput_n} replies to {customers} customers at limit {limit}/s: {:.0} sends/s sustained (first to last send {:.1} s; enqueue took {:.1} s), busiest 1 s window {busiest}, 130429 answers: {throttled}, failed: {failed}",
         throughput_n as f64 / span_s,
         span_s,
         enqueue_s
     );
     sim.stop().await?;
-    running.stop().await?;
+    for desk in desks {
+        desk.stop().await?;
+    }
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
