@@ -34,7 +34,7 @@ async fn kill_mid_send(backend: Backend) {
     .unwrap();
 
     let dir = temp_dir("crash");
-    let dispatcher = "throughput_per_second = 40\npair_interval_seconds = 1\npair_burst = 10000\nconcurrency = 8\nclaim_lease_seconds = 6";
+    let dispatcher = "throughput_per_second = 40\npair_interval_seconds = 1\npair_burst = 10000\nconcurrency = 8\nclaim_lease_seconds = 8";
     let config = desk_config(&dir, desk_port, &db.url, &sim_url, &[SimNumber::default()], dispatcher);
 
     let mut desk = Desk::spawn(&config, desk_port);
