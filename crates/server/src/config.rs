@@ -397,6 +397,15 @@ mod tests {
     }
 
     #[test]
+    fn a_sending_lease_shorter_than_two_requests_is_refused_naming_the_least() {
+        let err = Config::from_toml("[dispatcher]\nclaim_lease_seconds = 20").err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("dispatcher.claim_lease_seconds (20) must be at least 34"), "{err}");
+        let c = Config::from_toml("[whatsapp]\nrequest_timeout_seconds = 1\n[dispatcher]\nclaim_lease_seconds = 6").unwrap();
+        assert_eq!(c.min_claim_lease_seconds(), 6);
+        assert_eq!(Config::from_toml("").unwrap().dispatcher.claim_lease_seconds, 40);
+    }
+
+    #[test]
     fn secrets_do_not_show_in_debug_output() {
         let c = Config::from_toml(
             r#"[[business_numbers]]
