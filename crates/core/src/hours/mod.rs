@@ -13,7 +13,8 @@
 //! Intervals that touch or overlap once turned into instants (`Fri 22:00-24:00` and
 //! `Sat 00:00-02:00`) form one continuous open period. Open periods are half-open: the business is
 //! open at the opening instant and closed at the closing instant, as the window is closed at exactly
-//! its end (W4). A number without a schedule is always open: [`Schedule::always_open`].
+//! its end (W4). A number without a schedule is always open: [`Schedule::always_open`], or
+//! [`or_always_open`] for an `Option<&Schedule>`.
 //!
 //! Searches are bounded (two years of non-holiday days, holidays skipped as whole ranges), so a
 //! schedule without any open time answers `None` instead of looping.
@@ -268,6 +269,12 @@ impl Schedule {
             }
         }
     }
+}
+
+/// The schedule a number goes by: its own, or always open when it has none.
+pub fn or_always_open(schedule: Option<&Schedule>) -> &Schedule {
+    static ALWAYS_OPEN: std::sync::LazyLock<Schedule> = std::sync::LazyLock::new(Schedule::always_open);
+    schedule.unwrap_or(&ALWAYS_OPEN)
 }
 
 impl Default for Schedule {

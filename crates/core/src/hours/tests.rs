@@ -324,6 +324,9 @@ fn a_schedule_with_no_open_time_answers_none_instead_of_searching_forever() {
 fn a_number_without_a_schedule_is_always_open() {
     let s = Schedule::always_open();
     assert_eq!(Schedule::default(), s);
+    assert_eq!(or_always_open(None), &s);
+    let office = berlin_office();
+    assert_eq!(or_always_open(Some(&office)), &office);
     let t = utc("2026-03-27T19:00:00Z");
     assert!(s.is_open(t));
     assert_eq!(s.next_open(t), Some(t));
