@@ -12,6 +12,7 @@ pub mod directory;
 pub mod dispatcher;
 pub mod error;
 pub mod events;
+pub mod hours;
 pub mod media;
 pub mod metrics;
 pub mod notes;

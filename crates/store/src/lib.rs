@@ -150,6 +150,24 @@ pub trait LeaseStore: Send + Sync {
     async fn leases(&self) -> Result<Vec<LeaseRow>, StoreError>;
 }
 
+/// Business hours (SPEC 10): named schedules, and which one each business number keeps.
+#[async_trait]
+pub trait BusinessHoursStore: Send + Sync {
+    async fn schedules(&self) -> Result<Vec<ScheduleRow>, StoreError>;
+    async fn schedule(&self, id: i64) -> Result<Option<ScheduleRow>, StoreError>;
+    /// A name already taken is a [`StoreError::Conflict`].
+    async fn create_schedule(&self, draft: &ScheduleDraft) -> Result<ScheduleRow, StoreError>;
+    /// `false` when there is no such schedule; a name already taken is a [`StoreError::Conflict`].
+    async fn update_schedule(&self, id: i64, draft: &ScheduleDraft) -> Result<bool, StoreError>;
+    /// `false` when there is no such schedule; one still serving a number is a [`StoreError::Conflict`].
+    async fn delete_schedule(&self, id: i64) -> Result<bool, StoreError>;
+    /// Gives a business number a schedule (or none: always open). `false` when the number does not
+    /// exist; an unknown schedule is a [`StoreError::NotFound`].
+    async fn assign_schedule(&self, business_number_id: i64, schedule_id: Option<i64>) -> Result<bool, StoreError>;
+    /// The schedule of a business number, if it has one.
+    async fn number_schedule(&self, business_number_id: i64) -> Result<Option<ScheduleRow>, StoreError>;
+}
+
 /// Media downloads: the queue filled by ingest, and the files it produced.
 #[async_trait]
 pub trait MediaStore: Send + Sync {
@@ -295,6 +313,7 @@ pub trait Store:
     + TicketWorkStore
     + WebStore
     + FallbackStore
+    + BusinessHoursStore
 {
     /// For `/readyz`: commits a one-row write, so a database that answers but cannot commit (disk
     /// full, read-only) reports not ready.

@@ -619,3 +619,25 @@ pub struct MessageMedia {
 
 /// A ticket and its identity (`None` only if the database lost it).
 pub type TicketWithIdentity = (TicketRow, Option<IdentityRow>);
+
+/// A named business-hours schedule (SPEC 10). `spec` is the core's `ScheduleSpec` as JSON.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ScheduleRow {
+    pub id: i64,
+    pub name: String,
+    pub spec: String,
+    /// The business numbers it serves.
+    pub business_number_ids: Vec<i64>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub updated_by: Option<String>,
+}
+
+/// A schedule to create or replace.
+#[derive(Clone, Debug)]
+pub struct ScheduleDraft {
+    pub name: String,
+    pub spec: String,
+    pub actor: String,
+    pub now: Timestamp,
+}

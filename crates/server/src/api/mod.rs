@@ -12,6 +12,7 @@ pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod fallbacks;
+pub mod hours;
 pub mod media;
 pub mod openapi;
 pub mod schema;
@@ -43,6 +44,9 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(templates::post_sync))
         .routes(routes!(fallbacks::list_numbers))
         .routes(routes!(fallbacks::put_number_settings))
+        .routes(routes!(hours::list_schedules, hours::post_schedule))
+        .routes(routes!(hours::get_schedule, hours::put_schedule, hours::delete_schedule))
+        .routes(routes!(hours::put_number_schedule))
         .routes(routes!(media::get_media))
         .routes(routes!(agents::list_agents, agents::post_agent))
         .routes(routes!(openapi::openapi_json))

@@ -34,8 +34,15 @@ pub struct TicketWindow {
     pub seconds_left: i64,
     /// End of an active free entry point window.
     pub fep_until: Option<String>,
-    /// The next business opening; null until business hours are configured.
+    /// The next business opening of the ticket's number (now, while open); null when the number has
+    /// no business hours (always open) or they never open.
     pub next_business_open: Option<String>,
+    /// The window ends while the business is closed (an end at exactly a closing time counts as
+    /// closed). Always false for a number without business hours.
+    pub closes_outside_business_hours: bool,
+    /// Business time, in whole seconds, between now and `expires_at`: 0 means nobody will be at work
+    /// before the window closes. Without business hours, all of the time left.
+    pub business_seconds_left: i64,
     /// What may be sent now, each with its cost estimate. Free-form appears only while the window is open.
     pub actions: Vec<ActionOut>,
 }
@@ -53,6 +60,8 @@ pub async fn get_window(State(state): State<AppState>, _caller: ApiCaller, PathI
     let outlook = Outlook::load(&state, id).await?;
     let ctx = outlook.context();
     let window = outlook.identity.window.state(outlook.policy, outlook.now);
+    let schedule = crate::hours::of_number(&state, outlook.ticket.business_number_id).await?;
+    let hours = crate::hours::window_hours(schedule.as_ref(), outlook.now, window.expires_at);
     let mut actions = Vec::new();
     match decide(&ctx, &Outgoing::FreeForm) {
         SendDecision::Send { price } => {
@@ -73,7 +82,9 @@ pub async fn get_window(State(state): State<AppState>, _caller: ApiCaller, PathI
         send_until: window.send_until.map(rfc3339),
         seconds_left: window.seconds_left,
         fep_until: window.fep_until.map(rfc3339),
-        next_business_open: None,
+        next_business_open: schedule.as_ref().and(hours.next_business_open).map(rfc3339),
+        closes_outside_business_hours: hours.closes_outside_business_hours,
+        business_seconds_left: i64::try_from(hours.business_time_left.as_secs()).unwrap_or(i64::MAX),
         actions,
     }))
 }

@@ -2,6 +2,7 @@
 
 mod api;
 mod fallback;
+mod hours;
 mod ingest;
 mod leases;
 mod live;

@@ -4,6 +4,7 @@
 mod api;
 mod conn;
 mod fallback;
+mod hours;
 mod ingest;
 mod leases;
 mod media;
