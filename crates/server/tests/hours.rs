@@ -8,17 +8,20 @@ mod common;
 use std::sync::Arc;
 
 use common::api::{assert_invalid, Api};
+use common::web::{add_agent, Web, PASSWORD};
 use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use windowdesk_core::{ManualClock, Timestamp};
 use windowdesk_sim::Say;
 use windowdesk_store::testing::Backend;
+use windowdesk_store::AgentRole;
 
 on_both_backends!(
     a_schedule_is_validated_stored_and_read_back,
     a_schedule_that_serves_a_number_cannot_be_deleted,
     a_window_closing_outside_business_hours_says_so_and_when_the_team_is_back,
+    an_admin_sets_business_hours_on_the_admin_page,
 );
 
 fn office_hours(name: &str) -> serde_json::Value {
@@ -134,5 +137,70 @@ async fn a_window_closing_outside_business_hours_says_so_and_when_the_team_is_ba
     assert_eq!(window["business_seconds_left"], 0, "nobody is at work before it closes");
     assert_eq!(window["next_business_open"], "2026-12-07T08:00:00.000Z", "Monday 09:00 in Berlin");
 
+    // The agent reads it in the banner, in the number's time zone.
+    add_agent(&app, "Ana", "ana@example.com").await;
+    let web = Web::sign_in(&app, "ana@example.com").await;
+    let page = web.page(&format!("/tickets/{ticket}")).await;
+    assert!(
+        page.contains("Closes <time datetime=\"2026-12-05T18:00:00.000Z\">Saturday 19:00</time>, outside business hours; nobody is at work before then; team back <time datetime=\"2026-12-07T08:00:00.000Z\">Monday 09:00</time>."),
+        "{}",
+        page.lines().filter(|l| l.contains("window-hours") || l.contains("outside")).collect::<Vec<_>>().join("\n")
+    );
+
+    app.stop().await;
+}
+
+async fn an_admin_sets_business_hours_on_the_admin_page(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    windowdesk_server::api::admin::create_agent(app.store().as_ref(), "Ada", "ada@example.com", AgentRole::Admin, Some(PASSWORD))
+        .await
+        .unwrap();
+    let web = Web::sign_in(&app, "ada@example.com").await;
+    let page = web.page("/admin/hours").await;
+    assert!(page.contains("Always open") && page.contains("New schedule"), "{page}");
+    let post = |name: &'static str, fri: &'static str, holidays: &'static str| {
+        let web = &web;
+        async move {
+            let fields = [
+                ("name", name),
+                ("time_zone", "Europe/Berlin"),
+                ("mon", "09:00-12:30, 13:30-17:00"),
+                ("tue", "09:00-17:00"),
+                ("wed", "09:00-17:00"),
+                ("thu", "09:00-17:00"),
+                ("fri", fri),
+                ("sat", ""),
+                ("sun", ""),
+                ("holidays", holidays),
+            ];
+            web.post("/admin/hours", &fields).await
+        }
+    };
+    // A mistake is shown next to its field, and what was typed is kept.
+    let refused = post("Office", "17:00-09:00", "2026-12-25 Christmas Day").await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused.body.contains("data-field=\"weekly.fri\"") && refused.body.contains("two intervals"), "{}", refused.body);
+    assert!(refused.body.contains("value=\"17:00-09:00\""), "the form keeps what was typed");
+    let refused = post("Office", "09:00-17:00", "Christmas 2026-12-25").await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.body.contains("data-field=\"holidays\"") && refused.body.contains("line 1"), "{}", refused.body);
+
+    let saved = post("Office", "09:00-17:00", "2026-12-25 Christmas Day\n2026-12-31..2027-01-01 New Year").await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let schedules = app.store().schedules().await.unwrap();
+    assert_eq!(schedules.len(), 1);
+    assert!(schedules[0].spec.contains("13:30-17:00") && schedules[0].spec.contains("New Year"), "{}", schedules[0].spec);
+    let number = app.store().all_number_settings().await.unwrap()[0].business_number_id;
+    let id = schedules[0].id.to_string();
+    let assigned = web.post(&format!("/admin/hours/numbers/{number}"), &[("schedule_id", id.as_str())]).await;
+    assert_eq!(assigned.status, 303, "{}", assigned.body);
+    assert_eq!(app.store().number_schedule(number).await.unwrap().map(|s| s.name), Some("Office".to_owned()));
+    let page = web.page("/admin/hours").await;
+    assert!(page.contains("2026-12-31..2027-01-01 New Year") && page.contains("09:00-12:30, 13:30-17:00"), "{page}");
+
+    // Agents do not see or change it.
+    add_agent(&app, "Ana", "ana@example.com").await;
+    let agent = Web::sign_in(&app, "ana@example.com").await;
+    assert_eq!(agent.get("/admin/hours").await.status, 403);
     app.stop().await;
 }

@@ -122,7 +122,7 @@ fn field_of(e: &ScheduleError) -> String {
     }
 }
 
-fn validated(state: &AppState, req: &ScheduleIn, actor: &str) -> Result<ScheduleDraft, ApiError> {
+pub(crate) fn validated(state: &AppState, req: &ScheduleIn, actor: &str) -> Result<ScheduleDraft, ApiError> {
     let name = req.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::invalid("name", "must be 1 to 100 characters"));
@@ -134,7 +134,7 @@ fn validated(state: &AppState, req: &ScheduleIn, actor: &str) -> Result<Schedule
     Ok(ScheduleDraft { name: name.to_owned(), spec, actor: actor.to_owned(), now: state.clock.now() })
 }
 
-fn out(state: &AppState, row: &ScheduleRow) -> Result<ScheduleOut, ApiError> {
+pub(crate) fn out_of(state: &AppState, row: &ScheduleRow) -> Result<ScheduleOut, ApiError> {
     let schedule = crate::hours::parse(row).map_err(ApiError::Internal)?;
     let spec = schedule.to_spec();
     let now = state.clock.now();
@@ -162,7 +162,7 @@ fn out(state: &AppState, row: &ScheduleRow) -> Result<ScheduleOut, ApiError> {
 )]
 pub async fn list_schedules(State(state): State<AppState>, _caller: ApiCaller) -> Result<Json<Page<ScheduleOut>>, ApiError> {
     let rows = state.store.schedules().await?;
-    let data = rows.iter().map(|r| out(&state, r)).collect::<Result<_, _>>()?;
+    let data = rows.iter().map(|r| out_of(&state, r)).collect::<Result<_, _>>()?;
     Ok(Json(Page { data, next: None }))
 }
 
@@ -182,7 +182,7 @@ pub async fn post_schedule(
 ) -> Result<(StatusCode, Json<ScheduleOut>), ApiError> {
     let draft = validated(&state, &req, &caller.actor())?;
     let row = state.store.create_schedule(&draft).await?;
-    Ok((StatusCode::CREATED, Json(out(&state, &row)?)))
+    Ok((StatusCode::CREATED, Json(out_of(&state, &row)?)))
 }
 
 #[utoipa::path(
@@ -195,7 +195,7 @@ pub async fn post_schedule(
 )]
 pub async fn get_schedule(State(state): State<AppState>, _caller: ApiCaller, PathId(id): PathId) -> Result<Json<ScheduleOut>, ApiError> {
     let row = state.store.schedule(id).await?.ok_or_else(|| ApiError::NotFound(format!("schedule {id} does not exist")))?;
-    Ok(Json(out(&state, &row)?))
+    Ok(Json(out_of(&state, &row)?))
 }
 
 #[utoipa::path(

@@ -16,6 +16,7 @@ pub mod components;
 pub mod delivery;
 pub mod event_log;
 pub mod format;
+pub mod hours;
 pub mod inbox;
 pub mod live;
 pub mod numbers;
@@ -87,6 +88,10 @@ pub fn router() -> Router<AppState> {
         .route("/live/inbox", get(live::inbox_fragment))
         .route("/settings", get(admin::settings_page).post(admin::save_settings))
         .route("/admin/agents", get(admin::agents_page).post(admin::add_agent))
+        .route("/admin/hours", get(hours::hours_page).post(hours::create))
+        .route("/admin/hours/{id}", post(hours::update))
+        .route("/admin/hours/{id}/delete", post(hours::delete))
+        .route("/admin/hours/numbers/{id}", post(hours::assign))
         .route("/admin/numbers", get(numbers::numbers_page))
         .route("/admin/numbers/{id}", post(numbers::save_number))
         .route("/admin/templates", get(templates::templates_page))

@@ -148,7 +148,7 @@ async fn render_page(state: &AppState, agent: &Agent, done: Option<&str>, proble
 
 #[derive(Deserialize)]
 pub struct DoneQuery {
-    done: Option<String>,
+    pub done: Option<String>,
 }
 
 pub async fn numbers_page(State(state): State<AppState>, agent: Agent, Query(q): Query<DoneQuery>) -> Result<Html<String>, WebError> {

@@ -62,6 +62,7 @@ pub enum Nav {
     Settings,
     Agents,
     Numbers,
+    Hours,
     Templates,
 }
 
@@ -99,6 +100,7 @@ pub fn page(agent: &Agent, title: &str, nav: Nav, counts: &NavCounts, now: Times
                     @if agent.is_admin() {
                         a href="/admin/agents" aria-current=[current(Nav::Agents)] { "Agents" }
                         a href="/admin/numbers" aria-current=[current(Nav::Numbers)] { "Numbers" }
+                        a href="/admin/hours" aria-current=[current(Nav::Hours)] { "Hours" }
                         a href="/admin/templates" aria-current=[current(Nav::Templates)] { "Templates" }
                     }
                     form.inline method="post" action="/logout" {

@@ -9,6 +9,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
 use maud::{html, Markup};
 use serde::Deserialize;
+use windowdesk_core::hours::Schedule;
 use windowdesk_core::window::WindowPolicy;
 use windowdesk_core::{DeliveryState, TicketStatus, Timestamp};
 use windowdesk_store::{AgentRow, Direction, TicketChange, TicketSummary};
@@ -60,16 +61,19 @@ async fn live_part(state: &AppState, agent: &Agent, summary: &TicketSummary, age
         history: &Histories::of(&events, &messages),
         ways: Some(ways),
     };
+    let hours = crate::hours::of_number(state, summary.ticket.business_number_id).await?;
     Ok(html! {
-        (banner(summary, state.policy, now, agent))
+        (banner(summary, state.policy, now, agent, hours.as_ref()))
         (thread::thread(&messages, &cx))
         (event_log::log(&events, &LogContext { agent, now, actors: agents, messages: &messages, customer: &summary.contact_name }))
     })
 }
 
 /// The window banner (SPEC 8): the countdown, the moment it closes, FEP; "closed 5 h ago" after.
-/// The script ticks it every second from `data-window-end` and flips the composer at zero.
-pub fn banner(summary: &TicketSummary, policy: WindowPolicy, now: Timestamp, agent: &Agent) -> Markup {
+/// The script ticks it every second from `data-window-end` and flips the composer at zero. With
+/// business hours (SPEC 10), it also says how the window meets them, in the number's time zone:
+/// "closes Saturday 19:00, outside business hours; team back Monday 09:00".
+pub fn banner(summary: &TicketSummary, policy: WindowPolicy, now: Timestamp, agent: &Agent, hours: Option<&Schedule>) -> Markup {
     let w = summary.window.state(policy, now);
     let tz = agent.tz();
     // W9: the banner counts to the moment the desk stops sending free-form, the same moment the send
@@ -106,8 +110,35 @@ pub fn banner(summary: &TicketSummary, policy: WindowPolicy, now: Timestamp, age
                     span #window-countdown { "the customer has not written yet" }
                 },
             }
+            @if let (Some(schedule), true) = (hours, w.open && !w.unlimited) {
+                (business_hours_line(schedule, w.expires_at, now))
+            }
             @if let Some(fep) = w.fep_until {
                 p.fep { "Free entry point (the customer came from an ad): every message is free until " time datetime=(format::iso(fep)) { (format::full_time(fep, tz)) } "." }
+            }
+        }
+    }
+}
+
+/// How an open window meets the number's business hours.
+fn business_hours_line(schedule: &Schedule, window_end: Option<Timestamp>, now: Timestamp) -> Markup {
+    let Some(end) = window_end else { return html! {} };
+    let hours = schedule.window_hours(now, Some(end));
+    let back = hours.next_business_open.filter(|open| *open > now);
+    html! {
+        @if hours.closes_outside_business_hours {
+            p.hours #window-hours data-outside="true" {
+                "Closes " time datetime=(format::iso(end)) { (schedule.format_local(end, now)) } ", outside business hours"
+                @if hours.business_time_left.is_zero() { "; nobody is at work before then" }
+                @if let Some(open) = back {
+                    "; team back " time datetime=(format::iso(open)) { (schedule.format_local(open, now)) }
+                }
+                "."
+            }
+        } @else if let Some(open) = back {
+            p.hours #window-hours data-outside="false" {
+                "Outside business hours now; team back " time datetime=(format::iso(open)) { (schedule.format_local(open, now)) }
+                ". Business time left before the window closes: " (format::span(i64::try_from(hours.business_time_left.as_millis()).unwrap_or(i64::MAX))) "."
             }
         }
     }
