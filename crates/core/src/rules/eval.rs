@@ -111,7 +111,8 @@ pub fn matches(rule: &Rule, ctx: &RuleContext<'_>) -> bool {
 pub fn evaluate<'r>(rules: &'r [Rule], ctx: &RuleContext<'_>) -> Vec<Firing<'r>> {
     let mut firing: Vec<&Rule> = rules.iter().filter(|rule| matches(rule, ctx)).collect();
     firing.sort_by_key(|rule| rule.order_key());
-    firing.dedup_by_key(|rule| rule.id);
+    let mut seen = std::collections::BTreeSet::new();
+    firing.retain(|rule| seen.insert(rule.id));
     firing
         .into_iter()
         .map(|rule| Firing { rule, episode: rule.fires_once_per_episode().then(|| EpisodeKey::for_rule(rule, ctx)) })

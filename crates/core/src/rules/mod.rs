@@ -56,7 +56,8 @@ pub enum Event {
     TicketUpdated,
     /// An outbound message ended failed, blocked or expired (SPEC 3, D4).
     DeliveryFailed,
-    /// The customer's window opened after being closed (or never open).
+    /// The customer's window opened after being closed (or never open): a customer message started
+    /// a new [`WindowEpisode`].
     WindowOpened,
     /// Time-based: evaluated by the periodic sweep, not by an event.
     Automation,

@@ -59,8 +59,9 @@ fn no_rule_fires_on_a_change_a_rule_made() {
 #[test]
 fn each_rule_fires_at_most_once_per_event() {
     let same = rule(1, serde_json::json!({}));
-    let rules = [same.clone(), same];
-    assert_eq!(ids(&evaluate(&rules, &ctx(now()))), [1]);
+    let moved = Rule { position: 30, ..same.clone() };
+    let rules = [same.clone(), rule(2, serde_json::json!({"position": 20})), moved, same];
+    assert_eq!(ids(&evaluate(&rules, &ctx(now()))), [1, 2], "a rule listed twice still fires once, at its first place");
 }
 
 #[test]
