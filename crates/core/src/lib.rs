@@ -26,6 +26,6 @@ pub use delivery::{DeliveryState, LocalEvent, MetaStatus, StatusOutcome};
 pub use hours::{Schedule, ScheduleError, ScheduleSpec, WindowHours};
 pub use placeholder::{Placeholder, PlaceholderContext, PlaceholderError, PlaceholderValues};
 pub use routing::{Priority, Routing, TicketSnapshot, TicketStatus};
-pub use rules::{evaluate, plan_send, Action, Condition, Conditions, Event, Firing, PlannedSend, Rule, RuleContext, RuleDraft};
+pub use rules::{evaluate, plan_send, Firing, PlannedSend, Rule, RuleContext, RuleDraft};
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
 pub use window::{CustomerWindow, SentAt, SentAtSource, WindowPolicy, WindowState};

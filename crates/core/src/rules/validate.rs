@@ -26,6 +26,8 @@ pub enum RuleProblem {
     TooFewHours(i64),
     #[error("must be at most {MAX_HOLD_HOURS} hours (30 days), not {0}")]
     TooManyHours(i64),
+    #[error("a template parameter needs a name or number (\"1\", \"order_id\")")]
+    BlankParameterName,
     #[error("a rule needs at least one action")]
     NoActions,
     #[error("an automation needs at least one condition, or it acts on every open ticket")]
@@ -131,6 +133,9 @@ impl Check {
     fn template(&mut self, path: &str, template: &TemplateAction<String>) {
         self.not_blank(format!("{path}name"), &template.name);
         self.not_blank(format!("{path}language"), &template.language);
+        if template.params.keys().any(|key| key.trim().is_empty()) {
+            self.fail(format!("{path}params"), RuleProblem::BlankParameterName);
+        }
     }
 
     fn action(&mut self, path: &str, action: &Action<String>) {

@@ -78,7 +78,7 @@ fn empty_names_lists_tags_and_texts_are_refused() {
             {"type": "add_tags", "tags": ["ok", ""]},
             {"type": "remove_tags", "tags": []},
             {"type": "reply", "text": "   "},
-            {"type": "send_template", "name": "", "language": "en"}
+            {"type": "send_template", "name": "", "language": "en", "params": {" ": "x"}}
         ]
     }));
     assert_eq!(
@@ -92,10 +92,12 @@ fn empty_names_lists_tags_and_texts_are_refused() {
             "actions[0].tags[1]",
             "actions[1].tags",
             "actions[2].text",
-            "actions[3].name"
+            "actions[3].name",
+            "actions[3].params"
         ]
     );
-    assert!(err.errors.iter().all(|e| e.problem == RuleProblem::Empty));
+    assert!(err.errors[..9].iter().all(|e| e.problem == RuleProblem::Empty));
+    assert_eq!(err.errors[9].problem, RuleProblem::BlankParameterName);
     assert!(err.to_string().starts_with("name: must not be empty; conditions.all[0].tags[1]: must not be empty"), "{err}");
 }
 
