@@ -4,7 +4,9 @@
 //!
 //! [`hours`] holds business hours (a weekly schedule in an IANA zone, holidays, next opening, business
 //! time between two instants, and how a window meets the hours); [`placeholder`] the one validator and
-//! renderer of `{{ticket.id}}`-style placeholders in text that agents, macros and rules write.
+//! renderer of `{{ticket.id}}`-style placeholders in text that agents, macros and rules write;
+//! [`rules`] the trigger and automation language (events, conditions, actions), its validation, which
+//! rules fire for a ticket snapshot, what their send actions become at the window, and episode keys.
 
 pub mod decision;
 pub mod delivery;
@@ -14,6 +16,7 @@ pub mod phone;
 pub mod placeholder;
 pub mod redact;
 pub mod routing;
+pub mod rules;
 pub mod template;
 pub mod time;
 pub mod window;
@@ -22,6 +25,7 @@ pub use decision::{decide, Fallback, Outgoing, SendContext, SendDecision, SendOp
 pub use delivery::{DeliveryState, LocalEvent, MetaStatus, StatusOutcome};
 pub use hours::{Schedule, ScheduleError, ScheduleSpec, WindowHours};
 pub use placeholder::{Placeholder, PlaceholderContext, PlaceholderError, PlaceholderValues};
-pub use routing::{Routing, TicketSnapshot, TicketStatus};
+pub use routing::{Priority, Routing, TicketSnapshot, TicketStatus};
+pub use rules::{evaluate, plan_send, Firing, PlannedSend, Rule, RuleContext, RuleDraft};
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
 pub use window::{CustomerWindow, SentAt, SentAtSource, WindowPolicy, WindowState};

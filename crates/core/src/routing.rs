@@ -1,4 +1,4 @@
-//! Ticket statuses and where an inbound message goes: SPEC section 6 (T1, T2).
+//! Ticket statuses and priorities, and where an inbound message goes: SPEC section 6 (T1, T2).
 
 use serde::{Deserialize, Serialize};
 
@@ -33,6 +33,34 @@ impl TicketStatus {
 
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+/// How urgent a ticket is. New tickets are `normal`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    Low,
+    #[default]
+    Normal,
+    High,
+    Urgent,
+}
+
+impl Priority {
+    pub const ALL: [Priority; 4] = [Self::Low, Self::Normal, Self::High, Self::Urgent];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Low => "low",
+            Self::Normal => "normal",
+            Self::High => "high",
+            Self::Urgent => "urgent",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
     }
 }
 
@@ -94,6 +122,15 @@ mod tests {
             assert_eq!(TicketStatus::parse(s.as_str()), Some(s));
         }
         assert_eq!(TicketStatus::parse("deleted"), None);
+    }
+
+    #[test]
+    fn priorities_round_trip_by_name_and_default_to_normal() {
+        for p in Priority::ALL {
+            assert_eq!(Priority::parse(p.as_str()), Some(p));
+        }
+        assert_eq!(Priority::default(), Priority::Normal);
+        assert!(Priority::Urgent > Priority::High);
     }
 
     #[test]

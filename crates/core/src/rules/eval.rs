@@ -1,0 +1,120 @@
+//! Which rules fire: a snapshot of the ticket and its window at `now`, and the rules in their fixed
+//! visible order.
+
+use std::time::Duration;
+
+use super::episode::{EpisodeKey, WindowEpisode};
+use super::{Action, Event, Rule};
+use crate::hours::{or_always_open, Schedule};
+use crate::placeholder::Text;
+use crate::routing::{Priority, TicketStatus};
+use crate::time::Timestamp;
+use crate::window::{CustomerWindow, WindowPolicy, WindowState};
+
+/// Everything conditions look at, taken once per event (or per ticket in an automation sweep).
+#[derive(Clone, Copy, Debug)]
+pub struct RuleContext<'a> {
+    /// What happened; [`Event::Automation`] in the periodic sweep.
+    pub event: Event,
+    pub ticket_id: i64,
+    pub business_number_id: i64,
+    pub status: TicketStatus,
+    pub priority: Priority,
+    pub tags: &'a [String],
+    pub assignee_id: Option<i64>,
+    pub created_at: Timestamp,
+    /// When the ticket was solved, while it is solved.
+    pub solved_at: Option<Timestamp>,
+    /// The customer message of a `message_received` or `ticket_created` event.
+    pub message_text: Option<&'a str>,
+    /// The event's message is the ticket's first customer message.
+    pub first_message: bool,
+    /// The customer's window on the ticket's business number, and the channel's policy (with the W9
+    /// guard the desk applies).
+    pub window: CustomerWindow,
+    pub policy: WindowPolicy,
+    /// The window episode the store keeps beside the window ([`WindowEpisode::after_inbound`]).
+    pub window_episode: Option<WindowEpisode>,
+    /// The business number's hours; `None` is always open.
+    pub schedule: Option<&'a Schedule>,
+    pub now: Timestamp,
+    /// The event is a change a rule made: no rule fires on it (no loops).
+    pub caused_by_rule: bool,
+}
+
+impl RuleContext<'_> {
+    /// The window as the API and the send decision show it at `now`.
+    pub fn window_state(&self) -> WindowState {
+        self.window.state(self.policy, self.now)
+    }
+
+    /// W4 + W9: free-form may start now.
+    pub fn window_open(&self) -> bool {
+        self.window.is_open(self.policy, self.now)
+    }
+
+    /// Time until the send deadline while the window is open; unlimited (`Duration::MAX`) on a
+    /// channel without windows; `None` when it is closed.
+    pub fn window_time_left(&self) -> Option<Duration> {
+        if self.policy.csw.is_none() {
+            return Some(Duration::MAX);
+        }
+        let deadline = self.window.send_deadline(self.policy).filter(|d| self.now < *d)?;
+        Some(Duration::from_millis(u64::try_from(self.now.millis_until(deadline)).unwrap_or(0)))
+    }
+
+    /// Business time until the send deadline while the window is open, by the number's schedule;
+    /// unlimited on a channel without windows; `None` when it is closed.
+    pub fn business_time_left(&self) -> Option<Duration> {
+        if self.policy.csw.is_none() {
+            return Some(Duration::MAX);
+        }
+        let deadline = self.window.send_deadline(self.policy).filter(|d| self.now < *d)?;
+        Some(or_always_open(self.schedule).business_time_left(self.now, deadline))
+    }
+
+    /// The window is open and nobody will be at work before its send deadline.
+    pub fn window_closes_before_team_is_back(&self) -> bool {
+        self.policy.csw.is_some() && self.business_time_left() == Some(Duration::ZERO)
+    }
+
+    /// When the team is next at work: `now` while open; `None` when the schedule never opens. For the
+    /// `{{business_hours.next_open}}` placeholder.
+    pub fn next_business_open(&self) -> Option<Timestamp> {
+        or_always_open(self.schedule).next_business_open(self.now)
+    }
+}
+
+/// A rule that fires, with what it does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Firing<'r> {
+    pub rule: &'r Rule,
+    /// For rules limited to once per episode: the key the store inserts, unique per (rule, ticket,
+    /// episode), before it runs the actions. A conflict means it already fired in this episode.
+    pub episode: Option<EpisodeKey>,
+}
+
+impl<'r> Firing<'r> {
+    pub fn actions(&self) -> &'r [Action<Text>] {
+        &self.rule.actions
+    }
+}
+
+/// Whether `rule` fires for `ctx`: it is enabled, runs on this event, the event was not caused by a
+/// rule, and its conditions hold.
+pub fn matches(rule: &Rule, ctx: &RuleContext<'_>) -> bool {
+    rule.enabled && !ctx.caused_by_rule && rule.event == ctx.event && rule.conditions.hold(ctx)
+}
+
+/// The rules that fire for `ctx`, in the fixed visible order: position, then id. Each fires at
+/// most once per event; rules limited to once per episode carry their episode key.
+pub fn evaluate<'r>(rules: &'r [Rule], ctx: &RuleContext<'_>) -> Vec<Firing<'r>> {
+    let mut firing: Vec<&Rule> = rules.iter().filter(|rule| matches(rule, ctx)).collect();
+    firing.sort_by_key(|rule| rule.order_key());
+    let mut seen = std::collections::BTreeSet::new();
+    firing.retain(|rule| seen.insert(rule.id));
+    firing
+        .into_iter()
+        .map(|rule| Firing { rule, episode: rule.fires_once_per_episode().then(|| EpisodeKey::for_rule(rule, ctx)) })
+        .collect()
+}
