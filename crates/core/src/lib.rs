@@ -12,6 +12,7 @@ pub mod decision;
 pub mod delivery;
 pub mod hours;
 pub mod inbound;
+pub mod macros;
 pub mod phone;
 pub mod placeholder;
 pub mod redact;

@@ -58,6 +58,8 @@ pub struct WebConfig {
     pub default_time_zone: String,
     /// "Windows closing soon" lists windows that close within this many minutes.
     pub closing_soon_minutes: u64,
+    /// Where agents reach the desk, for `{{ticket.url}}`; empty when unknown.
+    pub public_url: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -280,6 +282,9 @@ impl Config {
                 self.whatsapp.request_timeout_seconds,
                 if self.sms.enabled() { format!(", sms.request_timeout_seconds {}", self.sms.request_timeout_seconds) } else { String::new() }
             )));
+        }
+        if !self.web.public_url.is_empty() && !self.web.public_url.starts_with("http://") && !self.web.public_url.starts_with("https://") {
+            return Err(ConfigError::Invalid(format!("web.public_url must start with http:// or https://, got {:?}", self.web.public_url)));
         }
         if !self.whatsapp.api_base_url.starts_with("http://") && !self.whatsapp.api_base_url.starts_with("https://") {
             return Err(ConfigError::Invalid(format!(

@@ -13,6 +13,7 @@ pub mod dispatcher;
 pub mod error;
 pub mod events;
 pub mod hours;
+pub mod macros;
 pub mod media;
 pub mod metrics;
 pub mod notes;
@@ -77,6 +78,8 @@ pub struct AppState {
     pub template_page_size: u32,
     /// WhatsApp's window policy with the configured send guard (W9), for every decision and display.
     pub policy: windowdesk_core::WindowPolicy,
+    /// Where agents reach the desk (`web.public_url`), for `{{ticket.url}}`.
+    pub public_url: Option<String>,
 }
 
 impl AppState {
@@ -224,6 +227,7 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         cloud_api,
         template_page_size: config.templates.page_size,
         policy: config.dispatcher.window_policy(),
+        public_url: Some(config.web.public_url.clone()).filter(|u| !u.is_empty()),
     })
 }
 

@@ -157,7 +157,7 @@ impl Outlook {
         })
     }
 
-    fn writable(&self) -> Result<(), ReplyError> {
+    pub fn writable(&self) -> Result<(), ReplyError> {
         if self.ticket.status == TicketStatus::Closed {
             return Err(ReplyError::Conflict(format!("ticket {} is closed; closed tickets are read-only", self.ticket.id)));
         }

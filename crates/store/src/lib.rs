@@ -168,6 +168,19 @@ pub trait BusinessHoursStore: Send + Sync {
     async fn number_schedule(&self, business_number_id: i64) -> Result<Option<ScheduleRow>, StoreError>;
 }
 
+/// Macros (SPEC 10): shared ones and each agent's own.
+#[async_trait]
+pub trait MacroStore: Send + Sync {
+    /// The macros `agent_id` may apply (shared ones and their own), by name; every macro when `None`.
+    async fn macros(&self, agent_id: Option<i64>) -> Result<Vec<MacroRow>, StoreError>;
+    async fn macro_by_id(&self, id: i64) -> Result<Option<MacroRow>, StoreError>;
+    async fn create_macro(&self, draft: &MacroDraftRow) -> Result<MacroRow, StoreError>;
+    /// `false` when there is no such macro.
+    async fn update_macro(&self, id: i64, draft: &MacroDraftRow) -> Result<bool, StoreError>;
+    /// `false` when there is no such macro.
+    async fn delete_macro(&self, id: i64) -> Result<bool, StoreError>;
+}
+
 /// Media downloads: the queue filled by ingest, and the files it produced.
 #[async_trait]
 pub trait MediaStore: Send + Sync {
@@ -314,6 +327,7 @@ pub trait Store:
     + WebStore
     + FallbackStore
     + BusinessHoursStore
+    + MacroStore
 {
     /// For `/readyz`: commits a one-row write, so a database that answers but cannot commit (disk
     /// full, read-only) reports not ready.

@@ -641,3 +641,26 @@ pub struct ScheduleDraft {
     pub actor: String,
     pub now: Timestamp,
 }
+
+/// A macro as stored (SPEC 10). `body` is the core's `MacroDraft` as JSON.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MacroRow {
+    pub id: i64,
+    pub name: String,
+    /// The agent whose own macro it is; `None`: shared.
+    pub owner_agent_id: Option<i64>,
+    pub body: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub updated_by: Option<String>,
+}
+
+/// A macro to create or replace.
+#[derive(Clone, Debug)]
+pub struct MacroDraftRow {
+    pub name: String,
+    pub owner_agent_id: Option<i64>,
+    pub body: String,
+    pub actor: String,
+    pub now: Timestamp,
+}

@@ -25,7 +25,7 @@ pub mod defaults;
 mod episode;
 mod eval;
 mod send;
-mod validate;
+pub(crate) mod validate;
 
 #[cfg(test)]
 mod tests;

@@ -36,6 +36,12 @@ pub enum RuleProblem {
     AgentIdMissing { op: &'static str },
     #[error("`{op}` takes no agent_id")]
     AgentIdNotExpected { op: &'static str },
+    #[error("must be at most {max} characters")]
+    TooLong { max: usize },
+    #[error("a macro cannot `{kind}`: it holds a reply, status, priority, tags, assignee and a note (rules do the rest)")]
+    NotInAMacro { kind: &'static str },
+    #[error("a macro holds only one {kind}")]
+    MoreThanOne { kind: &'static str },
 }
 
 /// One refused field: `actions[1].text: unknown placeholder {{ticket.idd}} at character 8 ...`.
@@ -160,6 +166,19 @@ impl Check {
             _ => {}
         }
     }
+}
+
+/// Checks a list of actions as a rule's are checked (paths `actions[i]…`): for macros, which are
+/// bundles of the same actions.
+pub(crate) fn check_actions(actions: &[Action<String>]) -> Vec<RuleError> {
+    let mut check = Check::default();
+    if actions.is_empty() {
+        check.fail("actions", RuleProblem::NoActions);
+    }
+    for (i, action) in actions.iter().enumerate() {
+        check.action(&format!("actions[{i}]"), action);
+    }
+    check.errors
 }
 
 impl RuleDraft {

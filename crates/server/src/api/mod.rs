@@ -13,6 +13,7 @@ pub mod error;
 pub mod extract;
 pub mod fallbacks;
 pub mod hours;
+pub mod macros;
 pub mod media;
 pub mod openapi;
 pub mod schema;
@@ -47,6 +48,9 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(hours::list_schedules, hours::post_schedule))
         .routes(routes!(hours::get_schedule, hours::put_schedule, hours::delete_schedule))
         .routes(routes!(hours::put_number_schedule))
+        .routes(routes!(macros::list_macros, macros::post_macro))
+        .routes(routes!(macros::get_macro, macros::put_macro, macros::delete_macro))
+        .routes(routes!(macros::apply_macro))
         .routes(routes!(media::get_media))
         .routes(routes!(agents::list_agents, agents::post_agent))
         .routes(routes!(openapi::openapi_json))

@@ -6,6 +6,7 @@ mod hours;
 mod ingest;
 mod leases;
 mod live;
+mod macros;
 mod media;
 mod outbox;
 mod outcomes;

@@ -7,6 +7,7 @@ mod fallback;
 mod hours;
 mod ingest;
 mod leases;
+mod macros;
 mod media;
 mod migrate;
 mod outbox;
