@@ -641,3 +641,31 @@ pub struct ScheduleDraft {
     pub actor: String,
     pub now: Timestamp,
 }
+
+/// A stored rule (SPEC 10). `rule` is the core's `RuleDraft` as JSON, validated before it was stored;
+/// `name`, `enabled`, `position` and `event` are copies of its fields.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RuleRow {
+    pub id: i64,
+    pub name: String,
+    pub enabled: bool,
+    pub position: i32,
+    pub event: String,
+    pub rule: String,
+    pub created_at: Timestamp,
+    pub created_by: Option<String>,
+    pub updated_at: Timestamp,
+    pub updated_by: Option<String>,
+}
+
+/// A rule to create or replace.
+#[derive(Clone, Debug)]
+pub struct RuleWrite {
+    pub name: String,
+    pub enabled: bool,
+    pub position: i32,
+    pub event: String,
+    pub rule: String,
+    pub actor: String,
+    pub now: Timestamp,
+}

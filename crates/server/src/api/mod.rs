@@ -15,6 +15,7 @@ pub mod fallbacks;
 pub mod hours;
 pub mod media;
 pub mod openapi;
+pub mod rules;
 pub mod schema;
 pub mod templates;
 pub mod tickets;
@@ -47,6 +48,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(hours::list_schedules, hours::post_schedule))
         .routes(routes!(hours::get_schedule, hours::put_schedule, hours::delete_schedule))
         .routes(routes!(hours::put_number_schedule))
+        .routes(routes!(rules::list_rules, rules::post_rule))
+        .routes(routes!(rules::get_rule, rules::put_rule, rules::delete_rule))
         .routes(routes!(media::get_media))
         .routes(routes!(agents::list_agents, agents::post_agent))
         .routes(routes!(openapi::openapi_json))

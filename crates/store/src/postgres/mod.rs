@@ -10,6 +10,7 @@ mod media;
 mod outbox;
 mod outcomes;
 mod queries;
+mod rules;
 mod web;
 
 use std::sync::Arc;
