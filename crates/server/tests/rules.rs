@@ -11,13 +11,16 @@ use common::api::{assert_invalid, Api};
 use common::*;
 use reqwest::StatusCode;
 use serde_json::json;
-use windowdesk_core::SystemClock;
+use windowdesk_core::rules::WindowEpisode;
+use windowdesk_core::{Clock, ManualClock, SystemClock, Timestamp};
+use windowdesk_sim::Say;
 use windowdesk_store::testing::Backend;
 
 on_both_backends!(
     a_rule_is_validated_stored_read_back_replaced_and_deleted,
     a_rule_with_an_unknown_placeholder_is_refused_naming_the_token,
     the_defaults_are_seeded_once_and_a_deleted_default_is_not_recreated_on_restart,
+    the_window_episode_is_kept_beside_the_window_by_ingest,
 );
 
 fn auto_reply(text: &str) -> serde_json::Value {
@@ -98,6 +101,16 @@ async fn a_rule_with_an_unknown_placeholder_is_refused_naming_the_token(backend:
     app.stop().await;
 }
 
+/// What a restart does about rules: the store opened again on the same database, and the startup
+/// seeding of the defaults run on it.
+async fn restart_seeding(app: &TestApp) -> Vec<windowdesk_store::RuleRow> {
+    let store = windowdesk_store::open(&app.db.url, windowdesk_store::StoreOptions::default()).await.unwrap();
+    windowdesk_server::rules::seed_defaults(store.as_ref(), SystemClock.now()).await.unwrap();
+    let rows = store.rules().await.unwrap();
+    store.close().await;
+    rows
+}
+
 async fn the_defaults_are_seeded_once_and_a_deleted_default_is_not_recreated_on_restart(backend: Backend) {
     let app = TestApp::start(backend).await;
     let api = Api::new(&app).await;
@@ -122,10 +135,7 @@ async fn the_defaults_are_seeded_once_and_a_deleted_default_is_not_recreated_on_
     assert_eq!(status, StatusCode::OK, "{body}");
 
     // The desk starts again on the same database: nothing is re-created or switched back on.
-    let config = config_for(&app.db.url);
-    let again = windowdesk_server::build_state(&config, Arc::new(SystemClock)).await.unwrap();
-    let rows = again.store.rules().await.unwrap();
-    again.store.close().await;
+    let rows = restart_seeding(&app).await;
     assert_eq!(rows.len(), shipped.len() - 1, "{rows:?}");
     assert!(rows.iter().all(|r| r.name != shipped[0]), "the deleted default stays deleted");
     assert!(!rows.iter().find(|r| r.id == second["id"].as_i64().unwrap()).unwrap().enabled, "and the switched-off one stays off");
@@ -134,9 +144,50 @@ async fn the_defaults_are_seeded_once_and_a_deleted_default_is_not_recreated_on_
     for r in &rows {
         assert_eq!(api.delete(&format!("/api/v1/rules/{}", r.id)).await, StatusCode::NO_CONTENT);
     }
-    let again = windowdesk_server::build_state(&config, Arc::new(SystemClock)).await.unwrap();
-    let rows = again.store.rules().await.unwrap();
-    again.store.close().await;
+    let rows = restart_seeding(&app).await;
     assert!(rows.is_empty(), "{rows:?}");
+    app.stop().await;
+}
+
+/// Issue 13 item 6: three messages in the same second are one window episode, so are messages that
+/// keep the window open; the first message after the window closed starts the next one.
+async fn the_window_episode_is_kept_beside_the_window_by_ingest(backend: Backend) {
+    // Friday 2026-12-04 19:00 in Berlin.
+    let friday_evening: i64 = 1_796_407_200;
+    let clock = Arc::new(ManualClock::new(Timestamp::from_unix_seconds(friday_evening + 4 * 24 * 3600)));
+    let app = TestApp::start_with_sim(backend, Some(clock), |_| {}).await;
+    let customer = "4915112345678";
+    let mut sent = 0;
+    let mut say = |body: &'static str, at: i64| {
+        sent += 1;
+        let n = sent;
+        let app = &app;
+        async move {
+            app.sim().say(Say::text(customer, body).at(at)).await.unwrap();
+            let ticket = app.only_ticket().await;
+            app.eventually("the message", || async {
+                (app.store()
+                    .ticket_messages(ticket)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .filter(|m| m.direction == windowdesk_store::Direction::Inbound)
+                    .count()
+                    >= n)
+                    .then_some(())
+            })
+            .await;
+            let identity = app.store().ticket(ticket).await.unwrap().unwrap().identity_id;
+            app.store().window_episode(identity).await.unwrap()
+        }
+    };
+    let opened = Some(WindowEpisode { started_at: Timestamp::from_unix_seconds(friday_evening) });
+    assert_eq!(say("hello?", friday_evening).await, opened);
+    assert_eq!(say("photo 1", friday_evening).await, opened, "the same second: the same episode");
+    assert_eq!(say("photo 2", friday_evening).await, opened);
+    assert_eq!(say("ok, see you Monday", friday_evening + 3600).await, opened, "a reply that keeps the window open goes on");
+    // The window closed on Saturday 20:00; a message on Sunday evening starts the next episode.
+    let sunday = friday_evening + 2 * 24 * 3600;
+    assert_eq!(say("still there?", sunday).await, Some(WindowEpisode { started_at: Timestamp::from_unix_seconds(sunday) }));
     app.stop().await;
 }

@@ -21,3 +21,10 @@ CREATE TABLE rules_seeded (
     id        INTEGER PRIMARY KEY CHECK (id = 1),
     seeded_at INTEGER NOT NULL
 );
+
+-- The customer's window episode (core `WindowEpisode`): when the message that opened the current
+-- window was sent. Kept beside the window and advanced in the same ingest transaction, because the
+-- window alone cannot say when it opened; once-per-episode rules key their firings on it. NULL for a
+-- customer who never wrote (or wrote before this column existed: the core then takes the last
+-- inbound message as the start).
+ALTER TABLE identities ADD COLUMN window_episode_at INTEGER;

@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use sqlx::postgres::PgRow;
 use sqlx::{PgExecutor, Row};
+use windowdesk_core::rules::WindowEpisode;
 use windowdesk_core::Timestamp;
 
 use super::PgStore;
@@ -85,6 +86,14 @@ impl RuleStore for PgStore {
 
     async fn delete_rule(&self, id: i64) -> Result<bool, StoreError> {
         Ok(sqlx::query("DELETE FROM rules WHERE id = $1").bind(id).execute(self.pool()).await?.rows_affected() == 1)
+    }
+
+    async fn window_episode(&self, identity_id: i64) -> Result<Option<WindowEpisode>, StoreError> {
+        let at: Option<Option<i64>> = sqlx::query_scalar("SELECT window_episode_at FROM identities WHERE id = $1")
+            .bind(identity_id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(at.flatten().map(|ms| WindowEpisode { started_at: Timestamp::from_unix_millis(ms) }))
     }
 
     async fn seed_rules(&self, defaults: &[RuleWrite]) -> Result<bool, StoreError> {

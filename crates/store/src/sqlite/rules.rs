@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use windowdesk_core::rules::WindowEpisode;
 use windowdesk_core::Timestamp;
 
 use super::SqliteStore;
@@ -85,6 +86,17 @@ impl RuleStore for SqliteStore {
 
     async fn delete_rule(&self, id: i64) -> Result<bool, StoreError> {
         self.inner.writer.run(move |conn| Ok(conn.execute("DELETE FROM rules WHERE id = ?1", params![id])? == 1)).await
+    }
+
+    async fn window_episode(&self, identity_id: i64) -> Result<Option<WindowEpisode>, StoreError> {
+        self.read(move |c| {
+            let at: Option<Option<i64>> = c
+                .prepare_cached("SELECT window_episode_at FROM identities WHERE id = ?1")?
+                .query_row(params![identity_id], |r| r.get(0))
+                .optional()?;
+            Ok(at.flatten().map(|ms| WindowEpisode { started_at: Timestamp::from_unix_millis(ms) }))
+        })
+        .await
     }
 
     async fn seed_rules(&self, defaults: &[RuleWrite]) -> Result<bool, StoreError> {
