@@ -21,6 +21,7 @@ on_both_backends!(
     a_rule_with_an_unknown_placeholder_is_refused_naming_the_token,
     the_defaults_are_seeded_once_and_a_deleted_default_is_not_recreated_on_restart,
     the_window_episode_is_kept_beside_the_window_by_ingest,
+    a_rule_fires_once_per_trigger_and_once_per_episode,
 );
 
 fn auto_reply(text: &str) -> serde_json::Value {
@@ -189,5 +190,32 @@ async fn the_window_episode_is_kept_beside_the_window_by_ingest(backend: Backend
     // The window closed on Saturday 20:00; a message on Sunday evening starts the next episode.
     let sunday = friday_evening + 2 * 24 * 3600;
     assert_eq!(say("still there?", sunday).await, Some(WindowEpisode { started_at: Timestamp::from_unix_seconds(sunday) }));
+    app.stop().await;
+}
+
+/// Issue 13 item 6: the store refuses a second firing of a rule for the same trigger, and of a
+/// once-per-episode rule for the same ticket and episode; deleting the rule deletes its firings.
+async fn a_rule_fires_once_per_trigger_and_once_per_episode(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let store = app.store();
+    let rule = store.rules().await.unwrap()[0].id;
+    let at = SystemClock.now();
+    let firing = |trigger: &str, episode: Option<&str>| windowdesk_store::RuleFiring {
+        rule_id: rule,
+        ticket_id: 7,
+        episode_key: episode.map(str::to_owned),
+        trigger_key: trigger.to_owned(),
+        at,
+    };
+    assert!(store.record_firing(&firing("message:1", Some("window:1000"))).await.unwrap());
+    assert!(!store.record_firing(&firing("message:1", Some("window:1000"))).await.unwrap(), "the same trigger");
+    assert!(!store.record_firing(&firing("message:2", Some("window:1000"))).await.unwrap(), "the same episode");
+    assert!(store.record_firing(&firing("message:3", Some("window:9000"))).await.unwrap(), "the next episode");
+    // Without the episode limit, once per trigger.
+    assert!(store.record_firing(&firing("message:4", None)).await.unwrap());
+    assert!(store.record_firing(&firing("message:5", None)).await.unwrap());
+    assert!(!store.record_firing(&firing("message:5", None)).await.unwrap());
+    let api = Api::new(&app).await;
+    assert_eq!(api.delete(&format!("/api/v1/rules/{rule}")).await, StatusCode::NO_CONTENT, "a rule that fired can be deleted");
     app.stop().await;
 }

@@ -184,6 +184,9 @@ pub trait RuleStore: Send + Sync {
     /// in one transaction; `false` (and nothing written) when it had already happened, even if an
     /// admin has since deleted every rule.
     async fn seed_rules(&self, defaults: &[RuleWrite]) -> Result<bool, StoreError>;
+    /// Records that a rule fires: `false` (nothing written) when it already fired for this trigger,
+    /// or, with an episode key, for this ticket and episode.
+    async fn record_firing(&self, firing: &RuleFiring) -> Result<bool, StoreError>;
     /// The customer's current window episode, kept beside their window by ingest; `None` when they
     /// never wrote (or no message has refreshed the window since episodes were stored).
     async fn window_episode(&self, identity_id: i64) -> Result<Option<windowdesk_core::rules::WindowEpisode>, StoreError>;

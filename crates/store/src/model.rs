@@ -669,3 +669,15 @@ pub struct RuleWrite {
     pub actor: String,
     pub now: Timestamp,
 }
+
+/// One firing of a rule, recorded before its actions run (see [`crate::RuleStore::record_firing`]).
+#[derive(Clone, Debug)]
+pub struct RuleFiring {
+    pub rule_id: i64,
+    pub ticket_id: i64,
+    /// The core's `EpisodeKey::episode` for once-per-episode rules.
+    pub episode_key: Option<String>,
+    /// What set it off, unique per rule: `message:<id>`, `event:<id>`.
+    pub trigger_key: String,
+    pub at: Timestamp,
+}

@@ -28,3 +28,18 @@ CREATE TABLE rules_seeded (
 -- customer who never wrote (or wrote before this column existed: the core then takes the last
 -- inbound message as the start).
 ALTER TABLE identities ADD COLUMN window_episode_at INTEGER;
+
+-- What rules did, so each fires at most once per triggering event (trigger_key, e.g. `message:42`),
+-- and a once-per-episode rule at most once per ticket and episode (episode_key, the core's
+-- `Episode::as_key`; NULL for rules without that limit, and NULLs never conflict). The rules
+-- worker inserts the row before it runs the actions: a conflict means it already fired.
+CREATE TABLE rule_firings (
+    id          INTEGER PRIMARY KEY,
+    rule_id     INTEGER  NOT NULL REFERENCES rules(id) ON DELETE CASCADE,
+    ticket_id   INTEGER  NOT NULL,
+    episode_key TEXT,
+    trigger_key TEXT NOT NULL,
+    fired_at    INTEGER  NOT NULL,
+    UNIQUE (rule_id, ticket_id, episode_key),
+    UNIQUE (rule_id, trigger_key)
+);

@@ -8,7 +8,7 @@ use windowdesk_core::Timestamp;
 
 use super::PgStore;
 use crate::error::StoreError;
-use crate::model::{RuleRow, RuleWrite};
+use crate::model::{RuleFiring, RuleRow, RuleWrite};
 use crate::RuleStore;
 
 const COLUMNS: &str = "id, name, enabled, position, event, rule, created_at, created_by, updated_at, updated_by";
@@ -94,6 +94,22 @@ impl RuleStore for PgStore {
             .fetch_optional(self.pool())
             .await?;
         Ok(at.flatten().map(|ms| WindowEpisode { started_at: Timestamp::from_unix_millis(ms) }))
+    }
+
+    async fn record_firing(&self, f: &RuleFiring) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "INSERT INTO rule_firings (rule_id, ticket_id, episode_key, trigger_key, fired_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(f.rule_id)
+        .bind(f.ticket_id)
+        .bind(&f.episode_key)
+        .bind(&f.trigger_key)
+        .bind(f.at.unix_millis())
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(n == 1)
     }
 
     async fn seed_rules(&self, defaults: &[RuleWrite]) -> Result<bool, StoreError> {

@@ -7,7 +7,7 @@ use windowdesk_core::Timestamp;
 
 use super::SqliteStore;
 use crate::error::StoreError;
-use crate::model::{RuleRow, RuleWrite};
+use crate::model::{RuleFiring, RuleRow, RuleWrite};
 use crate::RuleStore;
 
 const COLUMNS: &str = "id, name, enabled, position, event, rule, created_at, created_by, updated_at, updated_by";
@@ -97,6 +97,21 @@ impl RuleStore for SqliteStore {
             Ok(at.flatten().map(|ms| WindowEpisode { started_at: Timestamp::from_unix_millis(ms) }))
         })
         .await
+    }
+
+    async fn record_firing(&self, firing: &RuleFiring) -> Result<bool, StoreError> {
+        let f = firing.clone();
+        self.inner
+            .writer
+            .run(move |conn| {
+                let n = conn.execute(
+                    "INSERT INTO rule_firings (rule_id, ticket_id, episode_key, trigger_key, fired_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT DO NOTHING",
+                    params![f.rule_id, f.ticket_id, f.episode_key, f.trigger_key, f.at.unix_millis()],
+                )?;
+                Ok(n == 1)
+            })
+            .await
     }
 
     async fn seed_rules(&self, defaults: &[RuleWrite]) -> Result<bool, StoreError> {
