@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod notes;
 pub mod pacer;
 pub mod replies;
+pub mod rules;
 pub mod serve;
 pub mod singleton;
 pub mod templates;
@@ -202,6 +203,7 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         })
         .collect();
     store.seed_number_settings(&seeds).await.context("saving the fallback settings of the configured numbers")?;
+    rules::seed_defaults(store.as_ref(), now).await.context("seeding the default rules")?;
     // Several instances on one PostgreSQL database: pages hear about changes made through any of them.
     let events = match store.live_relay().await.context("listening for live updates from other instances")? {
         Some(relay) => events::Events::relayed(relay),

@@ -181,6 +181,30 @@ pub trait MacroStore: Send + Sync {
     async fn delete_macro(&self, id: i64) -> Result<bool, StoreError>;
 }
 
+/// Rules (SPEC 10, issue 13): triggers and automations, stored as the core's validated `RuleDraft`
+/// JSON, and the one-time seeding of the shipped defaults.
+#[async_trait]
+pub trait RuleStore: Send + Sync {
+    /// Every rule, in the fixed visible order: position, then id.
+    async fn rules(&self) -> Result<Vec<RuleRow>, StoreError>;
+    async fn rule(&self, id: i64) -> Result<Option<RuleRow>, StoreError>;
+    async fn create_rule(&self, draft: &RuleWrite) -> Result<RuleRow, StoreError>;
+    /// `false` when there is no such rule.
+    async fn update_rule(&self, id: i64, draft: &RuleWrite) -> Result<bool, StoreError>;
+    /// `false` when there is no such rule.
+    async fn delete_rule(&self, id: i64) -> Result<bool, StoreError>;
+    /// Inserts `defaults` if the shipped rules were never seeded, and records that seeding happened,
+    /// in one transaction; `false` (and nothing written) when it had already happened, even if an
+    /// admin has since deleted every rule.
+    async fn seed_rules(&self, defaults: &[RuleWrite]) -> Result<bool, StoreError>;
+    /// Records that a rule fires: `false` (nothing written) when it already fired for this trigger,
+    /// or, with an episode key, for this ticket and episode.
+    async fn record_firing(&self, firing: &RuleFiring) -> Result<bool, StoreError>;
+    /// The customer's current window episode, kept beside their window by ingest; `None` when they
+    /// never wrote (or no message has refreshed the window since episodes were stored).
+    async fn window_episode(&self, identity_id: i64) -> Result<Option<windowdesk_core::rules::WindowEpisode>, StoreError>;
+}
+
 /// Media downloads: the queue filled by ingest, and the files it produced.
 #[async_trait]
 pub trait MediaStore: Send + Sync {
@@ -328,6 +352,7 @@ pub trait Store:
     + FallbackStore
     + BusinessHoursStore
     + MacroStore
+    + RuleStore
 {
     /// For `/readyz`: commits a one-row write, so a database that answers but cannot commit (disk
     /// full, read-only) reports not ready.

@@ -655,6 +655,22 @@ pub struct MacroRow {
     pub updated_by: Option<String>,
 }
 
+/// A stored rule (SPEC 10). `rule` is the core's `RuleDraft` as JSON, validated before it was stored;
+/// `name`, `enabled`, `position` and `event` are copies of its fields.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RuleRow {
+    pub id: i64,
+    pub name: String,
+    pub enabled: bool,
+    pub position: i32,
+    pub event: String,
+    pub rule: String,
+    pub created_at: Timestamp,
+    pub created_by: Option<String>,
+    pub updated_at: Timestamp,
+    pub updated_by: Option<String>,
+}
+
 /// A macro to create or replace.
 #[derive(Clone, Debug)]
 pub struct MacroDraftRow {
@@ -663,4 +679,28 @@ pub struct MacroDraftRow {
     pub body: String,
     pub actor: String,
     pub now: Timestamp,
+}
+
+/// A rule to create or replace.
+#[derive(Clone, Debug)]
+pub struct RuleWrite {
+    pub name: String,
+    pub enabled: bool,
+    pub position: i32,
+    pub event: String,
+    pub rule: String,
+    pub actor: String,
+    pub now: Timestamp,
+}
+
+/// One firing of a rule, recorded before its actions run (see [`crate::RuleStore::record_firing`]).
+#[derive(Clone, Debug)]
+pub struct RuleFiring {
+    pub rule_id: i64,
+    pub ticket_id: i64,
+    /// The core's `EpisodeKey::episode` for once-per-episode rules.
+    pub episode_key: Option<String>,
+    /// What set it off, unique per rule: `message:<id>`, `event:<id>`.
+    pub trigger_key: String,
+    pub at: Timestamp,
 }

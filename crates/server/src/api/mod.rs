@@ -16,6 +16,7 @@ pub mod hours;
 pub mod macros;
 pub mod media;
 pub mod openapi;
+pub mod rules;
 pub mod schema;
 pub mod templates;
 pub mod tickets;
@@ -51,6 +52,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(macros::list_macros, macros::post_macro))
         .routes(routes!(macros::get_macro, macros::put_macro, macros::delete_macro))
         .routes(routes!(macros::apply_macro))
+        .routes(routes!(rules::list_rules, rules::post_rule))
+        .routes(routes!(rules::get_rule, rules::put_rule, rules::delete_rule))
         .routes(routes!(media::get_media))
         .routes(routes!(agents::list_agents, agents::post_agent))
         .routes(routes!(openapi::openapi_json))

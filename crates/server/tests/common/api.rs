@@ -52,6 +52,10 @@ impl<'a> Api<'a> {
     pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
         self.call(Method::PUT, path, Some(body)).await
     }
+
+    pub async fn delete(&self, path: &str) -> StatusCode {
+        self.call(Method::DELETE, path, None).await.0
+    }
 }
 
 /// Asserts a 422 `invalid` error naming `field`, in the message too.

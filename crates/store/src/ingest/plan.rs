@@ -14,6 +14,7 @@ use windowdesk_core::inbound::{
 };
 use windowdesk_core::phone::display_international;
 use windowdesk_core::routing::{after_routing, route_inbound};
+use windowdesk_core::rules::WindowEpisode;
 use windowdesk_core::window::WindowPolicy;
 use windowdesk_core::{CustomerWindow, DeliveryState, Routing, StatusOutcome, TicketSnapshot, TicketStatus, Timestamp};
 
@@ -58,6 +59,8 @@ pub struct IdentityState {
     pub bsuid: Option<String>,
     pub profile_name: Option<String>,
     pub window: CustomerWindow,
+    /// The current window episode (issue 13): advanced with the window, in the same transaction.
+    pub window_episode: Option<WindowEpisode>,
 }
 
 /// A message the batch acts on, as loaded.
@@ -99,6 +102,7 @@ pub struct IdentityUpdate {
     pub last_inbound_at: Option<Timestamp>,
     pub referral_at: Option<Timestamp>,
     pub fep_started_at: Option<Timestamp>,
+    pub window_episode_at: Option<Timestamp>,
     pub profile_name: Option<String>,
     pub bsuid: Option<String>,
     pub updated_at: Timestamp,
@@ -527,6 +531,7 @@ impl Planner<'_> {
                 last_inbound_at: ident.window.last_inbound_at,
                 referral_at: ident.window.referral_at,
                 fep_started_at: ident.window.fep_started_at,
+                window_episode_at: ident.window_episode.map(|e| e.started_at),
                 profile_name: ident.profile_name.clone(),
                 bsuid: ident.bsuid.clone(),
                 updated_at: now,
@@ -637,10 +642,17 @@ impl Planner<'_> {
         let Some(mut ident) = self.touch_identity(&ikey, &m.contact, at, received_at) else {
             return;
         };
+        let window_before = ident.window;
         let effect = ident.window.record_inbound(at, m.refreshes_window(), m.has_referral);
+        if effect.window_extended {
+            // A message that refreshes the window may start a new episode (issue 13); one that does
+            // not refresh it (W1) or arrives late (W2) never does.
+            ident.window_episode = Some(WindowEpisode::after_inbound(ident.window_episode, &window_before, self.policy, at));
+        }
         if effect.window_extended || effect.referral_recorded {
             if let Some(stored) = self.loaded.identities.get_mut(&ikey) {
                 stored.window = ident.window;
+                stored.window_episode = ident.window_episode;
             }
             self.mark_identity(&ident, received_at);
         }
@@ -1031,6 +1043,7 @@ mod tests {
                     bsuid: seed.bsuid.clone(),
                     profile_name: None,
                     window: CustomerWindow::default(),
+                    window_episode: None,
                 },
             );
         }

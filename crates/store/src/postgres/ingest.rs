@@ -10,6 +10,7 @@
 use std::collections::HashSet;
 
 use sqlx::{PgConnection, Postgres, Row, Transaction};
+use windowdesk_core::rules::WindowEpisode;
 use windowdesk_core::window::WindowPolicy;
 use windowdesk_core::{CustomerWindow, DeliveryState, TicketSnapshot, TicketStatus, Timestamp};
 
@@ -65,7 +66,7 @@ async fn reserve_ids(conn: &mut PgConnection, table: &str, n: usize) -> Result<V
 async fn load_identities(conn: &mut PgConnection, bns: &[i64], keys: &[String], loaded: &mut Loaded) -> Result<(), StoreError> {
     let rows = sqlx::query(
         "SELECT i.id, i.contact_id, c.name, c.name_is_default, i.wa_id, i.bsuid, i.profile_name, i.last_inbound_at, i.referral_at,
-                i.fep_started_at, i.business_number_id, i.identity_key, t.id, t.status
+                i.fep_started_at, i.business_number_id, i.identity_key, t.id, t.status, i.window_episode_at
          FROM identities i
          JOIN contacts c ON c.id = i.contact_id
          LEFT JOIN LATERAL (SELECT id, status FROM tickets WHERE identity_id = i.id ORDER BY id DESC LIMIT 1) t ON true
@@ -91,6 +92,7 @@ async fn load_identities(conn: &mut PgConnection, bns: &[i64], keys: &[String], 
                 referral_at: ts(r.try_get(8)?),
                 fep_started_at: ts(r.try_get(9)?),
             },
+            window_episode: ts(r.try_get(14)?).map(|started_at| WindowEpisode { started_at }),
         };
         if let (Some(ticket), Some(status)) = (r.try_get::<Option<i64>, _>(12)?, r.try_get::<Option<String>, _>(13)?) {
             let status =
@@ -236,8 +238,10 @@ async fn apply(tx: &mut Transaction<'static, Postgres>, w: &WriteSet) -> Result<
     if !w.identity_updates.is_empty() {
         let u: Vec<_> = w.identity_updates.values().collect();
         sqlx::query(
-            "UPDATE identities i SET last_inbound_at = x.l, referral_at = x.r, fep_started_at = x.f, profile_name = x.p, bsuid = x.b, updated_at = x.u
-             FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::bigint[]) AS x(id, l, r, f, p, b, u)
+            "UPDATE identities i SET last_inbound_at = x.l, referral_at = x.r, fep_started_at = x.f, profile_name = x.p, bsuid = x.b, updated_at = x.u,
+                    window_episode_at = x.e
+             FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::bigint[], $8::bigint[])
+                  AS x(id, l, r, f, p, b, u, e)
              WHERE i.id = x.id",
         )
         .bind(u.iter().map(|x| x.id).collect::<Vec<_>>())
@@ -247,6 +251,7 @@ async fn apply(tx: &mut Transaction<'static, Postgres>, w: &WriteSet) -> Result<
         .bind(u.iter().map(|x| x.profile_name.clone()).collect::<Vec<_>>())
         .bind(u.iter().map(|x| x.bsuid.clone()).collect::<Vec<_>>())
         .bind(u.iter().map(|x| x.updated_at.unix_millis()).collect::<Vec<_>>())
+        .bind(u.iter().map(|x| ms(x.window_episode_at)).collect::<Vec<_>>())
         .execute(&mut **tx)
         .await?;
     }

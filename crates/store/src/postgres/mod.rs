@@ -11,6 +11,7 @@ mod media;
 mod outbox;
 mod outcomes;
 mod queries;
+mod rules;
 mod web;
 
 use std::sync::Arc;

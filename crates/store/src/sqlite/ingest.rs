@@ -2,6 +2,7 @@
 //! so nothing else writes between the load and the write; statements are prepared once and cached.
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use windowdesk_core::rules::WindowEpisode;
 use windowdesk_core::window::WindowPolicy;
 use windowdesk_core::{CustomerWindow, DeliveryState, TicketSnapshot, TicketStatus, Timestamp};
 
@@ -47,7 +48,7 @@ fn commit(conn: &mut Connection, batch: &[IngestPayload]) -> Result<Vec<IngestSu
 pub(crate) fn identity_state(tx: &Connection, bn: i64, key: &str) -> Result<Option<IdentityState>, StoreError> {
     let mut stmt = tx.prepare_cached(
         "SELECT i.id, i.contact_id, c.name, c.name_is_default, i.wa_id, i.bsuid, i.profile_name,
-                i.last_inbound_at, i.referral_at, i.fep_started_at
+                i.last_inbound_at, i.referral_at, i.fep_started_at, i.window_episode_at
          FROM identities i JOIN contacts c ON c.id = i.contact_id
          WHERE i.business_number_id = ?1 AND i.identity_key = ?2",
     )?;
@@ -62,6 +63,7 @@ pub(crate) fn identity_state(tx: &Connection, bn: i64, key: &str) -> Result<Opti
                 bsuid: r.get(5)?,
                 profile_name: r.get(6)?,
                 window: CustomerWindow { last_inbound_at: ts(r.get(7)?), referral_at: ts(r.get(8)?), fep_started_at: ts(r.get(9)?) },
+                window_episode: ts(r.get(10)?).map(|started_at| WindowEpisode { started_at }),
             })
         })
         .optional()?)
@@ -91,6 +93,7 @@ fn load(tx: &Transaction<'_>, needs: &plan::Needs) -> Result<Loaded, StoreError>
                     bsuid: seed.bsuid.clone(),
                     profile_name: seed.profile_name.clone(),
                     window: CustomerWindow::default(),
+                    window_episode: None,
                 }
             }
         };
@@ -156,9 +159,10 @@ pub(crate) fn apply(tx: &Transaction<'_>, w: &WriteSet) -> Result<(), StoreError
     }
     for u in w.identity_updates.values() {
         tx.prepare_cached(
-            "UPDATE identities SET last_inbound_at = ?1, referral_at = ?2, fep_started_at = ?3, profile_name = ?4, bsuid = ?5, updated_at = ?6 WHERE id = ?7",
+            "UPDATE identities SET last_inbound_at = ?1, referral_at = ?2, fep_started_at = ?3, profile_name = ?4, bsuid = ?5, updated_at = ?6,
+                window_episode_at = ?8 WHERE id = ?7",
         )?
-        .execute(params![ms(u.last_inbound_at), ms(u.referral_at), ms(u.fep_started_at), u.profile_name, u.bsuid, u.updated_at.unix_millis(), u.id])?;
+        .execute(params![ms(u.last_inbound_at), ms(u.referral_at), ms(u.fep_started_at), u.profile_name, u.bsuid, u.updated_at.unix_millis(), u.id, ms(u.window_episode_at)])?;
     }
     for c in &w.identity_changes {
         tx.prepare_cached("INSERT INTO identity_changes (identity_id, at, field, old_value, new_value) VALUES (?1, ?2, ?3, ?4, ?5)")?

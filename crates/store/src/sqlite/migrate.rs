@@ -18,6 +18,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0010_claim_order", include_str!("../../migrations/sqlite/0010_claim_order.sql")),
     ("0011_leases", include_str!("../../migrations/sqlite/0011_leases.sql")),
     ("0012_business_hours", include_str!("../../migrations/sqlite/0012_business_hours.sql")),
+    ("0013_rules", include_str!("../../migrations/sqlite/0013_rules.sql")),
     ("0014_macros", include_str!("../../migrations/sqlite/0014_macros.sql")),
 ];
 

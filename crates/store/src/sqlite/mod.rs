@@ -12,6 +12,7 @@ mod media;
 mod migrate;
 mod outbox;
 mod queries;
+mod rules;
 mod web;
 
 use std::path::PathBuf;
