@@ -278,8 +278,8 @@ async fn s12_three_instances_keep_one_throughput_limit_per_number_and_one_pair_r
 async fn d5_sigkill_of_the_sending_instance_of_two_loses_nothing_and_marks_what_was_in_flight() {
     const REPLIES: usize = 1000;
     let _turn = ONE_AT_A_TIME.lock().await;
-    let s = setup(Backend::Postgres, sim_numbers(1, 100), PairRate { interval_ms: 1, burst: 10_000 }, 2).await;
-    let dispatcher = format!("throughput_per_second = 100\npair_interval_seconds = 1\npair_burst = 10000\n{MIN_LEASE}");
+    let s = setup(Backend::Postgres, sim_numbers(1, 40), PairRate { interval_ms: 1, burst: 10_000 }, 2).await;
+    let dispatcher = format!("throughput_per_second = 40\npair_interval_seconds = 1\npair_burst = 10000\n{MIN_LEASE}");
     let mut desks: Vec<Desk> = (0..2).map(|i| s.desk(i, &dispatcher)).collect();
     for d in &desks {
         d.healthy().await;

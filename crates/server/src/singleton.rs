@@ -64,7 +64,7 @@ impl Singleton {
     pub async fn release(&self) {
         let held = self.held.lock().unwrap_or_else(PoisonError::into_inner).take();
         if let Some((lease, _)) = held {
-            if let Err(e) = self.store.release_lease(&self.owner, &lease).await {
+            if let Err(e) = self.store.release_lease(&self.owner, &lease, self.clock.now()).await {
                 tracing::warn!(error = %e, lease = self.name, "could not release a lease; it runs out by itself");
             }
         }

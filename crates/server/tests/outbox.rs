@@ -259,6 +259,12 @@ async fn d5_a_claim_is_only_for_the_holder_of_the_numbers_lease(backend: Backend
     assert_eq!(renewed.len(), 1);
     assert_eq!(renewed[0].generation, taken.generation);
     assert!(app.store().renew_leases("new", std::slice::from_ref(&taken), later, Duration::from_secs(10)).await.unwrap().is_empty());
+    // A released lease passes on only once the last second of its sends is over at Meta.
+    app.store().release_lease("third", &taken, later).await.unwrap();
+    assert_eq!(app.store().acquire_lease(&Lease::send_name(bn), "fourth", later, Duration::from_secs(10), false).await.unwrap(), None);
+    let settled = later.plus(Duration::from_millis(1_100));
+    let next = app.store().acquire_lease(&Lease::send_name(bn), "fourth", settled, Duration::from_secs(10), false).await.unwrap().unwrap();
+    assert_eq!(next.generation, taken.generation + 1);
     app.stop().await;
 }
 

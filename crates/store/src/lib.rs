@@ -134,7 +134,8 @@ pub trait OutboxStore: Send + Sync {
 /// `expires_at` has passed is free for anyone to take.
 #[async_trait]
 pub trait LeaseStore: Send + Sync {
-    /// Takes `name` for `owner` until `now + ttl` when it is free, expired or already `owner`'s (or
+    /// Takes `name` for `owner` until `now + ttl` when it has expired (a released lease expires a
+    /// second after its release) or is already `owner`'s (or
     /// always, with `steal`: a single-instance desk at start owns everything). Taking it from someone
     /// else, or for the first time, gives it a new generation; keeping one's own keeps it. `None`:
     /// another owner holds it.
@@ -142,8 +143,9 @@ pub trait LeaseStore: Send + Sync {
         -> Result<Option<Lease>, StoreError>;
     /// Extends those of `held` that `owner` still holds at their generation; returns them, renewed.
     async fn renew_leases(&self, owner: &str, held: &[Lease], now: Timestamp, ttl: Duration) -> Result<Vec<Lease>, StoreError>;
-    /// Gives a lease up (free for anyone at once), if `owner` still holds it at its generation.
-    async fn release_lease(&self, owner: &str, lease: &Lease) -> Result<(), StoreError>;
+    /// Gives a lease up, if `owner` still holds it at its generation. It is free to take a little over a
+    /// second later: the last sends made under it count against Meta's per-second limit until then.
+    async fn release_lease(&self, owner: &str, lease: &Lease, now: Timestamp) -> Result<(), StoreError>;
     /// How many instances are alive: unexpired `instance:` leases.
     async fn live_instances(&self, now: Timestamp) -> Result<u64, StoreError>;
     /// Every lease, by name: who sends for which number, who downloads media (for operators and tests).

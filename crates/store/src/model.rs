@@ -328,6 +328,10 @@ pub struct Lease {
 }
 
 impl Lease {
+    /// A released lease is free this long after its release: Meta counts a send within the second
+    /// after it, so the next holder's first second must not overlap the last sends of the one before.
+    pub const RELEASE_SETTLES_MS: i64 = 1_100;
+
     /// The name of the lease that lets one instance send for a business number.
     pub fn send_name(business_number_id: i64) -> String {
         format!("send:{business_number_id}")

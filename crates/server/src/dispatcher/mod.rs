@@ -157,8 +157,10 @@ impl Dispatcher {
                 let mut nap = next_tick.saturating_duration_since(tokio::time::Instant::now());
                 if !claim.numbers.is_empty() {
                     if let Ok(Some(due)) = self.store.next_due().await {
-                        let ms = self.clock.now().millis_until(due).max(0);
-                        nap = nap.min(Duration::from_millis(u64::try_from(ms).unwrap_or(0)));
+                        // A row already due that this claim did not take belongs to a number another
+                        // instance sends for (or one being handed over): look again shortly, never spin.
+                        let ms = self.clock.now().millis_until(due).max(100);
+                        nap = nap.min(Duration::from_millis(u64::try_from(ms).unwrap_or(100)));
                     }
                 }
                 tokio::select! {
@@ -169,7 +171,7 @@ impl Dispatcher {
                 continue;
             }
             for job in &jobs {
-                self.ownership.claimed(job.business_number_id, 1);
+                self.ownership.claimed(job.business_number_id, job.claim_generation);
             }
             for job in jobs {
                 let Ok(permit) = permits.clone().acquire_owned().await else { break };
@@ -200,7 +202,7 @@ impl Dispatcher {
                             if let Err(e) = me.store.release_claims(std::slice::from_ref(&job), me.clock.now()).await {
                                 tracing::warn!(error = %e, message_id = job.message_id, "could not give a claim back; it is recovered with the number");
                             }
-                            me.ownership.finished(job.business_number_id);
+                            me.ownership.finished(job.business_number_id, job.claim_generation);
                             me.ownership.look_again();
                         }
                     }
@@ -214,7 +216,7 @@ impl Dispatcher {
         drop(starts);
         let _ = starter.await;
         let _ = recorder.await;
-        self.ownership.release_all(self.store.as_ref()).await;
+        self.ownership.release_all(self.store.as_ref(), self.clock.as_ref()).await;
     }
 
     /// W4 + W9: a free-form send may start only before its window's end minus the send guard.
@@ -385,7 +387,7 @@ async fn record_outcomes(
             }
         };
         for ((job, _), result) in batch.iter().zip(results) {
-            ownership.finished(job.business_number_id);
+            ownership.finished(job.business_number_id, job.claim_generation);
             match result {
                 Ok(()) => events.ticket(job.ticket_id),
                 Err(e) => tracing::warn!(error = %e, message_id = job.message_id, "a send outcome was not recorded"),

@@ -103,14 +103,17 @@ impl Ownership {
         SendClaim { worker: self.worker.clone(), numbers }
     }
 
-    pub fn claimed(&self, business_number_id: i64, n: usize) {
-        if let Some(h) = self.held().get_mut(&business_number_id) {
-            h.in_flight += n;
+    /// A job was claimed under `generation`. Counted only against the same generation: a job from an
+    /// earlier hold of the number (lost, then taken back) must not make a later drain wait or end early.
+    pub fn claimed(&self, business_number_id: i64, generation: i64) {
+        if let Some(h) = self.held().get_mut(&business_number_id).filter(|h| h.lease.generation == generation) {
+            h.in_flight += 1;
         }
     }
 
-    pub fn finished(&self, business_number_id: i64) {
-        if let Some(h) = self.held().get_mut(&business_number_id) {
+    /// A job claimed under `generation` was recorded (or given back).
+    pub fn finished(&self, business_number_id: i64, generation: i64) {
+        if let Some(h) = self.held().get_mut(&business_number_id).filter(|h| h.lease.generation == generation) {
             h.in_flight = h.in_flight.saturating_sub(1);
         }
     }
@@ -175,7 +178,7 @@ impl Ownership {
         // Release drained numbers.
         let drained: Vec<Lease> = self.held().values().filter(|h| h.draining && h.in_flight == 0).map(|h| h.lease.clone()).collect();
         for lease in drained {
-            match store.release_lease(&self.worker, &lease).await {
+            match store.release_lease(&self.worker, &lease, clock.now()).await {
                 Ok(()) => {
                     tracing::info!(lease = %lease.name, "handed a business number's sending over to another instance");
                     self.held().retain(|_, h| h.lease.name != lease.name);
@@ -261,11 +264,11 @@ impl Ownership {
     }
 
     /// At shutdown, once every send in flight is recorded: the numbers are free for the others at once.
-    pub async fn release_all(&self, store: &dyn Store) {
+    pub async fn release_all(&self, store: &dyn Store, clock: &dyn Clock) {
         let leases: Vec<Lease> = self.held().drain().map(|(_, h)| h.lease).collect();
         let instance = self.instance.lock().unwrap_or_else(PoisonError::into_inner).take();
         for lease in leases.iter().chain(instance.iter()) {
-            if let Err(e) = store.release_lease(&self.worker, lease).await {
+            if let Err(e) = store.release_lease(&self.worker, lease, clock.now()).await {
                 tracing::warn!(error = %e, lease = %lease.name, "could not release a lease at shutdown; it expires by itself");
             }
         }

@@ -168,7 +168,7 @@ impl LeaseStore for PgStore {
                  owner = EXCLUDED.owner,
                  generation = CASE WHEN leases.owner IS NOT DISTINCT FROM EXCLUDED.owner THEN leases.generation ELSE leases.generation + 1 END,
                  expires_at = EXCLUDED.expires_at
-             WHERE leases.owner IS NOT DISTINCT FROM EXCLUDED.owner OR leases.owner IS NULL OR leases.expires_at <= $4 OR $5
+             WHERE leases.owner IS NOT DISTINCT FROM EXCLUDED.owner OR leases.expires_at <= $4 OR $5
              RETURNING generation",
         )
         .bind(name)
@@ -210,11 +210,12 @@ impl LeaseStore for PgStore {
             .collect())
     }
 
-    async fn release_lease(&self, owner: &str, lease: &Lease) -> Result<(), StoreError> {
-        sqlx::query("UPDATE leases SET owner = NULL, expires_at = 0 WHERE name = $1 AND owner = $2 AND generation = $3")
+    async fn release_lease(&self, owner: &str, lease: &Lease, now: Timestamp) -> Result<(), StoreError> {
+        sqlx::query("UPDATE leases SET owner = NULL, expires_at = $4 WHERE name = $1 AND owner = $2 AND generation = $3")
             .bind(&lease.name)
             .bind(owner)
             .bind(lease.generation)
+            .bind(now.unix_millis().saturating_add(Lease::RELEASE_SETTLES_MS))
             .execute(self.pool())
             .await?;
         Ok(())

@@ -41,7 +41,7 @@ fn acquire(
             tx.prepare_cached("UPDATE leases SET expires_at = ?1 WHERE name = ?2")?.execute(params![expires_at, name])?;
             generation
         }
-        Some((holder, generation, until)) if steal || holder.is_none() || until <= now.unix_millis() => {
+        Some((_, generation, until)) if steal || until <= now.unix_millis() => {
             tx.prepare_cached("UPDATE leases SET owner = ?1, generation = ?2, expires_at = ?3 WHERE name = ?4")?.execute(params![
                 owner,
                 generation + 1,
@@ -205,14 +205,14 @@ impl LeaseStore for SqliteStore {
         self.inner.writer.run(move |conn| renew(conn, &owner, &held, now, ttl)).await
     }
 
-    async fn release_lease(&self, owner: &str, lease: &Lease) -> Result<(), StoreError> {
+    async fn release_lease(&self, owner: &str, lease: &Lease, now: Timestamp) -> Result<(), StoreError> {
         let (owner, lease) = (owner.to_owned(), lease.clone());
         self.inner
             .writer
             .run(move |conn| {
                 conn.execute(
-                    "UPDATE leases SET owner = NULL, expires_at = 0 WHERE name = ?1 AND owner = ?2 AND generation = ?3",
-                    params![lease.name, owner, lease.generation],
+                    "UPDATE leases SET owner = NULL, expires_at = ?4 WHERE name = ?1 AND owner = ?2 AND generation = ?3",
+                    params![lease.name, owner, lease.generation, now.unix_millis().saturating_add(Lease::RELEASE_SETTLES_MS)],
                 )?;
                 Ok(())
             })
