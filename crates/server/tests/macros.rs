@@ -76,6 +76,9 @@ async fn a_macro_is_stored_listed_replaced_and_deleted(backend: Backend) {
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _) = api.get(&format!("/api/v1/macros/{id}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // Ids that are not numbers (or do not fit one) are ids that do not exist.
+    let (status, body) = api.post("/api/v1/tickets/-9223372036854775808/macros/9223372036854775808", json!(null)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     app.stop().await;
 }
 

@@ -108,6 +108,24 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
     }
 }
 
+/// Two numeric path ids (`/tickets/{id}/macros/{macro_id}`); one that is not a number is answered like
+/// an id that does not exist, as [`PathId`] does.
+pub struct PathIds(pub i64, pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathIds {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<(String, String)>::from_request_parts(parts, state).await {
+            Ok(Path((a, b))) => {
+                let id = |raw: &str| raw.parse::<i64>().map_err(|_| ApiError::NotFound(format!("{raw:?} is not an id")));
+                Ok(PathIds(id(&a)?, id(&b)?))
+            }
+            Err(e) => Err(ApiError::NotFound(e.body_text())),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

@@ -1,7 +1,7 @@
 //! Macros (SPEC 10, issue 13 item 4): named bundles of a reply, status, tags, assignee and a note,
 //! applied to a ticket in one call.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -14,7 +14,7 @@ use windowdesk_store::{MacroDraftRow, MacroRow};
 use super::auth::ApiCaller;
 use super::dto::{rfc3339, Page};
 use super::error::ApiError;
-use super::extract::{ApiJson, PathId};
+use super::extract::{ApiJson, PathId, PathIds};
 use crate::macros::{self, Applier};
 use crate::AppState;
 
@@ -179,7 +179,7 @@ pub struct AppliedOut {
 pub async fn apply_macro(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Path((id, macro_id)): Path<(i64, i64)>,
+    PathIds(id, macro_id): PathIds,
 ) -> Result<Json<AppliedOut>, ApiError> {
     let row = state.store.macro_by_id(macro_id).await?.ok_or_else(|| ApiError::NotFound(format!("macro {macro_id} does not exist")))?;
     let m = macros::parse(&row).map_err(ApiError::Internal)?;
