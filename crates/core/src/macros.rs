@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::placeholder::Text;
-use crate::rules::validate::check_actions;
+use crate::rules::validate::{check_actions, parse_actions};
 use crate::rules::{Action, InvalidRule, RuleError, RuleProblem};
 
 /// A macro as written (texts as plain strings), the JSON the API takes.
@@ -75,14 +75,7 @@ impl MacroDraft {
         if !errors.is_empty() {
             return Err(InvalidRule { errors });
         }
-        let mut actions = Vec::with_capacity(self.actions.len());
-        for (i, action) in self.actions.iter().enumerate() {
-            let parsed = action
-                .try_map_texts(|text| Text::parse(text))
-                .map_err(|e| InvalidRule { errors: vec![RuleError { path: format!("actions[{i}]"), problem: e.into() }] })?;
-            actions.push(parsed);
-        }
-        Ok(Macro { name: name.to_owned(), shared: self.shared, actions })
+        Ok(Macro { name: name.to_owned(), shared: self.shared, actions: parse_actions(&self.actions)? })
     }
 }
 

@@ -181,6 +181,20 @@ pub(crate) fn check_actions(actions: &[Action<String>]) -> Vec<RuleError> {
     check.errors
 }
 
+/// Actions already checked, with their texts parsed. Every text parsed in the check; an error here
+/// would still be reported, never unwrapped.
+pub(crate) fn parse_actions(actions: &[Action<String>]) -> Result<Vec<Action<Text>>, InvalidRule> {
+    actions
+        .iter()
+        .enumerate()
+        .map(|(i, action)| {
+            action
+                .try_map_texts(|text| Text::parse(text))
+                .map_err(|e| InvalidRule { errors: vec![RuleError { path: format!("actions[{i}]"), problem: e.into() }] })
+        })
+        .collect()
+}
+
 impl RuleDraft {
     /// Checks the draft and makes it a rule with the given id. Refuses, naming each field:
     /// an empty name; no actions; an automation without conditions; empty lists and blank tags or
@@ -205,14 +219,7 @@ impl RuleDraft {
         if !check.errors.is_empty() {
             return Err(InvalidRule { errors: check.errors });
         }
-        let mut actions = Vec::with_capacity(self.actions.len());
-        for (i, action) in self.actions.iter().enumerate() {
-            // Every text parsed above; an error here would still be reported, never unwrapped.
-            let parsed = action
-                .try_map_texts(|text| Text::parse(text))
-                .map_err(|e| InvalidRule { errors: vec![RuleError { path: format!("actions[{i}]"), problem: e.into() }] })?;
-            actions.push(parsed);
-        }
+        let actions = parse_actions(&self.actions)?;
         Ok(Rule {
             id,
             name: self.name.trim().to_owned(),

@@ -274,8 +274,8 @@ impl Dispatcher {
         })
     }
 
-    /// The attempt could not start for a reason of ours (the database did not answer the fence): it
-    /// goes again later like a transient error, never past the window.
+    /// A transient failure (Meta's, or ours: the database did not answer the fence) goes again later
+    /// with backoff, up to `max_attempts`, and never past the window (D3): then it is blocked.
     fn retry_or_fail(&self, job: &OutboxJob, error: SendError) -> AttemptOutcome {
         if job.attempt >= i64::from(self.config.max_attempts) {
             return AttemptOutcome::Failed { error };
@@ -334,17 +334,7 @@ impl Dispatcher {
                 );
                 AttemptOutcome::Failed { error }
             }
-            ErrorClass::Transient => {
-                if job.attempt >= i64::from(self.config.max_attempts) {
-                    return AttemptOutcome::Failed { error };
-                }
-                let next = self.clock.now().plus(self.backoff(job.attempt));
-                if !self.window_open(job, next) {
-                    // D3: never retried past the window.
-                    return AttemptOutcome::Blocked;
-                }
-                AttemptOutcome::Retry { next_attempt_at: next, error }
-            }
+            ErrorClass::Transient => self.retry_or_fail(job, error),
         }
     }
 
