@@ -24,6 +24,7 @@ pub struct Config {
     pub web: WebConfig,
     pub templates: TemplatesConfig,
     pub holds: HoldsConfig,
+    pub rules: RulesConfig,
     pub sms: SmsConfig,
     pub log: LogConfig,
     #[serde(default)]
@@ -78,6 +79,13 @@ pub struct HoldsConfig {
     pub default_hours: i64,
     /// How often held replies are checked for expiry.
     pub expiry_check_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesConfig {
+    /// Seed the shipped default rules the first time the desk starts on a database.
+    pub seed_defaults: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -203,7 +203,9 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         })
         .collect();
     store.seed_number_settings(&seeds).await.context("saving the fallback settings of the configured numbers")?;
-    rules::seed_defaults(store.as_ref(), now).await.context("seeding the default rules")?;
+    if config.rules.seed_defaults {
+        rules::seed_defaults(store.as_ref(), now).await.context("seeding the default rules")?;
+    }
     // Several instances on one PostgreSQL database: pages hear about changes made through any of them.
     let events = match store.live_relay().await.context("listening for live updates from other instances")? {
         Some(relay) => events::Events::relayed(relay),
@@ -354,6 +356,7 @@ pub async fn start(config: &Config, listener: TcpListener, clock: Option<Arc<dyn
         shutdown.clone(),
     ));
     tokio::spawn(run_hold_expiry(state.clone(), Duration::from_secs(config.holds.expiry_check_seconds), shutdown.clone()));
+    tokio::spawn(rules::worker::RulesWorker::new(state.clone()).run(shutdown.clone()));
     let task = tokio::spawn(async move {
         let serve = serve::serve(listener, app, limits, token.clone());
         let mut serve = std::pin::pin!(serve);

@@ -118,6 +118,10 @@ pub async fn apply(state: &AppState, ticket_id: i64, m: &Macro, who: &Applier<'_
                 change.status = Some(*status);
                 changed.push(action.kind());
             }
+            Action::SetPriority { priority } => {
+                change.priority = Some(*priority);
+                changed.push(action.kind());
+            }
             Action::AddTags { tags } => {
                 change.add_tags.extend(tags.iter().cloned());
                 changed.push(action.kind());

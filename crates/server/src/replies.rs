@@ -237,6 +237,18 @@ pub async fn post_text_reply(state: &AppState, ticket_id: i64, body: &str, autho
 /// Holds a free-form reply until the customer writes again (SPEC 9): offered only while the window is
 /// closed and the number's ladder has `hold`. Sends the number's "reply waiting" template if set.
 pub async fn hold_reply(state: &AppState, ticket_id: i64, body: &str, author: &str) -> Result<ReplyOutcome, ReplyError> {
+    hold_reply_for(state, ticket_id, body, author, None).await
+}
+
+/// [`hold_reply`], or with `hours` given (a rule's `hold_reply` action, whose admin chose the hold
+/// explicitly), held for that long whether or not the number's ladder offers holding.
+pub async fn hold_reply_for(
+    state: &AppState,
+    ticket_id: i64,
+    body: &str,
+    author: &str,
+    hours: Option<i64>,
+) -> Result<ReplyOutcome, ReplyError> {
     let text = checked_text(body, MAX_TEXT_CHARS)?;
     let o = Outlook::load(state, ticket_id).await?;
     o.writable()?;
@@ -245,10 +257,13 @@ pub async fn hold_reply(state: &AppState, ticket_id: i64, body: &str, author: &s
             return Err(ReplyError::Conflict("the window is open: send the reply now instead of holding it".into()));
         }
         SendDecision::Invalid { reason, .. } => return Err(invalid("body", reason)),
-        SendDecision::Blocked { options, .. } => options
-            .iter()
-            .find_map(|opt| if let SendOption::Hold { expires_at } = opt { Some(*expires_at) } else { None })
-            .ok_or_else(|| ReplyError::Conflict("holding replies is not among this business number's fallbacks".into()))?,
+        SendDecision::Blocked { options, .. } => match hours {
+            Some(hours) => o.now.plus(std::time::Duration::from_secs(u64::try_from(hours.max(1)).unwrap_or(1) * 3600)),
+            None => options
+                .iter()
+                .find_map(|opt| if let SendOption::Hold { expires_at } = opt { Some(*expires_at) } else { None })
+                .ok_or_else(|| ReplyError::Conflict("holding replies is not among this business number's fallbacks".into()))?,
+        },
     };
     let request = text_message(o.recipient(), text).to_string();
     let msg = NewOutbound { hold_until: Some(expires_at), ..outbound(&o, "text", text, author, request, Channel::Whatsapp) };

@@ -51,7 +51,7 @@ async fn a_rule_is_validated_stored_read_back_replaced_and_deleted(backend: Back
     assert!(created["created_by"].as_str().unwrap().starts_with("api:"), "{created}");
     let id = created["id"].as_i64().unwrap();
 
-    // Listed in the order they run: position 5 comes before the shipped defaults (10 and up).
+    // Listed in the order they run.
     let (status, listed) = api.get("/api/v1/rules").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(listed["data"][0]["id"], id, "{listed}");
@@ -112,8 +112,14 @@ async fn restart_seeding(app: &TestApp) -> Vec<windowdesk_store::RuleRow> {
     rows
 }
 
+/// A desk that seeds the shipped rules, as a production desk does (`[rules] seed_defaults`; the
+/// other tests' desks start without rules).
+async fn with_defaults(backend: Backend) -> TestApp {
+    TestApp::start_with_sim_and_config(backend, None, |_| {}, |c| c.rules.seed_defaults = true).await
+}
+
 async fn the_defaults_are_seeded_once_and_a_deleted_default_is_not_recreated_on_restart(backend: Backend) {
-    let app = TestApp::start(backend).await;
+    let app = with_defaults(backend).await;
     let api = Api::new(&app).await;
     let (status, listed) = api.get("/api/v1/rules").await;
     assert_eq!(status, StatusCode::OK);
@@ -196,7 +202,7 @@ async fn the_window_episode_is_kept_beside_the_window_by_ingest(backend: Backend
 /// Issue 13 item 6: the store refuses a second firing of a rule for the same trigger, and of a
 /// once-per-episode rule for the same ticket and episode; deleting the rule deletes its firings.
 async fn a_rule_fires_once_per_trigger_and_once_per_episode(backend: Backend) {
-    let app = TestApp::start(backend).await;
+    let app = with_defaults(backend).await;
     let store = app.store();
     let rule = store.rules().await.unwrap()[0].id;
     let at = SystemClock.now();

@@ -205,6 +205,21 @@ pub trait RuleStore: Send + Sync {
     /// The customer's current window episode, kept beside their window by ingest; `None` when they
     /// never wrote (or no message has refreshed the window since episodes were stored).
     async fn window_episode(&self, identity_id: i64) -> Result<Option<windowdesk_core::rules::WindowEpisode>, StoreError>;
+    /// The oldest `limit` entries of the rules worker's queue, in id order, each with its source. The
+    /// database writes an entry with every inbound message and every ticket event that can set off
+    /// a trigger, in the same transaction.
+    async fn rule_queue(&self, limit: u32) -> Result<Vec<RuleQueueItem>, StoreError>;
+    /// The worker is done with these entries (their rules ran, or none matched).
+    async fn rule_queue_done(&self, ids: &[i64]) -> Result<(), StoreError>;
+    /// Deletes the oldest `limit` entries unread, when no rule could match them (there are no
+    /// enabled triggers); returns how many.
+    async fn rule_queue_drop(&self, limit: u32) -> Result<u64, StoreError>;
+    /// A round on the entry failed; returns the attempts so far.
+    async fn rule_queue_failed(&self, id: i64, error: &str) -> Result<i32, StoreError>;
+    /// When the ticket was solved, while it is solved: the time of its latest change to `solved`.
+    async fn solved_at(&self, ticket_id: i64) -> Result<Option<Timestamp>, StoreError>;
+    /// Records on the ticket what a rule did (`rule_applied`, actor `rule:<id>`).
+    async fn record_rule_run(&self, ticket_id: i64, actor: &str, data: serde_json::Value, at: Timestamp) -> Result<(), StoreError>;
 }
 
 /// Media downloads: the queue filled by ingest, and the files it produced.

@@ -493,6 +493,7 @@ pub struct TicketSummary {
     pub window: CustomerWindow,
     /// Sorted.
     pub tags: Vec<String>,
+    pub priority: windowdesk_core::routing::Priority,
 }
 
 /// A change to a ticket's fields, applied in one transaction with one event per changed field.
@@ -505,6 +506,7 @@ pub struct TicketChange {
     pub tags: Option<Vec<String>>,
     pub add_tags: Vec<String>,
     pub remove_tags: Vec<String>,
+    pub priority: Option<windowdesk_core::routing::Priority>,
 }
 
 /// A reaction on one of a ticket's messages.
@@ -707,4 +709,42 @@ pub struct RuleFiring {
     /// What set it off, unique per rule: `message:<id>`, `event:<id>`.
     pub trigger_key: String,
     pub at: Timestamp,
+}
+
+/// One entry of the rules worker's queue (see [`crate::RuleStore::rule_queue`]): an event that can
+/// set off triggers, with what the worker needs to know about it.
+#[derive(Clone, Debug)]
+pub struct RuleQueueItem {
+    pub id: i64,
+    pub ticket_id: i64,
+    /// Rounds that failed on a database error so far.
+    pub attempts: i32,
+    pub source: RuleSource,
+}
+
+/// What a queue entry is about.
+#[derive(Clone, Debug)]
+pub enum RuleSource {
+    /// An inbound customer message.
+    Message(RuleMessage),
+    /// A ticket event (`ticket_created`, a changed field, a failed delivery).
+    Event(EventRow),
+    /// The row it pointed at no longer exists (a source id that was never written is impossible:
+    /// the queue row is written by the database in the same transaction).
+    Gone,
+}
+
+/// An inbound message as the rules worker sees it.
+#[derive(Clone, Debug)]
+pub struct RuleMessage {
+    pub id: i64,
+    pub kind: String,
+    pub body: Option<String>,
+    pub sent_at: Timestamp,
+    pub identity_id: Option<i64>,
+    /// No earlier inbound message on the ticket.
+    pub first_on_ticket: bool,
+    /// The customer's latest inbound message sent before this one, on the same business number:
+    /// with it, the core decides whether this message opened the window.
+    pub previous_inbound_at: Option<Timestamp>,
 }

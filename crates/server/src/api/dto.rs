@@ -68,6 +68,8 @@ pub struct TicketOut {
     pub id: i64,
     #[schema(value_type = schema::TicketStatus)]
     pub status: String,
+    #[schema(value_type = schema::Priority)]
+    pub priority: String,
     pub subject: String,
     pub business_number: BusinessNumberOut,
     pub requester: RequesterOut,
@@ -88,6 +90,7 @@ impl TicketOut {
         TicketOut {
             id: t.id,
             status: t.status.as_str().to_owned(),
+            priority: s.priority.as_str().to_owned(),
             subject: t.subject,
             business_number: BusinessNumberOut {
                 id: t.business_number_id,

@@ -212,6 +212,8 @@ macro_rules! enum_schema {
 enum_schema! {
     /// T1: the life of a ticket; `closed` is final.
     TicketStatus { New, Open, Pending, OnHold, Solved, Closed }
+    /// How urgent a ticket is; new tickets are `normal`.
+    Priority { Low, Normal, High, Urgent }
     /// Where an outbound message is in its life (SPEC 3).
     DeliveryState { Draft, Queued, Sending, Accepted, Sent, Delivered, Read, Played, Failed, Blocked, Held }
     /// `note` and `system` messages are never sent.
@@ -249,6 +251,7 @@ mod tests {
     fn the_documented_enumerations_are_the_cores() {
         use windowdesk_core::decision::MessageCategory;
         assert_eq!(values::<TicketStatus>(), names(windowdesk_core::TicketStatus::ALL.map(|s| s.as_str())));
+        assert_eq!(values::<Priority>(), names(windowdesk_core::routing::Priority::ALL.map(|p| p.as_str())));
         assert_eq!(values::<DeliveryState>(), names(windowdesk_core::DeliveryState::ALL.map(|s| s.as_str())));
         assert_eq!(values::<Direction>(), names(windowdesk_store::Direction::ALL.map(|s| s.as_str())));
         assert_eq!(values::<AgentRole>(), names(windowdesk_store::AgentRole::ALL.map(|s| s.as_str())));

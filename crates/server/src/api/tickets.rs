@@ -142,6 +142,9 @@ pub struct TicketPatch {
     /// New status. `closed` is final: a closed ticket cannot be changed.
     #[schema(value_type = Option<schema::TicketStatus>)]
     pub status: Option<TicketStatus>,
+    /// New priority.
+    #[schema(value_type = Option<schema::Priority>)]
+    pub priority: Option<windowdesk_core::routing::Priority>,
     /// An agent id, or null to unassign.
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<i64>, nullable = true)]
@@ -191,6 +194,7 @@ pub async fn patch_ticket(
         tags: patch.tags.as_deref().map(|t| normalize_tags("tags", t)).transpose()?,
         add_tags: normalize_tags("add_tags", patch.add_tags.as_deref().unwrap_or_default())?,
         remove_tags: normalize_tags("remove_tags", patch.remove_tags.as_deref().unwrap_or_default())?,
+        priority: patch.priority,
     };
     let now = state.clock.now();
     let summary = state.store.update_ticket(id, &change, &caller.actor(), now).await?.ok_or_else(|| no_ticket(id))?;

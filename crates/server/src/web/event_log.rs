@@ -132,6 +132,35 @@ impl Words<'_> {
             .unwrap_or_default()
     }
 
+    /// What a rule did: the rule by name, then each action's outcome (`reply: not sent: window
+    /// closed`). A rule run that failed on every try says so.
+    fn rule_applied(d: &Value) -> Markup {
+        if let Some(error) = str_of(d, "error") {
+            return html! { "could not run the rules on this event: " (error) };
+        }
+        let outcomes: Vec<(String, bool, String)> = d
+            .get("actions")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .map(|o| {
+                        let ok = o.get("ok").and_then(Value::as_bool).unwrap_or(false);
+                        (spoken(str_of(o, "action").unwrap_or("action")), ok, str_of(o, "outcome").unwrap_or("").to_owned())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        html! {
+            "ran the rule " strong { "“" (str_of(d, "rule").unwrap_or("?")) "”" }
+            @if let Some(event) = str_of(d, "event") { " (on " (spoken(event)) ")" }
+            ul.rule-actions {
+                @for (action, ok, outcome) in &outcomes {
+                    li.failed[!ok] { (action) ": " (outcome) }
+                }
+            }
+        }
+    }
+
     fn describe(&self, e: &EventRow) -> Markup {
         let d = &e.data;
         let id = int_of(d, "message_id");
@@ -160,6 +189,10 @@ impl Words<'_> {
                 }
                 None => html! { "unassigned the ticket (was " (self.agent(int_of(d, "from"))) ")" },
             },
+            "priority_changed" => html! {
+                "changed the priority from " (str_of(d, "from").unwrap_or("?")) " to " (str_of(d, "to").unwrap_or("?"))
+            },
+            "rule_applied" => Self::rule_applied(d),
             "tags_changed" => {
                 let (added, removed) = (Self::list(d, "added"), Self::list(d, "removed"));
                 html! {

@@ -53,7 +53,7 @@ pub fn config_for(url: &str) -> Config {
     let mut toml = format!(
         // Without a simulator the Cloud API is a closed local port: tests never reach out of the machine.
         "[database]\nurl = {url:?}\nmax_in_flight = 3\n[media]\ndir = {:?}\n[web]\nsecure_cookies = false\n\
-         [whatsapp]\napi_base_url = \"http://127.0.0.1:9\"\n",
+         [rules]\nseed_defaults = false\n[whatsapp]\napi_base_url = \"http://127.0.0.1:9\"\n",
         media.display().to_string()
     );
     for (pnid, waba) in std::iter::once(&PNID).chain(OTHER_PNIDS).map(|pnid| (*pnid, WABA)) {

@@ -57,7 +57,7 @@ pub(crate) const SUMMARY_SELECT: &str =
     "SELECT t.id, t.business_number_id, t.identity_id, t.requester_id, t.status, t.subject, t.assignee_id,
         t.followup_of, t.created_at, t.updated_at, t.last_message_at, b.phone_number_id, b.display_number, c.name, i.wa_id, i.bsuid,
         i.last_inbound_at, i.referral_at, i.fep_started_at,
-        ARRAY(SELECT g.tag FROM ticket_tags g WHERE g.ticket_id = t.id ORDER BY g.tag)
+        ARRAY(SELECT g.tag FROM ticket_tags g WHERE g.ticket_id = t.id ORDER BY g.tag), t.priority
      FROM tickets t
      JOIN business_numbers b ON b.id = t.business_number_id
      JOIN identities i ON i.id = t.identity_id
@@ -73,6 +73,7 @@ pub(crate) fn summary_row(r: &PgRow) -> Result<TicketSummary, StoreError> {
         bsuid: r.try_get(15)?,
         window: CustomerWindow { last_inbound_at: ot(r.try_get(16)?), referral_at: ot(r.try_get(17)?), fep_started_at: ot(r.try_get(18)?) },
         tags: r.try_get(19)?,
+        priority: windowdesk_core::routing::Priority::parse(&r.try_get::<String, _>(20)?).unwrap_or_default(),
     })
 }
 
@@ -253,7 +254,7 @@ impl TicketWorkStore for PgStore {
         now: Timestamp,
     ) -> Result<Option<TicketSummary>, StoreError> {
         let mut tx = self.api_pool().begin().await?;
-        let Some(row) = sqlx::query("SELECT status, assignee_id FROM tickets WHERE id = $1 FOR NO KEY UPDATE")
+        let Some(row) = sqlx::query("SELECT status, assignee_id, priority FROM tickets WHERE id = $1 FOR NO KEY UPDATE")
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?
@@ -262,6 +263,7 @@ impl TicketWorkStore for PgStore {
         };
         let status: String = row.try_get(0)?;
         let assignee: Option<i64> = row.try_get(1)?;
+        let priority: String = row.try_get(2)?;
         if status == TicketStatus::Closed.as_str() {
             return Err(closed(id));
         }
@@ -274,6 +276,11 @@ impl TicketWorkStore for PgStore {
         if let Some(to) = change.assignee_id.filter(|a| *a != assignee) {
             sqlx::query("UPDATE tickets SET assignee_id = $1 WHERE id = $2").bind(to).bind(id).execute(&mut *tx).await?;
             event(&mut tx, id, now, actor, "assignee_changed", serde_json::json!({"from": assignee, "to": to})).await?;
+            changed = true;
+        }
+        if let Some(to) = change.priority.filter(|p| p.as_str() != priority) {
+            sqlx::query("UPDATE tickets SET priority = $1 WHERE id = $2").bind(to.as_str()).bind(id).execute(&mut *tx).await?;
+            event(&mut tx, id, now, actor, "priority_changed", serde_json::json!({"from": priority, "to": to.as_str()})).await?;
             changed = true;
         }
         if change.touches_tags() {

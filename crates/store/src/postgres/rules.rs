@@ -8,7 +8,7 @@ use windowdesk_core::Timestamp;
 
 use super::PgStore;
 use crate::error::StoreError;
-use crate::model::{RuleFiring, RuleRow, RuleWrite};
+use crate::model::{EventRow, RuleFiring, RuleMessage, RuleQueueItem, RuleRow, RuleSource, RuleWrite};
 use crate::RuleStore;
 
 const COLUMNS: &str = "id, name, enabled, position, event, rule, created_at, created_by, updated_at, updated_by";
@@ -49,8 +49,116 @@ async fn insert<'c, E: PgExecutor<'c>>(conn: E, d: &RuleWrite) -> Result<i64, St
     .await?)
 }
 
+async fn queue_source(pool: &sqlx::PgPool, ticket_id: i64, source: &str, source_id: i64) -> Result<RuleSource, StoreError> {
+    let ts = Timestamp::from_unix_millis;
+    if source == "message" {
+        let Some(r) = sqlx::query(
+            "SELECT m.id, m.kind, m.body, m.sent_at, m.identity_id,
+                    NOT EXISTS (SELECT 1 FROM messages p WHERE p.ticket_id = $2 AND p.direction = 'inbound' AND p.kind <> 'reaction' AND p.id < m.id),
+                    (SELECT max(p.sent_at) FROM tickets t JOIN messages p ON p.ticket_id = t.id
+                      WHERE t.identity_id = m.identity_id AND p.business_number_id = m.business_number_id
+                        AND p.direction = 'inbound' AND (p.sent_at < m.sent_at OR (p.sent_at = m.sent_at AND p.id < m.id)))
+             FROM messages m WHERE m.id = $1",
+        )
+        .bind(source_id)
+        .bind(ticket_id)
+        .fetch_optional(pool)
+        .await?
+        else {
+            return Ok(RuleSource::Gone);
+        };
+        return Ok(RuleSource::Message(RuleMessage {
+            id: r.try_get(0)?,
+            kind: r.try_get(1)?,
+            body: r.try_get(2)?,
+            sent_at: ts(r.try_get(3)?),
+            identity_id: r.try_get(4)?,
+            first_on_ticket: r.try_get(5)?,
+            previous_inbound_at: r.try_get::<Option<i64>, _>(6)?.map(ts),
+        }));
+    }
+    let Some(r) = sqlx::query("SELECT id, ticket_id, at, actor, kind, data FROM ticket_events WHERE id = $1")
+        .bind(source_id)
+        .fetch_optional(pool)
+        .await?
+    else {
+        return Ok(RuleSource::Gone);
+    };
+    let data: String = r.try_get(5)?;
+    Ok(RuleSource::Event(EventRow {
+        id: r.try_get(0)?,
+        ticket_id: r.try_get(1)?,
+        at: ts(r.try_get(2)?),
+        actor: r.try_get(3)?,
+        kind: r.try_get(4)?,
+        data: serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
+    }))
+}
+
 #[async_trait]
 impl RuleStore for PgStore {
+    async fn rule_queue(&self, limit: u32) -> Result<Vec<RuleQueueItem>, StoreError> {
+        let rows = sqlx::query("SELECT id, ticket_id, source, source_id, attempts FROM rule_queue ORDER BY id LIMIT $1")
+            .bind(i64::from(limit))
+            .fetch_all(self.pool())
+            .await?;
+        let mut items = Vec::with_capacity(rows.len());
+        for r in rows {
+            let (id, ticket_id, source, source_id): (i64, i64, String, i64) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
+            let source = queue_source(self.pool(), ticket_id, &source, source_id).await?;
+            items.push(RuleQueueItem { id, ticket_id, attempts: r.try_get(4)?, source });
+        }
+        Ok(items)
+    }
+
+    async fn rule_queue_done(&self, ids: &[i64]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        sqlx::query("DELETE FROM rule_queue WHERE id = ANY($1)").bind(ids).execute(self.pool()).await?;
+        Ok(())
+    }
+
+    async fn rule_queue_drop(&self, limit: u32) -> Result<u64, StoreError> {
+        Ok(sqlx::query("DELETE FROM rule_queue WHERE id IN (SELECT id FROM rule_queue ORDER BY id LIMIT $1)")
+            .bind(i64::from(limit))
+            .execute(self.pool())
+            .await?
+            .rows_affected())
+    }
+
+    async fn rule_queue_failed(&self, id: i64, error: &str) -> Result<i32, StoreError> {
+        let attempts: Option<i32> =
+            sqlx::query_scalar("UPDATE rule_queue SET attempts = attempts + 1, error = $2 WHERE id = $1 RETURNING attempts")
+                .bind(id)
+                .bind(error)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(attempts.unwrap_or(0))
+    }
+
+    async fn solved_at(&self, ticket_id: i64) -> Result<Option<Timestamp>, StoreError> {
+        let at: Option<i64> = sqlx::query_scalar(
+            "SELECT max(e.at) FROM tickets t JOIN ticket_events e ON e.ticket_id = t.id
+             WHERE t.id = $1 AND t.status = 'solved' AND e.kind = 'status_changed' AND (e.data::jsonb ->> 'to') = 'solved'",
+        )
+        .bind(ticket_id)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(at.map(Timestamp::from_unix_millis))
+    }
+
+    async fn record_rule_run(&self, ticket_id: i64, actor: &str, data: serde_json::Value, at: Timestamp) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO ticket_events (ticket_id, at, actor, kind, data) VALUES ($1, $2, $3, 'rule_applied', $4)")
+            .bind(ticket_id)
+            .bind(at.unix_millis())
+            .bind(actor)
+            .bind(data.to_string())
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     async fn rules(&self) -> Result<Vec<RuleRow>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM rules ORDER BY position, id");
         sqlx::query(&sql).fetch_all(self.pool()).await?.iter().map(row).collect()

@@ -121,7 +121,7 @@ pub(crate) const SUMMARY_SELECT: &str =
     "SELECT t.id, t.business_number_id, t.identity_id, t.requester_id, t.status, t.subject, t.assignee_id,
         t.followup_of, t.created_at, t.updated_at, t.last_message_at, b.phone_number_id, b.display_number, c.name, i.wa_id, i.bsuid,
         i.last_inbound_at, i.referral_at, i.fep_started_at,
-        (SELECT group_concat(g.tag, char(31)) FROM ticket_tags g WHERE g.ticket_id = t.id)
+        (SELECT group_concat(g.tag, char(31)) FROM ticket_tags g WHERE g.ticket_id = t.id), t.priority
      FROM tickets t
      JOIN business_numbers b ON b.id = t.business_number_id
      JOIN identities i ON i.id = t.identity_id
@@ -143,6 +143,7 @@ pub(crate) fn summary_row(r: &Row<'_>) -> rusqlite::Result<TicketSummary> {
         bsuid: r.get(15)?,
         window: CustomerWindow { last_inbound_at: ot(r.get(16)?), referral_at: ot(r.get(17)?), fep_started_at: ot(r.get(18)?) },
         tags: split_tags(r.get(19)?),
+        priority: windowdesk_core::routing::Priority::parse(&r.get::<_, String>(20)?).unwrap_or_default(),
     })
 }
 
@@ -206,9 +207,9 @@ pub(crate) fn update_ticket(
     now: Timestamp,
 ) -> Result<Option<TicketSummary>, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let Some((status, assignee)) = tx
-        .query_row("SELECT status, assignee_id FROM tickets WHERE id = ?1", params![id], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?))
+    let Some((status, assignee, priority)) = tx
+        .query_row("SELECT status, assignee_id, priority FROM tickets WHERE id = ?1", params![id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?, r.get::<_, String>(2)?))
         })
         .optional()?
     else {
@@ -226,6 +227,11 @@ pub(crate) fn update_ticket(
     if let Some(to) = change.assignee_id.filter(|a| *a != assignee) {
         tx.execute("UPDATE tickets SET assignee_id = ?1 WHERE id = ?2", params![to, id])?;
         event(&tx, id, now, actor, "assignee_changed", serde_json::json!({"from": assignee, "to": to}))?;
+        changed = true;
+    }
+    if let Some(to) = change.priority.filter(|p| p.as_str() != priority) {
+        tx.execute("UPDATE tickets SET priority = ?1 WHERE id = ?2", params![to.as_str(), id])?;
+        event(&tx, id, now, actor, "priority_changed", serde_json::json!({"from": priority, "to": to.as_str()}))?;
         changed = true;
     }
     if change.touches_tags() {

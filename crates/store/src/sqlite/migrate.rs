@@ -20,6 +20,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0012_business_hours", include_str!("../../migrations/sqlite/0012_business_hours.sql")),
     ("0013_rules", include_str!("../../migrations/sqlite/0013_rules.sql")),
     ("0014_macros", include_str!("../../migrations/sqlite/0014_macros.sql")),
+    ("0015_rule_queue", include_str!("../../migrations/sqlite/0015_rule_queue.sql")),
 ];
 
 /// Applies pending migrations; returns the number applied in total.

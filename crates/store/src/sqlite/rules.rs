@@ -7,7 +7,7 @@ use windowdesk_core::Timestamp;
 
 use super::SqliteStore;
 use crate::error::StoreError;
-use crate::model::{RuleFiring, RuleRow, RuleWrite};
+use crate::model::{EventRow, RuleFiring, RuleMessage, RuleQueueItem, RuleRow, RuleSource, RuleWrite};
 use crate::RuleStore;
 
 const COLUMNS: &str = "id, name, enabled, position, event, rule, created_at, created_by, updated_at, updated_by";
@@ -40,8 +40,149 @@ fn insert(c: &Connection, d: &RuleWrite) -> Result<i64, StoreError> {
     Ok(c.last_insert_rowid())
 }
 
+fn queue_source(c: &Connection, ticket_id: i64, source: &str, source_id: i64) -> Result<RuleSource, StoreError> {
+    let ts = Timestamp::from_unix_millis;
+    if source == "message" {
+        let message = c
+            .prepare_cached("SELECT id, kind, body, sent_at, identity_id, business_number_id FROM messages WHERE id = ?1")?
+            .query_row(params![source_id], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, Option<i64>>(4)?,
+                    r.get::<_, i64>(5)?,
+                ))
+            })
+            .optional()?;
+        let Some((id, kind, body, sent_at, identity_id, bn)) = message else { return Ok(RuleSource::Gone) };
+        let first_on_ticket = !c
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM messages WHERE ticket_id = ?1 AND direction = 'inbound' AND kind <> 'reaction' AND id < ?2)",
+            )?
+            .query_row(params![ticket_id, id], |r| r.get::<_, bool>(0))?;
+        // Along tickets_identity and messages_ticket: the identity's tickets, then their messages.
+        let previous: Option<i64> = c
+            .prepare_cached(
+                "SELECT max(m.sent_at) FROM tickets t JOIN messages m ON m.ticket_id = t.id
+                 WHERE t.identity_id = ?1 AND m.business_number_id = ?2 AND m.direction = 'inbound'
+                   AND (m.sent_at < ?3 OR (m.sent_at = ?3 AND m.id < ?4))",
+            )?
+            .query_row(params![identity_id, bn, sent_at, id], |r| r.get(0))?;
+        return Ok(RuleSource::Message(RuleMessage {
+            id,
+            kind,
+            body,
+            sent_at: ts(sent_at),
+            identity_id,
+            first_on_ticket,
+            previous_inbound_at: previous.map(ts),
+        }));
+    }
+    let event = c
+        .prepare_cached("SELECT id, ticket_id, at, actor, kind, data FROM ticket_events WHERE id = ?1")?
+        .query_row(params![source_id], |r| {
+            let data: String = r.get(5)?;
+            Ok(EventRow {
+                id: r.get(0)?,
+                ticket_id: r.get(1)?,
+                at: ts(r.get(2)?),
+                actor: r.get(3)?,
+                kind: r.get(4)?,
+                data: serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
+            })
+        })
+        .optional()?;
+    Ok(event.map_or(RuleSource::Gone, RuleSource::Event))
+}
+
 #[async_trait]
 impl RuleStore for SqliteStore {
+    async fn rule_queue(&self, limit: u32) -> Result<Vec<RuleQueueItem>, StoreError> {
+        self.read(move |c| {
+            let entries: Vec<(i64, i64, String, i64, i32)> = c
+                .prepare_cached("SELECT id, ticket_id, source, source_id, attempts FROM rule_queue ORDER BY id LIMIT ?1")?
+                .query_map(params![limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+                .collect::<Result<_, _>>()?;
+            entries
+                .into_iter()
+                .map(|(id, ticket_id, source, source_id, attempts)| {
+                    Ok(RuleQueueItem { id, ticket_id, attempts, source: queue_source(c, ticket_id, &source, source_id)? })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn rule_queue_done(&self, ids: &[i64]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let ids = serde_json::to_string(ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.inner
+            .writer
+            .run(move |conn| {
+                conn.prepare_cached("DELETE FROM rule_queue WHERE id IN (SELECT value FROM json_each(?1))")?.execute(params![ids])?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn rule_queue_drop(&self, limit: u32) -> Result<u64, StoreError> {
+        self.inner
+            .writer
+            .run(move |conn| {
+                let n = conn
+                    .prepare_cached("DELETE FROM rule_queue WHERE id IN (SELECT id FROM rule_queue ORDER BY id LIMIT ?1)")?
+                    .execute(params![limit])?;
+                Ok(n as u64)
+            })
+            .await
+    }
+
+    async fn rule_queue_failed(&self, id: i64, error: &str) -> Result<i32, StoreError> {
+        let error = error.to_owned();
+        self.inner
+            .writer
+            .run(move |conn| {
+                Ok(conn
+                    .prepare_cached("UPDATE rule_queue SET attempts = attempts + 1, error = ?2 WHERE id = ?1 RETURNING attempts")?
+                    .query_row(params![id, error], |r| r.get(0))
+                    .optional()?
+                    .unwrap_or(0))
+            })
+            .await
+    }
+
+    async fn solved_at(&self, ticket_id: i64) -> Result<Option<Timestamp>, StoreError> {
+        self.read(move |c| {
+            let at: Option<i64> = c
+                .prepare_cached(
+                    "SELECT max(e.at) FROM tickets t JOIN ticket_events e ON e.ticket_id = t.id
+                     WHERE t.id = ?1 AND t.status = 'solved' AND e.kind = 'status_changed'
+                       AND json_extract(e.data, '$.to') = 'solved'",
+                )?
+                .query_row(params![ticket_id], |r| r.get(0))?;
+            Ok(at.map(Timestamp::from_unix_millis))
+        })
+        .await
+    }
+
+    async fn record_rule_run(&self, ticket_id: i64, actor: &str, data: serde_json::Value, at: Timestamp) -> Result<(), StoreError> {
+        let actor = actor.to_owned();
+        self.inner
+            .writer
+            .run(move |conn| {
+                conn.prepare_cached(
+                    "INSERT INTO ticket_events (ticket_id, at, actor, kind, data) VALUES (?1, ?2, ?3, 'rule_applied', ?4)",
+                )?
+                .execute(params![ticket_id, at.unix_millis(), actor, data.to_string()])?;
+                Ok(())
+            })
+            .await
+    }
+
     async fn rules(&self) -> Result<Vec<RuleRow>, StoreError> {
         self.read(|c| {
             let mut stmt = c.prepare_cached(&format!("SELECT {COLUMNS} FROM rules ORDER BY position, id"))?;

@@ -1,9 +1,13 @@
-//! Rules (SPEC 10, issue 13): how the server stores the core's rules, and the one-time seeding of
-//! the shipped defaults.
+//! Rules (SPEC 10, issue 13): how the server stores the core's rules, the one-time seeding of the
+//! shipped defaults, and the worker that runs triggers ([`worker`]) and their actions ([`run`]).
 //!
 //! A rule is stored as its [`RuleDraft`] JSON (texts as written), only after
 //! [`RuleDraft::validate`] accepted it, so every stored rule is one the core can run; reading it back
 //! validates again, which turns the texts into parsed placeholders.
+
+pub mod facts;
+pub mod run;
+pub mod worker;
 
 use windowdesk_core::rules::{default_rules, InvalidRule};
 use windowdesk_core::{Rule, RuleDraft, Timestamp};
@@ -51,4 +55,21 @@ pub async fn seed_defaults(store: &dyn Store, now: Timestamp) -> anyhow::Result<
         tracing::info!(rules = writes.len(), "seeded the shipped default rules");
     }
     Ok(seeded)
+}
+
+/// The enabled triggers (every rule but automations), checked, in their visible order. A stored
+/// rule that no longer validates is left out and logged, so one bad row does not stop the others.
+pub async fn active_triggers(store: &dyn Store) -> anyhow::Result<Vec<Rule>> {
+    let mut rules = Vec::new();
+    for row in store.rules().await? {
+        if !row.enabled {
+            continue;
+        }
+        match rule_of(&row) {
+            Ok(rule) if !rule.event.is_automation() => rules.push(rule),
+            Ok(_) => {}
+            Err(e) => tracing::error!(rule = row.id, error = %e, "a stored rule cannot run"),
+        }
+    }
+    Ok(rules)
 }

@@ -1,0 +1,211 @@
+//! What a firing rule does (SPEC 10, issue 13 item 5): each action runs and fails on its own, every
+//! send goes through the send decision (W8), and what happened is one `rule_applied` event on the
+//! ticket, naming the rule and saying, for each action, what it did or why it did not.
+//!
+//! Send actions are planned by the core ([`plan_send`]) for the window at the moment they run:
+//! free-form only while the window is open before its send deadline, otherwise the rule's
+//! closed-window variant (template, hold, SMS) or "not sent: window closed". The plan then goes
+//! through the same functions as an agent's reply, which decide again and refuse a free-form
+//! message the window no longer allows.
+
+use serde::Serialize;
+use windowdesk_core::placeholder::PlaceholderContext;
+use windowdesk_core::rules::{plan_send, Action, PlannedSend};
+use windowdesk_core::{Rule, RuleContext};
+use windowdesk_store::TicketChange;
+
+use crate::replies::{self, Outlook, ReplyError, ReplyOutcome, TemplateSend};
+use crate::AppState;
+
+/// One firing: the rule, the context it matched, and what set it off.
+pub struct RuleRun<'a> {
+    pub rule: &'a Rule,
+    pub ctx: &'a RuleContext<'a>,
+    /// `message:<id>` or `event:<id>`.
+    pub trigger: &'a str,
+}
+
+/// What one action did, as the ticket event records it.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct ActionOutcome {
+    pub action: &'static str,
+    pub ok: bool,
+    /// What happened, in words: `queued (message 12)`, `not sent: window closed`.
+    pub outcome: String,
+}
+
+impl ActionOutcome {
+    fn ok(action: &'static str, outcome: impl Into<String>) -> Self {
+        ActionOutcome { action, ok: true, outcome: outcome.into() }
+    }
+    fn failed(action: &'static str, outcome: impl Into<String>) -> Self {
+        ActionOutcome { action, ok: false, outcome: outcome.into() }
+    }
+}
+
+/// Runs the rule's actions on the ticket and records what they did.
+pub async fn run_firing(state: &AppState, run: &RuleRun<'_>) -> Vec<ActionOutcome> {
+    let ticket_id = run.ctx.ticket_id;
+    let author = format!("rule:{}", run.rule.id);
+    let values = match Outlook::load_window(state, ticket_id).await {
+        Ok(o) => Some(crate::macros::placeholder_context(state, &o, None).await),
+        Err(e) => {
+            tracing::warn!(ticket_id, rule = run.rule.id, error = %e, "a rule could not read its ticket");
+            None
+        }
+    };
+    let mut outcomes = Vec::new();
+    let mut change = TicketChange::default();
+    let mut changed: Vec<&'static str> = Vec::new();
+    for action in &run.rule.actions {
+        let Some(values) = &values else {
+            outcomes.push(ActionOutcome::failed(action.kind(), "the ticket could not be read"));
+            continue;
+        };
+        match action {
+            Action::Reply { .. } | Action::SendTemplate(_) | Action::SendSms { .. } | Action::HoldReply { .. } => {
+                outcomes.push(send(state, run, action, values, &author).await);
+            }
+            Action::SetStatus { status } => {
+                change.status = Some(*status);
+                changed.push(action.kind());
+            }
+            Action::SetPriority { priority } => {
+                change.priority = Some(*priority);
+                changed.push(action.kind());
+            }
+            Action::AddTags { tags } => {
+                change.add_tags.extend(tags.iter().cloned());
+                changed.push(action.kind());
+            }
+            Action::RemoveTags { tags } => {
+                change.remove_tags.extend(tags.iter().cloned());
+                changed.push(action.kind());
+            }
+            Action::SetAssignee { agent_id } => match agent_exists(state, *agent_id).await {
+                Ok(()) => {
+                    change.assignee_id = Some(Some(*agent_id));
+                    changed.push(action.kind());
+                }
+                Err(why) => outcomes.push(ActionOutcome::failed(action.kind(), why)),
+            },
+            Action::Unassign => {
+                change.assignee_id = Some(None);
+                changed.push(action.kind());
+            }
+            Action::InternalNote { text } => {
+                let body = text.render(values);
+                let done = state.store.add_note(ticket_id, &body, &author, &[], state.clock.now()).await;
+                outcomes.push(match done {
+                    Ok(note) => ActionOutcome::ok(action.kind(), format!("note added (message {})", note.id)),
+                    Err(e) => ActionOutcome::failed(action.kind(), e.to_string()),
+                });
+            }
+            Action::NotifyAgent { agent_id, text } => {
+                if let Err(why) = agent_exists(state, *agent_id).await {
+                    outcomes.push(ActionOutcome::failed(action.kind(), why));
+                    continue;
+                }
+                // The notification is an internal note that mentions the agent: it lands in their
+                // notifications and shows on the ticket where they will look.
+                let body = text.render(values);
+                let done = state.store.add_note(ticket_id, &body, &author, &[*agent_id], state.clock.now()).await;
+                outcomes.push(match done {
+                    Ok(_) => {
+                        state.events.publish(crate::events::DeskEvent::Notification { agent_id: *agent_id });
+                        ActionOutcome::ok(action.kind(), format!("agent {agent_id} notified"))
+                    }
+                    Err(e) => ActionOutcome::failed(action.kind(), e.to_string()),
+                });
+            }
+        }
+    }
+    if !changed.is_empty() {
+        let done = state.store.update_ticket(ticket_id, &change, &author, state.clock.now()).await;
+        let error = match &done {
+            Ok(Some(_)) => None,
+            Ok(None) => Some(format!("ticket {ticket_id} does not exist")),
+            Err(e) => Some(e.to_string()),
+        };
+        for kind in changed {
+            outcomes.push(match &error {
+                None => ActionOutcome::ok(kind, "done"),
+                Some(e) => ActionOutcome::failed(kind, e.clone()),
+            });
+        }
+    }
+    let data = serde_json::json!({
+        "rule_id": run.rule.id,
+        "rule": run.rule.name,
+        "event": run.ctx.event.as_str(),
+        "trigger": run.trigger,
+        "actions": outcomes,
+    });
+    if let Err(e) = state.store.record_rule_run(ticket_id, &author, data, state.clock.now()).await {
+        tracing::warn!(ticket_id, rule = run.rule.id, error = %e, "what a rule did could not be recorded on the ticket");
+    }
+    tracing::info!(ticket_id, rule = run.rule.id, event = run.ctx.event.as_str(), trigger = run.trigger, "rule applied");
+    state.events.ticket(ticket_id);
+    outcomes
+}
+
+/// A rule names agents by id; one deleted since the rule was saved fails that action alone.
+async fn agent_exists(state: &AppState, agent_id: i64) -> Result<(), String> {
+    match state.store.agent(agent_id).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(format!("there is no agent {agent_id}")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A send action, planned for the window now and sent through the send decision.
+async fn send(
+    state: &AppState,
+    run: &RuleRun<'_>,
+    action: &Action<windowdesk_core::placeholder::Text>,
+    values: &PlaceholderContext,
+    author: &str,
+) -> ActionOutcome {
+    let kind = action.kind();
+    let ticket_id = run.ctx.ticket_id;
+    let mut ctx = *run.ctx;
+    // Planned for the moment it goes, not the moment the event happened.
+    ctx.now = state.clock.now();
+    let Some(plan) = plan_send(action, &ctx, values) else { return ActionOutcome::failed(kind, "sends nothing") };
+    let result = match &plan {
+        PlannedSend::FreeForm { text } => replies::post_text_reply(state, ticket_id, text, author).await,
+        PlannedSend::Template { name, language, params } => {
+            let send = TemplateSend { name: name.clone(), language: language.clone(), params: params.clone() };
+            replies::post_template(state, ticket_id, &send, author, None).await
+        }
+        PlannedSend::Hold { text, expires_after_hours } => hold(state, ticket_id, text, *expires_after_hours, author).await,
+        PlannedSend::Sms { text } => replies::post_sms(state, ticket_id, text, author, None).await,
+        PlannedSend::Skipped { reason } => return ActionOutcome::ok(kind, format!("not sent: {reason}")),
+    };
+    let what = match &plan {
+        PlannedSend::FreeForm { .. } => "reply".to_owned(),
+        PlannedSend::Template { name, language, .. } => format!("template {name} ({language})"),
+        PlannedSend::Hold { .. } => "held reply".to_owned(),
+        PlannedSend::Sms { .. } => "SMS".to_owned(),
+        PlannedSend::Skipped { .. } => unreachable!("returned above"),
+    };
+    match result {
+        Ok(ReplyOutcome::Queued { message_id, .. }) => ActionOutcome::ok(kind, format!("{what} queued (message {message_id})")),
+        Ok(ReplyOutcome::Held { message_id, expires_at, .. }) => {
+            ActionOutcome::ok(kind, format!("held until the customer writes again (message {message_id}, expires {expires_at})"))
+        }
+        // The window closed between the plan and the decision (W9): nothing went out.
+        Ok(ReplyOutcome::Blocked { .. }) => ActionOutcome::ok(kind, format!("not sent: {}", windowdesk_core::rules::WINDOW_CLOSED)),
+        Err(e) => ActionOutcome::failed(kind, format!("{what} not sent: {e}")),
+    }
+}
+
+/// A held reply: with the window open it is sent now instead (holding is for a closed window).
+async fn hold(state: &AppState, ticket_id: i64, text: &str, hours: Option<i64>, author: &str) -> Result<ReplyOutcome, ReplyError> {
+    match replies::hold_reply_for(state, ticket_id, text, author, hours).await {
+        Err(ReplyError::Conflict(m)) if m.starts_with("the window is open") => {
+            replies::post_text_reply(state, ticket_id, text, author).await
+        }
+        other => other,
+    }
+}

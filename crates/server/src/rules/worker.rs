@@ -1,0 +1,219 @@
+//! The rules worker (SPEC 10, issue 13 item 5): runs the triggers on every event that can set them
+//! off, once, on one instance at a time.
+//!
+//! - **Where events come from.** The database writes a `rule_queue` row with every inbound customer
+//!   message and every ticket event that can set off a trigger, in the same transaction as the event
+//!   (`0015_rule_queue.sql`). Nothing the desk acknowledged is missed after a crash, and nothing is
+//!   queued for a transaction that rolled back.
+//! - **One instance.** The worker runs where it holds the `rules` lease; another instance takes
+//!   over when it stops renewing it.
+//! - **Once.** Before a rule's actions run, its firing is recorded with a key unique per (rule,
+//!   trigger) and, for once-per-episode rules, per (rule, ticket, episode). If the worker dies
+//!   between that record and the actions, the actions are not replayed: a rule does its thing at
+//!   most once per event, never twice.
+//! - **No loops.** A change a rule made (actor `rule:<id>`), and the failed delivery of a message a
+//!   rule sent, set off no rule.
+//! - **Order.** Entries are taken in id order; every rule sees the ticket as it is when the worker
+//!   looks, and the rules that match run in their visible order (position, then id).
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use windowdesk_core::rules::{evaluate, Event, WindowEpisode};
+use windowdesk_core::{CustomerWindow, Rule};
+use windowdesk_store::{EventRow, RuleFiring, RuleMessage, RuleQueueItem, RuleSource};
+
+use super::facts::{EventFacts, TicketFacts};
+use super::run::{run_firing, RuleRun};
+use crate::singleton::Singleton;
+use crate::AppState;
+
+/// Entries taken per round.
+const BATCH: u32 = 200;
+/// An entry whose round failed this often on a database error is given up, with an event on the
+/// ticket that says so.
+const MAX_ATTEMPTS: i32 = 5;
+/// The worker looks at least this often, for events from other instances it did not hear about.
+const POLL: Duration = Duration::from_secs(1);
+
+pub struct RulesWorker {
+    state: AppState,
+    lease: Singleton,
+}
+
+/// What one queue entry sets off.
+struct Trigger {
+    events: Vec<Event>,
+    /// `message:<id>` or `event:<id>`: unique per rule in `rule_firings`.
+    key: String,
+    message_text: Option<String>,
+    first_message: bool,
+    caused_by_rule: bool,
+}
+
+impl RulesWorker {
+    pub fn new(state: AppState) -> Self {
+        let lease = Singleton::new("rules", Duration::from_secs(30), state.store.clone(), state.clock.clone());
+        RulesWorker { state, lease }
+    }
+
+    /// Runs until `shutdown`: wakes on every live event (this instance's and, through the relay,
+    /// the others'), and at least every second.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut heard = self.state.events.subscribe();
+        loop {
+            if self.lease.mine().await {
+                loop {
+                    match self.round().await {
+                        Ok(taken) if taken == BATCH as usize => {}
+                        Ok(_) => break,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "the rules worker could not read its queue");
+                            break;
+                        }
+                    }
+                    if shutdown.is_cancelled() {
+                        return;
+                    }
+                }
+            }
+            tokio::select! {
+                _ = heard.recv() => {}
+                () = tokio::time::sleep(POLL) => {}
+                () = shutdown.cancelled() => return,
+            }
+        }
+    }
+
+    /// One batch of the queue; returns how many entries it took.
+    pub async fn round(&self) -> anyhow::Result<usize> {
+        let rules = super::active_triggers(self.state.store.as_ref()).await?;
+        if rules.is_empty() {
+            // Nothing can match: the entries are dropped unread.
+            return Ok(usize::try_from(self.state.store.rule_queue_drop(BATCH).await?).unwrap_or(usize::MAX));
+        }
+        let items = self.state.store.rule_queue(BATCH).await?;
+        let mut done = Vec::with_capacity(items.len());
+        for item in &items {
+            match self.handle(&rules, item).await {
+                Ok(()) => done.push(item.id),
+                Err(e) => {
+                    let attempts = self.state.store.rule_queue_failed(item.id, &format!("{e:#}")).await?;
+                    tracing::warn!(entry = item.id, ticket_id = item.ticket_id, attempts, error = %e, "rules could not run on an event");
+                    if attempts >= MAX_ATTEMPTS {
+                        let data = serde_json::json!({"error": format!("{e:#}"), "attempts": attempts});
+                        let now = self.state.clock.now();
+                        let _ = self.state.store.record_rule_run(item.ticket_id, "system", data, now).await;
+                        done.push(item.id);
+                    }
+                }
+            }
+        }
+        // Should this fail, the entries come back and their firings are already recorded: nothing
+        // runs twice.
+        self.state.store.rule_queue_done(&done).await?;
+        Ok(if done.len() < items.len() { 0 } else { items.len() })
+    }
+
+    async fn handle(&self, rules: &[Rule], item: &RuleQueueItem) -> anyhow::Result<()> {
+        let Some(trigger) = self.trigger(rules, item).await? else { return Ok(()) };
+        // Most events have no rule: nothing more is read for them.
+        if trigger.caused_by_rule || !rules.iter().any(|r| trigger.events.contains(&r.event)) {
+            return Ok(());
+        }
+        let store = self.state.store.as_ref();
+        let Some(facts) = TicketFacts::load(&self.state, item.ticket_id).await? else { return Ok(()) };
+        let now = self.state.clock.now();
+        for event in &trigger.events {
+            let happened = EventFacts {
+                event: *event,
+                message_text: trigger.message_text.as_deref(),
+                first_message: trigger.first_message,
+                caused_by_rule: trigger.caused_by_rule,
+            };
+            let ctx = facts.context(&self.state, happened, now);
+            for firing in evaluate(rules, &ctx) {
+                let record = RuleFiring {
+                    rule_id: firing.rule.id,
+                    ticket_id: item.ticket_id,
+                    episode_key: firing.episode.as_ref().map(|k| k.episode.clone()),
+                    trigger_key: trigger.key.clone(),
+                    at: now,
+                };
+                if !store.record_firing(&record).await? {
+                    tracing::debug!(rule = firing.rule.id, ticket_id = item.ticket_id, trigger = %trigger.key, "already fired for this event or episode");
+                    continue;
+                }
+                let run = RuleRun { rule: firing.rule, ctx: &ctx, trigger: &trigger.key };
+                run_firing(&self.state, &run).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// What the entry sets off, or `None` for entries that set off nothing.
+    async fn trigger(&self, rules: &[Rule], item: &RuleQueueItem) -> anyhow::Result<Option<Trigger>> {
+        Ok(match &item.source {
+            RuleSource::Gone => None,
+            RuleSource::Message(m) => Some(self.message_trigger(m)),
+            RuleSource::Event(e) => self.event_trigger(rules, item, e).await?,
+        })
+    }
+
+    fn message_trigger(&self, m: &RuleMessage) -> Trigger {
+        let mut events = vec![Event::MessageReceived];
+        // Did this message open the customer's window? Exactly when the core would start a new
+        // episode with it, given the message before it (earlier, or as early and written before it:
+        // three images sent in one second open one window, not three).
+        let before = CustomerWindow { last_inbound_at: m.previous_inbound_at, ..CustomerWindow::default() };
+        if WindowEpisode::after_inbound(None, &before, self.state.policy, m.sent_at).started_at == m.sent_at
+            && m.previous_inbound_at.is_none_or(|p| p < m.sent_at)
+        {
+            events.push(Event::WindowOpened);
+        }
+        Trigger {
+            events,
+            key: format!("message:{}", m.id),
+            message_text: m.body.clone(),
+            first_message: m.first_on_ticket,
+            caused_by_rule: false,
+        }
+    }
+
+    async fn event_trigger(&self, rules: &[Rule], item: &RuleQueueItem, e: &EventRow) -> anyhow::Result<Option<Trigger>> {
+        let event = match e.kind.as_str() {
+            "ticket_created" => Event::TicketCreated,
+            "status_changed" | "assignee_changed" | "tags_changed" | "priority_changed" => Event::TicketUpdated,
+            "delivery_failed" | "delivery_blocked" | "held_reply_expired" | "delivery_status" => Event::DeliveryFailed,
+            _ => return Ok(None),
+        };
+        // No rule runs on this event: nothing more is read.
+        if !rules.iter().any(|r| r.event == event) {
+            return Ok(None);
+        }
+        let mut caused_by_rule = e.actor.starts_with("rule:");
+        let (mut message_text, mut first_message) = (None, false);
+        match event {
+            Event::TicketCreated => {
+                // The message that opened the ticket is committed with it.
+                let messages = self.state.store.ticket_messages(item.ticket_id).await?;
+                message_text = messages.iter().find(|m| m.direction == windowdesk_store::Direction::Inbound).and_then(|m| m.body.clone());
+                first_message = true;
+            }
+            Event::DeliveryFailed => {
+                // A rule that answers failures must not answer the failure of its own message.
+                caused_by_rule |= self.failed_message_author(item.ticket_id, e).await?.is_some_and(|a| a.starts_with("rule:"));
+            }
+            _ => {}
+        }
+        Ok(Some(Trigger { events: vec![event], key: format!("event:{}", e.id), message_text, first_message, caused_by_rule }))
+    }
+
+    /// Who wrote the message whose delivery failed, named by id (`message_id`) or by `wamid`.
+    async fn failed_message_author(&self, ticket_id: i64, e: &EventRow) -> anyhow::Result<Option<String>> {
+        let id = e.data.get("message_id").and_then(serde_json::Value::as_i64);
+        let wamid = e.data.get("wamid").and_then(serde_json::Value::as_str);
+        let messages = self.state.store.ticket_messages(ticket_id).await?;
+        Ok(messages.into_iter().find(|m| Some(m.id) == id || (wamid.is_some() && m.wamid.as_deref() == wamid)).and_then(|m| m.author))
+    }
+}
