@@ -193,8 +193,18 @@ async fn seed(running: &Running, sim: &SimHandle, phone_number_id: &str) -> anyh
     {
         wait_for(state, rosa, |s| s.is_some_and(|s| s != DeliveryState::Queued && s != DeliveryState::Sending)).await;
     }
-    // Meta refuses this one: it stays on the ticket and in Failed deliveries until someone acts.
+    // The shipped first-message auto-replies go out first (Camila's is not sent: her window is
+    // closed, and her ticket says so), so the fault below meets the agent's reply, not Lucas's
+    // auto-reply.
     let lucas = ticket_of("33612345678").await?;
+    for _ in 0..100 {
+        if state.store.rule_queue(1).await?.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    wait_for(state, lucas, |s| s.is_some_and(|s| s != DeliveryState::Queued && s != DeliveryState::Sending)).await;
+    // Meta refuses this one: it stays on the ticket and in Failed deliveries until someone acts.
     sim.set_fault(FaultPlan { count: Some(1), fault: Fault::Error { code: 131_026, http_status: 400 } });
     if let ReplyOutcome::Queued { .. } =
         post_text_reply(state, lucas, "Bonjour Lucas, nous vous rappelons demain matin.", "agent:demo").await?

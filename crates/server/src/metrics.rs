@@ -18,6 +18,10 @@ pub struct Metrics {
     pub messages_new: AtomicU64,
     pub messages_duplicate: AtomicU64,
     pub statuses_new: AtomicU64,
+    /// Events the rules worker looked at (queue entries done).
+    pub rule_events: AtomicU64,
+    /// Rules that fired (their actions ran).
+    pub rules_fired: AtomicU64,
 }
 
 impl Metrics {
@@ -27,7 +31,7 @@ impl Metrics {
 
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let rows: [(&str, &str, &str, &AtomicU64); 11] = [
+        let rows: [(&str, &str, &str, &AtomicU64); 13] = [
             ("windowdesk_webhooks_total", "result=\"accepted\"", "Webhook deliveries by result.", &self.webhooks_accepted),
             ("windowdesk_webhooks_total", "result=\"bad_signature\"", "", &self.webhooks_bad_signature),
             ("windowdesk_webhooks_total", "result=\"malformed\"", "", &self.webhooks_malformed),
@@ -54,6 +58,8 @@ impl Metrics {
             ("windowdesk_inbound_messages_total", "result=\"new\"", "Inbound messages by result.", &self.messages_new),
             ("windowdesk_inbound_messages_total", "result=\"duplicate\"", "", &self.messages_duplicate),
             ("windowdesk_statuses_total", "", "New delivery statuses recorded.", &self.statuses_new),
+            ("windowdesk_rule_events_total", "", "Events the rules worker has looked at (messages, ticket changes, failed deliveries).", &self.rule_events),
+            ("windowdesk_rules_fired_total", "", "Rules that fired on an event (their actions ran).", &self.rules_fired),
         ];
         for (name, labels, help, v) in rows {
             if !help.is_empty() {

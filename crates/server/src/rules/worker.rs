@@ -25,6 +25,7 @@ use windowdesk_store::{EventRow, RuleFiring, RuleMessage, RuleQueueItem, RuleSou
 
 use super::facts::{EventFacts, TicketFacts};
 use super::run::{run_firing, RuleRun};
+use crate::metrics::Metrics;
 use crate::singleton::Singleton;
 use crate::AppState;
 
@@ -90,7 +91,9 @@ impl RulesWorker {
         let rules = super::active_triggers(self.state.store.as_ref()).await?;
         if rules.is_empty() {
             // Nothing can match: the entries are dropped unread.
-            return Ok(usize::try_from(self.state.store.rule_queue_drop(BATCH).await?).unwrap_or(usize::MAX));
+            let dropped = self.state.store.rule_queue_drop(BATCH).await?;
+            Metrics::inc(&self.state.metrics.rule_events, dropped);
+            return Ok(usize::try_from(dropped).unwrap_or(usize::MAX));
         }
         let items = self.state.store.rule_queue(BATCH).await?;
         let mut done = Vec::with_capacity(items.len());
@@ -112,6 +115,7 @@ impl RulesWorker {
         // Should this fail, the entries come back and their firings are already recorded: nothing
         // runs twice.
         self.state.store.rule_queue_done(&done).await?;
+        Metrics::inc(&self.state.metrics.rule_events, done.len() as u64);
         Ok(if done.len() < items.len() { 0 } else { items.len() })
     }
 
@@ -144,6 +148,7 @@ impl RulesWorker {
                     tracing::debug!(rule = firing.rule.id, ticket_id = item.ticket_id, trigger = %trigger.key, "already fired for this event or episode");
                     continue;
                 }
+                Metrics::inc(&self.state.metrics.rules_fired, 1);
                 let run = RuleRun { rule: firing.rule, ctx: &ctx, trigger: &trigger.key };
                 run_firing(&self.state, &run).await;
             }

@@ -11,7 +11,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 use windowdesk_core::hours::Schedule;
 use windowdesk_core::window::WindowPolicy;
-use windowdesk_core::{DeliveryState, TicketStatus, Timestamp};
+use windowdesk_core::{DeliveryState, Priority, TicketStatus, Timestamp};
 use windowdesk_store::{AgentRow, Direction, TicketChange, TicketSummary};
 
 use super::components::Actors;
@@ -204,6 +204,12 @@ fn side(summary: &TicketSummary, agent: &Agent, agents: &[AgentRow]) -> Markup {
                             option value=(s.as_str()) selected[*s == t.status] { (s.as_str()) }
                         }
                     }
+                    label for="priority" { "Priority" }
+                    select #priority name="priority" {
+                        @for p in Priority::ALL {
+                            option value=(p.as_str()) selected[p == summary.priority] { (p.as_str()) }
+                        }
+                    }
                     label for="assignee" { "Assignee" }
                     select #assignee name="assignee" {
                         option value="none" selected[t.assignee_id.is_none()] { "Nobody" }
@@ -379,6 +385,7 @@ pub struct UpdateForm {
     #[serde(default)]
     csrf: String,
     status: Option<String>,
+    priority: Option<String>,
     /// `me`, `none`, or an agent id.
     assignee: Option<String>,
     tags: Option<String>,
@@ -400,6 +407,10 @@ pub async fn update(
             Some(s) => Some(s),
             None => return Err(WebError::BadRequest(format!("status: unknown status {s:?}"))),
         },
+    };
+    let priority = match f.priority.as_deref() {
+        None | Some("") => None,
+        Some(p) => Some(Priority::parse(p).ok_or_else(|| WebError::BadRequest(format!("priority: unknown priority {p:?}")))?),
     };
     let assignee_id = match f.assignee.as_deref() {
         None | Some("") => None,
@@ -424,7 +435,7 @@ pub async fn update(
                 .collect::<Result<Vec<_>, _>>()?,
         ),
     };
-    let change = TicketChange { status, assignee_id, tags, ..TicketChange::default() };
+    let change = TicketChange { status, assignee_id, tags, priority, ..TicketChange::default() };
     state
         .store
         .update_ticket(id, &change, &agent.actor(), state.clock.now())

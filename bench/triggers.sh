@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Trigger benchmark (issue 13): webhook ingest without rules and with 50 active triggers, in one run
+# against one release `windowdesk serve`, and how fast the rules worker gets through the events.
+#
+#   bench/triggers.sh sqlite|postgres
+#
+# Phase A: no rules. Phase B: 50 triggers on `message_received` (rules on words in the message, its
+# status and tags, business hours and the window), five of which match the generated messages and
+# tag the ticket. Each phase runs a closed-loop throughput test and an open-loop test at
+# BENCH_RATE requests/s (default 2,000), then waits until the rules worker has looked at every event.
+set -euo pipefail
+backend=${1:-sqlite}; shift || true
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d)
+port=${BENCH_PORT:-18182}
+requests=${BENCH_REQUESTS:-50000}
+rate=${BENCH_RATE:-2000}
+cargo build --release -q -p windowdesk -p windowdesk-loadgen --manifest-path "$root/Cargo.toml"
+bin="$root/target/release"
+
+case "$backend" in
+  sqlite) url="sqlite://$work/bench.db" ;;
+  postgres)
+    db="windowdesk_bench_rules_$$"
+    psql -h 127.0.0.1 -U root -d postgres -qc "CREATE DATABASE $db" >/dev/null
+    url="postgres://root@127.0.0.1:5432/$db" ;;
+  *) echo "usage: $0 sqlite|postgres" >&2; exit 2 ;;
+esac
+
+cat > "$work/config.toml" <<TOML
+[server]
+listen = "127.0.0.1:$port"
+[database]
+url = "$url"
+pool_size = 8
+[log]
+level = "warn"
+[rules]
+seed_defaults = false
+[whatsapp]
+api_base_url = "http://127.0.0.1:9"
+[[business_numbers]]
+phone_number_id = "1000000001"
+waba_id = "2000000001"
+display_number = "+49 30 0000000"
+name = "Bench"
+access_token = "bench-token"
+app_secret = "bench-secret"
+verify_token = "bench-verify"
+TOML
+
+"$bin/windowdesk" serve --config "$work/config.toml" > "$work/serve.log" 2>&1 &
+server=$!
+cleanup() {
+  kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true
+  if [ "$backend" = postgres ]; then psql -h 127.0.0.1 -U root -d postgres -qc "DROP DATABASE IF EXISTS $db" >/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+token=$("$bin/windowdesk" token create --name bench --config "$work/config.toml" 2>/dev/null | tail -n1)
+api="http://127.0.0.1:$port/api/v1"
+metric() { curl -s "http://127.0.0.1:$port/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+
+# Waits until the rules worker has looked at every stored message; prints how long that took after
+# the load ended, and the rules that fired.
+drain() {
+  local messages events start
+  start=$(date +%s.%N)
+  messages=$(curl -s "http://127.0.0.1:$port/metrics" | awk '$1 == "windowdesk_inbound_messages_total{result=\"new\"}" {print $2}')
+  while :; do
+    events=$(metric windowdesk_rule_events_total)
+    [ "${events:-0}" -ge "$messages" ] && break
+    sleep 0.2
+  done
+  printf 'rules worker: %s events looked at, %s rules fired, caught up %.1f s after the load ended\n' \
+    "$events" "$(metric windowdesk_rules_fired_total)" "$(echo "$(date +%s.%N) - $start" | bc)"
+}
+
+phase() {
+  echo -n "closed loop: "
+  "$bin/windowdesk-loadgen" --url "http://127.0.0.1:$port/webhooks/whatsapp" --requests "$requests" --connections 64 --run-id "$1-max"
+  echo -n "open loop:   "
+  "$bin/windowdesk-loadgen" --url "http://127.0.0.1:$port/webhooks/whatsapp" --requests "$((rate * 10))" --connections 64 --rate "$rate" --run-id "$1-rate"
+  drain
+}
+
+echo "# backend=$backend, $requests requests closed loop, $((rate * 10)) at $rate/s open loop"
+echo "## A: no rules"
+phase none
+
+# 50 triggers: the loadgen's messages read "Hello, I have a question about order N. When will it arrive?"
+python3 - "$api" "$token" <<'PY'
+import json, sys, urllib.request
+api, token = sys.argv[1], sys.argv[2]
+words = ["refund", "invoice", "cancel", "broken", "login", "password", "complaint", "discount", "urgent", "warranty"]
+for i in range(50):
+    matching = i % 10 == 0  # five rules match every generated message
+    word = "arrive" if matching else words[i % len(words)]
+    rule = {
+        "name": f"Route {word} #{i}", "position": i, "event": "message_received",
+        "conditions": {
+            "all": [
+                {"field": "message_text", "op": "contains_any", "words": [word, f"{word}s"]},
+                {"field": "status", "op": "is_not", "values": ["solved", "closed"]},
+                {"field": "tags", "op": "include_none", "tags": ["vip"]},
+            ],
+            "any": [
+                {"field": "within_business_hours", "value": i % 2 == 0},
+                {"field": "within_business_hours", "value": i % 2 == 1},
+                {"field": "window_time_left", "op": "less_than", "minutes": 60},
+            ],
+        },
+        "actions": [{"type": "add_tags", "tags": [f"route-{i}"]}],
+    }
+    req = urllib.request.Request(f"{api}/rules", data=json.dumps(rule).encode(), method="POST",
+                                 headers={"Authorization": f"Bearer {token}", "content-type": "application/json"})
+    urllib.request.urlopen(req).read()
+print("created 50 triggers")
+PY
+echo "## B: 50 triggers"
+phase rules
