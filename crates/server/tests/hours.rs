@@ -137,12 +137,13 @@ async fn a_window_closing_outside_business_hours_says_so_and_when_the_team_is_ba
     assert_eq!(window["business_seconds_left"], 0, "nobody is at work before it closes");
     assert_eq!(window["next_business_open"], "2026-12-07T08:00:00.000Z", "Monday 09:00 in Berlin");
 
-    // The agent reads it in the banner, in the number's time zone.
+    // The agent reads it in the banner, in the number's time zone, relative to today there: it is
+    // Friday evening in Berlin, so Saturday is "tomorrow".
     add_agent(&app, "Ana", "ana@example.com").await;
     let web = Web::sign_in(&app, "ana@example.com").await;
     let page = web.page(&format!("/tickets/{ticket}")).await;
     assert!(
-        page.contains("Closes <time datetime=\"2026-12-05T18:00:00.000Z\">Saturday 19:00</time>, outside business hours; nobody is at work before then; team back <time datetime=\"2026-12-07T08:00:00.000Z\">Monday 09:00</time>."),
+        page.contains("Closes <time datetime=\"2026-12-05T18:00:00.000Z\">tomorrow 19:00</time>, outside business hours; nobody is at work before then; team back <time datetime=\"2026-12-07T08:00:00.000Z\">Monday 09:00</time>."),
         "{}",
         page.lines().filter(|l| l.contains("window-hours") || l.contains("outside")).collect::<Vec<_>>().join("\n")
     );

@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::time::Timestamp;
 
-pub use format::format_local;
+pub use format::{format_local, format_relative};
 use spec::WEEK;
 pub use spec::{Holiday, HolidaySpec, LocalInterval, LocalTime, ScheduleError, ScheduleSpec, WeeklySpec};
 
@@ -217,6 +217,12 @@ impl Schedule {
     /// Formats an instant in the schedule's zone for people: see [`format_local`].
     pub fn format_local(&self, t: Timestamp, now: Timestamp) -> String {
         format_local(self.time_zone, t, now)
+    }
+
+    /// Formats an instant in the schedule's zone relative to `now` ("today 17:00", "tomorrow
+    /// 09:00"), for the desk's pages: see [`format_relative`].
+    pub fn format_relative(&self, t: Timestamp, now: Timestamp) -> String {
+        format_relative(self.time_zone, t, now)
     }
 
     /// The first open period that ends after `t` (or does not end within the horizon).

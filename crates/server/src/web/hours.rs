@@ -203,11 +203,11 @@ fn now_line(s: &crate::api::hours::ScheduleOut, now: Timestamp) -> Markup {
         p.hint.now {
             @if s.now.open {
                 "Open now"
-                @if let Some(close) = parse(&s.now.next_close) { "; closes " time datetime=(format::iso(close)) { (windowdesk_core::hours::format_local(tz, close, now)) } }
+                @if let Some(close) = parse(&s.now.next_close) { "; closes " time datetime=(format::iso(close)) { (windowdesk_core::hours::format_relative(tz, close, now)) } }
                 "."
             } @else {
                 "Closed now"
-                @if let Some(open) = parse(&s.now.next_open) { "; opens " time datetime=(format::iso(open)) { (windowdesk_core::hours::format_local(tz, open, now)) } }
+                @if let Some(open) = parse(&s.now.next_open) { "; opens " time datetime=(format::iso(open)) { (windowdesk_core::hours::format_relative(tz, open, now)) } }
                 "."
             }
         }
