@@ -41,9 +41,14 @@ pub struct WeeklyHours {
 #[derive(Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HolidayIn {
-    /// `YYYY-MM-DD`, in the schedule's time zone.
+    /// `YYYY-MM-DD`, in the schedule's time zone. Left out (not null) in answers for a range.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<String>,
+    /// The first day of a range; left out in answers for a single day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
+    /// The last day of a range (included); left out in answers for a single day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
     pub name: String,
 }
