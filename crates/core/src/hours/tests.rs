@@ -41,7 +41,7 @@ fn berlin_office() -> Schedule {
 }
 
 fn holiday(from: &str, to: &str, name: &str) -> Holiday {
-    Holiday { from: date(from), to: date(to), name: name.into() }
+    Holiday::new(date(from), date(to), name)
 }
 
 /// Business time on one local date of a schedule.
@@ -425,7 +425,7 @@ fn any_schedule() -> impl Strategy<Value = Schedule> {
             .into_iter()
             .map(|(start, len)| {
                 let from = base.checked_add_days(chrono::Days::new(start)).unwrap();
-                Holiday { from, to: from.checked_add_days(chrono::Days::new(len)).unwrap(), name: "h".into() }
+                Holiday::new(from, from.checked_add_days(chrono::Days::new(len)).unwrap(), "h")
             })
             .collect();
         Schedule::new(tz, weekly, holidays)

@@ -106,7 +106,13 @@ fn spec_of(req: &ScheduleIn) -> ScheduleSpec {
         holidays: req
             .holidays
             .iter()
-            .map(|h| HolidaySpec { date: h.date.clone(), from: h.from.clone(), to: h.to.clone(), name: h.name.clone() })
+            .map(|h| HolidaySpec {
+                date: h.date.clone(),
+                from: h.from.clone(),
+                to: h.to.clone(),
+                name: h.name.clone(),
+                ..HolidaySpec::default()
+            })
             .collect(),
     }
 }
@@ -123,7 +129,9 @@ fn field_of(e: &ScheduleError) -> String {
         ScheduleError::BadDate { .. }
         | ScheduleError::HolidayDates { .. }
         | ScheduleError::HolidayEndsBeforeStart { .. }
-        | ScheduleError::HolidayWithoutName { .. } => "holidays".into(),
+        | ScheduleError::HolidayWithoutName { .. }
+        | ScheduleError::ImportedWithoutCalendar { .. }
+        | ScheduleError::CalendarWithoutImport { .. } => "holidays".into(),
     }
 }
 
