@@ -26,6 +26,8 @@ on_both_backends!(
     a_calendar_is_fetched_from_its_url_and_every_problem_is_named,
     an_admin_imports_a_calendar_file_on_the_admin_page,
     an_import_never_overwrites_a_schedule_saved_in_between,
+    the_closing_soon_view_can_show_only_windows_with_little_business_time_left,
+    the_filtered_closing_soon_view_pages_through_every_window_once,
 );
 
 /// The holiday calendar the import tests read: all-day, multi-day, timed and yearly events, one in
@@ -604,5 +606,123 @@ async fn an_import_never_overwrites_a_schedule_saved_in_between(backend: Backend
     assert!(after.spec.contains("Overwritten"));
     assert_eq!(after.name, "Office hours", "the name is not the import's to change");
     assert!(!app.store().replace_schedule_spec(999_999, &saved.spec, &stale).await.unwrap());
+    app.stop().await;
+}
+
+/// Issue 13 item 2: Windows closing soon can show only the windows whose team has little business
+/// time left. Friday 4 December 2026, 11:30 in Berlin; the number keeps 09:00-12:00 and 13:00-17:00.
+async fn the_closing_soon_view_can_show_only_windows_with_little_business_time_left(backend: Backend) {
+    let now = 1_796_380_200; // 2026-12-04 10:30 UTC = 11:30 Berlin
+    let (app, _clock) = desk_on(backend, now).await;
+    let api = Api::new(&app).await;
+    let mut lunch = office_hours("Lunch break");
+    lunch["weekly"]["fri"] = json!(["09:00-12:00", "13:00-17:00"]);
+    let (_, created) = api.post("/api/v1/schedules", lunch).await;
+    let (status, _) = api.put(&format!("/api/v1/numbers/{}/schedule", app.bn), json!({"schedule_id": created["id"]})).await;
+    assert_eq!(status, StatusCode::OK);
+    add_agent(&app, "Ana", "ana@example.com").await;
+    let web = Web::sign_in(&app, "ana@example.com").await;
+
+    // A window that closes `minutes` after now (its customer wrote 24 h before that).
+    let mut n = 0;
+    let mut writes = |minutes: i64| {
+        n += 1;
+        let from = format!("49170{n:06}");
+        let payload = text(&format!("wamid.cs{n}"), &from, now - 24 * 3600 + minutes * 60, "hello?");
+        (from, payload)
+    };
+    let mut tickets = std::collections::HashMap::new();
+    let mut say = |label: &'static str, minutes: i64| {
+        let (from, payload) = writes(minutes);
+        tickets.insert(label, (from, payload));
+    };
+    say("closes in 20 min, 20 min of work", 20);
+    say("closes in 1 h, 30 min of work (lunch)", 60);
+    say("closes in 1 h 50, 50 min of work", 110);
+    say("closes in 3 h 30, 2 h 30 of work", 210);
+    let mut ids = std::collections::HashMap::new();
+    for (label, (from, payload)) in &tickets {
+        assert_eq!(app.post(payload).await, 200);
+        let identity = app.store().identity_by_key(app.bn, from).await.unwrap().unwrap();
+        let filter = windowdesk_store::TicketFilter { identity_id: Some(identity.id), limit: 1, ..Default::default() };
+        ids.insert(*label, app.store().list_tickets(&filter).await.unwrap()[0].id);
+    }
+    let id = |label: &str| ids[label];
+    let all = common::web::row_ids(common::web::section(&web.page("/views/closing-soon").await, "view"));
+    assert_eq!(
+        all,
+        vec![
+            id("closes in 20 min, 20 min of work"),
+            id("closes in 1 h, 30 min of work (lunch)"),
+            id("closes in 1 h 50, 50 min of work"),
+            id("closes in 3 h 30, 2 h 30 of work")
+        ]
+    );
+    let page = web.page("/views/closing-soon").await;
+    assert!(page.contains("Only where the team has less than 1 h of business time before the window closes"), "the toggle is on the page");
+    assert!(!page.contains("value=\"60\" checked"), "off by default");
+
+    let page = web.page("/views/closing-soon?business_left=60").await;
+    assert_eq!(
+        common::web::row_ids(common::web::section(&page, "view")),
+        vec![id("closes in 20 min, 20 min of work"), id("closes in 1 h, 30 min of work (lunch)"), id("closes in 1 h 50, 50 min of work")]
+    );
+    assert!(
+        page.contains("id=\"business-left\" type=\"checkbox\" name=\"business_left\" value=\"60\" checked"),
+        "the toggle shows it is on"
+    );
+    let page = web.page("/views/closing-soon?business_left=25").await;
+    assert_eq!(common::web::row_ids(common::web::section(&page, "view")), vec![id("closes in 20 min, 20 min of work")]);
+    assert!(page.contains("less than 25 min of business time"));
+    assert_eq!(web.get("/views/closing-soon?business_left=soon").await.status, 400);
+    assert_eq!(web.counts().await["closing_soon"], 4, "the count in the navigation is of every window closing soon");
+    app.stop().await;
+}
+
+/// Windows of two numbers interleave in the list (least time left first): one keeps a lunch break,
+/// the other has no hours (always open). Only the first's qualify between 1 h and 2 h from now, so
+/// the filter drops every other row, and pages must still show each window once, in order.
+async fn the_filtered_closing_soon_view_pages_through_every_window_once(backend: Backend) {
+    let now = 1_796_380_200; // Friday 2026-12-04, 11:30 in Berlin
+    let (app, _clock) = desk_on(backend, now).await;
+    let api = Api::new(&app).await;
+    let mut lunch = office_hours("Lunch break");
+    lunch["weekly"]["fri"] = json!(["09:00-12:00", "13:00-17:00"]);
+    let (_, created) = api.post("/api/v1/schedules", lunch).await;
+    api.put(&format!("/api/v1/numbers/{}/schedule", app.bn), json!({"schedule_id": created["id"]})).await;
+    let always_open = "106540352242922";
+    let mut expected = Vec::new();
+    for minutes in 61..=120 {
+        let from = format!("4917100{minutes:04}");
+        let mut payload = text(&format!("wamid.page{minutes}"), &from, now - 24 * 3600 + minutes * 60, "hello?");
+        let number = if minutes % 2 == 1 { app.bn } else { app.running.state.numbers.get(always_open).unwrap().id };
+        if number != app.bn {
+            payload["entry"][0]["changes"][0]["value"]["metadata"]["phone_number_id"] = json!(always_open);
+        }
+        assert_eq!(app.post(&payload).await, 200);
+        let identity = app.store().identity_by_key(number, &from).await.unwrap().unwrap();
+        let filter = windowdesk_store::TicketFilter { identity_id: Some(identity.id), limit: 1, ..Default::default() };
+        let ticket = app.store().list_tickets(&filter).await.unwrap()[0].id;
+        // The lunch-break number's windows have 30 to 60 minutes of business time left; the other's
+        // all of their 1 to 2 hours.
+        if number == app.bn {
+            expected.push(ticket);
+        }
+    }
+    add_agent(&app, "Ana", "ana@example.com").await;
+    let web = Web::sign_in(&app, "ana@example.com").await;
+    let page = web.page("/views/closing-soon?business_left=60").await;
+    let view = common::web::section(&page, "view");
+    let mut shown = common::web::row_ids(view);
+    assert_eq!(shown.len(), 20, "a full page");
+    let more = common::web::start_tags(view).into_iter().find(|t| t.has_class("load-more")).expect("a Load more link");
+    let href = more.attr("href").unwrap().to_owned();
+    assert!(href.starts_with("/inbox/more?list=closing-soon&business_left=60&"), "{href}");
+    let fragment = web.page(&href).await;
+    shown.extend(common::web::row_ids(&fragment));
+    assert!(!fragment.contains("load-more"), "nothing more: {fragment}");
+    assert_eq!(shown, expected, "each qualifying window once, least time left first");
+    let unfiltered = common::web::row_ids(common::web::section(&web.page("/views/closing-soon").await, "view"));
+    assert_eq!(unfiltered.len(), 20);
     app.stop().await;
 }
