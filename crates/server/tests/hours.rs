@@ -28,6 +28,7 @@ on_both_backends!(
     an_import_never_overwrites_a_schedule_saved_in_between,
     the_closing_soon_view_can_show_only_windows_with_little_business_time_left,
     the_filtered_closing_soon_view_pages_through_every_window_once,
+    the_banner_says_today_and_tomorrow_in_the_numbers_zone,
 );
 
 /// The holiday calendar the import tests read: all-day, multi-day, timed and yearly events, one in
@@ -724,5 +725,31 @@ async fn the_filtered_closing_soon_view_pages_through_every_window_once(backend:
     assert_eq!(shown, expected, "each qualifying window once, least time left first");
     let unfiltered = common::web::row_ids(common::web::section(&web.page("/views/closing-soon").await, "view"));
     assert_eq!(unfiltered.len(), 20);
+    app.stop().await;
+}
+
+async fn the_banner_says_today_and_tomorrow_in_the_numbers_zone(backend: Backend) {
+    // Saturday 2026-12-05 08:00 in Berlin; the customer wrote at 07:30, so the window closes on
+    // Sunday at 07:30: "tomorrow", and the team is back on Monday.
+    let saturday = 1_796_454_000;
+    let (app, clock) = desk_on(backend, saturday).await;
+    let api = Api::new(&app).await;
+    let (_, created) = api.post("/api/v1/schedules", office_hours("Office")).await;
+    api.put(&format!("/api/v1/numbers/{}/schedule", app.bn), json!({"schedule_id": created["id"]})).await;
+    app.sim().say(Say::text("4915112345678", "anyone?").at(saturday - 1800)).await.unwrap();
+    let ticket = app.only_ticket().await;
+    add_agent(&app, "Ana", "ana@example.com").await;
+    let web = Web::sign_in(&app, "ana@example.com").await;
+    let banner = |page: &str| {
+        let at = page.find("id=\"window-hours\"").unwrap_or_else(|| panic!("no window-hours line: {page}"));
+        page[at..at + page[at..].find("</p>").unwrap()].to_owned()
+    };
+    let line = banner(&web.page(&format!("/tickets/{ticket}")).await);
+    assert!(line.contains(">tomorrow 07:30</time>, outside business hours") && line.contains(">Monday 09:00</time>"), "{line}");
+    // Sunday 06:00: the window closes "today", the team is back "tomorrow".
+    clock.set(Timestamp::from_unix_seconds(saturday + 22 * 3600));
+    let web = Web::sign_in(&app, "ana@example.com").await; // signed in again: the first session has expired by then
+    let line = banner(&web.page(&format!("/tickets/{ticket}")).await);
+    assert!(line.contains(">today 07:30</time>, outside business hours") && line.contains(">tomorrow 09:00</time>"), "{line}");
     app.stop().await;
 }
