@@ -392,6 +392,10 @@ async fn holidays_are_imported_from_an_ical_file_and_never_replace_an_admins_day
     let resp =
         app.client.post(app.url(&import)).bearer_auth(&api.token).header("content-type", "text/csv").body("a,b").send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let huge = format!("BEGIN:VCALENDAR\r\n{}", "X-FILLER:0123456789\r\n".repeat(120_000));
+    let (status, body) = post_ics(&api, &import, &huge).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("2097152 bytes"), "{body}");
     app.stop().await;
 }
 

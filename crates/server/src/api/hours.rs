@@ -440,9 +440,13 @@ pub async fn import_holidays(
         }
         "text/calendar" | "text/plain" | "application/octet-stream" => {
             let name = calendar_name(params.calendar.as_deref())?;
-            let body = axum::body::Bytes::from_request(request, &state)
-                .await
-                .map_err(|_| ApiError::PayloadTooLarge(state.max_body_bytes.min(MAX_CALENDAR_BYTES)))?;
+            let body = axum::body::Bytes::from_request(request, &state).await.map_err(|e| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge(state.max_body_bytes.min(MAX_CALENDAR_BYTES))
+                } else {
+                    ApiError::BadRequest(format!("the body could not be read: {}", e.body_text()))
+                }
+            })?;
             if body.len() > MAX_CALENDAR_BYTES {
                 return Err(ApiError::PayloadTooLarge(MAX_CALENDAR_BYTES));
             }
