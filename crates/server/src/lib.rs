@@ -13,6 +13,7 @@ pub mod dispatcher;
 pub mod error;
 pub mod events;
 pub mod hours;
+pub mod hours_import;
 pub mod macros;
 pub mod media;
 pub mod metrics;

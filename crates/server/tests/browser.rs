@@ -85,15 +85,29 @@ async fn a_new_message_appears_live_then_assign_reply_and_ticks_reach_read() {
     browser.assert_accessible("ticket").await;
     browser.assert_no_errors("ticket").await;
 
+    // A schedule with an imported holiday, so the business-hours page shows all of its forms.
+    let spec = r#"{"time_zone": "Europe/Berlin", "weekly": {"mon": ["09:00-17:00"]}, "holidays": [
+        {"date": "2026-12-25", "name": "Christmas Day"},
+        {"date": "2026-12-26", "name": "Boxing Day", "source": "ical", "calendar": "Holidays in Germany"}]}"#;
+    let draft = windowdesk_store::ScheduleDraft {
+        name: "Office".into(),
+        spec: spec.into(),
+        actor: "test".into(),
+        now: app.running.state.clock.now(),
+    };
+    app.store().create_schedule(&draft).await.unwrap();
+
     // The other pages an agent uses, each accessible.
     for (path, name) in [
         ("/views/closing-soon", "windows closing soon"),
+        ("/views/closing-soon?business_left=60", "windows closing soon, little business time left"),
         ("/failed", "failed deliveries"),
         ("/notifications", "mentions"),
         ("/settings", "settings"),
         ("/admin/agents", "agents"),
         ("/admin/numbers", "business numbers"),
         ("/admin/templates", "templates"),
+        ("/admin/hours", "business hours"),
     ] {
         browser.goto(&app.url(path)).await;
         browser.wait_for("main h1", WAIT).await;

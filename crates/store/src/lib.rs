@@ -161,6 +161,10 @@ pub trait BusinessHoursStore: Send + Sync {
     async fn create_schedule(&self, draft: &ScheduleDraft) -> Result<ScheduleRow, StoreError>;
     /// `false` when there is no such schedule; a name already taken is a [`StoreError::Conflict`].
     async fn update_schedule(&self, id: i64, draft: &ScheduleDraft) -> Result<bool, StoreError>;
+    /// Replaces the schedule's spec (keeping its name) only while it is still `expected_spec`, so a
+    /// read-merge-write such as a holiday import never overwrites an admin's save made in between.
+    /// `false` when the schedule changed meanwhile or is gone.
+    async fn replace_schedule_spec(&self, id: i64, expected_spec: &str, draft: &ScheduleDraft) -> Result<bool, StoreError>;
     /// `false` when there is no such schedule; one still serving a number is a [`StoreError::Conflict`].
     async fn delete_schedule(&self, id: i64) -> Result<bool, StoreError>;
     /// Gives a business number a schedule (or none: always open). `false` when the number does not

@@ -18,8 +18,12 @@
 //!
 //! Searches are bounded (two years of non-holiday days, holidays skipped as whole ranges), so a
 //! schedule without any open time answers `None` instead of looping.
+//!
+//! Holidays are an admin's or imported from an iCal calendar ([`ical`]); a day an admin's holiday
+//! covers keeps the admin's entry, and importing a calendar again replaces what it brought before.
 
 mod format;
+pub mod ical;
 mod spec;
 #[cfg(test)]
 mod tests;
@@ -33,9 +37,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::time::Timestamp;
 
-pub use format::format_local;
+pub use format::{format_local, format_relative};
 use spec::WEEK;
-pub use spec::{Holiday, HolidaySpec, LocalInterval, LocalTime, ScheduleError, ScheduleSpec, WeeklySpec};
+pub use spec::{Holiday, HolidaySource, HolidaySpec, LocalInterval, LocalTime, ScheduleError, ScheduleSpec, WeeklySpec};
 
 /// How many non-holiday local days a search for the next opening or closing looks at before it gives
 /// up. A weekly schedule with any open time opens within two weeks of non-holiday days (one of them
@@ -85,11 +89,13 @@ enum Edge {
 impl Schedule {
     /// A schedule from validated parts; intervals are sorted per day, overlaps are the caller's
     /// business ([`Schedule::from_spec`] refuses them).
-    fn new(time_zone: Tz, mut weekly: [Vec<LocalInterval>; 7], mut holidays: Vec<Holiday>) -> Self {
+    fn new(time_zone: Tz, mut weekly: [Vec<LocalInterval>; 7], holidays: Vec<Holiday>) -> Self {
         for day in &mut weekly {
             day.sort();
         }
+        let mut holidays = admin_days_win(holidays);
         holidays.sort();
+        holidays.dedup();
         let always_open = holidays.is_empty() && weekly.iter().all(|day| day.as_slice() == [LocalInterval::ALL_DAY]);
         Schedule { time_zone, weekly, holidays, always_open }
     }
@@ -219,6 +225,12 @@ impl Schedule {
         format_local(self.time_zone, t, now)
     }
 
+    /// Formats an instant in the schedule's zone relative to `now` ("today 17:00", "tomorrow
+    /// 09:00"), for the desk's pages: see [`format_relative`].
+    pub fn format_relative(&self, t: Timestamp, now: Timestamp) -> String {
+        format_relative(self.time_zone, t, now)
+    }
+
     /// The first open period that ends after `t` (or does not end within the horizon).
     fn period_at_or_after(&self, t: Timestamp, days: u32) -> Option<Period> {
         if self.always_open {
@@ -269,6 +281,19 @@ impl Schedule {
             }
         }
     }
+}
+
+/// A day an admin's holiday covers keeps the admin's entry: imported holidays lose those days (a
+/// range may split in two, or vanish).
+fn admin_days_win(holidays: Vec<Holiday>) -> Vec<Holiday> {
+    let (imported, admin): (Vec<Holiday>, Vec<Holiday>) = holidays.into_iter().partition(Holiday::is_imported);
+    if admin.is_empty() {
+        return imported;
+    }
+    let by_admin = |date: NaiveDate| admin.iter().any(|h| h.contains(date));
+    let mut kept: Vec<Holiday> = imported.iter().flat_map(|h| h.without(by_admin)).collect();
+    kept.extend(admin);
+    kept
 }
 
 /// The schedule a number goes by: its own, or always open when it has none.

@@ -87,18 +87,97 @@ impl fmt::Display for LocalInterval {
     }
 }
 
+/// Who wrote a holiday: an admin (the admin page or the API), or an import of an iCal calendar.
+/// Written as `"admin"` or `"ical"`; a holiday without one is the admin's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HolidaySource {
+    #[default]
+    Admin,
+    Ical,
+}
+
+impl HolidaySource {
+    pub fn is_admin(&self) -> bool {
+        *self == HolidaySource::Admin
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HolidaySource::Admin => "admin",
+            HolidaySource::Ical => "ical",
+        }
+    }
+}
+
 /// A named closure of whole local dates, `from..=to` (one day when equal). Local dates, so a holiday
 /// closes exactly that calendar day in the schedule's zone whatever its UTC offset.
+///
+/// An imported holiday (`source` [`HolidaySource::Ical`]) names the `calendar` it came from, so that
+/// importing that calendar again replaces it. A day an admin's holiday covers is never also an
+/// imported holiday's: a schedule cuts such days out of imported holidays (the admin's entry wins).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Holiday {
     pub from: NaiveDate,
     pub to: NaiveDate,
     pub name: String,
+    pub source: HolidaySource,
+    /// The imported calendar (its URL or name); `None` for an admin's holiday.
+    pub calendar: Option<String>,
 }
 
 impl Holiday {
+    /// An admin's holiday.
+    pub fn new(from: NaiveDate, to: NaiveDate, name: impl Into<String>) -> Holiday {
+        Holiday { from, to, name: name.into(), source: HolidaySource::Admin, calendar: None }
+    }
+
+    /// A holiday imported from `calendar`.
+    pub fn imported(from: NaiveDate, to: NaiveDate, name: impl Into<String>, calendar: impl Into<String>) -> Holiday {
+        Holiday { from, to, name: name.into(), source: HolidaySource::Ical, calendar: Some(calendar.into()) }
+    }
+
     pub fn contains(&self, date: NaiveDate) -> bool {
         self.from <= date && date <= self.to
+    }
+
+    pub fn is_imported(&self) -> bool {
+        self.source == HolidaySource::Ical
+    }
+
+    /// Whether it came from an import of `calendar`.
+    pub fn imported_from(&self, calendar: &str) -> bool {
+        self.is_imported() && self.calendar.as_deref() == Some(calendar)
+    }
+
+    /// This holiday without the dates `covered` says are taken: the ranges left, in order (none when
+    /// every date is taken, the whole holiday when none is).
+    pub fn without(&self, covered: impl Fn(NaiveDate) -> bool) -> Vec<Holiday> {
+        let mut left = Vec::new();
+        let mut start: Option<NaiveDate> = None;
+        let mut date = self.from;
+        loop {
+            let taken = covered(date);
+            match (start, taken) {
+                (None, false) => start = Some(date),
+                (Some(from), true) => {
+                    left.push(Holiday { from, to: date.pred_opt().unwrap_or(date), ..self.clone() });
+                    start = None;
+                }
+                _ => {}
+            }
+            if date >= self.to {
+                break;
+            }
+            match date.succ_opt() {
+                Some(next) => date = next,
+                None => break,
+            }
+        }
+        if let Some(from) = start {
+            left.push(Holiday { from, to: self.to, ..self.clone() });
+        }
+        left
     }
 }
 
@@ -151,6 +230,8 @@ impl WeeklySpec {
 
 /// A holiday as written: either `{"date": "2026-12-25", "name": "Christmas"}` or a closure
 /// `{"from": "2026-12-24", "to": "2026-12-31", "name": "Closed for the holidays"}` (both days included).
+/// An imported one also says so: `"source": "ical", "calendar": "https://…/holidays.ics"`; without
+/// `source` it is the admin's (so specs written before imports existed read the same).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HolidaySpec {
@@ -161,6 +242,10 @@ pub struct HolidaySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
     pub name: String,
+    #[serde(default, skip_serializing_if = "HolidaySource::is_admin")]
+    pub source: HolidaySource,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calendar: Option<String>,
 }
 
 /// A schedule as written, e.g.
@@ -203,6 +288,10 @@ pub enum ScheduleError {
     HolidayEndsBeforeStart { name: String, from: NaiveDate, to: NaiveDate },
     #[error("a holiday on {date} needs a name")]
     HolidayWithoutName { date: String },
+    #[error("holiday {name:?}: an imported holiday (\"source\": \"ical\") names its \"calendar\"")]
+    ImportedWithoutCalendar { name: String },
+    #[error("holiday {name:?}: only an imported holiday (\"source\": \"ical\") has a \"calendar\"")]
+    CalendarWithoutImport { name: String },
 }
 
 pub(super) fn day_name(day: Weekday) -> &'static str {
@@ -269,7 +358,13 @@ fn parse_holiday(spec: &HolidaySpec) -> Result<Holiday, ScheduleError> {
     if to < from {
         return Err(ScheduleError::HolidayEndsBeforeStart { name, from, to });
     }
-    Ok(Holiday { from, to, name })
+    let calendar = spec.calendar.as_deref().map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned);
+    match (spec.source, calendar) {
+        (HolidaySource::Admin, None) => Ok(Holiday::new(from, to, name)),
+        (HolidaySource::Ical, Some(calendar)) => Ok(Holiday::imported(from, to, name, calendar)),
+        (HolidaySource::Admin, Some(_)) => Err(ScheduleError::CalendarWithoutImport { name }),
+        (HolidaySource::Ical, None) => Err(ScheduleError::ImportedWithoutCalendar { name }),
+    }
 }
 
 impl Schedule {
@@ -300,7 +395,7 @@ impl Schedule {
                 } else {
                     (None, Some(h.from.to_string()), Some(h.to.to_string()))
                 };
-                HolidaySpec { date, from, to, name: h.name.clone() }
+                HolidaySpec { date, from, to, name: h.name.clone(), source: h.source, calendar: h.calendar.clone() }
             })
             .collect();
         ScheduleSpec { time_zone: self.time_zone().name().to_owned(), weekly, holidays }

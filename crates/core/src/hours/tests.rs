@@ -41,7 +41,7 @@ fn berlin_office() -> Schedule {
 }
 
 fn holiday(from: &str, to: &str, name: &str) -> Holiday {
-    Holiday { from: date(from), to: date(to), name: name.into() }
+    Holiday::new(date(from), date(to), name)
 }
 
 /// Business time on one local date of a schedule.
@@ -366,6 +366,27 @@ fn instants_are_written_with_the_weekday_within_six_days_and_with_the_date_beyon
     assert_eq!(format_local(tz, utc("2026-03-27T23:30:00Z"), now), "Saturday 00:30");
 }
 
+#[test]
+fn pages_say_today_and_tomorrow_in_the_zone_and_the_weekday_beyond() {
+    let tz = Tz::Europe__Berlin;
+    let now = local(tz, "2026-03-29 08:15"); // a Sunday, the day the clocks went forward
+    assert_eq!(format_relative(tz, local(tz, "2026-03-29 10:39"), now), "today 10:39");
+    assert_eq!(format_relative(tz, local(tz, "2026-03-30 09:00"), now), "tomorrow 09:00");
+    assert_eq!(format_relative(tz, local(tz, "2026-03-28 17:00"), now), "yesterday 17:00");
+    assert_eq!(format_relative(tz, local(tz, "2026-03-31 09:00"), now), "Tuesday 09:00");
+    assert_eq!(format_relative(tz, local(tz, "2026-04-04 19:00"), now), "Saturday 19:00");
+    assert_eq!(format_relative(tz, local(tz, "2026-04-05 09:00"), now), "Sunday 5 April 09:00");
+    assert_eq!(format_relative(tz, local(tz, "2027-01-04 09:00"), now), "Monday 4 January 2027 09:00");
+    // Local dates, not 24-hour spans, and not UTC dates: at 23:00 on Sunday, 00:30 is tomorrow,
+    // though it is the same UTC date (Sunday 21:00 and 22:30 UTC).
+    let late = local(tz, "2026-03-29 23:00");
+    assert_eq!(format_relative(tz, local(tz, "2026-03-30 00:30"), late), "tomorrow 00:30");
+    assert_eq!(format_relative(tz, local(tz, "2026-03-29 23:30"), late), "today 23:30");
+    // Text for customers keeps the weekday: it is still right when read the next day.
+    assert_eq!(format_local(tz, local(tz, "2026-03-29 10:39"), now), "Sunday 10:39");
+    assert_eq!(berlin_office().format_relative(local(tz, "2026-03-30 09:00"), now), "tomorrow 09:00");
+}
+
 fn any_zone() -> impl Strategy<Value = Tz> {
     prop::sample::select(vec![
         Tz::UTC,
@@ -404,7 +425,7 @@ fn any_schedule() -> impl Strategy<Value = Schedule> {
             .into_iter()
             .map(|(start, len)| {
                 let from = base.checked_add_days(chrono::Days::new(start)).unwrap();
-                Holiday { from, to: from.checked_add_days(chrono::Days::new(len)).unwrap(), name: "h".into() }
+                Holiday::new(from, from.checked_add_days(chrono::Days::new(len)).unwrap(), "h")
             })
             .collect();
         Schedule::new(tz, weekly, holidays)

@@ -21,6 +21,9 @@ pub enum ApiError {
     /// Malformed JSON or a body that is not an object.
     #[error("{0}")]
     BadRequest(String),
+    /// A body in a content type the operation does not take.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// A body over `server.max_body_bytes`.
     #[error("the body is larger than this desk accepts ({0} bytes)")]
     PayloadTooLarge(usize),
@@ -53,6 +56,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -67,6 +71,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::BadRequest(_) => "bad_request",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Invalid { .. } => "invalid",
             ApiError::Conflict { code, .. } => code,
             ApiError::Unavailable(_) => "unavailable",
@@ -92,7 +97,8 @@ pub struct ErrorBody {
 
 #[derive(Serialize, ToSchema)]
 pub struct ErrorDetail {
-    /// Machine-readable: `unauthorized`, `not_found`, `bad_request`, `payload_too_large`, `invalid`, `conflict`,
+    /// Machine-readable: `unauthorized`, `not_found`, `bad_request`, `payload_too_large`,
+    /// `unsupported_media_type`, `invalid`, `conflict`,
     /// `window_closed`, `unavailable`, `upstream`, `internal`.
     pub code: String,
     pub message: String,

@@ -49,6 +49,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(hours::list_schedules, hours::post_schedule))
         .routes(routes!(hours::get_schedule, hours::put_schedule, hours::delete_schedule))
         .routes(routes!(hours::put_number_schedule))
+        .routes(routes!(hours::import_holidays, hours::delete_import))
         .routes(routes!(macros::list_macros, macros::post_macro))
         .routes(routes!(macros::get_macro, macros::put_macro, macros::delete_macro))
         .routes(routes!(macros::apply_macro))

@@ -230,6 +230,8 @@ enum_schema! {
     ParameterFormat { Positional, Named }
     /// A message committed to the outbox: sent as soon as possible, or held until the customer writes.
     OutboundState { Queued, Held }
+    /// Who wrote a holiday: an admin (the admin page or the API), or an iCal import.
+    HolidaySource { Admin, Ical }
 }
 
 #[cfg(test)]
@@ -256,6 +258,8 @@ mod tests {
         assert_eq!(values::<Direction>(), names(windowdesk_store::Direction::ALL.map(|s| s.as_str())));
         assert_eq!(values::<AgentRole>(), names(windowdesk_store::AgentRole::ALL.map(|s| s.as_str())));
         assert_eq!(values::<Fallback>(), names(windowdesk_core::Fallback::ALL.map(|s| s.as_str())));
+        use windowdesk_core::hours::HolidaySource as Source;
+        assert_eq!(values::<HolidaySource>(), names([Source::Admin, Source::Ical].map(Source::as_str)));
         let categories: Vec<String> =
             MessageCategory::ALL.iter().map(|c| serde_json::to_value(c).unwrap().as_str().unwrap().to_owned()).collect();
         assert_eq!(values::<Category>(), categories);

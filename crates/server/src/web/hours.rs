@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
 use maud::{html, Markup};
+use windowdesk_core::hours::HolidaySource;
 use windowdesk_core::Timestamp;
 
 use super::format;
@@ -15,7 +16,8 @@ use super::render::{self, nav_counts, Nav};
 use super::session::Agent;
 use super::WebError;
 use crate::api::error::ApiError;
-use crate::api::hours::{validated, HolidayIn, ScheduleIn, WeeklyHours};
+use crate::api::hours::{validated, HolidayIn, ImportOut, ScheduleIn, ScheduleOut, WeeklyHours};
+use crate::hours_import::{self, ImportError, Origin};
 use crate::AppState;
 
 const DAYS: [(&str, &str); 7] = [
@@ -57,6 +59,7 @@ impl Values {
             holidays: s
                 .holidays
                 .iter()
+                .filter(|h| h.source.is_admin())
                 .map(|h| match (&h.date, &h.from, &h.to) {
                     (Some(d), _, _) => format!("{d} {}", h.name),
                     (None, Some(f), Some(t)) => format!("{f}..{t} {}", h.name),
@@ -75,9 +78,17 @@ impl Values {
         for (i, line) in self.holidays.lines().map(str::trim).filter(|l| !l.is_empty()).enumerate() {
             let (when, name) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
             let name = name.trim().to_owned();
+            let admin = |date: Option<&str>, from: Option<&str>, to: Option<&str>, name: String| HolidayIn {
+                date: date.map(str::to_owned),
+                from: from.map(str::to_owned),
+                to: to.map(str::to_owned),
+                name,
+                source: HolidaySource::Admin,
+                calendar: None,
+            };
             holidays.push(match when.split_once("..") {
-                Some((from, to)) => HolidayIn { date: None, from: Some(from.into()), to: Some(to.into()), name },
-                None if when.len() == 10 => HolidayIn { date: Some(when.into()), from: None, to: None, name },
+                Some((from, to)) => admin(None, Some(from), Some(to), name),
+                None if when.len() == 10 => admin(Some(when), None, None, name),
                 None => {
                     return Err((
                         "holidays".into(),
@@ -135,14 +146,26 @@ fn schedule_form(agent: &Agent, id: Option<i64>, values: &Values, problem: Optio
                     input id={(prefix) "-" (key)} name=(key) value=(values.days[i]) placeholder="closed" aria-invalid=[bad(&field)];
                 }
             }
-            label for={(prefix) "-holidays"} { "Holidays and closures, one per line: 2026-12-25 Christmas Day, or 2026-12-24..2026-12-31 Closed for the holidays" }
+            label for={(prefix) "-holidays"} { "Holidays and closures, one per line: 2026-12-25 Christmas Day, or 2026-12-24..2026-12-31 Closed for the holidays. A day written here keeps your entry whatever a calendar import says." }
             textarea id={(prefix) "-holidays"} name="holidays" rows="4" aria-invalid=[bad("holidays")] { (values.holidays) }
             button type="submit" { @if id.is_some() { "Save " (values.name) } @else { "Create schedule" } }
         }
     }
 }
 
-async fn render_page(state: &AppState, agent: &Agent, done: Option<&str>, problem: Option<&Problem>) -> Result<Html<String>, WebError> {
+/// What an import on the page did, to show on its schedule's card.
+struct ImportNote {
+    schedule: i64,
+    outcome: Result<ImportOut, String>,
+}
+
+async fn render_page(
+    state: &AppState,
+    agent: &Agent,
+    done: Option<&str>,
+    problem: Option<&Problem>,
+    import: Option<&ImportNote>,
+) -> Result<Html<String>, WebError> {
     let counts = nav_counts(state, agent).await?;
     let now = state.clock.now();
     let rows = state.store.schedules().await?;
@@ -178,6 +201,7 @@ async fn render_page(state: &AppState, agent: &Agent, done: Option<&str>, proble
                 @let p = problem.filter(|p| p.schedule == Some(s.id));
                 @let values = p.map_or_else(|| Values::of(s), |p| p.values.clone());
                 (schedule_form(agent, Some(s.id), &values, p, Some(now_line(s, now))))
+                (imports_section(agent, s, import.filter(|n| n.schedule == s.id)))
                 form.inline method="post" action={"/admin/hours/" (s.id) "/delete"} {
                     input type="hidden" name="csrf" value=(agent.csrf());
                     button.danger type="submit" disabled[!s.business_number_ids.is_empty()] title=[(!s.business_number_ids.is_empty()).then_some("Give its numbers other hours first")] { "Delete " (s.name) }
@@ -203,11 +227,11 @@ fn now_line(s: &crate::api::hours::ScheduleOut, now: Timestamp) -> Markup {
         p.hint.now {
             @if s.now.open {
                 "Open now"
-                @if let Some(close) = parse(&s.now.next_close) { "; closes " time datetime=(format::iso(close)) { (windowdesk_core::hours::format_local(tz, close, now)) } }
+                @if let Some(close) = parse(&s.now.next_close) { "; closes " time datetime=(format::iso(close)) { (windowdesk_core::hours::format_relative(tz, close, now)) } }
                 "."
             } @else {
                 "Closed now"
-                @if let Some(open) = parse(&s.now.next_open) { "; opens " time datetime=(format::iso(open)) { (windowdesk_core::hours::format_local(tz, open, now)) } }
+                @if let Some(open) = parse(&s.now.next_open) { "; opens " time datetime=(format::iso(open)) { (windowdesk_core::hours::format_relative(tz, open, now)) } }
                 "."
             }
         }
@@ -216,7 +240,7 @@ fn now_line(s: &crate::api::hours::ScheduleOut, now: Timestamp) -> Markup {
 
 pub async fn hours_page(State(state): State<AppState>, agent: Agent, Query(q): Query<DoneQuery>) -> Result<Html<String>, WebError> {
     admin_only(&agent)?;
-    render_page(&state, &agent, q.done.as_deref(), None).await
+    render_page(&state, &agent, q.done.as_deref(), None, None).await
 }
 
 fn values_of(fields: &[(String, String)]) -> Values {
@@ -233,7 +257,7 @@ async fn save(state: &AppState, agent: &Agent, id: Option<i64>, fields: &[(Strin
     let refused = |field: String, message: String| Problem { schedule: id, field, message, values: values.clone() };
     let problem = match values.request() {
         Err((field, message)) => refused(field, message),
-        Ok(req) => match validated(state, &req, &agent.actor()) {
+        Ok(mut req) => match with_imported(state, id, &mut req).await.and_then(|()| validated(state, &req, &agent.actor())) {
             Ok(draft) => {
                 let saved = match id {
                     Some(id) => {
@@ -251,7 +275,196 @@ async fn save(state: &AppState, agent: &Agent, id: Option<i64>, fields: &[(Strin
             Err(e) => return Err(api_error(e)),
         },
     };
-    Ok((StatusCode::UNPROCESSABLE_ENTITY, render_page(state, agent, None, Some(&problem)).await?).into_response())
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, render_page(state, agent, None, Some(&problem), None).await?).into_response())
+}
+
+/// The form holds the admin's holidays only: a save keeps what calendar imports brought (a day the
+/// admin wrote wins over an imported one; the schedule cuts it out).
+async fn with_imported(state: &AppState, id: Option<i64>, req: &mut ScheduleIn) -> Result<(), ApiError> {
+    let Some(id) = id else { return Ok(()) };
+    let Some(row) = state.store.schedule(id).await? else { return Ok(()) };
+    let current = crate::api::hours::out_of(state, &row)?;
+    req.holidays.extend(current.holidays.into_iter().filter(|h| !h.source.is_admin()));
+    Ok(())
+}
+
+/// The calendars imported into a schedule, each with its holidays and a button to remove them, and
+/// the form that imports one (a file or a URL).
+fn imports_section(agent: &Agent, s: &ScheduleOut, note: Option<&ImportNote>) -> Markup {
+    let mut by_calendar: Vec<(&str, Vec<&HolidayIn>)> = Vec::new();
+    for h in s.holidays.iter().filter(|h| !h.source.is_admin()) {
+        let calendar = h.calendar.as_deref().unwrap_or_default();
+        match by_calendar.iter_mut().find(|(c, _)| *c == calendar) {
+            Some((_, list)) => list.push(h),
+            None => by_calendar.push((calendar, vec![h])),
+        }
+    }
+    let id = s.id;
+    let failed = note.and_then(|n| n.outcome.as_ref().err());
+    html! {
+        section.imports #{"imports-" (id)} aria-labelledby={"imports-" (id) "-title"} {
+            h3 #{"imports-" (id) "-title"} { "Holidays from calendars" }
+            @if let Some(Ok(out)) = note.map(|n| &n.outcome) { (import_report(out)) }
+            @for (calendar, holidays) in &by_calendar {
+                div.import data-calendar=(calendar) {
+                    p { strong { (calendar) } " — " (holidays.len()) " imported " (if holidays.len() == 1 { "holiday" } else { "holidays" }) }
+                    ul.holidays {
+                        @for h in holidays {
+                            li { (holiday_dates(h)) " " (h.name) }
+                        }
+                    }
+                    form.inline method="post" action={"/admin/hours/" (id) "/import/remove"} {
+                        input type="hidden" name="csrf" value=(agent.csrf());
+                        input type="hidden" name="calendar" value=(calendar);
+                        button.danger type="submit" { "Remove the holidays of " (calendar) }
+                    }
+                }
+            }
+            details.import-form open[failed.is_some()] {
+                summary { "Import holidays from an iCal calendar (.ics)" }
+                form method="post" action={"/admin/hours/" (id) "/import"} enctype="multipart/form-data" {
+                    input type="hidden" name="csrf" value=(agent.csrf());
+                    @if let Some(message) = failed {
+                        p.error role="alert" #{"import-error-" (id)} { "Not imported. " (message) }
+                    }
+                    label for={"import-file-" (id)} { "A calendar file (.ics)" }
+                    input #{"import-file-" (id)} type="file" name="file" accept=".ics,text/calendar";
+                    label for={"import-url-" (id)} { "or the calendar's address (https:// or webcal://)" }
+                    input #{"import-url-" (id)} type="url" name="url" placeholder="https://example.com/holidays.ics" maxlength="200";
+                    label for={"import-name-" (id)} { "Name of this import (optional: the address, or the calendar's own name)" }
+                    input #{"import-name-" (id)} name="calendar" maxlength="200";
+                    p.hint { "All-day events become holidays (several days for a multi-day event); events with times close the whole days they touch in this schedule's time zone; yearly and other repeating events are added for this year and the next two. Importing the same calendar again replaces what it brought before. A day you wrote above keeps your entry." }
+                    button type="submit" { "Import holidays" }
+                }
+            }
+        }
+    }
+}
+
+fn holiday_dates(h: &HolidayIn) -> String {
+    match (&h.date, &h.from, &h.to) {
+        (Some(d), _, _) => d.clone(),
+        (None, Some(f), Some(t)) => format!("{f}..{t}"),
+        _ => String::new(),
+    }
+}
+
+/// What an import just did: the counts, then each kept day and skipped event with its reason.
+fn import_report(out: &ImportOut) -> Markup {
+    html! {
+        div.notice.ok role="status" #import-report data-calendar=(out.calendar) {
+            p {
+                "Imported " strong { (out.calendar) } ": "
+                (out.added.len()) " added, " (out.unchanged.len()) " unchanged, " (out.removed.len()) " removed"
+                @if !out.kept.is_empty() { "; " (out.kept.len()) " kept as you wrote them" }
+                @if !out.skipped.is_empty() { "; " (out.skipped.len()) " events skipped" }
+                "."
+            }
+            @if !out.kept.is_empty() {
+                ul.kept {
+                    @for k in &out.kept {
+                        li { (if k.from == k.to { k.from.clone() } else { format!("{}..{}", k.from, k.to) }) " " (k.name) ": " (k.reason) }
+                    }
+                }
+            }
+            @if !out.skipped.is_empty() {
+                ul.skipped {
+                    @for e in &out.skipped {
+                        li { (e.summary.as_deref().or(e.uid.as_deref()).unwrap_or("An event without a name")) ": " (e.reason) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `POST /admin/hours/{id}/import` (multipart: `csrf`, and `file` or `url`, optionally `calendar`).
+pub async fn import(
+    State(state): State<AppState>,
+    agent: Agent,
+    Path(id): Path<i64>,
+    mut form: axum::extract::Multipart,
+) -> Result<Response, WebError> {
+    let (mut csrf, mut url, mut name) = (String::new(), String::new(), String::new());
+    let mut file: Option<(Option<String>, Vec<u8>)> = None;
+    let unreadable =
+        |e: axum::extract::multipart::MultipartError| WebError::BadRequest(format!("The form could not be read: {}", e.body_text()));
+    while let Some(field) = form.next_field().await.map_err(unreadable)? {
+        match field.name().unwrap_or_default() {
+            "csrf" => csrf = field.text().await.map_err(unreadable)?,
+            "url" => url = field.text().await.map_err(unreadable)?,
+            "calendar" => name = field.text().await.map_err(unreadable)?,
+            "file" => {
+                let file_name = field.file_name().map(str::to_owned).filter(|n| !n.is_empty());
+                let bytes = field.bytes().await.map_err(unreadable)?;
+                if file_name.is_some() || !bytes.is_empty() {
+                    file = Some((file_name, bytes.to_vec()));
+                }
+            }
+            _ => {}
+        }
+    }
+    agent.check_csrf(&csrf)?;
+    admin_only(&agent)?;
+    let outcome = import_from_form(&state, &agent, id, file, url.trim(), &name).await;
+    let (status, outcome) = match outcome {
+        Ok(imported) => (StatusCode::OK, Ok(crate::api::hours::import_out(&state, &imported).map_err(api_error)?)),
+        Err(ImportError::NoSchedule(id)) => return Err(WebError::NotFound(format!("There is no schedule {id}."))),
+        Err(ImportError::Store(e)) => return Err(e.into()),
+        Err(ImportError::Internal(e)) => return Err(api_error(ApiError::Internal(e))),
+        Err(e) => (StatusCode::UNPROCESSABLE_ENTITY, Err(e.to_string())),
+    };
+    let note = ImportNote { schedule: id, outcome };
+    Ok((status, render_page(&state, &agent, None, None, Some(&note)).await?).into_response())
+}
+
+async fn import_from_form(
+    state: &AppState,
+    agent: &Agent,
+    id: i64,
+    file: Option<(Option<String>, Vec<u8>)>,
+    url: &str,
+    name: &str,
+) -> Result<hours_import::Imported, ImportError> {
+    let name = hours_import::calendar_name(Some(name))?;
+    match (file, url) {
+        (Some(_), url) if !url.is_empty() => {
+            Err(ImportError::Invalid { field: "file", message: "choose a file or give an address, not both".into() })
+        }
+        (Some((file_name, bytes)), _) => {
+            if bytes.len() > hours_import::MAX_CALENDAR_BYTES {
+                let mib = hours_import::MAX_CALENDAR_BYTES / (1024 * 1024);
+                return Err(ImportError::Invalid { field: "file", message: format!("the file is larger than {mib} MiB") });
+            }
+            let text = String::from_utf8_lossy(&bytes);
+            hours_import::import(state, id, &text, "file", name, Origin::Upload(file_name), &agent.actor()).await
+        }
+        (None, "") => Err(ImportError::Invalid { field: "file", message: "choose a calendar file (.ics) or give its address".into() }),
+        (None, url) => {
+            let url = hours_import::calendar_url(url)?;
+            let text = hours_import::fetch(&url).await?;
+            hours_import::import(state, id, &text, "url", name, Origin::Url(url.to_string()), &agent.actor()).await
+        }
+    }
+}
+
+/// `POST /admin/hours/{id}/import/remove`: `calendar`, whose holidays go.
+pub async fn remove_import(
+    State(state): State<AppState>,
+    agent: Agent,
+    Path(id): Path<i64>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response, WebError> {
+    let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
+    agent.check_csrf(&field("csrf"))?;
+    admin_only(&agent)?;
+    match hours_import::remove(&state, id, &field("calendar"), &agent.actor()).await {
+        Ok(_) => Ok(Redirect::to(&format!("/admin/hours?done=saved#schedule-{id}")).into_response()),
+        Err(ImportError::NoSchedule(id)) => Err(WebError::NotFound(format!("There is no schedule {id}."))),
+        Err(ImportError::Store(e)) => Err(e.into()),
+        Err(ImportError::Busy(_)) => Err(WebError::Conflict("The schedule kept changing; try again.".into())),
+        Err(e) => Err(api_error(ApiError::Internal(e.to_string()))),
+    }
 }
 
 /// `POST /admin/hours`: a new schedule.

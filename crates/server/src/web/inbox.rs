@@ -35,6 +35,81 @@ async fn page_of(state: &AppState, agent: &Agent, list: InboxList, after: Option
     Ok(state.store.inbox(&InboxQuery { list, reader: agent.id(), after, limit: PAGE }).await?)
 }
 
+/// How many windows the store hands over at a time to the business-time filter.
+const SCAN_BATCH: u32 = 50;
+/// How many batches one page of the filtered list looks at before it shows what it found; "Load more"
+/// then goes on from the last window looked at, so nothing is skipped or shown twice.
+const SCAN_BATCHES: u32 = 4;
+
+/// The default of the "little business time left" toggle: under an hour.
+pub const BUSINESS_LEFT_DEFAULT_MINUTES: u32 = 60;
+
+/// `?business_left=N`: only windows with less than N minutes of business time before they close.
+fn business_left(raw: Option<&str>) -> Result<Option<u32>, WebError> {
+    match raw.map(str::trim).filter(|r| !r.is_empty()) {
+        None => Ok(None),
+        Some(r) => match r.parse::<u32>() {
+            Ok(n) if (1..=7 * 24 * 60).contains(&n) => Ok(Some(n)),
+            _ => Err(WebError::BadRequest(format!("business_left: a number of minutes from 1 to {}, got {r:?}", 7 * 24 * 60))),
+        },
+    }
+}
+
+/// Minutes as the toggle says them: "1 h", "90 min", "2 h".
+fn minutes_text(minutes: u32) -> String {
+    if minutes.is_multiple_of(60) {
+        format!("{} h", minutes / 60)
+    } else {
+        format!("{minutes} min")
+    }
+}
+
+/// A page of Windows closing soon, and where the next one starts (`None`: nothing more). With
+/// `business_left`, only the windows with less business time than that before they close, in their
+/// number's hours (a number without hours is always open, so all of its time left counts): the store
+/// lists the windows closing soon, least time left first, and this keeps those that qualify, looking
+/// at up to `SCAN_BATCH * SCAN_BATCHES` windows per page.
+async fn closing_soon_page(
+    state: &AppState,
+    agent: &Agent,
+    now: Timestamp,
+    after: Option<InboxCursor>,
+    business_left: Option<u32>,
+) -> Result<(Vec<InboxItem>, Option<InboxCursor>), WebError> {
+    let list = closing_soon(state, now);
+    let Some(minutes) = business_left else {
+        let items = page_of(state, agent, list, after).await?;
+        let next = (items.len() == PAGE as usize).then(|| items.last().map(|i| i.cursor)).flatten();
+        return Ok((items, next));
+    };
+    let threshold = std::time::Duration::from_secs(u64::from(minutes) * 60);
+    let mut schedules: std::collections::HashMap<i64, Option<windowdesk_core::Schedule>> = std::collections::HashMap::new();
+    let (mut kept, mut cursor) = (Vec::new(), after);
+    for _ in 0..SCAN_BATCHES {
+        let batch = state.store.inbox(&InboxQuery { list: list.clone(), reader: agent.id(), after: cursor, limit: SCAN_BATCH }).await?;
+        let exhausted = batch.len() < SCAN_BATCH as usize;
+        for item in batch {
+            cursor = Some(item.cursor);
+            let number = item.summary.ticket.business_number_id;
+            if let std::collections::hash_map::Entry::Vacant(slot) = schedules.entry(number) {
+                slot.insert(crate::hours::of_number(state, number).await?);
+            }
+            let schedule = windowdesk_core::hours::or_always_open(schedules.get(&number).and_then(Option::as_ref));
+            let left = item.summary.window.window_end(state.policy).map(|end| schedule.business_time_left(now, end));
+            if left.is_some_and(|left| left < threshold) {
+                kept.push(item);
+                if kept.len() == PAGE as usize {
+                    return Ok((kept, cursor));
+                }
+            }
+        }
+        if exhausted {
+            return Ok((kept, None));
+        }
+    }
+    Ok((kept, cursor))
+}
+
 /// What every row of a list needs besides its ticket.
 pub struct Rows<'a> {
     pub agent: &'a Agent,
@@ -93,6 +168,15 @@ impl Rows<'_> {
                 @if l.kind == "sms" { span.sr { "SMS: " } }
                 span.excerpt { (text) }
             }
+        }
+    }
+}
+
+/// "Load more" from `next` (the filtered closing-soon list, whose pages can be short).
+fn more_from(list: &str, next: Option<InboxCursor>) -> Markup {
+    html! {
+        @if let Some(next) = next {
+            a.load-more href={"/inbox/more?list=" (list) "&key=" (next.key) "&id=" (next.id)} data-list=(list) { "Load more" }
         }
     }
 }
@@ -187,11 +271,26 @@ pub struct MoreQuery {
     key: i64,
     id: i64,
     view: Option<i64>,
+    business_left: Option<String>,
 }
 
 /// The next rows of a list, as a fragment the page appends (with the next "Load more").
 pub async fn more(State(state): State<AppState>, agent: Agent, Query(q): Query<MoreQuery>) -> Result<Html<String>, WebError> {
     let now = state.clock.now();
+    if q.list == "closing-soon" {
+        let minutes = business_left(q.business_left.as_deref())?;
+        let (items, next) = closing_soon_page(&state, &agent, now, Some(InboxCursor { key: q.key, id: q.id }), minutes).await?;
+        let (_, actors) = Actors::load(&state).await?;
+        let rows = Rows { agent: &agent, policy: state.policy, now, actors: &actors };
+        let list_name = closing_soon_list_name(minutes);
+        return Ok(Html(
+            html! {
+                @for item in &items { (rows.row(item)) }
+                (more_from(&list_name, next))
+            }
+            .into_string(),
+        ));
+    }
     let list = match (q.list.as_str(), q.view) {
         ("view", Some(id)) => view_list(&state, &agent, id).await?.1,
         (name, _) => list_named(&state, &agent, name, now)?,
@@ -220,17 +319,52 @@ async fn view_list(state: &AppState, agent: &Agent, id: i64) -> Result<(String, 
     Ok((view.name, InboxList::Filter(view.filter)))
 }
 
-pub async fn view_page(State(state): State<AppState>, agent: Agent, Path(view): Path<String>) -> Result<Html<String>, WebError> {
+/// The closing-soon list's name in "Load more" links, with its filter.
+fn closing_soon_list_name(business_left: Option<u32>) -> String {
+    match business_left {
+        Some(minutes) => format!("closing-soon&business_left={minutes}"),
+        None => "closing-soon".to_owned(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ViewQuery {
+    business_left: Option<String>,
+}
+
+/// The toggle of the closing-soon view: only the windows whose team has little business time left.
+fn business_left_toggle(business_left: Option<u32>) -> Markup {
+    let minutes = business_left.unwrap_or(BUSINESS_LEFT_DEFAULT_MINUTES);
+    html! {
+        form.inline.filter #business-left-filter method="get" action="/views/closing-soon" {
+            label.check {
+                input #business-left type="checkbox" name="business_left" value=(minutes) checked[business_left.is_some()];
+                " Only where the team has less than " (minutes_text(minutes)) " of business time before the window closes"
+            }
+            button type="submit" { "Apply" }
+        }
+    }
+}
+
+pub async fn view_page(
+    State(state): State<AppState>,
+    agent: Agent,
+    Path(view): Path<String>,
+    Query(q): Query<ViewQuery>,
+) -> Result<Html<String>, WebError> {
     let now = state.clock.now();
     let counts = nav_counts(&state, &agent).await?;
-    let (title, nav, list, list_name, view_id) = if view == "closing-soon" {
-        ("Windows closing soon".to_owned(), Nav::ClosingSoon, closing_soon(&state, now), "closing-soon".to_owned(), None)
+    let filter = if view == "closing-soon" { business_left(q.business_left.as_deref())? } else { None };
+    let (title, nav, list_name, view_id, items, next) = if view == "closing-soon" {
+        let (items, next) = closing_soon_page(&state, &agent, now, None, filter).await?;
+        ("Windows closing soon".to_owned(), Nav::ClosingSoon, closing_soon_list_name(filter), None, items, next)
     } else {
         let id: i64 = view.parse().map_err(|_| WebError::NotFound(format!("There is no view {view:?}.")))?;
         let (name, list) = view_list(&state, &agent, id).await?;
-        (name, Nav::View(id), list, format!("view&view={id}"), Some(id))
+        let items = page_of(&state, &agent, list, None).await?;
+        let next = (items.len() == PAGE as usize).then(|| items.last().map(|i| i.cursor)).flatten();
+        (name, Nav::View(id), format!("view&view={id}"), Some(id), items, next)
     };
-    let items = page_of(&state, &agent, list, None).await?;
     let (_, actors) = Actors::load(&state).await?;
     let rows = Rows { agent: &agent, policy: state.policy, now, actors: &actors };
     let minutes = state.web.config.closing_soon_minutes;
@@ -238,11 +372,15 @@ pub async fn view_page(State(state): State<AppState>, agent: Agent, Path(view): 
         h1 { (title) }
         @if view_id.is_none() {
             p.hint { "Open windows that close within " (format::span(i64::try_from(minutes).unwrap_or(0) * 60_000)) ", least time left first. After a window closes only a template reaches the customer." }
+            (business_left_toggle(filter))
+            @if let Some(minutes) = filter {
+                p.hint #business-left-hint { "Showing only windows whose team has less than " (minutes_text(minutes)) " of business time before they close, in each number's business hours (a number without business hours is always open)." }
+            }
         }
         section.list #view aria-label=(title) {
             @if items.is_empty() { p.empty { "No tickets in this view." } }
             ul.tickets data-list=(list_name) { @for item in &items { (rows.row(item)) } }
-            (more_link(&list_name, &items))
+            (more_from(&list_name, next))
         }
         @if let Some(id) = view_id {
             form.inline method="post" action={"/views/" (id) "/delete"} {

@@ -91,6 +91,8 @@ pub fn router() -> Router<AppState> {
         .route("/admin/hours", get(hours::hours_page).post(hours::create))
         .route("/admin/hours/{id}", post(hours::update))
         .route("/admin/hours/{id}/delete", post(hours::delete))
+        .route("/admin/hours/{id}/import", post(hours::import))
+        .route("/admin/hours/{id}/import/remove", post(hours::remove_import))
         .route("/admin/hours/numbers/{id}", post(hours::assign))
         .route("/admin/numbers", get(numbers::numbers_page))
         .route("/admin/numbers/{id}", post(numbers::save_number))

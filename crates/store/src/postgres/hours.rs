@@ -77,6 +77,18 @@ impl BusinessHoursStore for PgStore {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn replace_schedule_spec(&self, id: i64, expected_spec: &str, d: &ScheduleDraft) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE schedules SET spec = $1, updated_at = $2, updated_by = $3 WHERE id = $4 AND spec = $5")
+            .bind(&d.spec)
+            .bind(d.now.unix_millis())
+            .bind(&d.actor)
+            .bind(id)
+            .bind(expected_spec)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn delete_schedule(&self, id: i64) -> Result<bool, StoreError> {
         let mut tx = self.pool().begin().await?;
         // Locks the schedule against a concurrent assignment (its foreign key check takes a share lock).

@@ -91,6 +91,20 @@ impl BusinessHoursStore for SqliteStore {
             .await
     }
 
+    async fn replace_schedule_spec(&self, id: i64, expected_spec: &str, draft: &ScheduleDraft) -> Result<bool, StoreError> {
+        let (d, expected) = (draft.clone(), expected_spec.to_owned());
+        self.inner
+            .writer
+            .run(move |conn| {
+                let n = conn.execute(
+                    "UPDATE schedules SET spec = ?1, updated_at = ?2, updated_by = ?3 WHERE id = ?4 AND spec = ?5",
+                    params![d.spec, d.now.unix_millis(), d.actor, id, expected],
+                )?;
+                Ok(n == 1)
+            })
+            .await
+    }
+
     async fn delete_schedule(&self, id: i64) -> Result<bool, StoreError> {
         self.inner
             .writer
