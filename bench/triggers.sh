@@ -15,7 +15,7 @@ work=$(mktemp -d)
 port=${BENCH_PORT:-18182}
 requests=${BENCH_REQUESTS:-50000}
 rate=${BENCH_RATE:-2000}
-cargo build --release -q -p windowdesk -p windowdesk-loadgen --manifest-path "$root/Cargo.toml"
+[ -n "${BENCH_NO_BUILD:-}" ] || cargo build --release -q -p windowdesk -p windowdesk-loadgen --manifest-path "$root/Cargo.toml"
 bin="$root/target/release"
 
 case "$backend" in

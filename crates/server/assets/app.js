@@ -1,5 +1,5 @@
 // Windowdesk's only script: the window countdown, live updates over server-sent events, "Load
-// more", and the template picker's filter and live preview. No framework and no build step. Everything it inserts comes from this desk's own pages,
+// more", the template picker's filter and live preview, and the macro picker with its shortcut. No framework and no build step. Everything it inserts comes from this desk's own pages,
 // where the server has escaped customer content; the script itself only sets text.
 'use strict';
 
@@ -67,6 +67,7 @@
     if (open && draft && held && held.value.trim() && !draft.value.trim()) draft.value = held.value;
     const summary = document.getElementById('picker-summary');
     if (summary) summary.textContent = open ? 'Use a template' : 'Choose an approved template';
+    refreshMacroPanel();
     announce(open ? 'The customer wrote again: the window is open and you can reply.'
                   : 'The customer service window has closed: free-form replies are off.');
   }
@@ -341,6 +342,146 @@
     const form = e.target.closest && e.target.closest('#template-form');
     if (form && form.dataset.preview) soon('preview', () => refreshPreview(form));
   });
+
+  // ---- The macro picker ----
+  // `M` outside a text field, or Ctrl+Alt+M anywhere, opens it; typing filters; the arrow keys move
+  // through the list; Enter chooses; Esc closes. Choosing fetches the macro's panel, with its reply
+  // rendered for this ticket by the server, and fills the composer for review. Without script the
+  // search form and the links ask the server instead.
+  const macros = document.getElementById('macros');
+  let macroReturn = null; // where Esc puts the focus back
+  let macroText = null; // the text the chosen macro put in the reply box
+  function typingIn(el) {
+    if (!el || !el.tagName) return false;
+    if (el.isContentEditable || el.tagName === 'TEXTAREA' || el.tagName === 'SELECT') return true;
+    return el.tagName === 'INPUT' && !['button', 'submit', 'reset', 'checkbox', 'radio', 'hidden'].includes(el.type);
+  }
+  function macroLinks() {
+    return Array.from(document.querySelectorAll('#macro-list li.macro-option:not([hidden]) a'));
+  }
+  function filterMacros() {
+    const q = ((document.getElementById('macro-q') || {}).value || '').trim().toLowerCase();
+    let shown = 0;
+    document.querySelectorAll('#macro-list li.macro-option').forEach((li) => {
+      const ok = li.dataset.search.includes(q);
+      li.hidden = !ok;
+      if (ok) shown += 1;
+    });
+    const none = document.getElementById('macro-none');
+    if (none) none.hidden = shown > 0;
+  }
+  function openMacros() {
+    macroReturn = document.activeElement;
+    macros.open = true;
+    const q = document.getElementById('macro-q');
+    if (q) { q.focus(); q.select(); } else document.getElementById('macros-summary').focus();
+  }
+  function closeMacros(restore) {
+    macros.open = false;
+    const back = restore && macroReturn && document.contains(macroReturn) && macroReturn !== body ? macroReturn : null;
+    (back || document.getElementById('macros-summary')).focus();
+  }
+  // Puts the macro's panel in place; with `fill`, its reply goes into the box the agent sends from.
+  async function showMacro(url, fill) {
+    const fresh = await fetchHtml(url);
+    const panel = fresh && fresh.querySelector('#macro-chosen');
+    if (!panel) return false;
+    document.getElementById('macro-slot').replaceChildren(panel);
+    document.querySelectorAll('#macro-list li[aria-current]').forEach((li) => li.removeAttribute('aria-current'));
+    const item = document.querySelector(`#macro-list a[data-macro-id="${panel.dataset.macroId}"]`);
+    if (item) item.closest('li').setAttribute('aria-current', 'true');
+    if (!fill) return true;
+    const reply = panel.dataset.reply;
+    const name = panel.querySelector('q').textContent;
+    const box = document.getElementById('reply-body');
+    if (panel.dataset.window === 'open' && reply !== undefined && box) {
+      // The macro's text replaces what the last macro put there, and is added after anything typed.
+      const mine = !box.value.trim() || box.value === macroText;
+      box.value = mine ? reply : `${box.value.trimEnd()}\n\n${reply}`;
+      macroText = mine ? box.value : null;
+      box.focus();
+      box.setSelectionRange(box.value.length, box.value.length);
+      announce(`Macro ${name} chosen: its reply is in the box for you to review before sending.`);
+    } else {
+      // The window is closed: a reply the macro will not send is kept in the ways-out box.
+      const held = document.getElementById('held-body');
+      const closed = panel.querySelector('#macro-closed');
+      if (held && reply && closed && closed.dataset.goes === 'false' && !held.value.trim()) held.value = reply;
+      const next = panel.querySelector('#macro-body') || panel.querySelector('#macro-apply');
+      if (next) next.focus();
+      announce(`Macro ${name} chosen: see what it will do, then apply it.`);
+    }
+    return true;
+  }
+  async function chooseMacro(link) {
+    closeMacros(false);
+    if (!(await showMacro(link.dataset.preview, true))) location.href = link.href;
+  }
+  if (macros) {
+    const q = document.getElementById('macro-q');
+    const searchForm = document.getElementById('macro-search');
+    if (q) q.addEventListener('input', filterMacros);
+    if (searchForm) searchForm.addEventListener('submit', (e) => { e.preventDefault(); filterMacros(); });
+    macros.addEventListener('toggle', () => {
+      if (macros.open && document.activeElement === document.getElementById('macros-summary') && q) q.focus();
+    });
+    document.addEventListener('keydown', (e) => {
+      if (e.defaultPrevented || e.isComposing) return;
+      const inPicker = macros.open && macros.contains(e.target);
+      const anywhere = e.ctrlKey && e.altKey && !e.shiftKey && !e.metaKey && e.code === 'KeyM';
+      const plain = !inPicker && !e.ctrlKey && !e.altKey && !e.metaKey && (e.key === 'm' || e.key === 'M') && !typingIn(e.target);
+      if (anywhere || plain) {
+        e.preventDefault();
+        openMacros();
+        return;
+      }
+      if (!inPicker) return;
+      const links = macroLinks();
+      const at = links.indexOf(e.target);
+      if (e.key === 'Escape') {
+        e.preventDefault();
+        closeMacros(true);
+      } else if (e.key === 'ArrowDown' && links.length) {
+        e.preventDefault();
+        links[Math.min(at + 1, links.length - 1)].focus();
+      } else if (e.key === 'ArrowUp' && at >= 0) {
+        e.preventDefault();
+        if (at === 0 && q) q.focus(); else links[at - 1].focus();
+      } else if (e.key === 'Enter' && e.target === q) {
+        // Enter in the search chooses the first match.
+        e.preventDefault();
+        if (links.length) chooseMacro(links[0]);
+      } else if (at >= 0 && q && e.key.length === 1 && !e.ctrlKey && !e.altKey && !e.metaKey) {
+        q.focus(); // typing on a macro goes on filtering
+      }
+    });
+    document.addEventListener('click', (e) => {
+      const link = e.target.closest('#macro-list a[data-preview]');
+      if (link) {
+        e.preventDefault();
+        chooseMacro(link);
+        return;
+      }
+      const cancel = e.target.closest('#macro-cancel');
+      if (cancel) {
+        e.preventDefault();
+        document.getElementById('macro-slot').replaceChildren();
+        document.querySelectorAll('#macro-list li[aria-current]').forEach((li) => li.removeAttribute('aria-current'));
+        const box = document.getElementById('reply-body');
+        if (box && macroText !== null && box.value === macroText) box.value = '';
+        macroText = null;
+        announce('Macro removed: sending will not apply it.');
+        if (box && !box.disabled) box.focus();
+      }
+    });
+  }
+  // When the window opens or closes under a chosen macro, its panel says what sending now does.
+  // (Declared here but called from the countdown, which can run first: it looks everything up itself.)
+  function refreshMacroPanel() {
+    const panel = document.getElementById('macro-chosen');
+    const picker = document.getElementById('macros');
+    if (panel && picker) showMacro(`/tickets/${picker.dataset.ticketId}/macros/${panel.dataset.macroId}/preview`, false);
+  }
 
   // ---- Forms: no double sends ----
   document.addEventListener('submit', (e) => {

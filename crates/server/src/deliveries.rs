@@ -77,7 +77,11 @@ pub async fn resend(state: &AppState, message_id: i64, how: ResendAs, author: &s
         }
         ResendAs::Template(send) => post_template(state, ticket_id, &send, author, Some(message_id)).await?,
         ResendAs::Sms { body } => {
-            let text = body.or(original.body.clone()).unwrap_or_default();
+            // A text the agent wrote now may hold placeholders; the original was rendered when written.
+            let text = match body {
+                Some(body) => crate::macros::render_written(state, ticket_id, &body, author, "body").await?,
+                None => original.body.clone().unwrap_or_default(),
+            };
             post_sms(state, ticket_id, &text, author, Some(message_id)).await?
         }
     };

@@ -1,13 +1,20 @@
-//! Applying a macro to a ticket (SPEC 10, issue 13 item 4), and the placeholder values of a ticket.
+//! Applying a macro to a ticket (SPEC 10, issue 13 item 4), the placeholder values of a ticket, and
+//! placeholders in what agents write themselves (issue 13 item 3).
 //!
 //! The reply goes through the same send path as an agent's own (W8): inside the window it is queued;
 //! with the window closed it becomes what the macro names for that case (its template, a hold, an
 //! SMS), or is not sent and says so. Every other action runs on its own and reports its outcome;
 //! nothing fails silently.
+//!
+//! Agents' own replies, held replies, SMS and notes ([`render_written`]) go through the same parser
+//! and renderer as macros and rules: text without `{{` is sent exactly as written; text with `{{` is
+//! parsed, refused naming the token when a placeholder is unknown or its braces are broken, and
+//! rendered before it is queued. There is no escape for a literal `{{`: the renderer never sends two
+//! braces side by side, so an agent who means braces writes them apart (`{ {`).
 
 use serde::Serialize;
 use windowdesk_core::macros::{Macro, MacroDraft};
-use windowdesk_core::placeholder::{PlaceholderContext, Text};
+use windowdesk_core::placeholder::{PlaceholderContext, PlaceholderError, Text};
 use windowdesk_core::rules::{Action, ClosedWindow};
 use windowdesk_core::template::{ParamValue, TemplateParams};
 use windowdesk_store::{MacroRow, TicketChange};
@@ -26,6 +33,34 @@ pub struct Applier<'a> {
 pub fn parse(row: &MacroRow) -> Result<Macro, String> {
     let draft: MacroDraft = serde_json::from_str(&row.body).map_err(|e| format!("macro {} is not readable: {e}", row.id))?;
     draft.validate().map_err(|e| format!("macro {} ({:?}): {e}", row.id, row.name))
+}
+
+/// How a refused placeholder in written text reads: the core's message (the token, its position, the
+/// names it could be), and how to write braces that are not a placeholder.
+pub fn refusal(e: &PlaceholderError) -> String {
+    format!("{e}. To write braces that are not a placeholder, put a space between them: {{ {{")
+}
+
+/// Checks text an agent wrote: `None` when it has no `{{` (it is sent exactly as written), the parsed
+/// text otherwise, or [`ReplyError::Invalid`] on `field` naming the refused token.
+pub fn parse_written(body: &str, field: &str) -> Result<Option<Text>, ReplyError> {
+    if !body.contains("{{") {
+        return Ok(None);
+    }
+    Text::parse(body).map(Some).map_err(|e| ReplyError::Invalid { field: field.to_owned(), message: refusal(&e) })
+}
+
+/// Text written by `author` (`agent:<id>`, `api:<token id>`) for `ticket_id` (a reply, held reply,
+/// SMS or note), with its placeholders rendered for the ticket; `{{agent.name}}` is the agent's name,
+/// and has no value for an API token. Text without `{{` comes back unchanged, without a query.
+pub async fn render_written(state: &AppState, ticket_id: i64, body: &str, author: &str, field: &str) -> Result<String, ReplyError> {
+    let Some(text) = parse_written(body, field)? else { return Ok(body.to_owned()) };
+    let o = Outlook::load_window(state, ticket_id).await?;
+    let agent = match author.strip_prefix("agent:").and_then(|id| id.parse::<i64>().ok()) {
+        Some(id) => state.store.agent(id).await?.map(|a| a.name),
+        None => None,
+    };
+    Ok(text.render(&placeholder_context(state, &o, agent.as_deref()).await))
 }
 
 /// The values placeholders take on `ticket_id`, for `applier`.
@@ -103,16 +138,40 @@ pub async fn preview_reply(state: &AppState, ticket_id: i64, m: &Macro, agent_na
 
 /// Applies every action of `m` to the ticket, each on its own.
 pub async fn apply(state: &AppState, ticket_id: i64, m: &Macro, who: &Applier<'_>) -> Result<Applied, ReplyError> {
+    apply_reviewed(state, ticket_id, m, who, None).await
+}
+
+/// [`apply`], with the reply as the agent reviewed it in the composer (`reviewed`, which may hold
+/// placeholders of its own) instead of the macro's text. A refused placeholder in it refuses the
+/// whole macro before anything is applied.
+pub async fn apply_reviewed(
+    state: &AppState,
+    ticket_id: i64,
+    m: &Macro,
+    who: &Applier<'_>,
+    reviewed: Option<&str>,
+) -> Result<Applied, ReplyError> {
+    let reviewed = reviewed.map(|body| parse_written(body, "body").map(|text| (body, text))).transpose()?;
     let o = Outlook::load_window(state, ticket_id).await?;
     o.writable()?;
     let values = placeholder_context(state, &o, who.agent_name).await;
     let mut applied = Applied { reply: None, actions: Vec::new() };
     let mut change = TicketChange::default();
     let mut changed: Vec<&'static str> = Vec::new();
+    // The agent wrote a reply and chose a macro without one: their reply goes too, never dropped.
+    if let (Some((body, parsed)), None) = (&reviewed, m.reply()) {
+        let text = parsed.as_ref().map_or_else(|| (*body).to_owned(), |p| render(p, &values));
+        applied.reply = Some(send_reply(state, ticket_id, &text, &ClosedWindow::Skip, &values, who.author).await);
+    }
     for action in &m.actions {
         match action {
             Action::Reply { text, when_closed } => {
-                applied.reply = Some(send_reply(state, ticket_id, &render(text, &values), when_closed, &values, who.author).await);
+                let text = match &reviewed {
+                    Some((_, Some(parsed))) => render(parsed, &values),
+                    Some((body, None)) => (*body).to_owned(),
+                    None => render(text, &values),
+                };
+                applied.reply = Some(send_reply(state, ticket_id, &text, when_closed, &values, who.author).await);
             }
             Action::SetStatus { status } => {
                 change.status = Some(*status);

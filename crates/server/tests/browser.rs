@@ -3,15 +3,18 @@
 //! shown: live arrival, assign, reply and ticks; the countdown flipping the composer; a lasting
 //! failure; a voice note that plays; hostile names shown as text; with the window closed, a template
 //! picked, filled, previewed live and sent to read; a held reply going out when the customer writes;
-//! every page accessible; screenshots.
+//! every page accessible; screenshots. And issue 13: a macro chosen from the picker with the keyboard,
+//! reviewed in the composer and sent; the banner of a window that closes outside business hours.
 #![allow(clippy::unwrap_used)] // a panic is a failed test with its message
 mod common;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::api::Api;
 use common::browser::Browser;
 use common::*;
+use fantoccini::key::Key;
 use serde_json::json;
 use windowdesk_core::{ManualClock, Timestamp};
 use windowdesk_server::api::admin::create_agent;
@@ -406,6 +409,139 @@ async fn a_held_reply_shows_its_badge_and_goes_out_live_when_the_customer_writes
     assert!(received[0].seq > again.seq, "delivered after the customer's message");
     browser.screenshot("held-delivered").await;
     browser.assert_no_errors("held reply").await;
+    browser.close().await;
+    app.stop().await;
+}
+
+/// The element that has the focus, by id (or its tag name when it has none).
+async fn focused(browser: &Browser) -> String {
+    let v = browser.exec("const e = document.activeElement; return e ? (e.id || e.tagName.toLowerCase()) : null;", vec![]).await;
+    v.as_str().unwrap_or_default().to_owned()
+}
+
+/// The names of the macros the picker shows.
+async fn shown_macros(browser: &Browser) -> serde_json::Value {
+    browser
+        .exec("return Array.from(document.querySelectorAll('#macro-list li.macro-option')).filter(li => !li.hidden).map(li => li.querySelector('.mname').textContent)", vec![])
+        .await
+}
+
+#[tokio::test]
+async fn a_macro_is_chosen_from_the_picker_with_the_keyboard_reviewed_in_the_composer_and_sent() {
+    let app = TestApp::start_with_sim(Backend::Sqlite, None, |_| {}).await;
+    let Some(browser) = signed_in(&app).await else { return };
+    let api = Api::new(&app).await;
+    for body in [
+        json!({"name": "Ask for the order number", "actions": [{"type": "reply", "text": "Could you send me your order number, {{firstName || there}}?"}, {"type": "set_status", "status": "pending"}]}),
+        json!({"name": "Refund sent", "actions": [
+            {"type": "reply", "text": "Hi {{firstName || there}}, the refund for ticket {{ticket.id}} is on its way."},
+            {"type": "set_status", "status": "solved"},
+            {"type": "add_tags", "tags": ["refund"]},
+            {"type": "internal_note", "text": "Refund confirmed by {{agent.name}}"}]}),
+        json!({"name": "Shipping delay", "actions": [{"type": "reply", "text": "Sorry, the carrier is running late."}, {"type": "add_tags", "tags": ["delay"]}]}),
+    ] {
+        let (status, created) = api.post("/api/v1/macros", body).await;
+        assert_eq!(status, reqwest::StatusCode::CREATED, "{created}");
+    }
+    app.sim().say(Say::text(CUSTOMER, "Where is my refund?").name("Rosa Jansen")).await.unwrap();
+    let id = ticket_id(&app).await;
+    browser.goto(&app.url(&format!("/tickets/{id}"))).await;
+    browser.wait_for("#composer[data-state='open']", WAIT).await;
+    let summary = browser.text("#macros-summary").await;
+    assert!(summary.contains("press M") && summary.contains("Ctrl+Alt+M"), "the shortcut is shown: {summary}");
+
+    // M (the focus is not in a text field) opens the picker on its search; typing filters.
+    browser.press(&['m']).await;
+    browser.wait_for("#macros[open] #macro-q", WAIT).await;
+    assert_eq!(focused(&browser).await, "macro-q");
+    assert_eq!(shown_macros(&browser).await, json!(["Ask for the order number", "Refund sent", "Shipping delay"]));
+    browser.type_keys("refu").await;
+    assert_eq!(shown_macros(&browser).await, json!(["Refund sent"]), "filtered as the agent types");
+    browser.screenshot("macro-picker").await;
+    browser.assert_accessible("macro picker").await;
+
+    // ↓ moves to the match, Enter chooses it: the composer is filled with the reply rendered for this
+    // ticket, focused for review, and the panel lists what else sending does.
+    browser.press(&[Key::Down.into()]).await;
+    let on = browser
+        .exec("return document.activeElement.closest('li') && document.activeElement.querySelector('.mname').textContent", vec![])
+        .await;
+    assert_eq!(on, json!("Refund sent"));
+    browser.press(&[Key::Enter.into()]).await;
+    browser.wait_for("#macro-chosen", WAIT).await;
+    let text = format!("Hi Rosa, the refund for ticket {id} is on its way.");
+    let value = browser.exec("return document.getElementById('reply-body').value", vec![]).await;
+    assert_eq!(value, json!(text), "the composer holds the rendered reply");
+    assert_eq!(focused(&browser).await, "reply-body");
+    assert_eq!(browser.exec("return document.getElementById('macros').open", vec![]).await, json!(false), "the picker closed");
+    let panel = browser.text("#macro-chosen").await;
+    assert!(panel.contains("Status → solved") && panel.contains("refund") && panel.contains("Refund confirmed by Ana Lima"), "{panel}");
+    browser.screenshot("macro-chosen").await;
+    browser.assert_accessible("macro chosen").await;
+
+    // While typing, Ctrl+Alt+M opens the picker; Esc closes it and gives the focus back.
+    browser.press(&[Key::Control.into(), Key::Alt.into(), 'm']).await;
+    browser.wait_for("#macros[open] #macro-q", WAIT).await;
+    browser.press(&[Key::Escape.into()]).await;
+    app.eventually("the picker closed by Esc", || async {
+        (browser.exec("return document.getElementById('macros').open", vec![]).await == json!(false)).then_some(())
+    })
+    .await;
+    assert_eq!(focused(&browser).await, "reply-body");
+
+    // The agent adds a line and sends: the reviewed reply reaches the customer, the macro's status,
+    // tag and note apply.
+    browser.type_keys(" See you soon!").await;
+    browser.click("#send-open").await;
+    let sent = format!("{text} See you soon!");
+    browser.wait_for_text("#notice", "Macro applied", WAIT).await;
+    browser.wait_for_text(".bubble.out .body", &sent, WAIT).await;
+    browser.wait_for_text(".bubble.note .body", "Refund confirmed by Ana Lima", WAIT).await;
+    assert_eq!(browser.text("#ticket-status").await, "solved");
+    app.eventually("the reply at the simulator", || async {
+        app.sim().received().iter().any(|m| m.text.as_deref() == Some(sent.as_str())).then_some(())
+    })
+    .await;
+    assert_eq!(app.sim().received().len(), 1, "sent once");
+    let tags = browser.exec("return document.getElementById('tags').value", vec![]).await;
+    assert_eq!(tags, json!("refund"));
+    browser.screenshot("macro-sent").await;
+    browser.assert_no_errors("macro picker").await;
+    browser.close().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_window_that_closes_outside_business_hours_says_when_the_team_is_back() {
+    // Friday 2026-12-04 19:00 in Berlin (18:00 UTC); the team works Monday to Friday, 09:00-17:00.
+    let friday_evening = 1_796_407_200;
+    let clock = Arc::new(ManualClock::new(Timestamp::from_unix_seconds(friday_evening + 60)));
+    let app = TestApp::start_with_sim(Backend::Sqlite, Some(clock), |_| {}).await;
+    let Some(browser) = signed_in(&app).await else { return };
+    let api = Api::new(&app).await;
+    let weekdays = json!(["09:00-17:00"]);
+    let (status, schedule) = api
+        .post(
+            "/api/v1/schedules",
+            json!({"name": "Office", "time_zone": "Europe/Berlin",
+                   "weekly": {"mon": weekdays, "tue": weekdays, "wed": weekdays, "thu": weekdays, "fri": weekdays}}),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{schedule}");
+    let (_, numbers) = api.get("/api/v1/numbers").await;
+    let number = numbers["data"][0]["id"].as_i64().unwrap();
+    let (status, body) = api.put(&format!("/api/v1/numbers/{number}/schedule"), json!({"schedule_id": schedule["id"]})).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+
+    app.sim().say(Say::text(CUSTOMER, "Is anyone there?").name("Rosa Jansen").at(friday_evening)).await.unwrap();
+    let id = ticket_id(&app).await;
+    browser.goto(&app.url(&format!("/tickets/{id}"))).await;
+    let line = browser.wait_for("#window-hours[data-outside='true']", WAIT).await.text().await.unwrap();
+    assert_eq!(line, "Closes Saturday 19:00, outside business hours; nobody is at work before then; team back Monday 09:00.");
+    assert!(browser.text("#window-countdown").await.starts_with("closes in 23 h"), "{}", browser.text("#window-banner").await);
+    browser.screenshot("banner-outside-business-hours").await;
+    browser.assert_accessible("ticket outside business hours").await;
+    browser.assert_no_errors("banner outside business hours").await;
     browser.close().await;
     app.stop().await;
 }

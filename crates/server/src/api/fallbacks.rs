@@ -17,6 +17,7 @@ use super::schema;
 use super::templates::TemplateSendIn;
 use super::window::{window_closed, TextBody};
 use crate::deliveries::{self, ResendAs};
+use crate::macros::render_written;
 use crate::replies::{hold_reply, post_sms, settings_of, HoldNotice, ReplyOutcome};
 use crate::AppState;
 
@@ -80,7 +81,7 @@ fn outbound_out(ticket_id: i64, outcome: ReplyOutcome) -> Result<(StatusCode, Js
         (status = 404, description = "No such ticket", body = super::error::ErrorBody),
         (status = 409, description = "The window is open (send the reply instead), holding is not among the number's fallbacks, or the ticket is closed",
          body = super::error::ErrorBody),
-        (status = 422, description = "The body is empty or too long", body = super::error::ErrorBody),
+        (status = 422, description = "The body is empty or too long, or a placeholder in it is unknown or its braces are broken (the message names the token)", body = super::error::ErrorBody),
     )
 )]
 pub async fn post_held_reply(
@@ -89,7 +90,9 @@ pub async fn post_held_reply(
     PathId(id): PathId,
     ApiJson(req): ApiJson<TextBody>,
 ) -> Result<(StatusCode, Json<OutboundOut>), ApiError> {
-    outbound_out(id, hold_reply(&state, id, &req.body, &caller.actor()).await?)
+    let actor = caller.actor();
+    let body = render_written(&state, id, &req.body, &actor, "body").await?;
+    outbound_out(id, hold_reply(&state, id, &body, &actor).await?)
 }
 
 #[utoipa::path(
@@ -101,7 +104,7 @@ pub async fn post_held_reply(
         (status = 404, description = "No such ticket", body = super::error::ErrorBody),
         (status = 409, description = "SMS is not set up for this number, the contact has no phone number, or the ticket is closed",
          body = super::error::ErrorBody),
-        (status = 422, description = "The body is empty or too long", body = super::error::ErrorBody),
+        (status = 422, description = "The body is empty or too long, or a placeholder in it is unknown or its braces are broken (the message names the token)", body = super::error::ErrorBody),
     )
 )]
 pub async fn post_ticket_sms(
@@ -110,7 +113,9 @@ pub async fn post_ticket_sms(
     PathId(id): PathId,
     ApiJson(req): ApiJson<TextBody>,
 ) -> Result<(StatusCode, Json<OutboundOut>), ApiError> {
-    outbound_out(id, post_sms(&state, id, &req.body, &caller.actor(), None).await?)
+    let actor = caller.actor();
+    let body = render_written(&state, id, &req.body, &actor, "body").await?;
+    outbound_out(id, post_sms(&state, id, &body, &actor, None).await?)
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -74,9 +74,12 @@ string_schema!(
 );
 
 string_schema!(
-    /// A message or note: 1 to 4096 characters, not only whitespace (it is sent trimmed).
+    /// A message or note: 1 to 4096 characters, not only whitespace (it is sent trimmed); its
+    /// placeholders are rendered.
     MessageText => || string()
-        .description(Some("1 to 4096 characters, not only whitespace; sent trimmed. U+0000 is refused."))
+        .description(Some("1 to 4096 characters, not only whitespace; sent trimmed. U+0000 is refused. \
+                           Placeholders such as {{ticket.id}} or {{firstName || there}} are rendered before it is sent; \
+                           an unknown one or broken braces are refused naming the token. Text without {{ is sent as written."))
         .min_length(Some(1))
         .max_length(Some(MAX_TEXT_CHARS))
         .pattern(Some(not_blank("\\u0000")))

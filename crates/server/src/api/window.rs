@@ -16,6 +16,7 @@ use super::error::ApiError;
 use super::extract::{ApiJson, PathId};
 use super::schema;
 use super::tickets::no_ticket;
+use crate::macros::render_written;
 use crate::replies::{checked_text, post_text_reply, Outlook, ReplyOutcome, MAX_TEXT_CHARS};
 use crate::AppState;
 
@@ -117,7 +118,7 @@ pub struct QueuedReply {
         (status = 404, description = "No such ticket", body = super::error::ErrorBody),
         (status = 409, description = "`window_closed`: the window is closed (details: window_end, options), or the ticket is closed",
          body = super::error::ErrorBody),
-        (status = 422, description = "The body is empty or too long", body = super::error::ErrorBody),
+        (status = 422, description = "The body is empty or too long, or a placeholder in it is unknown or its braces are broken (the message names the token)", body = super::error::ErrorBody),
     )
 )]
 pub async fn post_reply(
@@ -126,7 +127,9 @@ pub async fn post_reply(
     PathId(id): PathId,
     ApiJson(req): ApiJson<TextBody>,
 ) -> Result<(StatusCode, Json<QueuedReply>), ApiError> {
-    match post_text_reply(&state, id, &req.body, &caller.actor()).await? {
+    let actor = caller.actor();
+    let body = render_written(&state, id, &req.body, &actor, "body").await?;
+    match post_text_reply(&state, id, &body, &actor).await? {
         ReplyOutcome::Queued { message_id, window_end } => Ok((
             StatusCode::ACCEPTED,
             Json(QueuedReply { id: message_id, ticket_id: id, state: "queued".into(), window_end: window_end.map(rfc3339) }),
@@ -157,7 +160,7 @@ pub fn window_closed(window_end: Option<windowdesk_core::Timestamp>, options: &[
         (status = 201, description = "The note; notes are never sent to WhatsApp and never touch the window", body = MessageOut),
         (status = 404, description = "No such ticket", body = super::error::ErrorBody),
         (status = 409, description = "The ticket is closed, so read-only", body = super::error::ErrorBody),
-        (status = 422, description = "The body is empty or too long", body = super::error::ErrorBody),
+        (status = 422, description = "The body is empty or too long, or a placeholder in it is unknown or its braces are broken (the message names the token)", body = super::error::ErrorBody),
     )
 )]
 pub async fn post_note(
@@ -166,8 +169,11 @@ pub async fn post_note(
     PathId(id): PathId,
     ApiJson(req): ApiJson<TextBody>,
 ) -> Result<(StatusCode, Json<MessageOut>), ApiError> {
-    let body = checked_text(&req.body, MAX_TEXT_CHARS)?;
-    let note = crate::notes::add_note(&state, id, body, &caller.actor(), None).await.map_err(|e| match e {
+    let actor = caller.actor();
+    checked_text(&req.body, MAX_TEXT_CHARS)?;
+    let body = render_written(&state, id, &req.body, &actor, "body").await?;
+    let body = checked_text(&body, MAX_TEXT_CHARS)?;
+    let note = crate::notes::add_note(&state, id, body, &actor, None).await.map_err(|e| match e {
         StoreError::NotFound(_) => no_ticket(id),
         other => other.into(),
     })?;

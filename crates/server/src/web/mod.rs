@@ -19,6 +19,7 @@ pub mod format;
 pub mod hours;
 pub mod inbox;
 pub mod live;
+pub mod macros;
 pub mod numbers;
 pub mod picker;
 pub mod render;
@@ -80,6 +81,8 @@ pub fn router() -> Router<AppState> {
         .route("/tickets/{id}/templates", post(picker::send))
         .route("/tickets/{id}/templates/preview", post(picker::preview))
         .route("/tickets/{id}/picker", get(picker::chosen_fragment))
+        .route("/tickets/{id}/macros/{macro_id}", post(macros::apply))
+        .route("/tickets/{id}/macros/{macro_id}/preview", get(macros::preview))
         .route("/deliveries/{id}/resend", post(ways_out::resend))
         .route("/deliveries/{id}/dismiss", post(ways_out::dismiss))
         .route("/media/{message_id}", get(ticket::media))

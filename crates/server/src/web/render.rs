@@ -197,6 +197,11 @@ pub fn notice(code: Option<&str>) -> Option<Markup> {
         "resent" => ("ok", "Sent again: the original keeps its history."),
         "dismissed" => ("ok", "Dismissed: it stays marked on its ticket and has left the Failed deliveries list."),
         "synced" => ("ok", "Templates synced from Meta."),
+        "macro_sent" => ("ok", "Macro applied: its reply is on its way to the customer, and its other actions are done."),
+        "macro_template" => ("ok", "Macro applied: the window is closed, so its approved template was sent instead of the reply; its other actions are done."),
+        "macro_held" => ("ok", "Macro applied: its reply is held and will be delivered when the customer writes again; its other actions are done."),
+        "macro_sms" => ("ok", "Macro applied: the window is closed, so its reply went by SMS; its other actions are done."),
+        "macro_applied" => ("ok", "Macro applied."),
         _ => return None,
     };
     Some(html! { p.notice.(class) role="status" #notice { (text) } })

@@ -18,6 +18,7 @@ use super::components::Actors;
 use super::delivery::Histories;
 use super::event_log::{self, LogContext};
 use super::format;
+use super::macros::{self, MacroRequest};
 use super::picker::{self, PickerRequest};
 use super::render::{self, nav_counts, Nav};
 use super::session::Agent;
@@ -144,32 +145,90 @@ fn business_hours_line(schedule: &Schedule, window_end: Option<Timestamp>, now: 
     }
 }
 
-fn composer(summary: &TicketSummary, agent: &Agent, o: &Outlook, ways: &WaysOut, draft: Option<&str>, picker: &PickerRequest) -> Markup {
+/// Which box of the composer a refused text came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProblemAt {
+    Reply,
+    /// The closed window's box (hold, SMS).
+    Held,
+    Note,
+}
+
+/// Why a text was refused (an unknown placeholder, named), shown at its box with the text kept.
+#[derive(Clone, Debug)]
+pub struct Problem {
+    pub at: ProblemAt,
+    pub message: String,
+}
+
+/// What the ticket page shows besides the ticket itself.
+#[derive(Clone, Debug, Default)]
+pub struct Shown<'a> {
+    /// A notice by its code (`render::notice`).
+    pub notice: Option<&'a str>,
+    /// A notice in words: (good news?, text).
+    pub message: Option<(bool, String)>,
+    /// The reply's text kept: in the reply box while the window is open, else in the ways-out box.
+    pub draft: Option<&'a str>,
+    pub note_draft: Option<&'a str>,
+    pub problem: Option<Problem>,
+    pub picker: PickerRequest,
+    pub macros: MacroRequest,
+}
+
+fn problem_at(problem: Option<&Problem>, at: ProblemAt) -> Option<&str> {
+    problem.filter(|p| p.at == at).map(|p| p.message.as_str())
+}
+
+/// The refusal under a box, which the box names with `aria-describedby`: `lead` ("Not sent"), then why.
+pub fn problem_line(id: &str, lead: &str, message: Option<&str>) -> Markup {
+    html! { @if let Some(m) = message { p.problem id=(id) role="alert" { (lead) ": " (m) } } }
+}
+
+/// The composer: the macro picker, the reply box (or the ways out of a closed window), the template
+/// picker and the note box; `draft` is the reply's text kept (or a chosen macro's reply).
+fn composer(
+    summary: &TicketSummary,
+    agent: &Agent,
+    o: &Outlook,
+    ways: &WaysOut,
+    shown: &Shown<'_>,
+    draft: Option<&str>,
+    macros: Markup,
+) -> Markup {
     let id = summary.ticket.id;
     let open = ways.window_open;
     let closed_ticket = summary.ticket.status == TicketStatus::Closed;
+    let reply_problem = problem_at(shown.problem.as_ref(), ProblemAt::Reply);
+    let note_problem = problem_at(shown.problem.as_ref(), ProblemAt::Note);
     html! {
         section.composer #composer data-state=(if open { "open" } else { "closed" }) aria-labelledby="composer-title" {
             h2 #composer-title { "Reply" }
             @if closed_ticket {
                 p.notice { "This ticket is closed. A new message from the customer opens a follow-up ticket." }
             } @else {
+                (macros)
                 form #reply-form method="post" action={"/tickets/" (id) "/reply"} hidden[!open] {
                     input type="hidden" name="csrf" value=(agent.csrf());
                     label for="reply-body" { "Message to " (summary.contact_name) " on WhatsApp" }
-                    textarea #reply-body name="body" rows="4" maxlength=(MAX_TEXT_CHARS) required disabled[!open] { (draft.filter(|_| open).unwrap_or("")) }
+                    textarea #reply-body name="body" rows="4" maxlength=(MAX_TEXT_CHARS) required disabled[!open]
+                        aria-invalid=[reply_problem.map(|_| "true")] aria-describedby=[reply_problem.map(|_| "reply-problem")] { (draft.filter(|_| open).unwrap_or("")) }
+                    (problem_line("reply-problem", "Not sent", reply_problem))
+                    p.hint #reply-placeholders { "Placeholders such as " code { "{{firstName || there}}" } " or " code { "{{ticket.id}}" } " are filled in when you send." }
                     div.submit-as role="group" aria-label="Send and set the status" {
                         button #send-open type="submit" name="submit_as" value="open" disabled[!open] { "Send" }
                         button #send-pending type="submit" name="submit_as" value="pending" disabled[!open] { "Send as pending" }
                         button #send-solved type="submit" name="submit_as" value="solved" disabled[!open] { "Send as solved" }
                     }
                 }
-                (ways_out::closed_panel(ways, agent, draft.filter(|_| !open)))
-                (picker::picker(o, agent, picker, open))
+                (ways_out::closed_panel(ways, agent, draft.filter(|_| !open), problem_at(shown.problem.as_ref(), ProblemAt::Held)))
+                (picker::picker(o, agent, &shown.picker, open))
                 form #note-form method="post" action={"/tickets/" (id) "/note"} {
                     input type="hidden" name="csrf" value=(agent.csrf());
                     label for="note-body" { "Internal note (agents only; @name notifies a colleague)" }
-                    textarea #note-body name="body" rows="2" maxlength=(MAX_TEXT_CHARS) required {}
+                    textarea #note-body name="body" rows="2" maxlength=(MAX_TEXT_CHARS) required
+                        aria-invalid=[note_problem.map(|_| "true")] aria-describedby=[note_problem.map(|_| "note-problem")] { (shown.note_draft.unwrap_or("")) }
+                    (problem_line("note-problem", "Not added", note_problem))
                     button #add-note type="submit" { "Add note" }
                 }
             }
@@ -232,6 +291,12 @@ pub async fn render_ticket(
     draft: Option<&str>,
     picker: &PickerRequest,
 ) -> Result<Html<String>, WebError> {
+    render_page(state, agent, id, Shown { notice, draft, picker: picker.clone(), ..Shown::default() }).await
+}
+
+/// The ticket page with what `shown` adds: a notice, kept drafts, a refused text's problem, the
+/// template and macro pickers as asked.
+pub async fn render_page(state: &AppState, agent: &Agent, id: i64, shown: Shown<'_>) -> Result<Html<String>, WebError> {
     let summary = state.store.ticket_summary(id).await?.ok_or_else(|| WebError::NotFound(format!("There is no ticket {id}.")))?;
     let outlook = Outlook::load(state, id).await.map_err(|e| reply_error(e, id))?;
     let ways = WaysOut::of(state, &outlook);
@@ -243,6 +308,20 @@ pub async fn render_ticket(
     let counts = nav_counts(state, agent).await?;
     let (agents, names) = Actors::load(state).await?;
     let live = live_part(state, agent, &summary, &names, &ways).await?;
+    // A macro chosen without script (`?macro=`): its reply fills the box, unless a draft is kept.
+    let mut macro_draft = None;
+    let chosen = match shown.macros.chosen {
+        Some(mid) if summary.ticket.status != TicketStatus::Closed => {
+            if shown.draft.is_none() {
+                macro_draft = macros::reply_text(state, agent, &outlook, mid).await?;
+            }
+            Some(macros::chosen_panel(state, agent, &outlook, &ways, mid).await?)
+        }
+        _ => None,
+    };
+    let draft = shown.draft.or(macro_draft.as_deref());
+    let usable = macros::usable(state, agent).await?;
+    let macro_picker = macros::picker(id, &usable, &shown.macros, chosen);
     let t = &summary.ticket;
     let title = format!("#{} {}", t.id, summary.contact_name);
     let content = html! {
@@ -252,11 +331,14 @@ pub async fn render_ticket(
                 p.subject { (t.subject) }
                 span.status.(t.status.as_str()) #ticket-status { (t.status.as_str()) }
             }
-            @if let Some(n) = render::notice(notice) { (n) }
+            @if let Some(n) = render::notice(shown.notice) { (n) }
+            @if let Some((good, text)) = &shown.message {
+                p.notice.ok[*good].bad[!*good] role="status" #notice { (text) }
+            }
             div.ticket-body {
                 div.conversation {
                     div #ticket-live data-live="ticket" data-ticket-id=(t.id) { (live) }
-                    (composer(&summary, agent, &outlook, &ways, draft, picker))
+                    (composer(&summary, agent, &outlook, &ways, &shown, draft, macro_picker))
                 }
                 (side(&summary, agent, &agents))
             }
@@ -268,6 +350,11 @@ pub async fn render_ticket(
 #[derive(Deserialize)]
 pub struct TicketQuery {
     done: Option<String>,
+    /// Open the macro picker, its search, and the chosen macro.
+    macros: Option<String>,
+    mq: Option<String>,
+    #[serde(rename = "macro")]
+    chosen_macro: Option<i64>,
     /// Open the template picker.
     pick: Option<String>,
     tq: Option<String>,
@@ -296,7 +383,8 @@ pub async fn ticket_page(
         replaces: q.replaces,
         problem: None,
     };
-    render_ticket(&state, &agent, id, q.done.as_deref(), None, &picker).await
+    let macros = MacroRequest { open: q.macros.is_some() || q.mq.is_some(), q: q.mq, chosen: q.chosen_macro };
+    render_page(&state, &agent, id, Shown { notice: q.done.as_deref(), picker, macros, ..Shown::default() }).await
 }
 
 /// The live part alone, for the page's script.
@@ -320,6 +408,41 @@ pub struct ReplyForm {
     csrf: String,
     body: String,
     submit_as: Option<String>,
+    /// The macro chosen in the picker: sending applies it, with this reply as reviewed.
+    #[serde(rename = "macro", default, deserialize_with = "empty_as_none")]
+    chosen_macro: Option<i64>,
+}
+
+fn empty_as_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    let raw: Option<String> = Option::deserialize(d)?;
+    match raw.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => v.parse().map(Some).map_err(|_| serde::de::Error::custom(format!("macro: not a macro id: {v:?}"))),
+    }
+}
+
+/// The status a "Send …" button asks for: `open` (plain Send), `pending` or `solved`.
+pub fn submit_as(raw: Option<&str>) -> Result<Option<TicketStatus>, WebError> {
+    match raw {
+        None => Ok(None),
+        Some("open") => Ok(Some(TicketStatus::Open)),
+        Some("pending") => Ok(Some(TicketStatus::Pending)),
+        Some("solved") => Ok(Some(TicketStatus::Solved)),
+        Some(other) => Err(WebError::BadRequest(format!("submit_as: must be open, pending or solved, got {other:?}"))),
+    }
+}
+
+/// The page again with a refused text kept in its box and the problem named there (422).
+pub async fn refused(state: &AppState, agent: &Agent, id: i64, at: ProblemAt, body: &str, message: String) -> Result<Response, WebError> {
+    let body = body.trim();
+    let shown = Shown {
+        draft: (at != ProblemAt::Note).then_some(body),
+        note_draft: (at == ProblemAt::Note).then_some(body),
+        problem: Some(Problem { at, message }),
+        ..Shown::default()
+    };
+    let page = render_page(state, agent, id, shown).await?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
 }
 
 pub async fn reply(
@@ -329,16 +452,22 @@ pub async fn reply(
     Form(f): Form<ReplyForm>,
 ) -> Result<Response, WebError> {
     agent.check_csrf(&f.csrf)?;
-    let submit_as = match f.submit_as.as_deref().unwrap_or("open") {
-        "open" => TicketStatus::Open,
-        "pending" => TicketStatus::Pending,
-        "solved" => TicketStatus::Solved,
-        other => return Err(WebError::BadRequest(format!("submit_as: must be open, pending or solved, got {other:?}"))),
-    };
+    let submit_as = submit_as(Some(f.submit_as.as_deref().unwrap_or("open")))?.unwrap_or(TicketStatus::Open);
+    if let Some(macro_id) = f.chosen_macro {
+        return macros::apply_posted(&state, &agent, id, macro_id, Some(&f.body), Some(submit_as)).await;
+    }
     if f.body.trim().is_empty() {
         return Ok(Redirect::to(&format!("/tickets/{id}?done=empty#composer")).into_response());
     }
-    match replies::post_text_reply(&state, id, &f.body, &agent.actor()).await {
+    let actor = agent.actor();
+    let body = match crate::macros::render_written(&state, id, &f.body, &actor, "body").await {
+        Ok(body) => body,
+        Err(ReplyError::Invalid { field, message }) => {
+            return refused(&state, &agent, id, ProblemAt::Reply, &f.body, format!("{field}: {message}")).await
+        }
+        Err(e) => return Err(super::reply_error(e, id)),
+    };
+    match replies::post_text_reply(&state, id, &body, &actor).await {
         Ok(ReplyOutcome::Queued { .. } | ReplyOutcome::Held { .. }) => {
             let change = TicketChange { status: Some(submit_as), ..TicketChange::default() };
             state.store.update_ticket(id, &change, &agent.actor(), state.clock.now()).await?;
@@ -375,6 +504,18 @@ pub async fn note(State(state): State<AppState>, agent: Agent, Path(id): Path<i6
     }
     if body.contains('\u{0}') {
         return Err(WebError::BadRequest("body: a note must not contain the NUL character (U+0000)".into()));
+    }
+    let rendered = match crate::macros::render_written(&state, id, body, &agent.actor(), "body").await {
+        Ok(rendered) => rendered,
+        Err(ReplyError::Invalid { field, message }) => {
+            return refused(&state, &agent, id, ProblemAt::Note, body, format!("{field}: {message}")).await
+        }
+        Err(e) => return Err(super::reply_error(e, id)),
+    };
+    let body = rendered.trim();
+    if body.is_empty() || body.chars().count() > MAX_TEXT_CHARS {
+        let message = format!("body: with its placeholders filled in, a note must be 1 to {MAX_TEXT_CHARS} characters");
+        return refused(&state, &agent, id, ProblemAt::Note, &f.body, message).await;
     }
     crate::notes::add_note(&state, id, body, &agent.actor(), Some(agent.id())).await?;
     Ok(Redirect::to(&format!("/tickets/{id}?done=noted#composer")).into_response())

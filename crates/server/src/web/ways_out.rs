@@ -15,7 +15,7 @@ use super::format;
 use super::session::Agent;
 use super::{reply_error, WebError};
 use crate::deliveries::{self, ResendAs};
-use crate::replies::{HoldNotice, Outlook, ReplyOutcome, MAX_TEXT_CHARS};
+use crate::replies::{HoldNotice, Outlook, ReplyError, ReplyOutcome, MAX_TEXT_CHARS};
 use crate::AppState;
 
 /// What one ticket can do now about a closed window or a failed message.
@@ -67,13 +67,13 @@ impl WaysOut {
         }
     }
 
-    fn has(&self, step: Fallback) -> bool {
+    pub fn has(&self, step: Fallback) -> bool {
         self.steps.contains(&step)
     }
 }
 
 /// The composer's panel while the window is closed: the reply box and each way out, one click each.
-pub fn closed_panel(w: &WaysOut, agent: &Agent, draft: Option<&str>) -> Markup {
+pub fn closed_panel(w: &WaysOut, agent: &Agent, draft: Option<&str>, problem: Option<&str>) -> Markup {
     let id = w.ticket_id;
     let tz = agent.tz();
     html! {
@@ -88,7 +88,9 @@ pub fn closed_panel(w: &WaysOut, agent: &Agent, draft: Option<&str>) -> Markup {
                 input type="hidden" name="csrf" value=(agent.csrf());
                 @if w.has(Fallback::Hold) || w.has(Fallback::Sms) {
                     label for="held-body" { "Your reply" }
-                    textarea #held-body name="body" rows="3" maxlength=(MAX_TEXT_CHARS) { (draft.unwrap_or("")) }
+                    textarea #held-body name="body" rows="3" maxlength=(MAX_TEXT_CHARS)
+                        aria-invalid=[problem.map(|_| "true")] aria-describedby=[problem.map(|_| "held-problem")] { (draft.unwrap_or("")) }
+                    (super::ticket::problem_line("held-problem", "Not sent", problem))
                 }
                 ol.ways-out #ways-out aria-label="Ways out, in this number's order of preference" {
                     @for step in &w.steps {
@@ -188,13 +190,29 @@ pub struct TextForm {
     body: String,
 }
 
+/// The text of the ways-out box with its placeholders filled in, or the page again (422) with the
+/// text kept and the refused placeholder named.
+async fn written(state: &AppState, agent: &Agent, id: i64, body: &str) -> Result<Result<String, Response>, WebError> {
+    match crate::macros::render_written(state, id, body, &agent.actor(), "body").await {
+        Ok(body) => Ok(Ok(body)),
+        Err(ReplyError::Invalid { field, message }) => {
+            Ok(Err(super::ticket::refused(state, agent, id, super::ticket::ProblemAt::Held, body, format!("{field}: {message}")).await?))
+        }
+        Err(e) => Err(reply_error(e, id)),
+    }
+}
+
 /// `POST /tickets/{id}/hold`.
 pub async fn hold(State(state): State<AppState>, agent: Agent, Path(id): Path<i64>, Form(f): Form<TextForm>) -> Result<Response, WebError> {
     agent.check_csrf(&f.csrf)?;
     if f.body.trim().is_empty() {
         return Ok(Redirect::to(&format!("/tickets/{id}?done=empty#composer")).into_response());
     }
-    match crate::replies::hold_reply(&state, id, &f.body, &agent.actor()).await.map_err(|e| reply_error(e, id))? {
+    let body = match written(&state, &agent, id, &f.body).await? {
+        Ok(body) => body,
+        Err(page) => return Ok(page),
+    };
+    match crate::replies::hold_reply(&state, id, &body, &agent.actor()).await.map_err(|e| reply_error(e, id))? {
         ReplyOutcome::Held { notice: Some(HoldNotice::NotSent { reason }), .. } => {
             tracing::info!(ticket_id = id, %reason, "reply held; its notice template was not sent");
             Ok(Redirect::to(&format!("/tickets/{id}?done=held_no_notice#thread")).into_response())
@@ -212,7 +230,11 @@ pub async fn sms(State(state): State<AppState>, agent: Agent, Path(id): Path<i64
     if f.body.trim().is_empty() {
         return Ok(Redirect::to(&format!("/tickets/{id}?done=empty#composer")).into_response());
     }
-    crate::replies::post_sms(&state, id, &f.body, &agent.actor(), None).await.map_err(|e| reply_error(e, id))?;
+    let body = match written(&state, &agent, id, &f.body).await? {
+        Ok(body) => body,
+        Err(page) => return Ok(page),
+    };
+    crate::replies::post_sms(&state, id, &body, &agent.actor(), None).await.map_err(|e| reply_error(e, id))?;
     Ok(Redirect::to(&format!("/tickets/{id}?done=sms#thread")).into_response())
 }
 

@@ -409,6 +409,28 @@ impl Browser {
         e.send_keys(text).await.unwrap_or_else(|err| panic!("cannot type into {css:?}: {err}"));
     }
 
+    /// Presses keys on whatever has the focus, as a person would (WebDriver actions, so the page's
+    /// own key handlers see them): each of `chord` held down in turn, then all released. `['m']` is
+    /// one key; `[Key::Control.into(), Key::Alt.into(), 'm']` is Ctrl+Alt+M.
+    pub async fn press(&self, chord: &[char]) {
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        let mut keys = KeyActions::new("keyboard".into());
+        for c in chord {
+            keys = keys.then(KeyAction::Down { value: *c });
+        }
+        for c in chord.iter().rev() {
+            keys = keys.then(KeyAction::Up { value: *c });
+        }
+        self.client.perform_actions(keys).await.unwrap_or_else(|e| panic!("cannot press {chord:?}: {e}"));
+    }
+
+    /// Types `text` key by key on whatever has the focus.
+    pub async fn type_keys(&self, text: &str) {
+        for c in text.chars() {
+            self.press(&[c]).await;
+        }
+    }
+
     /// The rendered text of the first element matching `css`.
     pub async fn text(&self, css: &str) -> String {
         self.find(css).await.text().await.unwrap()
