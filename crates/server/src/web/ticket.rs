@@ -129,16 +129,16 @@ fn business_hours_line(schedule: &Schedule, window_end: Option<Timestamp>, now: 
     html! {
         @if hours.closes_outside_business_hours {
             p.hours #window-hours data-outside="true" {
-                "Closes " time datetime=(format::iso(end)) { (schedule.format_relative(end, now)) } ", outside business hours"
+                "Closes " time datetime=(format::iso(end)) title=(format::full_time(end, schedule.time_zone())) { (schedule.format_relative(end, now)) } ", outside business hours"
                 @if hours.business_time_left.is_zero() { "; nobody is at work before then" }
                 @if let Some(open) = back {
-                    "; team back " time datetime=(format::iso(open)) { (schedule.format_relative(open, now)) }
+                    "; team back " time datetime=(format::iso(open)) title=(format::full_time(open, schedule.time_zone())) { (schedule.format_relative(open, now)) }
                 }
                 "."
             }
         } @else if let Some(open) = back {
             p.hours #window-hours data-outside="false" {
-                "Outside business hours now; team back " time datetime=(format::iso(open)) { (schedule.format_relative(open, now)) }
+                "Outside business hours now; team back " time datetime=(format::iso(open)) title=(format::full_time(open, schedule.time_zone())) { (schedule.format_relative(open, now)) }
                 ". Business time left before the window closes: " (format::span(i64::try_from(hours.business_time_left.as_millis()).unwrap_or(i64::MAX))) "."
             }
         }
