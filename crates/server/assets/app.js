@@ -1,5 +1,5 @@
 // Windowdesk's only script: the window countdown, live updates over server-sent events, "Load
-// more", the template picker's filter and live preview, and the macro picker with its shortcut. No framework and no build step. Everything it inserts comes from this desk's own pages,
+// more", the template picker's filter and live preview, the macro picker with its shortcut, and the rule builder. No framework and no build step. Everything it inserts comes from this desk's own pages,
 // where the server has escaped customer content; the script itself only sets text.
 'use strict';
 
@@ -482,6 +482,456 @@
     const picker = document.getElementById('macros');
     if (panel && picker) showMacro(`/tickets/${picker.dataset.ticketId}/macros/${panel.dataset.macroId}/preview`, false);
   }
+
+  // ---- The rule builder (Admin → Rules) ----
+  // The rule lives as JSON in #rule-json (the form posts it, with or without script); the builder
+  // draws rows from it and writes it back on every change. The server checks the draft as the admin
+  // types and names each problem's field path; the script shows it at that row.
+  const ruleForm = document.getElementById('rule-form');
+  if (ruleForm) ruleBuilder(ruleForm);
+
+  function ruleBuilder(form) {
+    const opts = JSON.parse(form.dataset.options || '{}');
+    const csrf = form.querySelector('input[name="csrf"]').value;
+    const jsonBox = document.getElementById('rule-json');
+    const builder = document.getElementById('builder');
+    const statusLine = document.getElementById('rule-status');
+    const save = document.getElementById('rule-save');
+    const dryRunButton = document.getElementById('rule-dry-run');
+    const result = document.getElementById('dry-run-result');
+    let draft;
+    try { draft = JSON.parse(jsonBox.value); } catch (e) { draft = null; }
+    if (!draft || typeof draft !== 'object') return; // the JSON box stays the editor
+    document.getElementById('rule-json-details').open = false;
+    builder.hidden = false;
+    // A new rule's problems are shown once the admin starts; a refused save's at once.
+    let touched = form.dataset.new !== 'true' || !!document.getElementById('rule-errors');
+    let lastErrors = [];
+
+    const IS = [['is', 'is'], ['is_not', 'is not']];
+    const COMPARE = [['less_than', 'less than'], ['more_than', 'more than']];
+    const words = (s) => s.replace(/_/g, ' ');
+    const CONDITIONS = {
+      message_text: { label: 'Message text', ops: [['contains_any', 'contains any of'], ['contains_none', 'contains none of']], list: 'words',
+        hint: 'Words or phrases, separated by commas (case does not matter)' },
+      first_message: { label: 'First message of the ticket', bool: 'value' },
+      within_business_hours: { label: 'Within business hours', bool: 'value' },
+      window: { label: 'Customer window', choice: ['state', [['open', 'open'], ['closed', 'closed']]] },
+      window_time_left: { label: 'Window time left', ops: COMPARE, minutes: true },
+      business_time_left: { label: 'Business time left in the window', ops: COMPARE, minutes: true },
+      window_closes_before_team_is_back: { label: 'Window closes before the team is back', bool: 'value' },
+      time_since_last_customer_message: { label: 'Time since the last customer message', ops: COMPARE, minutes: true },
+      time_since_created: { label: 'Time since the ticket was created', ops: COMPARE, minutes: true },
+      time_since_solved: { label: 'Time since the ticket was solved', ops: COMPARE, minutes: true },
+      status: { label: 'Status', ops: IS, checks: ['values', () => (opts.statuses || []).map((s) => [s, words(s)])] },
+      priority: { label: 'Priority', ops: IS, checks: ['values', () => (opts.priorities || []).map((p) => [p, p])] },
+      tags: { label: 'Tags', ops: [['include_any', 'include any of'], ['include_all', 'include all of'], ['include_none', 'include none of']],
+        list: 'tags', hint: 'Tags, separated by commas' },
+      assignee: { label: 'Assignee', ops: [['is', 'is'], ['is_not', 'is not'], ['unassigned', 'is nobody (unassigned)'], ['assigned', 'is anybody (assigned)']],
+        agent: true },
+      business_number: { label: 'Business number', ops: IS, checks: ['ids', () => (opts.numbers || []).map((n) => [n.id, n.name])] },
+    };
+    const ACTIONS = {
+      reply: 'Reply to the customer', add_tags: 'Add tags', remove_tags: 'Remove tags', set_status: 'Set status',
+      set_priority: 'Set priority', set_assignee: 'Assign to an agent', unassign: 'Unassign', internal_note: 'Add an internal note',
+      notify_agent: 'Notify an agent', send_template: 'Send a template', send_sms: 'Send an SMS', hold_reply: 'Hold a reply until the customer writes',
+    };
+    const CLOSED = [['skip', 'skip it (the ticket says "not sent: window closed")'], ['template', 'send a template instead'],
+      ['hold', 'hold it until the customer writes again'], ['sms', 'send an SMS instead']];
+    const firstAgent = () => ((opts.agents || [])[0] || {}).id || 0;
+
+    function newCondition(field) {
+      const c = CONDITIONS[field];
+      const out = { field };
+      if (c.ops) out.op = c.ops[0][0];
+      if (c.list) out[c.list] = [];
+      if (c.bool) out[c.bool] = true;
+      if (c.choice) out[c.choice[0]] = c.choice[1][0][0];
+      if (c.minutes) out.minutes = 60;
+      if (c.checks) out[c.checks[0]] = [];
+      if (c.agent) out.agent_id = firstAgent();
+      return out;
+    }
+    function newAction(type) {
+      switch (type) {
+        case 'reply': return { type, text: '', when_closed: { kind: 'skip' } };
+        case 'send_template': return { type, name: '', language: 'en', params: {} };
+        case 'send_sms': case 'internal_note': return { type, text: '' };
+        case 'hold_reply': return { type, text: '', hours: 72 };
+        case 'set_status': return { type, status: 'pending' };
+        case 'set_priority': return { type, priority: 'high' };
+        case 'add_tags': case 'remove_tags': return { type, tags: [] };
+        case 'set_assignee': return { type, agent_id: firstAgent() };
+        case 'notify_agent': return { type, agent_id: firstAgent(), text: '' };
+        default: return { type };
+      }
+    }
+
+    // ---- Small DOM helpers ----
+    function el(tag, attrs, ...children) {
+      const node = document.createElement(tag);
+      for (const [k, v] of Object.entries(attrs || {})) {
+        if (v === undefined || v === null || v === false) continue;
+        if (k === 'class') node.className = v;
+        else if (k === 'text') node.textContent = v;
+        else if (k === 'dataset') Object.assign(node.dataset, v);
+        else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
+        else node.setAttribute(k, v === true ? '' : v);
+      }
+      children.flat().forEach((c) => { if (c) node.append(c); });
+      return node;
+    }
+    const idOf = (path) => `rb-${path.replace(/[^a-zA-Z0-9]+/g, '-').replace(/-$/, '')}`;
+    // A labelled field; `path` is its field path in the draft (what the server's errors name).
+    function field(label, path, control, hint) {
+      control.id = idOf(path);
+      control.dataset.path = path;
+      const hintId = hint ? `${control.id}-hint` : null;
+      if (hintId) control.setAttribute('aria-describedby', hintId);
+      return el('div', { class: 'rb-field', dataset: { field: path } },
+        el('label', { for: control.id, text: label }), control, hint ? el('p', { class: 'hint', id: hintId, text: hint }) : null);
+    }
+    function select(options, value, onchange) {
+      const s = el('select', { onchange: (e) => onchange(e.target.value) });
+      options.forEach(([v, label]) => s.append(el('option', { value: String(v), text: label, selected: String(v) === String(value) })));
+      return s;
+    }
+    function text(value, oninput, attrs) {
+      return el('input', Object.assign({ type: 'text', value: value || '', oninput: (e) => oninput(e.target.value) }, attrs || {}));
+    }
+    function area(value, oninput) {
+      const t = el('textarea', { rows: '3', oninput: (e) => oninput(e.target.value) });
+      t.value = value || '';
+      return t;
+    }
+    function number(value, oninput, min, max) {
+      return el('input', { type: 'number', min, max, step: '1', value: String(value ?? ''), class: 'rb-number',
+        oninput: (e) => oninput(e.target.value === '' ? 0 : Number(e.target.value)) });
+    }
+    const splitList = (s) => s.split(',').map((w) => w.trim()).filter((w) => w !== '');
+    function agentSelect(value, onchange) {
+      const agents = (opts.agents || []).map((a) => [a.id, a.name]);
+      return select(agents, value, (v) => onchange(Number(v)));
+    }
+    function checkGroup(legend, path, choices, chosen, onchange) {
+      const set = new Set((chosen || []).map(String));
+      const fs = el('fieldset', { class: 'rb-checks', dataset: { path, field: path } }, el('legend', { text: legend }));
+      fs.id = idOf(path);
+      choices.forEach(([v, label]) => {
+        const id = `${idOf(path)}-${String(v).replace(/[^a-zA-Z0-9]+/g, '-')}`;
+        fs.append(el('span', { class: 'rb-check' },
+          el('input', { type: 'checkbox', id, value: String(v), checked: set.has(String(v)), onchange: () => {
+            const picked = Array.from(fs.querySelectorAll('input:checked')).map((i) => i.value);
+            onchange(picked);
+          } }),
+          el('label', { for: id, class: 'check', text: label })));
+      });
+      if (!choices.length) fs.append(el('p', { class: 'hint', text: 'None to choose from.' }));
+      return fs;
+    }
+    function rowTools(list, index, noun, n) {
+      const move = (to) => { const [item] = list.splice(index, 1); list.splice(to, 0, item); render(); changed(); focusRow(noun, to); };
+      return el('div', { class: 'rb-tools' },
+        el('button', { type: 'button', class: 'quiet small', 'aria-label': `Move ${noun} ${n} up`, disabled: index === 0,
+          onclick: () => move(index - 1), text: '↑' }),
+        el('button', { type: 'button', class: 'quiet small', 'aria-label': `Move ${noun} ${n} down`, disabled: index === list.length - 1,
+          onclick: () => move(index + 1), text: '↓' }),
+        el('button', { type: 'button', class: 'quiet small', 'aria-label': `Remove ${noun} ${n}`,
+          onclick: () => { list.splice(index, 1); render(); changed(); }, text: 'Remove' }));
+    }
+    function focusRow(noun, index) {
+      const row = builder.querySelectorAll(`[data-row="${noun}"]`)[index];
+      const target = row && row.querySelector('select, input, textarea');
+      if (target) target.focus();
+    }
+
+    // ---- Rows ----
+    function conditionRow(list, group, i) {
+      const c = list[i];
+      const path = `conditions.${group}[${i}]`;
+      const def = CONDITIONS[c.field];
+      const row = el('li', { class: 'rb-row', dataset: { row: `condition-${group}`, path } });
+      const set = (k) => (v) => { c[k] = v; changed(); };
+      const head = el('div', { class: 'rb-row-head' },
+        el('span', { class: 'rb-row-title', text: def ? def.label : c.field }), rowTools(list, i, group === 'all' ? 'condition' : 'alternative', i + 1));
+      row.append(head);
+      const body = el('div', { class: 'rb-row-body' });
+      row.append(body);
+      if (!def) { body.append(el('p', { class: 'hint', text: 'Edit this condition in the JSON below.' })); return row; }
+      if (def.ops) {
+        body.append(field('Operator', `${path}.op`, select(def.ops, c.op, (v) => {
+          c.op = v;
+          if (def.agent) { if (v === 'is' || v === 'is_not') c.agent_id = c.agent_id || firstAgent(); else delete c.agent_id; render(); }
+          changed();
+        })));
+      }
+      if (def.list) body.append(field(def.hint, `${path}.${def.list}`, text((c[def.list] || []).join(', '), (v) => { c[def.list] = splitList(v); changed(); })));
+      if (def.bool) body.append(field('Holds when', `${path}.${def.bool}`, select([['true', 'it is'], ['false', 'it is not']], String(c[def.bool]), (v) => { c[def.bool] = v === 'true'; changed(); })));
+      if (def.choice) body.append(field('Is', `${path}.${def.choice[0]}`, select(def.choice[1], c[def.choice[0]], set(def.choice[0]))));
+      if (def.minutes) body.append(field('Minutes', `${path}.minutes`, number(c.minutes, set('minutes'), 1, 43200)));
+      if (def.checks) body.append(checkGroup(def.label, `${path}.${def.checks[0]}`, def.checks[1](), c[def.checks[0]],
+        (picked) => { c[def.checks[0]] = def.checks[0] === 'ids' ? picked.map(Number) : picked; changed(); }));
+      if (def.agent && (c.op === 'is' || c.op === 'is_not')) body.append(field('Agent', `${path}.agent_id`, agentSelect(c.agent_id, set('agent_id'))));
+      return row;
+    }
+
+    function paramsEditor(t, path) {
+      t.params = t.params || {};
+      const wrap = el('div', { class: 'rb-params', dataset: { path: `${path}params`, field: `${path}params` } });
+      const entries = Object.entries(t.params);
+      wrap.append(el('p', { class: 'rb-sub', text: entries.length ? 'Template parameters (placeholders allowed)' : 'No template parameters.' }));
+      entries.forEach(([key, value]) => {
+        const keyInput = text(key, () => {}, { class: 'rb-key', 'aria-label': `Name of parameter ${key}` });
+        keyInput.addEventListener('change', (e) => {
+          const fresh = {};
+          for (const [k, v] of Object.entries(t.params)) fresh[k === key ? e.target.value : k] = v;
+          t.params = fresh; render(); changed();
+        });
+        wrap.append(el('div', { class: 'rb-param' }, keyInput,
+          field(`Parameter {{${key}}}`, `${path}params.${key}`, text(value, (v) => { t.params[key] = v; changed(); })),
+          el('button', { type: 'button', class: 'quiet small', 'aria-label': `Remove parameter ${key}`, text: 'Remove',
+            onclick: () => { delete t.params[key]; render(); changed(); } })));
+      });
+      wrap.append(el('button', { type: 'button', class: 'quiet small', id: `${idOf(`${path}params`)}-add`, text: 'Add a parameter', onclick: () => {
+        let n = 1; while (Object.prototype.hasOwnProperty.call(t.params, String(n))) n += 1;
+        t.params[String(n)] = ''; render(); changed();
+      } }));
+      return wrap;
+    }
+    function templateFields(t, path, body) {
+      const list = `rb-templates`;
+      body.append(field('Template name', `${path}name`, text(t.name, (v) => { t.name = v; changed(); }, { list })));
+      body.append(field('Language', `${path}language`, text(t.language, (v) => { t.language = v; changed(); }, { class: 'rb-short' })));
+      body.append(paramsEditor(t, path));
+    }
+
+    function actionRow(list, i) {
+      const a = list[i];
+      const path = `actions[${i}]`;
+      const row = el('li', { class: 'rb-row', dataset: { row: 'action', path } });
+      const set = (k) => (v) => { a[k] = v; changed(); };
+      row.append(el('div', { class: 'rb-row-head' }, el('span', { class: 'rb-row-title', text: `${i + 1}. ${ACTIONS[a.type] || a.type}` }), rowTools(list, i, 'action', i + 1)));
+      const body = el('div', { class: 'rb-row-body' });
+      row.append(body);
+      const textHint = 'Placeholders such as {{ticket.id}} or {{firstName || there}} are filled in when it runs.';
+      switch (a.type) {
+        case 'reply': {
+          body.append(field('Reply text', `${path}.text`, area(a.text, set('text')), textHint));
+          a.when_closed = a.when_closed || { kind: 'skip' };
+          const wc = a.when_closed;
+          body.append(field('When the window is closed', `${path}.when_closed`, select(CLOSED, wc.kind, (v) => {
+            a.when_closed = v === 'template' ? { kind: v, name: '', language: 'en', params: {} } : v === 'sms' ? { kind: v, text: a.text || '' } : { kind: v };
+            render(); changed();
+          })));
+          if (wc.kind === 'template') templateFields(wc, `${path}.when_closed.`, body);
+          if (wc.kind === 'sms') body.append(field('SMS text', `${path}.when_closed.text`, area(wc.text, (v) => { wc.text = v; changed(); })));
+          break;
+        }
+        case 'send_template': templateFields(a, `${path}.`, body); break;
+        case 'send_sms': body.append(field('SMS text', `${path}.text`, area(a.text, set('text')), textHint)); break;
+        case 'hold_reply':
+          body.append(field('Reply text', `${path}.text`, area(a.text, set('text')), textHint));
+          body.append(field('Hours it waits for the customer', `${path}.hours`, number(a.hours, set('hours'), 1, 720)));
+          break;
+        case 'set_status': body.append(field('Status', `${path}.status`, select((opts.statuses || []).map((s) => [s, words(s)]), a.status, set('status')))); break;
+        case 'set_priority': body.append(field('Priority', `${path}.priority`, select((opts.priorities || []).map((p) => [p, p]), a.priority, set('priority')))); break;
+        case 'add_tags': case 'remove_tags':
+          body.append(field('Tags, separated by commas', `${path}.tags`, text((a.tags || []).join(', '), (v) => { a.tags = splitList(v); changed(); })));
+          break;
+        case 'set_assignee': body.append(field('Agent', `${path}.agent_id`, agentSelect(a.agent_id, set('agent_id')))); break;
+        case 'unassign': body.append(el('p', { class: 'hint', text: 'Removes the ticket\'s assignee.' })); break;
+        case 'internal_note': body.append(field('Note', `${path}.text`, area(a.text, set('text')), textHint)); break;
+        case 'notify_agent':
+          body.append(field('Agent', `${path}.agent_id`, agentSelect(a.agent_id, set('agent_id'))));
+          body.append(field('Message', `${path}.text`, area(a.text, set('text')), textHint));
+          break;
+        default: body.append(el('p', { class: 'hint', text: 'Edit this action in the JSON below.' }));
+      }
+      return row;
+    }
+
+    function adder(id, label, choices, onadd) {
+      const s = select(choices, choices[0][0], () => {});
+      s.id = id;
+      return el('div', { class: 'rb-add' }, el('label', { for: id, text: label }), s,
+        el('button', { type: 'button', class: 'alt', id: `${id}-button`, text: 'Add', onclick: () => onadd(s.value) }));
+    }
+
+    // ---- The whole builder ----
+    function render() {
+      draft.conditions = draft.conditions || {};
+      const conds = draft.conditions;
+      conds.all = conds.all || [];
+      conds.any = conds.any || [];
+      draft.actions = draft.actions || [];
+      const events = opts.events || [];
+      const eventHint = () => ((events.find((e) => e.value === draft.event) || {}).hint || '');
+      const basics = el('fieldset', { class: 'rb-basics' }, el('legend', { text: 'Rule' }),
+        field('Name', 'name', text(draft.name, (v) => { draft.name = v; changed(); }, { maxlength: '200' })),
+        el('div', { class: 'rb-inline' },
+          field('Runs when', 'event', select(events.map((e) => [e.value, e.label]), draft.event, (v) => {
+            draft.event = v; document.getElementById('rb-event-hint').textContent = eventHint(); changed();
+          })),
+          field('Position', 'position', number(draft.position, (v) => { draft.position = v; changed(); }))),
+        el('p', { class: 'hint', id: 'rb-event-hint', text: eventHint() }),
+        el('p', { class: 'rb-checkline' },
+          el('input', { type: 'checkbox', id: 'rb-enabled', checked: draft.enabled !== false, onchange: (e) => { draft.enabled = e.target.checked; changed(); } }),
+          el('label', { for: 'rb-enabled', class: 'check', text: 'Switched on' })),
+        el('p', { class: 'rb-checkline' },
+          el('input', { type: 'checkbox', id: 'rb-once', checked: !!draft.once_per_episode, 'aria-describedby': 'rb-once-hint',
+            onchange: (e) => { draft.once_per_episode = e.target.checked; changed(); } }),
+          el('label', { for: 'rb-once', class: 'check', text: 'Once per window episode' }),
+          el('span', { class: 'hint', id: 'rb-once-hint', text: ' — three messages sent together get one answer' })));
+      const fieldChoices = Object.entries(CONDITIONS).map(([k, c]) => [k, c.label]);
+      const condGroup = (group, legend, empty) => el('fieldset', { class: 'rb-group', id: `rb-${group}`, dataset: { path: group === 'all' ? 'conditions' : `conditions.${group}` } },
+        el('legend', { text: legend }),
+        conds[group].length ? el('ol', { class: 'rb-rows' }, conds[group].map((_, i) => conditionRow(conds[group], group, i))) : el('p', { class: 'hint', text: empty }),
+        adder(`add-${group}-field`, 'Add a condition', fieldChoices, (f) => { conds[group].push(newCondition(f)); render(); changed(); focusRow(`condition-${group}`, conds[group].length - 1); }));
+      const actions = el('fieldset', { class: 'rb-group', id: 'rb-actions', dataset: { path: 'actions' } },
+        el('legend', { text: 'Then do this, in order' }),
+        draft.actions.length ? el('ol', { class: 'rb-rows' }, draft.actions.map((_, i) => actionRow(draft.actions, i))) : el('p', { class: 'hint', text: 'No actions yet: a rule needs at least one.' }),
+        adder('add-action-type', 'Add an action', Object.entries(ACTIONS), (t) => { draft.actions.push(newAction(t)); render(); changed(); focusRow('action', draft.actions.length - 1); }));
+      const datalist = el('datalist', { id: 'rb-templates' }, (opts.templates || []).map((t) => el('option', { value: t.name, text: `${t.name} (${t.language})` })));
+      builder.replaceChildren(basics,
+        condGroup('all', 'When all of these hold', 'No conditions: the rule runs on every such event.'),
+        condGroup('any', 'And at least one of these (if any are listed)', 'None listed.'),
+        actions, datalist);
+      showErrors(lastErrors);
+    }
+
+    // ---- Validation as you type ----
+    function writeJson() { jsonBox.value = JSON.stringify(draft, null, 2); }
+    let checkSeq = 0;
+    function changed() {
+      touched = true;
+      writeJson();
+      save.disabled = true;
+      dryRunButton.disabled = true;
+      statusLine.textContent = 'Checking…';
+      soon('rule-check', check);
+    }
+    async function postJson(url) {
+      return fetch(url, { method: 'POST', credentials: 'same-origin',
+        headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'X-CSRF-Token': csrf }, body: jsonBox.value });
+    }
+    async function check() {
+      checkSeq += 1;
+      const mine = checkSeq;
+      let answer;
+      try {
+        const res = await postJson(form.dataset.check);
+        if (!res.ok) throw new Error(`the desk answered ${res.status}`);
+        answer = await res.json();
+      } catch (e) {
+        if (mine === checkSeq) statusLine.textContent = `Could not check the rule (${e.message}); it is checked again when you save.`;
+        save.disabled = false;
+        return;
+      }
+      if (mine !== checkSeq) return;
+      lastErrors = answer.errors || [];
+      showErrors(lastErrors);
+      save.disabled = !answer.ok;
+      dryRunButton.disabled = !answer.ok;
+      form.dataset.checked = String(mine);
+      form.dataset.valid = answer.ok ? 'true' : 'false';
+    }
+    // The element a path names, or the nearest one above it (`actions[0].tags[1]` → `actions[0].tags`).
+    function targetOf(path) {
+      let p = path;
+      while (p) {
+        const found = builder.querySelector(`[data-path="${CSS.escape(p)}"]`);
+        if (found) return found;
+        const cut = Math.max(p.lastIndexOf('.'), p.lastIndexOf('['));
+        p = cut > 0 ? p.slice(0, cut) : '';
+      }
+      return null;
+    }
+    function showErrors(errors) {
+      builder.querySelectorAll('.rb-error').forEach((n) => n.remove());
+      builder.querySelectorAll('[aria-invalid]').forEach((n) => n.removeAttribute('aria-invalid'));
+      builder.querySelectorAll('[data-error-for]').forEach((n) => {
+        const ids = (n.getAttribute('aria-describedby') || '').split(' ').filter((x) => x && !x.startsWith('rb-err-'));
+        if (ids.length) n.setAttribute('aria-describedby', ids.join(' ')); else n.removeAttribute('aria-describedby');
+        delete n.dataset.errorFor;
+      });
+      const serverBox = document.getElementById('rule-errors');
+      if (serverBox && touched) serverBox.remove();
+      const shown = touched ? errors : [];
+      shown.forEach((err, n) => {
+        const target = targetOf(err.path) || builder.querySelector('.rb-basics');
+        const id = `rb-err-${n}`;
+        const note = el('p', { class: 'rb-error', id, dataset: { errorPath: err.path } },
+          err.path ? el('strong', { text: `${err.path}: ` }) : null, err.message);
+        if (target.matches('input, select, textarea')) {
+          target.setAttribute('aria-invalid', 'true');
+          target.setAttribute('aria-describedby', `${target.getAttribute('aria-describedby') || ''} ${id}`.trim());
+          target.dataset.errorFor = '1';
+          (target.closest('.rb-field') || target.parentNode).append(note);
+        } else if (target.matches('fieldset')) {
+          target.querySelector('legend').after(note);
+        } else {
+          target.append(note);
+        }
+      });
+      if (!errors.length) statusLine.textContent = 'No problems: ready to save.';
+      else if (!touched) statusLine.textContent = 'Name the rule, pick its event, and add what it does; problems are shown as you go.';
+      else statusLine.textContent = errors.length === 1 ? '1 problem to fix before saving.' : `${errors.length} problems to fix before saving.`;
+    }
+
+    // The JSON box: what a power user writes there becomes the builder's rule when they leave it.
+    jsonBox.addEventListener('change', () => {
+      let parsed;
+      try { parsed = JSON.parse(jsonBox.value); } catch (e) {
+        statusLine.textContent = `The JSON is not valid (${e.message}); the builder keeps the rule as it was.`;
+        save.disabled = true;
+        return;
+      }
+      if (!parsed || typeof parsed !== 'object') return;
+      draft = parsed;
+      render();
+      touched = true;
+      soon('rule-check', check);
+    });
+
+    // The dry run: in place, without leaving the page.
+    dryRunButton.addEventListener('click', async (e) => {
+      e.preventDefault();
+      dryRunButton.setAttribute('aria-busy', 'true');
+      result.replaceChildren(el('p', { text: 'Checking the newest tickets…' }));
+      let res;
+      try { res = await postJson(form.dataset.dryRun); } catch (err) { res = null; }
+      dryRunButton.removeAttribute('aria-busy');
+      if (!res) { result.replaceChildren(el('p', { class: 'error', text: 'The dry run could not reach the desk.' })); return; }
+      const answer = await res.json();
+      if (!res.ok) {
+        lastErrors = answer.errors || [];
+        touched = true;
+        showErrors(lastErrors);
+        result.replaceChildren(el('p', { class: 'error', text: 'Fix the problems above first.' }));
+        return;
+      }
+      const n = answer.matches.length;
+      const summary = el('p', { id: 'dry-run-summary', text: `Checked the ${answer.checked} newest tickets as if the event happened now: ${n === 0 ? 'none would match.' : n === 1 ? '1 would match.' : `${n} would match.`}` });
+      const items = answer.matches.map((m) => el('li', {},
+        el('a', { href: `/tickets/${m.ticket_id}`, text: `#${m.ticket_id} ${m.subject}` }), ' ',
+        el('span', { class: `status ${m.status}`, text: m.status })));
+      result.replaceChildren(summary, n ? el('ul', { class: 'dry-run-matches', id: 'dry-run-matches' }, items) : '',
+        el('p', { class: 'hint', text: 'Nothing was sent or changed.' }));
+      announce(summary.textContent);
+    });
+
+    render();
+    writeJson();
+    save.disabled = true;
+    dryRunButton.disabled = true;
+    check();
+  }
+
+  // Deleting asks first.
+  document.addEventListener('submit', (e) => {
+    const msg = e.target.dataset && e.target.dataset.confirm;
+    if (msg && !window.confirm(msg)) { e.preventDefault(); e.stopImmediatePropagation(); }
+  }, true);
 
   // ---- Forms: no double sends ----
   document.addEventListener('submit', (e) => {

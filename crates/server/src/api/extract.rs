@@ -70,11 +70,17 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
         if !value.is_object() {
             return Err(ApiError::BadRequest("the body must be a JSON object".into()));
         }
-        if let Some(field) = nul_in(&value, "") {
-            return Err(ApiError::invalid(field, NUL));
-        }
-        serde_path_to_error::deserialize(value).map(ApiJson).map_err(|e| field_error(e, "body"))
+        from_value(value).map(ApiJson)
     }
+}
+
+/// A JSON object already parsed, deserialized as [`ApiJson`] does: a string holding U+0000 or a
+/// field of the wrong shape is 422 `invalid` naming the field. For pages that post JSON too.
+pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
+    if let Some(field) = nul_in(&value, "") {
+        return Err(ApiError::invalid(field, NUL));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| field_error(e, "body"))
 }
 
 /// Query parameters, deserialized with errors that name the parameter. Unknown parameters are ignored;

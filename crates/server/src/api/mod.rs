@@ -54,6 +54,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(macros::get_macro, macros::put_macro, macros::delete_macro))
         .routes(routes!(macros::apply_macro))
         .routes(routes!(rules::list_rules, rules::post_rule))
+        .routes(routes!(rules::dry_run_rule))
         .routes(routes!(rules::get_rule, rules::put_rule, rules::delete_rule))
         .routes(routes!(media::get_media))
         .routes(routes!(agents::list_agents, agents::post_agent))

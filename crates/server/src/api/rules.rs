@@ -1,6 +1,7 @@
 //! Rules (SPEC 10, issue 13 item 7): triggers and automations, listed in the order they run, created,
 //! replaced, switched on and off, and deleted. A rule is refused with 422 naming the field path and
-//! the problem (`actions[0].text: unknown placeholder {{ticket.idd}} at character 8`).
+//! the problem (`actions[0].text: unknown placeholder {{ticket.idd}} at character 8`). A draft can be
+//! tried first: the dry run says which of the newest tickets it would match.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -152,4 +153,67 @@ pub async fn delete_rule(State(state): State<AppState>, _caller: ApiCaller, Path
         return Err(not_found(id));
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A ticket a dry run matched.
+#[derive(Serialize, ToSchema)]
+pub struct DryRunMatchOut {
+    pub ticket_id: i64,
+    pub subject: String,
+    /// `new`, `open`, `pending`, `on_hold`, `solved` or `closed`.
+    pub status: String,
+}
+
+/// Which of the newest tickets a rule would match, as if its event happened on each of them now.
+#[derive(Serialize, ToSchema)]
+pub struct DryRunOut {
+    /// How many tickets were checked: the 100 newest, or every ticket when there are fewer.
+    pub checked: usize,
+    /// The tickets the rule matches, newest first.
+    pub matches: Vec<DryRunMatchOut>,
+}
+
+impl From<crate::rules::dry_run::DryRun> for DryRunOut {
+    fn from(run: crate::rules::dry_run::DryRun) -> Self {
+        DryRunOut {
+            checked: run.checked,
+            matches: run
+                .matches
+                .into_iter()
+                .map(|m| DryRunMatchOut { ticket_id: m.ticket_id, subject: m.subject, status: m.status.as_str().to_owned() })
+                .collect(),
+        }
+    }
+}
+
+/// A dry run's answer, or the refusal of its draft as 422 naming the field.
+pub async fn dry_run_of(state: &AppState, draft: &RuleDraft) -> Result<DryRunOut, ApiError> {
+    use crate::rules::dry_run::{dry_run, DryRunError};
+    match dry_run(state, draft).await {
+        Ok(run) => Ok(run.into()),
+        Err(DryRunError::Invalid(e)) => Err(invalid(e)),
+        Err(DryRunError::Store(e)) => Err(match e.downcast::<windowdesk_store::StoreError>() {
+            Ok(store) => store.into(),
+            Err(other) => ApiError::Internal(other.to_string()),
+        }),
+    }
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/rules/dry-run", tag = "rules",
+    request_body(content = Object, description = "A rule, as for `POST /api/v1/rules`. It is validated, not stored, and evaluated \
+        against the 100 newest tickets as if its event happened on each of them now (a switched-off rule as if it were on). \
+        Message conditions see the ticket's latest customer message; `first_message` holds when it is the ticket's only one. \
+        Nothing is sent, recorded or changed."),
+    responses(
+        (status = 200, description = "The tickets the rule would match, and how many were checked", body = DryRunOut),
+        (status = 422, description = "A field is invalid; `details.field` names its path (`actions[0].text`)", body = super::error::ErrorBody),
+    )
+)]
+pub async fn dry_run_rule(
+    State(state): State<AppState>,
+    _caller: ApiCaller,
+    ApiJson(draft): ApiJson<RuleDraft>,
+) -> Result<Json<DryRunOut>, ApiError> {
+    Ok(Json(dry_run_of(&state, &draft).await?))
 }

@@ -1,10 +1,12 @@
 //! Rules (SPEC 10, issue 13): how the server stores the core's rules, the one-time seeding of the
-//! shipped defaults, and the worker that runs triggers ([`worker`]) and their actions ([`run`]).
+//! shipped defaults, the worker that runs triggers ([`worker`]) and their actions ([`run`]), and the
+//! rule builder's [`dry_run`].
 //!
 //! A rule is stored as its [`RuleDraft`] JSON (texts as written), only after
 //! [`RuleDraft::validate`] accepted it, so every stored rule is one the core can run; reading it back
 //! validates again, which turns the texts into parsed placeholders.
 
+pub mod dry_run;
 pub mod facts;
 pub mod run;
 pub mod worker;

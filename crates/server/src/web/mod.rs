@@ -23,6 +23,7 @@ pub mod macros;
 pub mod numbers;
 pub mod picker;
 pub mod render;
+pub mod rules;
 pub mod session;
 pub mod templates;
 pub mod thread;
@@ -97,6 +98,13 @@ pub fn router() -> Router<AppState> {
         .route("/admin/hours/{id}/import", post(hours::import))
         .route("/admin/hours/{id}/import/remove", post(hours::remove_import))
         .route("/admin/hours/numbers/{id}", post(hours::assign))
+        .route("/admin/rules", get(rules::rules_page).post(rules::create))
+        .route("/admin/rules/new", get(rules::new_page))
+        .route("/admin/rules/check", post(rules::check))
+        .route("/admin/rules/dry-run", post(rules::dry_run))
+        .route("/admin/rules/{id}", get(rules::edit_page).post(rules::update))
+        .route("/admin/rules/{id}/enabled", post(rules::set_enabled))
+        .route("/admin/rules/{id}/delete", post(rules::delete))
         .route("/admin/numbers", get(numbers::numbers_page))
         .route("/admin/numbers/{id}", post(numbers::save_number))
         .route("/admin/templates", get(templates::templates_page))

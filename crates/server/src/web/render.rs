@@ -63,6 +63,7 @@ pub enum Nav {
     Agents,
     Numbers,
     Hours,
+    Rules,
     Templates,
 }
 
@@ -101,6 +102,7 @@ pub fn page(agent: &Agent, title: &str, nav: Nav, counts: &NavCounts, now: Times
                         a href="/admin/agents" aria-current=[current(Nav::Agents)] { "Agents" }
                         a href="/admin/numbers" aria-current=[current(Nav::Numbers)] { "Numbers" }
                         a href="/admin/hours" aria-current=[current(Nav::Hours)] { "Hours" }
+                        a href="/admin/rules" aria-current=[current(Nav::Rules)] { "Rules" }
                         a href="/admin/templates" aria-current=[current(Nav::Templates)] { "Templates" }
                     }
                     form.inline method="post" action="/logout" {
@@ -182,6 +184,7 @@ pub fn notice(code: Option<&str>) -> Option<Markup> {
         ),
         "empty" => ("bad", "Write something first."),
         "saved" => ("ok", "Saved."),
+        "deleted" => ("ok", "Deleted."),
         "held" => ("ok", "Reply held: it will be delivered when the customer writes again."),
         "held_no_notice" => (
             "bad",
