@@ -5,8 +5,8 @@
 #   bench/triggers.sh sqlite|postgres
 #
 # Phase A: no rules. Phase B: 50 triggers on `message_received` (rules on words in the message, its
-# status and tags, business hours and the window), five of which match the generated messages and
-# tag the ticket. Each phase runs a closed-loop throughput test and an open-loop test at
+# status and tags, business hours and the window), BENCH_FIRING of which (default 5, at most 5) match
+# every generated message and tag the ticket; the others are evaluated and do not match. Each phase runs a closed-loop throughput test and an open-loop test at
 # BENCH_RATE requests/s (default 2,000), then waits until the rules worker has looked at every event.
 set -euo pipefail
 backend=${1:-sqlite}; shift || true
@@ -90,12 +90,12 @@ echo "## A: no rules"
 phase none
 
 # 50 triggers: the loadgen's messages read "Hello, I have a question about order N. When will it arrive?"
-python3 - "$api" "$token" <<'PY'
+python3 - "$api" "$token" "${BENCH_FIRING:-5}" <<'PY'
 import json, sys, urllib.request
-api, token = sys.argv[1], sys.argv[2]
+api, token, firing = sys.argv[1], sys.argv[2], int(sys.argv[3])
 words = ["refund", "invoice", "cancel", "broken", "login", "password", "complaint", "discount", "urgent", "warranty"]
 for i in range(50):
-    matching = i % 10 == 0  # five rules match every generated message
+    matching = i < firing * 10 and i % 10 == 0  # BENCH_FIRING rules (default 5) match every generated message
     word = "arrive" if matching else words[i % len(words)]
     rule = {
         "name": f"Route {word} #{i}", "position": i, "event": "message_received",
@@ -116,7 +116,7 @@ for i in range(50):
     req = urllib.request.Request(f"{api}/rules", data=json.dumps(rule).encode(), method="POST",
                                  headers={"Authorization": f"Bearer {token}", "content-type": "application/json"})
     urllib.request.urlopen(req).read()
-print("created 50 triggers")
+print(f"created 50 triggers, {firing} of them matching every message")
 PY
 echo "## B: 50 triggers"
 phase rules
