@@ -32,7 +32,7 @@ fn fifty_rules() -> Vec<Rule> {
                     {"field": "tags", "op": "include_none", "tags": ["vip", format!("handled-{i}")]},
                 ],
                 "any": [
-                    {"field": "within_business_hours", "value": i % 2 == 0},
+                    {"field": "within_business_hours", "value": i % 2 == 1},
                     {"field": "window_time_left", "op": "less_than", "minutes": 60},
                     {"field": "priority", "op": "is", "values": ["high", "urgent"]},
                 ]

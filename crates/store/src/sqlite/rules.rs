@@ -62,11 +62,13 @@ fn queue_source(c: &Connection, ticket_id: i64, source: &str, source_id: i64) ->
                 "SELECT EXISTS (SELECT 1 FROM messages WHERE ticket_id = ?1 AND direction = 'inbound' AND kind <> 'reaction' AND id < ?2)",
             )?
             .query_row(params![ticket_id, id], |r| r.get::<_, bool>(0))?;
-        // Along tickets_identity and messages_ticket: the identity's tickets, then their messages.
+        // The identity's tickets (tickets_identity), then their messages (messages_ticket_thread).
+        // CROSS JOIN fixes that order and `+` keeps the planner off messages_wamid: left to itself
+        // it walks every message of the business number for each event.
         let previous: Option<i64> = c
             .prepare_cached(
-                "SELECT max(m.sent_at) FROM tickets t JOIN messages m ON m.ticket_id = t.id
-                 WHERE t.identity_id = ?1 AND m.business_number_id = ?2 AND m.direction = 'inbound'
+                "SELECT max(m.sent_at) FROM tickets t CROSS JOIN messages m ON m.ticket_id = t.id
+                 WHERE t.identity_id = ?1 AND +m.business_number_id = ?2 AND m.direction = 'inbound'
                    AND (m.sent_at < ?3 OR (m.sent_at = ?3 AND m.id < ?4))",
             )?
             .query_row(params![identity_id, bn, sent_at, id], |r| r.get(0))?;
