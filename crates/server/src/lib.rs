@@ -12,6 +12,7 @@ pub mod directory;
 pub mod dispatcher;
 pub mod error;
 pub mod events;
+pub mod field_changes;
 pub mod hours;
 pub mod hours_import;
 pub mod macros;

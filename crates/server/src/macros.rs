@@ -17,8 +17,9 @@ use windowdesk_core::macros::{Macro, MacroDraft};
 use windowdesk_core::placeholder::{PlaceholderContext, PlaceholderError, Text};
 use windowdesk_core::rules::{Action, ClosedWindow};
 use windowdesk_core::template::{ParamValue, TemplateParams};
-use windowdesk_store::{MacroRow, TicketChange};
+use windowdesk_store::MacroRow;
 
+use crate::field_changes::FieldChanges;
 use crate::replies::{self, Outlook, ReplyError, ReplyOutcome, TemplateSend};
 use crate::AppState;
 
@@ -156,14 +157,16 @@ pub async fn apply_reviewed(
     o.writable()?;
     let values = placeholder_context(state, &o, who.agent_name).await;
     let mut applied = Applied { reply: None, actions: Vec::new() };
-    let mut change = TicketChange::default();
-    let mut changed: Vec<&'static str> = Vec::new();
+    let mut fields = FieldChanges::default();
     // The agent wrote a reply and chose a macro without one: their reply goes too, never dropped.
     if let (Some((body, parsed)), None) = (&reviewed, m.reply()) {
         let text = parsed.as_ref().map_or_else(|| (*body).to_owned(), |p| render(p, &values));
         applied.reply = Some(send_reply(state, ticket_id, &text, &ClosedWindow::Skip, &values, who.author).await);
     }
     for action in &m.actions {
+        if fields.add(action) {
+            continue;
+        }
         match action {
             Action::Reply { text, when_closed } => {
                 let text = match &reviewed {
@@ -172,30 +175,6 @@ pub async fn apply_reviewed(
                     None => render(text, &values),
                 };
                 applied.reply = Some(send_reply(state, ticket_id, &text, when_closed, &values, who.author).await);
-            }
-            Action::SetStatus { status } => {
-                change.status = Some(*status);
-                changed.push(action.kind());
-            }
-            Action::SetPriority { priority } => {
-                change.priority = Some(*priority);
-                changed.push(action.kind());
-            }
-            Action::AddTags { tags } => {
-                change.add_tags.extend(tags.iter().cloned());
-                changed.push(action.kind());
-            }
-            Action::RemoveTags { tags } => {
-                change.remove_tags.extend(tags.iter().cloned());
-                changed.push(action.kind());
-            }
-            Action::SetAssignee { agent_id } => {
-                change.assignee_id = Some(Some(*agent_id));
-                changed.push(action.kind());
-            }
-            Action::Unassign => {
-                change.assignee_id = Some(None);
-                changed.push(action.kind());
             }
             Action::InternalNote { text } => {
                 let body = render(text, &values);
@@ -210,16 +189,8 @@ pub async fn apply_reviewed(
             }),
         }
     }
-    if !changed.is_empty() {
-        let done = state.store.update_ticket(ticket_id, &change, who.author, state.clock.now()).await;
-        let error = match &done {
-            Ok(Some(_)) => None,
-            Ok(None) => Some(format!("ticket {ticket_id} does not exist")),
-            Err(e) => Some(e.to_string()),
-        };
-        for kind in changed {
-            applied.actions.push(ActionDone { action: kind, ok: error.is_none(), error: error.clone() });
-        }
+    for (kind, error) in fields.apply(state, ticket_id, who.author).await {
+        applied.actions.push(ActionDone { action: kind, ok: error.is_none(), error });
     }
     state.events.ticket(ticket_id);
     Ok(applied)

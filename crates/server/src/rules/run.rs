@@ -12,8 +12,8 @@ use serde::Serialize;
 use windowdesk_core::placeholder::PlaceholderContext;
 use windowdesk_core::rules::{plan_send, Action, PlannedSend};
 use windowdesk_core::{Rule, RuleContext};
-use windowdesk_store::TicketChange;
 
+use crate::field_changes::FieldChanges;
 use crate::replies::{self, Outlook, ReplyError, ReplyOutcome, TemplateSend};
 use crate::AppState;
 
@@ -55,44 +55,32 @@ pub async fn run_firing(state: &AppState, run: &RuleRun<'_>) -> Vec<ActionOutcom
         }
     };
     let mut outcomes = Vec::new();
-    let mut change = TicketChange::default();
-    let mut changed: Vec<&'static str> = Vec::new();
+    let mut fields = FieldChanges::default();
     for action in &run.rule.actions {
         let Some(values) = &values else {
             outcomes.push(ActionOutcome::failed(action.kind(), "the ticket could not be read"));
             continue;
         };
+        if let Action::SetAssignee { agent_id } = action {
+            if let Err(why) = agent_exists(state, *agent_id).await {
+                outcomes.push(ActionOutcome::failed(action.kind(), why));
+                continue;
+            }
+        }
+        if fields.add(action) {
+            continue;
+        }
         match action {
             Action::Reply { .. } | Action::SendTemplate(_) | Action::SendSms { .. } | Action::HoldReply { .. } => {
                 outcomes.push(send(state, run, action, values, &author).await);
             }
-            Action::SetStatus { status } => {
-                change.status = Some(*status);
-                changed.push(action.kind());
-            }
-            Action::SetPriority { priority } => {
-                change.priority = Some(*priority);
-                changed.push(action.kind());
-            }
-            Action::AddTags { tags } => {
-                change.add_tags.extend(tags.iter().cloned());
-                changed.push(action.kind());
-            }
-            Action::RemoveTags { tags } => {
-                change.remove_tags.extend(tags.iter().cloned());
-                changed.push(action.kind());
-            }
-            Action::SetAssignee { agent_id } => match agent_exists(state, *agent_id).await {
-                Ok(()) => {
-                    change.assignee_id = Some(Some(*agent_id));
-                    changed.push(action.kind());
-                }
-                Err(why) => outcomes.push(ActionOutcome::failed(action.kind(), why)),
-            },
-            Action::Unassign => {
-                change.assignee_id = Some(None);
-                changed.push(action.kind());
-            }
+            // Gathered into `fields` above and applied together below.
+            Action::SetStatus { .. }
+            | Action::SetPriority { .. }
+            | Action::AddTags { .. }
+            | Action::RemoveTags { .. }
+            | Action::SetAssignee { .. }
+            | Action::Unassign => {}
             Action::InternalNote { text } => {
                 let body = text.render(values);
                 let done = state.store.add_note(ticket_id, &body, &author, &[], state.clock.now()).await;
@@ -120,19 +108,11 @@ pub async fn run_firing(state: &AppState, run: &RuleRun<'_>) -> Vec<ActionOutcom
             }
         }
     }
-    if !changed.is_empty() {
-        let done = state.store.update_ticket(ticket_id, &change, &author, state.clock.now()).await;
-        let error = match &done {
-            Ok(Some(_)) => None,
-            Ok(None) => Some(format!("ticket {ticket_id} does not exist")),
-            Err(e) => Some(e.to_string()),
-        };
-        for kind in changed {
-            outcomes.push(match &error {
-                None => ActionOutcome::ok(kind, "done"),
-                Some(e) => ActionOutcome::failed(kind, e.clone()),
-            });
-        }
+    for (kind, error) in fields.apply(state, ticket_id, &author).await {
+        outcomes.push(match error {
+            None => ActionOutcome::ok(kind, "done"),
+            Some(e) => ActionOutcome::failed(kind, e),
+        });
     }
     let data = serde_json::json!({
         "rule_id": run.rule.id,
