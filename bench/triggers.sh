@@ -4,10 +4,13 @@
 #
 #   bench/triggers.sh sqlite|postgres
 #
-# Phase A: no rules. Phase B: 50 triggers on `message_received` (rules on words in the message, its
-# status and tags, business hours and the window), BENCH_FIRING of which (default 5, at most 5) match
-# every generated message and tag the ticket; the others are evaluated and do not match. Each phase runs a closed-loop throughput test and an open-loop test at
-# BENCH_RATE requests/s (default 2,000), then waits until the rules worker has looked at every event.
+# Phase A: no rules. Phase B: 50 triggers on `message_received`: 40 on words in the message (with
+# conditions on status, tags, business hours and the window), BENCH_FIRING of which (default 5, at
+# most 5) match every generated message and tag the ticket, and 10 on the ticket alone (priority and
+# tags) that match none, so the worker reads every message's ticket. Phase C: the rules switched
+# off again, on the database the first two phases grew. Each phase runs a closed-loop throughput
+# test and an open-loop test at BENCH_RATE requests/s (default 2,000), then waits until the rules
+# worker has looked at every event.
 set -euo pipefail
 backend=${1:-sqlite}; shift || true
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -95,11 +98,18 @@ import json, sys, urllib.request
 api, token, firing = sys.argv[1], sys.argv[2], int(sys.argv[3])
 words = ["refund", "invoice", "cancel", "broken", "login", "password", "complaint", "discount", "urgent", "warranty"]
 for i in range(50):
-    matching = i < firing * 10 and i % 10 == 0  # BENCH_FIRING rules (default 5) match every generated message
-    word = "arrive" if matching else words[i % len(words)]
-    rule = {
-        "name": f"Route {word} #{i}", "position": i, "event": "message_received",
-        "conditions": {
+    if i >= 40:
+        # On the ticket alone: the worker must read the ticket to know these do not match.
+        conditions = {"all": [
+            {"field": "priority", "op": "is", "values": ["urgent"]},
+            {"field": "tags", "op": "include_any", "tags": [f"queue-{i}", "vip"]},
+        ]}
+        name = f"Escalate #{i}"
+    else:
+        matching = i < firing * 10 and i % 10 == 0  # BENCH_FIRING rules (default 5) match every generated message
+        word = "arrive" if matching else words[i % len(words)]
+        name = f"Route {word} #{i}"
+        conditions = {
             "all": [
                 {"field": "message_text", "op": "contains_any", "words": [word, f"{word}s"]},
                 {"field": "status", "op": "is_not", "values": ["solved", "closed"]},
@@ -110,9 +120,9 @@ for i in range(50):
                 {"field": "within_business_hours", "value": i % 2 == 1},
                 {"field": "window_time_left", "op": "less_than", "minutes": 60},
             ],
-        },
-        "actions": [{"type": "add_tags", "tags": [f"route-{i}"]}],
-    }
+        }
+    rule = {"name": name, "position": i, "event": "message_received", "conditions": conditions,
+            "actions": [{"type": "add_tags", "tags": [f"route-{i}"]}]}
     req = urllib.request.Request(f"{api}/rules", data=json.dumps(rule).encode(), method="POST",
                                  headers={"Authorization": f"Bearer {token}", "content-type": "application/json"})
     urllib.request.urlopen(req).read()
@@ -120,3 +130,16 @@ print(f"created 50 triggers, {firing} of them matching every message")
 PY
 echo "## B: 50 triggers"
 phase rules
+
+# Phase C: every rule switched off, on the grown database.
+python3 - "$api" "$token" <<'PY'
+import json, sys, urllib.request
+api, token = sys.argv[1], sys.argv[2]
+auth = {"Authorization": f"Bearer {token}", "content-type": "application/json"}
+rules = json.load(urllib.request.urlopen(urllib.request.Request(f"{api}/rules", headers=auth)))["data"]
+for r in rules:
+    urllib.request.urlopen(urllib.request.Request(f"{api}/rules/{r['id']}", method="DELETE", headers=auth)).read()
+print(f"deleted {len(rules)} rules")
+PY
+echo "## C: no rules again (the database as A and B left it)"
+phase after

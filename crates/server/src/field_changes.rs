@@ -30,6 +30,24 @@ impl FieldChanges {
         true
     }
 
+    /// Every action gathered, when each of them changes a ticket field and none names an agent (an
+    /// agent named by a rule may have been deleted since, which [`crate::rules::run`] checks first);
+    /// `None` otherwise.
+    pub fn only_fields<T>(actions: &[Action<T>]) -> Option<FieldChanges> {
+        let mut fields = FieldChanges::default();
+        for action in actions {
+            if matches!(action, Action::SetAssignee { .. }) || !fields.add(action) {
+                return None;
+            }
+        }
+        Some(fields)
+    }
+
+    /// The change, and the kinds of the actions gathered into it in order.
+    pub fn into_parts(self) -> (TicketChange, Vec<&'static str>) {
+        (self.change, self.kinds)
+    }
+
     /// Applies what was gathered as `actor`: each gathered action with `None` when it was applied,
     /// or the error that stopped the change (nothing is written when nothing was gathered).
     pub async fn apply(self, state: &AppState, ticket_id: i64, actor: &str) -> Vec<(&'static str, Option<String>)> {

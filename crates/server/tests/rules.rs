@@ -22,6 +22,7 @@ on_both_backends!(
     the_defaults_are_seeded_once_and_a_deleted_default_is_not_recreated_on_restart,
     the_window_episode_is_kept_beside_the_window_by_ingest,
     a_rule_fires_once_per_trigger_and_once_per_episode,
+    field_only_firings_are_written_with_their_changes_and_events_all_or_nothing,
 );
 
 fn auto_reply(text: &str) -> serde_json::Value {
@@ -223,5 +224,54 @@ async fn a_rule_fires_once_per_trigger_and_once_per_episode(backend: Backend) {
     assert!(!store.record_firing(&firing("message:5", None)).await.unwrap());
     let api = Api::new(&app).await;
     assert_eq!(api.delete(&format!("/api/v1/rules/{rule}")).await, StatusCode::NO_CONTENT, "a rule that fired can be deleted");
+    app.stop().await;
+}
+
+/// The rules worker writes rules that only set fields in one transaction with their firing records
+/// and `rule_applied` events: a firing already recorded writes nothing, and an error (a ticket gone
+/// or closed) writes nothing at all, so each can then run on its own.
+async fn field_only_firings_are_written_with_their_changes_and_events_all_or_nothing(backend: Backend) {
+    use windowdesk_core::{Priority, TicketStatus};
+    use windowdesk_store::{FieldFiring, RuleFiring, TicketChange};
+    let app = with_defaults(backend).await;
+    let store = app.store();
+    let rule = store.rules().await.unwrap()[0].id;
+    app.sim().say(Say::text("4915112345678", "hello")).await.unwrap();
+    let ticket = app.only_ticket().await;
+    let at = SystemClock.now();
+    let firing = |ticket_id: i64, trigger: &str, tag: &str| FieldFiring {
+        firing: RuleFiring { rule_id: rule, ticket_id, episode_key: None, trigger_key: trigger.to_owned(), at },
+        change: TicketChange { add_tags: vec![tag.to_owned()], priority: Some(Priority::High), ..TicketChange::default() },
+        actor: format!("rule:{rule}"),
+        data: json!({"rule_id": rule, "trigger": trigger}),
+    };
+    let applied = store.apply_field_firings(&[firing(ticket, "event:1", "first"), firing(ticket, "event:2", "second")]).await.unwrap();
+    assert_eq!(applied, [true, true]);
+    let summary = store.ticket_summary(ticket).await.unwrap().unwrap();
+    assert_eq!(summary.tags, ["first", "second"]);
+    assert_eq!(summary.priority, Priority::High);
+    let events = store.ticket_events(ticket).await.unwrap();
+    let of_rule = |kind: &str| events.iter().filter(|e| e.kind == kind && e.actor == format!("rule:{rule}")).count();
+    assert_eq!(of_rule("rule_applied"), 2, "one event per firing");
+    assert_eq!(of_rule("tags_changed"), 2);
+    assert_eq!(of_rule("priority_changed"), 1, "the second firing found the priority already high");
+
+    // Already fired for event:1: nothing is written for it; event:3 is.
+    let applied = store.apply_field_firings(&[firing(ticket, "event:1", "again"), firing(ticket, "event:3", "third")]).await.unwrap();
+    assert_eq!(applied, [false, true]);
+    assert_eq!(store.ticket_summary(ticket).await.unwrap().unwrap().tags, ["first", "second", "third"]);
+
+    // A ticket that does not exist fails the whole batch: the firing before it is not recorded either.
+    let err = store.apply_field_firings(&[firing(ticket, "event:4", "fourth"), firing(ticket + 1000, "event:6", "x")]).await;
+    assert!(err.is_err(), "{err:?}");
+    assert_eq!(store.ticket_summary(ticket).await.unwrap().unwrap().tags, ["first", "second", "third"]);
+    assert!(store.record_firing(&firing(ticket, "event:4", "fourth").firing).await.unwrap(), "event:4 was not recorded");
+
+    // A closed ticket is read-only: nothing is written.
+    let close = TicketChange { status: Some(TicketStatus::Closed), ..TicketChange::default() };
+    store.update_ticket(ticket, &close, "agent:1", at).await.unwrap();
+    let events_before = store.ticket_events(ticket).await.unwrap().len();
+    assert!(store.apply_field_firings(&[firing(ticket, "event:5", "fifth")]).await.is_err());
+    assert_eq!(store.ticket_events(ticket).await.unwrap().len(), events_before);
     app.stop().await;
 }

@@ -206,6 +206,11 @@ pub trait RuleStore: Send + Sync {
     /// Records that a rule fires: `false` (nothing written) when it already fired for this trigger,
     /// or, with an episode key, for this ticket and episode.
     async fn record_firing(&self, firing: &RuleFiring) -> Result<bool, StoreError>;
+    /// Records firings that only change ticket fields, each with its change and its `rule_applied`
+    /// event (kind `rule_applied`, at the firing's time), all in one transaction: for each, whether
+    /// it was applied, or `false` (nothing written for it) when it had already fired. An error (the
+    /// ticket is gone or closed) writes nothing at all.
+    async fn apply_field_firings(&self, firings: &[FieldFiring]) -> Result<Vec<bool>, StoreError>;
     /// The customer's current window episode, kept beside their window by ingest; `None` when they
     /// never wrote (or no message has refreshed the window since episodes were stored).
     async fn window_episode(&self, identity_id: i64) -> Result<Option<windowdesk_core::rules::WindowEpisode>, StoreError>;

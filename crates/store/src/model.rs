@@ -711,6 +711,17 @@ pub struct RuleFiring {
     pub at: Timestamp,
 }
 
+/// A firing whose actions only change ticket fields (see [`crate::RuleStore::apply_field_firings`]):
+/// the firing, the change, and the `rule_applied` event's data.
+#[derive(Clone, Debug)]
+pub struct FieldFiring {
+    pub firing: RuleFiring,
+    pub change: crate::TicketChange,
+    /// `rule:<id>`: the actor of the change and of the event.
+    pub actor: String,
+    pub data: serde_json::Value,
+}
+
 /// One entry of the rules worker's queue (see [`crate::RuleStore::rule_queue`]): an event that can
 /// set off triggers, with what the worker needs to know about it.
 #[derive(Clone, Debug)]

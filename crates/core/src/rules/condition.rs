@@ -26,6 +26,14 @@ impl Conditions {
         self.all.iter().all(|c| c.holds(ctx)) && (self.any.is_empty() || self.any.iter().any(|c| c.holds(ctx)))
     }
 
+    /// `false` when the conditions cannot hold for an event with this message, whatever the ticket
+    /// and its window look like: a condition of `all` on the message fails, or every condition of
+    /// `any` is on the message and fails. `true` says only that the ticket decides.
+    pub fn may_hold_on_message(&self, message_text: Option<&str>, first_message: bool) -> bool {
+        let fails = |c: &Condition| c.holds_on_message(message_text, first_message) == Some(false);
+        !self.all.iter().any(fails) && (self.any.is_empty() || !self.any.iter().all(fails))
+    }
+
     /// Every condition with its field path (`conditions.all[0]`), in order.
     pub fn with_paths(&self) -> impl Iterator<Item = (String, &Condition)> {
         let all = self.all.iter().enumerate().map(|(i, c)| (format!("conditions.all[{i}]"), c));
@@ -233,6 +241,23 @@ impl Condition {
         }
     }
 
+    /// Whether a condition that looks only at the event's customer message holds: its text, and
+    /// whether it is the ticket's first; `None` for a condition on the ticket, its window or time.
+    pub fn holds_on_message(&self, message_text: Option<&str>, first_message: bool) -> Option<bool> {
+        match self {
+            Condition::MessageText { op, words } => {
+                let text = message_text.map(normalise).unwrap_or_default();
+                let found = !text.is_empty() && words.iter().map(|w| normalise(w)).any(|w| !w.is_empty() && text.contains(&w));
+                Some(match op {
+                    TextOp::ContainsAny => found,
+                    TextOp::ContainsNone => !found,
+                })
+            }
+            Condition::FirstMessage { value } => Some(first_message == *value),
+            _ => None,
+        }
+    }
+
     pub fn holds(&self, ctx: &RuleContext<'_>) -> bool {
         match self {
             Condition::BusinessNumber { op, ids } => op.apply(ids.contains(&ctx.business_number_id)),
@@ -252,15 +277,9 @@ impl Condition {
                 AssigneeOp::Unassigned => ctx.assignee_id.is_none(),
                 AssigneeOp::Assigned => ctx.assignee_id.is_some(),
             },
-            Condition::MessageText { op, words } => {
-                let text = ctx.message_text.map(normalise).unwrap_or_default();
-                let found = !text.is_empty() && words.iter().map(|w| normalise(w)).any(|w| !w.is_empty() && text.contains(&w));
-                match op {
-                    TextOp::ContainsAny => found,
-                    TextOp::ContainsNone => !found,
-                }
+            Condition::MessageText { .. } | Condition::FirstMessage { .. } => {
+                self.holds_on_message(ctx.message_text, ctx.first_message).unwrap_or(false)
             }
-            Condition::FirstMessage { value } => ctx.first_message == *value,
             Condition::WithinBusinessHours { value } => or_always_open(ctx.schedule).is_open(ctx.now) == *value,
             Condition::Window { state } => ctx.window_open() == (*state == WindowIs::Open),
             Condition::WindowTimeLeft { op, minutes } => ctx.window_time_left().is_some_and(|left| op.apply(left, *minutes)),

@@ -106,6 +106,24 @@ pub fn matches(rule: &Rule, ctx: &RuleContext<'_>) -> bool {
     rule.enabled && !ctx.caused_by_rule && rule.event == ctx.event && rule.conditions.hold(ctx)
 }
 
+/// What an event says before its ticket is read.
+#[derive(Clone, Copy, Debug)]
+pub struct EventOnly<'a> {
+    pub event: Event,
+    /// The event's customer message, as [`RuleContext::message_text`].
+    pub message_text: Option<&'a str>,
+    pub first_message: bool,
+    pub caused_by_rule: bool,
+}
+
+/// Whether `rule` can fire on this event for some ticket: `false` when it is switched off, runs on
+/// another event, the event was a rule's change, or a condition on the event's message fails. The
+/// rules worker reads a ticket only for events on which some rule may fire; [`matches`] decides.
+/// `matches(rule, ctx)` implies `may_match(rule, ctx's event)`.
+pub fn may_match(rule: &Rule, e: &EventOnly<'_>) -> bool {
+    rule.enabled && !e.caused_by_rule && rule.event == e.event && rule.conditions.may_hold_on_message(e.message_text, e.first_message)
+}
+
 /// The rules that fire for `ctx`, in the fixed visible order: position, then id. Each fires at
 /// most once per event; rules limited to once per episode carry their episode key.
 pub fn evaluate<'r>(rules: &'r [Rule], ctx: &RuleContext<'_>) -> Vec<Firing<'r>> {

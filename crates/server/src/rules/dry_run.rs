@@ -6,7 +6,7 @@ use windowdesk_core::rules::{matches, Event, InvalidRule};
 use windowdesk_core::{RuleDraft, TicketStatus};
 use windowdesk_store::{Direction, TicketFilter};
 
-use super::facts::{EventFacts, TicketFacts};
+use super::facts::{EventFacts, Schedules, TicketFacts};
 use crate::AppState;
 
 /// How many of the newest tickets a dry run looks at.
@@ -51,8 +51,9 @@ pub async fn dry_run(state: &AppState, draft: &RuleDraft) -> Result<DryRun, DryR
     let tickets =
         state.store.list_tickets(&TicketFilter { limit: DRY_RUN_TICKETS, ..TicketFilter::default() }).await.map_err(anyhow::Error::from)?;
     let mut out = DryRun { checked: 0, matches: Vec::new() };
+    let mut schedules = Schedules::default();
     for ticket in tickets {
-        let Some(facts) = TicketFacts::load(state, ticket.id).await? else { continue };
+        let Some(facts) = TicketFacts::load_with(state, ticket.id, &mut schedules).await? else { continue };
         out.checked += 1;
         let (message_text, first_message) = if carries_message {
             let messages = state.store.ticket_messages(ticket.id).await.map_err(anyhow::Error::from)?;

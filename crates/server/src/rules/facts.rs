@@ -3,6 +3,8 @@
 //! and turned into the core's [`RuleContext`] for an event. The rules worker and the rule builder's
 //! dry run both read tickets through here, so a dry run sees exactly what the worker would.
 
+use std::collections::HashMap;
+
 use windowdesk_core::hours::Schedule;
 use windowdesk_core::rules::{Event, WindowEpisode};
 use windowdesk_core::{RuleContext, TicketStatus, Timestamp};
@@ -19,6 +21,10 @@ pub struct TicketFacts {
     pub solved_at: Option<Timestamp>,
 }
 
+/// The business hours of each number, as read once.
+#[derive(Default)]
+pub struct Schedules(HashMap<i64, Option<Schedule>>);
+
 /// The event's side of a [`RuleContext`]: what happened, and the customer message it carries.
 #[derive(Clone, Copy, Debug)]
 pub struct EventFacts<'a> {
@@ -29,12 +35,20 @@ pub struct EventFacts<'a> {
 }
 
 impl TicketFacts {
-    /// `None` when the ticket does not exist.
-    pub async fn load(state: &AppState, ticket_id: i64) -> anyhow::Result<Option<TicketFacts>> {
+    /// `None` when the ticket does not exist. The numbers' schedules are read once per `schedules`
+    /// (the rules worker keeps one per round, the dry run one per run).
+    pub async fn load_with(state: &AppState, ticket_id: i64, schedules: &mut Schedules) -> anyhow::Result<Option<TicketFacts>> {
         let store = state.store.as_ref();
         let Some(summary) = store.ticket_summary(ticket_id).await? else { return Ok(None) };
         let t = &summary.ticket;
-        let schedule = crate::hours::of_number(state, t.business_number_id).await?;
+        let schedule = match schedules.0.get(&t.business_number_id) {
+            Some(known) => known.clone(),
+            None => {
+                let read = crate::hours::of_number(state, t.business_number_id).await?;
+                schedules.0.insert(t.business_number_id, read.clone());
+                read
+            }
+        };
         let window_episode = store.window_episode(t.identity_id).await?;
         let solved_at = if t.status == TicketStatus::Solved { store.solved_at(t.id).await? } else { None };
         Ok(Some(TicketFacts { summary, schedule, window_episode, solved_at }))

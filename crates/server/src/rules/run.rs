@@ -12,6 +12,7 @@ use serde::Serialize;
 use windowdesk_core::placeholder::PlaceholderContext;
 use windowdesk_core::rules::{plan_send, Action, PlannedSend};
 use windowdesk_core::{Rule, RuleContext};
+use windowdesk_store::FieldFiring;
 
 use crate::field_changes::FieldChanges;
 use crate::replies::{self, Outlook, ReplyError, ReplyOutcome, TemplateSend};
@@ -114,19 +115,32 @@ pub async fn run_firing(state: &AppState, run: &RuleRun<'_>) -> Vec<ActionOutcom
             Some(e) => ActionOutcome::failed(kind, e),
         });
     }
-    let data = serde_json::json!({
-        "rule_id": run.rule.id,
-        "rule": run.rule.name,
-        "event": run.ctx.event.as_str(),
-        "trigger": run.trigger,
-        "actions": outcomes,
-    });
+    let data = applied_data(run, &outcomes);
     if let Err(e) = state.store.record_rule_run(ticket_id, &author, data, state.clock.now()).await {
         tracing::warn!(ticket_id, rule = run.rule.id, error = %e, "what a rule did could not be recorded on the ticket");
     }
     tracing::info!(ticket_id, rule = run.rule.id, event = run.ctx.event.as_str(), trigger = run.trigger, "rule applied");
     state.events.ticket(ticket_id);
     outcomes
+}
+
+/// The data of the `rule_applied` event: the rule, the event, what set it off, and what each action did.
+pub fn applied_data(run: &RuleRun<'_>, outcomes: &[ActionOutcome]) -> serde_json::Value {
+    serde_json::json!({
+        "rule_id": run.rule.id,
+        "rule": run.rule.name,
+        "event": run.ctx.event.as_str(),
+        "trigger": run.trigger,
+        "actions": outcomes,
+    })
+}
+
+/// A firing whose actions only change ticket fields, ready for [`windowdesk_store::RuleStore::apply_field_firings`]:
+/// the change, the firing and its event are written in one transaction; `None` for any other rule.
+pub fn field_firing(run: &RuleRun<'_>, firing: windowdesk_store::RuleFiring) -> Option<FieldFiring> {
+    let (change, kinds) = FieldChanges::only_fields(&run.rule.actions)?.into_parts();
+    let outcomes: Vec<ActionOutcome> = kinds.into_iter().map(|kind| ActionOutcome::ok(kind, "done")).collect();
+    Some(FieldFiring { firing, change, actor: format!("rule:{}", run.rule.id), data: applied_data(run, &outcomes) })
 }
 
 /// A rule names agents by id; one deleted since the rule was saved fails that action alone.

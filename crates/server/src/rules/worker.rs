@@ -19,12 +19,12 @@
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
-use windowdesk_core::rules::{evaluate, Event, WindowEpisode};
-use windowdesk_core::{CustomerWindow, Rule};
-use windowdesk_store::{EventRow, RuleFiring, RuleMessage, RuleQueueItem, RuleSource};
+use windowdesk_core::rules::{evaluate, may_match, Event, EventOnly, WindowEpisode};
+use windowdesk_core::{CustomerWindow, Rule, RuleContext};
+use windowdesk_store::{EventRow, FieldFiring, RuleFiring, RuleMessage, RuleQueueItem, RuleSource};
 
-use super::facts::{EventFacts, TicketFacts};
-use super::run::{run_firing, RuleRun};
+use super::facts::{EventFacts, Schedules, TicketFacts};
+use super::run::{field_firing, run_firing, RuleRun};
 use crate::metrics::Metrics;
 use crate::singleton::Singleton;
 use crate::AppState;
@@ -36,6 +36,10 @@ const BATCH: u32 = 200;
 const MAX_ATTEMPTS: i32 = 5;
 /// The worker looks at least this often, for events from other instances it did not hear about.
 const POLL: Duration = Duration::from_secs(1);
+/// Woken by an event, the worker waits this long before it looks, so a burst of events is taken in
+/// a few batches rather than one round (one read of the rules, one queue read, one commit) per
+/// event competing with the webhooks that write them. A rule answers at most this much later.
+const SETTLE: Duration = Duration::from_millis(100);
 
 pub struct RulesWorker {
     state: AppState,
@@ -83,6 +87,15 @@ impl RulesWorker {
                 () = tokio::time::sleep(POLL) => {}
                 () = shutdown.cancelled() => return,
             }
+            tokio::select! {
+                () = tokio::time::sleep(SETTLE) => {}
+                () = shutdown.cancelled() => return,
+            }
+            // What was heard while settling is in the queue the next round reads.
+            while !matches!(
+                heard.try_recv(),
+                Err(tokio::sync::broadcast::error::TryRecvError::Empty | tokio::sync::broadcast::error::TryRecvError::Closed)
+            ) {}
         }
     }
 
@@ -97,8 +110,9 @@ impl RulesWorker {
         }
         let items = self.state.store.rule_queue(BATCH).await?;
         let mut done = Vec::with_capacity(items.len());
+        let mut schedules = Schedules::default();
         for item in &items {
-            match self.handle(&rules, item).await {
+            match self.handle(&rules, item, &mut schedules).await {
                 Ok(()) => done.push(item.id),
                 Err(e) => {
                     let attempts = self.state.store.rule_queue_failed(item.id, &format!("{e:#}")).await?;
@@ -119,14 +133,23 @@ impl RulesWorker {
         Ok(if done.len() < items.len() { 0 } else { items.len() })
     }
 
-    async fn handle(&self, rules: &[Rule], item: &RuleQueueItem) -> anyhow::Result<()> {
+    async fn handle(&self, rules: &[Rule], item: &RuleQueueItem, schedules: &mut Schedules) -> anyhow::Result<()> {
         let Some(trigger) = self.trigger(rules, item).await? else { return Ok(()) };
-        // Most events have no rule: nothing more is read for them.
-        if trigger.caused_by_rule || !rules.iter().any(|r| trigger.events.contains(&r.event)) {
+        // Most events have no rule that can fire on them (no rule for the event, or none whose
+        // conditions on the message hold): nothing more is read for them.
+        let may_fire = trigger.events.iter().any(|event| {
+            let e = EventOnly {
+                event: *event,
+                message_text: trigger.message_text.as_deref(),
+                first_message: trigger.first_message,
+                caused_by_rule: trigger.caused_by_rule,
+            };
+            rules.iter().any(|r| may_match(r, &e))
+        });
+        if !may_fire {
             return Ok(());
         }
-        let store = self.state.store.as_ref();
-        let Some(facts) = TicketFacts::load(&self.state, item.ticket_id).await? else { return Ok(()) };
+        let Some(facts) = TicketFacts::load_with(&self.state, item.ticket_id, schedules).await? else { return Ok(()) };
         let now = self.state.clock.now();
         for event in &trigger.events {
             let happened = EventFacts {
@@ -136,6 +159,9 @@ impl RulesWorker {
                 caused_by_rule: trigger.caused_by_rule,
             };
             let ctx = facts.context(&self.state, happened, now);
+            // Rules that only change fields are written together, in one transaction with their
+            // firing records and events; any other rule runs on its own, after those before it.
+            let mut fields: Vec<FieldFiring> = Vec::new();
             for firing in evaluate(rules, &ctx) {
                 let record = RuleFiring {
                     rule_id: firing.rule.id,
@@ -144,13 +170,59 @@ impl RulesWorker {
                     trigger_key: trigger.key.clone(),
                     at: now,
                 };
-                if !store.record_firing(&record).await? {
-                    tracing::debug!(rule = firing.rule.id, ticket_id = item.ticket_id, trigger = %trigger.key, "already fired for this event or episode");
+                let run = RuleRun { rule: firing.rule, ctx: &ctx, trigger: &trigger.key };
+                if let Some(f) = field_firing(&run, record.clone()) {
+                    fields.push(f);
                     continue;
                 }
-                Metrics::inc(&self.state.metrics.rules_fired, 1);
-                let run = RuleRun { rule: firing.rule, ctx: &ctx, trigger: &trigger.key };
-                run_firing(&self.state, &run).await;
+                self.apply_fields(rules, &ctx, &trigger.key, std::mem::take(&mut fields)).await?;
+                self.fire(&run, &record).await?;
+            }
+            self.apply_fields(rules, &ctx, &trigger.key, fields).await?;
+        }
+        Ok(())
+    }
+
+    /// Records the firing and runs its actions, unless the rule already fired for this event or
+    /// episode.
+    async fn fire(&self, run: &RuleRun<'_>, record: &RuleFiring) -> anyhow::Result<()> {
+        if !self.state.store.record_firing(record).await? {
+            tracing::debug!(rule = record.rule_id, ticket_id = record.ticket_id, trigger = %record.trigger_key, "already fired for this event or episode");
+            return Ok(());
+        }
+        Metrics::inc(&self.state.metrics.rules_fired, 1);
+        run_firing(&self.state, run).await;
+        Ok(())
+    }
+
+    /// Writes field-only firings in one transaction. Should that fail (the ticket was closed
+    /// meanwhile), each runs on its own, so each records its own outcome.
+    async fn apply_fields(&self, rules: &[Rule], ctx: &RuleContext<'_>, trigger: &str, fields: Vec<FieldFiring>) -> anyhow::Result<()> {
+        if fields.is_empty() {
+            return Ok(());
+        }
+        let ticket_id = ctx.ticket_id;
+        match self.state.store.apply_field_firings(&fields).await {
+            Ok(applied) => {
+                for (f, done) in fields.iter().zip(&applied) {
+                    if *done {
+                        tracing::info!(ticket_id, rule = f.firing.rule_id, event = ctx.event.as_str(), trigger, "rule applied");
+                    } else {
+                        tracing::debug!(rule = f.firing.rule_id, ticket_id, trigger, "already fired for this event or episode");
+                    }
+                }
+                let n = applied.iter().filter(|d| **d).count();
+                Metrics::inc(&self.state.metrics.rules_fired, n as u64);
+                if n > 0 {
+                    self.state.events.ticket(ticket_id);
+                }
+            }
+            Err(e) => {
+                tracing::debug!(ticket_id, error = %e, "field-only rules could not be applied together; each runs on its own");
+                for f in fields {
+                    let Some(rule) = rules.iter().find(|r| r.id == f.firing.rule_id) else { continue };
+                    self.fire(&RuleRun { rule, ctx, trigger }, &f.firing).await?;
+                }
             }
         }
         Ok(())

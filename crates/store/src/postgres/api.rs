@@ -254,63 +254,8 @@ impl TicketWorkStore for PgStore {
         now: Timestamp,
     ) -> Result<Option<TicketSummary>, StoreError> {
         let mut tx = self.api_pool().begin().await?;
-        let Some(row) = sqlx::query("SELECT status, assignee_id, priority FROM tickets WHERE id = $1 FOR NO KEY UPDATE")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-        else {
+        if !change_ticket(&mut tx, id, change, actor, now).await? {
             return Ok(None);
-        };
-        let status: String = row.try_get(0)?;
-        let assignee: Option<i64> = row.try_get(1)?;
-        let priority: String = row.try_get(2)?;
-        if status == TicketStatus::Closed.as_str() {
-            return Err(closed(id));
-        }
-        let mut changed = false;
-        if let Some(to) = change.status.filter(|s| s.as_str() != status) {
-            sqlx::query("UPDATE tickets SET status = $1 WHERE id = $2").bind(to.as_str()).bind(id).execute(&mut *tx).await?;
-            event(&mut tx, id, now, actor, "status_changed", serde_json::json!({"from": status, "to": to.as_str()})).await?;
-            changed = true;
-        }
-        if let Some(to) = change.assignee_id.filter(|a| *a != assignee) {
-            sqlx::query("UPDATE tickets SET assignee_id = $1 WHERE id = $2").bind(to).bind(id).execute(&mut *tx).await?;
-            event(&mut tx, id, now, actor, "assignee_changed", serde_json::json!({"from": assignee, "to": to})).await?;
-            changed = true;
-        }
-        if let Some(to) = change.priority.filter(|p| p.as_str() != priority) {
-            sqlx::query("UPDATE tickets SET priority = $1 WHERE id = $2").bind(to.as_str()).bind(id).execute(&mut *tx).await?;
-            event(&mut tx, id, now, actor, "priority_changed", serde_json::json!({"from": priority, "to": to.as_str()})).await?;
-            changed = true;
-        }
-        if change.touches_tags() {
-            let current: Vec<String> =
-                sqlx::query_scalar("SELECT tag FROM ticket_tags WHERE ticket_id = $1 ORDER BY tag").bind(id).fetch_all(&mut *tx).await?;
-            let after = change.tags_after(&current);
-            let added: Vec<&String> = after.iter().filter(|t| !current.contains(t)).collect();
-            let removed: Vec<&String> = current.iter().filter(|t| !after.contains(t)).collect();
-            for tag in &added {
-                sqlx::query("INSERT INTO ticket_tags (ticket_id, tag, created_at) VALUES ($1, $2, $3)")
-                    .bind(id)
-                    .bind(tag.as_str())
-                    .bind(now.unix_millis())
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            for tag in &removed {
-                sqlx::query("DELETE FROM ticket_tags WHERE ticket_id = $1 AND tag = $2")
-                    .bind(id)
-                    .bind(tag.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            if !added.is_empty() || !removed.is_empty() {
-                event(&mut tx, id, now, actor, "tags_changed", serde_json::json!({"added": added, "removed": removed})).await?;
-                changed = true;
-            }
-        }
-        if changed {
-            sqlx::query("UPDATE tickets SET updated_at = $1 WHERE id = $2").bind(now.unix_millis()).bind(id).execute(&mut *tx).await?;
         }
         let result = summary(&mut tx, id).await?;
         tx.commit().await?;
@@ -392,4 +337,70 @@ impl TicketWorkStore for PgStore {
             })
             .collect()
     }
+}
+
+/// Applies `change` to ticket `id` inside a transaction, with an event per changed field; `false`
+/// when there is no such ticket.
+pub(crate) async fn change_ticket(
+    c: &mut PgConnection,
+    id: i64,
+    change: &TicketChange,
+    actor: &str,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let Some(row) = sqlx::query("SELECT status, assignee_id, priority FROM tickets WHERE id = $1 FOR NO KEY UPDATE")
+        .bind(id)
+        .fetch_optional(&mut *c)
+        .await?
+    else {
+        return Ok(false);
+    };
+    let status: String = row.try_get(0)?;
+    let assignee: Option<i64> = row.try_get(1)?;
+    let priority: String = row.try_get(2)?;
+    if status == TicketStatus::Closed.as_str() {
+        return Err(closed(id));
+    }
+    let mut changed = false;
+    if let Some(to) = change.status.filter(|s| s.as_str() != status) {
+        sqlx::query("UPDATE tickets SET status = $1 WHERE id = $2").bind(to.as_str()).bind(id).execute(&mut *c).await?;
+        event(&mut *c, id, now, actor, "status_changed", serde_json::json!({"from": status, "to": to.as_str()})).await?;
+        changed = true;
+    }
+    if let Some(to) = change.assignee_id.filter(|a| *a != assignee) {
+        sqlx::query("UPDATE tickets SET assignee_id = $1 WHERE id = $2").bind(to).bind(id).execute(&mut *c).await?;
+        event(&mut *c, id, now, actor, "assignee_changed", serde_json::json!({"from": assignee, "to": to})).await?;
+        changed = true;
+    }
+    if let Some(to) = change.priority.filter(|p| p.as_str() != priority) {
+        sqlx::query("UPDATE tickets SET priority = $1 WHERE id = $2").bind(to.as_str()).bind(id).execute(&mut *c).await?;
+        event(&mut *c, id, now, actor, "priority_changed", serde_json::json!({"from": priority, "to": to.as_str()})).await?;
+        changed = true;
+    }
+    if change.touches_tags() {
+        let current: Vec<String> =
+            sqlx::query_scalar("SELECT tag FROM ticket_tags WHERE ticket_id = $1 ORDER BY tag").bind(id).fetch_all(&mut *c).await?;
+        let after = change.tags_after(&current);
+        let added: Vec<&String> = after.iter().filter(|t| !current.contains(t)).collect();
+        let removed: Vec<&String> = current.iter().filter(|t| !after.contains(t)).collect();
+        for tag in &added {
+            sqlx::query("INSERT INTO ticket_tags (ticket_id, tag, created_at) VALUES ($1, $2, $3)")
+                .bind(id)
+                .bind(tag.as_str())
+                .bind(now.unix_millis())
+                .execute(&mut *c)
+                .await?;
+        }
+        for tag in &removed {
+            sqlx::query("DELETE FROM ticket_tags WHERE ticket_id = $1 AND tag = $2").bind(id).bind(tag.as_str()).execute(&mut *c).await?;
+        }
+        if !added.is_empty() || !removed.is_empty() {
+            event(&mut *c, id, now, actor, "tags_changed", serde_json::json!({"added": added, "removed": removed})).await?;
+            changed = true;
+        }
+    }
+    if changed {
+        sqlx::query("UPDATE tickets SET updated_at = $1 WHERE id = $2").bind(now.unix_millis()).bind(id).execute(&mut *c).await?;
+    }
+    Ok(true)
 }

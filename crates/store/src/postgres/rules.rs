@@ -8,10 +8,44 @@ use windowdesk_core::Timestamp;
 
 use super::PgStore;
 use crate::error::StoreError;
-use crate::model::{EventRow, RuleFiring, RuleMessage, RuleQueueItem, RuleRow, RuleSource, RuleWrite};
+use crate::model::{EventRow, FieldFiring, RuleFiring, RuleMessage, RuleQueueItem, RuleRow, RuleSource, RuleWrite};
 use crate::RuleStore;
 
 const COLUMNS: &str = "id, name, enabled, position, event, rule, created_at, created_by, updated_at, updated_by";
+
+/// `false` when the rule already fired for this trigger (or ticket and episode).
+async fn insert_firing<'e>(c: impl PgExecutor<'e>, f: &RuleFiring) -> Result<bool, StoreError> {
+    let n = sqlx::query(
+        "INSERT INTO rule_firings (rule_id, ticket_id, episode_key, trigger_key, fired_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(f.rule_id)
+    .bind(f.ticket_id)
+    .bind(&f.episode_key)
+    .bind(&f.trigger_key)
+    .bind(f.at.unix_millis())
+    .execute(c)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+async fn rule_applied<'e>(
+    c: impl PgExecutor<'e>,
+    ticket_id: i64,
+    actor: &str,
+    data: &serde_json::Value,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO ticket_events (ticket_id, at, actor, kind, data) VALUES ($1, $2, $3, 'rule_applied', $4)")
+        .bind(ticket_id)
+        .bind(at.unix_millis())
+        .bind(actor)
+        .bind(data.to_string())
+        .execute(c)
+        .await?;
+    Ok(())
+}
 
 fn row(r: &PgRow) -> Result<RuleRow, StoreError> {
     Ok(RuleRow {
@@ -149,14 +183,7 @@ impl RuleStore for PgStore {
     }
 
     async fn record_rule_run(&self, ticket_id: i64, actor: &str, data: serde_json::Value, at: Timestamp) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO ticket_events (ticket_id, at, actor, kind, data) VALUES ($1, $2, $3, 'rule_applied', $4)")
-            .bind(ticket_id)
-            .bind(at.unix_millis())
-            .bind(actor)
-            .bind(data.to_string())
-            .execute(self.pool())
-            .await?;
-        Ok(())
+        rule_applied(self.pool(), ticket_id, actor, &data, at).await
     }
 
     async fn rules(&self) -> Result<Vec<RuleRow>, StoreError> {
@@ -205,19 +232,26 @@ impl RuleStore for PgStore {
     }
 
     async fn record_firing(&self, f: &RuleFiring) -> Result<bool, StoreError> {
-        let n = sqlx::query(
-            "INSERT INTO rule_firings (rule_id, ticket_id, episode_key, trigger_key, fired_at) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(f.rule_id)
-        .bind(f.ticket_id)
-        .bind(&f.episode_key)
-        .bind(&f.trigger_key)
-        .bind(f.at.unix_millis())
-        .execute(self.pool())
-        .await?
-        .rows_affected();
-        Ok(n == 1)
+        insert_firing(self.pool(), f).await
+    }
+
+    async fn apply_field_firings(&self, firings: &[FieldFiring]) -> Result<Vec<bool>, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let mut applied = Vec::with_capacity(firings.len());
+        for ff in firings {
+            let f = &ff.firing;
+            if !insert_firing(&mut *tx, f).await? {
+                applied.push(false);
+                continue;
+            }
+            if !super::api::change_ticket(&mut tx, f.ticket_id, &ff.change, &ff.actor, f.at).await? {
+                return Err(StoreError::NotFound(format!("ticket {} does not exist", f.ticket_id)));
+            }
+            rule_applied(&mut *tx, f.ticket_id, &ff.actor, &ff.data, f.at).await?;
+            applied.push(true);
+        }
+        tx.commit().await?;
+        Ok(applied)
     }
 
     async fn seed_rules(&self, defaults: &[RuleWrite]) -> Result<bool, StoreError> {

@@ -207,13 +207,24 @@ pub(crate) fn update_ticket(
     now: Timestamp,
 ) -> Result<Option<TicketSummary>, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    if !change_ticket(&tx, id, change, actor, now)? {
+        return Ok(None);
+    }
+    let summary = ticket_summary(&tx, id)?;
+    tx.commit()?;
+    Ok(summary)
+}
+
+/// Applies `change` to ticket `id` inside `tx`, with an event per changed field; `false` when there
+/// is no such ticket.
+pub(crate) fn change_ticket(tx: &Transaction<'_>, id: i64, change: &TicketChange, actor: &str, now: Timestamp) -> Result<bool, StoreError> {
     let Some((status, assignee, priority)) = tx
         .query_row("SELECT status, assignee_id, priority FROM tickets WHERE id = ?1", params![id], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?, r.get::<_, String>(2)?))
         })
         .optional()?
     else {
-        return Ok(None);
+        return Ok(false);
     };
     if status == TicketStatus::Closed.as_str() {
         return Err(closed(id));
@@ -221,17 +232,17 @@ pub(crate) fn update_ticket(
     let mut changed = false;
     if let Some(to) = change.status.filter(|s| s.as_str() != status) {
         tx.execute("UPDATE tickets SET status = ?1 WHERE id = ?2", params![to.as_str(), id])?;
-        event(&tx, id, now, actor, "status_changed", serde_json::json!({"from": status, "to": to.as_str()}))?;
+        event(tx, id, now, actor, "status_changed", serde_json::json!({"from": status, "to": to.as_str()}))?;
         changed = true;
     }
     if let Some(to) = change.assignee_id.filter(|a| *a != assignee) {
         tx.execute("UPDATE tickets SET assignee_id = ?1 WHERE id = ?2", params![to, id])?;
-        event(&tx, id, now, actor, "assignee_changed", serde_json::json!({"from": assignee, "to": to}))?;
+        event(tx, id, now, actor, "assignee_changed", serde_json::json!({"from": assignee, "to": to}))?;
         changed = true;
     }
     if let Some(to) = change.priority.filter(|p| p.as_str() != priority) {
         tx.execute("UPDATE tickets SET priority = ?1 WHERE id = ?2", params![to.as_str(), id])?;
-        event(&tx, id, now, actor, "priority_changed", serde_json::json!({"from": priority, "to": to.as_str()}))?;
+        event(tx, id, now, actor, "priority_changed", serde_json::json!({"from": priority, "to": to.as_str()}))?;
         changed = true;
     }
     if change.touches_tags() {
@@ -253,16 +264,14 @@ pub(crate) fn update_ticket(
             tx.prepare_cached("DELETE FROM ticket_tags WHERE ticket_id = ?1 AND tag = ?2")?.execute(params![id, tag])?;
         }
         if !added.is_empty() || !removed.is_empty() {
-            event(&tx, id, now, actor, "tags_changed", serde_json::json!({"added": added, "removed": removed}))?;
+            event(tx, id, now, actor, "tags_changed", serde_json::json!({"added": added, "removed": removed}))?;
             changed = true;
         }
     }
     if changed {
         tx.execute("UPDATE tickets SET updated_at = ?1 WHERE id = ?2", params![now.unix_millis(), id])?;
     }
-    let summary = ticket_summary(&tx, id)?;
-    tx.commit()?;
-    Ok(summary)
+    Ok(true)
 }
 
 pub(crate) fn add_note(

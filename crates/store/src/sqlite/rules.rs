@@ -7,7 +7,7 @@ use windowdesk_core::Timestamp;
 
 use super::SqliteStore;
 use crate::error::StoreError;
-use crate::model::{EventRow, RuleFiring, RuleMessage, RuleQueueItem, RuleRow, RuleSource, RuleWrite};
+use crate::model::{EventRow, FieldFiring, RuleFiring, RuleMessage, RuleQueueItem, RuleRow, RuleSource, RuleWrite};
 use crate::RuleStore;
 
 const COLUMNS: &str = "id, name, enabled, position, event, rule, created_at, created_by, updated_at, updated_by";
@@ -38,6 +38,23 @@ fn insert(c: &Connection, d: &RuleWrite) -> Result<i64, StoreError> {
         params![d.name, d.enabled, d.position, d.event, d.rule, d.now.unix_millis(), d.actor],
     )?;
     Ok(c.last_insert_rowid())
+}
+
+/// `false` when the rule already fired for this trigger (or ticket and episode).
+fn insert_firing(c: &Connection, f: &RuleFiring) -> Result<bool, StoreError> {
+    let n = c
+        .prepare_cached(
+            "INSERT INTO rule_firings (rule_id, ticket_id, episode_key, trigger_key, fired_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![f.rule_id, f.ticket_id, f.episode_key, f.trigger_key, f.at.unix_millis()])?;
+    Ok(n == 1)
+}
+
+fn rule_applied(c: &Connection, ticket_id: i64, actor: &str, data: &serde_json::Value, at: Timestamp) -> Result<(), StoreError> {
+    c.prepare_cached("INSERT INTO ticket_events (ticket_id, at, actor, kind, data) VALUES (?1, ?2, ?3, 'rule_applied', ?4)")?
+        .execute(params![ticket_id, at.unix_millis(), actor, data.to_string()])?;
+    Ok(())
 }
 
 fn queue_source(c: &Connection, ticket_id: i64, source: &str, source_id: i64) -> Result<RuleSource, StoreError> {
@@ -173,16 +190,7 @@ impl RuleStore for SqliteStore {
 
     async fn record_rule_run(&self, ticket_id: i64, actor: &str, data: serde_json::Value, at: Timestamp) -> Result<(), StoreError> {
         let actor = actor.to_owned();
-        self.inner
-            .writer
-            .run(move |conn| {
-                conn.prepare_cached(
-                    "INSERT INTO ticket_events (ticket_id, at, actor, kind, data) VALUES (?1, ?2, ?3, 'rule_applied', ?4)",
-                )?
-                .execute(params![ticket_id, at.unix_millis(), actor, data.to_string()])?;
-                Ok(())
-            })
-            .await
+        self.inner.writer.run(move |conn| rule_applied(conn, ticket_id, &actor, &data, at)).await
     }
 
     async fn rules(&self) -> Result<Vec<RuleRow>, StoreError> {
@@ -244,15 +252,30 @@ impl RuleStore for SqliteStore {
 
     async fn record_firing(&self, firing: &RuleFiring) -> Result<bool, StoreError> {
         let f = firing.clone();
+        self.inner.writer.run(move |conn| insert_firing(conn, &f)).await
+    }
+
+    async fn apply_field_firings(&self, firings: &[FieldFiring]) -> Result<Vec<bool>, StoreError> {
+        let firings = firings.to_vec();
         self.inner
             .writer
             .run(move |conn| {
-                let n = conn.execute(
-                    "INSERT INTO rule_firings (rule_id, ticket_id, episode_key, trigger_key, fired_at) VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT DO NOTHING",
-                    params![f.rule_id, f.ticket_id, f.episode_key, f.trigger_key, f.at.unix_millis()],
-                )?;
-                Ok(n == 1)
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let mut applied = Vec::with_capacity(firings.len());
+                for ff in &firings {
+                    let f = &ff.firing;
+                    if !insert_firing(&tx, f)? {
+                        applied.push(false);
+                        continue;
+                    }
+                    if !super::api::change_ticket(&tx, f.ticket_id, &ff.change, &ff.actor, f.at)? {
+                        return Err(StoreError::NotFound(format!("ticket {} does not exist", f.ticket_id)));
+                    }
+                    rule_applied(&tx, f.ticket_id, &ff.actor, &ff.data, f.at)?;
+                    applied.push(true);
+                }
+                tx.commit()?;
+                Ok(applied)
             })
             .await
     }

@@ -97,3 +97,73 @@ fn triggers_and_automations_share_one_language() {
     assert_eq!(ids(&evaluate(std::slice::from_ref(&automation), &sweep(now().plus(61 * MINUTE)))), [1]);
     assert!(evaluate(std::slice::from_ref(&automation), &ctx(now().plus(61 * MINUTE))).is_empty(), "not on a message event");
 }
+
+fn event_of<'a>(c: &RuleContext<'a>) -> EventOnly<'a> {
+    EventOnly { event: c.event, message_text: c.message_text, first_message: c.first_message, caused_by_rule: c.caused_by_rule }
+}
+
+#[test]
+fn a_rule_whose_message_conditions_fail_is_ruled_out_before_the_ticket_is_read() {
+    let refund =
+        rule(1, serde_json::json!({"conditions": {"all": [{"field": "message_text", "op": "contains_any", "words": ["refund"]}]}}));
+    let first_or_refund = rule(
+        2,
+        serde_json::json!({"conditions": {"any": [
+            {"field": "first_message", "value": true},
+            {"field": "message_text", "op": "contains_any", "words": ["refund"]},
+        ]}}),
+    );
+    let refund_or_vip = rule(
+        3,
+        serde_json::json!({"conditions": {"any": [
+            {"field": "message_text", "op": "contains_any", "words": ["refund"]},
+            {"field": "tags", "op": "include_any", "tags": ["vip"]},
+        ]}}),
+    );
+    let on_the_ticket = rule(4, serde_json::json!({"conditions": {"all": [{"field": "status", "op": "is", "values": ["pending"]}]}}));
+    let hello = RuleContext { message_text: Some("Hello, where is my order?"), ..ctx(now()) };
+    let e = event_of(&hello);
+    assert!(!may_match(&refund, &e), "its message condition fails: no ticket can make it fire");
+    assert!(!may_match(&first_or_refund, &e), "every alternative is on the message and fails");
+    assert!(may_match(&refund_or_vip, &e), "a tag on the ticket could still make it fire");
+    assert!(may_match(&on_the_ticket, &e), "the ticket decides");
+    let asks = RuleContext { message_text: Some("I want a REFUND"), ..ctx(now()) };
+    assert!(may_match(&refund, &event_of(&asks)) && matches(&refund, &asks));
+    assert!(!may_match(&refund, &EventOnly { event: Event::TicketUpdated, ..event_of(&asks) }), "another event");
+    assert!(!may_match(&refund, &EventOnly { caused_by_rule: true, ..event_of(&asks) }), "a rule's own change");
+}
+
+proptest::proptest! {
+    /// Ruling a rule out on the event alone never loses a firing: whatever the conditions and the
+    /// ticket, `matches` implies `may_match`.
+    #[test]
+    fn may_match_never_rules_out_a_rule_that_matches(
+        all in proptest::collection::vec(0usize..6, 0..4),
+        any in proptest::collection::vec(0usize..6, 0..4),
+        text in 0usize..4,
+        first in proptest::bool::ANY,
+        pending in proptest::bool::ANY,
+        vip in proptest::bool::ANY,
+    ) {
+        let pool = [
+            serde_json::json!({"field": "message_text", "op": "contains_any", "words": ["refund", "invoice"]}),
+            serde_json::json!({"field": "message_text", "op": "contains_none", "words": ["thanks"]}),
+            serde_json::json!({"field": "first_message", "value": true}),
+            serde_json::json!({"field": "first_message", "value": false}),
+            serde_json::json!({"field": "status", "op": "is", "values": ["pending"]}),
+            serde_json::json!({"field": "tags", "op": "include_any", "tags": ["vip"]}),
+        ];
+        let pick = |v: &[usize]| v.iter().map(|i| pool[*i].clone()).collect::<Vec<_>>();
+        let r = rule(1, serde_json::json!({"conditions": {"all": pick(&all), "any": pick(&any)}}));
+        let texts = [None, Some("A refund, please"), Some("thanks!"), Some("Invoice and thanks")];
+        let tags = [String::from("vip")];
+        let c = RuleContext {
+            message_text: texts[text],
+            first_message: first,
+            status: if pending { TicketStatus::Pending } else { TicketStatus::Open },
+            tags: if vip { &tags } else { &[] },
+            ..ctx(now())
+        };
+        proptest::prop_assert!(!matches(&r, &c) || may_match(&r, &event_of(&c)));
+    }
+}
