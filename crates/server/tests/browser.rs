@@ -538,7 +538,7 @@ async fn a_window_that_closes_outside_business_hours_says_when_the_team_is_back(
     browser.goto(&app.url(&format!("/tickets/{id}"))).await;
     let line = browser.wait_for("#window-hours[data-outside='true']", WAIT).await.text().await.unwrap();
     // Relative to now in the number's zone (it is Friday evening there); the full date is the title.
-    assert_eq!(line, "Closes tomorrow 19:00, outside business hours; nobody is at work before then; team back Monday 09:00.");
+    assert_eq!(line, "Closes tomorrow 19:00, outside business hours; nobody is at work before then; team back Monday 09:00 (Berlin time).");
     let title = browser.exec("return document.querySelector('#window-hours time').title", vec![]).await;
     assert_eq!(title, json!("Sat 5 Dec 2026, 19:00 CET"));
     assert!(browser.text("#window-countdown").await.starts_with("closes in 23 h"), "{}", browser.text("#window-banner").await);

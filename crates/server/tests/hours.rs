@@ -205,7 +205,7 @@ async fn a_window_closing_outside_business_hours_says_so_and_when_the_team_is_ba
     let web = Web::sign_in(&app, "ana@example.com").await;
     let page = web.page(&format!("/tickets/{ticket}")).await;
     assert!(
-        page.contains("Closes <time datetime=\"2026-12-05T18:00:00.000Z\" title=\"Sat 5 Dec 2026, 19:00 CET\">tomorrow 19:00</time>, outside business hours; nobody is at work before then; team back <time datetime=\"2026-12-07T08:00:00.000Z\" title=\"Mon 7 Dec 2026, 09:00 CET\">Monday 09:00</time>."),
+        page.contains("Closes <time datetime=\"2026-12-05T18:00:00.000Z\" title=\"Sat 5 Dec 2026, 19:00 CET\">tomorrow 19:00</time>, outside business hours; nobody is at work before then; team back <time datetime=\"2026-12-07T08:00:00.000Z\" title=\"Mon 7 Dec 2026, 09:00 CET\">Monday 09:00</time> (Berlin time)."),
         "{}",
         page.lines().filter(|l| l.contains("window-hours") || l.contains("outside")).collect::<Vec<_>>().join("\n")
     );

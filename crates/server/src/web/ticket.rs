@@ -112,7 +112,7 @@ pub fn banner(summary: &TicketSummary, policy: WindowPolicy, now: Timestamp, age
                 },
             }
             @if let (Some(schedule), true) = (hours, w.open && !w.unlimited) {
-                (business_hours_line(schedule, w.expires_at, now))
+                (business_hours_line(schedule, w.expires_at, now, tz))
             }
             @if let Some(fep) = w.fep_until {
                 p.fep { "Free entry point (the customer came from an ad): every message is free until " time datetime=(format::iso(fep)) { (format::full_time(fep, tz)) } "." }
@@ -121,11 +121,15 @@ pub fn banner(summary: &TicketSummary, policy: WindowPolicy, now: Timestamp, age
     }
 }
 
-/// How an open window meets the number's business hours.
-fn business_hours_line(schedule: &Schedule, window_end: Option<Timestamp>, now: Timestamp) -> Markup {
+/// How an open window meets the number's business hours, in the number's time zone; named when it is
+/// not the agent's ("team back Monday 09:00 (Berlin time)"), since the countdown above is in theirs.
+fn business_hours_line(schedule: &Schedule, window_end: Option<Timestamp>, now: Timestamp, agent_tz: chrono_tz::Tz) -> Markup {
     let Some(end) = window_end else { return html! {} };
     let hours = schedule.window_hours(now, Some(end));
     let back = hours.next_business_open.filter(|open| *open > now);
+    let zone = schedule.time_zone();
+    let zone_note =
+        (zone != agent_tz).then(|| format!(" ({} time)", zone.name().rsplit('/').next().unwrap_or(zone.name()).replace('_', " ")));
     html! {
         @if hours.closes_outside_business_hours {
             p.hours #window-hours data-outside="true" {
@@ -134,11 +138,13 @@ fn business_hours_line(schedule: &Schedule, window_end: Option<Timestamp>, now: 
                 @if let Some(open) = back {
                     "; team back " time datetime=(format::iso(open)) title=(format::full_time(open, schedule.time_zone())) { (schedule.format_relative(open, now)) }
                 }
+                @if let Some(note) = &zone_note { (note) }
                 "."
             }
         } @else if let Some(open) = back {
             p.hours #window-hours data-outside="false" {
                 "Outside business hours now; team back " time datetime=(format::iso(open)) title=(format::full_time(open, schedule.time_zone())) { (schedule.format_relative(open, now)) }
+                @if let Some(note) = &zone_note { (note) }
                 ". Business time left before the window closes: " (format::span(i64::try_from(hours.business_time_left.as_millis()).unwrap_or(i64::MAX))) "."
             }
         }
