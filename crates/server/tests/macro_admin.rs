@@ -74,7 +74,10 @@ async fn an_agent_creates_edits_and_deletes_a_personal_macro_through_the_forms(b
     assert!(page.contains("only admins add, change or delete them"), "the hint says who manages shared macros: {page}");
     let editor = ben.page("/macros/new").await;
     let form = by_id(&editor, "macro-form").unwrap();
-    assert_eq!((form.attr("data-kind"), form.attr("data-check"), form.attr("action")), (Some("macro"), Some("/macros/check"), Some("/macros")));
+    assert_eq!(
+        (form.attr("data-kind"), form.attr("data-check"), form.attr("action")),
+        (Some("macro"), Some("/macros/check"), Some("/macros"))
+    );
     let options: Value = serde_json::from_str(form.attr("data-options").unwrap()).unwrap();
     assert_eq!(options["can_share"], false, "{options}");
     assert_eq!(
@@ -264,7 +267,8 @@ async fn the_check_names_each_problem_by_path_with_the_csrf_token_only(backend: 
 
     // A shape the builder cannot read names its path too.
     let (_, body) =
-        post_json(&ben, "/macros/check", &json!({"name": "x", "actions": [{"type": "set_status", "status": "soon"}]}), Some(&ben.csrf)).await;
+        post_json(&ben, "/macros/check", &json!({"name": "x", "actions": [{"type": "set_status", "status": "soon"}]}), Some(&ben.csrf))
+            .await;
     assert_eq!(body["ok"], false, "{body}");
     assert!(paths(&body)[0].starts_with("actions[0]"), "{body}");
 
