@@ -483,30 +483,39 @@
     if (panel && picker) showMacro(`/tickets/${picker.dataset.ticketId}/macros/${panel.dataset.macroId}/preview`, false);
   }
 
-  // ---- The rule builder (Admin → Rules) ----
-  // The rule lives as JSON in #rule-json (the form posts it, with or without script); the builder
-  // draws rows from it and writes it back on every change. The server checks the draft as the admin
-  // types and names each problem's field path; the script shows it at that row.
-  const ruleForm = document.getElementById('rule-form');
-  if (ruleForm) ruleBuilder(ruleForm);
+  // ---- The rule builder (Admin → Rules) and the macro builder (Macros) ----
+  // The draft lives as JSON in #rule-json or #macro-json (the form posts it, with or without script);
+  // the builder draws rows from it and writes it back on every change. The server checks the draft as
+  // the admin or agent types and names each problem's field path; the script shows it at that row.
+  // The form's data-kind ("rule", the default, or "macro") prefixes its elements' ids and says what
+  // the builder offers: a macro has a name, a "shared" box and actions, and no event, conditions or
+  // dry run.
+  for (const id of ['rule-form', 'macro-form']) {
+    const builderForm = document.getElementById(id);
+    if (builderForm) ruleBuilder(builderForm);
+  }
 
   function ruleBuilder(form) {
+    const kind = form.dataset.kind || 'rule';
+    const isMacro = kind === 'macro';
+    const part = (name) => document.getElementById(`${kind}-${name}`);
     const opts = JSON.parse(form.dataset.options || '{}');
     const csrf = form.querySelector('input[name="csrf"]').value;
-    const jsonBox = document.getElementById('rule-json');
+    const jsonBox = part('json');
     const builder = document.getElementById('builder');
-    const statusLine = document.getElementById('rule-status');
-    const save = document.getElementById('rule-save');
-    const dryRunButton = document.getElementById('rule-dry-run');
+    const statusLine = part('status');
+    const save = part('save');
+    const dryRunButton = part('dry-run'); // rules only
     const result = document.getElementById('dry-run-result');
     let draft;
     try { draft = JSON.parse(jsonBox.value); } catch (e) { draft = null; }
     if (!draft || typeof draft !== 'object') return; // the JSON box stays the editor
-    document.getElementById('rule-json-details').open = false;
+    part('json-details').open = false;
     builder.hidden = false;
-    // A new rule's problems are shown once the admin starts; a refused save's at once.
-    let touched = form.dataset.new !== 'true' || !!document.getElementById('rule-errors');
+    // A new draft's problems are shown once the author starts; a refused save's at once.
+    let touched = form.dataset.new !== 'true' || !!part('errors');
     let lastErrors = [];
+    const setDryRun = (disabled) => { if (dryRunButton) dryRunButton.disabled = disabled; };
 
     const IS = [['is', 'is'], ['is_not', 'is not']];
     const COMPARE = [['less_than', 'less than'], ['more_than', 'more than']];
@@ -536,6 +545,8 @@
       set_priority: 'Set priority', set_assignee: 'Assign to an agent', unassign: 'Unassign', internal_note: 'Add an internal note',
       notify_agent: 'Notify an agent', send_template: 'Send a template', send_sms: 'Send an SMS', hold_reply: 'Hold a reply until the customer writes',
     };
+    // What "Add an action" offers: every action, or those the page lists (a macro's).
+    const actionChoices = Object.entries(ACTIONS).filter(([k]) => !opts.actions || opts.actions.includes(k));
     const CLOSED = [['skip', 'skip it (the ticket says "not sent: window closed")'], ['template', 'send a template instead'],
       ['hold', 'hold it until the customer writes again'], ['sms', 'send an SMS instead']];
     const firstAgent = () => ((opts.agents || [])[0] || {}).id || 0;
@@ -758,7 +769,37 @@
     }
 
     // ---- The whole builder ----
+    function actionGroup(legend, empty) {
+      return el('fieldset', { class: 'rb-group', id: 'rb-actions', dataset: { path: 'actions' } },
+        el('legend', { text: legend }),
+        draft.actions.length ? el('ol', { class: 'rb-rows' }, draft.actions.map((_, i) => actionRow(draft.actions, i))) : el('p', { class: 'hint', text: empty }),
+        adder('add-action-type', 'Add an action', actionChoices, (t) => { draft.actions.push(newAction(t)); render(); changed(); focusRow('action', draft.actions.length - 1); }));
+    }
+    function templateList() {
+      return el('datalist', { id: 'rb-templates' }, (opts.templates || []).map((t) => el('option', { value: t.name, text: `${t.name} (${t.language})` })));
+    }
+    // A macro: its name, whether every agent gets it (admins only), and what it does.
+    function renderMacro() {
+      draft.actions = draft.actions || [];
+      const canShare = !!opts.can_share;
+      // A non-admin's draft that asks to be shared keeps the box on, so they can untick it.
+      const lockedShared = !canShare && !draft.shared;
+      const basics = el('fieldset', { class: 'rb-basics' }, el('legend', { text: 'Macro' }),
+        field('Name', 'name', text(draft.name, (v) => { draft.name = v; changed(); }, { maxlength: '100' })),
+        el('div', { class: 'rb-checkline' },
+          el('input', { type: 'checkbox', id: 'rb-shared', checked: !!draft.shared, disabled: lockedShared, 'aria-describedby': 'rb-shared-hint',
+            dataset: { path: 'shared' }, onchange: (e) => { draft.shared = e.target.checked; changed(); } }),
+          el('label', { for: 'rb-shared', class: 'check', text: 'Shared with every agent' }),
+          el('span', { class: 'hint', id: 'rb-shared-hint',
+            text: canShare ? ' — unticked, it is your own personal macro' : ' — only admins share macros; yours is personal' })));
+      builder.replaceChildren(basics,
+        actionGroup('What it does, in order', 'No actions yet: a macro needs at least one.'),
+        templateList());
+      showErrors(lastErrors);
+    }
+
     function render() {
+      if (isMacro) { renderMacro(); return; }
       draft.conditions = draft.conditions || {};
       const conds = draft.conditions;
       conds.all = conds.all || [];
@@ -787,11 +828,8 @@
         el('legend', { text: legend }),
         conds[group].length ? el('ol', { class: 'rb-rows' }, conds[group].map((_, i) => conditionRow(conds[group], group, i))) : el('p', { class: 'hint', text: empty }),
         adder(`add-${group}-field`, 'Add a condition', fieldChoices, (f) => { conds[group].push(newCondition(f)); render(); changed(); focusRow(`condition-${group}`, conds[group].length - 1); }));
-      const actions = el('fieldset', { class: 'rb-group', id: 'rb-actions', dataset: { path: 'actions' } },
-        el('legend', { text: 'Then do this, in order' }),
-        draft.actions.length ? el('ol', { class: 'rb-rows' }, draft.actions.map((_, i) => actionRow(draft.actions, i))) : el('p', { class: 'hint', text: 'No actions yet: a rule needs at least one.' }),
-        adder('add-action-type', 'Add an action', Object.entries(ACTIONS), (t) => { draft.actions.push(newAction(t)); render(); changed(); focusRow('action', draft.actions.length - 1); }));
-      const datalist = el('datalist', { id: 'rb-templates' }, (opts.templates || []).map((t) => el('option', { value: t.name, text: `${t.name} (${t.language})` })));
+      const actions = actionGroup('Then do this, in order', 'No actions yet: a rule needs at least one.');
+      const datalist = templateList();
       builder.replaceChildren(basics,
         condGroup('all', 'When all of these hold', 'No conditions: the rule runs on every such event.'),
         condGroup('any', 'And at least one of these (if any are listed)', 'None listed.'),
@@ -806,9 +844,9 @@
       touched = true;
       writeJson();
       save.disabled = true;
-      dryRunButton.disabled = true;
+      setDryRun(true);
       statusLine.textContent = 'Checking…';
-      soon('rule-check', check);
+      soon(`${kind}-check`, check);
     }
     async function postJson(url) {
       return fetch(url, { method: 'POST', credentials: 'same-origin',
@@ -823,7 +861,7 @@
         if (!res.ok) throw new Error(`the desk answered ${res.status}`);
         answer = await res.json();
       } catch (e) {
-        if (mine === checkSeq) statusLine.textContent = `Could not check the rule (${e.message}); it is checked again when you save.`;
+        if (mine === checkSeq) statusLine.textContent = `Could not check the ${kind} (${e.message}); it is checked again when you save.`;
         save.disabled = false;
         return;
       }
@@ -831,7 +869,7 @@
       lastErrors = answer.errors || [];
       showErrors(lastErrors);
       save.disabled = !answer.ok;
-      dryRunButton.disabled = !answer.ok;
+      setDryRun(!answer.ok);
       form.dataset.checked = String(mine);
       form.dataset.valid = answer.ok ? 'true' : 'false';
     }
@@ -854,7 +892,7 @@
         if (ids.length) n.setAttribute('aria-describedby', ids.join(' ')); else n.removeAttribute('aria-describedby');
         delete n.dataset.errorFor;
       });
-      const serverBox = document.getElementById('rule-errors');
+      const serverBox = part('errors');
       if (serverBox && touched) serverBox.remove();
       const shown = touched ? errors : [];
       shown.forEach((err, n) => {
@@ -874,15 +912,18 @@
         }
       });
       if (!errors.length) statusLine.textContent = 'No problems: ready to save.';
-      else if (!touched) statusLine.textContent = 'Name the rule, pick its event, and add what it does; problems are shown as you go.';
+      else if (!touched) {
+        statusLine.textContent = isMacro ? 'Name the macro and add what it does; problems are shown as you go.'
+          : 'Name the rule, pick its event, and add what it does; problems are shown as you go.';
+      }
       else statusLine.textContent = errors.length === 1 ? '1 problem to fix before saving.' : `${errors.length} problems to fix before saving.`;
     }
 
-    // The JSON box: what a power user writes there becomes the builder's rule when they leave it.
+    // The JSON box: what a power user writes there becomes the builder's draft when they leave it.
     jsonBox.addEventListener('change', () => {
       let parsed;
       try { parsed = JSON.parse(jsonBox.value); } catch (e) {
-        statusLine.textContent = `The JSON is not valid (${e.message}); the builder keeps the rule as it was.`;
+        statusLine.textContent = `The JSON is not valid (${e.message}); the builder keeps the ${kind} as it was.`;
         save.disabled = true;
         return;
       }
@@ -890,11 +931,11 @@
       draft = parsed;
       render();
       touched = true;
-      soon('rule-check', check);
+      soon(`${kind}-check`, check);
     });
 
-    // The dry run: in place, without leaving the page.
-    dryRunButton.addEventListener('click', async (e) => {
+    // The dry run (rules): in place, without leaving the page.
+    if (dryRunButton) dryRunButton.addEventListener('click', async (e) => {
       e.preventDefault();
       dryRunButton.setAttribute('aria-busy', 'true');
       result.replaceChildren(el('p', { text: 'Checking the newest tickets…' }));
@@ -923,7 +964,7 @@
     render();
     writeJson();
     save.disabled = true;
-    dryRunButton.disabled = true;
+    setDryRun(true);
     check();
   }
 

@@ -117,7 +117,7 @@ pub fn picker(ticket_id: i64, list: &[Usable], req: &MacroRequest, chosen: Optio
             }
             div.macros-body #macros-body {
                 @if list.is_empty() {
-                    p.empty #macro-empty { "There are no macros you can use yet. Admins add shared macros, and every agent their own, through the API (" code { "/api/v1/macros" } ")." }
+                    p.empty #macro-empty { "There are no macros you can use yet. Every agent adds their own, and admins shared ones, on the " a href="/macros" { "Macros" } " page." }
                 } @else {
                     form.macro-search #macro-search method="get" action={"/tickets/" (ticket_id) "#macros"} role="search" aria-label="Find a macro" {
                         input type="hidden" name="macros" value="1";

@@ -4,6 +4,7 @@
 //! - [`session`]: sign-in, sessions, CSRF, the sign-in rate limit; the [`session::Agent`] extractor.
 //! - [`inbox`]: the notifier lists, views and their counts.
 //! - [`ticket`]: the ticket page, the composer and what agents do to tickets.
+//! - [`macro_admin`]: the Macros page, where agents manage their own macros and admins the shared ones.
 //! - [`live`]: the event stream and the fragments pages refetch.
 //! - [`render`]: the page frame and its navigation counts; [`components`]: view pieces pages share
 //!   (actor names, times, pills); [`format`]: times and durations for people.
@@ -19,6 +20,7 @@ pub mod format;
 pub mod hours;
 pub mod inbox;
 pub mod live;
+pub mod macro_admin;
 pub mod macros;
 pub mod numbers;
 pub mod picker;
@@ -91,6 +93,11 @@ pub fn router() -> Router<AppState> {
         .route("/live/counts", get(live::counts))
         .route("/live/inbox", get(live::inbox_fragment))
         .route("/settings", get(admin::settings_page).post(admin::save_settings))
+        .route("/macros", get(macro_admin::macros_page).post(macro_admin::create))
+        .route("/macros/new", get(macro_admin::new_page))
+        .route("/macros/check", post(macro_admin::check))
+        .route("/macros/{id}", get(macro_admin::edit_page).post(macro_admin::update))
+        .route("/macros/{id}/delete", post(macro_admin::delete))
         .route("/admin/agents", get(admin::agents_page).post(admin::add_agent))
         .route("/admin/hours", get(hours::hours_page).post(hours::create))
         .route("/admin/hours/{id}", post(hours::update))

@@ -60,6 +60,7 @@ pub enum Nav {
     Mentions,
     Ticket,
     Settings,
+    Macros,
     Agents,
     Numbers,
     Hours,
@@ -97,6 +98,7 @@ pub fn page(agent: &Agent, title: &str, nav: Nav, counts: &NavCounts, now: Times
                         "Mentions "
                         span.count data-count="mentions" { (counts.mentions) }
                     }
+                    a href="/macros" aria-current=[current(Nav::Macros)] { "Macros" }
                     a href="/settings" aria-current=[current(Nav::Settings)] { "Settings" }
                     @if agent.is_admin() {
                         a href="/admin/agents" aria-current=[current(Nav::Agents)] { "Agents" }

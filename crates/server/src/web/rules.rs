@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Form, Json};
 use maud::{html, Markup};
+use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use windowdesk_core::rules::{Action, AssigneeOp, ClosedWindow, Compare, Condition, Event, IsOp, TagsOp, TextOp, WindowIs};
 use windowdesk_core::{Priority, RuleDraft, TicketStatus};
@@ -43,15 +44,15 @@ fn event_label(event: Event) -> &'static str {
     EVENTS.iter().find(|(e, _, _)| *e == event).map_or("?", |(_, label, _)| label)
 }
 
-/// Who and what rules can name: agents and business numbers by name, templates by name.
-struct Names {
+/// Who and what rules (and macros) can name: agents and business numbers by name, templates by name.
+pub(crate) struct Names {
     agents: Vec<(i64, String)>,
     numbers: Vec<(i64, String)>,
     templates: Vec<(String, String)>,
 }
 
 impl Names {
-    async fn load(state: &AppState) -> Result<Names, WebError> {
+    pub(crate) async fn load(state: &AppState) -> Result<Names, WebError> {
         let agents = state.store.agents().await?.into_iter().map(|a| (a.id, a.name)).collect();
         let numbers = state.numbers.all().into_iter().map(|n| (n.id, format!("{} ({})", n.name, n.display_number))).collect();
         let mut templates: Vec<(String, String)> = state
@@ -77,6 +78,11 @@ impl Names {
 
     /// What the builder's script offers in its selects.
     fn options(&self) -> String {
+        self.options_value().to_string()
+    }
+
+    /// [`Names::options`] as a JSON object, for a page that adds its own (the macro editor).
+    pub(crate) fn options_value(&self) -> Value {
         json!({
             "agents": self.agents.iter().map(|(id, name)| json!({"id": id, "name": name})).collect::<Vec<_>>(),
             "numbers": self.numbers.iter().map(|(id, name)| json!({"id": id, "name": name})).collect::<Vec<_>>(),
@@ -85,7 +91,6 @@ impl Names {
             "statuses": TicketStatus::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
             "priorities": Priority::ALL.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
         })
-        .to_string()
     }
 }
 
@@ -161,8 +166,8 @@ fn condition_words(c: &Condition, names: &Names) -> String {
     }
 }
 
-/// One action in words: "reply (when closed: template ticket_received)".
-fn action_words(a: &Action<String>, names: &Names) -> String {
+/// One action in words: "reply (when closed: template ticket_received)". The macro list uses it too.
+pub(crate) fn action_words(a: &Action<String>, names: &Names) -> String {
     match a {
         Action::Reply { when_closed, .. } => match when_closed {
             ClosedWindow::Template(t) => format!("reply (when closed: template {})", t.name),
@@ -377,26 +382,32 @@ pub async fn edit_page(State(state): State<AppState>, agent: Agent, Path(id): Pa
     editor_page(&state, &agent, Editor { id: Some(id), title, json: pretty(&draft), problems: &[], dry_run: None }).await
 }
 
-/// Every problem of a draft as written (JSON text), as `(path, message)`; the draft when it has none.
-fn checked(json_text: &str) -> Result<RuleDraft, Vec<(String, String)>> {
-    let value: Value = serde_json::from_str(json_text).map_err(|e| vec![(String::new(), format!("the rule is not valid JSON: {e}"))])?;
+/// A draft as written (JSON text) read into its type, or the problem as `(path, message)`: not JSON,
+/// not an object, or a field of the wrong shape named by its serde path. `noun` is "rule" or "macro".
+pub(crate) fn parsed<T: DeserializeOwned>(json_text: &str, noun: &str) -> Result<T, Vec<(String, String)>> {
+    let value: Value = serde_json::from_str(json_text).map_err(|e| vec![(String::new(), format!("the {noun} is not valid JSON: {e}"))])?;
     if !value.is_object() {
-        return Err(vec![(String::new(), "the rule must be a JSON object".into())]);
+        return Err(vec![(String::new(), format!("the {noun} must be a JSON object"))]);
     }
-    let draft: RuleDraft = crate::api::extract::from_value(value).map_err(|e| match e {
+    crate::api::extract::from_value(value).map_err(|e| match e {
         ApiError::Invalid { field, message } => {
             let message = if message.starts_with("invalid type: null") { "choose one".to_owned() } else { message };
             vec![(field, message)]
         }
         other => vec![(String::new(), other.to_string())],
-    })?;
+    })
+}
+
+/// Every problem of a draft as written (JSON text), as `(path, message)`; the draft when it has none.
+fn checked(json_text: &str) -> Result<RuleDraft, Vec<(String, String)>> {
+    let draft: RuleDraft = parsed(json_text, "rule")?;
     match draft.validate(0) {
         Ok(_) => Ok(draft),
         Err(e) => Err(e.errors.into_iter().map(|err| (err.path, err.problem.to_string())).collect()),
     }
 }
 
-fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
+pub(crate) fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
     fields.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
 }
 
