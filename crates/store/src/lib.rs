@@ -214,6 +214,10 @@ pub trait RuleStore: Send + Sync {
     /// The customer's current window episode, kept beside their window by ingest; `None` when they
     /// never wrote (or no message has refreshed the window since episodes were stored).
     async fn window_episode(&self, identity_id: i64) -> Result<Option<windowdesk_core::rules::WindowEpisode>, StoreError>;
+    /// The tickets `ids` as rules see them, in one read (those that exist, in no particular order):
+    /// each one's [`TicketWorkStore::ticket_summary`], its [`RuleStore::window_episode`], and while
+    /// it is solved, when: the time of its latest change to `solved`.
+    async fn rule_tickets(&self, ids: &[i64]) -> Result<Vec<RuleTicket>, StoreError>;
     /// The oldest `limit` entries of the rules worker's queue, in id order, each with its source. The
     /// database writes an entry with every inbound message and every ticket event that can set off
     /// a trigger, in the same transaction.
@@ -225,8 +229,6 @@ pub trait RuleStore: Send + Sync {
     async fn rule_queue_drop(&self, limit: u32) -> Result<u64, StoreError>;
     /// A round on the entry failed; returns the attempts so far.
     async fn rule_queue_failed(&self, id: i64, error: &str) -> Result<i32, StoreError>;
-    /// When the ticket was solved, while it is solved: the time of its latest change to `solved`.
-    async fn solved_at(&self, ticket_id: i64) -> Result<Option<Timestamp>, StoreError>;
     /// Records on the ticket what a rule did (`rule_applied`, actor `rule:<id>`).
     async fn record_rule_run(&self, ticket_id: i64, actor: &str, data: serde_json::Value, at: Timestamp) -> Result<(), StoreError>;
 }

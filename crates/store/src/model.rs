@@ -722,6 +722,15 @@ pub struct FieldFiring {
     pub data: serde_json::Value,
 }
 
+/// A ticket as rules see it (see [`crate::RuleStore::rule_tickets`]): its summary, the customer's
+/// window episode, and when it was solved while it is solved.
+#[derive(Clone, Debug)]
+pub struct RuleTicket {
+    pub summary: TicketSummary,
+    pub window_episode: Option<windowdesk_core::rules::WindowEpisode>,
+    pub solved_at: Option<Timestamp>,
+}
+
 /// One entry of the rules worker's queue (see [`crate::RuleStore::rule_queue`]): an event that can
 /// set off triggers, with what the worker needs to know about it.
 #[derive(Clone, Debug)]

@@ -29,7 +29,7 @@ impl Conditions {
     /// `false` when the conditions cannot hold for an event with this message, whatever the ticket
     /// and its window look like: a condition of `all` on the message fails, or every condition of
     /// `any` is on the message and fails. `true` says only that the ticket decides.
-    pub fn may_hold_on_message(&self, message_text: Option<&str>, first_message: bool) -> bool {
+    pub fn may_hold_on_message(&self, message_text: Option<&MessageText>, first_message: bool) -> bool {
         let fails = |c: &Condition| c.holds_on_message(message_text, first_message) == Some(false);
         !self.all.iter().any(fails) && (self.any.is_empty() || !self.any.iter().all(fails))
     }
@@ -198,6 +198,36 @@ fn normalise(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
 }
 
+/// A word or phrase as [`normalise`] would write it, borrowed when it already is (the usual case:
+/// words are short, lower case and single-spaced), so checking 50 rules allocates nothing.
+fn normalised_word(word: &str) -> std::borrow::Cow<'_, str> {
+    let plain = word.chars().all(|c| !c.is_uppercase() && (c == ' ' || !c.is_whitespace()))
+        && !word.contains("  ")
+        && !word.starts_with(' ')
+        && !word.ends_with(' ');
+    if plain {
+        std::borrow::Cow::Borrowed(word)
+    } else {
+        std::borrow::Cow::Owned(normalise(word))
+    }
+}
+
+/// A customer message as message conditions read it, folded once (lower case, runs of white space
+/// as one space) however many rules look at it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageText(String);
+
+impl MessageText {
+    pub fn new(text: &str) -> MessageText {
+        MessageText(normalise(text))
+    }
+
+    /// The folded text.
+    pub fn folded(&self) -> &str {
+        &self.0
+    }
+}
+
 fn same_tag(a: &str, b: &str) -> bool {
     a.trim().to_lowercase() == b.trim().to_lowercase()
 }
@@ -243,11 +273,12 @@ impl Condition {
 
     /// Whether a condition that looks only at the event's customer message holds: its text, and
     /// whether it is the ticket's first; `None` for a condition on the ticket, its window or time.
-    pub fn holds_on_message(&self, message_text: Option<&str>, first_message: bool) -> Option<bool> {
+    pub fn holds_on_message(&self, message_text: Option<&MessageText>, first_message: bool) -> Option<bool> {
         match self {
             Condition::MessageText { op, words } => {
-                let text = message_text.map(normalise).unwrap_or_default();
-                let found = !text.is_empty() && words.iter().map(|w| normalise(w)).any(|w| !w.is_empty() && text.contains(&w));
+                let text = message_text.map_or("", MessageText::folded);
+                let found =
+                    !text.is_empty() && words.iter().map(|w| normalised_word(w)).any(|w| !w.is_empty() && text.contains(w.as_ref()));
                 Some(match op {
                     TextOp::ContainsAny => found,
                     TextOp::ContainsNone => !found,

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::condition::MessageText;
 use super::episode::{EpisodeKey, WindowEpisode};
 use super::{Action, Event, Rule};
 use crate::hours::{or_always_open, Schedule};
@@ -26,7 +27,7 @@ pub struct RuleContext<'a> {
     /// When the ticket was solved, while it is solved.
     pub solved_at: Option<Timestamp>,
     /// The customer message of a `message_received` or `ticket_created` event.
-    pub message_text: Option<&'a str>,
+    pub message_text: Option<&'a MessageText>,
     /// The event's message is the ticket's first customer message.
     pub first_message: bool,
     /// The customer's window on the ticket's business number, and the channel's policy (with the W9
@@ -111,7 +112,7 @@ pub fn matches(rule: &Rule, ctx: &RuleContext<'_>) -> bool {
 pub struct EventOnly<'a> {
     pub event: Event,
     /// The event's customer message, as [`RuleContext::message_text`].
-    pub message_text: Option<&'a str>,
+    pub message_text: Option<&'a MessageText>,
     pub first_message: bool,
     pub caused_by_rule: bool,
 }

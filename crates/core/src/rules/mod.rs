@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 use crate::placeholder::Text;
 
 pub use action::{Action, ClosedWindow, TemplateAction};
-pub use condition::{AssigneeOp, Compare, Condition, Conditions, IsOp, TagsOp, TextOp, WindowIs};
+pub use condition::{AssigneeOp, Compare, Condition, Conditions, IsOp, MessageText, TagsOp, TextOp, WindowIs};
 pub use defaults::default_rules;
 pub use episode::{Episode, EpisodeKey, WindowEpisode};
 pub use eval::{evaluate, matches, may_match, EventOnly, Firing, RuleContext};

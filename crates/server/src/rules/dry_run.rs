@@ -2,7 +2,7 @@
 //! its event happened on each of them now. It reads tickets through [`TicketFacts`], exactly as the
 //! rules worker does, and evaluates with the core's [`matches`]; nothing is sent, recorded or changed.
 
-use windowdesk_core::rules::{matches, Event, InvalidRule};
+use windowdesk_core::rules::{matches, Event, InvalidRule, MessageText};
 use windowdesk_core::{RuleDraft, TicketStatus};
 use windowdesk_store::{Direction, TicketFilter};
 
@@ -60,13 +60,13 @@ pub async fn dry_run(state: &AppState, draft: &RuleDraft) -> Result<DryRun, DryR
             let mut inbound = messages.iter().filter(|m| m.direction == Direction::Inbound);
             let count = inbound.clone().count();
             let latest = inbound.next_back();
-            (latest.and_then(|m| m.body.clone()), count == 1)
+            (latest.and_then(|m| m.body.as_deref()).map(MessageText::new), count == 1)
         } else {
             (None, false)
         };
-        let event = EventFacts { event: rule.event, message_text: message_text.as_deref(), first_message, caused_by_rule: false };
+        let event = EventFacts { event: rule.event, message_text: message_text.as_ref(), first_message, caused_by_rule: false };
         if matches(&rule, &facts.context(state, event, now)) {
-            let t = &facts.summary.ticket;
+            let t = &facts.read.summary.ticket;
             out.matches.push(DryRunMatch { ticket_id: t.id, subject: t.subject.clone(), status: t.status });
         }
     }

@@ -6,19 +6,17 @@
 use std::collections::HashMap;
 
 use windowdesk_core::hours::Schedule;
-use windowdesk_core::rules::{Event, WindowEpisode};
-use windowdesk_core::{RuleContext, TicketStatus, Timestamp};
-use windowdesk_store::TicketSummary;
+use windowdesk_core::rules::{Event, MessageText};
+use windowdesk_core::{RuleContext, Timestamp};
+use windowdesk_store::RuleTicket;
 
 use crate::AppState;
 
-/// A ticket as rules see it.
+/// A ticket as rules see it: as the store reads it for rules, with its number's business hours.
 #[derive(Clone, Debug)]
 pub struct TicketFacts {
-    pub summary: TicketSummary,
+    pub read: RuleTicket,
     pub schedule: Option<Schedule>,
-    pub window_episode: Option<WindowEpisode>,
-    pub solved_at: Option<Timestamp>,
 }
 
 /// The business hours of each number, as read once.
@@ -29,7 +27,7 @@ pub struct Schedules(HashMap<i64, Option<Schedule>>);
 #[derive(Clone, Copy, Debug)]
 pub struct EventFacts<'a> {
     pub event: Event,
-    pub message_text: Option<&'a str>,
+    pub message_text: Option<&'a MessageText>,
     pub first_message: bool,
     pub caused_by_rule: bool,
 }
@@ -38,40 +36,43 @@ impl TicketFacts {
     /// `None` when the ticket does not exist. The numbers' schedules are read once per `schedules`
     /// (the rules worker keeps one per round, the dry run one per run).
     pub async fn load_with(state: &AppState, ticket_id: i64, schedules: &mut Schedules) -> anyhow::Result<Option<TicketFacts>> {
-        let store = state.store.as_ref();
-        let Some(summary) = store.ticket_summary(ticket_id).await? else { return Ok(None) };
-        let t = &summary.ticket;
-        let schedule = match schedules.0.get(&t.business_number_id) {
+        let Some(read) = state.store.rule_tickets(&[ticket_id]).await?.pop() else { return Ok(None) };
+        Ok(Some(Self::of(state, read, schedules).await?))
+    }
+
+    /// The facts of a ticket the store read for rules.
+    pub async fn of(state: &AppState, read: RuleTicket, schedules: &mut Schedules) -> anyhow::Result<TicketFacts> {
+        let number = read.summary.ticket.business_number_id;
+        let schedule = match schedules.0.get(&number) {
             Some(known) => known.clone(),
             None => {
-                let read = crate::hours::of_number(state, t.business_number_id).await?;
-                schedules.0.insert(t.business_number_id, read.clone());
-                read
+                let found = crate::hours::of_number(state, number).await?;
+                schedules.0.insert(number, found.clone());
+                found
             }
         };
-        let window_episode = store.window_episode(t.identity_id).await?;
-        let solved_at = if t.status == TicketStatus::Solved { store.solved_at(t.id).await? } else { None };
-        Ok(Some(TicketFacts { summary, schedule, window_episode, solved_at }))
+        Ok(TicketFacts { read, schedule })
     }
 
     /// The context rules are evaluated in, for `event` at `now`.
     pub fn context<'a>(&'a self, state: &AppState, event: EventFacts<'a>, now: Timestamp) -> RuleContext<'a> {
-        let t = &self.summary.ticket;
+        let summary = &self.read.summary;
+        let t = &summary.ticket;
         RuleContext {
             event: event.event,
             ticket_id: t.id,
             business_number_id: t.business_number_id,
             status: t.status,
-            priority: self.summary.priority,
-            tags: &self.summary.tags,
+            priority: summary.priority,
+            tags: &summary.tags,
             assignee_id: t.assignee_id,
             created_at: t.created_at,
-            solved_at: self.solved_at,
+            solved_at: self.read.solved_at,
             message_text: event.message_text,
             first_message: event.first_message,
-            window: self.summary.window,
+            window: summary.window,
             policy: state.policy,
-            window_episode: self.window_episode,
+            window_episode: self.read.window_episode,
             schedule: self.schedule.as_ref(),
             now,
             caused_by_rule: event.caused_by_rule,

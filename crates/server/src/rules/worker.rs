@@ -16,12 +16,13 @@
 //! - **Order.** Entries are taken in id order; every rule sees the ticket as it is when the worker
 //!   looks, and the rules that match run in their visible order (position, then id).
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
-use windowdesk_core::rules::{evaluate, may_match, Event, EventOnly, WindowEpisode};
+use windowdesk_core::rules::{evaluate, may_match, Event, EventOnly, MessageText, WindowEpisode};
 use windowdesk_core::{CustomerWindow, Rule, RuleContext};
-use windowdesk_store::{EventRow, FieldFiring, RuleFiring, RuleMessage, RuleQueueItem, RuleSource};
+use windowdesk_store::{EventRow, FieldFiring, RuleFiring, RuleMessage, RuleQueueItem, RuleSource, RuleTicket};
 
 use super::facts::{EventFacts, Schedules, TicketFacts};
 use super::run::{field_firing, run_firing, RuleRun};
@@ -51,9 +52,31 @@ struct Trigger {
     events: Vec<Event>,
     /// `message:<id>` or `event:<id>`: unique per rule in `rule_firings`.
     key: String,
-    message_text: Option<String>,
+    /// The customer message, folded once for every rule's message conditions.
+    message_text: Option<MessageText>,
     first_message: bool,
     caused_by_rule: bool,
+}
+
+/// Whether some rule may fire on what an entry sets off (its event, and its message's conditions):
+/// most entries have none, and nothing more is read for them.
+fn may_fire(rules: &[Rule], trigger: &Trigger) -> bool {
+    !trigger.caused_by_rule
+        && trigger.events.iter().any(|event| {
+            let e = EventOnly {
+                event: *event,
+                message_text: trigger.message_text.as_ref(),
+                first_message: trigger.first_message,
+                caused_by_rule: trigger.caused_by_rule,
+            };
+            rules.iter().any(|r| may_match(r, &e))
+        })
+}
+
+/// The tickets of one round, read together, and their numbers' schedules.
+struct Tickets {
+    read: HashMap<i64, RuleTicket>,
+    schedules: Schedules,
 }
 
 impl RulesWorker {
@@ -110,9 +133,28 @@ impl RulesWorker {
         }
         let items = self.state.store.rule_queue(BATCH).await?;
         let mut done = Vec::with_capacity(items.len());
-        let mut schedules = Schedules::default();
+        // What each entry sets off, and the tickets of those some rule may fire on, read together.
+        let mut triggers = Vec::with_capacity(items.len());
         for item in &items {
-            match self.handle(&rules, item, &mut schedules).await {
+            triggers.push(self.trigger(&rules, item).await.map(|t| t.filter(|t| may_fire(&rules, t))));
+        }
+        let wanted: Vec<i64> = items.iter().zip(&triggers).filter(|(_, t)| matches!(t, Ok(Some(_)))).map(|(i, _)| i.ticket_id).collect();
+        let mut tickets = Tickets { read: HashMap::new(), schedules: Schedules::default() };
+        if !wanted.is_empty() {
+            let mut unique = wanted;
+            unique.sort_unstable();
+            unique.dedup();
+            for t in self.state.store.rule_tickets(&unique).await? {
+                tickets.read.insert(t.summary.ticket.id, t);
+            }
+        }
+        for (item, trigger) in items.iter().zip(triggers) {
+            let handled = match trigger {
+                Ok(Some(trigger)) => self.handle(&rules, item, &trigger, &mut tickets).await,
+                Ok(None) => Ok(()),
+                Err(e) => Err(e),
+            };
+            match handled {
                 Ok(()) => done.push(item.id),
                 Err(e) => {
                     let attempts = self.state.store.rule_queue_failed(item.id, &format!("{e:#}")).await?;
@@ -133,28 +175,21 @@ impl RulesWorker {
         Ok(if done.len() < items.len() { 0 } else { items.len() })
     }
 
-    async fn handle(&self, rules: &[Rule], item: &RuleQueueItem, schedules: &mut Schedules) -> anyhow::Result<()> {
-        let Some(trigger) = self.trigger(rules, item).await? else { return Ok(()) };
-        // Most events have no rule that can fire on them (no rule for the event, or none whose
-        // conditions on the message hold): nothing more is read for them.
-        let may_fire = trigger.events.iter().any(|event| {
-            let e = EventOnly {
-                event: *event,
-                message_text: trigger.message_text.as_deref(),
-                first_message: trigger.first_message,
-                caused_by_rule: trigger.caused_by_rule,
-            };
-            rules.iter().any(|r| may_match(r, &e))
-        });
-        if !may_fire {
-            return Ok(());
-        }
-        let Some(facts) = TicketFacts::load_with(&self.state, item.ticket_id, schedules).await? else { return Ok(()) };
+    /// Runs the rules on one entry that some rule may fire on.
+    async fn handle(&self, rules: &[Rule], item: &RuleQueueItem, trigger: &Trigger, tickets: &mut Tickets) -> anyhow::Result<()> {
+        // The ticket as read with the batch, unless a rule changed it since; then as it is now.
+        let read = match tickets.read.remove(&item.ticket_id) {
+            Some(read) => Some(read),
+            None => self.state.store.rule_tickets(&[item.ticket_id]).await?.pop(),
+        };
+        let Some(read) = read else { return Ok(()) };
+        let facts = TicketFacts::of(&self.state, read, &mut tickets.schedules).await?;
         let now = self.state.clock.now();
+        let mut fired = false;
         for event in &trigger.events {
             let happened = EventFacts {
                 event: *event,
-                message_text: trigger.message_text.as_deref(),
+                message_text: trigger.message_text.as_ref(),
                 first_message: trigger.first_message,
                 caused_by_rule: trigger.caused_by_rule,
             };
@@ -162,7 +197,9 @@ impl RulesWorker {
             // Rules that only change fields are written together, in one transaction with their
             // firing records and events; any other rule runs on its own, after those before it.
             let mut fields: Vec<FieldFiring> = Vec::new();
-            for firing in evaluate(rules, &ctx) {
+            let firings = evaluate(rules, &ctx);
+            fired |= !firings.is_empty();
+            for firing in firings {
                 let record = RuleFiring {
                     rule_id: firing.rule.id,
                     ticket_id: item.ticket_id,
@@ -179,6 +216,10 @@ impl RulesWorker {
                 self.fire(&run, &record).await?;
             }
             self.apply_fields(rules, &ctx, &trigger.key, fields).await?;
+        }
+        if !fired {
+            // Nothing changed the ticket: a later entry on it in this round may use the same read.
+            tickets.read.insert(item.ticket_id, facts.read);
         }
         Ok(())
     }
@@ -251,7 +292,7 @@ impl RulesWorker {
         Trigger {
             events,
             key: format!("message:{}", m.id),
-            message_text: m.body.clone(),
+            message_text: m.body.as_deref().map(MessageText::new),
             first_message: m.first_on_ticket,
             caused_by_rule: false,
         }
@@ -274,7 +315,11 @@ impl RulesWorker {
             Event::TicketCreated => {
                 // The message that opened the ticket is committed with it.
                 let messages = self.state.store.ticket_messages(item.ticket_id).await?;
-                message_text = messages.iter().find(|m| m.direction == windowdesk_store::Direction::Inbound).and_then(|m| m.body.clone());
+                message_text = messages
+                    .iter()
+                    .find(|m| m.direction == windowdesk_store::Direction::Inbound)
+                    .and_then(|m| m.body.as_deref())
+                    .map(MessageText::new);
                 first_message = true;
             }
             Event::DeliveryFailed => {

@@ -3,11 +3,11 @@
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use windowdesk_core::rules::WindowEpisode;
-use windowdesk_core::Timestamp;
+use windowdesk_core::{TicketStatus, Timestamp};
 
 use super::SqliteStore;
 use crate::error::StoreError;
-use crate::model::{EventRow, FieldFiring, RuleFiring, RuleMessage, RuleQueueItem, RuleRow, RuleSource, RuleWrite};
+use crate::model::{EventRow, FieldFiring, RuleFiring, RuleMessage, RuleQueueItem, RuleRow, RuleSource, RuleTicket, RuleWrite};
 use crate::RuleStore;
 
 const COLUMNS: &str = "id, name, enabled, position, event, rule, created_at, created_by, updated_at, updated_by";
@@ -38,6 +38,25 @@ fn insert(c: &Connection, d: &RuleWrite) -> Result<i64, StoreError> {
         params![d.name, d.enabled, d.position, d.event, d.rule, d.now.unix_millis(), d.actor],
     )?;
     Ok(c.last_insert_rowid())
+}
+
+fn window_episode(c: &Connection, identity_id: i64) -> Result<Option<WindowEpisode>, StoreError> {
+    let at: Option<Option<i64>> = c
+        .prepare_cached("SELECT window_episode_at FROM identities WHERE id = ?1")?
+        .query_row(params![identity_id], |r| r.get(0))
+        .optional()?;
+    Ok(at.flatten().map(|ms| WindowEpisode { started_at: Timestamp::from_unix_millis(ms) }))
+}
+
+fn solved_at(c: &Connection, ticket_id: i64) -> Result<Option<Timestamp>, StoreError> {
+    let at: Option<i64> = c
+        .prepare_cached(
+            "SELECT max(e.at) FROM tickets t JOIN ticket_events e ON e.ticket_id = t.id
+             WHERE t.id = ?1 AND t.status = 'solved' AND e.kind = 'status_changed'
+               AND json_extract(e.data, '$.to') = 'solved'",
+        )?
+        .query_row(params![ticket_id], |r| r.get(0))?;
+    Ok(at.map(Timestamp::from_unix_millis))
 }
 
 /// `false` when the rule already fired for this trigger (or ticket and episode).
@@ -120,6 +139,9 @@ fn queue_source(c: &Connection, ticket_id: i64, source: &str, source_id: i64) ->
 impl RuleStore for SqliteStore {
     async fn rule_queue(&self, limit: u32) -> Result<Vec<RuleQueueItem>, StoreError> {
         self.read(move |c| {
+            // One read transaction for the batch: one snapshot, one lock of the WAL.
+            let tx = c.unchecked_transaction()?;
+            let c = &*tx;
             let entries: Vec<(i64, i64, String, i64, i32)> = c
                 .prepare_cached("SELECT id, ticket_id, source, source_id, attempts FROM rule_queue ORDER BY id LIMIT ?1")?
                 .query_map(params![limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
@@ -129,7 +151,7 @@ impl RuleStore for SqliteStore {
                 .map(|(id, ticket_id, source, source_id, attempts)| {
                     Ok(RuleQueueItem { id, ticket_id, attempts, source: queue_source(c, ticket_id, &source, source_id)? })
                 })
-                .collect()
+                .collect::<Result<Vec<_>, StoreError>>()
         })
         .await
     }
@@ -174,16 +196,20 @@ impl RuleStore for SqliteStore {
             .await
     }
 
-    async fn solved_at(&self, ticket_id: i64) -> Result<Option<Timestamp>, StoreError> {
+    async fn rule_tickets(&self, ids: &[i64]) -> Result<Vec<RuleTicket>, StoreError> {
+        let ids = ids.to_vec();
         self.read(move |c| {
-            let at: Option<i64> = c
-                .prepare_cached(
-                    "SELECT max(e.at) FROM tickets t JOIN ticket_events e ON e.ticket_id = t.id
-                     WHERE t.id = ?1 AND t.status = 'solved' AND e.kind = 'status_changed'
-                       AND json_extract(e.data, '$.to') = 'solved'",
-                )?
-                .query_row(params![ticket_id], |r| r.get(0))?;
-            Ok(at.map(Timestamp::from_unix_millis))
+            // One read transaction for the whole batch: one snapshot, one lock of the WAL.
+            let tx = c.unchecked_transaction()?;
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                let Some(summary) = super::api::ticket_summary(&tx, id)? else { continue };
+                let window_episode = window_episode(&tx, summary.ticket.identity_id)?;
+                let solved_at = if summary.ticket.status == TicketStatus::Solved { solved_at(&tx, id)? } else { None };
+                out.push(RuleTicket { summary, window_episode, solved_at });
+            }
+            tx.commit()?;
+            Ok(out)
         })
         .await
     }
@@ -240,14 +266,7 @@ impl RuleStore for SqliteStore {
     }
 
     async fn window_episode(&self, identity_id: i64) -> Result<Option<WindowEpisode>, StoreError> {
-        self.read(move |c| {
-            let at: Option<Option<i64>> = c
-                .prepare_cached("SELECT window_episode_at FROM identities WHERE id = ?1")?
-                .query_row(params![identity_id], |r| r.get(0))
-                .optional()?;
-            Ok(at.flatten().map(|ms| WindowEpisode { started_at: Timestamp::from_unix_millis(ms) }))
-        })
-        .await
+        self.read(move |c| window_episode(c, identity_id)).await
     }
 
     async fn record_firing(&self, firing: &RuleFiring) -> Result<bool, StoreError> {

@@ -121,13 +121,15 @@ fn a_rule_whose_message_conditions_fail_is_ruled_out_before_the_ticket_is_read()
         ]}}),
     );
     let on_the_ticket = rule(4, serde_json::json!({"conditions": {"all": [{"field": "status", "op": "is", "values": ["pending"]}]}}));
-    let hello = RuleContext { message_text: Some("Hello, where is my order?"), ..ctx(now()) };
+    let hello_text = MessageText::new("Hello, where is my order?");
+    let hello = RuleContext { message_text: Some(&hello_text), ..ctx(now()) };
     let e = event_of(&hello);
     assert!(!may_match(&refund, &e), "its message condition fails: no ticket can make it fire");
     assert!(!may_match(&first_or_refund, &e), "every alternative is on the message and fails");
     assert!(may_match(&refund_or_vip, &e), "a tag on the ticket could still make it fire");
     assert!(may_match(&on_the_ticket, &e), "the ticket decides");
-    let asks = RuleContext { message_text: Some("I want a REFUND"), ..ctx(now()) };
+    let asks_text = MessageText::new("I want a REFUND");
+    let asks = RuleContext { message_text: Some(&asks_text), ..ctx(now()) };
     assert!(may_match(&refund, &event_of(&asks)) && matches(&refund, &asks));
     assert!(!may_match(&refund, &EventOnly { event: Event::TicketUpdated, ..event_of(&asks) }), "another event");
     assert!(!may_match(&refund, &EventOnly { caused_by_rule: true, ..event_of(&asks) }), "a rule's own change");
@@ -155,7 +157,8 @@ proptest::proptest! {
         ];
         let pick = |v: &[usize]| v.iter().map(|i| pool[*i].clone()).collect::<Vec<_>>();
         let r = rule(1, serde_json::json!({"conditions": {"all": pick(&all), "any": pick(&any)}}));
-        let texts = [None, Some("A refund, please"), Some("thanks!"), Some("Invoice and thanks")];
+        let folded = ["A refund, please", "thanks!", "Invoice and thanks"].map(MessageText::new);
+        let texts = [None, Some(&folded[0]), Some(&folded[1]), Some(&folded[2])];
         let tags = [String::from("vip")];
         let c = RuleContext {
             message_text: texts[text],
