@@ -220,9 +220,11 @@ async fn i2_malformed_json_is_400_and_oversized_body_is_413(backend: Backend) {
     assert_eq!(r.status(), 400);
     let err: Value = r.json().await.unwrap();
     assert!(err["error"]["message"].as_str().unwrap().contains("entry"), "names the missing field: {err}");
-    let big = vec![b' '; 3 * 1024 * 1024 + 1];
-    let r = app.post_raw(big.clone(), sign(&big)).await;
-    assert_eq!(r.status(), 413);
+    // A body declared longer than the limit is refused from its headers, before it is read. The
+    // request is written by hand with its headers only: a client still writing 3 MB when the desk
+    // answers and closes sees a broken pipe instead of the answer, which made this test flaky.
+    let status = declared_too_long(&app, 3 * 1024 * 1024 + 1).await;
+    assert_eq!(status, "HTTP/1.1 413 Payload Too Large", "refused by its declared length");
     assert_eq!(app.store().counts().await.unwrap().messages, 0);
     assert!(app.store().account_events().await.unwrap().is_empty());
     app.stop().await;
@@ -356,4 +358,30 @@ async fn i8_card_numbers_never_reach_the_database(backend: Backend) {
     let list = app.store().list_tickets(&TicketFilter::default()).await.unwrap();
     assert_eq!(list.len(), 1);
     app.stop().await;
+}
+
+/// Sends the headers of a webhook POST declaring `length` bytes of body, and none of it; returns the
+/// answer's status line.
+async fn declared_too_long(app: &TestApp, length: usize) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = app.base.trim_start_matches("http://").trim_end_matches('/').to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /webhooks/whatsapp HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         X-Hub-Signature-256: sha256=00\r\nContent-Length: {length}\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    // The status line is all this needs; the desk may keep the connection open for the body.
+    while !answer.windows(2).any(|w| w == b"\r\n") {
+        let n = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut buf))
+            .await
+            .expect("the desk answers an oversized request without waiting for its body")
+            .unwrap();
+        assert!(n > 0, "the desk closed the connection without answering: {:?}", String::from_utf8_lossy(&answer));
+        answer.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&answer);
+    text.lines().next().unwrap_or_default().to_owned()
 }
