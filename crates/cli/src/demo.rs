@@ -215,6 +215,34 @@ async fn seed(running: &Running, sim: &SimHandle, phone_number_id: &str) -> anyh
     // Camila's window is closed: the reply is held until she writes again (a notice template tells her).
     let camila = ticket_of("5511987654321").await?;
     hold_reply(state, camila, "Sim, entregamos aos sábados entre 9h e 13h.", "agent:demo").await?;
+    seed_macros(state).await
+}
+
+/// Two shared macros, so the picker on a ticket page (`M`) and the Macros page have something to show.
+async fn seed_macros(state: &windowdesk_server::AppState) -> anyhow::Result<()> {
+    let macros = [
+        serde_json::json!({"name": "Ask for the order number", "shared": true, "actions": [
+            {"type": "reply", "text": "Hi {{firstName || there}}, could you send me your order number? I will look into it right away. {{agent.first_name}}", "when_closed": {"kind": "hold"}},
+            {"type": "set_status", "status": "pending"},
+            {"type": "add_tags", "tags": ["order-question"]},
+        ]}),
+        serde_json::json!({"name": "Solved: thanks", "shared": true, "actions": [
+            {"type": "reply", "text": "Glad we could help, {{firstName || there}}! Write here any time if anything else comes up.", "when_closed": {"kind": "skip"}},
+            {"type": "set_status", "status": "solved"},
+        ]}),
+    ];
+    for m in macros {
+        let draft: windowdesk_core::macros::MacroDraft = serde_json::from_value(m).context("a demo macro does not read")?;
+        let checked = draft.validate().map_err(|e| anyhow::anyhow!("a demo macro does not validate: {e}"))?;
+        let row = windowdesk_store::MacroDraftRow {
+            name: checked.name,
+            owner_agent_id: None,
+            body: serde_json::to_string(&draft)?,
+            actor: "system".into(),
+            now: state.clock.now(),
+        };
+        state.store.create_macro(&row).await?;
+    }
     Ok(())
 }
 
