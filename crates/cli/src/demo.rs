@@ -14,7 +14,7 @@ use windowdesk_server::config::Config;
 use windowdesk_server::replies::{hold_reply, post_text_reply, ReplyOutcome};
 use windowdesk_server::Running;
 use windowdesk_sim::{Fault, FaultPlan, Say, SimConfig, SimHandle, SimNumber};
-use windowdesk_store::{AgentRole, TicketFilter};
+use windowdesk_store::{AgentRole, MessageReads, TicketFilter};
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -198,7 +198,7 @@ async fn seed(running: &Running, sim: &SimHandle, phone_number_id: &str) -> anyh
     // auto-reply.
     let lucas = ticket_of("33612345678").await?;
     for _ in 0..100 {
-        if state.store.rule_queue(1).await?.is_empty() {
+        if state.store.rule_queue(1, MessageReads::default()).await?.is_empty() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -16,13 +16,14 @@ use serde_json::{json, Value};
 use windowdesk_core::{ManualClock, Timestamp};
 use windowdesk_sim::{Say, WindowEnforcement};
 use windowdesk_store::testing::Backend;
-use windowdesk_store::EventRow;
+use windowdesk_store::{EventRow, MessageReads};
 
 on_both_backends!(
     friday_evening_three_messages_get_one_outside_hours_auto_reply_saying_when_the_team_is_back,
     a_trigger_reply_after_the_window_closed_sends_its_template_or_says_why_it_did_not,
     changes_made_by_a_rule_set_off_no_rule,
     every_condition_and_action_kind_runs_on_its_own,
+    window_opened_and_first_message_are_told_apart_message_by_message,
 );
 
 /// Monday to Friday 09:00-17:00 in Berlin.
@@ -41,7 +42,7 @@ async fn rule_runs(app: &TestApp, ticket: i64) -> Vec<EventRow> {
 /// Waits until the rules worker has emptied its queue (every event looked at).
 async fn rules_settled(app: &TestApp) {
     app.eventually("the rules worker to look at every event", || async {
-        app.store().rule_queue(1).await.unwrap().is_empty().then_some(())
+        app.store().rule_queue(1, MessageReads::default()).await.unwrap().is_empty().then_some(())
     })
     .await;
 }
@@ -271,5 +272,65 @@ async fn every_condition_and_action_kind_runs_on_its_own(backend: Backend) {
     let (_, t) = api.get(&format!("/api/v1/tickets/{refund}")).await;
     assert_eq!(t["tags"], json!(["refund"]), "{t}");
     assert_eq!(t["assignee_id"], json!(null), "{t}");
+    app.stop().await;
+}
+
+/// `window_opened` fires on the message that opens the customer's window (the first, and the first
+/// after it closed), not on one inside it; `first_message: false` on every message after the first.
+/// The worker reads these facts only while an enabled rule uses them: with no such rule, a plain
+/// rule still fires on each message.
+async fn window_opened_and_first_message_are_told_apart_message_by_message(backend: Backend) {
+    let start = 1_796_407_200;
+    let clock = Arc::new(ManualClock::new(Timestamp::from_unix_seconds(start + 5)));
+    let app = TestApp::start_with_sim(backend, Some(clock.clone()), |s| s.window_enforcement = WindowEnforcement::Off).await;
+    let api = Api::new(&app).await;
+    let plain = create_rule(
+        &api,
+        json!({"name": "Every message", "event": "message_received", "actions": [{"type": "add_tags", "tags": ["seen"]}]}),
+    )
+    .await;
+    let customer = "4915112345678";
+    let runs_of = |runs: &[EventRow], rule: i64| runs.iter().filter(|e| e.data["rule_id"] == rule).count();
+
+    // Only a plain rule: nothing about the window or the ticket's first message is read.
+    app.sim().say(Say::text(customer, "hello").at(start)).await.unwrap();
+    let ticket = app.only_ticket().await;
+    app.eventually("the plain rule to run", || async { (runs_of(&rule_runs(&app, ticket).await, plain) == 1).then_some(()) }).await;
+
+    let opened = create_rule(
+        &api,
+        json!({"name": "Window opened", "event": "window_opened", "actions": [{"type": "add_tags", "tags": ["opened"]}]}),
+    )
+    .await;
+    let follow_up = create_rule(
+        &api,
+        json!({
+            "name": "Follow-up",
+            "event": "message_received",
+            "conditions": {"all": [{"field": "first_message", "value": false}]},
+            "actions": [{"type": "add_tags", "tags": ["follow-up"]}]
+        }),
+    )
+    .await;
+    // An hour later, inside the window: a follow-up, not an opening.
+    clock.set(Timestamp::from_unix_seconds(start + 3600 + 5));
+    app.sim().say(Say::text(customer, "any news?").at(start + 3600)).await.unwrap();
+    app.eventually("the follow-up rule to run", || async { (runs_of(&rule_runs(&app, ticket).await, follow_up) == 1).then_some(()) }).await;
+    rules_settled(&app).await;
+    let runs = rule_runs(&app, ticket).await;
+    assert_eq!((runs_of(&runs, plain), runs_of(&runs, opened)), (2, 0), "inside the window nothing opened: {runs:#?}");
+
+    // 30 hours after the first message the window has closed; this one opens it again.
+    clock.set(Timestamp::from_unix_seconds(start + 30 * 3600 + 5));
+    app.sim().say(Say::text(customer, "still there?").at(start + 30 * 3600)).await.unwrap();
+    app.eventually("the window-opened rule to run", || async { (runs_of(&rule_runs(&app, ticket).await, opened) == 1).then_some(()) })
+        .await;
+    rules_settled(&app).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let runs = rule_runs(&app, ticket).await;
+    assert_eq!((runs_of(&runs, plain), runs_of(&runs, follow_up), runs_of(&runs, opened)), (3, 2, 1), "{runs:#?}");
+    let opening = runs.iter().find(|e| e.data["rule_id"] == opened).unwrap();
+    assert_eq!(opening.data["event"], "window_opened");
+    assert_eq!(app.store().ticket_messages(ticket).await.unwrap().len(), 3, "one ticket, three messages");
     app.stop().await;
 }

@@ -220,8 +220,9 @@ pub trait RuleStore: Send + Sync {
     async fn rule_tickets(&self, ids: &[i64]) -> Result<Vec<RuleTicket>, StoreError>;
     /// The oldest `limit` entries of the rules worker's queue, in id order, each with its source. The
     /// database writes an entry with every inbound message and every ticket event that can set off
-    /// a trigger, in the same transaction.
-    async fn rule_queue(&self, limit: u32) -> Result<Vec<RuleQueueItem>, StoreError>;
+    /// a trigger, in the same transaction. `reads` says what to read about each customer message
+    /// beyond the message itself.
+    async fn rule_queue(&self, limit: u32, reads: MessageReads) -> Result<Vec<RuleQueueItem>, StoreError>;
     /// The worker is done with these entries (their rules ran, or none matched).
     async fn rule_queue_done(&self, ids: &[i64]) -> Result<(), StoreError>;
     /// Deletes the oldest `limit` entries unread, when no rule could match them (there are no

@@ -749,8 +749,8 @@ pub enum RuleSource {
     Message(RuleMessage),
     /// A ticket event (`ticket_created`, a changed field, a failed delivery).
     Event(EventRow),
-    /// The row it pointed at no longer exists (a source id that was never written is impossible:
-    /// the queue row is written by the database in the same transaction).
+    /// The entry carries nothing: it was written before entries carried their event (migration
+    /// 0016 on SQLite, 0017 on PostgreSQL) and the row it pointed at no longer existed then.
     Gone,
 }
 
@@ -762,9 +762,22 @@ pub struct RuleMessage {
     pub body: Option<String>,
     pub sent_at: Timestamp,
     pub identity_id: Option<i64>,
-    /// No earlier inbound message on the ticket.
+    /// No earlier inbound message on the ticket; `None` when not asked for ([`MessageReads`]).
+    pub first_on_ticket: Option<bool>,
+    /// The customer's latest inbound message sent before this one, on the same business number
+    /// (`Some(None)`: there is none): with it, the core decides whether this message opened the
+    /// window. `None` when not asked for.
+    pub previous_inbound_at: Option<Option<Timestamp>>,
+}
+
+/// What [`crate::RuleStore::rule_queue`] reads about each customer message beyond the message
+/// itself. Each is a query per message; the worker asks only for what an enabled rule uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MessageReads {
     pub first_on_ticket: bool,
-    /// The customer's latest inbound message sent before this one, on the same business number:
-    /// with it, the core decides whether this message opened the window.
-    pub previous_inbound_at: Option<Timestamp>,
+    pub previous_inbound: bool,
+}
+
+impl MessageReads {
+    pub const ALL: MessageReads = MessageReads { first_on_ticket: true, previous_inbound: true };
 }

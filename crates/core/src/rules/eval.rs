@@ -125,10 +125,34 @@ pub fn may_match(rule: &Rule, e: &EventOnly<'_>) -> bool {
     rule.enabled && !e.caused_by_rule && rule.event == e.event && rule.conditions.may_hold_on_message(e.message_text, e.first_message)
 }
 
+/// What the rules need to know about a customer message beyond its text. The rules worker reads
+/// each of these with a query per message, so it asks only for what an enabled rule can use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MessageNeeds {
+    /// Whether the message is the first on its ticket: some enabled rule on a message event has a
+    /// `first_message` condition.
+    pub first_message: bool,
+    /// Whether the message opened the customer's window: some enabled rule runs on `window_opened`.
+    pub window_opened: bool,
+}
+
+/// [`MessageNeeds`] of `rules`. Where a need is `false`, the answer cannot change which rules
+/// fire on a customer message: `evaluate` is the same for either value.
+pub fn message_needs(rules: &[Rule]) -> MessageNeeds {
+    let on_message = |r: &&Rule| r.enabled && matches!(r.event, Event::MessageReceived | Event::WindowOpened);
+    MessageNeeds {
+        first_message: rules
+            .iter()
+            .filter(on_message)
+            .any(|r| r.conditions.all.iter().chain(&r.conditions.any).any(|c| matches!(c, super::Condition::FirstMessage { .. }))),
+        window_opened: rules.iter().any(|r| r.enabled && r.event == Event::WindowOpened),
+    }
+}
+
 /// The rules that fire for `ctx`, in the fixed visible order: position, then id. Each fires at
 /// most once per event; rules limited to once per episode carry their episode key.
-pub fn evaluate<'r>(rules: &'r [Rule], ctx: &RuleContext<'_>) -> Vec<Firing<'r>> {
-    let mut firing: Vec<&Rule> = rules.iter().filter(|rule| matches(rule, ctx)).collect();
+pub fn evaluate<'r>(rules: impl IntoIterator<Item = &'r Rule>, ctx: &RuleContext<'_>) -> Vec<Firing<'r>> {
+    let mut firing: Vec<&Rule> = rules.into_iter().filter(|rule| matches(rule, ctx)).collect();
     firing.sort_by_key(|rule| rule.order_key());
     let mut seen = std::collections::BTreeSet::new();
     firing.retain(|rule| seen.insert(rule.id));

@@ -38,7 +38,7 @@ pub use action::{Action, ClosedWindow, TemplateAction};
 pub use condition::{AssigneeOp, Compare, Condition, Conditions, IsOp, MessageText, TagsOp, TextOp, WindowIs};
 pub use defaults::default_rules;
 pub use episode::{Episode, EpisodeKey, WindowEpisode};
-pub use eval::{evaluate, matches, may_match, EventOnly, Firing, RuleContext};
+pub use eval::{evaluate, matches, may_match, message_needs, EventOnly, Firing, MessageNeeds, RuleContext};
 pub use send::{plan_send, PlannedSend, EMPTY_TEXT, WINDOW_CLOSED};
 pub use validate::{InvalidRule, RuleError, RuleProblem, MAX_HOLD_HOURS, MAX_MINUTES};
 

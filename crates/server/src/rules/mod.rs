@@ -62,16 +62,40 @@ pub async fn seed_defaults(store: &dyn Store, now: Timestamp) -> anyhow::Result<
 /// The enabled triggers (every rule but automations), checked, in their visible order. A stored
 /// rule that no longer validates is left out and logged, so one bad row does not stop the others.
 pub async fn active_triggers(store: &dyn Store) -> anyhow::Result<Vec<Rule>> {
+    Ok(triggers_of(&store.rules().await?))
+}
+
+fn triggers_of(rows: &[RuleRow]) -> Vec<Rule> {
     let mut rules = Vec::new();
-    for row in store.rules().await? {
+    for row in rows {
         if !row.enabled {
             continue;
         }
-        match rule_of(&row) {
+        match rule_of(row) {
             Ok(rule) if !rule.event.is_automation() => rules.push(rule),
             Ok(_) => {}
             Err(e) => tracing::error!(rule = row.id, error = %e, "a stored rule cannot run"),
         }
     }
-    Ok(rules)
+    rules
+}
+
+/// [`active_triggers`] for a worker that asks many times a second: the rows are read every time
+/// (any instance may have changed them), and parsed and checked again only when they differ from
+/// the last read.
+#[derive(Default)]
+pub struct TriggerCache {
+    rows: Vec<RuleRow>,
+    rules: std::sync::Arc<Vec<Rule>>,
+}
+
+impl TriggerCache {
+    pub async fn get(&mut self, store: &dyn Store) -> anyhow::Result<std::sync::Arc<Vec<Rule>>> {
+        let rows = store.rules().await?;
+        if rows != self.rows || self.rows.is_empty() {
+            self.rules = std::sync::Arc::new(triggers_of(&rows));
+            self.rows = rows;
+        }
+        Ok(self.rules.clone())
+    }
 }

@@ -20,9 +20,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
-use windowdesk_core::rules::{evaluate, may_match, Event, EventOnly, MessageText, WindowEpisode};
+use windowdesk_core::rules::{evaluate, may_match, message_needs, Event, EventOnly, MessageText, WindowEpisode};
 use windowdesk_core::{CustomerWindow, Rule, RuleContext};
-use windowdesk_store::{EventRow, FieldFiring, RuleFiring, RuleMessage, RuleQueueItem, RuleSource, RuleTicket};
+use windowdesk_store::{EventRow, FieldFiring, MessageReads, RuleFiring, RuleMessage, RuleQueueItem, RuleSource, RuleTicket};
 
 use super::facts::{EventFacts, Schedules, TicketFacts};
 use super::run::{field_firing, run_firing, RuleRun};
@@ -45,6 +45,7 @@ const SETTLE: Duration = Duration::from_millis(100);
 pub struct RulesWorker {
     state: AppState,
     lease: Singleton,
+    triggers: tokio::sync::Mutex<super::TriggerCache>,
 }
 
 /// What one queue entry sets off.
@@ -56,21 +57,28 @@ struct Trigger {
     message_text: Option<MessageText>,
     first_message: bool,
     caused_by_rule: bool,
+    /// The rules that may fire ([`candidates`]); a rule that matches is among them.
+    candidates: Vec<usize>,
 }
 
-/// Whether some rule may fire on what an entry sets off (its event, and its message's conditions):
-/// most entries have none, and nothing more is read for them.
-fn may_fire(rules: &[Rule], trigger: &Trigger) -> bool {
-    !trigger.caused_by_rule
-        && trigger.events.iter().any(|event| {
-            let e = EventOnly {
-                event: *event,
-                message_text: trigger.message_text.as_ref(),
-                first_message: trigger.first_message,
-                caused_by_rule: trigger.caused_by_rule,
-            };
-            rules.iter().any(|r| may_match(r, &e))
+/// The rules (their indices) that may fire on what an entry sets off, given its events and its
+/// message: most entries have none, and nothing more is read for them; the others are evaluated
+/// against these alone.
+fn candidates(rules: &[Rule], trigger: &Trigger) -> Vec<usize> {
+    if trigger.caused_by_rule {
+        return Vec::new();
+    }
+    let events: Vec<EventOnly<'_>> = trigger
+        .events
+        .iter()
+        .map(|event| EventOnly {
+            event: *event,
+            message_text: trigger.message_text.as_ref(),
+            first_message: trigger.first_message,
+            caused_by_rule: trigger.caused_by_rule,
         })
+        .collect();
+    (0..rules.len()).filter(|i| events.iter().any(|e| may_match(&rules[*i], e))).collect()
 }
 
 /// The tickets of one round, read together, and their numbers' schedules.
@@ -82,7 +90,7 @@ struct Tickets {
 impl RulesWorker {
     pub fn new(state: AppState) -> Self {
         let lease = Singleton::new("rules", Duration::from_secs(30), state.store.clone(), state.clock.clone());
-        RulesWorker { state, lease }
+        RulesWorker { state, lease, triggers: tokio::sync::Mutex::default() }
     }
 
     /// Runs until `shutdown`: wakes on every live event (this instance's and, through the relay,
@@ -124,19 +132,28 @@ impl RulesWorker {
 
     /// One batch of the queue; returns how many entries it took.
     pub async fn round(&self) -> anyhow::Result<usize> {
-        let rules = super::active_triggers(self.state.store.as_ref()).await?;
+        let rules = self.triggers.lock().await.get(self.state.store.as_ref()).await?;
         if rules.is_empty() {
             // Nothing can match: the entries are dropped unread.
             let dropped = self.state.store.rule_queue_drop(BATCH).await?;
             Metrics::inc(&self.state.metrics.rule_events, dropped);
             return Ok(usize::try_from(dropped).unwrap_or(usize::MAX));
         }
-        let items = self.state.store.rule_queue(BATCH).await?;
+        // Whether a message was the first on its ticket, or opened the window, costs a read per
+        // message: asked only when an enabled rule can use the answer.
+        let needs = message_needs(&rules);
+        let reads = MessageReads { first_on_ticket: needs.first_message, previous_inbound: needs.window_opened };
+        let items = self.state.store.rule_queue(BATCH, reads).await?;
         let mut done = Vec::with_capacity(items.len());
         // What each entry sets off, and the tickets of those some rule may fire on, read together.
         let mut triggers = Vec::with_capacity(items.len());
         for item in &items {
-            triggers.push(self.trigger(&rules, item).await.map(|t| t.filter(|t| may_fire(&rules, t))));
+            triggers.push(self.trigger(&rules, item).await.map(|t| {
+                t.and_then(|mut t| {
+                    t.candidates = candidates(&rules, &t);
+                    (!t.candidates.is_empty()).then_some(t)
+                })
+            }));
         }
         let wanted: Vec<i64> = items.iter().zip(&triggers).filter(|(_, t)| matches!(t, Ok(Some(_)))).map(|(i, _)| i.ticket_id).collect();
         let mut tickets = Tickets { read: HashMap::new(), schedules: Schedules::default() };
@@ -197,7 +214,7 @@ impl RulesWorker {
             // Rules that only change fields are written together, in one transaction with their
             // firing records and events; any other rule runs on its own, after those before it.
             let mut fields: Vec<FieldFiring> = Vec::new();
-            let firings = evaluate(rules, &ctx);
+            let firings = evaluate(trigger.candidates.iter().map(|i| &rules[*i]), &ctx);
             fired |= !firings.is_empty();
             for firing in firings {
                 let record = RuleFiring {
@@ -283,18 +300,23 @@ impl RulesWorker {
         // Did this message open the customer's window? Exactly when the core would start a new
         // episode with it, given the message before it (earlier, or as early and written before it:
         // three images sent in one second open one window, not three).
-        let before = CustomerWindow { last_inbound_at: m.previous_inbound_at, ..CustomerWindow::default() };
-        if WindowEpisode::after_inbound(None, &before, self.state.policy, m.sent_at).started_at == m.sent_at
-            && m.previous_inbound_at.is_none_or(|p| p < m.sent_at)
-        {
-            events.push(Event::WindowOpened);
+        // Not read (`None`) when no enabled rule runs on `window_opened`.
+        if let Some(previous) = m.previous_inbound_at {
+            let before = CustomerWindow { last_inbound_at: previous, ..CustomerWindow::default() };
+            if WindowEpisode::after_inbound(None, &before, self.state.policy, m.sent_at).started_at == m.sent_at
+                && previous.is_none_or(|p| p < m.sent_at)
+            {
+                events.push(Event::WindowOpened);
+            }
         }
         Trigger {
             events,
             key: format!("message:{}", m.id),
             message_text: m.body.as_deref().map(MessageText::new),
-            first_message: m.first_on_ticket,
+            // Not read (`None`) when no enabled rule asks; then no rule's firing depends on it.
+            first_message: m.first_on_ticket.unwrap_or(false),
             caused_by_rule: false,
+            candidates: Vec::new(),
         }
     }
 
@@ -328,7 +350,14 @@ impl RulesWorker {
             }
             _ => {}
         }
-        Ok(Some(Trigger { events: vec![event], key: format!("event:{}", e.id), message_text, first_message, caused_by_rule }))
+        Ok(Some(Trigger {
+            events: vec![event],
+            key: format!("event:{}", e.id),
+            message_text,
+            first_message,
+            caused_by_rule,
+            candidates: Vec::new(),
+        }))
     }
 
     /// Who wrote the message whose delivery failed, named by id (`message_id`) or by `wamid`.

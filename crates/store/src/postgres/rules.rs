@@ -8,7 +8,9 @@ use windowdesk_core::{TicketStatus, Timestamp};
 
 use super::PgStore;
 use crate::error::StoreError;
-use crate::model::{EventRow, FieldFiring, RuleFiring, RuleMessage, RuleQueueItem, RuleRow, RuleSource, RuleTicket, RuleWrite};
+use crate::model::{
+    EventRow, FieldFiring, MessageReads, RuleFiring, RuleMessage, RuleQueueItem, RuleRow, RuleSource, RuleTicket, RuleWrite,
+};
 use crate::RuleStore;
 
 const COLUMNS: &str = "id, name, enabled, position, event, rule, created_at, created_by, updated_at, updated_by";
@@ -83,73 +85,72 @@ async fn insert<'c, E: PgExecutor<'c>>(conn: E, d: &RuleWrite) -> Result<i64, St
     .await?)
 }
 
-/// What a queue entry is about. The customer's previous message is found through their tickets,
-/// then each ticket's messages (the `LATERAL` aggregate fixes that order): left to choose, the
-/// planner, with statistics behind a fast-growing table, took the `(business_number_id, wamid)`
-/// index and read every message of the business number for each event (115 ms at 140,000 messages,
-/// found by `bench/triggers.sh postgres`).
-async fn queue_source(pool: &sqlx::PgPool, ticket_id: i64, source: &str, source_id: i64) -> Result<RuleSource, StoreError> {
+/// The oldest `limit` queue entries with what each is about, in one query: the trigger that wrote
+/// an entry copied what the worker needs of its message or ticket event (migration 0017). The
+/// customer's previous message is found through their tickets, then each ticket's messages (the
+/// `LATERAL` aggregate fixes that order): left to choose, the planner, with statistics behind a
+/// fast-growing table, took the `(business_number_id, wamid)` index and read every message of the
+/// business number for each event (115 ms at 140,000 messages, found by `bench/triggers.sh
+/// postgres`). `CASE` runs each subquery only when `reads` asks for it.
+const QUEUE: &str = "
+    SELECT q.id, q.ticket_id, q.source, q.attempts, q.source_id, q.kind, q.at, q.actor, q.body, q.identity_id,
+           CASE WHEN $2 AND q.source = 'message' THEN NOT EXISTS (
+               SELECT 1 FROM messages p WHERE p.ticket_id = q.ticket_id AND p.direction = 'inbound' AND p.kind <> 'reaction' AND p.id < q.source_id)
+           END,
+           CASE WHEN $3 AND q.source = 'message' THEN (
+               SELECT max(x.at) FROM tickets t CROSS JOIN LATERAL (
+                   SELECT max(p.sent_at) AS at FROM messages p
+                    WHERE p.ticket_id = t.id AND p.direction = 'inbound'
+                      AND (p.sent_at < q.at OR (p.sent_at = q.at AND p.id < q.source_id))) x
+                WHERE t.identity_id = q.identity_id AND t.business_number_id = q.business_number_id)
+           END
+      FROM rule_queue q ORDER BY q.id LIMIT $1";
+
+fn queue_item(r: &PgRow, reads: MessageReads) -> Result<RuleQueueItem, StoreError> {
     let ts = Timestamp::from_unix_millis;
-    if source == "message" {
-        let Some(r) = sqlx::query(
-            "SELECT m.id, m.kind, m.body, m.sent_at, m.identity_id,
-                    NOT EXISTS (SELECT 1 FROM messages p WHERE p.ticket_id = $2 AND p.direction = 'inbound' AND p.kind <> 'reaction' AND p.id < m.id),
-                    (SELECT max(x.at) FROM tickets t CROSS JOIN LATERAL (
-                        SELECT max(p.sent_at) AS at FROM messages p
-                         WHERE p.ticket_id = t.id AND p.direction = 'inbound'
-                           AND (p.sent_at < m.sent_at OR (p.sent_at = m.sent_at AND p.id < m.id))) x
-                      WHERE t.identity_id = m.identity_id AND t.business_number_id = m.business_number_id)
-             FROM messages m WHERE m.id = $1",
-        )
-        .bind(source_id)
-        .bind(ticket_id)
-        .fetch_optional(pool)
-        .await?
-        else {
-            return Ok(RuleSource::Gone);
-        };
-        return Ok(RuleSource::Message(RuleMessage {
-            id: r.try_get(0)?,
-            kind: r.try_get(1)?,
-            body: r.try_get(2)?,
-            sent_at: ts(r.try_get(3)?),
-            identity_id: r.try_get(4)?,
-            first_on_ticket: r.try_get(5)?,
-            previous_inbound_at: r.try_get::<Option<i64>, _>(6)?.map(ts),
-        }));
-    }
-    let Some(r) = sqlx::query("SELECT id, ticket_id, at, actor, kind, data FROM ticket_events WHERE id = $1")
-        .bind(source_id)
-        .fetch_optional(pool)
-        .await?
-    else {
-        return Ok(RuleSource::Gone);
+    let (source, source_id): (String, i64) = (r.try_get(2)?, r.try_get(4)?);
+    let (kind, at): (Option<String>, Option<i64>) = (r.try_get(5)?, r.try_get(6)?);
+    let source = match (kind, at) {
+        (Some(kind), Some(at)) if source == "message" => {
+            // NULL when not asked for; asked for, the previous message's time is NULL when the
+            // customer never wrote before.
+            let previous: Option<i64> = r.try_get(11)?;
+            RuleSource::Message(RuleMessage {
+                id: source_id,
+                kind,
+                body: r.try_get(8)?,
+                sent_at: ts(at),
+                identity_id: r.try_get(9)?,
+                first_on_ticket: r.try_get(10)?,
+                previous_inbound_at: reads.previous_inbound.then(|| previous.map(ts)),
+            })
+        }
+        (Some(kind), Some(at)) => {
+            let data: Option<String> = r.try_get(8)?;
+            RuleSource::Event(EventRow {
+                id: source_id,
+                ticket_id: r.try_get(1)?,
+                at: ts(at),
+                actor: r.try_get::<Option<String>, _>(7)?.unwrap_or_default(),
+                kind,
+                data: data.and_then(|d| serde_json::from_str(&d).ok()).unwrap_or(serde_json::Value::Null),
+            })
+        }
+        _ => RuleSource::Gone,
     };
-    let data: String = r.try_get(5)?;
-    Ok(RuleSource::Event(EventRow {
-        id: r.try_get(0)?,
-        ticket_id: r.try_get(1)?,
-        at: ts(r.try_get(2)?),
-        actor: r.try_get(3)?,
-        kind: r.try_get(4)?,
-        data: serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
-    }))
+    Ok(RuleQueueItem { id: r.try_get(0)?, ticket_id: r.try_get(1)?, attempts: r.try_get(3)?, source })
 }
 
 #[async_trait]
 impl RuleStore for PgStore {
-    async fn rule_queue(&self, limit: u32) -> Result<Vec<RuleQueueItem>, StoreError> {
-        let rows = sqlx::query("SELECT id, ticket_id, source, source_id, attempts FROM rule_queue ORDER BY id LIMIT $1")
+    async fn rule_queue(&self, limit: u32, reads: MessageReads) -> Result<Vec<RuleQueueItem>, StoreError> {
+        let rows = sqlx::query(QUEUE)
             .bind(i64::from(limit))
+            .bind(reads.first_on_ticket)
+            .bind(reads.previous_inbound)
             .fetch_all(self.pool())
             .await?;
-        let mut items = Vec::with_capacity(rows.len());
-        for r in rows {
-            let (id, ticket_id, source, source_id): (i64, i64, String, i64) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
-            let source = queue_source(self.pool(), ticket_id, &source, source_id).await?;
-            items.push(RuleQueueItem { id, ticket_id, attempts: r.try_get(4)?, source });
-        }
-        Ok(items)
+        rows.iter().map(|r| queue_item(r, reads)).collect()
     }
 
     async fn rule_queue_done(&self, ids: &[i64]) -> Result<(), StoreError> {

@@ -21,6 +21,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0013_rules", include_str!("../../migrations/sqlite/0013_rules.sql")),
     ("0014_macros", include_str!("../../migrations/sqlite/0014_macros.sql")),
     ("0015_rule_queue", include_str!("../../migrations/sqlite/0015_rule_queue.sql")),
+    ("0016_rule_queue_carries_its_event", include_str!("../../migrations/sqlite/0016_rule_queue_carries_its_event.sql")),
 ];
 
 /// Applies pending migrations; returns the number applied in total.

@@ -7,7 +7,9 @@ use windowdesk_core::{TicketStatus, Timestamp};
 
 use super::SqliteStore;
 use crate::error::StoreError;
-use crate::model::{EventRow, FieldFiring, RuleFiring, RuleMessage, RuleQueueItem, RuleRow, RuleSource, RuleTicket, RuleWrite};
+use crate::model::{
+    EventRow, FieldFiring, MessageReads, RuleFiring, RuleMessage, RuleQueueItem, RuleRow, RuleSource, RuleTicket, RuleWrite,
+};
 use crate::RuleStore;
 
 const COLUMNS: &str = "id, name, enabled, position, event, rule, created_at, created_by, updated_at, updated_by";
@@ -76,81 +78,104 @@ fn rule_applied(c: &Connection, ticket_id: i64, actor: &str, data: &serde_json::
     Ok(())
 }
 
-fn queue_source(c: &Connection, ticket_id: i64, source: &str, source_id: i64) -> Result<RuleSource, StoreError> {
+/// A queue entry as stored: the trigger that wrote it copied what the worker needs of its message
+/// or ticket event (see migration 0016).
+struct QueueRow {
+    id: i64,
+    ticket_id: i64,
+    source: String,
+    source_id: i64,
+    attempts: i32,
+    kind: Option<String>,
+    at: Option<i64>,
+    actor: Option<String>,
+    body: Option<String>,
+    identity_id: Option<i64>,
+    business_number_id: Option<i64>,
+}
+
+/// What a queue entry is about; for a customer message, also what `reads` asks for, a query each.
+fn queue_source(c: &Connection, q: QueueRow, reads: MessageReads) -> Result<RuleSource, StoreError> {
     let ts = Timestamp::from_unix_millis;
-    if source == "message" {
-        let message = c
-            .prepare_cached("SELECT id, kind, body, sent_at, identity_id, business_number_id FROM messages WHERE id = ?1")?
-            .query_row(params![source_id], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, Option<String>>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, Option<i64>>(4)?,
-                    r.get::<_, i64>(5)?,
-                ))
-            })
-            .optional()?;
-        let Some((id, kind, body, sent_at, identity_id, bn)) = message else { return Ok(RuleSource::Gone) };
-        let first_on_ticket = !c
-            .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM messages WHERE ticket_id = ?1 AND direction = 'inbound' AND kind <> 'reaction' AND id < ?2)",
-            )?
-            .query_row(params![ticket_id, id], |r| r.get::<_, bool>(0))?;
+    let (Some(kind), Some(at)) = (q.kind, q.at) else { return Ok(RuleSource::Gone) };
+    if q.source == "message" {
+        let id = q.source_id;
+        let first_on_ticket = if reads.first_on_ticket {
+            Some(
+                !c.prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM messages WHERE ticket_id = ?1 AND direction = 'inbound' AND kind <> 'reaction' AND id < ?2)",
+                )?
+                .query_row(params![q.ticket_id, id], |r| r.get::<_, bool>(0))?,
+            )
+        } else {
+            None
+        };
         // The identity's tickets (tickets_identity), then their messages (messages_ticket_thread).
         // CROSS JOIN fixes that order and `+` keeps the planner off messages_wamid: left to itself
         // it walks every message of the business number for each event.
-        let previous: Option<i64> = c
-            .prepare_cached(
-                "SELECT max(m.sent_at) FROM tickets t CROSS JOIN messages m ON m.ticket_id = t.id
-                 WHERE t.identity_id = ?1 AND +m.business_number_id = ?2 AND m.direction = 'inbound'
-                   AND (m.sent_at < ?3 OR (m.sent_at = ?3 AND m.id < ?4))",
-            )?
-            .query_row(params![identity_id, bn, sent_at, id], |r| r.get(0))?;
+        let previous: Option<Option<i64>> = if reads.previous_inbound {
+            Some(
+                c.prepare_cached(
+                    "SELECT max(m.sent_at) FROM tickets t CROSS JOIN messages m ON m.ticket_id = t.id
+                     WHERE t.identity_id = ?1 AND +m.business_number_id = ?2 AND m.direction = 'inbound'
+                       AND (m.sent_at < ?3 OR (m.sent_at = ?3 AND m.id < ?4))",
+                )?
+                .query_row(params![q.identity_id, q.business_number_id, at, id], |r| r.get(0))?,
+            )
+        } else {
+            None
+        };
         return Ok(RuleSource::Message(RuleMessage {
             id,
             kind,
-            body,
-            sent_at: ts(sent_at),
-            identity_id,
+            body: q.body,
+            sent_at: ts(at),
+            identity_id: q.identity_id,
             first_on_ticket,
-            previous_inbound_at: previous.map(ts),
+            previous_inbound_at: previous.map(|p| p.map(ts)),
         }));
     }
-    let event = c
-        .prepare_cached("SELECT id, ticket_id, at, actor, kind, data FROM ticket_events WHERE id = ?1")?
-        .query_row(params![source_id], |r| {
-            let data: String = r.get(5)?;
-            Ok(EventRow {
-                id: r.get(0)?,
-                ticket_id: r.get(1)?,
-                at: ts(r.get(2)?),
-                actor: r.get(3)?,
-                kind: r.get(4)?,
-                data: serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
-            })
-        })
-        .optional()?;
-    Ok(event.map_or(RuleSource::Gone, RuleSource::Event))
+    Ok(RuleSource::Event(EventRow {
+        id: q.source_id,
+        ticket_id: q.ticket_id,
+        at: ts(at),
+        actor: q.actor.unwrap_or_default(),
+        kind,
+        data: q.body.and_then(|d| serde_json::from_str(&d).ok()).unwrap_or(serde_json::Value::Null),
+    }))
 }
 
 #[async_trait]
 impl RuleStore for SqliteStore {
-    async fn rule_queue(&self, limit: u32) -> Result<Vec<RuleQueueItem>, StoreError> {
+    async fn rule_queue(&self, limit: u32, reads: MessageReads) -> Result<Vec<RuleQueueItem>, StoreError> {
         self.read(move |c| {
             // One read transaction for the batch: one snapshot, one lock of the WAL.
             let tx = c.unchecked_transaction()?;
             let c = &*tx;
-            let entries: Vec<(i64, i64, String, i64, i32)> = c
-                .prepare_cached("SELECT id, ticket_id, source, source_id, attempts FROM rule_queue ORDER BY id LIMIT ?1")?
-                .query_map(params![limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+            let entries: Vec<QueueRow> = c
+                .prepare_cached(
+                    "SELECT id, ticket_id, source, source_id, attempts, kind, at, actor, body, identity_id, business_number_id
+                       FROM rule_queue ORDER BY id LIMIT ?1",
+                )?
+                .query_map(params![limit], |r| {
+                    Ok(QueueRow {
+                        id: r.get(0)?,
+                        ticket_id: r.get(1)?,
+                        source: r.get(2)?,
+                        source_id: r.get(3)?,
+                        attempts: r.get(4)?,
+                        kind: r.get(5)?,
+                        at: r.get(6)?,
+                        actor: r.get(7)?,
+                        body: r.get(8)?,
+                        identity_id: r.get(9)?,
+                        business_number_id: r.get(10)?,
+                    })
+                })?
                 .collect::<Result<_, _>>()?;
             entries
                 .into_iter()
-                .map(|(id, ticket_id, source, source_id, attempts)| {
-                    Ok(RuleQueueItem { id, ticket_id, attempts, source: queue_source(c, ticket_id, &source, source_id)? })
-                })
+                .map(|q| Ok(RuleQueueItem { id: q.id, ticket_id: q.ticket_id, attempts: q.attempts, source: queue_source(c, q, reads)? }))
                 .collect::<Result<Vec<_>, StoreError>>()
         })
         .await

@@ -170,3 +170,54 @@ proptest::proptest! {
         proptest::prop_assert!(!matches(&r, &c) || may_match(&r, &event_of(&c)));
     }
 }
+
+#[test]
+fn message_needs_asks_only_for_what_an_enabled_message_rule_uses() {
+    let plain = rule(1, serde_json::json!({}));
+    let first = rule(2, serde_json::json!({"conditions": {"any": [{"field": "first_message", "value": false}]}}));
+    let opened = rule(3, serde_json::json!({"event": "window_opened"}));
+    let first_on_created =
+        rule(4, serde_json::json!({"event": "ticket_created", "conditions": {"all": [{"field": "first_message", "value": true}]}}));
+    let off = |r: &Rule| Rule { enabled: false, ..r.clone() };
+    assert_eq!(message_needs(&[]), MessageNeeds::default());
+    assert_eq!(message_needs(&[plain.clone(), first_on_created]), MessageNeeds::default(), "ticket_created knows without a read");
+    assert_eq!(message_needs(&[plain.clone(), first.clone()]), MessageNeeds { first_message: true, window_opened: false });
+    assert_eq!(message_needs(std::slice::from_ref(&opened)), MessageNeeds { first_message: false, window_opened: true });
+    assert_eq!(message_needs(&[off(&first), off(&opened)]), MessageNeeds::default(), "switched-off rules need nothing");
+}
+
+proptest::proptest! {
+    /// What `message_needs` leaves out cannot change which rules fire on a customer message.
+    #[test]
+    fn an_unneeded_first_message_answer_changes_no_firing(
+        conditions in proptest::collection::vec((0usize..5, proptest::bool::ANY), 0..5),
+        enabled in proptest::bool::ANY,
+        opened in proptest::bool::ANY,
+    ) {
+        let pool = [
+            serde_json::json!({"field": "message_text", "op": "contains_any", "words": ["refund"]}),
+            serde_json::json!({"field": "first_message", "value": true}),
+            serde_json::json!({"field": "first_message", "value": false}),
+            serde_json::json!({"field": "status", "op": "is", "values": ["open"]}),
+            serde_json::json!({"field": "within_business_hours", "value": true}),
+        ];
+        let (mut all, mut any) = (Vec::new(), Vec::new());
+        for (i, in_all) in &conditions {
+            if *in_all { all.push(pool[*i].clone()) } else { any.push(pool[*i].clone()) }
+        }
+        let event = if opened { "window_opened" } else { "message_received" };
+        let rules = [rule(1, serde_json::json!({"event": event, "enabled": enabled, "conditions": {"all": all, "any": any}}))];
+        let text = MessageText::new("A refund, please");
+        for e in [Event::MessageReceived, Event::WindowOpened] {
+            let c = RuleContext { event: e, message_text: Some(&text), ..ctx(now()) };
+            let fire = |first| ids(&evaluate(&rules, &RuleContext { first_message: first, ..c }));
+            if !message_needs(&rules).first_message {
+                proptest::prop_assert_eq!(fire(true), fire(false));
+            }
+            if !message_needs(&rules).window_opened {
+                let opened = RuleContext { event: Event::WindowOpened, ..c };
+                proptest::prop_assert!(evaluate(&rules, &opened).is_empty());
+            }
+        }
+    }
+}
