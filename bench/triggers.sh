@@ -4,13 +4,14 @@
 #
 #   bench/triggers.sh sqlite|postgres
 #
-# Phase A: no rules. Phase B: 50 triggers on `message_received`: 40 on words in the message (with
-# conditions on status, tags, business hours and the window), BENCH_FIRING of which (default 5, at
-# most 5) match every generated message and tag the ticket, and 10 on the ticket alone (priority and
-# tags) that match none, so the worker reads every message's ticket. Phase C: the rules switched
-# off again, on the database the first two phases grew. Each phase runs a closed-loop throughput
-# test and an open-loop test at BENCH_RATE requests/s (default 2,000), then waits until the rules
-# worker has looked at every event.
+# The rules are switched on and off between phases, in rounds: A (no rules), B (50 triggers), A, B,
+# ... BENCH_ROUNDS times (default 3), so both see the same database growth and the machine's drift;
+# the summary compares the medians. In B: 50 triggers on `message_received`: 40 on words in the
+# message (with conditions on status, tags, business hours and the window), BENCH_FIRING of which
+# (default 5, at most 5) match every generated message and tag the ticket, and 10 on the ticket
+# alone (priority and tags) that match none, so the worker reads every message's ticket. Each phase
+# runs a closed-loop throughput test and an open-loop test at BENCH_RATE requests/s (default
+# 2,000), then waits until the rules worker has looked at every event.
 set -euo pipefail
 backend=${1:-sqlite}; shift || true
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -89,19 +90,21 @@ drain() {
     "$events" "$(metric windowdesk_rules_fired_total)" "$(echo "$(date +%s.%N) - $start - 1" | bc)"
 }
 
+# Runs one phase; appends "<label> <closed-loop acked/s> <open-loop p99 ms>" to $work/figures.
 phase() {
-  echo -n "closed loop: "
-  "$bin/windowdesk-loadgen" --url "http://127.0.0.1:$port/webhooks/whatsapp" --requests "$requests" --connections 64 --run-id "$1-max"
-  echo -n "open loop:   "
-  "$bin/windowdesk-loadgen" --url "http://127.0.0.1:$port/webhooks/whatsapp" --requests "$((rate * 10))" --connections 64 --rate "$rate" --run-id "$1-rate"
+  local closed open
+  closed=$("$bin/windowdesk-loadgen" --url "http://127.0.0.1:$port/webhooks/whatsapp" --requests "$requests" --connections 64 --run-id "$2-max")
+  echo "closed loop: $closed"
+  open=$("$bin/windowdesk-loadgen" --url "http://127.0.0.1:$port/webhooks/whatsapp" --requests "$((rate * 10))" --connections 64 --rate "$rate" --run-id "$2-rate")
+  echo "open loop:   $open"
   drain
+  echo "$1 $(field acked_per_s "$closed") $(field p99_ms "$open")" >> "$work/figures"
 }
+field() { tr ' ' '\n' <<< "$2" | awk -F= -v k="$1" '$1 == k {print $2}'; }
 
 echo "# backend=$backend, $requests requests closed loop, $((rate * 10)) at $rate/s open loop"
-echo "## A: no rules"
-phase none
-
 # 50 triggers: the loadgen's messages read "Hello, I have a question about order N. When will it arrive?"
+create_rules() {
 python3 - "$api" "$token" "${BENCH_FIRING:-5}" <<'PY'
 import json, sys, urllib.request
 api, token, firing = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -137,10 +140,9 @@ for i in range(50):
     urllib.request.urlopen(req).read()
 print(f"created 50 triggers, {firing} of them matching every message")
 PY
-echo "## B: 50 triggers"
-phase rules
+}
 
-# Phase C: every rule switched off, on the grown database.
+delete_rules() {
 python3 - "$api" "$token" <<'PY'
 import json, sys, urllib.request
 api, token = sys.argv[1], sys.argv[2]
@@ -150,5 +152,27 @@ for r in rules:
     urllib.request.urlopen(urllib.request.Request(f"{api}/rules/{r['id']}", method="DELETE", headers=auth)).read()
 print(f"deleted {len(rules)} rules")
 PY
-echo "## C: no rules again (the database as A and B left it)"
-phase after
+}
+
+: > "$work/figures"
+rounds=${BENCH_ROUNDS:-3}
+for round in $(seq "$rounds"); do
+  echo "## A$round: no rules"
+  phase A "a$round"
+  create_rules
+  echo "## B$round: 50 triggers"
+  phase B "b$round"
+  delete_rules
+done
+
+# Medians of each kind of phase, and B against A.
+echo "## Summary over $rounds rounds (medians)"
+python3 - "$work/figures" <<'PY'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
+med = lambda kind, col: statistics.median(float(r[col]) for r in rows if r[0] == kind)
+a_tp, b_tp, a_p99, b_p99 = med("A", 1), med("B", 1), med("A", 2), med("B", 2)
+each = lambda kind, col: ", ".join(r[col] for r in rows if r[0] == kind)
+print(f"closed loop acked/s: A {a_tp:,.0f} ({each('A', 1)}), B {b_tp:,.0f} ({each('B', 1)}): B is {100 * (b_tp / a_tp - 1):+.1f}% against A")
+print(f"open loop p99 ms:    A {a_p99:.2f} ({each('A', 2)}), B {b_p99:.2f} ({each('B', 2)}): triggers add {b_p99 - a_p99:+.2f} ms")
+PY
