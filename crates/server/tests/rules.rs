@@ -273,5 +273,27 @@ async fn field_only_firings_are_written_with_their_changes_and_events_all_or_not
     let events_before = store.ticket_events(ticket).await.unwrap().len();
     assert!(store.apply_field_firings(&[firing(ticket, "event:5", "fifth")]).await.is_err());
     assert_eq!(store.ticket_events(ticket).await.unwrap().len(), events_before);
+
+    // Several events' groups in one commit: each all or nothing, on its own.
+    app.sim().say(Say::text("4915187654321", "hi")).await.unwrap();
+    let other = app
+        .eventually("the second ticket", || async {
+            store.list_tickets(&Default::default()).await.unwrap().into_iter().map(|t| t.id).find(|id| *id != ticket)
+        })
+        .await;
+    let results = store
+        .apply_field_firing_groups(&[
+            vec![firing(other, "event:7", "seventh"), firing(other, "event:8", "eighth")],
+            vec![firing(other, "event:9", "ninth"), firing(ticket, "event:10", "closed ticket")],
+            vec![firing(other, "event:7", "again"), firing(other, "event:11", "eleventh")],
+        ])
+        .await
+        .unwrap();
+    assert_eq!(results[0].as_ref().unwrap(), &[true, true]);
+    assert!(results[1].is_err(), "the closed ticket fails its group: {:?}", results[1]);
+    assert_eq!(results[2].as_ref().unwrap(), &[false, true], "event:7 had fired in the first group");
+    assert_eq!(store.ticket_summary(other).await.unwrap().unwrap().tags, ["eighth", "eleventh", "seventh"], "nothing of the failed group");
+    assert!(store.record_firing(&firing(other, "event:9", "ninth").firing).await.unwrap(), "event:9 was rolled back with its group");
+    assert_eq!(store.ticket_events(ticket).await.unwrap().len(), events_before);
     app.stop().await;
 }

@@ -24,6 +24,7 @@ on_both_backends!(
     changes_made_by_a_rule_set_off_no_rule,
     every_condition_and_action_kind_runs_on_its_own,
     window_opened_and_first_message_are_told_apart_message_by_message,
+    a_burst_of_messages_is_tagged_once_per_message_with_each_change_seen_by_the_next,
 );
 
 /// Monday to Friday 09:00-17:00 in Berlin.
@@ -332,5 +333,53 @@ async fn window_opened_and_first_message_are_told_apart_message_by_message(backe
     let opening = runs.iter().find(|e| e.data["rule_id"] == opened).unwrap();
     assert_eq!(opening.data["event"], "window_opened");
     assert_eq!(app.store().ticket_messages(ticket).await.unwrap().len(), 3, "one ticket, three messages");
+    app.stop().await;
+}
+
+/// Field-only firings of many events are written together, one commit per round: with a burst of
+/// messages on three tickets, every message still gets exactly one firing and one `rule_applied`
+/// event, and a rule that looks at what an earlier firing changed sees it (the second rule fires
+/// only once the first one's tag is on the ticket).
+async fn a_burst_of_messages_is_tagged_once_per_message_with_each_change_seen_by_the_next(backend: Backend) {
+    let app = TestApp::start_with_sim(backend, None, |_| {}).await;
+    let api = Api::new(&app).await;
+    let tagger =
+        create_rule(&api, json!({"name": "Tag", "event": "message_received", "actions": [{"type": "add_tags", "tags": ["seen"]}]})).await;
+    let second = create_rule(
+        &api,
+        json!({
+            "name": "Seen before",
+            "position": 10,
+            "event": "message_received",
+            "conditions": {"all": [{"field": "tags", "op": "include_any", "tags": ["seen"]}]},
+            "actions": [{"type": "set_priority", "priority": "high"}]
+        }),
+    )
+    .await;
+    let customers = ["4915100000001", "4915100000002", "4915100000003"];
+    for round in 0..4 {
+        for c in customers {
+            app.sim().say(Say::text(c, &format!("message {round}"))).await.unwrap();
+        }
+    }
+    let tickets = app
+        .eventually("three tickets", || async {
+            let t = app.store().list_tickets(&Default::default()).await.unwrap();
+            (t.len() == 3).then(|| t.into_iter().map(|t| t.id).collect::<Vec<_>>())
+        })
+        .await;
+    for ticket in tickets {
+        app.eventually("every message tagged", || async {
+            (rule_runs(&app, ticket).await.iter().filter(|e| e.data["rule_id"] == tagger).count() == 4).then_some(())
+        })
+        .await;
+        rules_settled(&app).await;
+        let runs = rule_runs(&app, ticket).await;
+        assert_eq!(runs.iter().filter(|e| e.data["rule_id"] == tagger).count(), 4, "{runs:#?}");
+        // The first message found no tag; each later one found the first one's.
+        assert_eq!(runs.iter().filter(|e| e.data["rule_id"] == second).count(), 3, "{runs:#?}");
+        let (_, t) = api.get(&format!("/api/v1/tickets/{ticket}")).await;
+        assert_eq!((t["tags"].clone(), t["priority"].clone()), (json!(["seen"]), json!("high")), "{t}");
+    }
     app.stop().await;
 }

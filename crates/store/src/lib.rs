@@ -210,7 +210,14 @@ pub trait RuleStore: Send + Sync {
     /// event (kind `rule_applied`, at the firing's time), all in one transaction: for each, whether
     /// it was applied, or `false` (nothing written for it) when it had already fired. An error (the
     /// ticket is gone or closed) writes nothing at all.
-    async fn apply_field_firings(&self, firings: &[FieldFiring]) -> Result<Vec<bool>, StoreError>;
+    async fn apply_field_firings(&self, firings: &[FieldFiring]) -> Result<Vec<bool>, StoreError> {
+        let mut groups = self.apply_field_firing_groups(std::slice::from_ref(&firings.to_vec())).await?;
+        groups.pop().unwrap_or_else(|| Ok(Vec::new()))
+    }
+    /// [`RuleStore::apply_field_firings`] for several groups (each one event's firings) in one
+    /// transaction, one commit: each group is written all or nothing (a savepoint each), and its
+    /// result says what it wrote or why nothing. The outer error means nothing was written at all.
+    async fn apply_field_firing_groups(&self, groups: &[Vec<FieldFiring>]) -> Result<Vec<Result<Vec<bool>, StoreError>>, StoreError>;
     /// The customer's current window episode, kept beside their window by ingest; `None` when they
     /// never wrote (or no message has refreshed the window since episodes were stored).
     async fn window_episode(&self, identity_id: i64) -> Result<Option<windowdesk_core::rules::WindowEpisode>, StoreError>;

@@ -141,6 +141,24 @@ fn queue_item(r: &PgRow, reads: MessageReads) -> Result<RuleQueueItem, StoreErro
     Ok(RuleQueueItem { id: r.try_get(0)?, ticket_id: r.try_get(1)?, attempts: r.try_get(3)?, source })
 }
 
+/// One event's field-only firings, inside the caller's savepoint.
+async fn apply_group(tx: &mut sqlx::PgConnection, group: &[FieldFiring]) -> Result<Vec<bool>, StoreError> {
+    let mut applied = Vec::with_capacity(group.len());
+    for ff in group {
+        let f = &ff.firing;
+        if !insert_firing(&mut *tx, f).await? {
+            applied.push(false);
+            continue;
+        }
+        if !super::api::change_ticket(&mut *tx, f.ticket_id, &ff.change, &ff.actor, f.at).await? {
+            return Err(StoreError::NotFound(format!("ticket {} does not exist", f.ticket_id)));
+        }
+        rule_applied(&mut *tx, f.ticket_id, &ff.actor, &ff.data, f.at).await?;
+        applied.push(true);
+    }
+    Ok(applied)
+}
+
 #[async_trait]
 impl RuleStore for PgStore {
     async fn rule_queue(&self, limit: u32, reads: MessageReads) -> Result<Vec<RuleQueueItem>, StoreError> {
@@ -279,23 +297,22 @@ impl RuleStore for PgStore {
         insert_firing(self.pool(), f).await
     }
 
-    async fn apply_field_firings(&self, firings: &[FieldFiring]) -> Result<Vec<bool>, StoreError> {
+    async fn apply_field_firing_groups(&self, groups: &[Vec<FieldFiring>]) -> Result<Vec<Result<Vec<bool>, StoreError>>, StoreError> {
         let mut tx = self.pool().begin().await?;
-        let mut applied = Vec::with_capacity(firings.len());
-        for ff in firings {
-            let f = &ff.firing;
-            if !insert_firing(&mut *tx, f).await? {
-                applied.push(false);
-                continue;
+        let mut results = Vec::with_capacity(groups.len());
+        for group in groups {
+            // A savepoint per group: one that fails is rolled back alone.
+            let mut sp = sqlx::Connection::begin(&mut *tx).await?;
+            let written = apply_group(&mut sp, group).await;
+            if written.is_ok() {
+                sp.commit().await?;
+            } else {
+                sp.rollback().await?;
             }
-            if !super::api::change_ticket(&mut tx, f.ticket_id, &ff.change, &ff.actor, f.at).await? {
-                return Err(StoreError::NotFound(format!("ticket {} does not exist", f.ticket_id)));
-            }
-            rule_applied(&mut *tx, f.ticket_id, &ff.actor, &ff.data, f.at).await?;
-            applied.push(true);
+            results.push(written);
         }
         tx.commit().await?;
-        Ok(applied)
+        Ok(results)
     }
 
     async fn seed_rules(&self, defaults: &[RuleWrite]) -> Result<bool, StoreError> {

@@ -145,6 +145,24 @@ fn queue_source(c: &Connection, q: QueueRow, reads: MessageReads) -> Result<Rule
     }))
 }
 
+/// One event's field-only firings, inside the caller's savepoint.
+fn apply_group(c: &rusqlite::Transaction<'_>, group: &[FieldFiring]) -> Result<Vec<bool>, StoreError> {
+    let mut applied = Vec::with_capacity(group.len());
+    for ff in group {
+        let f = &ff.firing;
+        if !insert_firing(c, f)? {
+            applied.push(false);
+            continue;
+        }
+        if !super::api::change_ticket(c, f.ticket_id, &ff.change, &ff.actor, f.at)? {
+            return Err(StoreError::NotFound(format!("ticket {} does not exist", f.ticket_id)));
+        }
+        rule_applied(c, f.ticket_id, &ff.actor, &ff.data, f.at)?;
+        applied.push(true);
+    }
+    Ok(applied)
+}
+
 #[async_trait]
 impl RuleStore for SqliteStore {
     async fn rule_queue(&self, limit: u32, reads: MessageReads) -> Result<Vec<RuleQueueItem>, StoreError> {
@@ -299,27 +317,25 @@ impl RuleStore for SqliteStore {
         self.inner.writer.run(move |conn| insert_firing(conn, &f)).await
     }
 
-    async fn apply_field_firings(&self, firings: &[FieldFiring]) -> Result<Vec<bool>, StoreError> {
-        let firings = firings.to_vec();
+    async fn apply_field_firing_groups(&self, groups: &[Vec<FieldFiring>]) -> Result<Vec<Result<Vec<bool>, StoreError>>, StoreError> {
+        let groups = groups.to_vec();
         self.inner
             .writer
             .run(move |conn| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let mut applied = Vec::with_capacity(firings.len());
-                for ff in &firings {
-                    let f = &ff.firing;
-                    if !insert_firing(&tx, f)? {
-                        applied.push(false);
-                        continue;
-                    }
-                    if !super::api::change_ticket(&tx, f.ticket_id, &ff.change, &ff.actor, f.at)? {
-                        return Err(StoreError::NotFound(format!("ticket {} does not exist", f.ticket_id)));
-                    }
-                    rule_applied(&tx, f.ticket_id, &ff.actor, &ff.data, f.at)?;
-                    applied.push(true);
+                let mut results = Vec::with_capacity(groups.len());
+                for group in &groups {
+                    tx.execute_batch("SAVEPOINT field_firings")?;
+                    let written = apply_group(&tx, group);
+                    tx.execute_batch(if written.is_ok() {
+                        "RELEASE field_firings"
+                    } else {
+                        "ROLLBACK TO field_firings; RELEASE field_firings"
+                    })?;
+                    results.push(written);
                 }
                 tx.commit()?;
-                Ok(applied)
+                Ok(results)
             })
             .await
     }
