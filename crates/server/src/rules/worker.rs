@@ -3,7 +3,8 @@
 //!
 //! - **Where events come from.** The database writes a `rule_queue` row with every inbound customer
 //!   message and every ticket event that can set off a trigger, in the same transaction as the event
-//!   (`0015_rule_queue.sql`). Nothing the desk acknowledged is missed after a crash, and nothing is
+//!   (`0015_rule_queue.sql`; since `0016`, the entry carries what the worker needs of its event, so a
+//!   round reads its queue alone). Nothing the desk acknowledged is missed after a crash, and nothing is
 //!   queued for a transaction that rolled back.
 //! - **One instance.** The worker runs where it holds the `rules` lease; another instance takes
 //!   over when it stops renewing it.
