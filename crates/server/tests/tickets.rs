@@ -261,6 +261,25 @@ async fn d1_statuses_that_arrive_before_their_message_are_applied_later(backend:
     assert_eq!(m.delivery_state, Some(DeliveryState::Failed));
     assert_eq!(m.error_code, Some(131_047));
     assert_eq!(m.error_details.as_deref(), Some("More than 24 hours have passed"));
+
+    // A failure that beats the send's own answer lands with its reason, and on the ticket, all the
+    // same (found by CI: a 131047 overtaking the dispatcher's record of the send left the message
+    // failed without a reason and without a ticket event).
+    let failed_early = json!({"id": "wamid.failed-early", "status": "failed", "timestamp": (t + 5).to_string(), "recipient_id": CUSTOMER,
+                              "errors": [{"code": 131047, "title": "Re-engagement message", "error_data": {"details": "More than 24 hours have passed"}}]});
+    assert_eq!(app.post(&statuses(vec![failed_early])).await, 200);
+    let ticket = sent_reply(&app, "wamid.failed-early").await;
+    let m = app.store().message_by_wamid(app.bn, "wamid.failed-early").await.unwrap().unwrap();
+    assert_eq!((m.ticket_id, m.delivery_state, m.error_code), (Some(ticket), Some(DeliveryState::Failed), Some(131_047)));
+    assert_eq!(m.error_title.as_deref(), Some("Re-engagement message"));
+    assert_eq!(m.error_details.as_deref(), Some("More than 24 hours have passed"));
+    let events = app.store().ticket_events(ticket).await.unwrap();
+    let logged = events
+        .iter()
+        .find(|e| e.kind == "delivery_status" && e.data["wamid"] == "wamid.failed-early")
+        .expect("the failure is on the ticket");
+    assert_eq!((logged.data["status"].clone(), logged.data["applied"].clone()), (json!("failed"), json!(true)));
+    assert_eq!(logged.data["errors"][0]["code"], 131_047);
     app.stop().await;
 }
 

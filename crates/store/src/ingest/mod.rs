@@ -65,3 +65,27 @@ impl IngestSummary {
         self.tickets.dedup();
     }
 }
+
+/// A status kept because it arrived before its message's wamid was known, applied now (D1): the
+/// message's error, when Meta gave one, and the `delivery_status` event the ticket would have got
+/// had the status come in order (which is also what sets off rules on a failed delivery).
+pub(crate) struct EarlyStatus {
+    pub error_code: Option<i64>,
+    pub error_title: Option<String>,
+    pub error_details: Option<String>,
+    pub event_data: String,
+}
+
+impl EarlyStatus {
+    /// `errors` as kept in `status_events.errors`: Meta's errors as JSON, or `None`.
+    pub(crate) fn new(wamid: &str, status: &str, errors: Option<&str>) -> EarlyStatus {
+        let errors: serde_json::Value = errors.and_then(|e| serde_json::from_str(e).ok()).unwrap_or_else(|| serde_json::json!([]));
+        let first = errors.get(0);
+        EarlyStatus {
+            error_code: first.and_then(|e| e.get("code")).and_then(serde_json::Value::as_i64),
+            error_title: first.and_then(|e| e.get("title")).and_then(serde_json::Value::as_str).map(str::to_owned),
+            error_details: first.and_then(|e| e.get("details")).and_then(serde_json::Value::as_str).map(str::to_owned),
+            event_data: serde_json::json!({"wamid": wamid, "status": status, "applied": true, "errors": errors}).to_string(),
+        }
+    }
+}

@@ -7,6 +7,7 @@ use windowdesk_core::window::WindowPolicy;
 use windowdesk_core::{CustomerWindow, DeliveryState, LocalEvent, MetaStatus, StatusOutcome, TicketStatus, Timestamp};
 
 use crate::error::StoreError;
+use crate::ingest::EarlyStatus;
 use crate::model::{AttemptOutcome, Channel, Enqueued, NewOutbound, OutboundAccepted, OutboxJob, SendClaim, SendError};
 
 pub(crate) async fn event(
@@ -461,16 +462,19 @@ async fn accept_message(tx: &mut PgConnection, message_id: i64, wamid: &str, at:
             .execute(&mut *tx)
             .await?;
     }
-    let pending =
-        sqlx::query("SELECT id, status, at FROM status_events WHERE business_number_id = $1 AND wamid = $2 AND applied = 0 ORDER BY at")
-            .bind(bn)
-            .bind(wamid)
-            .fetch_all(&mut *tx)
-            .await?;
+    let pending = sqlx::query(
+        "SELECT id, status, at, errors FROM status_events WHERE business_number_id = $1 AND wamid = $2 AND applied = 0 ORDER BY at",
+    )
+    .bind(bn)
+    .bind(wamid)
+    .fetch_all(&mut *tx)
+    .await?;
     let mut state = DeliveryState::Accepted;
     for r in pending {
-        let (status_id, status, status_at): (i64, String, i64) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
-        apply_early_status(tx, &mut state, message_id, status_id, &status, status_at).await?;
+        let (status_id, status, status_at, errors): (i64, String, i64, Option<String>) =
+            (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
+        let early = EarlyStatus::new(wamid, &status, errors.as_deref());
+        apply_early_status(tx, &mut state, message_id, status_id, &status, status_at, &early).await?;
     }
     Ok(())
 }
@@ -484,17 +488,34 @@ pub(super) async fn apply_early_status(
     status_id: i64,
     status: &str,
     status_at: i64,
+    early: &EarlyStatus,
 ) -> Result<(), StoreError> {
     let Some(st) = MetaStatus::parse(status) else { return Ok(()) };
     if let StatusOutcome::Advance(next) = apply_meta_status(*state, st) {
         *state = next;
-        sqlx::query("UPDATE messages SET delivery_state = $1, delivery_updated_at = $2 WHERE id = $3")
-            .bind(next.as_str())
-            .bind(status_at)
-            .bind(message_id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE messages SET delivery_state = $1, delivery_updated_at = $2, error_code = COALESCE($3, error_code),
+                    error_title = COALESCE($4, error_title), error_details = COALESCE($5, error_details)
+             WHERE id = $6",
+        )
+        .bind(next.as_str())
+        .bind(status_at)
+        .bind(early.error_code)
+        .bind(&early.error_title)
+        .bind(&early.error_details)
+        .bind(message_id)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("UPDATE status_events SET applied = 1 WHERE id = $1").bind(status_id).execute(&mut *tx).await?;
+        sqlx::query(
+            "INSERT INTO ticket_events (ticket_id, at, actor, kind, data)
+             SELECT ticket_id, $1, 'meta', 'delivery_status', $2 FROM messages WHERE id = $3 AND ticket_id IS NOT NULL",
+        )
+        .bind(status_at)
+        .bind(&early.event_data)
+        .bind(message_id)
+        .execute(&mut *tx)
+        .await?;
     }
     Ok(())
 }

@@ -137,7 +137,7 @@ pub(super) async fn finish_accepted(
 /// Rare: a `sent` webhook overtaking the send's own answer.
 async fn apply_early_statuses(tx: &mut PgConnection, bns: &[i64], wamids: &[String], mids: &[i64]) -> Result<(), StoreError> {
     let pending = sqlx::query(
-        "SELECT s.id, s.business_number_id, s.wamid, s.status, s.at FROM status_events s
+        "SELECT s.id, s.business_number_id, s.wamid, s.status, s.at, s.errors FROM status_events s
          JOIN UNNEST($1::bigint[], $2::text[]) AS x (bn, wamid) ON s.business_number_id = x.bn AND s.wamid = x.wamid
          WHERE s.applied = 0 ORDER BY s.at, s.id",
     )
@@ -152,11 +152,12 @@ async fn apply_early_statuses(tx: &mut PgConnection, bns: &[i64], wamids: &[Stri
         bns.iter().zip(wamids).zip(mids).map(|((bn, wamid), mid)| ((*bn, wamid.as_str()), *mid)).collect();
     let mut states: HashMap<i64, DeliveryState> = HashMap::new();
     for r in pending {
-        let (status_id, bn, wamid, status, status_at): (i64, i64, String, String, i64) =
-            (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?);
+        let (status_id, bn, wamid, status, status_at, errors): (i64, i64, String, String, i64, Option<String>) =
+            (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?, r.try_get(5)?);
         let Some(&message_id) = message_of.get(&(bn, wamid.as_str())) else { continue };
         let state = states.entry(message_id).or_insert(DeliveryState::Accepted);
-        super::outbox::apply_early_status(tx, state, message_id, status_id, &status, status_at).await?;
+        let early = crate::ingest::EarlyStatus::new(&wamid, &status, errors.as_deref());
+        super::outbox::apply_early_status(tx, state, message_id, status_id, &status, status_at, &early).await?;
     }
     Ok(())
 }

@@ -339,22 +339,30 @@ fn accept_message(tx: &Connection, message_id: i64, wamid: &str, at: Timestamp) 
             tx.execute("UPDATE identities SET fep_started_at = ?1 WHERE id = ?2", params![at.unix_millis(), identity_id])?;
         }
     }
-    let pending: Vec<(i64, String, i64)> = tx
+    let pending: Vec<(i64, String, i64, Option<String>)> = tx
         .prepare_cached(
-            "SELECT id, status, at FROM status_events WHERE business_number_id = ?1 AND wamid = ?2 AND applied = 0 ORDER BY at",
+            "SELECT id, status, at, errors FROM status_events WHERE business_number_id = ?1 AND wamid = ?2 AND applied = 0 ORDER BY at",
         )?
-        .query_map(params![bn, wamid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .query_map(params![bn, wamid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
         .collect::<Result<_, _>>()?;
     let mut state = DeliveryState::Accepted;
-    for (status_id, status, status_at) in pending {
+    for (status_id, status, status_at, errors) in pending {
         if let Some(st) = MetaStatus::parse(&status) {
             if let StatusOutcome::Advance(next) = apply_meta_status(state, st) {
                 state = next;
+                let early = crate::ingest::EarlyStatus::new(wamid, &status, errors.as_deref());
                 tx.execute(
-                    "UPDATE messages SET delivery_state = ?1, delivery_updated_at = ?2 WHERE id = ?3",
-                    params![next.as_str(), status_at, message_id],
+                    "UPDATE messages SET delivery_state = ?1, delivery_updated_at = ?2, error_code = COALESCE(?3, error_code),
+                            error_title = COALESCE(?4, error_title), error_details = COALESCE(?5, error_details)
+                     WHERE id = ?6",
+                    params![next.as_str(), status_at, early.error_code, early.error_title, early.error_details, message_id],
                 )?;
                 tx.execute("UPDATE status_events SET applied = 1 WHERE id = ?1", params![status_id])?;
+                tx.execute(
+                    "INSERT INTO ticket_events (ticket_id, at, actor, kind, data)
+                     SELECT ticket_id, ?1, 'meta', 'delivery_status', ?2 FROM messages WHERE id = ?3 AND ticket_id IS NOT NULL",
+                    params![status_at, early.event_data, message_id],
+                )?;
             }
         }
     }
