@@ -92,7 +92,7 @@ pub struct TriggerCache {
 impl TriggerCache {
     pub async fn get(&mut self, store: &dyn Store) -> anyhow::Result<std::sync::Arc<Vec<Rule>>> {
         let rows = store.rules().await?;
-        if rows != self.rows || self.rows.is_empty() {
+        if rows != self.rows {
             self.rules = std::sync::Arc::new(triggers_of(&rows));
             self.rows = rows;
         }

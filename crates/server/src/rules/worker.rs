@@ -270,25 +270,27 @@ impl RulesWorker {
                 .collect();
             // Rules that only change fields are written together, in one transaction with their
             // firing records and events; any other rule runs on its own, after those before it.
-            let fields: Option<Vec<FieldFiring>> = runs.iter().map(|(run, record)| field_firing(run, record.clone())).collect();
-            match fields {
-                Some(fields) if defer => {
-                    if !fields.is_empty() {
-                        tickets.pending.push(Pending { entry, ticket_id: item.ticket_id, event: *event, fields });
-                    }
+            let mut as_fields: Vec<Option<FieldFiring>> = runs.iter().map(|(run, record)| field_firing(run, record.clone())).collect();
+            if defer && as_fields.iter().all(Option::is_some) {
+                if !as_fields.is_empty() {
+                    tickets.pending.push(Pending {
+                        entry,
+                        ticket_id: item.ticket_id,
+                        event: *event,
+                        fields: as_fields.into_iter().flatten().collect(),
+                    });
                 }
-                _ => {
-                    let mut fields: Vec<FieldFiring> = Vec::new();
-                    for (run, record) in &runs {
-                        if let Some(f) = field_firing(run, record.clone()) {
-                            fields.push(f);
-                            continue;
-                        }
-                        self.apply_fields(rules, &ctx, &trigger.key, std::mem::take(&mut fields)).await?;
-                        self.fire(run, record).await?;
+            } else {
+                let mut fields: Vec<FieldFiring> = Vec::new();
+                for ((run, record), as_field) in runs.iter().zip(as_fields.iter_mut()) {
+                    if let Some(f) = as_field.take() {
+                        fields.push(f);
+                        continue;
                     }
-                    self.apply_fields(rules, &ctx, &trigger.key, fields).await?;
+                    self.apply_fields(rules, &ctx, &trigger.key, std::mem::take(&mut fields)).await?;
+                    self.fire(run, record).await?;
                 }
+                self.apply_fields(rules, &ctx, &trigger.key, fields).await?;
             }
         }
         if !fired {
