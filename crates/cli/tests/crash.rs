@@ -64,6 +64,7 @@ async fn kill_mid_send(backend: Backend) {
                 channel: Default::default(),
                 hold_until: None,
                 replaces: None,
+                dedupe_key: None,
             })
             .await
             .unwrap();

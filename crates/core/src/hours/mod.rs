@@ -220,6 +220,52 @@ impl Schedule {
         }
     }
 
+    /// The instants in `[a, b]` at which the business opens or closes, in order: where
+    /// [`Schedule::is_open`] and business time change pace. Empty when always open or never open.
+    pub fn transitions(&self, a: Timestamp, b: Timestamp) -> Vec<Timestamp> {
+        if b < a || self.always_open || self.never_opens() {
+            return Vec::new();
+        }
+        let Some(last) = self.local_date(b).checked_add_days(Days::new(1)) else { return Vec::new() };
+        let mut out = Vec::new();
+        for period in self.periods(self.first_scan_date(a), ScanLimit::Through(last)) {
+            if period.start > b {
+                break;
+            }
+            out.extend([Some(period.start), period.end].into_iter().flatten().filter(|t| a <= *t && *t <= b));
+        }
+        out
+    }
+
+    /// The first instant at which `d` of business time has passed since `from`: for "4 business
+    /// hours since the customer wrote". Exactly `from` for a zero `d`; `None` when the schedule does
+    /// not provide that much open time within its search horizon.
+    pub fn after_business_time(&self, from: Timestamp, d: Duration) -> Option<Timestamp> {
+        let mut left = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        if left == 0 {
+            return Some(from);
+        }
+        if self.always_open {
+            return Some(from.plus(d));
+        }
+        if self.never_opens() {
+            return None;
+        }
+        for period in self.periods(self.first_scan_date(from), ScanLimit::Days(SEARCH_DAYS)) {
+            let start = period.start.max(from);
+            let Some(end) = period.end else { return Some(start.plus(millis(left))) };
+            if end <= start {
+                continue;
+            }
+            let open = start.millis_until(end);
+            if open >= left {
+                return Some(start.plus(millis(left)));
+            }
+            left -= open;
+        }
+        None
+    }
+
     /// Formats an instant in the schedule's zone for people: see [`format_local`].
     pub fn format_local(&self, t: Timestamp, now: Timestamp) -> String {
         format_local(self.time_zone, t, now)

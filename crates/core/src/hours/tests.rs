@@ -498,3 +498,46 @@ proptest! {
         prop_assert_eq!(Schedule::from_spec(&s.to_spec()), Ok(s));
     }
 }
+
+#[test]
+fn transitions_are_the_openings_and_closings_in_a_range() {
+    let s = berlin_office();
+    // Friday 12:00 to Monday 12:00: closes Friday 17:00, opens Monday 09:00.
+    let got = s.transitions(local(Tz::Europe__Berlin, "2026-12-04 12:00"), local(Tz::Europe__Berlin, "2026-12-07 12:00"));
+    assert_eq!(got, vec![local(Tz::Europe__Berlin, "2026-12-04 17:00"), local(Tz::Europe__Berlin, "2026-12-07 09:00")]);
+    // The ends are included.
+    let got = s.transitions(local(Tz::Europe__Berlin, "2026-12-04 17:00"), local(Tz::Europe__Berlin, "2026-12-07 09:00"));
+    assert_eq!(got.len(), 2);
+    assert!(Schedule::always_open().transitions(utc("2026-12-04T00:00:00Z"), utc("2026-12-10T00:00:00Z")).is_empty());
+}
+
+#[test]
+fn after_business_time_counts_only_open_hours() {
+    let s = berlin_office();
+    let tz = Tz::Europe__Berlin;
+    // Friday 16:00 + 4 business hours: 1 h on Friday, 3 h on Monday.
+    assert_eq!(s.after_business_time(local(tz, "2026-12-04 16:00"), 4 * HOUR), Some(local(tz, "2026-12-07 12:00")));
+    // From a closed time, counting starts at the opening.
+    assert_eq!(s.after_business_time(local(tz, "2026-12-05 10:00"), HOUR), Some(local(tz, "2026-12-07 10:00")));
+    // Exactly a day's worth from an opening ends at the closing.
+    assert_eq!(s.after_business_time(local(tz, "2026-12-07 09:00"), 8 * HOUR), Some(local(tz, "2026-12-07 17:00")));
+    assert_eq!(s.after_business_time(local(tz, "2026-12-05 10:00"), Duration::ZERO), Some(local(tz, "2026-12-05 10:00")));
+    let t = utc("2026-12-05T10:00:00Z");
+    assert_eq!(Schedule::always_open().after_business_time(t, HOUR), Some(t.plus(HOUR)));
+    assert_eq!(schedule(tz, &[], &[]).after_business_time(t, HOUR), None);
+}
+
+proptest! {
+    #[test]
+    fn after_business_time_is_the_first_instant_with_that_much_business_time(
+        start_min in 0i64..(14 * 24 * 60),
+        wanted_min in 1i64..(5 * 24 * 60),
+    ) {
+        let s = berlin_office();
+        let from = local(Tz::Europe__Berlin, "2026-12-01 00:00").plus(Duration::from_secs(u64::try_from(start_min).unwrap() * 60));
+        let d = Duration::from_secs(u64::try_from(wanted_min).unwrap() * 60);
+        let at = s.after_business_time(from, d).unwrap();
+        prop_assert_eq!(s.business_time_between(from, at), d);
+        prop_assert!(s.business_time_between(from, at.minus(MS)) < d);
+    }
+}

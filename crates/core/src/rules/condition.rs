@@ -177,20 +177,73 @@ pub enum Condition {
     WindowClosesBeforeTeamIsBack {
         value: bool,
     },
+    /// The customer is waiting for an answer: they wrote, and no agent (or API client) has sent them
+    /// a message since their last one.
+    AwaitingReply {
+        value: bool,
+    },
     /// Since the customer last wrote (the window's last inbound message). False when they never did.
+    /// With `business_hours`, only the number's open hours count ("waited 4 business hours").
     TimeSinceLastCustomerMessage {
         op: Compare,
         minutes: i64,
+        #[serde(default, skip_serializing_if = "is_false")]
+        business_hours: bool,
+    },
+    /// Since an agent (or an API client) last sent the customer a message. False when none did.
+    TimeSinceLastAgentReply {
+        op: Compare,
+        minutes: i64,
+        #[serde(default, skip_serializing_if = "is_false")]
+        business_hours: bool,
     },
     TimeSinceCreated {
         op: Compare,
         minutes: i64,
+        #[serde(default, skip_serializing_if = "is_false")]
+        business_hours: bool,
+    },
+    /// Since the ticket's status last changed (since it was created, if it never did).
+    TimeSinceStatusChanged {
+        op: Compare,
+        minutes: i64,
+        #[serde(default, skip_serializing_if = "is_false")]
+        business_hours: bool,
     },
     /// False when the ticket is not solved.
     TimeSinceSolved {
         op: Compare,
         minutes: i64,
+        #[serde(default, skip_serializing_if = "is_false")]
+        business_hours: bool,
     },
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// What a `time_since_*` condition counts from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Since {
+    LastCustomerMessage,
+    LastAgentReply,
+    Created,
+    StatusChanged,
+    Solved,
+}
+
+impl Since {
+    /// The instant counted from, on this ticket; `None` when it never happened.
+    pub fn instant(self, ctx: &RuleContext<'_>) -> Option<Timestamp> {
+        match self {
+            Since::LastCustomerMessage => ctx.window.last_inbound_at,
+            Since::LastAgentReply => ctx.last_agent_reply_at,
+            Since::Created => Some(ctx.created_at),
+            Since::StatusChanged => Some(ctx.status_changed_at),
+            Since::Solved => ctx.solved_at,
+        }
+    }
 }
 
 /// Lower case with runs of white space as one space, so `"Money  Back"` finds `"money back"`.
@@ -253,8 +306,11 @@ impl Condition {
             Condition::WindowTimeLeft { .. } => "window_time_left",
             Condition::BusinessTimeLeft { .. } => "business_time_left",
             Condition::WindowClosesBeforeTeamIsBack { .. } => "window_closes_before_team_is_back",
+            Condition::AwaitingReply { .. } => "awaiting_reply",
             Condition::TimeSinceLastCustomerMessage { .. } => "time_since_last_customer_message",
+            Condition::TimeSinceLastAgentReply { .. } => "time_since_last_agent_reply",
             Condition::TimeSinceCreated { .. } => "time_since_created",
+            Condition::TimeSinceStatusChanged { .. } => "time_since_status_changed",
             Condition::TimeSinceSolved { .. } => "time_since_solved",
         }
     }
@@ -262,13 +318,24 @@ impl Condition {
     /// The minutes a time condition compares with, if it is one.
     pub fn minutes(&self) -> Option<i64> {
         match self {
-            Condition::WindowTimeLeft { minutes, .. }
-            | Condition::BusinessTimeLeft { minutes, .. }
-            | Condition::TimeSinceLastCustomerMessage { minutes, .. }
-            | Condition::TimeSinceCreated { minutes, .. }
-            | Condition::TimeSinceSolved { minutes, .. } => Some(*minutes),
-            _ => None,
+            Condition::WindowTimeLeft { minutes, .. } | Condition::BusinessTimeLeft { minutes, .. } => Some(*minutes),
+            _ => self.time_since().map(|(_, _, minutes, _)| minutes),
         }
+    }
+
+    /// A `time_since_*` condition as (what it counts from, comparison, minutes, business hours only).
+    pub fn time_since(&self) -> Option<(Since, Compare, i64, bool)> {
+        let (since, op, minutes, business_hours) = match self {
+            Condition::TimeSinceLastCustomerMessage { op, minutes, business_hours } => {
+                (Since::LastCustomerMessage, op, minutes, business_hours)
+            }
+            Condition::TimeSinceLastAgentReply { op, minutes, business_hours } => (Since::LastAgentReply, op, minutes, business_hours),
+            Condition::TimeSinceCreated { op, minutes, business_hours } => (Since::Created, op, minutes, business_hours),
+            Condition::TimeSinceStatusChanged { op, minutes, business_hours } => (Since::StatusChanged, op, minutes, business_hours),
+            Condition::TimeSinceSolved { op, minutes, business_hours } => (Since::Solved, op, minutes, business_hours),
+            _ => return None,
+        };
+        Some((since, *op, *minutes, *business_hours))
     }
 
     /// Whether a condition that looks only at the event's customer message holds: its text, and
@@ -316,11 +383,22 @@ impl Condition {
             Condition::WindowTimeLeft { op, minutes } => ctx.window_time_left().is_some_and(|left| op.apply(left, *minutes)),
             Condition::BusinessTimeLeft { op, minutes } => ctx.business_time_left().is_some_and(|left| op.apply(left, *minutes)),
             Condition::WindowClosesBeforeTeamIsBack { value } => ctx.window_closes_before_team_is_back() == *value,
-            Condition::TimeSinceLastCustomerMessage { op, minutes } => {
-                since(ctx.window.last_inbound_at, ctx.now).is_some_and(|d| op.apply(d, *minutes))
+            Condition::AwaitingReply { value } => ctx.awaiting_reply() == *value,
+            Condition::TimeSinceLastCustomerMessage { .. }
+            | Condition::TimeSinceLastAgentReply { .. }
+            | Condition::TimeSinceCreated { .. }
+            | Condition::TimeSinceStatusChanged { .. }
+            | Condition::TimeSinceSolved { .. } => {
+                let Some((from, op, minutes, business_hours)) = self.time_since() else { return false };
+                // Nothing has elapsed since something that has not happened yet.
+                let at = from.instant(ctx).filter(|at| *at <= ctx.now);
+                let elapsed = if business_hours {
+                    at.map(|at| or_always_open(ctx.schedule).business_time_between(at, ctx.now))
+                } else {
+                    since(at, ctx.now)
+                };
+                elapsed.is_some_and(|d| op.apply(d, minutes))
             }
-            Condition::TimeSinceCreated { op, minutes } => since(Some(ctx.created_at), ctx.now).is_some_and(|d| op.apply(d, *minutes)),
-            Condition::TimeSinceSolved { op, minutes } => since(ctx.solved_at, ctx.now).is_some_and(|d| op.apply(d, *minutes)),
         }
     }
 }

@@ -75,6 +75,7 @@ pub fn holding_message_before_window_closes() -> RuleDraft {
         conditions: Conditions {
             all: vec![
                 Condition::Status { op: IsOp::IsNot, values: vec![TicketStatus::Solved, TicketStatus::Closed] },
+                Condition::AwaitingReply { value: true },
                 Condition::Window { state: WindowIs::Open },
                 Condition::WindowClosesBeforeTeamIsBack { value: true },
                 Condition::WindowTimeLeft { op: Compare::LessThan, minutes: HOLDING_MINUTES_BEFORE_CLOSE },
@@ -99,7 +100,7 @@ pub fn auto_close_solved() -> RuleDraft {
         conditions: Conditions {
             all: vec![
                 Condition::Status { op: IsOp::Is, values: vec![TicketStatus::Solved] },
-                Condition::TimeSinceSolved { op: Compare::MoreThan, minutes: AUTO_CLOSE_AFTER_MINUTES },
+                Condition::TimeSinceSolved { op: Compare::MoreThan, minutes: AUTO_CLOSE_AFTER_MINUTES, business_hours: false },
             ],
             any: vec![],
         },

@@ -18,15 +18,30 @@
 //! [`WindowEpisode::after_inbound`] in the same transaction as the window, because it cannot be
 //! recovered from the window alone (the last message does not say when the window opened).
 //!
-//! Automations about solved tickets (auto-close) are keyed on the solve instead ([`Episode::Solved`]):
-//! a ticket solved again later is a new episode. Without either, a rule fires once per ticket.
+//! Rules that count time from something else are keyed on that instead (issue 14 item 2), so they
+//! fire again when it happens again, and never twice for one occurrence:
+//!
+//! | the rule has a condition on | episode | e.g. |
+//! |---|---|---|
+//! | `time_since_solved` (ticket solved) | [`Episode::Solved`]: the solve | auto-close |
+//! | `time_since_status_changed` | [`Episode::StatusChanged`]: the change | "pending for 3 days" |
+//! | `time_since_last_agent_reply` (an agent replied) | [`Episode::AgentReply`]: the reply | follow-up |
+//! | `time_since_last_customer_message` (they wrote) | [`Episode::CustomerMessage`]: the message | nudge |
+//! | anything else, the customer wrote | [`Episode::Window`] | holding message, auto-reply |
+//! | anything else | [`Episode::Ticket`] | |
+//!
+//! The first row that applies decides. Three images sent within a second are still one firing of a
+//! nudge: it is due only once the last of them is old enough, and one armed for an earlier image is
+//! skipped as "episode moved" when it comes due.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::condition::Since;
 use super::eval::RuleContext;
-use super::{Condition, Rule};
+use super::Rule;
+use crate::routing::TicketStatus;
 use crate::time::Timestamp;
 use crate::window::{CustomerWindow, WindowPolicy};
 
@@ -68,28 +83,50 @@ pub enum Episode {
     Window(WindowEpisode),
     /// The ticket's current solve, for rules about solved tickets.
     Solved(Timestamp),
+    /// The ticket's last status change.
+    StatusChanged(Timestamp),
+    /// The last agent reply.
+    AgentReply(Timestamp),
+    /// The customer's last message.
+    CustomerMessage(Timestamp),
     /// The ticket as a whole: no window episode is known (the customer never wrote).
     Ticket,
 }
 
 impl Episode {
-    /// The episode a firing of `rule` counts against: the solve for rules with a
-    /// `time_since_solved` condition on a solved ticket, else the window episode, else the ticket.
+    /// The episode a firing of `rule` counts against: the first of the module's table that applies.
     pub fn for_rule(rule: &Rule, ctx: &RuleContext<'_>) -> Self {
-        let about_solve = rule.conditions.with_paths().any(|(_, c)| matches!(c, Condition::TimeSinceSolved { .. }));
-        match (about_solve, ctx.solved_at, ctx.window_episode) {
-            (true, Some(solved_at), _) => Episode::Solved(solved_at),
-            (_, _, Some(window)) => Episode::Window(window),
-            _ => Episode::Ticket,
+        let counts_from = |wanted: Since| rule.conditions.with_paths().any(|(_, c)| c.time_since().is_some_and(|(s, ..)| s == wanted));
+        if ctx.status == TicketStatus::Solved && counts_from(Since::Solved) {
+            if let Some(at) = ctx.solved_at {
+                return Episode::Solved(at);
+            }
+        }
+        if counts_from(Since::StatusChanged) {
+            return Episode::StatusChanged(ctx.status_changed_at);
+        }
+        if let Some(at) = ctx.last_agent_reply_at.filter(|_| counts_from(Since::LastAgentReply)) {
+            return Episode::AgentReply(at);
+        }
+        if let Some(at) = ctx.window.last_inbound_at.filter(|_| counts_from(Since::LastCustomerMessage)) {
+            return Episode::CustomerMessage(at);
+        }
+        match ctx.window_episode {
+            Some(window) => Episode::Window(window),
+            None => Episode::Ticket,
         }
     }
 
-    /// The stored form: `window:<unix ms>`, `solved:<unix ms>` or `ticket`. Stable: the store's
+    /// The stored form: `window:<unix ms>`, `solved:<unix ms>`, `status:`, `agent_reply:`,
+    /// `customer_message:` (each `<unix ms>`) or `ticket`. Stable: the store's
     /// unique key depends on it.
     pub fn as_key(&self) -> String {
         match self {
             Episode::Window(w) => format!("window:{}", w.started_at.unix_millis()),
             Episode::Solved(at) => format!("solved:{}", at.unix_millis()),
+            Episode::StatusChanged(at) => format!("status:{}", at.unix_millis()),
+            Episode::AgentReply(at) => format!("agent_reply:{}", at.unix_millis()),
+            Episode::CustomerMessage(at) => format!("customer_message:{}", at.unix_millis()),
             Episode::Ticket => "ticket".to_owned(),
         }
     }

@@ -24,8 +24,12 @@ pub struct RuleContext<'a> {
     pub tags: &'a [String],
     pub assignee_id: Option<i64>,
     pub created_at: Timestamp,
+    /// When the ticket's status last changed (its creation when it never did).
+    pub status_changed_at: Timestamp,
     /// When the ticket was solved, while it is solved.
     pub solved_at: Option<Timestamp>,
+    /// When an agent (or API client) last sent the customer a message on the ticket.
+    pub last_agent_reply_at: Option<Timestamp>,
     /// The customer message of a `message_received` or `ticket_created` event.
     pub message_text: Option<&'a MessageText>,
     /// The event's message is the ticket's first customer message.
@@ -77,6 +81,15 @@ impl RuleContext<'_> {
     /// The window is open and nobody will be at work before its send deadline.
     pub fn window_closes_before_team_is_back(&self) -> bool {
         self.policy.csw.is_some() && self.business_time_left() == Some(Duration::ZERO)
+    }
+
+    /// The customer wrote and no agent has sent them a message since their last one.
+    pub fn awaiting_reply(&self) -> bool {
+        match (self.window.last_inbound_at, self.last_agent_reply_at) {
+            (Some(wrote), Some(replied)) => replied < wrote,
+            (Some(_), None) => true,
+            (None, _) => false,
+        }
     }
 
     /// When the team is next at work: `now` while open; `None` when the schedule never opens. For the

@@ -22,6 +22,7 @@
 mod action;
 mod condition;
 pub mod defaults;
+pub mod due;
 mod episode;
 mod eval;
 mod send;
@@ -35,8 +36,9 @@ use serde::{Deserialize, Serialize};
 use crate::placeholder::Text;
 
 pub use action::{Action, ClosedWindow, TemplateAction};
-pub use condition::{AssigneeOp, Compare, Condition, Conditions, IsOp, MessageText, TagsOp, TextOp, WindowIs};
+pub use condition::{AssigneeOp, Compare, Condition, Conditions, IsOp, MessageText, Since, TagsOp, TextOp, WindowIs};
 pub use defaults::default_rules;
+pub use due::{due, due_between, recheck, sweep_range, Armed, Due, Verdict};
 pub use episode::{Episode, EpisodeKey, WindowEpisode};
 pub use eval::{evaluate, matches, may_match, message_needs, EventOnly, Firing, MessageNeeds, RuleContext};
 pub use send::{plan_send, PlannedSend, EMPTY_TEXT, WINDOW_CLOSED};

@@ -127,11 +127,14 @@ impl Check {
             Condition::FirstMessage { .. }
             | Condition::WithinBusinessHours { .. }
             | Condition::Window { .. }
-            | Condition::WindowClosesBeforeTeamIsBack { .. } => {}
+            | Condition::WindowClosesBeforeTeamIsBack { .. }
+            | Condition::AwaitingReply { .. } => {}
             Condition::WindowTimeLeft { minutes, .. }
             | Condition::BusinessTimeLeft { minutes, .. }
             | Condition::TimeSinceLastCustomerMessage { minutes, .. }
+            | Condition::TimeSinceLastAgentReply { minutes, .. }
             | Condition::TimeSinceCreated { minutes, .. }
+            | Condition::TimeSinceStatusChanged { minutes, .. }
             | Condition::TimeSinceSolved { minutes, .. } => self.minutes(format!("{path}.minutes"), *minutes),
         }
     }

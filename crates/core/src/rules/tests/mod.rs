@@ -2,6 +2,7 @@
 //! concept like the module.
 
 mod conditions;
+mod due;
 mod episodes;
 mod evaluate;
 mod friday_evening;
@@ -51,7 +52,9 @@ fn ctx(now: Timestamp) -> RuleContext<'static> {
         tags: &[],
         assignee_id: None,
         created_at: now.minus(HOUR),
+        status_changed_at: now.minus(HOUR),
         solved_at: None,
+        last_agent_reply_at: None,
         message_text: None,
         first_message: false,
         window: window_since(now),
