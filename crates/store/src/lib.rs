@@ -195,10 +195,11 @@ pub trait RuleStore: Send + Sync {
     async fn rules(&self) -> Result<Vec<RuleRow>, StoreError>;
     async fn rule(&self, id: i64) -> Result<Option<RuleRow>, StoreError>;
     async fn create_rule(&self, draft: &RuleWrite) -> Result<RuleRow, StoreError>;
-    /// `false` when there is no such rule.
+    /// `false` when there is no such rule. In the same transaction, the executions the rule had armed
+    /// are cancelled ("the rule was edited", or "switched off"): the rule as saved arms its own.
     async fn update_rule(&self, id: i64, draft: &RuleWrite) -> Result<bool, StoreError>;
-    /// `false` when there is no such rule.
-    async fn delete_rule(&self, id: i64) -> Result<bool, StoreError>;
+    /// `false` when there is no such rule. Its armed executions are cancelled with it.
+    async fn delete_rule(&self, id: i64, now: Timestamp) -> Result<bool, StoreError>;
     /// Inserts `defaults` if the shipped rules were never seeded, and records that seeding happened,
     /// in one transaction; `false` (and nothing written) when it had already happened, even if an
     /// admin has since deleted every rule.
@@ -239,6 +240,38 @@ pub trait RuleStore: Send + Sync {
     async fn rule_queue_failed(&self, id: i64, error: &str) -> Result<i32, StoreError>;
     /// Records on the ticket what a rule did (`rule_applied`, actor `rule:<id>`).
     async fn record_rule_run(&self, ticket_id: i64, actor: &str, data: serde_json::Value, at: Timestamp) -> Result<(), StoreError>;
+}
+
+/// Automations (SPEC 10, issue 14): the sweep's read of the open tickets, and the executions it arms,
+/// which instances claim, run and finish once each.
+#[async_trait]
+pub trait AutomationStore: Send + Sync {
+    /// Tickets that are not closed, in id order, after `after_id`, at most `limit`: the sweep reads
+    /// them page by page, each page one read transaction that never blocks a writer.
+    async fn sweep_tickets(&self, after_id: i64, limit: u32) -> Result<Vec<SweepTicket>, StoreError>;
+    /// For each run, whether its (rule, ticket, episode) already has an armed, running, fired or
+    /// expired execution: a read, so the sweep writes only what is new.
+    async fn automation_runs_known(&self, runs: &[ArmRun]) -> Result<Vec<bool>, StoreError>;
+    /// Arms executions: each is inserted, or when already armed for its episode, its due time moves;
+    /// one that fired or expired in that episode is left alone. Returns how many were inserted or moved.
+    async fn arm_automations(&self, runs: &[ArmRun], now: Timestamp) -> Result<u64, StoreError>;
+    /// Claims for `owner` until `claim_until` up to `limit` executions due at `now`: armed ones whose
+    /// time has come, and running ones whose claim ran out (their instance died). Soonest first;
+    /// `FOR UPDATE SKIP LOCKED` on PostgreSQL, so instances never claim the same one.
+    async fn claim_automation_runs(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        claim_until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<AutomationRun>, StoreError>;
+    /// Ends a claimed execution as `finish` says; `false` (nothing written) when `owner` no longer
+    /// holds the claim.
+    async fn finish_automation_run(&self, id: i64, owner: &str, finish: &RunFinish, now: Timestamp) -> Result<bool, StoreError>;
+    /// Executions, newest first.
+    async fn automation_runs(&self, filter: &RunFilter) -> Result<Vec<AutomationRun>, StoreError>;
+    /// How many executions are in each state.
+    async fn automation_run_counts(&self) -> Result<Vec<(RunState, u64)>, StoreError>;
 }
 
 /// Media downloads: the queue filled by ingest, and the files it produced.
@@ -389,6 +422,7 @@ pub trait Store:
     + BusinessHoursStore
     + MacroStore
     + RuleStore
+    + AutomationStore
 {
     /// For `/readyz`: commits a one-row write, so a database that answers but cannot commit (disk
     /// full, read-only) reports not ready.

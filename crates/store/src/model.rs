@@ -1,6 +1,6 @@
 //! What the store returns and takes, besides ingest payloads.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use windowdesk_core::{CustomerWindow, DeliveryState, TicketStatus, Timestamp};
 
 /// A business number as configured.
@@ -264,6 +264,9 @@ pub struct NewOutbound {
     /// A failed or blocked message this one replaces (D4): it leaves the Failed deliveries list in the
     /// same transaction, keeping its history.
     pub replaces: Option<(i64, crate::fallback_model::Resolution)>,
+    /// Unique per message when given: enqueueing a second message with the same key queues nothing and
+    /// answers with the first (an automation picked up again after its instance died).
+    pub dedupe_key: Option<String>,
 }
 
 /// Which provider an outbound message goes through.
@@ -729,6 +732,122 @@ pub struct RuleTicket {
     pub summary: TicketSummary,
     pub window_episode: Option<windowdesk_core::rules::WindowEpisode>,
     pub solved_at: Option<Timestamp>,
+    /// The last status change; the creation when it never changed.
+    pub status_changed_at: Timestamp,
+    /// The last message an agent or API client sent the customer.
+    pub last_agent_reply_at: Option<Timestamp>,
+}
+
+/// A ticket as the automation sweep reads it (see [`crate::AutomationStore::sweep_tickets`]): what
+/// conditions look at, without what only pages show.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SweepTicket {
+    pub id: i64,
+    pub business_number_id: i64,
+    pub status: TicketStatus,
+    pub priority: windowdesk_core::routing::Priority,
+    /// Sorted.
+    pub tags: Vec<String>,
+    pub assignee_id: Option<i64>,
+    pub created_at: Timestamp,
+    /// The latest change of anything conditions look at: a field, a message in either direction.
+    pub changed_at: Timestamp,
+    pub status_changed_at: Timestamp,
+    /// While solved: the solve.
+    pub solved_at: Option<Timestamp>,
+    pub last_agent_reply_at: Option<Timestamp>,
+    pub window: windowdesk_core::CustomerWindow,
+    pub window_episode: Option<windowdesk_core::rules::WindowEpisode>,
+}
+
+/// An execution of an automation the sweep found due (see [`crate::AutomationStore::arm_automations`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArmRun {
+    pub rule_id: i64,
+    pub ticket_id: i64,
+    /// The core's `EpisodeKey::episode`.
+    pub episode_key: String,
+    pub due_at: Timestamp,
+}
+
+/// The life of an automation execution (see the `automation_runs` migration).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    Armed,
+    Running,
+    Fired,
+    Skipped,
+    Expired,
+    Cancelled,
+}
+
+impl RunState {
+    pub const ALL: [RunState; 6] = [Self::Armed, Self::Running, Self::Fired, Self::Skipped, Self::Expired, Self::Cancelled];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Armed => "armed",
+            RunState::Running => "running",
+            RunState::Fired => "fired",
+            RunState::Skipped => "skipped",
+            RunState::Expired => "expired",
+            RunState::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// One execution of an automation for a ticket and episode.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AutomationRun {
+    pub id: i64,
+    pub rule_id: i64,
+    pub ticket_id: i64,
+    pub episode_key: String,
+    pub due_at: Timestamp,
+    pub state: RunState,
+    /// Why it was skipped, expired or cancelled.
+    pub reason: Option<String>,
+    /// What each action did, once fired.
+    pub outcome: Option<serde_json::Value>,
+    pub armed_at: Timestamp,
+    pub claimed_by: Option<String>,
+    /// Claims so far: more than one means an instance died while running it.
+    pub attempts: i32,
+    pub finished_at: Option<Timestamp>,
+}
+
+/// How a claimed execution ends (see [`crate::AutomationStore::finish_automation_run`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum RunFinish {
+    Fired {
+        outcome: serde_json::Value,
+    },
+    Skipped {
+        reason: String,
+    },
+    Expired {
+        reason: String,
+    },
+    /// Not due yet after all: armed again for `due_at`.
+    Rearm {
+        due_at: Timestamp,
+    },
+}
+
+/// Which executions to list.
+#[derive(Clone, Debug, Default)]
+pub struct RunFilter {
+    pub rule_id: Option<i64>,
+    pub ticket_id: Option<i64>,
+    pub state: Option<RunState>,
+    /// Older than this id (paging, newest first).
+    pub before_id: Option<i64>,
+    pub limit: u32,
 }
 
 /// One entry of the rules worker's queue (see [`crate::RuleStore::rule_queue`]): an event that can

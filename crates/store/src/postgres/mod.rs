@@ -1,6 +1,7 @@
 //! The PostgreSQL store: for several stateless instances behind a load balancer.
 
 mod api;
+mod automations;
 mod fallback;
 mod hours;
 mod ingest;
@@ -275,6 +276,11 @@ impl MessageStore for PgStore {
 #[async_trait]
 impl OutboxStore for PgStore {
     async fn enqueue(&self, msg: &NewOutbound) -> Result<Enqueued, StoreError> {
+        if let Some(key) = &msg.dedupe_key {
+            if let Some(queued) = outbox::deduplicated(self.pool(), key).await? {
+                return Ok(queued);
+            }
+        }
         if msg.replaces.is_some() {
             return outbox::enqueue_replacing(self.pool(), msg).await;
         }

@@ -46,8 +46,8 @@ const ENQUEUE: &str = "WITH t AS (
         FROM tickets t JOIN identities i ON i.id = t.identity_id WHERE t.id = $1 FOR NO KEY UPDATE OF t
     ), m AS (
         INSERT INTO messages (ticket_id, business_number_id, identity_id, direction, kind, body, sent_at, received_at, delivery_state,
-                              delivery_updated_at, author)
-        SELECT $1, t.bn, t.identity_id, 'outbound', $2, $3, $4, $4, $5, $4, $6 FROM t WHERE t.status <> 'closed'
+                              delivery_updated_at, author, dedupe_key)
+        SELECT $1, t.bn, t.identity_id, 'outbound', $2, $3, $4, $4, $5, $4, $6, $14 FROM t WHERE t.status <> 'closed'
         RETURNING id
     ), o AS (
         INSERT INTO outbox (message_id, business_number_id, recipient, request, free_form, window_end, state, next_attempt_at, created_at,
@@ -90,6 +90,7 @@ pub(crate) async fn enqueue_in<'c, E: sqlx::PgExecutor<'c>>(conn: E, msg: &NewOu
         .bind(msg.channel.as_str())
         .bind(msg.hold_until.map(Timestamp::unix_millis))
         .bind(outbox_state)
+        .bind(&msg.dedupe_key)
         .fetch_optional(conn)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("ticket {} does not exist", msg.ticket_id)))?;
@@ -101,6 +102,16 @@ pub(crate) async fn enqueue_in<'c, E: sqlx::PgExecutor<'c>>(conn: E, msg: &NewOu
         }
         _ => Err(StoreError::Corrupt(format!("reply on ticket {} was not stored", msg.ticket_id))),
     }
+}
+
+/// The message queued earlier with this dedupe key, if any.
+pub(crate) async fn deduplicated<'c, E: sqlx::PgExecutor<'c>>(conn: E, key: &str) -> Result<Option<Enqueued>, StoreError> {
+    let row: Option<(i64, i64)> =
+        sqlx::query_as("SELECT m.id, o.id FROM messages m JOIN outbox o ON o.message_id = m.id WHERE m.dedupe_key = $1")
+            .bind(key)
+            .fetch_optional(conn)
+            .await?;
+    Ok(row.map(|(message_id, outbox_id)| Enqueued { message_id, outbox_id }))
 }
 
 /// Commits many replies in one transaction (group commit, as for ingest); a refused one (missing or

@@ -216,6 +216,7 @@ impl RuleStore for PgStore {
     }
 
     async fn update_rule(&self, id: i64, d: &RuleWrite) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
         let n = sqlx::query(
             "UPDATE rules SET name = $1, enabled = $2, position = $3, event = $4, rule = $5, updated_at = $6, updated_by = $7
              WHERE id = $8",
@@ -228,14 +229,21 @@ impl RuleStore for PgStore {
         .bind(d.now.unix_millis())
         .bind(&d.actor)
         .bind(id)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?
         .rows_affected();
+        let reason = if d.enabled { "the rule was edited" } else { "the rule was switched off" };
+        super::automations::cancel_armed(&mut *tx, id, reason, d.now).await?;
+        tx.commit().await?;
         Ok(n == 1)
     }
 
-    async fn delete_rule(&self, id: i64) -> Result<bool, StoreError> {
-        Ok(sqlx::query("DELETE FROM rules WHERE id = $1").bind(id).execute(self.pool()).await?.rows_affected() == 1)
+    async fn delete_rule(&self, id: i64, now: Timestamp) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let deleted = sqlx::query("DELETE FROM rules WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected() == 1;
+        super::automations::cancel_armed(&mut *tx, id, "the rule was deleted", now).await?;
+        tx.commit().await?;
+        Ok(deleted)
     }
 
     async fn window_episode(&self, identity_id: i64) -> Result<Option<WindowEpisode>, StoreError> {
@@ -265,30 +273,32 @@ impl RuleStore for PgStore {
         .await?
         .into_iter()
         .collect();
-        let solved: Vec<i64> = summaries.iter().filter(|s| s.ticket.status == TicketStatus::Solved).map(|s| s.ticket.id).collect();
-        let solved_at: std::collections::HashMap<i64, i64> = if solved.is_empty() {
-            std::collections::HashMap::new()
-        } else {
-            sqlx::query_as::<_, (i64, i64)>(
-                "SELECT e.ticket_id, max(e.at) FROM ticket_events e
-                 WHERE e.ticket_id = ANY($1) AND e.kind = 'status_changed' AND (e.data::jsonb ->> 'to') = 'solved'
-                 GROUP BY e.ticket_id",
-            )
-            .bind(&solved)
-            .fetch_all(&mut *tx)
-            .await?
-            .into_iter()
-            .collect()
-        };
+        let ticket_ids: Vec<i64> = summaries.iter().map(|s| s.ticket.id).collect();
+        let times: std::collections::HashMap<i64, (i64, Option<i64>)> = sqlx::query_as::<_, (i64, i64, Option<i64>)>(
+            "SELECT id, COALESCE(status_changed_at, created_at), last_agent_reply_at FROM tickets WHERE id = ANY($1)",
+        )
+        .bind(&ticket_ids)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .map(|(id, changed, replied)| (id, (changed, replied)))
+        .collect();
         tx.commit().await?;
         Ok(summaries
             .into_iter()
-            .map(|summary| RuleTicket {
-                window_episode: episodes
-                    .get(&summary.ticket.identity_id)
-                    .map(|ms| WindowEpisode { started_at: Timestamp::from_unix_millis(*ms) }),
-                solved_at: solved_at.get(&summary.ticket.id).map(|ms| Timestamp::from_unix_millis(*ms)),
-                summary,
+            .map(|summary| {
+                let (changed, replied) = times.get(&summary.ticket.id).copied().unwrap_or((summary.ticket.created_at.unix_millis(), None));
+                let status_changed_at = Timestamp::from_unix_millis(changed);
+                RuleTicket {
+                    window_episode: episodes
+                        .get(&summary.ticket.identity_id)
+                        .map(|ms| WindowEpisode { started_at: Timestamp::from_unix_millis(*ms) }),
+                    // The latest status change of a solved ticket is its solve.
+                    solved_at: (summary.ticket.status == TicketStatus::Solved).then_some(status_changed_at),
+                    status_changed_at,
+                    last_agent_reply_at: replied.map(Timestamp::from_unix_millis),
+                    summary,
+                }
             })
             .collect())
     }

@@ -2,6 +2,7 @@
 //! before a webhook is answered.
 
 mod api;
+mod automations;
 mod conn;
 mod fallback;
 mod hours;

@@ -70,6 +70,15 @@ pub(crate) fn enqueue_in(tx: &Connection, msg: &NewOutbound) -> Result<Enqueued,
         .optional()?
         .ok_or_else(|| StoreError::NotFound(format!("ticket {} does not exist", msg.ticket_id)))?;
     let (bn, identity_id, status, recipient) = row;
+    if let Some(key) = &msg.dedupe_key {
+        let found: Option<(i64, i64)> = tx
+            .prepare_cached("SELECT m.id, o.id FROM messages m JOIN outbox o ON o.message_id = m.id WHERE m.dedupe_key = ?1")?
+            .query_row(params![key], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        if let Some((message_id, outbox_id)) = found {
+            return Ok(Enqueued { message_id, outbox_id });
+        }
+    }
     if status == TicketStatus::Closed.as_str() {
         return Err(StoreError::Conflict(format!("ticket {} is closed; closed tickets are read-only", msg.ticket_id)));
     }
@@ -81,10 +90,10 @@ pub(crate) fn enqueue_in(tx: &Connection, msg: &NewOutbound) -> Result<Enqueued,
     let outbox_state = if msg.hold_until.is_some() { "held" } else { "queued" };
     tx.prepare_cached(
         "INSERT INTO messages (ticket_id, business_number_id, identity_id, direction, kind, body, sent_at, received_at, delivery_state,
-                               delivery_updated_at, author)
-         VALUES (?1, ?2, ?3, 'outbound', ?4, ?5, ?6, ?6, ?7, ?6, ?8)",
+                               delivery_updated_at, author, dedupe_key)
+         VALUES (?1, ?2, ?3, 'outbound', ?4, ?5, ?6, ?6, ?7, ?6, ?8, ?9)",
     )?
-    .execute(params![msg.ticket_id, bn, identity_id, msg.kind, msg.body, now, state.as_str(), msg.author])?;
+    .execute(params![msg.ticket_id, bn, identity_id, msg.kind, msg.body, now, state.as_str(), msg.author, msg.dedupe_key])?;
     let message_id = tx.last_insert_rowid();
     tx.prepare_cached(
         "INSERT INTO outbox (message_id, business_number_id, recipient, request, free_form, window_end, state, next_attempt_at, created_at,

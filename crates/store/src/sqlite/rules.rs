@@ -50,17 +50,6 @@ fn window_episode(c: &Connection, identity_id: i64) -> Result<Option<WindowEpiso
     Ok(at.flatten().map(|ms| WindowEpisode { started_at: Timestamp::from_unix_millis(ms) }))
 }
 
-fn solved_at(c: &Connection, ticket_id: i64) -> Result<Option<Timestamp>, StoreError> {
-    let at: Option<i64> = c
-        .prepare_cached(
-            "SELECT max(e.at) FROM tickets t JOIN ticket_events e ON e.ticket_id = t.id
-             WHERE t.id = ?1 AND t.status = 'solved' AND e.kind = 'status_changed'
-               AND json_extract(e.data, '$.to') = 'solved'",
-        )?
-        .query_row(params![ticket_id], |r| r.get(0))?;
-    Ok(at.map(Timestamp::from_unix_millis))
-}
-
 /// `false` when the rule already fired for this trigger (or ticket and episode).
 fn insert_firing(c: &Connection, f: &RuleFiring) -> Result<bool, StoreError> {
     let n = c
@@ -248,8 +237,19 @@ impl RuleStore for SqliteStore {
             for id in ids {
                 let Some(summary) = super::api::ticket_summary(&tx, id)? else { continue };
                 let window_episode = window_episode(&tx, summary.ticket.identity_id)?;
-                let solved_at = if summary.ticket.status == TicketStatus::Solved { solved_at(&tx, id)? } else { None };
-                out.push(RuleTicket { summary, window_episode, solved_at });
+                let (status_changed_at, last_agent_reply_at): (i64, Option<i64>) = tx
+                    .prepare_cached("SELECT COALESCE(status_changed_at, created_at), last_agent_reply_at FROM tickets WHERE id = ?1")?
+                    .query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                let status_changed_at = Timestamp::from_unix_millis(status_changed_at);
+                // The latest status change of a solved ticket is its solve.
+                let solved_at = (summary.ticket.status == TicketStatus::Solved).then_some(status_changed_at);
+                out.push(RuleTicket {
+                    summary,
+                    window_episode,
+                    solved_at,
+                    status_changed_at,
+                    last_agent_reply_at: last_agent_reply_at.map(Timestamp::from_unix_millis),
+                });
             }
             tx.commit()?;
             Ok(out)
@@ -294,18 +294,31 @@ impl RuleStore for SqliteStore {
         self.inner
             .writer
             .run(move |conn| {
-                let n = conn.execute(
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let n = tx.execute(
                     "UPDATE rules SET name = ?1, enabled = ?2, position = ?3, event = ?4, rule = ?5, updated_at = ?6, updated_by = ?7
                      WHERE id = ?8",
                     params![d.name, d.enabled, d.position, d.event, d.rule, d.now.unix_millis(), d.actor, id],
                 )?;
+                let reason = if d.enabled { "the rule was edited" } else { "the rule was switched off" };
+                super::automations::cancel_armed(&tx, id, reason, d.now)?;
+                tx.commit()?;
                 Ok(n == 1)
             })
             .await
     }
 
-    async fn delete_rule(&self, id: i64) -> Result<bool, StoreError> {
-        self.inner.writer.run(move |conn| Ok(conn.execute("DELETE FROM rules WHERE id = ?1", params![id])? == 1)).await
+    async fn delete_rule(&self, id: i64, now: Timestamp) -> Result<bool, StoreError> {
+        self.inner
+            .writer
+            .run(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let deleted = tx.execute("DELETE FROM rules WHERE id = ?1", params![id])? == 1;
+                super::automations::cancel_armed(&tx, id, "the rule was deleted", now)?;
+                tx.commit()?;
+                Ok(deleted)
+            })
+            .await
     }
 
     async fn window_episode(&self, identity_id: i64) -> Result<Option<WindowEpisode>, StoreError> {
