@@ -529,9 +529,12 @@
       window_time_left: { label: 'Window time left', ops: COMPARE, minutes: true },
       business_time_left: { label: 'Business time left in the window', ops: COMPARE, minutes: true },
       window_closes_before_team_is_back: { label: 'Window closes before the team is back', bool: 'value' },
-      time_since_last_customer_message: { label: 'Time since the last customer message', ops: COMPARE, minutes: true },
-      time_since_created: { label: 'Time since the ticket was created', ops: COMPARE, minutes: true },
-      time_since_solved: { label: 'Time since the ticket was solved', ops: COMPARE, minutes: true },
+      awaiting_reply: { label: 'Customer is waiting for an answer', bool: 'value' },
+      time_since_last_customer_message: { label: 'Time since the last customer message', ops: COMPARE, minutes: true, business: true },
+      time_since_last_agent_reply: { label: 'Time since the last agent reply', ops: COMPARE, minutes: true, business: true },
+      time_since_created: { label: 'Time since the ticket was created', ops: COMPARE, minutes: true, business: true },
+      time_since_status_changed: { label: 'Time since the status changed', ops: COMPARE, minutes: true, business: true },
+      time_since_solved: { label: 'Time since the ticket was solved', ops: COMPARE, minutes: true, business: true },
       status: { label: 'Status', ops: IS, checks: ['values', () => (opts.statuses || []).map((s) => [s, words(s)])] },
       priority: { label: 'Priority', ops: IS, checks: ['values', () => (opts.priorities || []).map((p) => [p, p])] },
       tags: { label: 'Tags', ops: [['include_any', 'include any of'], ['include_all', 'include all of'], ['include_none', 'include none of']],
@@ -680,6 +683,10 @@
       if (def.bool) body.append(field('Holds when', `${path}.${def.bool}`, select([['true', 'it is'], ['false', 'it is not']], String(c[def.bool]), (v) => { c[def.bool] = v === 'true'; changed(); })));
       if (def.choice) body.append(field('Is', `${path}.${def.choice[0]}`, select(def.choice[1], c[def.choice[0]], set(def.choice[0]))));
       if (def.minutes) body.append(field('Minutes', `${path}.minutes`, number(c.minutes, set('minutes'), 1, 43200)));
+      if (def.business) {
+        body.append(field('Counting', `${path}.business_hours`, select([['false', 'all the time'], ['true', 'business hours only']],
+          String(!!c.business_hours), (v) => { if (v === 'true') c.business_hours = true; else delete c.business_hours; changed(); })));
+      }
       if (def.checks) body.append(checkGroup(def.label, `${path}.${def.checks[0]}`, def.checks[1](), c[def.checks[0]],
         (picked) => { c[def.checks[0]] = def.checks[0] === 'ids' ? picked.map(Number) : picked; changed(); }));
       if (def.agent && (c.op === 'is' || c.op === 'is_not')) body.append(field('Agent', `${path}.agent_id`, agentSelect(c.agent_id, set('agent_id'))));

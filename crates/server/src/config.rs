@@ -86,6 +86,13 @@ pub struct HoldsConfig {
 pub struct RulesConfig {
     /// Seed the shipped default rules the first time the desk starts on a database.
     pub seed_defaults: bool,
+    /// How often the automation sweep looks at every open ticket, in seconds (at most 60).
+    pub sweep_interval_seconds: u64,
+    /// An automation execution overdue by more than this (the desk was down) is recorded as expired
+    /// instead of run late, in minutes.
+    pub overdue_limit_minutes: u64,
+    /// How long an instance holds a claimed execution before another may take it over, in seconds.
+    pub claim_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -316,6 +323,15 @@ impl Config {
         }
         if self.holds.default_hours <= 0 || self.holds.expiry_check_seconds == 0 {
             return Err(ConfigError::Invalid("holds.default_hours and holds.expiry_check_seconds must be above 0".into()));
+        }
+        if self.rules.sweep_interval_seconds == 0 || self.rules.sweep_interval_seconds > 60 {
+            return Err(ConfigError::Invalid(format!(
+                "rules.sweep_interval_seconds must be between 1 and 60 (automations are evaluated at least every minute), got {}",
+                self.rules.sweep_interval_seconds
+            )));
+        }
+        if self.rules.overdue_limit_minutes == 0 || self.rules.claim_seconds == 0 {
+            return Err(ConfigError::Invalid("rules.overdue_limit_minutes and rules.claim_seconds must be above 0".into()));
         }
         if self.sms.enabled() {
             if !self.sms.api_base_url.starts_with("http://") && !self.sms.api_base_url.starts_with("https://") {

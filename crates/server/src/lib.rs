@@ -271,6 +271,15 @@ pub fn build_dispatcher(config: &Config, state: &AppState) -> anyhow::Result<Dis
 }
 
 /// The media downloader for the configured numbers.
+/// The automations worker's settings from `[rules]`.
+pub fn automation_settings(config: &Config) -> rules::automations::AutomationSettings {
+    rules::automations::AutomationSettings {
+        sweep_interval: Duration::from_secs(config.rules.sweep_interval_seconds),
+        overdue_limit: Duration::from_secs(config.rules.overdue_limit_minutes * 60),
+        claim: Duration::from_secs(config.rules.claim_seconds),
+    }
+}
+
 pub fn build_media_worker(config: &Config, state: &AppState) -> anyhow::Result<media::MediaWorker> {
     let timeout = Duration::from_secs(config.whatsapp.request_timeout_seconds.max(60));
     let api = CloudApi::new(&config.whatsapp.api_base_url, &config.whatsapp.api_version, timeout).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -359,6 +368,7 @@ pub async fn start(config: &Config, listener: TcpListener, clock: Option<Arc<dyn
     ));
     tokio::spawn(run_hold_expiry(state.clone(), Duration::from_secs(config.holds.expiry_check_seconds), shutdown.clone()));
     tokio::spawn(rules::worker::RulesWorker::new(state.clone()).run(shutdown.clone()));
+    tokio::spawn(rules::automations::AutomationsWorker::new(state.clone(), automation_settings(config)).run(shutdown.clone()));
     let task = tokio::spawn(async move {
         let serve = serve::serve(listener, app, limits, token.clone());
         let mut serve = std::pin::pin!(serve);

@@ -22,6 +22,14 @@ pub struct Metrics {
     pub rule_events: AtomicU64,
     /// Rules that fired (their actions ran).
     pub rules_fired: AtomicU64,
+    /// Sweeps of the open tickets for automations.
+    pub automation_sweeps: AtomicU64,
+    /// Automation executions by how they ended.
+    pub automations_fired: AtomicU64,
+    pub automations_skipped: AtomicU64,
+    pub automations_expired: AtomicU64,
+    /// Executions found not due yet when claimed (the window moved): armed again for later.
+    pub automations_rearmed: AtomicU64,
 }
 
 impl Metrics {
@@ -31,7 +39,7 @@ impl Metrics {
 
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let rows: [(&str, &str, &str, &AtomicU64); 13] = [
+        let rows: [(&str, &str, &str, &AtomicU64); 18] = [
             ("windowdesk_webhooks_total", "result=\"accepted\"", "Webhook deliveries by result.", &self.webhooks_accepted),
             ("windowdesk_webhooks_total", "result=\"bad_signature\"", "", &self.webhooks_bad_signature),
             ("windowdesk_webhooks_total", "result=\"malformed\"", "", &self.webhooks_malformed),
@@ -60,6 +68,16 @@ impl Metrics {
             ("windowdesk_statuses_total", "", "New delivery statuses recorded.", &self.statuses_new),
             ("windowdesk_rule_events_total", "", "Events the rules worker has looked at (messages, ticket changes, failed deliveries).", &self.rule_events),
             ("windowdesk_rules_fired_total", "", "Rules that fired on an event (their actions ran).", &self.rules_fired),
+            ("windowdesk_automation_sweeps_total", "", "Sweeps of the open tickets for due automations.", &self.automation_sweeps),
+            (
+                "windowdesk_automation_runs_total",
+                "result=\"fired\"",
+                "Automation executions by how they ended (rearmed: not due yet when their time came, armed again).",
+                &self.automations_fired,
+            ),
+            ("windowdesk_automation_runs_total", "result=\"skipped\"", "", &self.automations_skipped),
+            ("windowdesk_automation_runs_total", "result=\"expired\"", "", &self.automations_expired),
+            ("windowdesk_automation_runs_total", "result=\"rearmed\"", "", &self.automations_rearmed),
         ];
         for (name, labels, help, v) in rows {
             if !help.is_empty() {

@@ -210,11 +210,24 @@ fn outbound(o: &Outlook, kind: &str, body: &str, author: &str, request: String, 
         channel,
         hold_until: None,
         replaces: None,
+        dedupe_key: None,
     }
 }
 
 /// Posts a free-form text reply on a ticket, from `author` (`agent:<id>`, `api:<token>`, `rule:<id>`).
 pub async fn post_text_reply(state: &AppState, ticket_id: i64, body: &str, author: &str) -> Result<ReplyOutcome, ReplyError> {
+    post_text_reply_keyed(state, ticket_id, body, author, None).await
+}
+
+/// [`post_text_reply`] with a dedupe key: a second reply with the same key queues nothing and answers
+/// with the first (an automation picked up again after its instance died).
+pub async fn post_text_reply_keyed(
+    state: &AppState,
+    ticket_id: i64,
+    body: &str,
+    author: &str,
+    dedupe: Option<&str>,
+) -> Result<ReplyOutcome, ReplyError> {
     let text = checked_text(body, MAX_TEXT_CHARS)?;
     let mut o = Outlook::load_window(state, ticket_id).await?;
     o.writable()?;
@@ -226,7 +239,9 @@ pub async fn post_text_reply(state: &AppState, ticket_id: i64, body: &str, autho
     match decision {
         SendDecision::Send { .. } => {
             let request = text_message(o.recipient(), text).to_string();
-            let Enqueued { message_id, .. } = commit(state, &o, outbound(&o, "text", text, author, request, Channel::Whatsapp)).await?;
+            let msg =
+                NewOutbound { dedupe_key: dedupe.map(str::to_owned), ..outbound(&o, "text", text, author, request, Channel::Whatsapp) };
+            let Enqueued { message_id, .. } = commit(state, &o, msg).await?;
             Ok(ReplyOutcome::Queued { message_id, window_end: o.window_end() })
         }
         SendDecision::Blocked { window_end, options } => Ok(ReplyOutcome::Blocked { window_end, options }),
@@ -249,6 +264,18 @@ pub async fn hold_reply_for(
     author: &str,
     hours: Option<i64>,
 ) -> Result<ReplyOutcome, ReplyError> {
+    hold_reply_keyed(state, ticket_id, body, author, hours, None).await
+}
+
+/// [`hold_reply_for`] with a dedupe key, as [`post_text_reply_keyed`].
+pub async fn hold_reply_keyed(
+    state: &AppState,
+    ticket_id: i64,
+    body: &str,
+    author: &str,
+    hours: Option<i64>,
+    dedupe: Option<&str>,
+) -> Result<ReplyOutcome, ReplyError> {
     let text = checked_text(body, MAX_TEXT_CHARS)?;
     let o = Outlook::load(state, ticket_id).await?;
     o.writable()?;
@@ -266,7 +293,11 @@ pub async fn hold_reply_for(
         },
     };
     let request = text_message(o.recipient(), text).to_string();
-    let msg = NewOutbound { hold_until: Some(expires_at), ..outbound(&o, "text", text, author, request, Channel::Whatsapp) };
+    let msg = NewOutbound {
+        hold_until: Some(expires_at),
+        dedupe_key: dedupe.map(str::to_owned),
+        ..outbound(&o, "text", text, author, request, Channel::Whatsapp)
+    };
     let Enqueued { message_id, .. } = commit(state, &o, msg).await?;
     let notice = send_hold_notice(state, &o, author).await;
     Ok(ReplyOutcome::Held { message_id, expires_at, notice })
@@ -318,21 +349,23 @@ pub async fn post_template(
     author: &str,
     replaces: Option<i64>,
 ) -> Result<ReplyOutcome, ReplyError> {
-    let o = Outlook::load(state, ticket_id).await?;
-    o.writable()?;
-    let message_id = queue_template(state, &o, send, author, replaces).await?;
-    Ok(ReplyOutcome::Queued { message_id, window_end: None })
+    post_template_keyed(state, ticket_id, send, author, replaces, None).await
 }
 
-async fn queue_template(
+/// [`post_template`] with a dedupe key, as [`post_text_reply_keyed`].
+pub async fn post_template_keyed(
     state: &AppState,
-    o: &Outlook,
+    ticket_id: i64,
     send: &TemplateSend,
     author: &str,
     replaces: Option<i64>,
-) -> Result<i64, ReplyError> {
-    let msg = template_outbound(o, send, author, replaces)?;
-    Ok(commit(state, o, msg).await?.message_id)
+    dedupe: Option<&str>,
+) -> Result<ReplyOutcome, ReplyError> {
+    let o = Outlook::load(state, ticket_id).await?;
+    o.writable()?;
+    let msg = NewOutbound { dedupe_key: dedupe.map(str::to_owned), ..template_outbound(&o, send, author, replaces)? };
+    let message_id = commit(state, &o, msg).await?.message_id;
+    Ok(ReplyOutcome::Queued { message_id, window_end: None })
 }
 
 /// A template send, checked parameter by parameter, as the outbox stores it.
@@ -367,6 +400,18 @@ pub async fn post_sms(
     author: &str,
     replaces: Option<i64>,
 ) -> Result<ReplyOutcome, ReplyError> {
+    post_sms_keyed(state, ticket_id, body, author, replaces, None).await
+}
+
+/// [`post_sms`] with a dedupe key, as [`post_text_reply_keyed`].
+pub async fn post_sms_keyed(
+    state: &AppState,
+    ticket_id: i64,
+    body: &str,
+    author: &str,
+    replaces: Option<i64>,
+    dedupe: Option<&str>,
+) -> Result<ReplyOutcome, ReplyError> {
     let text = checked_text(body, MAX_TEXT_CHARS)?;
     let o = Outlook::load(state, ticket_id).await?;
     o.writable()?;
@@ -385,8 +430,11 @@ pub async fn post_sms(
     let display = state.numbers.by_id(o.ticket.business_number_id).map(|n| n.display_number.clone()).unwrap_or_default();
     let sms_body = windowdesk_sms::fallback_body(text, &display);
     let request = serde_json::json!({"from": from, "to": format!("+{wa_id}"), "body": sms_body}).to_string();
-    let msg =
-        NewOutbound { replaces: replaces.map(|r| (r, Resolution::Sms)), ..outbound(&o, "sms", &sms_body, author, request, Channel::Sms) };
+    let msg = NewOutbound {
+        replaces: replaces.map(|r| (r, Resolution::Sms)),
+        dedupe_key: dedupe.map(str::to_owned),
+        ..outbound(&o, "sms", &sms_body, author, request, Channel::Sms)
+    };
     let Enqueued { message_id, .. } = commit(state, &o, msg).await?;
     Ok(ReplyOutcome::Queued { message_id, window_end: None })
 }

@@ -44,6 +44,7 @@ fn reply(ticket_id: i64, body: &str, now: Timestamp) -> NewOutbound {
         channel: Default::default(),
         hold_until: None,
         replaces: None,
+        dedupe_key: None,
     }
 }
 

@@ -262,6 +262,7 @@ async fn reply_reaching_the_dispatcher_at(backend: Backend, before_end: Duration
             channel: Default::default(),
             hold_until: None,
             replaces: None,
+            dedupe_key: None,
         })
         .await
         .unwrap();
@@ -308,6 +309,7 @@ async fn deadline_first_dispatch_sends_the_reply_whose_window_ends_soonest_first
                     channel: Default::default(),
                     hold_until: None,
                     replaces: None,
+                    dedupe_key: None,
                 })
                 .await
                 .unwrap()

@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod agents;
 pub mod auth;
+pub mod automations;
 pub mod deliveries;
 pub mod dto;
 pub mod error;
@@ -56,6 +57,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(rules::list_rules, rules::post_rule))
         .routes(routes!(rules::dry_run_rule))
         .routes(routes!(rules::get_rule, rules::put_rule, rules::delete_rule))
+        .routes(routes!(automations::list_runs))
         .routes(routes!(media::get_media))
         .routes(routes!(agents::list_agents, agents::post_agent))
         .routes(routes!(openapi::openapi_json))

@@ -149,7 +149,7 @@ pub async fn put_rule(
     )
 )]
 pub async fn delete_rule(State(state): State<AppState>, _caller: ApiCaller, PathId(id): PathId) -> Result<StatusCode, ApiError> {
-    if !state.store.delete_rule(id).await? {
+    if !state.store.delete_rule(id, state.clock.now()).await? {
         return Err(not_found(id));
     }
     Ok(StatusCode::NO_CONTENT)

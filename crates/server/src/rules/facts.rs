@@ -23,6 +23,22 @@ pub struct TicketFacts {
 #[derive(Default)]
 pub struct Schedules(HashMap<i64, Option<Schedule>>);
 
+impl Schedules {
+    /// The number's schedule (`None`: always open), read the first time it is asked for.
+    pub async fn get(&mut self, state: &AppState, number: i64) -> anyhow::Result<Option<&Schedule>> {
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.0.entry(number) {
+            slot.insert(crate::hours::of_number(state, number).await?);
+        }
+        Ok(self.known(number))
+    }
+
+    /// The schedule of a number already read with [`Schedules::get`]; `None` for one that has none
+    /// (or was not read).
+    pub fn known(&self, number: i64) -> Option<&Schedule> {
+        self.0.get(&number).and_then(Option::as_ref)
+    }
+}
+
 /// The event's side of a [`RuleContext`]: what happened, and the customer message it carries.
 #[derive(Clone, Copy, Debug)]
 pub struct EventFacts<'a> {
@@ -42,15 +58,7 @@ impl TicketFacts {
 
     /// The facts of a ticket the store read for rules.
     pub async fn of(state: &AppState, read: RuleTicket, schedules: &mut Schedules) -> anyhow::Result<TicketFacts> {
-        let number = read.summary.ticket.business_number_id;
-        let schedule = match schedules.0.get(&number) {
-            Some(known) => known.clone(),
-            None => {
-                let found = crate::hours::of_number(state, number).await?;
-                schedules.0.insert(number, found.clone());
-                found
-            }
-        };
+        let schedule = schedules.get(state, read.summary.ticket.business_number_id).await?.cloned();
         Ok(TicketFacts { read, schedule })
     }
 
@@ -67,7 +75,9 @@ impl TicketFacts {
             tags: &summary.tags,
             assignee_id: t.assignee_id,
             created_at: t.created_at,
+            status_changed_at: self.read.status_changed_at,
             solved_at: self.read.solved_at,
+            last_agent_reply_at: self.read.last_agent_reply_at,
             message_text: event.message_text,
             first_message: event.first_message,
             window: summary.window,

@@ -6,6 +6,7 @@
 //! [`RuleDraft::validate`] accepted it, so every stored rule is one the core can run; reading it back
 //! validates again, which turns the texts into parsed placeholders.
 
+pub mod automations;
 pub mod dry_run;
 pub mod facts;
 pub mod run;

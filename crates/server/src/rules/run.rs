@@ -22,8 +22,11 @@ use crate::AppState;
 pub struct RuleRun<'a> {
     pub rule: &'a Rule,
     pub ctx: &'a RuleContext<'a>,
-    /// `message:<id>` or `event:<id>`.
+    /// `message:<id>`, `event:<id>` or `automation_run:<id>`.
     pub trigger: &'a str,
+    /// For an automation's execution: the prefix of its sends' dedupe keys (`automation_run:<id>`),
+    /// so running it again after its instance died queues nothing twice.
+    pub dedupe: Option<&'a str>,
 }
 
 /// What one action did, as the ticket event records it.
@@ -57,7 +60,7 @@ pub async fn run_firing(state: &AppState, run: &RuleRun<'_>) -> Vec<ActionOutcom
     };
     let mut outcomes = Vec::new();
     let mut fields = FieldChanges::default();
-    for action in &run.rule.actions {
+    for (index, action) in run.rule.actions.iter().enumerate() {
         let Some(values) = &values else {
             outcomes.push(ActionOutcome::failed(action.kind(), "the ticket could not be read"));
             continue;
@@ -73,7 +76,8 @@ pub async fn run_firing(state: &AppState, run: &RuleRun<'_>) -> Vec<ActionOutcom
         }
         match action {
             Action::Reply { .. } | Action::SendTemplate(_) | Action::SendSms { .. } | Action::HoldReply { .. } => {
-                outcomes.push(send(state, run, action, values, &author).await);
+                let key = run.dedupe.map(|prefix| format!("{prefix}:action:{index}"));
+                outcomes.push(send(state, run, action, values, &author, key.as_deref()).await);
             }
             // Gathered into `fields` above and applied together below.
             Action::SetStatus { .. }
@@ -159,6 +163,7 @@ async fn send(
     action: &Action<windowdesk_core::placeholder::Text>,
     values: &PlaceholderContext,
     author: &str,
+    dedupe: Option<&str>,
 ) -> ActionOutcome {
     let kind = action.kind();
     let ticket_id = run.ctx.ticket_id;
@@ -167,13 +172,13 @@ async fn send(
     ctx.now = state.clock.now();
     let Some(plan) = plan_send(action, &ctx, values) else { return ActionOutcome::failed(kind, "sends nothing") };
     let result = match &plan {
-        PlannedSend::FreeForm { text } => replies::post_text_reply(state, ticket_id, text, author).await,
+        PlannedSend::FreeForm { text } => replies::post_text_reply_keyed(state, ticket_id, text, author, dedupe).await,
         PlannedSend::Template { name, language, params } => {
             let send = TemplateSend { name: name.clone(), language: language.clone(), params: params.clone() };
-            replies::post_template(state, ticket_id, &send, author, None).await
+            replies::post_template_keyed(state, ticket_id, &send, author, None, dedupe).await
         }
-        PlannedSend::Hold { text, expires_after_hours } => hold(state, ticket_id, text, *expires_after_hours, author).await,
-        PlannedSend::Sms { text } => replies::post_sms(state, ticket_id, text, author, None).await,
+        PlannedSend::Hold { text, expires_after_hours } => hold(state, ticket_id, text, *expires_after_hours, author, dedupe).await,
+        PlannedSend::Sms { text } => replies::post_sms_keyed(state, ticket_id, text, author, None, dedupe).await,
         PlannedSend::Skipped { reason } => return ActionOutcome::ok(kind, format!("not sent: {reason}")),
     };
     let what = match &plan {
@@ -195,10 +200,17 @@ async fn send(
 }
 
 /// A held reply: with the window open it is sent now instead (holding is for a closed window).
-async fn hold(state: &AppState, ticket_id: i64, text: &str, hours: Option<i64>, author: &str) -> Result<ReplyOutcome, ReplyError> {
-    match replies::hold_reply_for(state, ticket_id, text, author, hours).await {
+async fn hold(
+    state: &AppState,
+    ticket_id: i64,
+    text: &str,
+    hours: Option<i64>,
+    author: &str,
+    dedupe: Option<&str>,
+) -> Result<ReplyOutcome, ReplyError> {
+    match replies::hold_reply_keyed(state, ticket_id, text, author, hours, dedupe).await {
         Err(ReplyError::Conflict(m)) if m.starts_with("the window is open") => {
-            replies::post_text_reply(state, ticket_id, text, author).await
+            replies::post_text_reply_keyed(state, ticket_id, text, author, dedupe).await
         }
         other => other,
     }

@@ -265,7 +265,7 @@ impl RulesWorker {
                         trigger_key: trigger.key.clone(),
                         at: now,
                     };
-                    (RuleRun { rule: firing.rule, ctx: &ctx, trigger: &trigger.key }, record)
+                    (RuleRun { rule: firing.rule, ctx: &ctx, trigger: &trigger.key, dedupe: None }, record)
                 })
                 .collect();
             // Rules that only change fields are written together, in one transaction with their
@@ -385,7 +385,7 @@ impl RulesWorker {
                 tracing::debug!(ticket_id, error = %e, "field-only rules could not be applied together; each runs on its own");
                 for f in fields {
                     let Some(rule) = rules.iter().find(|r| r.id == f.firing.rule_id) else { continue };
-                    self.fire(&RuleRun { rule, ctx, trigger }, &f.firing).await?;
+                    self.fire(&RuleRun { rule, ctx, trigger, dedupe: None }, &f.firing).await?;
                 }
             }
         }

@@ -13,6 +13,7 @@
 //! escapes everything it renders, and the Content-Security-Policy allows only this origin's script.
 
 pub mod admin;
+pub mod automation_runs;
 pub mod components;
 pub mod delivery;
 pub mod event_log;
@@ -106,6 +107,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/hours/{id}/import/remove", post(hours::remove_import))
         .route("/admin/hours/numbers/{id}", post(hours::assign))
         .route("/admin/rules", get(rules::rules_page).post(rules::create))
+        .route("/admin/automation-runs", get(automation_runs::runs_page))
         .route("/admin/rules/new", get(rules::new_page))
         .route("/admin/rules/check", post(rules::check))
         .route("/admin/rules/dry-run", post(rules::dry_run))

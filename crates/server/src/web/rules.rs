@@ -14,7 +14,7 @@ use axum::{Form, Json};
 use maud::{html, Markup};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
-use windowdesk_core::rules::{Action, AssigneeOp, ClosedWindow, Compare, Condition, Event, IsOp, TagsOp, TextOp, WindowIs};
+use windowdesk_core::rules::{Action, AssigneeOp, ClosedWindow, Compare, Condition, Event, IsOp, Since, TagsOp, TextOp, WindowIs};
 use windowdesk_core::{Priority, RuleDraft, TicketStatus};
 use windowdesk_store::RuleRow;
 
@@ -160,9 +160,23 @@ fn condition_words(c: &Condition, names: &Names) -> String {
         Condition::WindowClosesBeforeTeamIsBack { value } => {
             yes_no(*value, "window closes before the team is back", "window does not close before the team is back")
         }
-        Condition::TimeSinceLastCustomerMessage { op, minutes } => format!("last customer message {} ago", compare(*op, *minutes)),
-        Condition::TimeSinceCreated { op, minutes } => format!("created {} ago", compare(*op, *minutes)),
-        Condition::TimeSinceSolved { op, minutes } => format!("solved {} ago", compare(*op, *minutes)),
+        Condition::AwaitingReply { value } => yes_no(*value, "customer awaiting a reply", "customer not awaiting a reply"),
+        Condition::TimeSinceLastCustomerMessage { .. }
+        | Condition::TimeSinceLastAgentReply { .. }
+        | Condition::TimeSinceCreated { .. }
+        | Condition::TimeSinceStatusChanged { .. }
+        | Condition::TimeSinceSolved { .. } => {
+            let Some((since, op, minutes, business_hours)) = c.time_since() else { return String::new() };
+            let what = match since {
+                Since::LastCustomerMessage => "last customer message",
+                Since::LastAgentReply => "last agent reply",
+                Since::Created => "created",
+                Since::StatusChanged => "status changed",
+                Since::Solved => "solved",
+            };
+            let business = if business_hours { " in business hours" } else { "" };
+            format!("{what} {}{business} ago", compare(op, minutes))
+        }
     }
 }
 
@@ -233,7 +247,7 @@ pub async fn rules_page(State(state): State<AppState>, agent: Agent, Query(q): Q
             "(by position, then by age), each at most once per event, and every message they send goes through the same "
             "window check as an agent's reply: a rule never sends free-form into a closed window."
         }
-        p { a.button #new-rule href="/admin/rules/new" { "New rule" } }
+        p { a.button #new-rule href="/admin/rules/new" { "New rule" } " " a.button.alt href="/admin/automation-runs" { "Automation runs" } }
         @if rules.is_empty() {
             p.empty { "No rules yet." }
         } @else {
@@ -495,7 +509,7 @@ pub async fn delete(
 ) -> Result<Response, WebError> {
     agent.check_csrf(field(&fields, "csrf"))?;
     admin_only(&agent)?;
-    if !state.store.delete_rule(id).await? {
+    if !state.store.delete_rule(id, state.clock.now()).await? {
         return Err(WebError::NotFound(format!("There is no rule {id}.")));
     }
     Ok(Redirect::to("/admin/rules?done=deleted").into_response())

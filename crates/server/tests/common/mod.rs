@@ -164,6 +164,9 @@ impl TestApp {
         config.dispatcher.pair_burst = 1000;
         // Held replies are checked for expiry every second, not every half minute.
         config.holds.expiry_check_seconds = 1;
+        // Automations are swept every second, and a dead instance's claim runs out after two.
+        config.rules.sweep_interval_seconds = 1;
+        config.rules.claim_seconds = 2;
         if let Some((_, url)) = &sim {
             config.whatsapp.api_base_url = url.clone();
             // The simulator plays the SMS provider too, with its default account.
