@@ -10,7 +10,7 @@ backend=${1:-sqlite}; shift || true
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 port=${BENCH_PORT:-18181}
-cargo build --release -q -p windowdesk -p windowdesk-loadgen --manifest-path "$root/Cargo.toml"
+[ -n "${BENCH_NO_BUILD:-}" ] || cargo build --release -q -p windowdesk -p windowdesk-loadgen --manifest-path "$root/Cargo.toml"
 bin="$root/target/release"
 
 case "$backend" in

@@ -546,7 +546,7 @@
     const ACTIONS = {
       reply: 'Reply to the customer', add_tags: 'Add tags', remove_tags: 'Remove tags', set_status: 'Set status',
       set_priority: 'Set priority', set_assignee: 'Assign to an agent', unassign: 'Unassign', internal_note: 'Add an internal note',
-      notify_agent: 'Notify an agent', send_template: 'Send a template', send_sms: 'Send an SMS', hold_reply: 'Hold a reply until the customer writes',
+      notify_agent: 'Notify an agent', notify_assignee: 'Notify the assignee', send_template: 'Send a template', send_sms: 'Send an SMS', hold_reply: 'Hold a reply until the customer writes',
     };
     // What "Add an action" offers: every action, or those the page lists (a macro's).
     const actionChoices = Object.entries(ACTIONS).filter(([k]) => !opts.actions || opts.actions.includes(k));
@@ -570,7 +570,7 @@
       switch (type) {
         case 'reply': return { type, text: '', when_closed: { kind: 'skip' } };
         case 'send_template': return { type, name: '', language: 'en', params: {} };
-        case 'send_sms': case 'internal_note': return { type, text: '' };
+        case 'send_sms': case 'internal_note': case 'notify_assignee': return { type, text: '' };
         case 'hold_reply': return { type, text: '', hours: 72 };
         case 'set_status': return { type, status: 'pending' };
         case 'set_priority': return { type, priority: 'high' };
@@ -762,6 +762,9 @@
         case 'notify_agent':
           body.append(field('Agent', `${path}.agent_id`, agentSelect(a.agent_id, set('agent_id'))));
           body.append(field('Message', `${path}.text`, area(a.text, set('text')), textHint));
+          break;
+        case 'notify_assignee':
+          body.append(field('Message to whoever the ticket is assigned to', `${path}.text`, area(a.text, set('text')), textHint));
           break;
         default: body.append(el('p', { class: 'hint', text: 'Edit this action in the JSON below.' }));
       }

@@ -30,6 +30,11 @@ pub struct Metrics {
     pub automations_expired: AtomicU64,
     /// Executions found not due yet when claimed (the window moved): armed again for later.
     pub automations_rearmed: AtomicU64,
+    /// The last automation sweep (gauges): how long it took, how much of it went to reading the
+    /// open tickets, and how many it read.
+    pub automation_sweep_last_ms: AtomicU64,
+    pub automation_sweep_last_read_ms: AtomicU64,
+    pub automation_sweep_last_tickets: AtomicU64,
 }
 
 impl Metrics {
@@ -85,6 +90,26 @@ impl Metrics {
             }
             let labels = if labels.is_empty() { String::new() } else { format!("{{{labels}}}") };
             let _ = writeln!(out, "{name}{labels} {}", v.load(Ordering::Relaxed));
+        }
+        let gauges: [(&str, &str, &AtomicU64); 3] = [
+            (
+                "windowdesk_automation_sweep_last_ms",
+                "How long the last automation sweep over the open tickets took.",
+                &self.automation_sweep_last_ms,
+            ),
+            (
+                "windowdesk_automation_sweep_last_read_ms",
+                "Of the last automation sweep, the time spent reading the open tickets.",
+                &self.automation_sweep_last_read_ms,
+            ),
+            (
+                "windowdesk_automation_sweep_last_tickets",
+                "Open tickets the last automation sweep looked at.",
+                &self.automation_sweep_last_tickets,
+            ),
+        ];
+        for (name, help, v) in gauges {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {}", v.load(Ordering::Relaxed));
         }
         out
     }

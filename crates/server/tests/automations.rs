@@ -25,6 +25,7 @@ on_both_backends!(
     no_holding_message_when_the_customer_wrote_again_or_an_agent_answered,
     three_images_fire_one_automation_and_a_rule_switched_off_fires_nothing,
     an_execution_whose_instance_died_is_taken_over_and_sends_nothing_twice,
+    the_shipped_nudge_reminds_the_assignee_after_4_business_hours_of_waiting,
 );
 
 /// Friday 2026-12-04 19:00 in Berlin (18:00 UTC).
@@ -290,5 +291,55 @@ async fn an_execution_whose_instance_died_is_taken_over_and_sends_nothing_twice(
     assert_eq!(received.len(), 2, "the auto-reply and one nudge, not two: {received:#?}");
     assert_eq!(runs(&app, ticket).await.iter().filter(|r| r.rule_id == rule_id).count(), 1, "never armed again for the episode");
     let _ = clock.now();
+    app.stop().await;
+}
+
+/// The shipped nudge (switched off until an admin switches it on): a customer who writes on Friday at
+/// 16:00 and gets no answer has waited 4 business hours on Monday at 12:00; the assignee gets a
+/// notification then, once, and nothing goes to the customer.
+async fn the_shipped_nudge_reminds_the_assignee_after_4_business_hours_of_waiting(backend: Backend) {
+    let friday_16_00 = FRIDAY_19_00 - 3 * HOUR;
+    let (app, clock) = desk_at(backend, friday_16_00 + 5).await;
+    let api = Api::new(&app).await;
+    let (_, rules) = api.get("/api/v1/rules").await;
+    let nudge = rules["data"].as_array().unwrap().iter().find(|r| r["name"].as_str().unwrap().starts_with("Nudge")).unwrap().clone();
+    assert_eq!(nudge["enabled"], false, "shipped switched off");
+    let mut draft = nudge.clone();
+    draft["enabled"] = json!(true);
+    for k in ["id", "created_at", "created_by", "updated_at", "updated_by"] {
+        draft.as_object_mut().unwrap().remove(k);
+    }
+    let (status, body) = api.put(&format!("/api/v1/rules/{}", nudge["id"]), draft).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, agent) = api.post("/api/v1/agents", json!({"name": "Ana", "email": "ana@example.com"})).await;
+    let agent_id = agent["id"].as_i64().unwrap();
+
+    let customer = "4915100000005";
+    app.sim().say(Say::text(customer, "where is my parcel?").at(friday_16_00)).await.unwrap();
+    let ticket = ticket_of(&app, customer).await;
+    let (status, body) = api.patch(&format!("/api/v1/tickets/{ticket}"), json!({"assignee_id": agent_id})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Monday 11:59: 3 h 59 min of business time. Monday 12:01: past 4 hours.
+    clock.set(Timestamp::from_unix_seconds(friday_16_00 + 3 * 24 * HOUR - 4 * HOUR - 60));
+    a_few_sweeps().await;
+    assert!(app.store().notifications(agent_id, 10).await.unwrap().is_empty(), "not yet");
+    clock.set(Timestamp::from_unix_seconds(friday_16_00 + 3 * 24 * HOUR - 4 * HOUR + 60));
+    let notes = app
+        .eventually("the nudge", || async {
+            let n = app.store().notifications(agent_id, 10).await.unwrap();
+            (!n.is_empty()).then_some(n)
+        })
+        .await;
+    a_few_sweeps().await;
+    assert_eq!(app.store().notifications(agent_id, 10).await.unwrap().len(), 1, "once: {notes:#?}");
+    let fired = runs(&app, ticket).await.into_iter().find(|r| r.rule_id == nudge["id"].as_i64().unwrap()).unwrap();
+    assert_eq!(fired.state, RunState::Fired);
+    assert_eq!(fired.outcome.as_ref().unwrap()[0]["action"], "notify_assignee");
+    assert_eq!(fired.outcome.as_ref().unwrap()[0]["ok"], true, "{fired:#?}");
+    assert!(
+        received_by(&app, customer).iter().all(|m| !m.text.as_deref().unwrap_or("").contains("waiting")),
+        "the nudge is for the team, not the customer"
+    );
     app.stop().await;
 }

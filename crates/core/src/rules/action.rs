@@ -55,6 +55,10 @@ pub enum Action<T> {
         agent_id: i64,
         text: T,
     },
+    /// An in-app notification to whoever the ticket is assigned to; fails on its own when nobody is.
+    NotifyAssignee {
+        text: T,
+    },
 }
 
 /// What a [`Action::Reply`] becomes when the window is closed at the moment it would go.
@@ -127,6 +131,7 @@ impl<T> Action<T> {
             Action::Unassign => Action::Unassign,
             Action::InternalNote { text } => Action::InternalNote { text: f(text)? },
             Action::NotifyAgent { agent_id, text } => Action::NotifyAgent { agent_id: *agent_id, text: f(text)? },
+            Action::NotifyAssignee { text } => Action::NotifyAssignee { text: f(text)? },
         })
     }
 
@@ -154,7 +159,8 @@ impl<T> Action<T> {
             Action::SendSms { text }
             | Action::HoldReply { text, .. }
             | Action::InternalNote { text }
-            | Action::NotifyAgent { text, .. } => {
+            | Action::NotifyAgent { text, .. }
+            | Action::NotifyAssignee { text } => {
                 out.push(("text".to_owned(), text));
             }
             Action::SetStatus { .. }
@@ -182,6 +188,7 @@ impl<T> Action<T> {
             Action::Unassign => "unassign",
             Action::InternalNote { .. } => "internal_note",
             Action::NotifyAgent { .. } => "notify_agent",
+            Action::NotifyAssignee { .. } => "notify_assignee",
         }
     }
 

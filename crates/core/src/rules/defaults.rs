@@ -7,11 +7,12 @@
 //! | 20 | the same outside business hours, saying when the team is back | `message_received` |
 //! | 30 | holding message before a window closes outside business hours | `automation` |
 //! | 40 | auto-close of solved tickets after 4 days (T3) | `automation` |
+//! | 50 | nudge the assignee after 4 business hours of waiting (shipped switched off) | `automation` |
 //!
 //! The two auto-replies exclude each other (`within_business_hours` true or false) and fire once per
 //! window episode, so three images sent together get one auto-reply.
 
-use super::{Action, ClosedWindow, Compare, Condition, Conditions, Event, IsOp, RuleDraft, WindowIs};
+use super::{Action, AssigneeOp, ClosedWindow, Compare, Condition, Conditions, Event, IsOp, RuleDraft, WindowIs};
 use crate::routing::TicketStatus;
 
 /// How long before a window's send deadline the holding message goes out.
@@ -108,7 +109,44 @@ pub fn auto_close_solved() -> RuleDraft {
     }
 }
 
+/// How long a customer waits, in business minutes, before the optional nudge reminds the assignee.
+pub const NUDGE_AFTER_BUSINESS_MINUTES: i64 = 4 * 60;
+
+/// An automation, shipped switched off: reminds the assignee when a customer has waited
+/// [`NUDGE_AFTER_BUSINESS_MINUTES`] of business time for an answer. Once per customer message.
+pub fn nudge_assignee() -> RuleDraft {
+    RuleDraft {
+        name: "Nudge the assignee when a customer has waited 4 business hours".to_owned(),
+        enabled: false,
+        position: 50,
+        event: Event::Automation,
+        once_per_episode: true,
+        conditions: Conditions {
+            all: vec![
+                Condition::Status { op: IsOp::IsNot, values: vec![TicketStatus::Solved, TicketStatus::Closed] },
+                Condition::Assignee { op: AssigneeOp::Assigned, agent_id: None },
+                Condition::AwaitingReply { value: true },
+                Condition::TimeSinceLastCustomerMessage {
+                    op: Compare::MoreThan,
+                    minutes: NUDGE_AFTER_BUSINESS_MINUTES,
+                    business_hours: true,
+                },
+            ],
+            any: vec![],
+        },
+        actions: vec![Action::NotifyAssignee {
+            text: "{{requester.name || A customer}} has been waiting 4 business hours for an answer on ticket {{ticket.id}}.".to_owned(),
+        }],
+    }
+}
+
 /// Every shipped rule, in position order.
 pub fn default_rules() -> Vec<RuleDraft> {
-    vec![first_message_auto_reply(), first_message_auto_reply_outside_hours(), holding_message_before_window_closes(), auto_close_solved()]
+    vec![
+        first_message_auto_reply(),
+        first_message_auto_reply_outside_hours(),
+        holding_message_before_window_closes(),
+        auto_close_solved(),
+        nudge_assignee(),
+    ]
 }

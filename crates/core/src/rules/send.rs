@@ -104,6 +104,7 @@ pub fn plan_send(action: &Action<Text>, ctx: &RuleContext<'_>, values: &dyn Plac
         | Action::SetAssignee { .. }
         | Action::Unassign
         | Action::InternalNote { .. }
-        | Action::NotifyAgent { .. } => return None,
+        | Action::NotifyAgent { .. }
+        | Action::NotifyAssignee { .. } => return None,
     })
 }

@@ -127,16 +127,33 @@ impl AutomationsWorker {
     /// Runs until `shutdown`: sweeps every `sweep_interval` while this instance holds the lease, and
     /// runs due executions every second on every instance.
     pub async fn run(self, shutdown: CancellationToken) {
-        // On the process's own timer, so a sweep comes every interval whatever the desk's clock does.
-        let mut next_sweep = tokio::time::Instant::now();
+        let this = Arc::new(self);
+        // Two tasks: a backlog of executions (a new rule due on every ticket) never holds up the
+        // sweep that arms the next ones, and a sweep never holds up executions that are due.
+        let executing = tokio::spawn(this.clone().execute_loop(shutdown.clone()));
+        this.sweep_loop(shutdown).await;
+        let _ = executing.await;
+        this.lease.release().await;
+    }
+
+    async fn sweep_loop(&self, shutdown: CancellationToken) {
         loop {
-            if tokio::time::Instant::now() >= next_sweep && self.lease.mine().await {
-                next_sweep = tokio::time::Instant::now() + self.settings.sweep_interval;
-                match self.sweep().await {
-                    Ok(report) => tracing::debug!(?report, "automation sweep"),
-                    Err(e) => tracing::warn!(error = %e, "the automation sweep failed; it runs again at the next interval"),
+            // On the process's own timer, so a sweep comes every interval whatever the desk's clock does.
+            let next = tokio::time::Instant::now() + self.settings.sweep_interval;
+            if self.lease.mine().await {
+                if let Err(e) = self.sweep().await {
+                    tracing::warn!(error = %e, "the automation sweep failed; it runs again at the next interval");
                 }
             }
+            tokio::select! {
+                () = tokio::time::sleep_until(next) => {}
+                () = shutdown.cancelled() => return,
+            }
+        }
+    }
+
+    async fn execute_loop(self: Arc<Self>, shutdown: CancellationToken) {
+        loop {
             loop {
                 match self.execute_due().await {
                     Ok(n) if n == CLAIM as usize && !shutdown.is_cancelled() => {}
@@ -149,16 +166,15 @@ impl AutomationsWorker {
             }
             tokio::select! {
                 () = tokio::time::sleep(POLL) => {}
-                () = shutdown.cancelled() => {
-                    self.lease.release().await;
-                    return;
-                }
+                () = shutdown.cancelled() => return,
             }
         }
     }
 
     /// One sweep over every open ticket: arms what is due before the next sweep.
     pub async fn sweep(&self) -> anyhow::Result<SweepReport> {
+        let started = std::time::Instant::now();
+        let mut reading = Duration::ZERO;
         let now = self.state.clock.now();
         let automations = automations_of(&self.state.store.rules().await?);
         let mut report = SweepReport { automations: automations.len() as u64, ..SweepReport::default() };
@@ -168,7 +184,9 @@ impl AutomationsWorker {
         let mut schedules = Schedules::default();
         let mut after = 0;
         loop {
+            let read = std::time::Instant::now();
             let page = self.state.store.sweep_tickets(after, PAGE).await?;
+            reading += read.elapsed();
             let Some(last) = page.last() else { break };
             after = last.id;
             report.tickets += page.len() as u64;
@@ -198,6 +216,25 @@ impl AutomationsWorker {
             }
         }
         Metrics::inc(&self.state.metrics.automation_sweeps, 1);
+        let took = started.elapsed();
+        let m = &self.state.metrics;
+        m.automation_sweep_last_ms.store(u64::try_from(took.as_millis()).unwrap_or(u64::MAX), std::sync::atomic::Ordering::Relaxed);
+        m.automation_sweep_last_read_ms.store(u64::try_from(reading.as_millis()).unwrap_or(u64::MAX), std::sync::atomic::Ordering::Relaxed);
+        m.automation_sweep_last_tickets.store(report.tickets, std::sync::atomic::Ordering::Relaxed);
+        let (ms, read_ms) = (took.as_millis(), reading.as_millis());
+        if report.armed > 0 || took > Duration::from_secs(1) {
+            tracing::info!(
+                tickets = report.tickets,
+                automations = report.automations,
+                due = report.due,
+                armed = report.armed,
+                ms,
+                read_ms,
+                "automation sweep"
+            );
+        } else {
+            tracing::debug!(tickets = report.tickets, automations = report.automations, due = report.due, ms, read_ms, "automation sweep");
+        }
         Ok(report)
     }
 

@@ -94,7 +94,19 @@ pub async fn run_firing(state: &AppState, run: &RuleRun<'_>) -> Vec<ActionOutcom
                     Err(e) => ActionOutcome::failed(action.kind(), e.to_string()),
                 });
             }
-            Action::NotifyAgent { agent_id, text } => {
+            Action::NotifyAgent { .. } | Action::NotifyAssignee { .. } => {
+                let (agent_id, text) = match action {
+                    Action::NotifyAgent { agent_id, text } => (*agent_id, text),
+                    Action::NotifyAssignee { text } => match run.ctx.assignee_id {
+                        Some(agent_id) => (agent_id, text),
+                        None => {
+                            outcomes.push(ActionOutcome::failed(action.kind(), "the ticket is not assigned to anyone"));
+                            continue;
+                        }
+                    },
+                    _ => continue,
+                };
+                let agent_id = &agent_id;
                 if let Err(why) = agent_exists(state, *agent_id).await {
                     outcomes.push(ActionOutcome::failed(action.kind(), why));
                     continue;

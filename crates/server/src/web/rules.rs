@@ -200,6 +200,7 @@ pub(crate) fn action_words(a: &Action<String>, names: &Names) -> String {
         Action::Unassign => "unassign".into(),
         Action::InternalNote { .. } => "internal note".into(),
         Action::NotifyAgent { agent_id, .. } => format!("notify {}", names.agent(*agent_id)),
+        Action::NotifyAssignee { .. } => "notify the assignee".into(),
     }
 }
 
