@@ -75,7 +75,7 @@ impl Drop for Desk {
 pub fn desk_config(dir: &Path, port: u16, database_url: &str, sim_url: &str, numbers: &[SimNumber], dispatcher: &str) -> PathBuf {
     let mut toml = format!(
         "[server]\nlisten = \"127.0.0.1:{port}\"\n[database]\nurl = {database_url:?}\n[media]\ndir = {:?}\n\
-         [rules]\nseed_defaults = false\n[whatsapp]\napi_base_url = {sim_url:?}\nrequest_timeout_seconds = 2\n[dispatcher]\n{dispatcher}\n",
+         [rules]\nseed_defaults = false\nsweep_interval_seconds = 1\nclaim_seconds = 3\n[whatsapp]\napi_base_url = {sim_url:?}\nrequest_timeout_seconds = 2\n[dispatcher]\n{dispatcher}\n",
         dir.join("media").display().to_string()
     );
     for n in numbers {
