@@ -27,6 +27,7 @@
 //! | `time_since_status_changed` | [`Episode::StatusChanged`]: the change | "pending for 3 days" |
 //! | `time_since_last_agent_reply` (an agent replied) | [`Episode::AgentReply`]: the reply | follow-up |
 //! | `time_since_last_customer_message` (they wrote) | [`Episode::CustomerMessage`]: the message | nudge |
+//! | `time_since_created` | [`Episode::Ticket`] | escalate a ticket open too long |
 //! | anything else, the customer wrote | [`Episode::Window`] | holding message, auto-reply |
 //! | anything else | [`Episode::Ticket`] | |
 //!
@@ -110,6 +111,10 @@ impl Episode {
         }
         if let Some(at) = ctx.window.last_inbound_at.filter(|_| counts_from(Since::LastCustomerMessage)) {
             return Episode::CustomerMessage(at);
+        }
+        if counts_from(Since::Created) {
+            // A ticket is created once: "a day after it was created" happens once per ticket.
+            return Episode::Ticket;
         }
         match ctx.window_episode {
             Some(window) => Episode::Window(window),

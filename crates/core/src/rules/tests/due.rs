@@ -102,6 +102,8 @@ fn time_since_status_change_and_agent_reply_key_their_own_episodes() {
     let due = super::super::due(&follow_up, &replied, t, t.plus(DAY)).unwrap();
     assert_eq!(due.at, t.plus(3 * HOUR).plus(MS));
     assert_eq!(due.episode.episode, format!("agent_reply:{}", t.plus(2 * HOUR).unix_millis()));
+    let old = automation(10, serde_json::json!([{"field": "time_since_created", "op": "more_than", "minutes": 60}]));
+    assert_eq!(super::super::due(&old, &c, t, t.plus(DAY)).unwrap().episode.episode, "ticket", "created once: once per ticket");
 }
 
 #[test]
