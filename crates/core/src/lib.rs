@@ -6,7 +6,9 @@
 //! time between two instants, and how a window meets the hours); [`placeholder`] the one validator and
 //! renderer of `{{ticket.id}}`-style placeholders in text that agents, macros and rules write;
 //! [`rules`] the trigger and automation language (events, conditions, actions), its validation, which
-//! rules fire for a ticket snapshot, what their send actions become at the window, and episode keys.
+//! rules fire for a ticket snapshot, what their send actions become at the window, episode keys, and
+//! when an automation is due ([`rules::due`]); [`signing`] signs what HTTP targets receive, the
+//! Standard Webhooks way.
 
 pub mod decision;
 pub mod delivery;
@@ -18,6 +20,7 @@ pub mod placeholder;
 pub mod redact;
 pub mod routing;
 pub mod rules;
+pub mod signing;
 pub mod template;
 pub mod time;
 pub mod window;
