@@ -18,6 +18,8 @@
 //! - Once per episode: [`WindowEpisode`] and [`EpisodeKey`] give the key the store makes unique per
 //!   (rule, ticket, episode), so three images arriving together are one episode.
 //! - [`defaults`]: the shipped rules, as drafts an admin can edit or switch off.
+//! - [`due`]: when an automation is due for a ticket, and whether it still is when its time comes.
+//! - [`workflow`]: ordered steps with a Window check branch, checked when saved.
 
 mod action;
 mod condition;
@@ -27,6 +29,7 @@ mod episode;
 mod eval;
 mod send;
 pub(crate) mod validate;
+pub mod workflow;
 
 #[cfg(test)]
 mod tests;

@@ -42,6 +42,17 @@ pub enum RuleProblem {
     NotInAMacro { kind: &'static str },
     #[error("a macro holds only one {kind}")]
     MoreThanOne { kind: &'static str },
+    #[error("a workflow needs at least one step")]
+    NoSteps,
+    #[error("a free-form reply must be inside the Open branch of a Window check: outside it the window may be closed")]
+    FreeFormOutsideOpenBranch,
+    #[error(
+        "this free-form reply comes after a wait of {minutes} minutes, which can outlast the customer's window \
+         (it closes at most 24 hours after their last message): put a Window check after the wait"
+    )]
+    FreeFormAfterWait { minutes: i64 },
+    #[error("workflow steps nest at most {max} levels deep")]
+    TooDeep { max: usize },
 }
 
 /// One refused field: `actions[1].text: unknown placeholder {{ticket.idd}} at character 8 ...`.
@@ -169,6 +180,20 @@ impl Check {
             _ => {}
         }
     }
+}
+
+/// Checks one action at `path` as a rule's actions are checked: for workflow steps.
+pub(crate) fn check_action(path: &str, action: &Action<String>) -> Vec<RuleError> {
+    let mut check = Check::default();
+    check.action(path, action);
+    check.errors
+}
+
+/// Checks one condition at `path` as a rule's are checked: for workflow steps.
+pub(crate) fn check_condition(path: &str, condition: &Condition) -> Vec<RuleError> {
+    let mut check = Check::default();
+    check.condition(path, condition);
+    check.errors
 }
 
 /// Checks a list of actions as a rule's are checked (paths `actions[i]…`): for macros, which are
