@@ -546,7 +546,7 @@
     const ACTIONS = {
       reply: 'Reply to the customer', add_tags: 'Add tags', remove_tags: 'Remove tags', set_status: 'Set status',
       set_priority: 'Set priority', set_assignee: 'Assign to an agent', unassign: 'Unassign', internal_note: 'Add an internal note',
-      notify_agent: 'Notify an agent', notify_assignee: 'Notify the assignee', send_template: 'Send a template', send_sms: 'Send an SMS', hold_reply: 'Hold a reply until the customer writes',
+      notify_agent: 'Notify an agent', notify_assignee: 'Notify the assignee', call_http: 'Call an HTTP target (signed JSON)', send_template: 'Send a template', send_sms: 'Send an SMS', hold_reply: 'Hold a reply until the customer writes',
     };
     // What "Add an action" offers: every action, or those the page lists (a macro's).
     const actionChoices = Object.entries(ACTIONS).filter(([k]) => !opts.actions || opts.actions.includes(k));
@@ -577,6 +577,7 @@
         case 'add_tags': case 'remove_tags': return { type, tags: [] };
         case 'set_assignee': return { type, agent_id: firstAgent() };
         case 'notify_agent': return { type, agent_id: firstAgent(), text: '' };
+        case 'call_http': return { type, target_id: ((opts.http_targets || [])[0] || {}).id || 0 };
         default: return { type };
       }
     }
@@ -763,6 +764,13 @@
           body.append(field('Agent', `${path}.agent_id`, agentSelect(a.agent_id, set('agent_id'))));
           body.append(field('Message', `${path}.text`, area(a.text, set('text')), textHint));
           break;
+        case 'call_http': {
+          const targets = (opts.http_targets || []).map((t) => [t.id, t.name]);
+          if (!targets.length) body.append(el('p', { class: 'hint', text: 'No HTTP targets yet: add one through /api/v1/http-targets.' }));
+          else body.append(field('HTTP target', `${path}.target_id`, select(targets, a.target_id, (v) => { a.target_id = Number(v); changed(); }),
+            'POSTs the ticket and the event as JSON, signed with the target\'s secret (Standard Webhooks).'));
+          break;
+        }
         case 'notify_assignee':
           body.append(field('Message to whoever the ticket is assigned to', `${path}.text`, area(a.text, set('text')), textHint));
           break;

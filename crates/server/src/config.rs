@@ -24,6 +24,7 @@ pub struct Config {
     pub web: WebConfig,
     pub templates: TemplatesConfig,
     pub holds: HoldsConfig,
+    pub http_targets: HttpTargetsConfig,
     pub rules: RulesConfig,
     pub sms: SmsConfig,
     pub log: LogConfig,
@@ -70,6 +71,20 @@ pub struct TemplatesConfig {
     pub sync_interval_minutes: u64,
     /// Templates per page asked of Meta.
     pub page_size: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpTargetsConfig {
+    /// How long one POST to a target may take, in seconds.
+    pub timeout_seconds: u64,
+    /// The wait before the second attempt, in milliseconds; it doubles each time, up to `retry_max_ms`.
+    pub retry_initial_ms: u64,
+    pub retry_max_ms: u64,
+    /// Attempts before a delivery is given up.
+    pub max_attempts: u32,
+    /// A target failing for this many minutes is shown as needing attention.
+    pub attention_after_minutes: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -323,6 +338,13 @@ impl Config {
         }
         if self.holds.default_hours <= 0 || self.holds.expiry_check_seconds == 0 {
             return Err(ConfigError::Invalid("holds.default_hours and holds.expiry_check_seconds must be above 0".into()));
+        }
+        let h = &self.http_targets;
+        if h.timeout_seconds == 0 || h.retry_initial_ms == 0 || h.retry_max_ms < h.retry_initial_ms || h.max_attempts == 0 {
+            return Err(ConfigError::Invalid(
+                "http_targets: timeout_seconds, retry_initial_ms and max_attempts must be above 0, and retry_max_ms at least retry_initial_ms"
+                    .into(),
+            ));
         }
         if self.rules.sweep_interval_seconds == 0 || self.rules.sweep_interval_seconds > 60 {
             return Err(ConfigError::Invalid(format!(

@@ -15,6 +15,7 @@ pub mod events;
 pub mod field_changes;
 pub mod hours;
 pub mod hours_import;
+pub mod http_targets;
 pub mod macros;
 pub mod media;
 pub mod metrics;
@@ -76,6 +77,10 @@ pub struct AppState {
     pub fallbacks: Arc<FallbackSettings>,
     /// Woken to sync templates now (a template webhook arrived, or someone asked).
     pub templates_wake: Arc<tokio::sync::Notify>,
+    /// Wakes this instance's HTTP target deliveries when one is queued.
+    pub http_wake: Arc<tokio::sync::Notify>,
+    /// A failing HTTP target needs attention after this long (`[http_targets] attention_after_minutes`).
+    pub http_attention_after: Duration,
     /// The Cloud API, for on-demand calls such as a template sync.
     pub cloud_api: CloudApi,
     pub template_page_size: u32,
@@ -230,6 +235,8 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         web: Arc::new(web::WebState::new(&config.web)),
         fallbacks: Arc::new(FallbackSettings { default_hold_hours: config.holds.default_hours, sms_enabled: config.sms.enabled() }),
         templates_wake: Arc::new(tokio::sync::Notify::new()),
+        http_wake: Arc::new(tokio::sync::Notify::new()),
+        http_attention_after: Duration::from_secs(config.http_targets.attention_after_minutes * 60),
         cloud_api,
         template_page_size: config.templates.page_size,
         policy: config.dispatcher.window_policy(),
@@ -369,6 +376,7 @@ pub async fn start(config: &Config, listener: TcpListener, clock: Option<Arc<dyn
     tokio::spawn(run_hold_expiry(state.clone(), Duration::from_secs(config.holds.expiry_check_seconds), shutdown.clone()));
     tokio::spawn(rules::worker::RulesWorker::new(state.clone()).run(shutdown.clone()));
     tokio::spawn(rules::automations::AutomationsWorker::new(state.clone(), automation_settings(config)).run(shutdown.clone()));
+    tokio::spawn(http_targets::HttpDeliveryWorker::new(state.clone(), config.http_targets.clone())?.run(shutdown.clone()));
     let task = tokio::spawn(async move {
         let serve = serve::serve(listener, app, limits, token.clone());
         let mut serve = std::pin::pin!(serve);

@@ -233,9 +233,14 @@ async fn a_rule_fires_once_per_trigger_and_once_per_episode(backend: Backend) {
 async fn field_only_firings_are_written_with_their_changes_and_events_all_or_nothing(backend: Backend) {
     use windowdesk_core::{Priority, TicketStatus};
     use windowdesk_store::{FieldFiring, RuleFiring, TicketChange};
-    let app = with_defaults(backend).await;
+    // A rule the desk's own worker never fires here (nothing fails to deliver), so only the test writes.
+    let app = TestApp::start_with_sim(backend, None, |_| {}).await;
     let store = app.store();
-    let rule = store.rules().await.unwrap()[0].id;
+    let draft: windowdesk_core::RuleDraft = serde_json::from_value(json!({
+        "name": "Tag failures", "event": "delivery_failed", "actions": [{"type": "add_tags", "tags": ["failed"]}]
+    }))
+    .unwrap();
+    let rule = store.create_rule(&windowdesk_server::rules::write_of(&draft, "test", SystemClock.now()).unwrap()).await.unwrap().id;
     app.sim().say(Say::text("4915112345678", "hello")).await.unwrap();
     let ticket = app.only_ticket().await;
     let at = SystemClock.now();

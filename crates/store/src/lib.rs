@@ -274,6 +274,35 @@ pub trait AutomationStore: Send + Sync {
     async fn automation_run_counts(&self) -> Result<Vec<(RunState, u64)>, StoreError>;
 }
 
+/// HTTP targets (SPEC 10, issue 14 item 4) and the durable queue of signed deliveries to them.
+#[async_trait]
+pub trait HttpTargetStore: Send + Sync {
+    async fn http_targets(&self) -> Result<Vec<HttpTargetRow>, StoreError>;
+    async fn http_target(&self, id: i64) -> Result<Option<HttpTargetRow>, StoreError>;
+    /// Creates a target with its signing secret (`whsec_…`).
+    async fn create_http_target(&self, target: &HttpTargetWrite, secret: &str) -> Result<HttpTargetRow, StoreError>;
+    /// `false` when there is no such target.
+    async fn update_http_target(&self, id: i64, target: &HttpTargetWrite) -> Result<bool, StoreError>;
+    /// `false` when there is no such target; its deliveries go with it.
+    async fn delete_http_target(&self, id: i64) -> Result<bool, StoreError>;
+    /// Queues a delivery; one with the same `webhook_id` is queued once (`false` the second time).
+    async fn enqueue_http_delivery(&self, delivery: &NewHttpDelivery) -> Result<bool, StoreError>;
+    /// Claims for `owner` until `claim_until` up to `limit` pending deliveries due at `now` (and ones
+    /// whose claim ran out), each with its target; `FOR UPDATE SKIP LOCKED` on PostgreSQL.
+    async fn claim_http_deliveries(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        claim_until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<(HttpDeliveryRow, HttpTargetRow)>, StoreError>;
+    /// Records an attempt of a claimed delivery, and the target's health; `false` when `owner` no
+    /// longer holds the claim.
+    async fn finish_http_attempt(&self, id: i64, owner: &str, attempt: &HttpAttempt, now: Timestamp) -> Result<bool, StoreError>;
+    /// A target's deliveries, newest first.
+    async fn http_deliveries(&self, target_id: i64, before_id: Option<i64>, limit: u32) -> Result<Vec<HttpDeliveryRow>, StoreError>;
+}
+
 /// Media downloads: the queue filled by ingest, and the files it produced.
 #[async_trait]
 pub trait MediaStore: Send + Sync {
@@ -423,6 +452,7 @@ pub trait Store:
     + MacroStore
     + RuleStore
     + AutomationStore
+    + HttpTargetStore
 {
     /// For `/readyz`: commits a one-row write, so a database that answers but cannot commit (disk
     /// full, read-only) reports not ready.

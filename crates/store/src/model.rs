@@ -900,3 +900,70 @@ pub struct MessageReads {
 impl MessageReads {
     pub const ALL: MessageReads = MessageReads { first_on_ticket: true, previous_inbound: true };
 }
+
+/// An HTTP target (see [`crate::HttpTargetStore`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpTargetRow {
+    pub id: i64,
+    pub name: String,
+    pub url: String,
+    /// `whsec_<base64>`.
+    pub secret: String,
+    pub enabled: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// Failing since this moment (no success since); `None` while it works.
+    pub failing_since: Option<Timestamp>,
+    pub last_success_at: Option<Timestamp>,
+}
+
+/// A target as written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpTargetWrite {
+    pub name: String,
+    pub url: String,
+    pub enabled: bool,
+    pub now: Timestamp,
+}
+
+/// One event for a target, and its attempts so far.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HttpDeliveryRow {
+    pub id: i64,
+    pub target_id: i64,
+    /// The `webhook-id` header, the same on every attempt.
+    pub webhook_id: String,
+    pub ticket_id: Option<i64>,
+    pub event_type: String,
+    pub body: String,
+    /// `pending`, `delivered` or `gave_up`.
+    pub state: String,
+    pub attempts: i32,
+    pub next_attempt_at: Timestamp,
+    pub last_status: Option<i32>,
+    pub last_error: Option<String>,
+    pub created_at: Timestamp,
+    pub finished_at: Option<Timestamp>,
+}
+
+/// A delivery to queue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewHttpDelivery {
+    pub target_id: i64,
+    pub webhook_id: String,
+    pub ticket_id: Option<i64>,
+    pub event_type: String,
+    pub body: String,
+    pub now: Timestamp,
+}
+
+/// How an attempt ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HttpAttempt {
+    /// A 2xx answer.
+    Delivered { status: i32 },
+    /// Failed; tried again at `next_attempt_at`.
+    Retry { status: Option<i32>, error: String, next_attempt_at: Timestamp },
+    /// Failed for the last time.
+    GaveUp { status: Option<i32>, error: String },
+}

@@ -59,6 +59,11 @@ pub enum Action<T> {
     NotifyAssignee {
         text: T,
     },
+    /// POSTs signed JSON describing the ticket and the event to an HTTP target (Standard Webhooks
+    /// signatures), through a durable queue with retries.
+    CallHttp {
+        target_id: i64,
+    },
 }
 
 /// What a [`Action::Reply`] becomes when the window is closed at the moment it would go.
@@ -132,6 +137,7 @@ impl<T> Action<T> {
             Action::InternalNote { text } => Action::InternalNote { text: f(text)? },
             Action::NotifyAgent { agent_id, text } => Action::NotifyAgent { agent_id: *agent_id, text: f(text)? },
             Action::NotifyAssignee { text } => Action::NotifyAssignee { text: f(text)? },
+            Action::CallHttp { target_id } => Action::CallHttp { target_id: *target_id },
         })
     }
 
@@ -168,7 +174,8 @@ impl<T> Action<T> {
             | Action::AddTags { .. }
             | Action::RemoveTags { .. }
             | Action::SetAssignee { .. }
-            | Action::Unassign => {}
+            | Action::Unassign
+            | Action::CallHttp { .. } => {}
         }
         out
     }
@@ -189,6 +196,7 @@ impl<T> Action<T> {
             Action::InternalNote { .. } => "internal_note",
             Action::NotifyAgent { .. } => "notify_agent",
             Action::NotifyAssignee { .. } => "notify_assignee",
+            Action::CallHttp { .. } => "call_http",
         }
     }
 

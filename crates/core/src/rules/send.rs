@@ -105,6 +105,7 @@ pub fn plan_send(action: &Action<Text>, ctx: &RuleContext<'_>, values: &dyn Plac
         | Action::Unassign
         | Action::InternalNote { .. }
         | Action::NotifyAgent { .. }
-        | Action::NotifyAssignee { .. } => return None,
+        | Action::NotifyAssignee { .. }
+        | Action::CallHttp { .. } => return None,
     })
 }

@@ -12,7 +12,7 @@ use super::auth::ApiCaller;
 use super::dto::{rfc3339, Page};
 use super::error::ApiError;
 use super::extract::ApiQuery;
-use super::schema::digits;
+use super::schema::{self, digits};
 use super::tickets::parse_limit;
 use crate::AppState;
 
@@ -24,11 +24,11 @@ pub struct RunListParams {
     pub rule_id: Option<i64>,
     /// Executions on this ticket.
     pub ticket_id: Option<i64>,
-    /// `armed`, `running`, `fired`, `skipped`, `expired` or `cancelled`.
+    #[param(value_type = Option<schema::RunStateName>, inline)]
     pub state: Option<String>,
-    /// 1 to 200, default 50.
+    #[param(value_type = Option<schema::PageLimit>, inline)]
     pub limit: Option<u32>,
-    /// The `next` cursor of the previous page.
+    #[param(value_type = Option<schema::TicketCursor>, inline)]
     pub before: Option<String>,
 }
 

@@ -14,6 +14,7 @@ pub mod error;
 pub mod extract;
 pub mod fallbacks;
 pub mod hours;
+pub mod http_targets;
 pub mod macros;
 pub mod media;
 pub mod openapi;
@@ -58,6 +59,9 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(rules::dry_run_rule))
         .routes(routes!(rules::get_rule, rules::put_rule, rules::delete_rule))
         .routes(routes!(automations::list_runs))
+        .routes(routes!(http_targets::list_targets, http_targets::post_target))
+        .routes(routes!(http_targets::get_target, http_targets::put_target, http_targets::delete_target))
+        .routes(routes!(http_targets::list_deliveries))
         .routes(routes!(media::get_media))
         .routes(routes!(agents::list_agents, agents::post_agent))
         .routes(routes!(openapi::openapi_json))

@@ -147,6 +147,21 @@ string_schema!(
     AssigneeFilter => || string().description(Some("An agent id, or `none` for unassigned tickets.")).pattern(Some("^(none|[0-9]{1,18})$"))
 );
 
+string_schema!(
+    /// An automation execution's state, as a filter.
+    RunStateName => || string()
+        .description(Some("`armed`, `running`, `fired`, `skipped`, `expired` or `cancelled`."))
+        .pattern(Some("^(armed|running|fired|skipped|expired|cancelled)$"))
+);
+
+string_schema!(
+    /// An HTTP target's address.
+    TargetUrl => || string()
+        .description(Some("An `http://` or `https://` address with a host, e.g. `https://crm.example.com/hooks/windowdesk`."))
+        .max_length(Some(2000))
+        .pattern(Some("^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[!-~]*)?$"))
+);
+
 /// A page size: `limit`.
 pub struct PageLimit;
 

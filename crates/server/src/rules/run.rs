@@ -94,6 +94,17 @@ pub async fn run_firing(state: &AppState, run: &RuleRun<'_>) -> Vec<ActionOutcom
                     Err(e) => ActionOutcome::failed(action.kind(), e.to_string()),
                 });
             }
+            Action::CallHttp { target_id } => {
+                let id = crate::http_targets::webhook_id(run.dedupe.unwrap_or(run.trigger), run.rule.id, index);
+                let queued =
+                    crate::http_targets::enqueue(state, *target_id, &id, ticket_id, (run.rule.id, &run.rule.name), run.ctx.event.as_str())
+                        .await;
+                outcomes.push(match queued {
+                    Ok(true) => ActionOutcome::ok(action.kind(), format!("queued for HTTP target {target_id} ({id})")),
+                    Ok(false) => ActionOutcome::ok(action.kind(), format!("already queued for HTTP target {target_id} ({id})")),
+                    Err(e) => ActionOutcome::failed(action.kind(), e),
+                });
+            }
             Action::NotifyAgent { .. } | Action::NotifyAssignee { .. } => {
                 let (agent_id, text) = match action {
                     Action::NotifyAgent { agent_id, text } => (*agent_id, text),

@@ -49,6 +49,7 @@ pub(crate) struct Names {
     agents: Vec<(i64, String)>,
     numbers: Vec<(i64, String)>,
     templates: Vec<(String, String)>,
+    http_targets: Vec<(i64, String)>,
 }
 
 impl Names {
@@ -65,11 +66,16 @@ impl Names {
             .collect();
         templates.sort();
         templates.dedup();
-        Ok(Names { agents, numbers, templates })
+        let http_targets = state.store.http_targets().await?.into_iter().map(|t| (t.id, t.name)).collect();
+        Ok(Names { agents, numbers, templates, http_targets })
     }
 
     fn agent(&self, id: i64) -> String {
         self.agents.iter().find(|(a, _)| *a == id).map_or_else(|| format!("agent {id} (deleted)"), |(_, n)| n.clone())
+    }
+
+    fn http_target(&self, id: i64) -> String {
+        self.http_targets.iter().find(|(t, _)| *t == id).map_or_else(|| format!("HTTP target {id} (deleted)"), |(_, n)| n.clone())
     }
 
     fn number(&self, id: i64) -> String {
@@ -86,6 +92,7 @@ impl Names {
         json!({
             "agents": self.agents.iter().map(|(id, name)| json!({"id": id, "name": name})).collect::<Vec<_>>(),
             "numbers": self.numbers.iter().map(|(id, name)| json!({"id": id, "name": name})).collect::<Vec<_>>(),
+            "http_targets": self.http_targets.iter().map(|(id, name)| json!({"id": id, "name": name})).collect::<Vec<_>>(),
             "templates": self.templates.iter().map(|(name, language)| json!({"name": name, "language": language})).collect::<Vec<_>>(),
             "events": EVENTS.iter().map(|(e, label, hint)| json!({"value": e.as_str(), "label": label, "hint": hint})).collect::<Vec<_>>(),
             "statuses": TicketStatus::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
@@ -201,6 +208,7 @@ pub(crate) fn action_words(a: &Action<String>, names: &Names) -> String {
         Action::InternalNote { .. } => "internal note".into(),
         Action::NotifyAgent { agent_id, .. } => format!("notify {}", names.agent(*agent_id)),
         Action::NotifyAssignee { .. } => "notify the assignee".into(),
+        Action::CallHttp { target_id } => format!("call {}", names.http_target(*target_id)),
     }
 }
 

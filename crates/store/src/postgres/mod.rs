@@ -4,6 +4,7 @@ mod api;
 mod automations;
 mod fallback;
 mod hours;
+mod http_targets;
 mod ingest;
 mod leases;
 mod live;

@@ -146,6 +146,19 @@ impl AutomationStore for SqliteStore {
         claim_until: Timestamp,
         limit: u32,
     ) -> Result<Vec<AutomationRun>, StoreError> {
+        // A read first: polled every second, nothing due costs the writer nothing.
+        let due: bool = self
+            .read(move |c| {
+                Ok(c.prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM automation_runs
+                                     WHERE (state = 'armed' AND due_at <= ?1) OR (state = 'running' AND claimed_until <= ?1))",
+                )?
+                .query_row(params![now.unix_millis()], |r| r.get(0))?)
+            })
+            .await?;
+        if !due {
+            return Ok(Vec::new());
+        }
         let owner = owner.to_owned();
         self.inner
             .writer

@@ -23,6 +23,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0015_rule_queue", include_str!("../../migrations/sqlite/0015_rule_queue.sql")),
     ("0016_rule_queue_carries_its_event", include_str!("../../migrations/sqlite/0016_rule_queue_carries_its_event.sql")),
     ("0017_automations", include_str!("../../migrations/sqlite/0017_automations.sql")),
+    ("0018_http_targets", include_str!("../../migrations/sqlite/0018_http_targets.sql")),
 ];
 
 /// Applies pending migrations; returns the number applied in total.

@@ -6,6 +6,7 @@ mod automations;
 mod conn;
 mod fallback;
 mod hours;
+mod http_targets;
 mod ingest;
 mod leases;
 mod macros;
