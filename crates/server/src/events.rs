@@ -59,7 +59,7 @@ impl Events {
     /// A bus whose events also reach the other instances of the desk, and theirs this one.
     pub fn relayed(relay: LiveRelay) -> Events {
         let LiveRelay { channel, outgoing, mut incoming } = relay;
-        let origin = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
+        let origin = crate::singleton::instance_id();
         let events = Events { relay: Some(Arc::new(Outgoing { origin: origin.clone(), tx: outgoing })), ..Events::default() };
         let local = events.tx.clone();
         let closed = events.closed.clone();

@@ -111,7 +111,7 @@ impl HttpDeliveryWorker {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("Windowdesk/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        let owner = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
+        let owner = crate::singleton::instance_id();
         Ok(HttpDeliveryWorker { state, config, client, owner })
     }
 

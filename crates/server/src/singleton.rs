@@ -9,6 +9,12 @@ use tokio::time::Instant;
 use windowdesk_core::Clock;
 use windowdesk_store::{Lease, Store};
 
+/// A name for this process's claims and leases, unique among the desk's instances: its pid and a random
+/// suffix (pids repeat across machines and restarts).
+pub fn instance_id() -> String {
+    format!("{}-{:08x}", std::process::id(), rand::random::<u32>())
+}
+
 pub struct Singleton {
     name: &'static str,
     owner: String,
@@ -21,7 +27,7 @@ pub struct Singleton {
 
 impl Singleton {
     pub fn new(name: &'static str, ttl: Duration, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        let owner = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
+        let owner = instance_id();
         Singleton { name, owner, ttl, store, clock, held: Mutex::new(None) }
     }
 

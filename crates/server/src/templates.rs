@@ -144,7 +144,7 @@ pub async fn run_sync_worker(
     // Every instance wakes on its own schedule; the `template-sync` lease, taken for one interval and
     // never renewed, lets one of them sync per interval (a sync asked for by a webhook or a person
     // always runs).
-    let owner = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
+    let owner = crate::singleton::instance_id();
     let mut asked = false;
     loop {
         if state.numbers.is_empty() {

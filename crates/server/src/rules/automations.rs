@@ -120,7 +120,7 @@ fn sweep_context<'a>(
 impl AutomationsWorker {
     pub fn new(state: AppState, settings: AutomationSettings) -> Self {
         let lease = Singleton::new("automations", Duration::from_secs(30), state.store.clone(), state.clock.clone());
-        let owner = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
+        let owner = crate::singleton::instance_id();
         AutomationsWorker { state, settings, lease, owner }
     }
 
@@ -247,7 +247,6 @@ impl AutomationsWorker {
         }
         let rules: HashMap<i64, Rule> =
             self.state.store.rules().await?.iter().filter_map(|row| super::rule_of(row).ok().map(|rule| (row.id, rule))).collect();
-        let rules = Arc::new(rules);
         let mut schedules = Schedules::default();
         for run in &claimed {
             let finish = match self.execute(run, &rules, &mut schedules).await {

@@ -117,18 +117,17 @@ pub async fn run_firing(state: &AppState, run: &RuleRun<'_>) -> Vec<ActionOutcom
                     },
                     _ => continue,
                 };
-                let agent_id = &agent_id;
-                if let Err(why) = agent_exists(state, *agent_id).await {
+                if let Err(why) = agent_exists(state, agent_id).await {
                     outcomes.push(ActionOutcome::failed(action.kind(), why));
                     continue;
                 }
                 // The notification is an internal note that mentions the agent: it lands in their
                 // notifications and shows on the ticket where they will look.
                 let body = text.render(values);
-                let done = state.store.add_note(ticket_id, &body, &author, &[*agent_id], state.clock.now()).await;
+                let done = state.store.add_note(ticket_id, &body, &author, &[agent_id], state.clock.now()).await;
                 outcomes.push(match done {
                     Ok(_) => {
-                        state.events.publish(crate::events::DeskEvent::Notification { agent_id: *agent_id });
+                        state.events.publish(crate::events::DeskEvent::Notification { agent_id });
                         ActionOutcome::ok(action.kind(), format!("agent {agent_id} notified"))
                     }
                     Err(e) => ActionOutcome::failed(action.kind(), e.to_string()),
