@@ -394,11 +394,20 @@ impl Browser {
         }
     }
 
-    /// Waits (up to [`DEFAULT_WAIT`]) for `css` to be displayed, then clicks it.
+    /// Waits (up to [`DEFAULT_WAIT`]) for `css` to be displayed, then clicks it. A live page may
+    /// re-render the element between finding and clicking it (the inbox replaces a row when its
+    /// ticket changes); a stale element is looked up again rather than failing the test.
     pub async fn click(&self, css: &str) {
-        let e = self.wait_for(css, DEFAULT_WAIT).await;
-        if let Err(e) = e.click().await {
-            panic!("cannot click {css:?}: {e}");
+        let deadline = tokio::time::Instant::now() + DEFAULT_WAIT;
+        loop {
+            let e = self.wait_for(css, DEFAULT_WAIT).await;
+            match e.click().await {
+                Ok(()) => return,
+                Err(err) if err.to_string().contains("stale element") && tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(err) => panic!("cannot click {css:?}: {err}"),
+            }
         }
     }
 
