@@ -490,7 +490,9 @@
   // The form's data-kind ("rule", the default, or "macro") prefixes its elements' ids and says what
   // the builder offers: a macro has a name, a "shared" box and actions, and no event, conditions or
   // dry run.
-  for (const id of ['rule-form', 'macro-form']) {
+  // A workflow ("workflow") has a name, an event, conditions and nested steps: Window check (Open and
+  // Closed branches), wait, condition (then and else) and any action.
+  for (const id of ['rule-form', 'macro-form', 'workflow-form']) {
     const builderForm = document.getElementById(id);
     if (builderForm) ruleBuilder(builderForm);
   }
@@ -498,6 +500,7 @@
   function ruleBuilder(form) {
     const kind = form.dataset.kind || 'rule';
     const isMacro = kind === 'macro';
+    const isWorkflow = kind === 'workflow';
     const part = (name) => document.getElementById(`${kind}-${name}`);
     const opts = JSON.parse(form.dataset.options || '{}');
     const csrf = form.querySelector('input[name="csrf"]').value;
@@ -661,9 +664,9 @@
     }
 
     // ---- Rows ----
-    function conditionRow(list, group, i) {
+    function conditionRow(list, group, i, prefix) {
       const c = list[i];
-      const path = `conditions.${group}[${i}]`;
+      const path = `${prefix || 'conditions'}.${group}[${i}]`;
       const def = CONDITIONS[c.field];
       const row = el('li', { class: 'rb-row', dataset: { row: `condition-${group}`, path } });
       const set = (k) => (v) => { c[k] = v; changed(); };
@@ -728,10 +731,15 @@
       const a = list[i];
       const path = `actions[${i}]`;
       const row = el('li', { class: 'rb-row', dataset: { row: 'action', path } });
-      const set = (k) => (v) => { a[k] = v; changed(); };
       row.append(el('div', { class: 'rb-row-head' }, el('span', { class: 'rb-row-title', text: `${i + 1}. ${ACTIONS[a.type] || a.type}` }), rowTools(list, i, 'action', i + 1)));
       const body = el('div', { class: 'rb-row-body' });
       row.append(body);
+      actionBody(a, path, body);
+      return row;
+    }
+    // The fields of one action at `path` (`actions[0]`, or a workflow step's `steps[1].open[0].action`).
+    function actionBody(a, path, body) {
+      const set = (k) => (v) => { a[k] = v; changed(); };
       const textHint = 'Placeholders such as {{ticket.id}} or {{firstName || there}} are filled in when it runs.';
       switch (a.type) {
         case 'reply': {
@@ -766,7 +774,7 @@
           break;
         case 'call_http': {
           const targets = (opts.http_targets || []).map((t) => [t.id, t.name]);
-          if (!targets.length) body.append(el('p', { class: 'hint', text: 'No HTTP targets yet: add one through /api/v1/http-targets.' }));
+          if (!targets.length) body.append(el('p', { class: 'hint', text: 'No HTTP targets yet: add one under Rules → HTTP targets.' }));
           else body.append(field('HTTP target', `${path}.target_id`, select(targets, a.target_id, (v) => { a.target_id = Number(v); changed(); }),
             'POSTs the ticket and the event as JSON, signed with the target\'s secret (Standard Webhooks).'));
           break;
@@ -775,6 +783,67 @@
           body.append(field('Message to whoever the ticket is assigned to', `${path}.text`, area(a.text, set('text')), textHint));
           break;
         default: body.append(el('p', { class: 'hint', text: 'Edit this action in the JSON below.' }));
+      }
+    }
+
+    // ---- Workflow steps ----
+    const STEP_KINDS = [['window_check', 'Window check (branch: open / closed)'], ['wait', 'Wait'], ['condition', 'Condition (branch: then / else)']]
+      .concat(Object.entries(ACTIONS).map(([k, label]) => [`do:${k}`, `Do: ${label}`]));
+    function newStep(kind) {
+      if (kind === 'window_check') return { type: kind, open: [], closed: [] };
+      if (kind === 'wait') return { type: kind, minutes: 60 };
+      if (kind === 'condition') return { type: kind, conditions: { all: [] }, then: [], else: [] };
+      return { type: 'do', action: newAction(kind.slice(3)) };
+    }
+    const stepTitle = (st) => (st.type === 'window_check' ? 'Window check' : st.type === 'wait' ? 'Wait'
+      : st.type === 'condition' ? 'Condition' : st.type === 'do' ? (ACTIONS[(st.action || {}).type] || (st.action || {}).type) : st.type);
+    // The steps of `list` at `path` (`steps`, `steps[0].open`...), each a card; branches nest.
+    function stepList(list, path, legend, empty) {
+      const rows = list.map((_, i) => stepRow(list, `${path}[${i}]`, i));
+      const addId = `add-${idOf(path)}`;
+      return el('fieldset', { class: 'rb-group rb-steps', dataset: { path } },
+        el('legend', { text: legend }),
+        rows.length ? el('ol', { class: 'rb-rows' }, rows) : el('p', { class: 'hint', text: empty }),
+        adder(addId, 'Add a step', STEP_KINDS, (k) => { list.push(newStep(k)); render(); changed(); }));
+    }
+    function stepRow(list, path, i) {
+      const st = list[i];
+      const row = el('li', { class: `rb-row rb-step rb-step-${st.type}`, dataset: { row: 'step', path } });
+      row.append(el('div', { class: 'rb-row-head' }, el('span', { class: 'rb-row-title', text: `${i + 1}. ${stepTitle(st)}` }), rowTools(list, i, 'step', i + 1)));
+      const body = el('div', { class: 'rb-row-body' });
+      row.append(body);
+      switch (st.type) {
+        case 'window_check':
+          st.open = st.open || []; st.closed = st.closed || [];
+          body.append(el('p', { class: 'hint', text: 'Looks at the customer\'s 24-hour window when the step runs. Free-form replies only in Open, with no wait before them.' }),
+            el('div', { class: 'rb-branches' },
+              stepList(st.open, `${path}.open`, 'Open: free-form can go', 'Nothing when open.'),
+              stepList(st.closed, `${path}.closed`, 'Closed: a template, an SMS or a held reply', 'Nothing when closed.')));
+          break;
+        case 'wait':
+          body.append(field('Minutes (1 to 43200, 30 days)', `${path}.minutes`, number(st.minutes, (v) => { st.minutes = v; changed(); }, 1, 43200)));
+          body.append(field('Counting', `${path}.business_hours`, select([['false', 'all the time'], ['true', 'business hours only']],
+            String(!!st.business_hours), (v) => { if (v === 'true') st.business_hours = true; else delete st.business_hours; changed(); })));
+          break;
+        case 'condition': {
+          st.conditions = st.conditions || {}; st.conditions.all = st.conditions.all || [];
+          st.then = st.then || []; st.else = st.else || [];
+          const all = st.conditions.all;
+          const cpath = `${path}.conditions`;
+          body.append(el('fieldset', { class: 'rb-group', dataset: { path: cpath } }, el('legend', { text: 'When all of these hold' }),
+            all.length ? el('ol', { class: 'rb-rows' }, all.map((_, j) => conditionRow(all, 'all', j, cpath))) : el('p', { class: 'hint', text: 'No conditions: always then.' }),
+            adder(`add-${idOf(cpath)}`, 'Add a condition', Object.entries(CONDITIONS).map(([k, c]) => [k, c.label]),
+              (f) => { all.push(newCondition(f)); render(); changed(); })),
+          el('div', { class: 'rb-branches' },
+            stepList(st.then, `${path}.then`, 'Then', 'Nothing.'),
+            stepList(st.else, `${path}.else`, 'Else', 'Nothing.')));
+          break;
+        }
+        case 'do':
+          st.action = st.action || newAction('internal_note');
+          actionBody(st.action, `${path}.action`, body);
+          break;
+        default: body.append(el('p', { class: 'hint', text: 'Edit this step in the JSON below.' }));
       }
       return row;
     }
@@ -822,9 +891,33 @@
       const conds = draft.conditions;
       conds.all = conds.all || [];
       conds.any = conds.any || [];
-      draft.actions = draft.actions || [];
+      if (!isWorkflow) draft.actions = draft.actions || [];
       const events = opts.events || [];
       const eventHint = () => ((events.find((e) => e.value === draft.event) || {}).hint || '');
+      const fieldChoices = Object.entries(CONDITIONS).map(([k, c]) => [k, c.label]);
+      const condGroup = (group, legend, empty) => el('fieldset', { class: 'rb-group', id: `rb-${group}`, dataset: { path: group === 'all' ? 'conditions' : `conditions.${group}` } },
+        el('legend', { text: legend }),
+        conds[group].length ? el('ol', { class: 'rb-rows' }, conds[group].map((_, i) => conditionRow(conds[group], group, i))) : el('p', { class: 'hint', text: empty }),
+        adder(`add-${group}-field`, 'Add a condition', fieldChoices, (f) => { conds[group].push(newCondition(f)); render(); changed(); focusRow(`condition-${group}`, conds[group].length - 1); }));
+      if (isWorkflow) {
+        draft.steps = draft.steps || [];
+        const wfBasics = el('fieldset', { class: 'rb-basics' }, el('legend', { text: 'Workflow' }),
+          field('Name', 'name', text(draft.name, (v) => { draft.name = v; changed(); }, { maxlength: '200' })),
+          field('Starts when', 'event', select(events.map((e) => [e.value, e.label]), draft.event, (v) => {
+            draft.event = v; document.getElementById('rb-event-hint').textContent = eventHint(); changed();
+          })),
+          el('p', { class: 'hint', id: 'rb-event-hint', text: eventHint() }),
+          el('p', { class: 'rb-checkline' },
+            el('input', { type: 'checkbox', id: 'rb-enabled', checked: draft.enabled !== false, onchange: (e) => { draft.enabled = e.target.checked; changed(); } }),
+            el('label', { for: 'rb-enabled', class: 'check', text: 'Switched on' })));
+        builder.replaceChildren(wfBasics,
+          condGroup('all', 'It starts when all of these hold', 'No conditions: every such event starts it.'),
+          condGroup('any', 'And at least one of these (if any are listed)', 'None listed.'),
+          stepList(draft.steps, 'steps', 'Steps, in order', 'No steps yet: a workflow needs at least one.'),
+          templateList());
+        showErrors(lastErrors);
+        return;
+      }
       const basics = el('fieldset', { class: 'rb-basics' }, el('legend', { text: 'Rule' }),
         field('Name', 'name', text(draft.name, (v) => { draft.name = v; changed(); }, { maxlength: '200' })),
         el('div', { class: 'rb-inline' },
@@ -841,11 +934,6 @@
             onchange: (e) => { draft.once_per_episode = e.target.checked; changed(); } }),
           el('label', { for: 'rb-once', class: 'check', text: 'Once per window episode' }),
           el('span', { class: 'hint', id: 'rb-once-hint', text: ' — three messages sent together get one answer' })));
-      const fieldChoices = Object.entries(CONDITIONS).map(([k, c]) => [k, c.label]);
-      const condGroup = (group, legend, empty) => el('fieldset', { class: 'rb-group', id: `rb-${group}`, dataset: { path: group === 'all' ? 'conditions' : `conditions.${group}` } },
-        el('legend', { text: legend }),
-        conds[group].length ? el('ol', { class: 'rb-rows' }, conds[group].map((_, i) => conditionRow(conds[group], group, i))) : el('p', { class: 'hint', text: empty }),
-        adder(`add-${group}-field`, 'Add a condition', fieldChoices, (f) => { conds[group].push(newCondition(f)); render(); changed(); focusRow(`condition-${group}`, conds[group].length - 1); }));
       const actions = actionGroup('Then do this, in order', 'No actions yet: a rule needs at least one.');
       const datalist = templateList();
       builder.replaceChildren(basics,
@@ -932,7 +1020,8 @@
       if (!errors.length) statusLine.textContent = 'No problems: ready to save.';
       else if (!touched) {
         statusLine.textContent = isMacro ? 'Name the macro and add what it does; problems are shown as you go.'
-          : 'Name the rule, pick its event, and add what it does; problems are shown as you go.';
+          : isWorkflow ? 'Name the workflow, pick what starts it, and add its steps; problems are shown as you go.'
+            : 'Name the rule, pick its event, and add what it does; problems are shown as you go.';
       }
       else statusLine.textContent = errors.length === 1 ? '1 problem to fix before saving.' : `${errors.length} problems to fix before saving.`;
     }

@@ -45,24 +45,50 @@ pub fn webhook_id(trigger: &str, rule_id: i64, action: usize) -> String {
     format!("wd_{trigger}_r{rule_id}_a{action}")
 }
 
-/// Queues the delivery of a rule's `call_http` action: the ticket as the API shows it and the event.
+/// What called an HTTP target: a rule's `call_http` action or a workflow's `call_http` step.
+#[derive(Clone, Copy, Debug)]
+pub enum Caller<'a> {
+    Rule { id: i64, name: &'a str },
+    Workflow { id: i64, name: &'a str, run_id: i64, step: &'a str },
+}
+
+impl Caller<'_> {
+    /// The event type the receiver sees: `rule.call_http` or `workflow.call_http`.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            Caller::Rule { .. } => "rule.call_http",
+            Caller::Workflow { .. } => "workflow.call_http",
+        }
+    }
+
+    fn describe(&self) -> (&'static str, serde_json::Value) {
+        match *self {
+            Caller::Rule { id, name } => ("rule", json!({"id": id, "name": name})),
+            Caller::Workflow { id, name, run_id, step } => ("workflow", json!({"id": id, "name": name, "run_id": run_id, "step": step})),
+        }
+    }
+}
+
+/// Queues the delivery of a `call_http` action: the ticket as the API shows it, the event, and
+/// the rule or workflow that called.
 pub async fn enqueue(
     state: &AppState,
     target_id: i64,
     webhook_id: &str,
     ticket_id: i64,
-    rule: (i64, &str),
+    caller: Caller<'_>,
     event: &str,
 ) -> Result<bool, String> {
     let summary = state.store.ticket_summary(ticket_id).await.map_err(|e| e.to_string())?.ok_or("the ticket no longer exists")?;
     let now = state.clock.now();
     let t = &summary.ticket;
     let window_end = summary.window.window_end(state.policy);
+    let (caller_key, caller_value) = caller.describe();
     let body = json!({
-        "type": "rule.call_http",
+        "type": caller.event_type(),
         "timestamp": now.to_rfc3339(),
         "data": {
-            "rule": {"id": rule.0, "name": rule.1},
+            caller_key: caller_value,
             "event": event,
             "ticket": {
                 "id": t.id,
@@ -87,7 +113,7 @@ pub async fn enqueue(
         target_id,
         webhook_id: webhook_id.to_owned(),
         ticket_id: Some(ticket_id),
-        event_type: "rule.call_http".into(),
+        event_type: caller.event_type().into(),
         body: body.to_string(),
         now,
     };

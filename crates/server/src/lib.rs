@@ -79,6 +79,8 @@ pub struct AppState {
     pub templates_wake: Arc<tokio::sync::Notify>,
     /// Wakes this instance's HTTP target deliveries when one is queued.
     pub http_wake: Arc<tokio::sync::Notify>,
+    /// Wakes this instance's workflow runner when a trigger sets off a run.
+    pub workflow_wake: Arc<tokio::sync::Notify>,
     /// A failing HTTP target needs attention after this long (`[http_targets] attention_after_minutes`).
     pub http_attention_after: Duration,
     /// The Cloud API, for on-demand calls such as a template sync.
@@ -236,6 +238,7 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         fallbacks: Arc::new(FallbackSettings { default_hold_hours: config.holds.default_hours, sms_enabled: config.sms.enabled() }),
         templates_wake: Arc::new(tokio::sync::Notify::new()),
         http_wake: Arc::new(tokio::sync::Notify::new()),
+        workflow_wake: Arc::new(tokio::sync::Notify::new()),
         http_attention_after: Duration::from_secs(config.http_targets.attention_after_minutes * 60),
         cloud_api,
         template_page_size: config.templates.page_size,
@@ -376,6 +379,7 @@ pub async fn start(config: &Config, listener: TcpListener, clock: Option<Arc<dyn
     tokio::spawn(run_hold_expiry(state.clone(), Duration::from_secs(config.holds.expiry_check_seconds), shutdown.clone()));
     tokio::spawn(rules::worker::RulesWorker::new(state.clone()).run(shutdown.clone()));
     tokio::spawn(rules::automations::AutomationsWorker::new(state.clone(), automation_settings(config)).run(shutdown.clone()));
+    tokio::spawn(rules::workflows::WorkflowsWorker::new(state.clone(), automation_settings(config)).run(shutdown.clone()));
     tokio::spawn(http_targets::HttpDeliveryWorker::new(state.clone(), config.http_targets.clone())?.run(shutdown.clone()));
     let task = tokio::spawn(async move {
         let serve = serve::serve(listener, app, limits, token.clone());

@@ -30,6 +30,12 @@ pub struct Metrics {
     pub automations_expired: AtomicU64,
     /// Executions found not due yet when claimed (the window moved): armed again for later.
     pub automations_rearmed: AtomicU64,
+    /// Workflow steps run, and workflow runs by how they ended.
+    pub workflow_steps: AtomicU64,
+    pub workflow_runs_done: AtomicU64,
+    pub workflow_runs_skipped: AtomicU64,
+    pub workflow_runs_expired: AtomicU64,
+    pub workflow_runs_failed: AtomicU64,
     /// The last automation sweep (gauges): how long it took, how much of it went to reading the
     /// open tickets, and how many it read.
     pub automation_sweep_last_ms: AtomicU64,
@@ -44,7 +50,7 @@ impl Metrics {
 
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let rows: [(&str, &str, &str, &AtomicU64); 18] = [
+        let rows: [(&str, &str, &str, &AtomicU64); 23] = [
             ("windowdesk_webhooks_total", "result=\"accepted\"", "Webhook deliveries by result.", &self.webhooks_accepted),
             ("windowdesk_webhooks_total", "result=\"bad_signature\"", "", &self.webhooks_bad_signature),
             ("windowdesk_webhooks_total", "result=\"malformed\"", "", &self.webhooks_malformed),
@@ -83,6 +89,11 @@ impl Metrics {
             ("windowdesk_automation_runs_total", "result=\"skipped\"", "", &self.automations_skipped),
             ("windowdesk_automation_runs_total", "result=\"expired\"", "", &self.automations_expired),
             ("windowdesk_automation_runs_total", "result=\"rearmed\"", "", &self.automations_rearmed),
+            ("windowdesk_workflow_steps_total", "", "Workflow steps run (each recorded on its run and its ticket).", &self.workflow_steps),
+            ("windowdesk_workflow_runs_total", "result=\"done\"", "Workflow runs by how they ended.", &self.workflow_runs_done),
+            ("windowdesk_workflow_runs_total", "result=\"skipped\"", "", &self.workflow_runs_skipped),
+            ("windowdesk_workflow_runs_total", "result=\"expired\"", "", &self.workflow_runs_expired),
+            ("windowdesk_workflow_runs_total", "result=\"failed\"", "", &self.workflow_runs_failed),
         ];
         for (name, labels, help, v) in rows {
             if !help.is_empty() {

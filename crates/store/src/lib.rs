@@ -18,6 +18,7 @@ pub mod sqlite;
 pub mod testing;
 pub mod tokens;
 pub mod web_model;
+pub mod workflow_model;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +31,7 @@ pub use ingest::{IngestItem, IngestPayload, IngestSummary};
 pub use model::*;
 pub use web_model::*;
 use windowdesk_core::Timestamp;
+pub use workflow_model::*;
 
 /// Commits webhook payloads. A payload is durable when `ingest` returns `Ok` (SPEC I5).
 #[async_trait]
@@ -303,6 +305,62 @@ pub trait HttpTargetStore: Send + Sync {
     async fn http_deliveries(&self, target_id: i64, before_id: Option<i64>, limit: u32) -> Result<Vec<HttpDeliveryRow>, StoreError>;
 }
 
+/// Workflows (SPEC 10, issue 14 item 3) and their runs, step by step.
+#[async_trait]
+pub trait WorkflowStore: Send + Sync {
+    /// Every workflow, by id.
+    async fn workflows(&self) -> Result<Vec<WorkflowRow>, StoreError>;
+    async fn workflow(&self, id: i64) -> Result<Option<WorkflowRow>, StoreError>;
+    async fn create_workflow(&self, w: &WorkflowWrite) -> Result<WorkflowRow, StoreError>;
+    /// `None` when there is no such workflow. In the same transaction, cancels its runs that have
+    /// not started (armed by the sweep for the workflow as it was) and, when it is switched off,
+    /// its runs that are waiting; started runs go on with the steps they started with.
+    async fn update_workflow(&self, id: i64, w: &WorkflowWrite) -> Result<Option<WorkflowRow>, StoreError>;
+    /// `false` when there is no such workflow; its armed and waiting runs are cancelled.
+    async fn delete_workflow(&self, id: i64, now: Timestamp) -> Result<bool, StoreError>;
+    /// For each run, whether its (workflow, ticket, start key) already has a run that is not
+    /// skipped or cancelled: a read, so the sweep writes only what is new.
+    async fn workflow_runs_known(&self, runs: &[NewWorkflowRun]) -> Result<Vec<bool>, StoreError>;
+    /// Sets off runs: each is inserted, or when one is already armed for its key, its due time
+    /// moves; any other run with that key is left alone (a workflow runs once per trigger or
+    /// episode). Returns how many were inserted or moved.
+    async fn start_workflow_runs(&self, runs: &[NewWorkflowRun], now: Timestamp) -> Result<u64, StoreError>;
+    /// Claims for `owner` until `claim_until` up to `limit` runs due at `now` (armed or waiting
+    /// ones whose time has come, running ones whose claim ran out); `FOR UPDATE SKIP LOCKED` on
+    /// PostgreSQL.
+    async fn claim_workflow_runs(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        claim_until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<WorkflowRun>, StoreError>;
+    /// Records a step of a claimed run and moves its cursor to `next` (`None`: no step left), with
+    /// a `workflow_step` event on the ticket (actor `workflow:<id>`, naming the workflow
+    /// `workflow_name`), in one transaction; a step already recorded for this run and path is not
+    /// recorded again. `false` (nothing written) when `owner` no longer holds the claim.
+    async fn record_workflow_step(
+        &self,
+        run: &WorkflowRun,
+        owner: &str,
+        workflow_name: &str,
+        step: &WorkflowStepRecord,
+        next: Option<&str>,
+    ) -> Result<bool, StoreError>;
+    /// Marks a claimed armed run as started (checked again and going on); `false` when `owner` no
+    /// longer holds the claim.
+    async fn start_armed_workflow_run(&self, id: i64, owner: &str) -> Result<bool, StoreError>;
+    /// Stops a claimed run as `finish` says; `false` (nothing written) when `owner` no longer holds
+    /// the claim. A run that would wait (or be armed again) while its workflow is switched off or
+    /// deleted is cancelled instead: switching off while a run was under way cancels it too.
+    async fn finish_workflow_run(&self, id: i64, owner: &str, finish: &WorkflowRunFinish, now: Timestamp) -> Result<bool, StoreError>;
+    /// Runs, newest first.
+    async fn workflow_runs(&self, filter: &WorkflowRunFilter) -> Result<Vec<WorkflowRun>, StoreError>;
+    async fn workflow_run(&self, id: i64) -> Result<Option<WorkflowRun>, StoreError>;
+    /// The steps a run recorded, in the order they ran.
+    async fn workflow_run_steps(&self, run_id: i64) -> Result<Vec<WorkflowStepRecord>, StoreError>;
+}
+
 /// Media downloads: the queue filled by ingest, and the files it produced.
 #[async_trait]
 pub trait MediaStore: Send + Sync {
@@ -453,6 +511,7 @@ pub trait Store:
     + RuleStore
     + AutomationStore
     + HttpTargetStore
+    + WorkflowStore
 {
     /// For `/readyz`: commits a one-row write, so a database that answers but cannot commit (disk
     /// full, read-only) reports not ready.

@@ -19,7 +19,8 @@
 //!   (rule, ticket, episode), so three images arriving together are one episode.
 //! - [`defaults`]: the shipped rules, as drafts an admin can edit or switch off.
 //! - [`due`]: when an automation is due for a ticket, and whether it still is when its time comes.
-//! - [`workflow`]: ordered steps with a Window check branch, checked when saved.
+//! - [`workflow`]: ordered steps with a Window check branch, checked when saved; [`workflow_path`]:
+//!   where a run of one is, and which step comes next.
 
 mod action;
 mod condition;
@@ -30,6 +31,7 @@ mod eval;
 mod send;
 pub(crate) mod validate;
 pub mod workflow;
+pub mod workflow_path;
 
 #[cfg(test)]
 mod tests;

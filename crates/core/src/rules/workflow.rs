@@ -98,6 +98,25 @@ pub struct Workflow {
     pub steps: Vec<Step<Text>>,
 }
 
+impl Workflow {
+    /// What sets the workflow off, as a rule without actions: the same event and conditions, so
+    /// the triggers worker ([`super::matches`]) and the automation sweep ([`super::due`],
+    /// [`super::recheck`]) decide when a run starts exactly as they decide when a rule fires. An
+    /// automation workflow starts at most once per ticket and episode, like an automation.
+    pub fn as_rule(&self) -> super::Rule {
+        super::Rule {
+            id: self.id,
+            name: self.name.clone(),
+            enabled: self.enabled,
+            position: 0,
+            event: self.event,
+            once_per_episode: self.event.is_automation(),
+            conditions: self.conditions.clone(),
+            actions: Vec::new(),
+        }
+    }
+}
+
 /// What is known about the window where a step runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Known {

@@ -23,6 +23,7 @@ pub mod schema;
 pub mod templates;
 pub mod tickets;
 pub mod window;
+pub mod workflows;
 
 use axum::Router;
 use utoipa_axum::router::OpenApiRouter;
@@ -59,6 +60,11 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(rules::dry_run_rule))
         .routes(routes!(rules::get_rule, rules::put_rule, rules::delete_rule))
         .routes(routes!(automations::list_runs))
+        .routes(routes!(workflows::list_workflows, workflows::post_workflow))
+        .routes(routes!(workflows::check_workflow))
+        .routes(routes!(workflows::get_workflow, workflows::put_workflow, workflows::delete_workflow))
+        .routes(routes!(workflows::list_workflow_runs))
+        .routes(routes!(workflows::get_workflow_run))
         .routes(routes!(http_targets::list_targets, http_targets::post_target))
         .routes(routes!(http_targets::get_target, http_targets::put_target, http_targets::delete_target))
         .routes(routes!(http_targets::list_deliveries))

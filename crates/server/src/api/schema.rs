@@ -155,6 +155,13 @@ string_schema!(
 );
 
 string_schema!(
+    /// A workflow run's state, as a filter.
+    WorkflowRunStateName => || string()
+        .description(Some("`armed`, `waiting`, `running`, `done`, `skipped`, `expired`, `failed` or `cancelled`."))
+        .pattern(Some("^(armed|waiting|running|done|skipped|expired|failed|cancelled)$"))
+);
+
+string_schema!(
     /// An HTTP target's address.
     TargetUrl => || string()
         .description(Some("An `http://` or `https://` address with a host, e.g. `https://crm.example.com/hooks/windowdesk`."))

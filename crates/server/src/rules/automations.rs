@@ -24,7 +24,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use windowdesk_core::rules::{due, recheck, sweep_range, Armed, Event, Verdict};
 use windowdesk_core::{Rule, RuleContext, TicketStatus, Timestamp};
-use windowdesk_store::{ArmRun, AutomationRun, RuleFiring, RuleRow, RunFinish, SweepTicket};
+use windowdesk_store::{ArmRun, AutomationRun, NewWorkflowRun, RuleFiring, RuleRow, RunFinish, SweepTicket};
 
 use super::facts::{EventFacts, Schedules, TicketFacts};
 use super::run::{run_firing, RuleRun};
@@ -177,8 +177,11 @@ impl AutomationsWorker {
         let mut reading = Duration::ZERO;
         let now = self.state.clock.now();
         let automations = automations_of(&self.state.store.rules().await?);
-        let mut report = SweepReport { automations: automations.len() as u64, ..SweepReport::default() };
-        if automations.is_empty() {
+        // Automation workflows are armed alongside, as runs that are checked again when due.
+        let workflows: Vec<super::workflows::Startable> =
+            super::workflows::startable(&self.state).await?.into_iter().filter(|w| w.workflow.event.is_automation()).collect();
+        let mut report = SweepReport { automations: (automations.len() + workflows.len()) as u64, ..SweepReport::default() };
+        if automations.is_empty() && workflows.is_empty() {
             return Ok(report);
         }
         let mut schedules = Schedules::default();
@@ -194,17 +197,37 @@ impl AutomationsWorker {
                 schedules.get(&self.state, number).await?;
             }
             let mut found = Vec::new();
+            let mut found_runs = Vec::new();
             for ticket in &page {
                 let ctx = sweep_context(&self.state, ticket, schedules.known(ticket.business_number_id), now);
+                let range =
+                    |saved_at| sweep_range(ticket.changed_at, saved_at, now, self.settings.overdue_limit, self.settings.lookahead());
                 for (rule, saved_at) in &automations {
-                    let (since, until) =
-                        sweep_range(ticket.changed_at, *saved_at, now, self.settings.overdue_limit, self.settings.lookahead());
+                    let (since, until) = range(*saved_at);
                     if let Some(d) = due(rule, &ctx, since, until) {
                         found.push(ArmRun { rule_id: rule.id, ticket_id: ticket.id, episode_key: d.episode.episode, due_at: d.at });
                     }
                 }
+                for w in &workflows {
+                    let (since, until) = range(w.saved_at);
+                    if let Some(d) = due(&w.rule, &ctx, since, until) {
+                        found_runs.push(NewWorkflowRun {
+                            workflow_id: w.workflow.id,
+                            ticket_id: ticket.id,
+                            start_key: d.episode.episode,
+                            definition: w.definition.clone(),
+                            started: false,
+                            resume_at: d.at,
+                        });
+                    }
+                }
             }
-            report.due += found.len() as u64;
+            report.due += (found.len() + found_runs.len()) as u64;
+            if !found_runs.is_empty() {
+                let known = self.state.store.workflow_runs_known(&found_runs).await?;
+                let new: Vec<NewWorkflowRun> = found_runs.into_iter().zip(known).filter(|(_, known)| !known).map(|(r, _)| r).collect();
+                report.armed += self.state.store.start_workflow_runs(&new, now).await?;
+            }
             if !found.is_empty() {
                 // A read first: what is already armed or done costs the writer nothing.
                 let known = self.state.store.automation_runs_known(&found).await?;

@@ -11,6 +11,7 @@ pub mod dry_run;
 pub mod facts;
 pub mod run;
 pub mod worker;
+pub mod workflows;
 
 use windowdesk_core::rules::{default_rules, InvalidRule};
 use windowdesk_core::{Rule, RuleDraft, Timestamp};

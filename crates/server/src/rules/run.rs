@@ -15,6 +15,7 @@ use windowdesk_core::{Rule, RuleContext};
 use windowdesk_store::FieldFiring;
 
 use crate::field_changes::FieldChanges;
+use crate::http_targets::Caller;
 use crate::replies::{self, Outlook, ReplyError, ReplyOutcome, TemplateSend};
 use crate::AppState;
 
@@ -39,10 +40,10 @@ pub struct ActionOutcome {
 }
 
 impl ActionOutcome {
-    fn ok(action: &'static str, outcome: impl Into<String>) -> Self {
+    pub fn ok(action: &'static str, outcome: impl Into<String>) -> Self {
         ActionOutcome { action, ok: true, outcome: outcome.into() }
     }
-    fn failed(action: &'static str, outcome: impl Into<String>) -> Self {
+    pub fn failed(action: &'static str, outcome: impl Into<String>) -> Self {
         ActionOutcome { action, ok: false, outcome: outcome.into() }
     }
 }
@@ -51,13 +52,7 @@ impl ActionOutcome {
 pub async fn run_firing(state: &AppState, run: &RuleRun<'_>) -> Vec<ActionOutcome> {
     let ticket_id = run.ctx.ticket_id;
     let author = format!("rule:{}", run.rule.id);
-    let values = match Outlook::load_window(state, ticket_id).await {
-        Ok(o) => Some(crate::macros::placeholder_context(state, &o, None).await),
-        Err(e) => {
-            tracing::warn!(ticket_id, rule = run.rule.id, error = %e, "a rule could not read its ticket");
-            None
-        }
-    };
+    let values = placeholder_values(state, ticket_id).await;
     let mut outcomes = Vec::new();
     let mut fields = FieldChanges::default();
     for (index, action) in run.rule.actions.iter().enumerate() {
@@ -74,66 +69,13 @@ pub async fn run_firing(state: &AppState, run: &RuleRun<'_>) -> Vec<ActionOutcom
         if fields.add(action) {
             continue;
         }
-        match action {
-            Action::Reply { .. } | Action::SendTemplate(_) | Action::SendSms { .. } | Action::HoldReply { .. } => {
-                let key = run.dedupe.map(|prefix| format!("{prefix}:action:{index}"));
-                outcomes.push(send(state, run, action, values, &author, key.as_deref()).await);
-            }
-            // Gathered into `fields` above and applied together below.
-            Action::SetStatus { .. }
-            | Action::SetPriority { .. }
-            | Action::AddTags { .. }
-            | Action::RemoveTags { .. }
-            | Action::SetAssignee { .. }
-            | Action::Unassign => {}
-            Action::InternalNote { text } => {
-                let body = text.render(values);
-                let done = state.store.add_note(ticket_id, &body, &author, &[], state.clock.now()).await;
-                outcomes.push(match done {
-                    Ok(note) => ActionOutcome::ok(action.kind(), format!("note added (message {})", note.id)),
-                    Err(e) => ActionOutcome::failed(action.kind(), e.to_string()),
-                });
-            }
-            Action::CallHttp { target_id } => {
-                let id = crate::http_targets::webhook_id(run.dedupe.unwrap_or(run.trigger), run.rule.id, index);
-                let queued =
-                    crate::http_targets::enqueue(state, *target_id, &id, ticket_id, (run.rule.id, &run.rule.name), run.ctx.event.as_str())
-                        .await;
-                outcomes.push(match queued {
-                    Ok(true) => ActionOutcome::ok(action.kind(), format!("queued for HTTP target {target_id} ({id})")),
-                    Ok(false) => ActionOutcome::ok(action.kind(), format!("already queued for HTTP target {target_id} ({id})")),
-                    Err(e) => ActionOutcome::failed(action.kind(), e),
-                });
-            }
-            Action::NotifyAgent { .. } | Action::NotifyAssignee { .. } => {
-                let (agent_id, text) = match action {
-                    Action::NotifyAgent { agent_id, text } => (*agent_id, text),
-                    Action::NotifyAssignee { text } => match run.ctx.assignee_id {
-                        Some(agent_id) => (agent_id, text),
-                        None => {
-                            outcomes.push(ActionOutcome::failed(action.kind(), "the ticket is not assigned to anyone"));
-                            continue;
-                        }
-                    },
-                    _ => continue,
-                };
-                if let Err(why) = agent_exists(state, agent_id).await {
-                    outcomes.push(ActionOutcome::failed(action.kind(), why));
-                    continue;
-                }
-                // The notification is an internal note that mentions the agent: it lands in their
-                // notifications and shows on the ticket where they will look.
-                let body = text.render(values);
-                let done = state.store.add_note(ticket_id, &body, &author, &[agent_id], state.clock.now()).await;
-                outcomes.push(match done {
-                    Ok(_) => {
-                        state.events.publish(crate::events::DeskEvent::Notification { agent_id });
-                        ActionOutcome::ok(action.kind(), format!("agent {agent_id} notified"))
-                    }
-                    Err(e) => ActionOutcome::failed(action.kind(), e.to_string()),
-                });
-            }
-        }
+        let by = Actor {
+            author: &author,
+            dedupe: run.dedupe.map(|prefix| format!("{prefix}:action:{index}")),
+            webhook_id: crate::http_targets::webhook_id(run.dedupe.unwrap_or(run.trigger), run.rule.id, index),
+            caller: Caller::Rule { id: run.rule.id, name: &run.rule.name },
+        };
+        outcomes.push(run_action(state, run.ctx, action, values, &by).await);
     }
     for (kind, error) in fields.apply(state, ticket_id, &author).await {
         outcomes.push(match error {
@@ -148,6 +90,103 @@ pub async fn run_firing(state: &AppState, run: &RuleRun<'_>) -> Vec<ActionOutcom
     tracing::info!(ticket_id, rule = run.rule.id, event = run.ctx.event.as_str(), trigger = run.trigger, "rule applied");
     state.events.ticket(ticket_id);
     outcomes
+}
+
+/// The placeholder values of the ticket now; `None` (logged) when it cannot be read.
+pub async fn placeholder_values(state: &AppState, ticket_id: i64) -> Option<PlaceholderContext> {
+    match Outlook::load_window(state, ticket_id).await {
+        Ok(o) => Some(crate::macros::placeholder_context(state, &o, None).await),
+        Err(e) => {
+            tracing::warn!(ticket_id, error = %e, "a rule or workflow could not read its ticket");
+            None
+        }
+    }
+}
+
+/// Who does an action, and the keys that make doing it again harmless.
+pub struct Actor<'a> {
+    /// `rule:<id>` or `workflow:<id>`: the author of messages and notes, the actor of changes.
+    pub author: &'a str,
+    /// The dedupe key of a send (`automation_run:<id>:action:<n>`, `workflow_run:<id>:<path>`):
+    /// a send with a key already used queues nothing. `None`: no key (a trigger's firing runs once).
+    pub dedupe: Option<String>,
+    /// The `webhook-id` of a `call_http` delivery, unique per firing and action.
+    pub webhook_id: String,
+    pub caller: Caller<'a>,
+}
+
+/// Does one action on the ticket and says what happened. Field changes are applied on their own
+/// (a rule gathers its field actions into one change instead, see [`run_firing`]).
+pub async fn run_action(
+    state: &AppState,
+    ctx: &RuleContext<'_>,
+    action: &Action<windowdesk_core::placeholder::Text>,
+    values: &PlaceholderContext,
+    by: &Actor<'_>,
+) -> ActionOutcome {
+    let ticket_id = ctx.ticket_id;
+    let author = by.author;
+    match action {
+        Action::Reply { .. } | Action::SendTemplate(_) | Action::SendSms { .. } | Action::HoldReply { .. } => {
+            send(state, ctx, action, values, author, by.dedupe.as_deref()).await
+        }
+        Action::SetStatus { .. }
+        | Action::SetPriority { .. }
+        | Action::AddTags { .. }
+        | Action::RemoveTags { .. }
+        | Action::SetAssignee { .. }
+        | Action::Unassign => {
+            if let Action::SetAssignee { agent_id } = action {
+                if let Err(why) = agent_exists(state, *agent_id).await {
+                    return ActionOutcome::failed(action.kind(), why);
+                }
+            }
+            let mut fields = FieldChanges::default();
+            fields.add(action);
+            match fields.apply(state, ticket_id, author).await.pop() {
+                Some((kind, Some(e))) => ActionOutcome::failed(kind, e),
+                _ => ActionOutcome::ok(action.kind(), "done"),
+            }
+        }
+        Action::InternalNote { text } => {
+            let body = text.render(values);
+            match state.store.add_note(ticket_id, &body, author, &[], state.clock.now()).await {
+                Ok(note) => ActionOutcome::ok(action.kind(), format!("note added (message {})", note.id)),
+                Err(e) => ActionOutcome::failed(action.kind(), e.to_string()),
+            }
+        }
+        Action::CallHttp { target_id } => {
+            let id = &by.webhook_id;
+            match crate::http_targets::enqueue(state, *target_id, id, ticket_id, by.caller, ctx.event.as_str()).await {
+                Ok(true) => ActionOutcome::ok(action.kind(), format!("queued for HTTP target {target_id} ({id})")),
+                Ok(false) => ActionOutcome::ok(action.kind(), format!("already queued for HTTP target {target_id} ({id})")),
+                Err(e) => ActionOutcome::failed(action.kind(), e),
+            }
+        }
+        Action::NotifyAgent { .. } | Action::NotifyAssignee { .. } => {
+            let (agent_id, text) = match action {
+                Action::NotifyAgent { agent_id, text } => (*agent_id, text),
+                Action::NotifyAssignee { text } => match ctx.assignee_id {
+                    Some(agent_id) => (agent_id, text),
+                    None => return ActionOutcome::failed(action.kind(), "the ticket is not assigned to anyone"),
+                },
+                _ => unreachable!("matched above"),
+            };
+            if let Err(why) = agent_exists(state, agent_id).await {
+                return ActionOutcome::failed(action.kind(), why);
+            }
+            // The notification is an internal note that mentions the agent: it lands in their
+            // notifications and shows on the ticket where they will look.
+            let body = text.render(values);
+            match state.store.add_note(ticket_id, &body, author, &[agent_id], state.clock.now()).await {
+                Ok(_) => {
+                    state.events.publish(crate::events::DeskEvent::Notification { agent_id });
+                    ActionOutcome::ok(action.kind(), format!("agent {agent_id} notified"))
+                }
+                Err(e) => ActionOutcome::failed(action.kind(), e.to_string()),
+            }
+        }
+    }
 }
 
 /// The data of the `rule_applied` event: the rule, the event, what set it off, and what each action did.
@@ -181,15 +220,15 @@ async fn agent_exists(state: &AppState, agent_id: i64) -> Result<(), String> {
 /// A send action, planned for the window now and sent through the send decision.
 async fn send(
     state: &AppState,
-    run: &RuleRun<'_>,
+    ctx: &RuleContext<'_>,
     action: &Action<windowdesk_core::placeholder::Text>,
     values: &PlaceholderContext,
     author: &str,
     dedupe: Option<&str>,
 ) -> ActionOutcome {
     let kind = action.kind();
-    let ticket_id = run.ctx.ticket_id;
-    let mut ctx = *run.ctx;
+    let ticket_id = ctx.ticket_id;
+    let mut ctx = *ctx;
     // Planned for the moment it goes, not the moment the event happened.
     ctx.now = state.clock.now();
     let Some(plan) = plan_send(action, &ctx, values) else { return ActionOutcome::failed(kind, "sends nothing") };

@@ -12,8 +12,10 @@
 //!   trigger) and, for once-per-episode rules, per (rule, ticket, episode). If the worker dies
 //!   between that record and the actions, the actions are not replayed: a rule does its thing at
 //!   most once per event, never twice.
-//! - **No loops.** A change a rule made (actor `rule:<id>`), and the failed delivery of a message a
-//!   rule sent, set off no rule.
+//! - **No loops.** A change a rule or workflow made (actor `rule:<id>`, `workflow:<id>`), and the
+//!   failed delivery of a message one of them sent, set off no rule and no workflow.
+//! - **Workflows** on an event are matched as rules are ([`super::workflows`]); one that matches
+//!   is set off as a run due at once, which the workflow runner takes from there.
 //! - **Order.** Entries are taken in id order; every rule sees the ticket as it is when the worker
 //!   looks, and the rules that match run in their visible order (position, then id).
 
@@ -27,6 +29,7 @@ use windowdesk_store::{EventRow, FieldFiring, MessageReads, RuleFiring, RuleMess
 
 use super::facts::{EventFacts, Schedules, TicketFacts};
 use super::run::{field_firing, run_firing, RuleRun};
+use super::workflows::{starts_for_event, Startable, WorkflowCache};
 use crate::metrics::Metrics;
 use crate::singleton::Singleton;
 use crate::AppState;
@@ -51,6 +54,7 @@ pub struct RulesWorker {
     state: AppState,
     lease: Singleton,
     triggers: tokio::sync::Mutex<super::TriggerCache>,
+    workflows: tokio::sync::Mutex<WorkflowCache>,
 }
 
 /// What one queue entry sets off.
@@ -92,6 +96,12 @@ struct Tickets {
     read: HashMap<i64, RuleTicket>,
     schedules: Schedules,
     pending: Vec<Pending>,
+    /// The round's rules are the triggers, then these workflows as rules ([`Workflow::as_rule`]):
+    /// an index from `n_rules` on is a workflow's.
+    ///
+    /// [`Workflow::as_rule`]: windowdesk_core::rules::workflow::Workflow::as_rule
+    flows: Vec<Startable>,
+    n_rules: usize,
 }
 
 /// One entry's field-only firings, held until the round writes them with others in one commit
@@ -114,7 +124,7 @@ impl Tickets {
 impl RulesWorker {
     pub fn new(state: AppState) -> Self {
         let lease = Singleton::new("rules", Duration::from_secs(30), state.store.clone(), state.clock.clone());
-        RulesWorker { state, lease, triggers: tokio::sync::Mutex::default() }
+        RulesWorker { state, lease, triggers: tokio::sync::Mutex::default(), workflows: tokio::sync::Mutex::default() }
     }
 
     /// Runs until `shutdown`: wakes on every live event (this instance's and, through the relay,
@@ -156,7 +166,17 @@ impl RulesWorker {
 
     /// One batch of the queue; returns how many entries it took.
     pub async fn round(&self) -> anyhow::Result<usize> {
-        let rules = self.triggers.lock().await.get(self.state.store.as_ref()).await?;
+        let triggers = self.triggers.lock().await.get(self.state.store.as_ref()).await?;
+        // Workflows set off by events are matched as rules are, after the triggers.
+        let flows: Vec<Startable> =
+            self.workflows.lock().await.get(&self.state).await?.iter().filter(|w| !w.workflow.event.is_automation()).cloned().collect();
+        let n_rules = triggers.len();
+        let rules: std::borrow::Cow<'_, [Rule]> = if flows.is_empty() {
+            std::borrow::Cow::Borrowed(&triggers[..])
+        } else {
+            std::borrow::Cow::Owned(triggers.iter().cloned().chain(flows.iter().map(|w| w.rule.clone())).collect())
+        };
+        let rules = &rules[..];
         if rules.is_empty() {
             // Nothing can match: the entries are dropped unread.
             let dropped = self.state.store.rule_queue_drop(BATCH).await?;
@@ -165,21 +185,21 @@ impl RulesWorker {
         }
         // Whether a message was the first on its ticket, or opened the window, costs a read per
         // message: asked only when an enabled rule can use the answer.
-        let needs = message_needs(&rules);
+        let needs = message_needs(rules);
         let reads = MessageReads { first_on_ticket: needs.first_message, previous_inbound: needs.window_opened };
         let items = self.state.store.rule_queue(BATCH, reads).await?;
         // What each entry sets off, and the tickets of those some rule may fire on, read together.
         let mut triggers = Vec::with_capacity(items.len());
         for item in &items {
-            triggers.push(self.trigger(&rules, item).await.map(|t| {
+            triggers.push(self.trigger(rules, item).await.map(|t| {
                 t.and_then(|mut t| {
-                    t.candidates = candidates(&rules, &t);
+                    t.candidates = candidates(rules, &t);
                     (!t.candidates.is_empty()).then_some(t)
                 })
             }));
         }
         let wanted: Vec<i64> = items.iter().zip(&triggers).filter(|(_, t)| matches!(t, Ok(Some(_)))).map(|(i, _)| i.ticket_id).collect();
-        let mut tickets = Tickets { read: HashMap::new(), schedules: Schedules::default(), pending: Vec::new() };
+        let mut tickets = Tickets { read: HashMap::new(), schedules: Schedules::default(), pending: Vec::new(), flows, n_rules };
         if !wanted.is_empty() {
             let mut unique = wanted;
             unique.sort_unstable();
@@ -192,15 +212,15 @@ impl RulesWorker {
         for (i, (item, trigger)) in items.iter().zip(&triggers).enumerate() {
             // A rule sees the ticket with every change made before: the ones waiting are written first.
             if tickets.waits_for(item.ticket_id) || tickets.pending.len() >= FLUSH_EVERY {
-                self.flush(&rules, &items, &triggers, &mut tickets, &mut outcomes).await;
+                self.flush(rules, &items, &triggers, &mut tickets, &mut outcomes).await;
             }
             outcomes.push(match trigger {
-                Ok(Some(trigger)) => self.handle(&rules, (i, item), trigger, &mut tickets, true).await,
+                Ok(Some(trigger)) => self.handle(rules, (i, item), trigger, &mut tickets, true).await,
                 Ok(None) => Ok(()),
                 Err(e) => Err(anyhow::anyhow!("{e:#}")),
             });
         }
-        self.flush(&rules, &items, &triggers, &mut tickets, &mut outcomes).await;
+        self.flush(rules, &items, &triggers, &mut tickets, &mut outcomes).await;
         let mut done = Vec::with_capacity(items.len());
         for (item, handled) in items.iter().zip(outcomes) {
             match handled {
@@ -253,8 +273,16 @@ impl RulesWorker {
                 caused_by_rule: trigger.caused_by_rule,
             };
             let ctx = facts.context(&self.state, happened, now);
-            let firings = evaluate(trigger.candidates.iter().map(|i| &rules[*i]), &ctx);
+            let n_rules = tickets.n_rules;
+            let firings = evaluate(trigger.candidates.iter().filter(|i| **i < n_rules).map(|i| &rules[*i]), &ctx);
             fired |= !firings.is_empty();
+            let flows = trigger.candidates.iter().filter_map(|i| i.checked_sub(n_rules)).map(|j| &tickets.flows[j]);
+            let starts = starts_for_event(flows, &ctx, &trigger.key);
+            if !starts.is_empty() {
+                // Due at once: the runner (on any instance) takes them from here.
+                self.state.store.start_workflow_runs(&starts, now).await?;
+                self.state.workflow_wake.notify_one();
+            }
             let runs: Vec<(RuleRun<'_>, RuleFiring)> = firings
                 .into_iter()
                 .map(|firing| {
@@ -437,7 +465,7 @@ impl RulesWorker {
         if !rules.iter().any(|r| r.event == event) {
             return Ok(None);
         }
-        let mut caused_by_rule = e.actor.starts_with("rule:");
+        let mut caused_by_rule = automated(&e.actor);
         let (mut message_text, mut first_message) = (None, false);
         match event {
             Event::TicketCreated => {
@@ -452,7 +480,7 @@ impl RulesWorker {
             }
             Event::DeliveryFailed => {
                 // A rule that answers failures must not answer the failure of its own message.
-                caused_by_rule |= self.failed_message_author(item.ticket_id, e).await?.is_some_and(|a| a.starts_with("rule:"));
+                caused_by_rule |= self.failed_message_author(item.ticket_id, e).await?.is_some_and(|a| automated(&a));
             }
             _ => {}
         }
@@ -473,4 +501,10 @@ impl RulesWorker {
         let messages = self.state.store.ticket_messages(ticket_id).await?;
         Ok(messages.into_iter().find(|m| Some(m.id) == id || (wamid.is_some() && m.wamid.as_deref() == wamid)).and_then(|m| m.author))
     }
+}
+
+/// Whether an actor is a rule or a workflow (`rule:<id>`, `workflow:<id>`): what they change and
+/// send sets off no rule or workflow, so none can set itself off again.
+fn automated(actor: &str) -> bool {
+    actor.starts_with("rule:") || actor.starts_with("workflow:")
 }

@@ -32,7 +32,7 @@ impl Actors {
         Actors { names: agents.iter().map(|a| (format!("agent:{}", a.id), a.name.clone())).collect() }
     }
 
-    /// How an actor key (`agent:3`, `rule:2`, `customer`, `meta`) is shown.
+    /// How an actor key (`agent:3`, `rule:2`, `workflow:4`, `customer`, `meta`) is shown.
     pub fn name(&self, key: &str) -> String {
         if let Some(name) = self.names.get(key) {
             return name.clone();
@@ -40,6 +40,7 @@ impl Actors {
         match key.split_once(':') {
             Some(("api", id)) => format!("API token {id}"),
             Some(("rule", id)) => format!("Rule {id}"),
+            Some(("workflow", id)) => format!("Workflow {id}"),
             Some(("agent", id)) => format!("Agent {id}"),
             _ => match key {
                 "customer" => "Customer".into(),

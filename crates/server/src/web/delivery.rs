@@ -196,7 +196,7 @@ pub fn story(m: &MessageRow, histories: &Histories, actors: &Actors, now: Timest
 
 fn phrase(step: &Step, channel: Channel, actors: &Actors, now: Timestamp, agent: &Agent) -> Markup {
     let t = |at: Timestamp| components::time(at, now, agent);
-    let by = |actor: &str| html! { @if actor.starts_with("agent:") || actor.starts_with("api:") || actor.starts_with("rule:") { " by " (actors.name(actor)) } };
+    let by = |actor: &str| html! { @if actor.starts_with("agent:") || actor.starts_with("api:") || actor.starts_with("rule:") || actor.starts_with("workflow:") { " by " (actors.name(actor)) } };
     html! {
         @match step {
             Step::Failed { at, code } => {

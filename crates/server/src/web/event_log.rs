@@ -161,6 +161,21 @@ impl Words<'_> {
         }
     }
 
+    /// One step of a workflow run: the workflow by name, the step's path and kind, and what it did
+    /// (`steps[0] window check: open: free-form can go until …`).
+    fn workflow_step(d: &Value) -> Markup {
+        let ok = d.get("ok").and_then(Value::as_bool).unwrap_or(true);
+        html! {
+            "ran a step of the workflow " strong { "“" (str_of(d, "workflow").unwrap_or("?")) "”" }
+            @if let Some(run) = int_of(d, "run_id") { " " span.hint { "(run " (run) ")" } }
+            ul.rule-actions {
+                li.failed[!ok] {
+                    code { (str_of(d, "path").unwrap_or("?")) } " " (spoken(str_of(d, "step").unwrap_or("step"))) ": " (str_of(d, "outcome").unwrap_or(""))
+                }
+            }
+        }
+    }
+
     fn describe(&self, e: &EventRow) -> Markup {
         let d = &e.data;
         let id = int_of(d, "message_id");
@@ -193,6 +208,7 @@ impl Words<'_> {
                 "changed the priority from " (str_of(d, "from").unwrap_or("?")) " to " (str_of(d, "to").unwrap_or("?"))
             },
             "rule_applied" => Self::rule_applied(d),
+            "workflow_step" => Self::workflow_step(d),
             "tags_changed" => {
                 let (added, removed) = (Self::list(d, "added"), Self::list(d, "removed"));
                 html! {

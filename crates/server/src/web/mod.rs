@@ -19,6 +19,7 @@ pub mod delivery;
 pub mod event_log;
 pub mod format;
 pub mod hours;
+pub mod http_targets;
 pub mod inbox;
 pub mod live;
 pub mod macro_admin;
@@ -32,6 +33,7 @@ pub mod templates;
 pub mod thread;
 pub mod ticket;
 pub mod ways_out;
+pub mod workflows;
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -108,6 +110,17 @@ pub fn router() -> Router<AppState> {
         .route("/admin/hours/numbers/{id}", post(hours::assign))
         .route("/admin/rules", get(rules::rules_page).post(rules::create))
         .route("/admin/automation-runs", get(automation_runs::runs_page))
+        .route("/admin/workflows", get(workflows::workflows_page).post(workflows::create))
+        .route("/admin/workflows/new", get(workflows::new_page))
+        .route("/admin/workflows/check", post(workflows::check))
+        .route("/admin/workflows/{id}", get(workflows::edit_page).post(workflows::update))
+        .route("/admin/workflows/{id}/enabled", post(workflows::set_enabled))
+        .route("/admin/workflows/{id}/delete", post(workflows::delete))
+        .route("/admin/workflow-runs", get(workflows::runs_page))
+        .route("/admin/http-targets", get(http_targets::targets_page).post(http_targets::create))
+        .route("/admin/http-targets/{id}", get(http_targets::deliveries_page))
+        .route("/admin/http-targets/{id}/enabled", post(http_targets::set_enabled))
+        .route("/admin/http-targets/{id}/delete", post(http_targets::delete))
         .route("/admin/rules/new", get(rules::new_page))
         .route("/admin/rules/check", post(rules::check))
         .route("/admin/rules/dry-run", post(rules::dry_run))

@@ -40,7 +40,7 @@ pub const EVENTS: [(Event, &str, &str); 6] = [
     (Event::Automation, "Automation (time-based)", "checked over open tickets at least every minute"),
 ];
 
-fn event_label(event: Event) -> &'static str {
+pub(crate) fn event_label(event: Event) -> &'static str {
     EVENTS.iter().find(|(e, _, _)| *e == event).map_or("?", |(_, label, _)| label)
 }
 
@@ -83,7 +83,7 @@ impl Names {
     }
 
     /// What the builder's script offers in its selects.
-    fn options(&self) -> String {
+    pub(crate) fn options(&self) -> String {
         self.options_value().to_string()
     }
 
@@ -125,7 +125,7 @@ fn yes_no(value: bool, yes: &str, no: &str) -> String {
 }
 
 /// One condition in words: "message text contains “refund”".
-fn condition_words(c: &Condition, names: &Names) -> String {
+pub(crate) fn condition_words(c: &Condition, names: &Names) -> String {
     let list = |v: &[&str]| v.join(" or ");
     match c {
         Condition::BusinessNumber { op, ids } => {
@@ -256,7 +256,12 @@ pub async fn rules_page(State(state): State<AppState>, agent: Agent, Query(q): Q
             "(by position, then by age), each at most once per event, and every message they send goes through the same "
             "window check as an agent's reply: a rule never sends free-form into a closed window."
         }
-        p { a.button #new-rule href="/admin/rules/new" { "New rule" } " " a.button.alt href="/admin/automation-runs" { "Automation runs" } }
+        p.rule-links {
+            a.button #new-rule href="/admin/rules/new" { "New rule" } " "
+            a.button.alt href="/admin/automation-runs" { "Automation runs" } " "
+            a.button.alt #workflows-link href="/admin/workflows" { "Workflows" } " "
+            a.button.alt #http-targets-link href="/admin/http-targets" { "HTTP targets" }
+        }
         @if rules.is_empty() {
             p.empty { "No rules yet." }
         } @else {
@@ -525,7 +530,7 @@ pub async fn delete(
 }
 
 /// The builder's JSON requests: the session's CSRF token in [`CSRF_HEADER`], admins only.
-fn json_request(agent: &Agent, headers: &HeaderMap) -> Result<(), WebError> {
+pub(crate) fn json_request(agent: &Agent, headers: &HeaderMap) -> Result<(), WebError> {
     let token = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
     agent.check_csrf(token)?;
     admin_only(agent)

@@ -15,6 +15,7 @@ mod outcomes;
 mod queries;
 mod rules;
 mod web;
+mod workflows;
 
 use std::sync::Arc;
 use std::time::Duration;

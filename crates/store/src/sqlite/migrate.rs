@@ -24,6 +24,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0016_rule_queue_carries_its_event", include_str!("../../migrations/sqlite/0016_rule_queue_carries_its_event.sql")),
     ("0017_automations", include_str!("../../migrations/sqlite/0017_automations.sql")),
     ("0018_http_targets", include_str!("../../migrations/sqlite/0018_http_targets.sql")),
+    ("0019_workflows", include_str!("../../migrations/sqlite/0019_workflows.sql")),
 ];
 
 /// Applies pending migrations; returns the number applied in total.

@@ -16,6 +16,7 @@ mod outbox;
 mod queries;
 mod rules;
 mod web;
+mod workflows;
 
 use std::path::PathBuf;
 use std::sync::Arc;
