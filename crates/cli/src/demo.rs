@@ -215,7 +215,35 @@ async fn seed(running: &Running, sim: &SimHandle, phone_number_id: &str) -> anyh
     // Camila's window is closed: the reply is held until she writes again (a notice template tells her).
     let camila = ticket_of("5511987654321").await?;
     hold_reply(state, camila, "Sim, entregamos aos sábados entre 9h e 13h.", "agent:demo").await?;
-    seed_macros(state).await
+    seed_macros(state).await?;
+    seed_workflow(state).await
+}
+
+/// One workflow in the HighLevel shape, switched off, so *Admin → Rules → Workflows* shows what a
+/// Window check looks like: a day after an agent's answer to a pending ticket, a free-form check-in
+/// while the window is open, the `hello_world` template once it closed; solved two days later.
+async fn seed_workflow(state: &windowdesk_server::AppState) -> anyhow::Result<()> {
+    let draft: windowdesk_core::rules::workflow::WorkflowDraft = serde_json::from_value(serde_json::json!({
+        "name": "Follow up a day after our answer",
+        "enabled": false,
+        "event": "automation",
+        "conditions": {"all": [
+            {"field": "status", "op": "is", "values": ["pending"]},
+            {"field": "time_since_last_agent_reply", "op": "more_than", "minutes": 1440}
+        ]},
+        "steps": [
+            {"type": "window_check",
+             "open": [{"type": "do", "action": {"type": "reply", "text": "Hi {{firstName || there}}, did that solve it? Just reply here if not."}}],
+             "closed": [{"type": "do", "action": {"type": "send_template", "name": "hello_world", "language": "en_US"}}]},
+            {"type": "wait", "minutes": 2880},
+            {"type": "do", "action": {"type": "set_status", "status": "solved"}}
+        ]
+    }))
+    .context("the demo workflow does not read")?;
+    let write = windowdesk_server::rules::workflows::write_of(&draft, "system", state.clock.now())
+        .map_err(|e| anyhow::anyhow!("the demo workflow does not validate: {e}"))?;
+    state.store.create_workflow(&write).await?;
+    Ok(())
 }
 
 /// Two shared macros, so the picker on a ticket page (`M`) and the Macros page have something to show.
