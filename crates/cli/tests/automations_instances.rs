@@ -1,9 +1,10 @@
 //! Automations once across instances (issue 14 item 6, SPEC 12): two desk processes on one
-//! PostgreSQL database, 1,000 tickets on which one automation comes due at once. One desk is killed
-//! with SIGKILL while the executions run; the other takes over its claims when they run out. Every
-//! ticket's automation fires exactly once: one execution, one message per ticket in the store, and
-//! at the simulator one message per customer (a send that was in flight at the kill may arrive twice,
-//! as any send may under D5, and is then marked "may have been sent twice").
+//! PostgreSQL database, 1,000 tickets on which one automation (or one automation workflow with a
+//! Window check) comes due at once. One desk is killed with SIGKILL while the executions run; the
+//! other takes over its claims when they run out. Every ticket's automation fires exactly once: one
+//! execution (or workflow run), one message per ticket in the store, and at the simulator one
+//! message per customer (a send that was in flight at the kill may arrive twice, as any send may
+//! under D5, and is then marked "may have been sent twice").
 #![allow(clippy::unwrap_used)] // scenario functions called from the #[test]s
 
 mod common;
@@ -15,13 +16,65 @@ use common::{desk_config, free_port, temp_dir, Desk};
 use windowdesk_core::{DeliveryState, Timestamp};
 use windowdesk_sim::{PairRate, Say, SimConfig, SimNumber};
 use windowdesk_store::testing::{Backend, TestDb};
-use windowdesk_store::{RunFilter, RunState, StoreOptions, TicketFilter};
+use windowdesk_store::{RunFilter, RunState, StoreOptions, TicketFilter, WorkflowRunFilter, WorkflowRunState};
 
 const TICKETS: usize = 1_000;
 const TEXT: &str = "Checking in: we are on it.";
 
+/// What comes due on every ticket.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Due {
+    /// An automation rule that replies.
+    Rule,
+    /// An automation workflow: tag, then a Window check whose Open branch replies.
+    Workflow,
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_fire_each_due_automation_once_when_one_is_killed_mid_run() {
+    scenario(Due::Rule).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_run_each_due_workflow_once_when_one_is_killed_mid_run() {
+    scenario(Due::Workflow).await;
+}
+
+/// Executions (or runs) in all, finished ones, and ones an instance took over from another.
+struct Count {
+    all: usize,
+    finished: usize,
+    taken_over: usize,
+    running: usize,
+}
+
+async fn count(store: &std::sync::Arc<dyn windowdesk_store::Store>, due: Due, id: i64) -> Count {
+    match due {
+        Due::Rule => {
+            let all = store.automation_runs(&RunFilter { rule_id: Some(id), limit: 5_000, ..RunFilter::default() }).await.unwrap();
+            Count {
+                all: all.len(),
+                finished: all.iter().filter(|r| r.state == RunState::Fired).count(),
+                taken_over: all.iter().filter(|r| r.attempts > 1).count(),
+                running: all.iter().filter(|r| r.state == RunState::Running).count(),
+            }
+        }
+        Due::Workflow => {
+            let all = store
+                .workflow_runs(&WorkflowRunFilter { workflow_id: Some(id), limit: 5_000, ..WorkflowRunFilter::default() })
+                .await
+                .unwrap();
+            Count {
+                all: all.len(),
+                finished: all.iter().filter(|r| r.state == WorkflowRunState::Done).count(),
+                taken_over: all.iter().filter(|r| r.attempts > 1).count(),
+                running: all.iter().filter(|r| r.state == WorkflowRunState::Running).count(),
+            }
+        }
+    }
+}
+
+async fn scenario(due: Due) {
     let db = TestDb::new(Backend::Postgres).await.unwrap();
     let ports = [free_port(), free_port()];
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -60,15 +113,32 @@ async fn two_instances_fire_each_due_automation_once_when_one_is_killed_mid_run(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    let draft: windowdesk_core::RuleDraft = serde_json::from_value(serde_json::json!({
-        "name": "Check in a minute after the customer's last message",
-        "event": "automation",
-        "conditions": {"all": [{"field": "time_since_last_customer_message", "op": "more_than", "minutes": 1}]},
-        "actions": [{"type": "reply", "text": TEXT}]
-    }))
-    .unwrap();
     let now = Timestamp::from_unix_seconds(wrote + 120);
-    let rule = store.create_rule(&windowdesk_server::rules::write_of(&draft, "test", now).unwrap()).await.unwrap();
+    let id = match due {
+        Due::Rule => {
+            let draft: windowdesk_core::RuleDraft = serde_json::from_value(serde_json::json!({
+                "name": "Check in a minute after the customer's last message",
+                "event": "automation",
+                "conditions": {"all": [{"field": "time_since_last_customer_message", "op": "more_than", "minutes": 1}]},
+                "actions": [{"type": "reply", "text": TEXT}]
+            }))
+            .unwrap();
+            store.create_rule(&windowdesk_server::rules::write_of(&draft, "test", now).unwrap()).await.unwrap().id
+        }
+        Due::Workflow => {
+            let draft: windowdesk_core::rules::workflow::WorkflowDraft = serde_json::from_value(serde_json::json!({
+                "name": "Check in a minute after the customer's last message",
+                "event": "automation",
+                "conditions": {"all": [{"field": "time_since_last_customer_message", "op": "more_than", "minutes": 1}]},
+                "steps": [
+                    {"type": "do", "action": {"type": "add_tags", "tags": ["checked-in"]}},
+                    {"type": "window_check", "open": [{"type": "do", "action": {"type": "reply", "text": TEXT}}], "closed": []}
+                ]
+            }))
+            .unwrap();
+            store.create_workflow(&windowdesk_server::rules::workflows::write_of(&draft, "test", now).unwrap()).await.unwrap().id
+        }
+    };
 
     // Kill one desk while the executions run.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -77,11 +147,7 @@ async fn two_instances_fire_each_due_automation_once_when_one_is_killed_mid_run(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     victim.kill();
-    let runs = |state| {
-        let store = store.clone();
-        async move { store.automation_runs(&RunFilter { rule_id: Some(rule.id), state, limit: 5_000, ..RunFilter::default() }).await.unwrap() }
-    };
-    let held_by_victim = runs(Some(RunState::Running)).await.len();
+    let held_by_victim = count(&store, due, id).await.running;
     let in_flight_at_kill = {
         let mut n = 0;
         for t in store.list_tickets(&TicketFilter { limit: 5_000, ..TicketFilter::default() }).await.unwrap() {
@@ -99,7 +165,7 @@ async fn two_instances_fire_each_due_automation_once_when_one_is_killed_mid_run(
         to.len()
     };
     loop {
-        let fired = runs(Some(RunState::Fired)).await.len();
+        let fired = count(&store, due, id).await.finished;
         let customers = reached();
         if fired == TICKETS && customers == TICKETS {
             break;
@@ -110,10 +176,10 @@ async fn two_instances_fire_each_due_automation_once_when_one_is_killed_mid_run(
     // Longer than the outbox's claim lease (8 s): a send the victim had in flight is resent by now.
     tokio::time::sleep(Duration::from_secs(10)).await;
 
-    let all = runs(None).await;
-    assert_eq!(all.len(), TICKETS, "one execution per ticket, never a second for the same episode");
-    assert!(all.iter().all(|r| r.state == RunState::Fired));
-    let taken_over = all.iter().filter(|r| r.attempts > 1).count();
+    let all = count(&store, due, id).await;
+    assert_eq!(all.all, TICKETS, "one execution per ticket, never a second for the same episode");
+    assert_eq!(all.finished, TICKETS);
+    let taken_over = all.taken_over;
     let mut per_customer: HashMap<String, usize> = HashMap::new();
     for m in sim.handle.received().into_iter().filter(|m| m.text.as_deref() == Some(TEXT)) {
         *per_customer.entry(m.to).or_default() += 1;
@@ -129,8 +195,9 @@ async fn two_instances_fire_each_due_automation_once_when_one_is_killed_mid_run(
         marked += usize::from(ours[0].maybe_duplicate);
     }
     eprintln!(
-        "{TICKETS} due executions on 2 instances, one killed: {taken_over} taken over (the victim held {held_by_victim}); \
-         {stored} messages queued, one per ticket; at the simulator {duplicates} duplicates, {in_flight_at_kill} sends in flight at the kill, {marked} marked maybe-duplicate"
+        "{TICKETS} due {} on 2 instances, one killed: {taken_over} taken over (the victim held {held_by_victim}); \
+         {stored} messages queued, one per ticket; at the simulator {duplicates} duplicates, {in_flight_at_kill} sends in flight at the kill, {marked} marked maybe-duplicate",
+        if due == Due::Rule { "automations" } else { "workflow runs" }
     );
     assert!(
         duplicates <= in_flight_at_kill && duplicates <= marked,

@@ -647,8 +647,9 @@
       if (!choices.length) fs.append(el('p', { class: 'hint', text: 'None to choose from.' }));
       return fs;
     }
-    function rowTools(list, index, noun, n) {
-      const move = (to) => { const [item] = list.splice(index, 1); list.splice(to, 0, item); render(); changed(); focusRow(noun, to); };
+    // `row` is the rows' data-row key when it is not the noun (a workflow's step lists, one key per list).
+    function rowTools(list, index, noun, n, row) {
+      const move = (to) => { const [item] = list.splice(index, 1); list.splice(to, 0, item); render(); changed(); focusRow(row || noun, to); };
       return el('div', { class: 'rb-tools' },
         el('button', { type: 'button', class: 'quiet small', 'aria-label': `Move ${noun} ${n} up`, disabled: index === 0,
           onclick: () => move(index - 1), text: '↑' }),
@@ -658,7 +659,7 @@
           onclick: () => { list.splice(index, 1); render(); changed(); }, text: 'Remove' }));
     }
     function focusRow(noun, index) {
-      const row = builder.querySelectorAll(`[data-row="${noun}"]`)[index];
+      const row = builder.querySelectorAll(`[data-row="${CSS.escape(noun)}"]`)[index];
       const target = row && row.querySelector('select, input, textarea');
       if (target) target.focus();
     }
@@ -799,17 +800,19 @@
       : st.type === 'condition' ? 'Condition' : st.type === 'do' ? (ACTIONS[(st.action || {}).type] || (st.action || {}).type) : st.type);
     // The steps of `list` at `path` (`steps`, `steps[0].open`...), each a card; branches nest.
     function stepList(list, path, legend, empty) {
-      const rows = list.map((_, i) => stepRow(list, `${path}[${i}]`, i));
+      const rows = list.map((_, i) => stepRow(list, path, i));
       const addId = `add-${idOf(path)}`;
       return el('fieldset', { class: 'rb-group rb-steps', dataset: { path } },
         el('legend', { text: legend }),
         rows.length ? el('ol', { class: 'rb-rows' }, rows) : el('p', { class: 'hint', text: empty }),
-        adder(addId, 'Add a step', STEP_KINDS, (k) => { list.push(newStep(k)); render(); changed(); }));
+        adder(addId, 'Add a step', STEP_KINDS, (k) => { list.push(newStep(k)); render(); changed(); focusRow(`step:${path}`, list.length - 1); }));
     }
-    function stepRow(list, path, i) {
+    function stepRow(list, listPath, i) {
       const st = list[i];
-      const row = el('li', { class: `rb-row rb-step rb-step-${st.type}`, dataset: { row: 'step', path } });
-      row.append(el('div', { class: 'rb-row-head' }, el('span', { class: 'rb-row-title', text: `${i + 1}. ${stepTitle(st)}` }), rowTools(list, i, 'step', i + 1)));
+      const path = `${listPath}[${i}]`;
+      const key = `step:${listPath}`;
+      const row = el('li', { class: `rb-row rb-step rb-step-${st.type}`, dataset: { row: key, path } });
+      row.append(el('div', { class: 'rb-row-head' }, el('span', { class: 'rb-row-title', text: `${i + 1}. ${stepTitle(st)}` }), rowTools(list, i, 'step', i + 1, key)));
       const body = el('div', { class: 'rb-row-body' });
       row.append(body);
       switch (st.type) {

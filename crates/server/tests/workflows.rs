@@ -275,7 +275,8 @@ async fn free_form_after_a_25_hour_wait_is_refused_naming_the_step_and_switching
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["error"]["details"]["field"], "steps[0].open[1]", "{body}");
     let message = body["error"]["message"].as_str().unwrap();
-    assert!(message.contains("steps[0].open[1]: this free-form reply comes after a wait of 1500 minutes"), "{message}");
+    assert!(message.starts_with("steps[0].open[1]: this free-form reply comes after a wait of 1500 minutes"), "{message}");
+    assert_eq!(message.matches("steps[0].open[1]").count(), 1, "the path is said once: {message}");
     let (status, check) = api.post("/api/v1/workflows/check", refused).await;
     assert_eq!(status, StatusCode::OK, "{check}");
     assert_eq!(check["ok"], false);

@@ -73,10 +73,7 @@ pub(crate) async fn validated(state: &AppState, req: MacroIn, actor: &str) -> Re
         }
     }
     let draft = MacroDraft { name: req.name, shared: req.owner_agent_id.is_none(), actions };
-    let checked = draft.validate().map_err(|e| {
-        let field = e.errors.first().map_or_else(|| "actions".to_owned(), |f| f.path.clone());
-        ApiError::invalid(field, e.to_string())
-    })?;
+    let checked = draft.validate().map_err(super::rules::invalid)?;
     let body = serde_json::to_string(&MacroDraft { name: checked.name.clone(), ..draft }).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(MacroDraftRow { name: checked.name, owner_agent_id: req.owner_agent_id, body, actor: actor.to_owned(), now: state.clock.now() })
 }

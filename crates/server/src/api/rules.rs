@@ -61,10 +61,13 @@ fn out_of(row: &RuleRow) -> Result<RuleOut, ApiError> {
     })
 }
 
-/// The first refused field as the 422 answer; the message lists every problem found.
-fn invalid(e: InvalidRule) -> ApiError {
-    let field = e.errors.first().map_or_else(String::new, |err| err.path.clone());
-    ApiError::invalid(field, e.to_string())
+/// The first refused field as the 422 answer; the message lists every problem found, each with its
+/// path (the first's path is the field the answer names, so it is not repeated).
+pub fn invalid(e: InvalidRule) -> ApiError {
+    let mut errors = e.errors.iter();
+    let Some(first) = errors.next() else { return ApiError::invalid("", "invalid") };
+    let message = std::iter::once(first.problem.to_string()).chain(errors.map(ToString::to_string)).collect::<Vec<_>>().join("; ");
+    ApiError::invalid(first.path.clone(), message)
 }
 
 fn validated(state: &AppState, draft: &RuleDraft, actor: &str) -> Result<RuleWrite, ApiError> {

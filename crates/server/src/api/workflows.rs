@@ -10,13 +10,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use windowdesk_core::rules::workflow::WorkflowDraft;
-use windowdesk_core::rules::InvalidRule;
 use windowdesk_store::{WorkflowRow, WorkflowRun, WorkflowRunFilter, WorkflowRunState, WorkflowStepRecord, WorkflowWrite};
 
 use super::auth::ApiCaller;
 use super::dto::{rfc3339, Page};
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiQuery, PathId};
+use super::rules::invalid;
 use super::schema::{self, digits};
 use super::tickets::parse_limit;
 use crate::AppState;
@@ -60,12 +60,6 @@ fn out_of(row: &WorkflowRow) -> Result<WorkflowOut, ApiError> {
         updated_at: rfc3339(row.updated_at),
         updated_by: row.updated_by.clone(),
     })
-}
-
-/// The first refused step as the 422 answer; the message lists every problem found.
-fn invalid(e: InvalidRule) -> ApiError {
-    let field = e.errors.first().map_or_else(String::new, |err| err.path.clone());
-    ApiError::invalid(field, e.to_string())
 }
 
 fn validated(state: &AppState, draft: &WorkflowDraft, actor: &str) -> Result<WorkflowWrite, ApiError> {

@@ -12,6 +12,8 @@
 //!   ([`windowdesk_core::rules::recheck`]) against the ticket as it is now: switched off, episode
 //!   moved or conditions gone is skipped with the reason, overdue past the limit expires, due later
 //!   after all is armed again for then, and otherwise its actions run.
+//! - **Workflows** with `"event": "automation"` are armed by the same sweep, as workflow runs keyed
+//!   by their episode; the workflow runner ([`super::workflows`]) checks each again when due.
 //! - **Once.** The firing is recorded with its episode key in `rule_firings` (unique per rule,
 //!   ticket and episode) before the actions run, and each send carries a dedupe key
 //!   (`automation_run:<id>:action:<n>`): an execution taken over after its instance died mid-way runs

@@ -112,7 +112,19 @@ pub async fn workflows_page(State(state): State<AppState>, agent: Agent, Query(q
                             td.rule-cell {
                                 a.rule-name href={"/admin/workflows/" (row.id)} { (row.name) }
                                 @match &draft {
-                                    Ok(d) => { (steps_markup(d, &names)) }
+                                    Ok(d) => {
+                                        @let when: Vec<String> = d.conditions.all.iter().map(|c| condition_words(c, &names)).collect();
+                                        @let any: Vec<String> = d.conditions.any.iter().map(|c| condition_words(c, &names)).collect();
+                                        p.summary {
+                                            @if when.is_empty() && any.is_empty() { "Every time." }
+                                            @else {
+                                                "When " (when.join(" and "))
+                                                @if !any.is_empty() { @if !when.is_empty() { " and " } "(" (any.join(" or ")) ")" }
+                                                ":"
+                                            }
+                                        }
+                                        (steps_markup(d, &names))
+                                    }
                                     Err(e) => { p.summary.error { "This workflow cannot be read: " (e) } }
                                 }
                                 a.hint href={"/admin/workflow-runs?workflow_id=" (row.id)} { "Runs" }
