@@ -157,12 +157,17 @@
     while (current.children.length > wanted.length) current.lastElementChild.remove();
   }
 
+  // Whether the agent is reading the newest messages (a new one then scrolls into view) or
+  // further up (the thread stays where they are).
+  const nearBottomOf = (el) => el.scrollHeight - el.scrollTop - el.clientHeight < 48;
+
   async function refreshTicket() {
     const live = document.querySelector('[data-live="ticket"]');
     if (!live) return;
     const fresh = await fetchHtml(`/tickets/${live.dataset.ticketId}/live`);
     if (!fresh) return;
     const before = live.querySelectorAll('.bubble').length;
+    const stick = nearBottomOf(live);
     const statusHint = fresh.querySelector('[data-ticket-status]');
     const badge = document.getElementById('ticket-status');
     if (statusHint && badge) {
@@ -181,6 +186,7 @@
       }
     }
     const after = live.querySelectorAll('.bubble').length;
+    if (stick) live.scrollTop = live.scrollHeight;
     if (after > before) announce('New message in this ticket.');
     body.dataset.refreshed = String(Date.now());
     tick();
@@ -1090,5 +1096,228 @@
     if (form.dataset.submitting) { e.preventDefault(); return; }
     form.dataset.submitting = '1';
     setTimeout(() => { delete form.dataset.submitting; }, 5000);
+  });
+
+  // ---- The ticket page as a workspace ----
+  // The thread scrolls above the docked composer and opens at the newest message; replies, notes,
+  // held replies and ticket changes are sent in place (the forms post as without script, and the
+  // answer's page brings the thread, the side panel and the notice up to date); what an agent types
+  // is kept per ticket across reloads until it is sent; Ctrl/Cmd+Enter sends; single keys move
+  // around (`?` lists them).
+  const ticketEl = document.querySelector('.ticket[data-ticket-id]');
+  const ticketId = ticketEl ? ticketEl.dataset.ticketId : null;
+  const scroller = () => document.getElementById('ticket-live');
+  function toNewest() { const el = scroller(); if (el) el.scrollTop = el.scrollHeight; }
+  if (ticketEl && !location.hash) toNewest();
+
+  // Drafts, per ticket and box, in this browser.
+  const DRAFT_BOXES = ['reply-body', 'note-body', 'held-body'];
+  const draftKey = (id) => `windowdesk:draft:${ticketId}:${id}`;
+  function store(key, value) {
+    try { if (value && value.trim()) localStorage.setItem(key, value); else localStorage.removeItem(key); } catch (err) { /* storage off: drafts are not kept */ }
+  }
+  function restoreDrafts() {
+    if (!ticketId) return;
+    DRAFT_BOXES.forEach((id) => {
+      const box = document.getElementById(id);
+      let kept = null;
+      try { kept = localStorage.getItem(draftKey(id)); } catch (err) { kept = null; }
+      if (box && kept && !box.value.trim()) box.value = kept;
+    });
+  }
+  restoreDrafts();
+  document.addEventListener('input', (e) => {
+    if (ticketId && e.target.id && DRAFT_BOXES.includes(e.target.id)) store(draftKey(e.target.id), e.target.value);
+  });
+  function forget(ids) {
+    ids.forEach((id) => {
+      const box = document.getElementById(id);
+      if (box) box.value = '';
+      store(draftKey(id), '');
+    });
+  }
+
+  function showNotice(ok, text) {
+    const slot = document.getElementById('ticket-notice');
+    if (!slot) return;
+    const p = document.createElement('p');
+    p.className = `notice ${ok ? 'ok' : 'bad'}`;
+    p.id = 'notice';
+    p.setAttribute('role', 'status');
+    p.textContent = text;
+    slot.replaceChildren(p);
+  }
+
+  // Brings the page up to date from the ticket page the server answered with.
+  function adopt(doc, form) {
+    const live = scroller();
+    const stick = !live || nearBottomOf(live);
+    const oldThread = document.getElementById('thread');
+    const newThread = doc.getElementById('thread');
+    if (oldThread && newThread) mergeThread(oldThread, newThread);
+    for (const id of ['window-banner', 'events', 'ticket-status']) {
+      const old = document.getElementById(id);
+      const neu = doc.getElementById(id);
+      if (old && neu) {
+        if (id === 'events') neu.open = old.open;
+        old.replaceWith(document.importNode(neu, true));
+      }
+    }
+    // The side panel, unless the agent is in the middle of changing it elsewhere than the form sent.
+    const side = document.querySelector('aside.side-panel');
+    const freshSide = doc.querySelector('aside.side-panel');
+    const sentHere = form && side && side.contains(form);
+    if (side && freshSide && (sentHere || !side.contains(document.activeElement))) {
+      const focused = sentHere && document.activeElement ? document.activeElement.id : null;
+      side.replaceWith(document.importNode(freshSide, true));
+      const again = (focused && document.getElementById(focused)) || (sentHere && document.getElementById('status'));
+      if (again) again.focus();
+    }
+    const notice = doc.getElementById('ticket-notice');
+    const slot = document.getElementById('ticket-notice');
+    if (notice && slot) slot.replaceWith(document.importNode(notice, true));
+    if (stick) toNewest();
+    tick();
+  }
+
+  // A refused text comes back in its box with the problem named there: the composer is the
+  // answer's, with whatever else the agent had typed put back.
+  function adoptComposer(doc) {
+    const old = document.getElementById('composer');
+    const neu = doc.getElementById('composer');
+    if (!old || !neu) return;
+    const typed = {};
+    old.querySelectorAll('textarea[id]').forEach((t) => { typed[t.id] = t.value; });
+    const fresh = document.importNode(neu, true);
+    old.replaceWith(fresh);
+    fresh.querySelectorAll('textarea[id]').forEach((t) => { if (!t.value.trim() && typed[t.id]) t.value = typed[t.id]; });
+    const problem = fresh.querySelector('[aria-invalid="true"]');
+    if (problem) problem.focus();
+  }
+
+  document.addEventListener('submit', async (e) => {
+    const form = e.target;
+    if (e.defaultPrevented || !ticketId || !form.dataset || !form.dataset.inplace) return;
+    e.preventDefault();
+    const submitter = e.submitter && e.submitter.form === form ? e.submitter : null;
+    const url = submitter && submitter.hasAttribute('formaction') ? submitter.formAction : form.action;
+    const data = new URLSearchParams(new FormData(form, submitter));
+    const kind = form.dataset.inplace;
+    form.setAttribute('aria-busy', 'true');
+    let res;
+    let doc;
+    try {
+      res = await fetch(url, { method: 'POST', credentials: 'same-origin', headers: { Accept: 'text/html' }, body: data });
+      if (res.redirected && new URL(res.url).pathname === '/login') { location.reload(); return; }
+      doc = new DOMParser().parseFromString(await res.text(), 'text/html');
+    } catch (err) {
+      showNotice(false, 'Not sent: the desk could not be reached. Your text is kept; try again.');
+      return;
+    } finally {
+      form.removeAttribute('aria-busy');
+      delete form.dataset.submitting;
+    }
+    if (res.ok && doc.getElementById('composer')) {
+      // Done: what was sent leaves its box and its kept draft.
+      if (kind === 'reply' || kind === 'held') forget(['reply-body', 'held-body']);
+      if (kind === 'note') forget(['note-body']);
+      adopt(doc, form);
+      body.dataset.sent = String(Date.now());
+      const n = document.getElementById('notice');
+      announce(n ? n.textContent : 'Done.');
+      toNewest();
+    } else if (doc.getElementById('composer')) {
+      adoptComposer(doc);
+      adopt(doc, form);
+    } else {
+      const why = doc.querySelector('.error, main p');
+      showNotice(false, `Not done: ${why ? why.textContent.trim() : `the desk answered ${res.status}`}`);
+    }
+  });
+
+  // Ctrl+Enter (Cmd+Enter on a Mac) in a text box sends its form with its first button.
+  document.addEventListener('keydown', (e) => {
+    if (e.key !== 'Enter' || !(e.ctrlKey || e.metaKey) || e.isComposing) return;
+    const box = e.target;
+    if (!box || box.tagName !== 'TEXTAREA' || !box.form) return;
+    const button = box.form.querySelector('button[type="submit"]:not([disabled])');
+    if (!button) return;
+    e.preventDefault();
+    box.form.requestSubmit(button);
+  });
+
+  // The queue the agent came from, so j and k move through it from a ticket.
+  const rows = Array.from(document.querySelectorAll('li.ticket-row a[href^="/tickets/"]'));
+  if (rows.length) {
+    const ids = rows.map((a) => a.getAttribute('href').split('/')[2].split(/[?#]/)[0]);
+    try { sessionStorage.setItem('windowdesk:queue', JSON.stringify(ids)); } catch (err) { /* no queue to move through */ }
+  }
+  function neighbour(step) {
+    let ids = [];
+    try { ids = JSON.parse(sessionStorage.getItem('windowdesk:queue') || '[]'); } catch (err) { ids = []; }
+    const at = ids.indexOf(String(ticketId));
+    return at >= 0 ? ids[at + step] : undefined;
+  }
+
+  const SHORTCUTS = [
+    ['r', 'Write a reply (or the held reply when the window is closed)'],
+    ['n', 'Write an internal note'],
+    ['a', 'Assign the ticket to me'],
+    ['j', 'Next ticket in the list you came from'],
+    ['k', 'Previous ticket in the list you came from'],
+    ['m', 'Macros'],
+    ['Ctrl+Enter', 'Send what you are typing (Cmd+Enter on a Mac)'],
+    ['g then i', 'Go to the inbox'],
+    ['?', 'Show these shortcuts'],
+  ];
+  function helpDialog() {
+    let dialog = document.getElementById('shortcuts');
+    if (dialog) return dialog;
+    dialog = document.createElement('dialog');
+    dialog.id = 'shortcuts';
+    dialog.setAttribute('aria-labelledby', 'shortcuts-title');
+    const h = document.createElement('h2');
+    h.id = 'shortcuts-title';
+    h.textContent = 'Keyboard shortcuts';
+    const dl = document.createElement('dl');
+    SHORTCUTS.forEach(([key, what]) => {
+      const dt = document.createElement('dt');
+      const kbd = document.createElement('kbd');
+      kbd.textContent = key;
+      dt.append(kbd);
+      const dd = document.createElement('dd');
+      dd.textContent = what;
+      dl.append(dt, dd);
+    });
+    const close = document.createElement('button');
+    close.type = 'button';
+    close.id = 'shortcuts-close';
+    close.textContent = 'Close';
+    close.addEventListener('click', () => dialog.close());
+    const hint = document.createElement('p');
+    hint.className = 'hint';
+    hint.textContent = 'Single keys work when you are not typing in a box. Esc closes this.';
+    dialog.append(h, dl, hint, close);
+    document.body.append(dialog);
+    return dialog;
+  }
+  let pendingG = 0;
+  document.addEventListener('keydown', (e) => {
+    if (e.defaultPrevented || e.isComposing || e.ctrlKey || e.altKey || e.metaKey || typingIn(e.target)) return;
+    if (document.querySelector('dialog[open]')) return;
+    const go = (href) => { e.preventDefault(); location.href = href; };
+    if (e.key === '?') { e.preventDefault(); helpDialog().showModal(); return; }
+    if (e.key === 'g') { pendingG = Date.now(); return; }
+    if (e.key === 'i' && Date.now() - pendingG < 1500) { go('/'); return; }
+    if (!ticketId) return;
+    const focus = (id) => { const box = document.getElementById(id); if (box && !box.disabled && box.offsetParent !== null) { e.preventDefault(); box.focus(); return true; } return false; };
+    switch (e.key) {
+      case 'r': if (!focus('reply-body')) focus('held-body'); break;
+      case 'n': focus('note-body'); break;
+      case 'a': { const b = document.getElementById('assign-me'); if (b) { e.preventDefault(); b.form.requestSubmit(b); } break; }
+      case 'j': { const id = neighbour(1); if (id) go(`/tickets/${id}`); break; }
+      case 'k': { const id = neighbour(-1); if (id) go(`/tickets/${id}`); break; }
+      default: break;
+    }
   });
 })();

@@ -62,6 +62,8 @@ pub struct WebConfig {
     pub closing_soon_minutes: u64,
     /// Where agents reach the desk, for `{{ticket.url}}`; empty when unknown.
     pub public_url: String,
+    /// An agent's reply from the ticket page assigns an unassigned ticket to them.
+    pub assign_on_reply: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

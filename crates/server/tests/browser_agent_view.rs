@@ -84,17 +84,18 @@ async fn the_inbox_shows_the_latest_message_the_wait_and_window_urgency_and_hide
     let rosa = ticket_of_customer(&app, "4915100000001").await;
     app.eventually("Rosa's two messages", || async { (app.store().ticket_messages(rosa).await.unwrap().len() == 2).then_some(()) }).await;
     ticket_of_customer(&app, "4915100000004").await;
-    // Ana answers Oliver: his row shows her answer, and he is not waiting.
+    // Ana answers Oliver: his ticket is hers now ([web] assign_on_reply), and his row, under
+    // Assigned to you, shows her answer; he is not waiting.
     browser.goto(&app.url(&format!("/tickets/{oliver}"))).await;
     browser.fill("#reply-body", "Yes, in three to five days.").await;
-    browser.click("#send-pending").await;
+    browser.click("#send-open").await;
     browser.wait_for(".bubble.out .ticks[data-state='read']", WAIT).await;
 
     browser.goto(&app.url("/")).await;
-    browser.wait_for_text("#unassigned li.ticket-row", "Ana Lima: Yes, in three to five days.", WAIT).await;
+    browser.wait_for_text("#assigned li.ticket-row", "Ana Lima: Yes, in three to five days.", WAIT).await;
     let rows = browser
         .exec(
-            "return Array.from(document.querySelectorAll('#unassigned li.ticket-row')).map(li => ({
+            "return Array.from(document.querySelectorAll('#assigned li.ticket-row, #unassigned li.ticket-row')).map(li => ({
                 name: li.querySelector('.name').textContent,
                 latest: li.querySelector('.latest').textContent,
                 urgency: li.querySelector('.window').dataset.urgency,

@@ -214,13 +214,13 @@ fn composer(
                 p.notice { "This ticket is closed. A new message from the customer opens a follow-up ticket." }
             } @else {
                 (macros)
-                form #reply-form method="post" action={"/tickets/" (id) "/reply"} hidden[!open] {
+                form #reply-form method="post" action={"/tickets/" (id) "/reply"} hidden[!open] data-inplace="reply" {
                     input type="hidden" name="csrf" value=(agent.csrf());
                     label for="reply-body" { "Message to " (summary.contact_name) " on WhatsApp" }
-                    textarea #reply-body name="body" rows="4" maxlength=(MAX_TEXT_CHARS) required disabled[!open]
+                    textarea #reply-body name="body" rows="3" maxlength=(MAX_TEXT_CHARS) required disabled[!open]
                         aria-invalid=[reply_problem.map(|_| "true")] aria-describedby=[reply_problem.map(|_| "reply-problem")] { (draft.filter(|_| open).unwrap_or("")) }
                     (problem_line("reply-problem", "Not sent", reply_problem))
-                    p.hint #reply-placeholders { "Placeholders such as " code { "{{firstName || there}}" } " or " code { "{{ticket.id}}" } " are filled in when you send." }
+                    p.hint #reply-placeholders { "Placeholders such as " code { "{{firstName || there}}" } " are filled in when you send; " kbd { "Ctrl" } "+" kbd { "Enter" } " sends; " kbd { "?" } " lists the shortcuts." }
                     div.submit-as role="group" aria-label="Send and set the status" {
                         button #send-open type="submit" name="submit_as" value="open" disabled[!open] { "Send" }
                         button #send-pending type="submit" name="submit_as" value="pending" disabled[!open] { "Send as pending" }
@@ -229,7 +229,7 @@ fn composer(
                 }
                 (ways_out::closed_panel(ways, agent, draft.filter(|_| !open), problem_at(shown.problem.as_ref(), ProblemAt::Held)))
                 (picker::picker(o, agent, &shown.picker, open))
-                form #note-form method="post" action={"/tickets/" (id) "/note"} {
+                form #note-form method="post" action={"/tickets/" (id) "/note"} data-inplace="note" {
                     input type="hidden" name="csrf" value=(agent.csrf());
                     label for="note-body" { "Internal note (agents only; @name notifies a colleague)" }
                     textarea #note-body name="body" rows="2" maxlength=(MAX_TEXT_CHARS) required
@@ -255,13 +255,13 @@ fn side(summary: &TicketSummary, agent: &Agent, agents: &[AgentRow]) -> Markup {
             }
             @if t.status != TicketStatus::Closed {
                 @if t.assignee_id != Some(agent.id()) {
-                    form method="post" action={"/tickets/" (t.id) "/update"} {
+                    form #assign-me-form method="post" action={"/tickets/" (t.id) "/update"} data-inplace="update" {
                         input type="hidden" name="csrf" value=(agent.csrf());
                         input type="hidden" name="assignee" value="me";
                         button #assign-me type="submit" { "Assign to me" }
                     }
                 }
-                form #update-form method="post" action={"/tickets/" (t.id) "/update"} {
+                form #update-form method="post" action={"/tickets/" (t.id) "/update"} data-inplace="update" {
                     input type="hidden" name="csrf" value=(agent.csrf());
                     label for="status" { "Status" }
                     select #status name="status" {
@@ -337,9 +337,11 @@ pub async fn render_page(state: &AppState, agent: &Agent, id: i64, shown: Shown<
                 p.subject { (t.subject) }
                 span.status.(t.status.as_str()) #ticket-status { (t.status.as_str()) }
             }
-            @if let Some(n) = render::notice(shown.notice) { (n) }
-            @if let Some((good, text)) = &shown.message {
-                p.notice.ok[*good].bad[!*good] role="status" #notice { (text) }
+            div #ticket-notice {
+                @if let Some(n) = render::notice(shown.notice) { (n) }
+                @if let Some((good, text)) = &shown.message {
+                    p.notice.ok[*good].bad[!*good] role="status" #notice { (text) }
+                }
             }
             div.ticket-body {
                 div.conversation {
@@ -475,7 +477,10 @@ pub async fn reply(
     };
     match replies::post_text_reply(&state, id, &body, &actor).await {
         Ok(ReplyOutcome::Queued { .. } | ReplyOutcome::Held { .. }) => {
-            let change = TicketChange { status: Some(submit_as), ..TicketChange::default() };
+            let unassigned = state.store.ticket_summary(id).await?.is_some_and(|s| s.ticket.assignee_id.is_none());
+            // Whoever answers an unassigned ticket takes it (`[web] assign_on_reply`).
+            let assignee_id = (unassigned && state.web.config.assign_on_reply).then_some(Some(agent.id()));
+            let change = TicketChange { status: Some(submit_as), assignee_id, ..TicketChange::default() };
             state.store.update_ticket(id, &change, &agent.actor(), state.clock.now()).await?;
             state.events.ticket(id);
             Ok(Redirect::to(&format!("/tickets/{id}?done=sent#composer")).into_response())

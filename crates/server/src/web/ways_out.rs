@@ -84,7 +84,7 @@ pub fn closed_panel(w: &WaysOut, agent: &Agent, draft: Option<&str>, problem: Op
             @if w.steps.is_empty() {
                 p.notice.bad #no-ways-out { "This business number has no way out of a closed window set up. An admin can choose them on the Business numbers page." }
             }
-            form #closed-form method="post" action={"/tickets/" (id) "/hold"} aria-labelledby="closed-title" {
+            form #closed-form method="post" action={"/tickets/" (id) "/hold"} aria-labelledby="closed-title" data-inplace="held" {
                 input type="hidden" name="csrf" value=(agent.csrf());
                 @if w.has(Fallback::Hold) || w.has(Fallback::Sms) {
                     label for="held-body" { "Your reply" }

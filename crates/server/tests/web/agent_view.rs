@@ -17,6 +17,7 @@ on_both_backends!(
     the_live_region_is_visually_hidden_but_read_by_screen_readers,
     the_event_log_is_written_for_agents_with_raw_detail_for_admins_only,
     inbox_rows_show_the_latest_message_who_wrote_it_and_how_long_the_customer_waits,
+    with_assign_on_reply_off_a_reply_leaves_the_ticket_unassigned,
     window_pills_are_coloured_by_urgency_and_the_open_status_is_not_red,
 );
 
@@ -251,15 +252,18 @@ async fn inbox_rows_show_the_latest_message_who_wrote_it_and_how_long_the_custom
     app.sim().say(Say::text(CUSTOMER, "First: where is my parcel?").name("Rosa").at(now - 7200)).await.unwrap();
     let rosa = app.eventually("Rosa's ticket", || ticket_of(&app, CUSTOMER)).await;
     app.sim().say(Say::text(CUSTOMER, "Second: hello?").at(now - 1800)).await.unwrap();
-    // Lucas wrote and Ana answered: he is not waiting, and the row shows her answer.
+    // Lucas wrote and Ana answered: the ticket is hers now (assign_on_reply), he is not waiting, and
+    // the row (under Assigned to you: the reply keeps it open) shows her answer.
     let lucas_number = "15550004444";
     app.sim().say(Say::text(lucas_number, "Do you ship to Spain?").name("Lucas").at(now - 3600)).await.unwrap();
     let lucas = app.eventually("Lucas's ticket", || ticket_of(&app, lucas_number)).await;
     app.eventually("Rosa's second message", || async { (app.store().ticket_messages(rosa).await.unwrap().len() == 2).then_some(()) }).await;
     let web = Web::sign_in(&app, ANA).await;
-    let page = web.post(&format!("/tickets/{lucas}/reply"), &[("body", "Yes, in three days."), ("submit_as", "pending")]).await;
+    let page = web.post(&format!("/tickets/{lucas}/reply"), &[("body", "Yes, in three days."), ("submit_as", "open")]).await;
     assert_eq!(page.status, 303, "{}", page.body);
     reply_in(&app, lucas, "Yes, in three days.", DeliveryState::Read).await;
+    let ana = app.store().agents().await.unwrap().into_iter().find(|a| a.email == ANA).unwrap().id;
+    assert_eq!(app.store().ticket_summary(lucas).await.unwrap().unwrap().ticket.assignee_id, Some(ana), "replying took the ticket");
 
     let page = web.page("/").await;
     let row = row_of(&page, rosa);
@@ -275,6 +279,20 @@ async fn inbox_rows_show_the_latest_message_who_wrote_it_and_how_long_the_custom
     assert!(text.contains("Ana Lima: Yes, in three days."), "{text}");
     assert!(!text.contains("waiting"), "answered, so not waiting: {text}");
     assert!(!start_tags(row).into_iter().next().unwrap().has_attr("data-waiting-since"), "{row}");
+    app.stop().await;
+}
+
+/// `[web] assign_on_reply = false`: answering leaves assignment to the agents.
+async fn with_assign_on_reply_off_a_reply_leaves_the_ticket_unassigned(backend: Backend) {
+    let app = TestApp::start_with_sim_and_config(backend, None, |_| {}, |c| c.web.assign_on_reply = false).await;
+    add_agent(&app, "Ana Lima", ANA).await;
+    app.sim().say(Say::text(CUSTOMER, "Do you ship to Spain?").name("Rosa")).await.unwrap();
+    let ticket = app.eventually("the ticket", || ticket_of(&app, CUSTOMER)).await;
+    let web = Web::sign_in(&app, ANA).await;
+    let page = web.post(&format!("/tickets/{ticket}/reply"), &[("body", "Yes."), ("submit_as", "open")]).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    reply_in(&app, ticket, "Yes.", DeliveryState::Read).await;
+    assert_eq!(app.store().ticket_summary(ticket).await.unwrap().unwrap().ticket.assignee_id, None);
     app.stop().await;
 }
 
