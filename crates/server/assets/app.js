@@ -1090,6 +1090,19 @@
     if (msg && !window.confirm(msg)) { e.preventDefault(); e.stopImmediatePropagation(); }
   }, true);
 
+  // ---- Narrow screens ----
+  // A table wider than a phone scrolls sideways on its own; it can then take the focus, so the
+  // keyboard can scroll it too.
+  function scrollableTables() {
+    document.querySelectorAll('main table').forEach((t) => {
+      const scrolls = t.scrollWidth > t.clientWidth + 1;
+      if (scrolls && !t.hasAttribute('tabindex')) { t.tabIndex = 0; t.dataset.scrollFocus = 'true'; }
+      if (!scrolls && t.dataset.scrollFocus) { t.removeAttribute('tabindex'); delete t.dataset.scrollFocus; }
+    });
+  }
+  scrollableTables();
+  window.addEventListener('resize', () => soon('tables', scrollableTables));
+
   // ---- Forms: no double sends ----
   document.addEventListener('submit', (e) => {
     const form = e.target;
@@ -1177,6 +1190,7 @@
     const slot = document.getElementById('ticket-notice');
     if (notice && slot) slot.replaceWith(document.importNode(notice, true));
     if (stick) toNewest();
+    soon('counts', refreshCounts);
     tick();
   }
 

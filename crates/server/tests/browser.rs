@@ -183,7 +183,8 @@ async fn a_reply_refused_with_131047_keeps_a_failure_badge_and_is_listed_in_fail
     let text = failure.text().await.unwrap();
     assert!(text.contains("24-hour customer service window is closed"), "{text}");
     assert!(text.contains("Wait for the customer to write again"), "{text}");
-    assert_eq!(browser.text("[data-count='failed']").await, "1");
+    // The count follows over the event stream (the reply went out without a reload).
+    browser.wait_for_text("[data-count='failed']", "1", WAIT).await;
     // It lasts: a reload still shows it, and Failed deliveries lists it.
     browser.goto(&app.url(&format!("/tickets/{id}"))).await;
     browser.wait_for(".bubble.out[data-state='failed'] .failure", WAIT).await;

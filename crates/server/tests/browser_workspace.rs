@@ -105,6 +105,7 @@ async fn the_composer_stays_in_view_on_a_ticket_of_1000_messages_and_a_draft_sur
     browser.goto(&app.url(&format!("/tickets/{ticket}"))).await;
     browser.wait_for("#reply-body", WAIT).await;
     assert!(in_view(&browser, "#reply-body").await, "the reply box is in view");
+    assert!(in_view(&browser, "#window-banner").await, "the window banner stays in view above the thread");
     assert!(in_view(&browser, "#thread > li:last-child").await, "the thread opens at the newest message");
     assert_eq!(browser.text("#thread > li:last-child .body").await, "message number 999");
     browser.screenshot("workspace-1000-messages").await;

@@ -313,6 +313,24 @@ impl Browser {
         Ok(v["value"].clone())
     }
 
+    /// Shows pages as a screen `width` × `height` CSS pixels wide would (a phone at 360 × 740), in
+    /// the light or the dark colour scheme (`prefers-color-scheme`), through the DevTools protocol.
+    pub async fn emulate(&self, width: u32, height: u32, dark: bool) {
+        let metrics = json!({"cmd": "Emulation.setDeviceMetricsOverride",
+            "params": {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600}});
+        self.driver_post("goog/cdp/execute", metrics).await.unwrap_or_else(|e| panic!("cannot set the viewport: {e}"));
+        let scheme = if dark { "dark" } else { "light" };
+        let media = json!({"cmd": "Emulation.setEmulatedMedia",
+            "params": {"features": [{"name": "prefers-color-scheme", "value": scheme}]}});
+        self.driver_post("goog/cdp/execute", media).await.unwrap_or_else(|e| panic!("cannot set the colour scheme: {e}"));
+    }
+
+    /// How far the page scrolls sideways: 0 when nothing is wider than the screen.
+    pub async fn horizontal_overflow(&self) -> i64 {
+        let v = self.exec("return document.documentElement.scrollWidth - document.documentElement.clientWidth;", vec![]).await;
+        v.as_i64().unwrap_or(i64::MAX)
+    }
+
     /// The fantoccini client, for anything the helpers do not cover.
     pub fn client(&self) -> &Client {
         &self.client
