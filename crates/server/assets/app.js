@@ -1142,7 +1142,19 @@
   document.addEventListener('input', (e) => {
     if (ticketId && e.target.id && DRAFT_BOXES.includes(e.target.id)) store(draftKey(e.target.id), e.target.value);
   });
+  // While the agent writes a reply, the customer may see them typing (the number's setting): the
+  // desk is told at most every 20 seconds, which is about how long WhatsApp shows it.
+  let typingSaid = 0;
+  document.addEventListener('input', (e) => {
+    if (!ticketId || e.target.id !== 'reply-body' || !e.target.value.trim() || Date.now() - typingSaid < 20000) return;
+    typingSaid = Date.now();
+    const csrf = document.querySelector('#reply-form input[name="csrf"]');
+    fetch(`/tickets/${ticketId}/typing`, { method: 'POST', credentials: 'same-origin', headers: { 'X-CSRF-Token': csrf ? csrf.value : '' } })
+      .catch(() => { /* only a courtesy to the customer */ });
+  });
+
   function forget(ids) {
+    typingSaid = 0;
     ids.forEach((id) => {
       const box = document.getElementById(id);
       if (box) box.value = '';

@@ -233,6 +233,12 @@ pub struct BusinessNumberConfig {
     /// How long a held reply waits for the customer; `holds.default_hours` when absent.
     #[serde(default)]
     pub hold_hours: Option<i64>,
+    /// Mark the customer's messages read at Meta when an agent opens their ticket.
+    #[serde(default = "yes")]
+    pub read_receipts: bool,
+    /// Show the customer a typing indicator while an agent types a reply.
+    #[serde(default = "yes")]
+    pub typing_indicator: bool,
 }
 
 fn default_ladder() -> Vec<String> {

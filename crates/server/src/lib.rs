@@ -21,6 +21,7 @@ pub mod media;
 pub mod metrics;
 pub mod notes;
 pub mod pacer;
+pub mod read_receipts;
 pub mod replies;
 pub mod rules;
 pub mod serve;
@@ -206,6 +207,8 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
                 hold_notice_language: n.hold_notice_language.clone(),
                 hold_hours: n.hold_hours.unwrap_or(config.holds.default_hours),
                 sms_from: n.sms_from.clone(),
+                read_receipts: n.read_receipts,
+                typing_indicator: n.typing_indicator,
                 updated_at: now,
                 updated_by: Some("config".into()),
             })

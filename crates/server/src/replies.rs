@@ -75,6 +75,8 @@ pub async fn settings_of(state: &AppState, business_number_id: i64) -> Result<Nu
         hold_notice_language: None,
         hold_hours: state.fallbacks.default_hold_hours,
         sms_from: None,
+        read_receipts: true,
+        typing_indicator: true,
         updated_at: state.clock.now(),
         updated_by: None,
     }))
@@ -115,6 +117,8 @@ impl Outlook {
             hold_notice_language: None,
             hold_hours: state.fallbacks.default_hold_hours,
             sms_from: None,
+            read_receipts: true,
+            typing_indicator: true,
             updated_at: now,
             updated_by: None,
         };

@@ -13,6 +13,8 @@ pub(crate) enum SendRequest {
     /// `{"messaging_product": "whatsapp", "status": "read", "message_id": …}`.
     MarkRead {
         message_id: String,
+        /// `"typing_indicator": {"type": "text"}` came with it.
+        typing: bool,
     },
     Message(Outbound),
 }
@@ -106,7 +108,12 @@ pub(crate) fn parse(body: &[u8]) -> Result<SendRequest, GraphError> {
             return Err(GraphError::invalid_param("status must be \"read\""));
         }
         let message_id = non_empty_str(&raw, "message_id", "message_id")?.to_owned();
-        return Ok(SendRequest::MarkRead { message_id });
+        let typing = match raw.get("typing_indicator") {
+            None => false,
+            Some(t) if t.get("type").and_then(Value::as_str) == Some("text") => true,
+            Some(_) => return Err(GraphError::invalid_param("typing_indicator.type must be \"text\"")),
+        };
+        return Ok(SendRequest::MarkRead { message_id, typing });
     }
     match raw.get("recipient_type") {
         None => {}
@@ -381,7 +388,7 @@ mod tests {
 
     #[test]
     fn mark_read() {
-        let Ok(SendRequest::MarkRead { message_id }) = parse_json(
+        let Ok(SendRequest::MarkRead { message_id, typing: true }) = parse_json(
             json!({"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.X", "typing_indicator": {"type": "text"}}),
         ) else {
             panic!("mark-as-read should parse")

@@ -48,9 +48,9 @@ async fn handle(
     check_version(version)?;
     let number = authorize_number(sim, headers, query_token, phone_number_id, "post")?.clone();
     let out = match request::parse(body)? {
-        SendRequest::MarkRead { message_id } => {
+        SendRequest::MarkRead { message_id, typing } => {
             let at_ms = sim.0.clock.now_ms();
-            sim.lock().read_receipts.push(ReadReceipt { phone_number_id: number.phone_number_id.clone(), message_id, at_ms });
+            sim.lock().read_receipts.push(ReadReceipt { phone_number_id: number.phone_number_id.clone(), message_id, at_ms, typing });
             return Ok(json!({"success": true}));
         }
         SendRequest::Message(m) => m,

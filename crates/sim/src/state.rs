@@ -86,6 +86,9 @@ pub struct ReadReceipt {
     pub phone_number_id: String,
     pub message_id: String,
     pub at_ms: i64,
+    /// It asked for the typing indicator too.
+    #[serde(default)]
+    pub typing: bool,
 }
 
 /// One webhook the sim sent (or tried to).

@@ -41,6 +41,10 @@ pub struct NumberSettings {
     pub hold_hours: i64,
     /// E.164 sender for SMS fallback; SMS is offered only when it is set.
     pub sms_from: Option<String>,
+    /// Mark the customer's messages read at Meta when an agent opens their ticket.
+    pub read_receipts: bool,
+    /// Show the customer a typing indicator while an agent types a reply.
+    pub typing_indicator: bool,
     pub updated_at: Timestamp,
     pub updated_by: Option<String>,
 }

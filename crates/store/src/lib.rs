@@ -78,6 +78,11 @@ pub trait MessageStore: Send + Sync {
     /// Records an outbound message that Meta accepted under `wamid`, applying any statuses that arrived
     /// for it before it was known. (The outbox will own this; for now it is the one way in.)
     async fn record_outbound_accepted(&self, msg: &OutboundAccepted) -> Result<i64, StoreError>;
+    /// The ticket's latest customer message that Meta knows (it has a wamid), and whether Meta was
+    /// told it was read.
+    async fn latest_inbound(&self, ticket_id: i64) -> Result<Option<LatestInbound>, StoreError>;
+    /// Records that Meta was told the customer's message was read; `false` when it already was.
+    async fn mark_read_receipt(&self, message_id: i64, at: Timestamp) -> Result<bool, StoreError>;
 }
 
 /// The durable outbox (SPEC D2-D5): a reply is committed before it is sent, claimed before the request

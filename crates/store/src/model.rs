@@ -967,3 +967,12 @@ pub enum HttpAttempt {
     /// Failed for the last time.
     GaveUp { status: Option<i32>, error: String },
 }
+
+/// A ticket's latest customer message as read receipts and typing indicators need it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LatestInbound {
+    pub message_id: i64,
+    pub wamid: String,
+    /// When Meta was told it was read; `None`: not yet.
+    pub read_receipt_at: Option<Timestamp>,
+}

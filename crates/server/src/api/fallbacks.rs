@@ -227,6 +227,17 @@ pub struct SettingsOut {
     /// The SMS sender.
     #[schema(value_type = Option<schema::SmsSender>)]
     pub sms_from: Option<String>,
+    /// Mark the customer's messages read at Meta (blue ticks on their side) when an agent opens
+    /// their ticket. Default true.
+    #[serde(default = "yes")]
+    pub read_receipts: bool,
+    /// Show the customer a typing indicator while an agent types a reply. Default true.
+    #[serde(default = "yes")]
+    pub typing_indicator: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl From<&NumberSettings> for SettingsOut {
@@ -237,6 +248,8 @@ impl From<&NumberSettings> for SettingsOut {
             hold_notice_language: s.hold_notice_language.clone(),
             hold_hours: s.hold_hours,
             sms_from: s.sms_from.clone(),
+            read_receipts: s.read_receipts,
+            typing_indicator: s.typing_indicator,
         }
     }
 }
@@ -310,6 +323,8 @@ pub async fn validated_settings(state: &AppState, id: i64, s: SettingsOut, actor
         hold_notice_language: notice.and(notice_language),
         hold_hours: s.hold_hours,
         sms_from,
+        read_receipts: s.read_receipts,
+        typing_indicator: s.typing_indicator,
         updated_at: state.clock.now(),
         updated_by: Some(actor.to_owned()),
     })

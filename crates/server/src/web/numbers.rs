@@ -42,6 +42,8 @@ struct Values {
     notice: String,
     hold_hours: String,
     sms_from: String,
+    read_receipts: bool,
+    typing_indicator: bool,
 }
 
 impl Values {
@@ -54,6 +56,8 @@ impl Values {
             },
             hold_hours: s.hold_hours.to_string(),
             sms_from: s.sms_from.clone().unwrap_or_default(),
+            read_receipts: s.read_receipts,
+            typing_indicator: s.typing_indicator,
         }
     }
 }
@@ -113,6 +117,17 @@ fn number_form(state: &AppState, n: &NumberOut, agent: &Agent, templates: &[(Str
                         @if n.sms_available { "SMS fallback is available for this number." } @else { "Set a sender to offer SMS fallback." }
                     } @else {
                         "No SMS provider is configured on this desk ([sms] in its configuration), so SMS is not offered whatever is set here."
+                    }
+                }
+                fieldset.checks {
+                    legend { "What the customer sees of the agents" }
+                    p.rb-checkline {
+                        input type="checkbox" id={(prefix) "-read"} name="read_receipts" value="on" checked[values.read_receipts];
+                        label.check for={(prefix) "-read"} { "Read receipts: the customer's messages turn blue-ticked when an agent opens the ticket" }
+                    }
+                    p.rb-checkline {
+                        input type="checkbox" id={(prefix) "-typing"} name="typing_indicator" value="on" checked[values.typing_indicator];
+                        label.check for={(prefix) "-typing"} { "Typing indicator while an agent writes a reply (needs read receipts)" }
                     }
                 }
                 button type="submit" { "Save " (n.display_number) }
@@ -175,6 +190,8 @@ pub async fn save_number(
         notice: field("hold_notice"),
         hold_hours: field("hold_hours"),
         sms_from: field("sms_from"),
+        read_receipts: field("read_receipts") == "on",
+        typing_indicator: field("typing_indicator") == "on",
     };
     let problem = |field: &str, message: String| Problem { number_id: id, field: field.to_owned(), message, values: values.clone() };
     let hold_hours = match values.hold_hours.parse::<i64>() {
@@ -195,6 +212,8 @@ pub async fn save_number(
         hold_notice_language: language,
         hold_hours,
         sms_from: Some(values.sms_from.clone()),
+        read_receipts: values.read_receipts,
+        typing_indicator: values.typing_indicator,
     };
     match validated_settings(&state, id, submitted, &agent.actor()).await {
         Ok(settings) => {

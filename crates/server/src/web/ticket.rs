@@ -311,6 +311,8 @@ pub async fn render_page(state: &AppState, agent: &Agent, id: i64, shown: Shown<
     if state.store.mark_notifications_read(agent.id(), id, now).await? > 0 {
         state.events.publish(crate::events::DeskEvent::Notification { agent_id: agent.id() });
     }
+    // An agent has the customer's messages in front of them: they are read.
+    crate::read_receipts::mark_read_soon(state, id, false);
     let counts = nav_counts(state, agent).await?;
     let (agents, names) = Actors::load(state).await?;
     let live = live_part(state, agent, &summary, &names, &ways).await?;
@@ -403,6 +405,8 @@ pub async fn live_fragment(state: &AppState, agent: &Agent, id: i64) -> Result<M
     if state.store.mark_notifications_read(agent.id(), id, now).await? > 0 {
         state.events.publish(crate::events::DeskEvent::Notification { agent_id: agent.id() });
     }
+    // A message that arrived while the agent has the ticket open is read as it appears.
+    crate::read_receipts::mark_read_soon(state, id, false);
     let (_, names) = Actors::load(state).await?;
     let outlook = Outlook::load(state, id).await.map_err(|e| reply_error(e, id))?;
     let ways = WaysOut::of(state, &outlook);
@@ -606,4 +610,20 @@ pub async fn media(State(state): State<AppState>, _agent: Agent, Path(message_id
         Err(crate::media::Unavailable::NotReady(m)) => Err(WebError::Conflict(m)),
         Err(crate::media::Unavailable::Store(e)) => Err(e.into()),
     }
+}
+
+/// `POST /tickets/{id}/typing`: the agent is writing a reply (the page says so at most every 20 s
+/// while they type); the customer sees a typing indicator where the number allows it. The session's
+/// CSRF token comes in the `X-CSRF-Token` header.
+pub async fn typing(
+    State(state): State<AppState>,
+    agent: Agent,
+    Path(id): Path<i64>,
+    headers: axum::http::HeaderMap,
+) -> Result<StatusCode, WebError> {
+    let token = headers.get(super::rules::CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    agent.check_csrf(token)?;
+    state.store.ticket_summary(id).await?.ok_or_else(|| WebError::NotFound(format!("There is no ticket {id}.")))?;
+    crate::read_receipts::mark_read_soon(&state, id, true);
+    Ok(StatusCode::NO_CONTENT)
 }

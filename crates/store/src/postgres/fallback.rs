@@ -20,7 +20,8 @@ fn t(ms: i64) -> Timestamp {
 }
 
 const SETTINGS_COLUMNS: &str =
-    "business_number_id, fallback_ladder, hold_notice_template, hold_notice_language, hold_hours, sms_from, updated_at, updated_by";
+    "business_number_id, fallback_ladder, hold_notice_template, hold_notice_language, hold_hours, sms_from, updated_at, updated_by, \
+     read_receipts, typing_indicator";
 
 fn settings_row(r: &PgRow) -> Result<NumberSettings, StoreError> {
     Ok(NumberSettings {
@@ -32,6 +33,8 @@ fn settings_row(r: &PgRow) -> Result<NumberSettings, StoreError> {
         sms_from: r.try_get(5)?,
         updated_at: t(r.try_get(6)?),
         updated_by: r.try_get(7)?,
+        read_receipts: r.try_get(8)?,
+        typing_indicator: r.try_get(9)?,
     })
 }
 
@@ -39,12 +42,13 @@ async fn write_settings(c: &mut PgConnection, s: &NumberSettings, replace: bool)
     let conflict = if replace {
         "DO UPDATE SET fallback_ladder = excluded.fallback_ladder, hold_notice_template = excluded.hold_notice_template,
             hold_notice_language = excluded.hold_notice_language, hold_hours = excluded.hold_hours, sms_from = excluded.sms_from,
-            updated_at = excluded.updated_at, updated_by = excluded.updated_by"
+            updated_at = excluded.updated_at, updated_by = excluded.updated_by,
+            read_receipts = excluded.read_receipts, typing_indicator = excluded.typing_indicator"
     } else {
         "DO NOTHING"
     };
     let sql = format!(
-        "INSERT INTO number_settings ({SETTINGS_COLUMNS}) SELECT $1, $2, $3, $4, $5, $6, $7, $8
+        "INSERT INTO number_settings ({SETTINGS_COLUMNS}) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10
          WHERE EXISTS (SELECT 1 FROM business_numbers WHERE id = $1)
          ON CONFLICT (business_number_id) {conflict}"
     );
@@ -57,6 +61,8 @@ async fn write_settings(c: &mut PgConnection, s: &NumberSettings, replace: bool)
         .bind(&s.sms_from)
         .bind(s.updated_at.unix_millis())
         .bind(&s.updated_by)
+        .bind(s.read_receipts)
+        .bind(s.typing_indicator)
         .execute(&mut *c)
         .await?;
     Ok(done.rows_affected())

@@ -273,6 +273,34 @@ impl MessageStore for PgStore {
     async fn record_outbound_accepted(&self, msg: &OutboundAccepted) -> Result<i64, StoreError> {
         outbox::record_outbound(self.pool(), msg).await
     }
+    async fn latest_inbound(&self, ticket_id: i64) -> Result<Option<LatestInbound>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, wamid, read_receipt_at FROM messages
+              WHERE ticket_id = $1 AND direction = 'inbound' AND wamid IS NOT NULL
+              ORDER BY sent_at DESC, id DESC LIMIT 1",
+        )
+        .bind(ticket_id)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| {
+            use sqlx::Row;
+            Ok(LatestInbound {
+                message_id: r.try_get(0)?,
+                wamid: r.try_get(1)?,
+                read_receipt_at: r.try_get::<Option<i64>, _>(2)?.map(Timestamp::from_unix_millis),
+            })
+        })
+        .transpose()
+    }
+    async fn mark_read_receipt(&self, message_id: i64, at: Timestamp) -> Result<bool, StoreError> {
+        let n = sqlx::query("UPDATE messages SET read_receipt_at = $2 WHERE id = $1 AND read_receipt_at IS NULL")
+            .bind(message_id)
+            .bind(at.unix_millis())
+            .execute(self.pool())
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
 }
 
 #[async_trait]

@@ -61,7 +61,8 @@ pub(crate) fn store_synced_templates(
 }
 
 const SETTINGS_COLUMNS: &str =
-    "business_number_id, fallback_ladder, hold_notice_template, hold_notice_language, hold_hours, sms_from, updated_at, updated_by";
+    "business_number_id, fallback_ladder, hold_notice_template, hold_notice_language, hold_hours, sms_from, updated_at, updated_by, \
+     read_receipts, typing_indicator";
 
 fn settings_row(r: &Row<'_>) -> rusqlite::Result<NumberSettings> {
     let ladder: String = r.get(1)?;
@@ -74,6 +75,8 @@ fn settings_row(r: &Row<'_>) -> rusqlite::Result<NumberSettings> {
         sms_from: r.get(5)?,
         updated_at: t(r.get(6)?),
         updated_by: r.get(7)?,
+        read_receipts: r.get(8)?,
+        typing_indicator: r.get(9)?,
     })
 }
 
@@ -92,12 +95,13 @@ fn write_settings(c: &Connection, s: &NumberSettings, replace: bool) -> Result<u
     let conflict = if replace {
         "DO UPDATE SET fallback_ladder = excluded.fallback_ladder, hold_notice_template = excluded.hold_notice_template,
             hold_notice_language = excluded.hold_notice_language, hold_hours = excluded.hold_hours, sms_from = excluded.sms_from,
-            updated_at = excluded.updated_at, updated_by = excluded.updated_by"
+            updated_at = excluded.updated_at, updated_by = excluded.updated_by,
+            read_receipts = excluded.read_receipts, typing_indicator = excluded.typing_indicator"
     } else {
         "DO NOTHING"
     };
     let sql = format!(
-        "INSERT INTO number_settings ({SETTINGS_COLUMNS}) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
+        "INSERT INTO number_settings ({SETTINGS_COLUMNS}) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10
          WHERE EXISTS (SELECT 1 FROM business_numbers WHERE id = ?1)
          ON CONFLICT (business_number_id) {conflict}"
     );
@@ -109,7 +113,9 @@ fn write_settings(c: &Connection, s: &NumberSettings, replace: bool) -> Result<u
         s.hold_hours,
         s.sms_from,
         s.updated_at.unix_millis(),
-        s.updated_by
+        s.updated_by,
+        s.read_receipts,
+        s.typing_indicator
     ])?)
 }
 

@@ -244,6 +244,35 @@ impl MessageStore for SqliteStore {
         let msg = msg.clone();
         self.inner.writer.run(move |conn| outbox::record_outbound(conn, &msg)).await
     }
+    async fn latest_inbound(&self, ticket_id: i64) -> Result<Option<LatestInbound>, StoreError> {
+        self.read(move |c| {
+            Ok(c.prepare_cached(
+                "SELECT id, wamid, read_receipt_at FROM messages
+                  WHERE ticket_id = ?1 AND direction = 'inbound' AND wamid IS NOT NULL
+                  ORDER BY sent_at DESC, id DESC LIMIT 1",
+            )?
+            .query_row(rusqlite::params![ticket_id], |r| {
+                Ok(LatestInbound {
+                    message_id: r.get(0)?,
+                    wamid: r.get(1)?,
+                    read_receipt_at: r.get::<_, Option<i64>>(2)?.map(Timestamp::from_unix_millis),
+                })
+            })
+            .optional()?)
+        })
+        .await
+    }
+    async fn mark_read_receipt(&self, message_id: i64, at: Timestamp) -> Result<bool, StoreError> {
+        self.inner
+            .writer
+            .run(move |conn| {
+                let n = conn
+                    .prepare_cached("UPDATE messages SET read_receipt_at = ?2 WHERE id = ?1 AND read_receipt_at IS NULL")?
+                    .execute(rusqlite::params![message_id, at.unix_millis()])?;
+                Ok(n == 1)
+            })
+            .await
+    }
 }
 
 #[async_trait]
