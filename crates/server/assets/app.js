@@ -138,6 +138,20 @@
     timers[key] = setTimeout(fn, 150);
   }
 
+  // What the event stream says changed is fetched at once: a customer's message shows within a
+  // round trip of the desk committing it. A burst is not a fetch per event: while one fetch is out,
+  // the events that arrive make one more when it is back.
+  const running = {};
+  function atOnce(key, fn) {
+    const r = running[key] || (running[key] = { busy: false, again: false });
+    if (r.busy) { r.again = true; return; }
+    r.busy = true;
+    Promise.resolve().then(fn).catch(() => {}).finally(() => {
+      r.busy = false;
+      if (r.again) { r.again = false; atOnce(key, fn); }
+    });
+  }
+
   // Replaces the thread bubble by bubble, so a voice note that is playing keeps playing.
   function mergeThread(current, fresh) {
     const wanted = Array.from(fresh.children);
@@ -226,9 +240,9 @@
     events.addEventListener('ticket', (e) => {
       const { ticket_id: id } = JSON.parse(e.data);
       const live = document.querySelector('[data-live="ticket"]');
-      if (live && Number(live.dataset.ticketId) === id) soon('ticket', refreshTicket);
-      if (document.querySelector('[data-live="inbox"]')) soon('inbox', refreshInbox);
-      soon('counts', refreshCounts);
+      if (live && Number(live.dataset.ticketId) === id) atOnce('ticket', refreshTicket);
+      if (document.querySelector('[data-live="inbox"]')) atOnce('inbox', refreshInbox);
+      atOnce('counts', refreshCounts);
     });
     events.addEventListener('notification', () => {
       soon('counts', refreshCounts);

@@ -65,7 +65,7 @@ async fn a_new_message_appears_live_then_assign_reply_and_ticks_reach_read() {
     // No reload: the row arrives over the event stream.
     let row = browser.wait_for_text("#unassigned li.ticket-row", "Rosa Jansen", WAIT).await;
     assert_eq!(row.attr("data-unread").await.unwrap().as_deref(), Some("true"));
-    assert_eq!(browser.text("[data-count='unassigned']").await, "1");
+    browser.wait_for_text("[data-count='unassigned']", "1", WAIT).await;
     browser.screenshot("inbox").await;
     browser.assert_accessible("inbox").await;
 
