@@ -72,8 +72,14 @@ async fn seen(browser: &Browser) -> Vec<(usize, f64)> {
 #[ignore = "a benchmark: run it on purpose (see the module documentation); it reports figures"]
 async fn live_latency_in_chromium() {
     // The customer's messages go straight to the desk's webhook (to time its 200), so the simulator
-    // does not know their window is open: it does not check windows here.
-    let app = TestApp::start_with_sim(Backend::Sqlite, None, |s| s.window_enforcement = windowdesk_sim::WindowEnforcement::Off).await;
+    // does not know their window is open: it does not check windows here. Nor Meta's pair rate (one
+    // message per 6 s to one customer after a burst of 10): 20 replies to one customer would time
+    // Meta's pacing, not the desk.
+    let app = TestApp::start_with_sim(Backend::Sqlite, None, |s| {
+        s.window_enforcement = windowdesk_sim::WindowEnforcement::Off;
+        s.pair_rate = windowdesk_sim::PairRate { interval_ms: 0, burst: 10 };
+    })
+    .await;
     create_agent(app.store().as_ref(), "Ana Lima", EMAIL, AgentRole::Admin, Some(PASSWORD)).await.unwrap();
     assert_eq!(app.post(&text("wamid.first", CUSTOMER, now_secs(), "hello")).await, 200);
     let ticket = app.only_ticket().await;
