@@ -97,6 +97,22 @@ pub fn window_pill(w: &WindowState, now: Timestamp) -> Markup {
     }
 }
 
+/// An on/off switch that posts `enabled=true|false` to `action` (with the session's CSRF token):
+/// the rules, workflows and HTTP targets lists use it for each row.
+pub fn switch_form(action: &str, csrf: &str, name: &str, enabled: bool) -> Markup {
+    html! {
+        form.inline method="post" action=(action) {
+            input type="hidden" name="csrf" value=(csrf);
+            input type="hidden" name="enabled" value=(if enabled { "false" } else { "true" });
+            button.switch type="submit" role="switch" aria-checked=(if enabled { "true" } else { "false" })
+                aria-label={ "Switch " (name) (if enabled { " off" } else { " on" }) } {
+                span.knob aria-hidden="true" {}
+                span.state { (if enabled { "On" } else { "Off" }) }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

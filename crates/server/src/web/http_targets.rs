@@ -72,15 +72,7 @@ async fn list(
                             td { a href={"/admin/http-targets/" (t.id)} { (t.name) } br; span.hint { (t.url) } }
                             td { (health(state, t, agent)) }
                             td.switch-cell {
-                                form.inline method="post" action={"/admin/http-targets/" (t.id) "/enabled"} {
-                                    input type="hidden" name="csrf" value=(agent.csrf());
-                                    input type="hidden" name="enabled" value=(if t.enabled { "false" } else { "true" });
-                                    button.switch type="submit" role="switch" aria-checked=(if t.enabled { "true" } else { "false" })
-                                        aria-label={ "Switch " (t.name) (if t.enabled { " off" } else { " on" }) } {
-                                        span.knob aria-hidden="true" {}
-                                        span.state { (if t.enabled { "On" } else { "Off" }) }
-                                    }
-                                }
+                                (super::components::switch_form(&format!("/admin/http-targets/{}/enabled", t.id), agent.csrf(), &t.name, t.enabled))
                             }
                             td.delete-cell {
                                 form.inline method="post" action={"/admin/http-targets/" (t.id) "/delete"}

@@ -131,15 +131,7 @@ pub async fn workflows_page(State(state): State<AppState>, agent: Agent, Query(q
                             }
                             td.event { (draft.as_ref().map_or(row.event.as_str(), |d| event_label(d.event))) }
                             td.switch-cell {
-                                form.inline method="post" action={"/admin/workflows/" (row.id) "/enabled"} {
-                                    input type="hidden" name="csrf" value=(agent.csrf());
-                                    input type="hidden" name="enabled" value=(if row.enabled { "false" } else { "true" });
-                                    button.switch type="submit" role="switch" aria-checked=(if row.enabled { "true" } else { "false" })
-                                        aria-label={ "Switch " (row.name) (if row.enabled { " off" } else { " on" }) } {
-                                        span.knob aria-hidden="true" {}
-                                        span.state { (if row.enabled { "On" } else { "Off" }) }
-                                    }
-                                }
+                                (super::components::switch_form(&format!("/admin/workflows/{}/enabled", row.id), agent.csrf(), &row.name, row.enabled))
                             }
                             td.delete-cell {
                                 form.inline method="post" action={"/admin/workflows/" (row.id) "/delete"}
