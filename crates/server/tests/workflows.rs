@@ -220,10 +220,16 @@ async fn a_run_whose_instance_died_goes_on_from_its_cursor_and_sends_nothing_twi
     let customer = "4915100000013";
     app.sim().say(Say::text(customer, "hello").at(TUESDAY_10_00)).await.unwrap();
     let ticket = ticket_of(&app, customer).await;
+    // A run starts as `waiting` at steps[0] (due at once); wait for the one the wait step left.
     let waiting = app
-        .eventually("the run waiting", || async { runs(&app, ticket).await.into_iter().find(|r| r.state == WorkflowRunState::Waiting) })
+        .eventually("the run waiting at steps[2]", || async {
+            runs(&app, ticket)
+                .await
+                .into_iter()
+                .find(|r| r.state == WorkflowRunState::Waiting && r.cursor.as_deref() == Some("steps[2]"))
+        })
         .await;
-    assert_eq!(waiting.cursor.as_deref(), Some("steps[2]"));
+    assert_eq!(waiting.attempts, 1, "{waiting:#?}");
 
     // The dead instance: claims the run when due, sends the reply the Open branch holds, dies.
     let due = Timestamp::from_unix_seconds(TUESDAY_10_00 + 10 * MINUTE);
