@@ -65,6 +65,7 @@ async fn kill_mid_send(backend: Backend) {
                 hold_until: None,
                 replaces: None,
                 dedupe_key: None,
+                media: None,
             })
             .await
             .unwrap();

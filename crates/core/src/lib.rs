@@ -10,6 +10,7 @@
 //! when an automation is due ([`rules::due`]); [`signing`] signs what HTTP targets receive, the
 //! Standard Webhooks way.
 
+pub mod attachment;
 pub mod decision;
 pub mod delivery;
 pub mod hours;

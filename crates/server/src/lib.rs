@@ -6,6 +6,7 @@
 //! cancellation token fires, then drains: in-flight requests finish and queued commits land.
 
 pub mod api;
+pub mod attachments;
 pub mod config;
 pub mod deliveries;
 pub mod directory;
@@ -280,7 +281,8 @@ pub fn build_dispatcher(config: &Config, state: &AppState) -> anyhow::Result<Dis
         state.outbox_wake.clone(),
         state.events.clone(),
         config.longest_send_request(),
-    ))
+    )
+    .with_media_dir(config.media.dir.clone()))
 }
 
 /// The media downloader for the configured numbers.

@@ -150,7 +150,7 @@ impl Outlook {
 
     /// Who WhatsApp delivers to (SPEC 9): the phone number in `to`, else the business-scoped user id
     /// in `recipient`. An identity always has one of them; its key is the last resort.
-    fn recipient(&self) -> Recipient<'_> {
+    pub(crate) fn recipient(&self) -> Recipient<'_> {
         let i = &self.identity;
         Recipient::of(i.wa_id.as_deref(), i.bsuid.as_deref()).unwrap_or_else(|| {
             if i.identity_key.contains('.') {
@@ -189,7 +189,7 @@ pub fn checked_text(body: &str, max: usize) -> Result<&str, ReplyError> {
     Ok(text)
 }
 
-async fn commit(state: &AppState, o: &Outlook, msg: NewOutbound) -> Result<Enqueued, ReplyError> {
+pub(crate) async fn commit(state: &AppState, o: &Outlook, msg: NewOutbound) -> Result<Enqueued, ReplyError> {
     let ticket_id = o.ticket.id;
     let queued = state.store.enqueue(&msg).await.map_err(|e| match e {
         StoreError::Conflict(m) => ReplyError::Conflict(m),
@@ -201,7 +201,7 @@ async fn commit(state: &AppState, o: &Outlook, msg: NewOutbound) -> Result<Enque
     Ok(queued)
 }
 
-fn outbound(o: &Outlook, kind: &str, body: &str, author: &str, request: String, channel: Channel) -> NewOutbound {
+pub(crate) fn outbound(o: &Outlook, kind: &str, body: &str, author: &str, request: String, channel: Channel) -> NewOutbound {
     NewOutbound {
         ticket_id: o.ticket.id,
         kind: kind.to_owned(),
@@ -215,6 +215,7 @@ fn outbound(o: &Outlook, kind: &str, body: &str, author: &str, request: String, 
         hold_until: None,
         replaces: None,
         dedupe_key: None,
+        media: None,
     }
 }
 
@@ -288,13 +289,7 @@ pub async fn hold_reply_keyed(
             return Err(ReplyError::Conflict("the window is open: send the reply now instead of holding it".into()));
         }
         SendDecision::Invalid { reason, .. } => return Err(invalid("body", reason)),
-        SendDecision::Blocked { options, .. } => match hours {
-            Some(hours) => o.now.plus(std::time::Duration::from_secs(u64::try_from(hours.max(1)).unwrap_or(1) * 3600)),
-            None => options
-                .iter()
-                .find_map(|opt| if let SendOption::Hold { expires_at } = opt { Some(*expires_at) } else { None })
-                .ok_or_else(|| ReplyError::Conflict("holding replies is not among this business number's fallbacks".into()))?,
-        },
+        SendDecision::Blocked { options, .. } => hold_expiry(&options, hours, o.now)?,
     };
     let request = text_message(o.recipient(), text).to_string();
     let msg = NewOutbound {
@@ -307,10 +302,23 @@ pub async fn hold_reply_keyed(
     Ok(ReplyOutcome::Held { message_id, expires_at, notice })
 }
 
+/// Until when a reply the window blocks is held: `hours` from now when given (a rule's `hold_reply`
+/// action, whose admin chose the hold explicitly, whether or not the number's ladder offers holding),
+/// else the hold the ladder offers; refused when it offers none.
+pub(crate) fn hold_expiry(options: &[SendOption], hours: Option<i64>, now: Timestamp) -> Result<Timestamp, ReplyError> {
+    match hours {
+        Some(hours) => Ok(now.plus(std::time::Duration::from_secs(u64::try_from(hours.max(1)).unwrap_or(1) * 3600))),
+        None => options
+            .iter()
+            .find_map(|opt| if let SendOption::Hold { expires_at } = opt { Some(*expires_at) } else { None })
+            .ok_or_else(|| ReplyError::Conflict("holding replies is not among this business number's fallbacks".into())),
+    }
+}
+
 /// The number's "a reply is waiting" template, once per closed-window episode of the customer: the
 /// store keys it by their last inbound message, so further holds (even concurrent ones, even on other
 /// instances) send nothing until the customer has written again and the window has closed again.
-async fn send_hold_notice(state: &AppState, o: &Outlook, author: &str) -> Option<HoldNotice> {
+pub(crate) async fn send_hold_notice(state: &AppState, o: &Outlook, author: &str) -> Option<HoldNotice> {
     let (name, language) = (o.settings.hold_notice_template.as_deref()?, o.settings.hold_notice_language.as_deref()?);
     let params = o.template(name, language).map(|def| prefill(def, o)).unwrap_or_default();
     let send = TemplateSend { name: name.to_owned(), language: language.to_owned(), params };

@@ -95,11 +95,16 @@ pub async fn serve(listener: TcpListener, app: Router, limits: ConnectionLimits,
 /// limit alone only notices once that much has arrived).
 pub async fn refuse_oversized(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let declared = request.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > u64::try_from(state.max_body_bytes).unwrap_or(u64::MAX)) {
+    let limit = if crate::attachments::is_upload_path(request.uri().path()) {
+        crate::attachments::MAX_UPLOAD_BODY_BYTES.max(state.max_body_bytes)
+    } else {
+        state.max_body_bytes
+    };
+    if declared.is_some_and(|n| n > u64::try_from(limit).unwrap_or(u64::MAX)) {
         if request.uri().path() == "/webhooks/whatsapp" {
             crate::metrics::Metrics::inc(&state.metrics.webhooks_too_large, 1);
         }
-        return ApiError::TooLarge(state.max_body_bytes).into_response();
+        return ApiError::TooLarge(limit).into_response();
     }
     next.run(request).await
 }

@@ -45,6 +45,7 @@ fn reply(ticket_id: i64, body: &str, now: Timestamp) -> NewOutbound {
         hold_until: None,
         replaces: None,
         dedupe_key: None,
+        media: None,
     }
 }
 

@@ -263,6 +263,7 @@ async fn reply_reaching_the_dispatcher_at(backend: Backend, before_end: Duration
             hold_until: None,
             replaces: None,
             dedupe_key: None,
+            media: None,
         })
         .await
         .unwrap();
@@ -310,6 +311,7 @@ async fn deadline_first_dispatch_sends_the_reply_whose_window_ends_soonest_first
                     hold_until: None,
                     replaces: None,
                     dedupe_key: None,
+                    media: None,
                 })
                 .await
                 .unwrap()

@@ -223,10 +223,7 @@ async fn a_run_whose_instance_died_goes_on_from_its_cursor_and_sends_nothing_twi
     // A run starts as `waiting` at steps[0] (due at once); wait for the one the wait step left.
     let waiting = app
         .eventually("the run waiting at steps[2]", || async {
-            runs(&app, ticket)
-                .await
-                .into_iter()
-                .find(|r| r.state == WorkflowRunState::Waiting && r.cursor.as_deref() == Some("steps[2]"))
+            runs(&app, ticket).await.into_iter().find(|r| r.state == WorkflowRunState::Waiting && r.cursor.as_deref() == Some("steps[2]"))
         })
         .await;
     assert_eq!(waiting.attempts, 1, "{waiting:#?}");

@@ -18,6 +18,9 @@ pub enum StoreError {
     Closed,
     #[error("data in the database is not what the desk expects: {0}")]
     Corrupt(String),
+    /// The media directory beside the database refused a read or write (disk full, permissions).
+    #[error("media storage: {0}")]
+    Io(String),
 }
 
 impl StoreError {

@@ -267,6 +267,20 @@ pub struct NewOutbound {
     /// Unique per message when given: enqueueing a second message with the same key queues nothing and
     /// answers with the first (an automation picked up again after its instance died).
     pub dedupe_key: Option<String>,
+    /// The file of a media reply, already stored content-addressed in the media directory; the
+    /// dispatcher uploads it to Meta when it sends.
+    pub media: Option<OutboundMedia>,
+}
+
+/// The file an agent attached to a reply (see [`NewOutbound::media`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboundMedia {
+    /// Hex SHA-256 of the content: the file lives at `<media dir>/<aa>/<sha256>`.
+    pub sha256: String,
+    pub mime_type: String,
+    pub size: i64,
+    /// The name the agent's file had (documents show it to the customer).
+    pub filename: Option<String>,
 }
 
 /// Which provider an outbound message goes through.

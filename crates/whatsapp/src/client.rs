@@ -129,6 +129,42 @@ impl CloudApi {
     }
 }
 
+#[derive(Debug, Deserialize)]
+struct UploadResponse {
+    id: String,
+}
+
+impl CloudApi {
+    /// `POST /{version}/{phone_number_id}/media` (multipart: `messaging_product`, `type`, `file`):
+    /// uploads a file for this business number and returns Meta's media id, which a send then names.
+    pub async fn upload_media(
+        &self,
+        phone_number_id: &str,
+        access_token: &str,
+        bytes: Vec<u8>,
+        mime_type: &str,
+        filename: &str,
+    ) -> Result<String, ApiError> {
+        let unexpected = |status: Option<u16>, why: String| ApiError {
+            http_status: status,
+            code: None,
+            title: format!("unexpected answer to a media upload: {why}"),
+            details: None,
+            class: ErrorClass::Transient,
+        };
+        let part = reqwest::multipart::Part::bytes(bytes)
+            .file_name(filename.to_owned())
+            .mime_str(mime_type)
+            .map_err(|e| ApiError { class: ErrorClass::Permanent { auth: false }, ..unexpected(None, e.to_string()) })?;
+        let form =
+            reqwest::multipart::Form::new().text("messaging_product", "whatsapp").text("type", mime_type.to_owned()).part("file", part);
+        let response = self.http.post(self.url(&format!("{phone_number_id}/media"))).bearer_auth(access_token).multipart(form);
+        let (status, bytes) = successful(response).await?;
+        let parsed: UploadResponse = serde_json::from_slice(&bytes).map_err(|e| unexpected(Some(status.as_u16()), e.to_string()))?;
+        Ok(parsed.id)
+    }
+}
+
 /// `GET /{media-id}`: where to download a media file, and what it is.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 pub struct MediaInfo {
@@ -277,6 +313,39 @@ pub fn text_message(to: crate::Recipient<'_>, body: &str) -> Value {
     Value::Object(m)
 }
 
+/// The send request for a media message (`image`, `video`, `audio`, `document`) without its media
+/// id: the dispatcher uploads the file when it sends and sets `id` then (see [`with_media_id`]), so a
+/// reply held for days or resent after a failure never names an expired upload.
+pub fn media_message(to: crate::Recipient<'_>, kind: &str, caption: Option<&str>, filename: Option<&str>) -> Value {
+    let mut m = to.envelope();
+    m.insert("type".into(), kind.into());
+    let mut media = serde_json::Map::new();
+    if let Some(caption) = caption.filter(|c| !c.is_empty() && kind != "audio") {
+        media.insert("caption".into(), caption.into());
+    }
+    if let Some(filename) = filename.filter(|_| kind == "document") {
+        media.insert("filename".into(), filename.into());
+    }
+    m.insert(kind.into(), Value::Object(media));
+    Value::Object(m)
+}
+
+/// The media kind of a send request that still waits for its upload: `Some("image")` for
+/// `{"type": "image", "image": {"caption": …}}` without an `id` or `link`.
+pub fn pending_media_kind(request: &Value) -> Option<&str> {
+    let kind = request.get("type")?.as_str()?;
+    let media = request.get(kind)?.as_object()?;
+    (matches!(kind, "image" | "video" | "audio" | "document") && !media.contains_key("id") && !media.contains_key("link")).then_some(kind)
+}
+
+/// The request with the uploaded file's media id set.
+pub fn with_media_id(mut request: Value, media_id: &str) -> Value {
+    if let Some(kind) = pending_media_kind(&request).map(str::to_owned) {
+        request[kind.as_str()]["id"] = media_id.into();
+    }
+    request
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,6 +361,19 @@ mod tests {
         assert!(e.details.unwrap().contains("24 hours"));
         let e = error_from_body(503, b"<html>busy</html>");
         assert_eq!((e.code, e.class), (None, ErrorClass::Transient));
+    }
+
+    #[test]
+    fn media_messages_get_their_id_at_send_time() {
+        let v = media_message(crate::Recipient::Phone("15550001234"), "document", Some("Your invoice"), Some("invoice.pdf"));
+        assert_eq!(v["document"], serde_json::json!({"caption": "Your invoice", "filename": "invoice.pdf"}));
+        assert_eq!(pending_media_kind(&v), Some("document"));
+        let sent = with_media_id(v, "1234");
+        assert_eq!(sent["document"]["id"], "1234");
+        assert_eq!(pending_media_kind(&sent), None);
+        let audio = media_message(crate::Recipient::Phone("15550001234"), "audio", Some("dropped"), Some("a.mp3"));
+        assert_eq!(audio["audio"], serde_json::json!({}), "audio takes neither caption nor filename");
+        assert_eq!(pending_media_kind(&text_message(crate::Recipient::Phone("1"), "hi")), None);
     }
 
     #[test]

@@ -132,7 +132,7 @@ impl From<StoreError> for ApiError {
                 tracing::warn!(error = %e, "the database refused the request's data");
                 ApiError::invalid("body", "holds data the database cannot store (a NUL character, a number out of range)")
             }
-            StoreError::Sqlite(_) | StoreError::Postgres(_) | StoreError::Closed => ApiError::Unavailable(e),
+            StoreError::Sqlite(_) | StoreError::Postgres(_) | StoreError::Closed | StoreError::Io(_) => ApiError::Unavailable(e),
             StoreError::Config(_) | StoreError::Migration(_) | StoreError::Corrupt(_) => ApiError::Internal(e.to_string()),
         }
     }

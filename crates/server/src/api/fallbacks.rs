@@ -36,7 +36,7 @@ pub struct OutboundOut {
     pub notice: Option<String>,
 }
 
-fn outbound_out(ticket_id: i64, outcome: ReplyOutcome) -> Result<(StatusCode, Json<OutboundOut>), ApiError> {
+pub(crate) fn outbound_out(ticket_id: i64, outcome: ReplyOutcome) -> Result<(StatusCode, Json<OutboundOut>), ApiError> {
     match outcome {
         ReplyOutcome::Queued { message_id, window_end } => Ok((
             StatusCode::ACCEPTED,

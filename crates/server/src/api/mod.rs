@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod agents;
+pub mod attachments;
 pub mod auth;
 pub mod automations;
 pub mod deliveries;
@@ -38,6 +39,12 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(window::get_window))
         .routes(routes!(window::post_reply))
         .routes(routes!(window::post_note))
+        .merge(
+            // A file may be up to Meta's largest limit (100 MB), far over the desk's body limit.
+            OpenApiRouter::new()
+                .routes(routes!(attachments::post_attachment))
+                .layer(axum::extract::DefaultBodyLimit::max(crate::attachments::MAX_UPLOAD_BODY_BYTES)),
+        )
         .routes(routes!(templates::ticket_templates, templates::post_ticket_template))
         .routes(routes!(templates::preview_ticket_template))
         .routes(routes!(fallbacks::post_held_reply))

@@ -31,6 +31,7 @@ use crate::pacer::Pacer;
 
 mod fence;
 mod ownership;
+mod uploads;
 
 use ownership::Ownership;
 
@@ -67,6 +68,8 @@ pub struct Dispatcher {
     wake: Arc<Notify>,
     events: Events,
     ownership: Arc<Ownership>,
+    /// Uploads the files of media replies when they are sent.
+    uploads: uploads::Uploads,
 }
 
 impl Dispatcher {
@@ -97,7 +100,26 @@ impl Dispatcher {
             margin,
             single,
         ));
-        Dispatcher { store, api, sms, numbers, pairs: RateLimiter::keyed(pair_quota), clock, config, wake, events, ownership }
+        Dispatcher {
+            store,
+            api,
+            sms,
+            numbers,
+            pairs: RateLimiter::keyed(pair_quota),
+            clock,
+            config,
+            wake,
+            events,
+            ownership,
+            uploads: uploads::Uploads::new(std::path::PathBuf::from("media")),
+        }
+    }
+
+    /// Where the files of media replies are stored (`[media] dir`).
+    #[must_use]
+    pub fn with_media_dir(mut self, dir: std::path::PathBuf) -> Self {
+        self.uploads = uploads::Uploads::new(dir);
+        self
     }
 
     /// Runs until `shutdown`; then stops claiming, waits for the sends in flight to be recorded and
@@ -242,6 +264,11 @@ impl Dispatcher {
                 },
             });
         };
+        // A media reply's file goes up first: the upload is no message, and takes its own time.
+        let request = match self.uploads.prepare(self.store.as_ref(), &self.api, number, job).await {
+            Ok(request) => request,
+            Err(e) => return Some(self.after_error(job, e)),
+        };
         // The pair rate is asked once the number's slot is here, so the pair's token is taken right
         // before the send; a pair that must wait gives its slot back (it counts as a send, which only
         // errs on the safe side) rather than holding the number's limit for seconds.
@@ -265,7 +292,10 @@ impl Dispatcher {
             fence::Start::Fenced => return None,
             fence::Start::Unknown(error) => return Some(self.retry_or_fail(job, error)),
         }
-        let answer = self.api.send_message(&number.phone_number_id, number.access_token.expose_secret(), &job.request).await;
+        let answer = self.api.send_message(&number.phone_number_id, number.access_token.expose_secret(), &request).await;
+        if answer.is_err() && matches!(request, std::borrow::Cow::Owned(_)) {
+            self.uploads.forget(job);
+        }
         // The send counts against the limit until now, when its answer is here.
         drop(slot);
         Some(match answer {

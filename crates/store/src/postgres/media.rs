@@ -80,11 +80,11 @@ impl MediaStore for PgStore {
 
     async fn message_media(&self, message_id: i64) -> Result<Option<MessageMedia>, StoreError> {
         let row = sqlx::query(
-            "SELECT j.state, j.file_sha256, f.mime_type, f.size, j.last_error, j.attempts
+            "SELECT COALESCE(j.state, 'done'), CASE WHEN j.id IS NULL THEN m.media_sha256 ELSE j.file_sha256 END, f.mime_type, f.size, j.last_error, COALESCE(j.attempts, 0)
              FROM messages m
-             JOIN media_jobs j ON j.business_number_id = m.business_number_id AND j.wamid = m.wamid AND j.media_id = m.media_id
-             LEFT JOIN media_files f ON f.sha256 = j.file_sha256
-             WHERE m.id = $1",
+             LEFT JOIN media_jobs j ON j.business_number_id = m.business_number_id AND j.wamid = m.wamid AND j.media_id = m.media_id
+             LEFT JOIN media_files f ON f.sha256 = CASE WHEN j.id IS NULL THEN m.media_sha256 ELSE j.file_sha256 END
+             WHERE m.id = $1 AND (j.id IS NOT NULL OR (m.direction = 'outbound' AND m.media_sha256 IS NOT NULL))",
         )
         .bind(message_id)
         .fetch_optional(self.pool())

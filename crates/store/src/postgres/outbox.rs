@@ -44,10 +44,14 @@ pub(crate) fn transition(from: Option<String>, event: LocalEvent) -> Result<Deli
 const ENQUEUE: &str = "WITH t AS (
         SELECT t.business_number_id AS bn, t.identity_id, t.status, COALESCE(i.wa_id, i.bsuid, i.identity_key) AS recipient
         FROM tickets t JOIN identities i ON i.id = t.identity_id WHERE t.id = $1 FOR NO KEY UPDATE OF t
+    ), f AS (
+        INSERT INTO media_files (sha256, mime_type, size, created_at)
+        SELECT $15::TEXT, $16::TEXT, $18::BIGINT, $4 WHERE $15::TEXT IS NOT NULL
+        ON CONFLICT DO NOTHING
     ), m AS (
         INSERT INTO messages (ticket_id, business_number_id, identity_id, direction, kind, body, sent_at, received_at, delivery_state,
-                              delivery_updated_at, author, dedupe_key)
-        SELECT $1, t.bn, t.identity_id, 'outbound', $2, $3, $4, $4, $5, $4, $6, $14 FROM t WHERE t.status <> 'closed'
+                              delivery_updated_at, author, dedupe_key, media_sha256, mime_type, filename)
+        SELECT $1, t.bn, t.identity_id, 'outbound', $2, $3, $4, $4, $5, $4, $6, $14, $15, $16, $17 FROM t WHERE t.status <> 'closed'
         RETURNING id
     ), o AS (
         INSERT INTO outbox (message_id, business_number_id, recipient, request, free_form, window_end, state, next_attempt_at, created_at,
@@ -91,6 +95,10 @@ pub(crate) async fn enqueue_in<'c, E: sqlx::PgExecutor<'c>>(conn: E, msg: &NewOu
         .bind(msg.hold_until.map(Timestamp::unix_millis))
         .bind(outbox_state)
         .bind(&msg.dedupe_key)
+        .bind(msg.media.as_ref().map(|m| &m.sha256))
+        .bind(msg.media.as_ref().map(|m| &m.mime_type))
+        .bind(msg.media.as_ref().and_then(|m| m.filename.as_ref()))
+        .bind(msg.media.as_ref().map(|m| m.size))
         .fetch_optional(conn)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("ticket {} does not exist", msg.ticket_id)))?;

@@ -88,12 +88,30 @@ pub(crate) fn enqueue_in(tx: &Connection, msg: &NewOutbound) -> Result<Enqueued,
         state = state.on(LocalEvent::Hold).map_err(|e| StoreError::Conflict(e.to_string()))?;
     }
     let outbox_state = if msg.hold_until.is_some() { "held" } else { "queued" };
+    let media = msg.media.as_ref();
+    if let Some(m) = media {
+        tx.prepare_cached("INSERT INTO media_files (sha256, mime_type, size, created_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING")?
+            .execute(params![m.sha256, m.mime_type, m.size, now])?;
+    }
     tx.prepare_cached(
         "INSERT INTO messages (ticket_id, business_number_id, identity_id, direction, kind, body, sent_at, received_at, delivery_state,
-                               delivery_updated_at, author, dedupe_key)
-         VALUES (?1, ?2, ?3, 'outbound', ?4, ?5, ?6, ?6, ?7, ?6, ?8, ?9)",
+                               delivery_updated_at, author, dedupe_key, media_sha256, mime_type, filename)
+         VALUES (?1, ?2, ?3, 'outbound', ?4, ?5, ?6, ?6, ?7, ?6, ?8, ?9, ?10, ?11, ?12)",
     )?
-    .execute(params![msg.ticket_id, bn, identity_id, msg.kind, msg.body, now, state.as_str(), msg.author, msg.dedupe_key])?;
+    .execute(params![
+        msg.ticket_id,
+        bn,
+        identity_id,
+        msg.kind,
+        msg.body,
+        now,
+        state.as_str(),
+        msg.author,
+        msg.dedupe_key,
+        media.map(|m| &m.sha256),
+        media.map(|m| &m.mime_type),
+        media.and_then(|m| m.filename.as_ref())
+    ])?;
     let message_id = tx.last_insert_rowid();
     tx.prepare_cached(
         "INSERT INTO outbox (message_id, business_number_id, recipient, request, free_form, window_end, state, next_attempt_at, created_at,
