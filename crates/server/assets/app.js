@@ -46,6 +46,13 @@
       form.querySelectorAll('textarea, button').forEach((el) => { el.disabled = !open; });
     }
     if (closed) closed.hidden = open;
+    // The attachment: sent while the window is open, held (where the number allows) while it is closed.
+    [['send-file', open], ['hold-file', !open]].forEach(([id, shown]) => {
+      const b = document.getElementById(id);
+      if (b) { b.hidden = !shown; b.disabled = !shown; }
+    });
+    const attachClosed = document.getElementById('attach-closed');
+    if (attachClosed) attachClosed.hidden = open;
     // Text typed while the window closed is kept, never silently dropped: it moves to the box the
     // ways out (hold, SMS) send, or is shown when there is none.
     const draft = document.getElementById('reply-body');
@@ -1241,7 +1248,9 @@
     e.preventDefault();
     const submitter = e.submitter && e.submitter.form === form ? e.submitter : null;
     const url = submitter && submitter.hasAttribute('formaction') ? submitter.formAction : form.action;
-    const data = new URLSearchParams(new FormData(form, submitter));
+    // A form with a file goes as multipart; the rest as the urlencoded form it would be without script.
+    const fields = new FormData(form, submitter);
+    const data = form.enctype === 'multipart/form-data' ? fields : new URLSearchParams(fields);
     const kind = form.dataset.inplace;
     form.setAttribute('aria-busy', 'true');
     let res;
@@ -1261,6 +1270,7 @@
       // Done: what was sent leaves its box and its kept draft.
       if (kind === 'reply' || kind === 'held') forget(['reply-body', 'held-body']);
       if (kind === 'note') forget(['note-body']);
+      if (kind === 'attach') clearAttachment();
       adopt(doc, form);
       body.dataset.sent = String(Date.now());
       const n = document.getElementById('notice');
@@ -1273,6 +1283,125 @@
       const why = doc.querySelector('.error, main p');
       showNotice(false, `Not done: ${why ? why.textContent.trim() : `the desk answered ${res.status}`}`);
     }
+  });
+
+  // ---- Attachments: picked, dropped on the composer or pasted; checked before upload ----
+  function attachParts() {
+    const form = document.getElementById('attach-form');
+    return form ? { form, input: document.getElementById('attach-file'), chosen: document.getElementById('attach-chosen') } : null;
+  }
+  function sizeText(bytes) {
+    if (bytes >= 1e6) return `${(bytes / 1e6).toFixed(1).replace(/\.0$/, '')} MB`;
+    if (bytes >= 1e3) return `${(bytes / 1e3).toFixed(1).replace(/\.0$/, '')} kB`;
+    return `${bytes} bytes`;
+  }
+  const EXTENSIONS = { amr: 'audio/amr', ogg: 'audio/ogg', opus: 'audio/ogg', '3gp': 'video/3gpp', m4a: 'audio/mp4', aac: 'audio/aac' };
+  const ALIASES = { 'image/jpg': 'image/jpeg', 'video/3gp': 'video/3gpp', 'audio/mp3': 'audio/mpeg', 'audio/x-m4a': 'audio/mp4', 'audio/opus': 'audio/ogg' };
+  // The same verdict the desk gives (core::attachment), before a byte is uploaded.
+  function attachmentProblem(file, limits) {
+    let type = (file.type || '').split(';')[0].trim().toLowerCase();
+    type = ALIASES[type] || type;
+    if (!type || type === 'application/octet-stream') {
+      const ext = (file.name.split('.').pop() || '').toLowerCase();
+      type = EXTENSIONS[ext] || '';
+    }
+    if (!limits[type]) return `WhatsApp does not accept ${type || 'this kind of'} files: send a JPEG or PNG image, an MP4 video, audio, or a PDF, text or Office document.`;
+    if (file.size === 0) return 'the file is empty.';
+    if (file.size > limits[type]) {
+      const kind = type.split('/')[0] === 'application' || type === 'text/plain' ? 'document' : type.split('/')[0];
+      return `the ${kind} is ${sizeText(file.size)}; WhatsApp accepts ${kind}s up to ${sizeText(limits[type])}.`;
+    }
+    return null;
+  }
+  function checkAttachment() {
+    const parts = attachParts();
+    if (!parts) return;
+    const file = parts.input.files && parts.input.files[0];
+    let problem = document.getElementById('attach-problem');
+    const buttons = parts.form.querySelectorAll('button[type="submit"]');
+    if (!file) { parts.chosen.hidden = true; if (problem) problem.remove(); return; }
+    let limits = {};
+    try { limits = JSON.parse(parts.form.dataset.limits || '{}'); } catch (err) { limits = {}; }
+    const why = attachmentProblem(file, limits);
+    parts.chosen.hidden = false;
+    parts.chosen.textContent = `${file.name} (${sizeText(file.size)})`;
+    if (why) {
+      if (!problem) {
+        problem = document.createElement('p');
+        problem.className = 'problem';
+        problem.id = 'attach-problem';
+        problem.setAttribute('role', 'alert');
+        parts.chosen.after(problem);
+      }
+      problem.textContent = `Not sent: ${why}`;
+      parts.input.setAttribute('aria-invalid', 'true');
+    } else {
+      if (problem) problem.remove();
+      parts.input.removeAttribute('aria-invalid');
+    }
+    buttons.forEach((b) => { b.dataset.badFile = why ? '1' : ''; b.toggleAttribute('aria-disabled', Boolean(why)); });
+  }
+  function clearAttachment() {
+    const parts = attachParts();
+    if (!parts) return;
+    parts.form.reset();
+    checkAttachment();
+    const details = document.getElementById('attach');
+    if (details) details.open = false;
+  }
+  function chooseFile(file) {
+    const parts = attachParts();
+    if (!parts || !file) return;
+    const list = new DataTransfer();
+    list.items.add(file);
+    parts.input.files = list.files;
+    const details = document.getElementById('attach');
+    if (details) details.open = true;
+    checkAttachment();
+    const caption = document.getElementById('attach-caption');
+    if (caption) caption.focus();
+  }
+  document.addEventListener('change', (e) => { if (e.target.id === 'attach-file') checkAttachment(); });
+  document.addEventListener('submit', (e) => {
+    // A file the desk would refuse is not uploaded at all.
+    if (e.target.id !== 'attach-form') return;
+    const parts = attachParts();
+    const file = parts && parts.input.files && parts.input.files[0];
+    let limits = {};
+    try { limits = JSON.parse(parts.form.dataset.limits || '{}'); } catch (err) { limits = {}; }
+    if (file && attachmentProblem(file, limits)) {
+      e.preventDefault();
+      e.stopImmediatePropagation();
+      checkAttachment();
+      parts.input.focus();
+    }
+  }, true);
+  document.addEventListener('dragover', (e) => {
+    const composer = document.getElementById('composer');
+    if (composer && composer.contains(e.target) && e.dataTransfer && Array.from(e.dataTransfer.types).includes('Files')) {
+      e.preventDefault();
+      composer.classList.add('dropping');
+    }
+  });
+  document.addEventListener('dragleave', (e) => {
+    const composer = document.getElementById('composer');
+    if (composer && !composer.contains(e.relatedTarget)) composer.classList.remove('dropping');
+  });
+  document.addEventListener('drop', (e) => {
+    const composer = document.getElementById('composer');
+    if (!composer || !composer.contains(e.target) || !e.dataTransfer || !e.dataTransfer.files.length) return;
+    e.preventDefault();
+    composer.classList.remove('dropping');
+    chooseFile(e.dataTransfer.files[0]);
+  });
+  document.addEventListener('paste', (e) => {
+    if (!e.target || e.target.id !== 'reply-body' || !e.clipboardData) return;
+    const image = Array.from(e.clipboardData.files || []).find((f) => f.type.startsWith('image/'));
+    if (!image) return;
+    e.preventDefault();
+    // A pasted screenshot has no useful name.
+    const named = image.name && image.name !== 'image.png' ? image : new File([image], `pasted-${Date.now()}.${image.type === 'image/jpeg' ? 'jpg' : 'png'}`, { type: image.type });
+    chooseFile(named);
   });
 
   // Ctrl+Enter (Cmd+Enter on a Mac) in a text box sends its form with its first button.

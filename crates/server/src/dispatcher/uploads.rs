@@ -96,7 +96,8 @@ impl Uploads {
         Ok(Cow::Owned(with_media_id(request, &media_id).to_string()))
     }
 
-    /// Forgets an upload Meta refused to send (the id may have expired there): the next try uploads again.
+    /// Forgets the uploads of the number whose send Meta refused (an id may have expired there): the next
+    /// try uploads again.
     pub(super) fn forget(&self, job: &OutboxJob) {
         if let Ok(mut c) = self.cache.lock() {
             c.retain(|(bn, _), _| *bn != job.business_number_id);

@@ -13,6 +13,7 @@
 //! escapes everything it renders, and the Content-Security-Policy allows only this origin's script.
 
 pub mod admin;
+pub mod attach;
 pub mod automation_runs;
 pub mod components;
 pub mod delivery;
@@ -79,6 +80,10 @@ pub fn router() -> Router<AppState> {
         .route("/notifications", get(inbox::notifications_page))
         .route("/tickets/{id}", get(ticket::ticket_page))
         .route("/tickets/{id}/reply", post(ticket::reply))
+        .route(
+            "/tickets/{id}/attachment",
+            post(attach::attach).layer(axum::extract::DefaultBodyLimit::max(crate::attachments::MAX_UPLOAD_BODY_BYTES)),
+        )
         .route("/tickets/{id}/note", post(ticket::note))
         .route("/tickets/{id}/typing", post(ticket::typing))
         .route("/tickets/{id}/update", post(ticket::update))

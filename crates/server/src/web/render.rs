@@ -188,6 +188,8 @@ pub fn notice(code: Option<&str>) -> Option<Markup> {
         "saved" => ("ok", "Saved."),
         "deleted" => ("ok", "Deleted."),
         "held" => ("ok", "Reply held: it will be delivered when the customer writes again."),
+        "file_sent" => ("ok", "File queued: it is uploaded to WhatsApp and on its way to the customer."),
+        "file_held" => ("ok", "File held: it will be delivered when the customer writes again."),
         "held_no_notice" => (
             "bad",
             "Reply held: it will be delivered when the customer writes again. The \"reply waiting\" template could not be sent; see the event log.",

@@ -137,7 +137,17 @@ fn content(m: &MessageRow, cx: &ThreadContext<'_>) -> Markup {
         None => html! {},
     };
     match m.kind.as_str() {
-        "image" | "sticker" if ready => html! { img.media src=(src) alt={"Image from " (cx.customer)} loading="lazy"; (caption) },
+        // Images open full size in a tab of their own.
+        "image" | "sticker" if ready => html! {
+            a.media-link href=(src) target="_blank" rel="noopener" title="Open full size" {
+                @if m.direction == Direction::Outbound {
+                    img.media src=(src) alt={"Image sent to " (cx.customer)} loading="lazy";
+                } @else {
+                    img.media src=(src) alt={"Image from " (cx.customer)} loading="lazy";
+                }
+            }
+            (caption)
+        },
         "video" if ready => {
             html! { video.media controls preload="metadata" src=(src) { "Your browser cannot play this video: " a href=(src) { "download it" } } (caption) }
         }

@@ -46,7 +46,12 @@ async fn live_part(state: &AppState, agent: &Agent, summary: &TicketSummary, age
     let events = state.store.ticket_events(id).await?;
     let reactions = state.store.ticket_reactions(id).await?;
     let mut media = HashMap::new();
-    for m in messages.iter().filter(|m| m.media_id.is_some() && m.direction == Direction::Inbound) {
+    let has_media = |m: &&windowdesk_store::MessageRow| match m.direction {
+        Direction::Inbound => m.media_id.is_some(),
+        Direction::Outbound => windowdesk_core::attachment::MediaKind::parse(&m.kind).is_some(),
+        _ => false,
+    };
+    for m in messages.iter().filter(has_media) {
         if let Some(md) = state.store.message_media(m.id).await? {
             media.insert(m.id, md);
         }
@@ -158,6 +163,8 @@ pub enum ProblemAt {
     /// The closed window's box (hold, SMS).
     Held,
     Note,
+    /// The attachment (a file Meta would refuse, none chosen).
+    Attach,
 }
 
 /// Why a text was refused (an unknown placeholder, named), shown at its box with the text kept.
@@ -227,6 +234,7 @@ fn composer(
                         button #send-solved type="submit" name="submit_as" value="solved" disabled[!open] { "Send as solved" }
                     }
                 }
+                (super::attach::form(ways, agent, problem_at(shown.problem.as_ref(), ProblemAt::Attach)))
                 (ways_out::closed_panel(ways, agent, draft.filter(|_| !open), problem_at(shown.problem.as_ref(), ProblemAt::Held)))
                 (picker::picker(o, agent, &shown.picker, open))
                 form #note-form method="post" action={"/tickets/" (id) "/note"} data-inplace="note" {
