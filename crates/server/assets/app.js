@@ -219,6 +219,7 @@
     const fresh = await fetchHtml('/live/inbox');
     if (!fresh) return;
     lists.replaceChildren(...Array.from(fresh.childNodes));
+    restorePicks();
     body.dataset.refreshed = String(Date.now());
     tickRows();
   }
@@ -1284,6 +1285,27 @@
       showNotice(false, `Not done: ${why ? why.textContent.trim() : `the desk answered ${res.status}`}`);
     }
   });
+
+  // ---- Bulk actions: the ticked rows survive live refreshes of the lists ----
+  const picked = new Set();
+  function countPicks() {
+    const label = document.getElementById('bulk-count');
+    if (!label) return;
+    label.textContent = picked.size ? `${picked.size} selected` : 'Select tickets to change several at once.';
+  }
+  function restorePicks() {
+    document.querySelectorAll('input.pick').forEach((box) => { box.checked = picked.has(box.value); });
+    countPicks();
+  }
+  document.addEventListener('change', (e) => {
+    if (!e.target.classList || !e.target.classList.contains('pick')) return;
+    if (e.target.checked) picked.add(e.target.value); else picked.delete(e.target.value);
+    // The same ticket can be in two lists (assigned to you and unassigned never, but views may): keep them alike.
+    document.querySelectorAll(`input.pick[value="${e.target.value}"]`).forEach((box) => { box.checked = e.target.checked; });
+    countPicks();
+  });
+  document.querySelectorAll('input.pick:checked').forEach((box) => picked.add(box.value));
+  countPicks();
 
   // ---- Attachments: picked, dropped on the composer or pasted; checked before upload ----
   function attachParts() {

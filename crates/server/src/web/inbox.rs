@@ -27,7 +27,10 @@ fn list_named(state: &AppState, agent: &Agent, name: &str, now: Timestamp) -> Re
         "assigned" => InboxList::AssignedTo(agent.id()),
         "unassigned" => InboxList::Unassigned,
         "closing-soon" => closing_soon(state, now),
-        other => return Err(WebError::BadRequest(format!("list: unknown list {other:?}"))),
+        other => match BuiltIn::named(other) {
+            Some(b) => b.list(),
+            None => return Err(WebError::BadRequest(format!("list: unknown list {other:?}"))),
+        },
     })
 }
 
@@ -116,9 +119,17 @@ pub struct Rows<'a> {
     pub policy: WindowPolicy,
     pub now: Timestamp,
     pub actors: &'a Actors,
+    /// The business numbers' names, when the desk serves several (each row then says which).
+    pub numbers: std::collections::HashMap<i64, String>,
 }
 
-impl Rows<'_> {
+impl<'a> Rows<'a> {
+    pub fn new(state: &AppState, agent: &'a Agent, now: Timestamp, actors: &'a Actors) -> Rows<'a> {
+        let all = state.numbers.all();
+        let numbers = if all.len() > 1 { all.iter().map(|n| (n.id, n.name.clone())).collect() } else { std::collections::HashMap::new() };
+        Rows { agent, policy: state.policy, now, actors, numbers }
+    }
+
     /// One ticket in a list: who, the latest message and who wrote it, how long the customer has been
     /// waiting, the status, and the window coloured by how much of it is left.
     pub fn row(&self, item: &InboxItem) -> Markup {
@@ -128,6 +139,7 @@ impl Rows<'_> {
         let waiting = item.waiting_since.filter(|_| !matches!(t.status, TicketStatus::Solved | TicketStatus::Closed));
         html! {
             li.ticket-row data-ticket-id=(t.id) data-unread=(item.unread) data-waiting-since=[waiting.map(Timestamp::unix_millis)] {
+                (super::bulk::pick(t.id, &s.contact_name))
                 a href={"/tickets/" (t.id)} {
                     span.unread-dot aria-hidden="true" {}
                     @if item.unread { span.sr { "Unread: " } }
@@ -139,6 +151,15 @@ impl Rows<'_> {
                         @if let Some(since) = waiting {
                             span.waiting data-since=(since.unix_millis()) title={"The customer's last message, unanswered: " (format::full_time(since, self.agent.tz()))} {
                                 "waiting " (format::wait(since.millis_until(now)))
+                            }
+                        }
+                        @if let Some(name) = self.numbers.get(&t.business_number_id) {
+                            span.number-badge title={"Business number " (s.business_display_number)} { span.sr { "Number: " } (name) }
+                        }
+                        span.assignee data-assignee=[t.assignee_id] {
+                            @match t.assignee_id {
+                                Some(id) => { span.sr { "Assigned to " } (self.actors.name(&format!("agent:{id}"))) },
+                                None => "Unassigned",
                             }
                         }
                         @for tag in &s.tags { span.tag { (tag) } }
@@ -210,7 +231,7 @@ pub async fn inbox_lists(state: &AppState, agent: &Agent) -> Result<Markup, WebE
     let mine = page_of(state, agent, InboxList::AssignedTo(agent.id()), None).await?;
     let unassigned = page_of(state, agent, InboxList::Unassigned, None).await?;
     let (_, actors) = Actors::load(state).await?;
-    let rows = Rows { agent, policy: state.policy, now, actors: &actors };
+    let rows = Rows::new(state, agent, now, &actors);
     Ok(html! {
         (list_section("assigned", "Assigned to you", &mine, &rows, "Nothing assigned to you is new or open."))
         (list_section("unassigned", "Unassigned", &unassigned, &rows, "No unassigned tickets."))
@@ -220,15 +241,20 @@ pub async fn inbox_lists(state: &AppState, agent: &Agent) -> Result<Markup, WebE
 #[derive(Deserialize)]
 pub struct DoneQuery {
     done: Option<String>,
+    changed: Option<u32>,
+    skipped: Option<u32>,
 }
 
 pub async fn inbox_page(State(state): State<AppState>, agent: Agent, Query(q): Query<DoneQuery>) -> Result<Html<String>, WebError> {
     let counts = nav_counts(&state, &agent).await?;
     let lists = inbox_lists(&state, &agent).await?;
+    let (agents, _) = Actors::load(&state).await?;
     let now = state.clock.now();
     let content = html! {
         h1 { "Inbox" }
         @if let Some(n) = render::notice(q.done.as_deref()) { (n) }
+        @if let Some(n) = super::bulk::notice(q.done.as_deref(), q.changed, q.skipped) { (n) }
+        (super::bulk::toolbar(&agent, &agents, "/"))
         div #inbox-lists data-live="inbox" { (lists) }
         (save_view_form(&agent))
     };
@@ -281,7 +307,7 @@ pub async fn more(State(state): State<AppState>, agent: Agent, Query(q): Query<M
         let minutes = business_left(q.business_left.as_deref())?;
         let (items, next) = closing_soon_page(&state, &agent, now, Some(InboxCursor { key: q.key, id: q.id }), minutes).await?;
         let (_, actors) = Actors::load(&state).await?;
-        let rows = Rows { agent: &agent, policy: state.policy, now, actors: &actors };
+        let rows = Rows::new(&state, &agent, now, &actors);
         let list_name = closing_soon_list_name(minutes);
         return Ok(Html(
             html! {
@@ -297,7 +323,7 @@ pub async fn more(State(state): State<AppState>, agent: Agent, Query(q): Query<M
     };
     let items = page_of(&state, &agent, list, Some(InboxCursor { key: q.key, id: q.id })).await?;
     let (_, actors) = Actors::load(&state).await?;
-    let rows = Rows { agent: &agent, policy: state.policy, now, actors: &actors };
+    let rows = Rows::new(&state, &agent, now, &actors);
     let list_name = if q.list == "view" { format!("view&view={}", q.view.unwrap_or_default()) } else { q.list.clone() };
     Ok(Html(
         html! {
@@ -319,6 +345,85 @@ async fn view_list(state: &AppState, agent: &Agent, id: i64) -> Result<(String, 
     Ok((view.name, InboxList::Filter(view.filter)))
 }
 
+/// The views every desk has besides the notifier lists and Windows closing soon.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BuiltIn {
+    /// Nobody is assigned, any status (the notifier list, on a page of its own).
+    Unassigned,
+    /// Waiting for the customer.
+    Pending,
+    Solved,
+    /// Every ticket, closed ones included.
+    All,
+}
+
+impl BuiltIn {
+    fn named(name: &str) -> Option<BuiltIn> {
+        Some(match name {
+            "unassigned" => BuiltIn::Unassigned,
+            "pending" => BuiltIn::Pending,
+            "solved" => BuiltIn::Solved,
+            "all" => BuiltIn::All,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            BuiltIn::Unassigned => "unassigned",
+            BuiltIn::Pending => "pending",
+            BuiltIn::Solved => "solved",
+            BuiltIn::All => "all",
+        }
+    }
+
+    fn list(self) -> InboxList {
+        let status = |s| InboxList::Filter(ViewFilter { status: Some(s), ..ViewFilter::default() });
+        match self {
+            BuiltIn::Unassigned => InboxList::Unassigned,
+            BuiltIn::Pending => status(TicketStatus::Pending),
+            BuiltIn::Solved => status(TicketStatus::Solved),
+            BuiltIn::All => InboxList::Filter(ViewFilter::default()),
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            BuiltIn::Unassigned => "Unassigned",
+            BuiltIn::Pending => "Pending",
+            BuiltIn::Solved => "Solved",
+            BuiltIn::All => "All tickets",
+        }
+    }
+
+    fn hint(self) -> &'static str {
+        match self {
+            BuiltIn::Unassigned => "Tickets nobody is assigned to, in any status, latest activity first.",
+            BuiltIn::Pending => "Waiting for the customer, latest activity first. A message from the customer makes a ticket open again.",
+            BuiltIn::Solved => "Solved tickets, latest activity first. They close by themselves after a while (the auto-close automation); a message from the customer reopens them.",
+            BuiltIn::All => "Every ticket, closed ones included, latest activity first.",
+        }
+    }
+
+    fn nav(self) -> Nav {
+        match self {
+            BuiltIn::Unassigned => Nav::Unassigned,
+            BuiltIn::Pending => Nav::Pending,
+            BuiltIn::Solved => Nav::Solved,
+            BuiltIn::All => Nav::All,
+        }
+    }
+
+    fn empty(self) -> &'static str {
+        match self {
+            BuiltIn::Unassigned => "No unassigned tickets.",
+            BuiltIn::Pending => "No ticket is waiting for a customer.",
+            BuiltIn::Solved => "No solved tickets.",
+            BuiltIn::All => "No tickets yet.",
+        }
+    }
+}
+
 /// The closing-soon list's name in "Load more" links, with its filter.
 fn closing_soon_list_name(business_left: Option<u32>) -> String {
     match business_left {
@@ -330,6 +435,9 @@ fn closing_soon_list_name(business_left: Option<u32>) -> String {
 #[derive(Deserialize)]
 pub struct ViewQuery {
     business_left: Option<String>,
+    done: Option<String>,
+    changed: Option<u32>,
+    skipped: Option<u32>,
 }
 
 /// The toggle of the closing-soon view: only the windows whose team has little business time left.
@@ -355,9 +463,14 @@ pub async fn view_page(
     let now = state.clock.now();
     let counts = nav_counts(&state, &agent).await?;
     let filter = if view == "closing-soon" { business_left(q.business_left.as_deref())? } else { None };
+    let built_in = BuiltIn::named(&view);
     let (title, nav, list_name, view_id, items, next) = if view == "closing-soon" {
         let (items, next) = closing_soon_page(&state, &agent, now, None, filter).await?;
         ("Windows closing soon".to_owned(), Nav::ClosingSoon, closing_soon_list_name(filter), None, items, next)
+    } else if let Some(b) = built_in {
+        let items = page_of(&state, &agent, b.list(), None).await?;
+        let next = (items.len() == PAGE as usize).then(|| items.last().map(|i| i.cursor)).flatten();
+        (b.title().to_owned(), b.nav(), b.name().to_owned(), None, items, next)
     } else {
         let id: i64 = view.parse().map_err(|_| WebError::NotFound(format!("There is no view {view:?}.")))?;
         let (name, list) = view_list(&state, &agent, id).await?;
@@ -365,20 +478,29 @@ pub async fn view_page(
         let next = (items.len() == PAGE as usize).then(|| items.last().map(|i| i.cursor)).flatten();
         (name, Nav::View(id), format!("view&view={id}"), Some(id), items, next)
     };
-    let (_, actors) = Actors::load(&state).await?;
-    let rows = Rows { agent: &agent, policy: state.policy, now, actors: &actors };
+    let (agents, actors) = Actors::load(&state).await?;
+    let rows = Rows::new(&state, &agent, now, &actors);
     let minutes = state.web.config.closing_soon_minutes;
+    let back = match (filter, view_id) {
+        (Some(minutes), _) => format!("/views/closing-soon?business_left={minutes}"),
+        (None, Some(id)) => format!("/views/{id}"),
+        (None, None) => format!("/views/{}", built_in.map_or("closing-soon", BuiltIn::name)),
+    };
     let content = html! {
         h1 { (title) }
-        @if view_id.is_none() {
+        @if let Some(n) = super::bulk::notice(q.done.as_deref(), q.changed, q.skipped) { (n) }
+        @if let Some(b) = built_in {
+            p.hint { (b.hint()) }
+        } @else if view_id.is_none() {
             p.hint { "Open windows that close within " (format::span(i64::try_from(minutes).unwrap_or(0) * 60_000)) ", least time left first. After a window closes only a template reaches the customer." }
             (business_left_toggle(filter))
             @if let Some(minutes) = filter {
                 p.hint #business-left-hint { "Showing only windows whose team has less than " (minutes_text(minutes)) " of business time before they close, in each number's business hours (a number without business hours is always open)." }
             }
         }
+        (super::bulk::toolbar(&agent, &agents, &back))
         section.list #view aria-label=(title) {
-            @if items.is_empty() { p.empty { "No tickets in this view." } }
+            @if items.is_empty() { p.empty { (built_in.map_or("No tickets in this view.", BuiltIn::empty)) } }
             ul.tickets data-list=(list_name) { @for item in &items { (rows.row(item)) } }
             (more_from(&list_name, next))
         }

@@ -46,6 +46,8 @@ pub async fn counts(State(state): State<AppState>, agent: Agent) -> Result<Json<
         "assigned": c.assigned,
         "unassigned": c.unassigned,
         "closing_soon": c.closing_soon,
+        "pending": c.pending,
+        "solved": c.solved,
         "failed": c.failed,
         "mentions": c.mentions,
     });

@@ -15,6 +15,7 @@
 pub mod admin;
 pub mod attach;
 pub mod automation_runs;
+pub mod bulk;
 pub mod components;
 pub mod delivery;
 pub mod event_log;
@@ -78,6 +79,7 @@ pub fn router() -> Router<AppState> {
         .route("/views/{id}/delete", post(inbox::delete_view))
         .route("/failed", get(inbox::failed_page))
         .route("/notifications", get(inbox::notifications_page))
+        .route("/tickets/bulk", post(bulk::apply))
         .route("/tickets/{id}", get(ticket::ticket_page))
         .route("/tickets/{id}/reply", post(ticket::reply))
         .route(

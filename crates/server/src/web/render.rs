@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use maud::{html, Markup, DOCTYPE};
-use windowdesk_core::Timestamp;
-use windowdesk_store::InboxList;
+use windowdesk_core::{TicketStatus, Timestamp};
+use windowdesk_store::{InboxList, ViewFilter};
 
 use super::session::Agent;
 use super::WebError;
@@ -17,6 +17,9 @@ pub struct NavCounts {
     pub assigned: u64,
     pub unassigned: u64,
     pub closing_soon: u64,
+    /// Pending and Solved, any assignee.
+    pub pending: u64,
+    pub solved: u64,
     pub failed: u64,
     pub mentions: u64,
     /// Saved views: (id, name, count).
@@ -30,6 +33,14 @@ pub async fn nav_counts(state: &AppState, agent: &Agent) -> Result<NavCounts, We
         assigned: state.store.inbox_count(&InboxList::AssignedTo(agent.id())).await?,
         unassigned: state.store.inbox_count(&InboxList::Unassigned).await?,
         closing_soon: state.store.inbox_count(&closing_soon(state, now)).await?,
+        pending: state
+            .store
+            .inbox_count(&InboxList::Filter(ViewFilter { status: Some(TicketStatus::Pending), ..ViewFilter::default() }))
+            .await?,
+        solved: state
+            .store
+            .inbox_count(&InboxList::Filter(ViewFilter { status: Some(TicketStatus::Solved), ..ViewFilter::default() }))
+            .await?,
         failed: state.store.failed_count().await?,
         mentions: state.store.unread_notifications(agent.id()).await?,
         views: Vec::new(),
@@ -54,7 +65,11 @@ pub fn closing_soon(state: &AppState, now: Timestamp) -> InboxList {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Nav {
     Inbox,
+    Unassigned,
     ClosingSoon,
+    Pending,
+    Solved,
+    All,
     Failed,
     View(i64),
     Mentions,
@@ -117,9 +132,12 @@ pub fn page(agent: &Agent, title: &str, nav: Nav, counts: &NavCounts, now: Times
                         h2.sr { "Views" }
                         ul {
                             li { a href="/" aria-current=[current(Nav::Inbox)] { "Inbox" span.count data-count="assigned" title="Assigned to you" { (counts.assigned) } } }
-                            li { a href="/#unassigned" { "Unassigned" span.count data-count="unassigned" { (counts.unassigned) } } }
+                            li { a href="/views/unassigned" aria-current=[current(Nav::Unassigned)] { "Unassigned" span.count data-count="unassigned" { (counts.unassigned) } } }
                             li { a href="/views/closing-soon" aria-current=[current(Nav::ClosingSoon)] { "Windows closing soon" span.count.warn data-count="closing_soon" { (counts.closing_soon) } } }
                             li { a href="/failed" aria-current=[current(Nav::Failed)] { "Failed deliveries" span.count.bad data-count="failed" { (counts.failed) } } }
+                            li { a href="/views/pending" aria-current=[current(Nav::Pending)] { "Pending" span.count data-count="pending" { (counts.pending) } } }
+                            li { a href="/views/solved" aria-current=[current(Nav::Solved)] { "Solved" span.count data-count="solved" { (counts.solved) } } }
+                            li { a href="/views/all" aria-current=[current(Nav::All)] { "All tickets" } }
                             @for (id, name, n) in &counts.views {
                                 li { a href={"/views/" (id)} aria-current=[current(Nav::View(*id))] { (name) span.count data-count={"view-" (id)} { (n) } } }
                             }
@@ -180,6 +198,7 @@ pub fn notice(code: Option<&str>) -> Option<Markup> {
         "sent" => ("ok", "Reply queued: it is on its way to the customer."),
         "noted" => ("ok", "Note added."),
         "updated" => ("ok", "Ticket updated."),
+        "closed" => ("ok", "Ticket closed. A new message from the customer opens a follow-up ticket."),
         "blocked" => (
             "bad",
             "Not sent: the customer service window is closed. Free-form messages can only go out within 24 hours of the customer's last message.",

@@ -292,6 +292,13 @@ fn side(summary: &TicketSummary, agent: &Agent, agents: &[AgentRow]) -> Markup {
                     input #tags name="tags" value=(summary.tags.join(", ")) maxlength="500";
                     button #save-ticket type="submit" { "Save" }
                 }
+                // Not in place: a closed ticket's page is another page (read-only, no composer).
+                form #close-form method="post" action={"/tickets/" (t.id) "/update"}
+                    data-confirm="Close this ticket? Closing is final: the ticket becomes read-only, and a new message from the customer opens a follow-up ticket." {
+                    input type="hidden" name="csrf" value=(agent.csrf());
+                    input type="hidden" name="status" value="closed";
+                    button.quiet #close-ticket type="submit" { "Close ticket" }
+                }
             }
         }
     }
@@ -564,10 +571,8 @@ pub async fn update(
     agent.check_csrf(&f.csrf)?;
     let status = match f.status.as_deref() {
         None | Some("") => None,
+        // `closed` comes only from the Close ticket button (the status list does not offer it): final.
         Some(s) => match TicketStatus::parse(s) {
-            Some(TicketStatus::Closed) => {
-                return Err(WebError::BadRequest("status: tickets are closed by the desk after they are solved".into()))
-            }
             Some(s) => Some(s),
             None => return Err(WebError::BadRequest(format!("status: unknown status {s:?}"))),
         },
@@ -606,7 +611,8 @@ pub async fn update(
         .await?
         .ok_or_else(|| WebError::NotFound(format!("There is no ticket {id}.")))?;
     state.events.ticket(id);
-    Ok(Redirect::to(&format!("/tickets/{id}?done=updated")).into_response())
+    let done = if status == Some(TicketStatus::Closed) { "closed" } else { "updated" };
+    Ok(Redirect::to(&format!("/tickets/{id}?done={done}")).into_response())
 }
 
 /// A message's media for signed-in agents, with its type (voice notes as `audio/ogg`, which
