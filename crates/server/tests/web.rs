@@ -33,6 +33,7 @@ on_both_backends!(
     inbox_lists_follow_assignment_and_unread_markers_follow_reading,
     inbox_lists_load_twenty_rows_then_the_rest,
     closing_soon_lists_windows_about_to_close_least_time_left_first_and_saved_views_filter,
+    views_sort_by_waiting_or_window_filter_by_number_and_page_through_in_that_order,
     the_ticket_page_shows_the_window_and_a_reply_reaches_the_customer,
     a_reply_after_the_window_closed_is_409_keeps_the_text_and_sends_nothing,
     a_mention_in_a_note_notifies_that_agent_until_they_open_the_ticket,
@@ -470,6 +471,54 @@ async fn closing_soon_lists_windows_about_to_close_least_time_left_first_and_sav
     let ben = Web::sign_in(&app, BEN).await;
     assert_eq!(ben.get(&format!("/views/{view}")).await.status, 404);
     assert!(ben.counts().await.get(format!("view-{view}")).is_none());
+    app.stop().await;
+}
+
+/// The All tickets view sorted by who waited longest and by the window that closes first (open
+/// windows only), narrowed to one business number, and paged through "Load more" in that order.
+async fn views_sort_by_waiting_or_window_filter_by_number_and_page_through_in_that_order(backend: Backend) {
+    let app = desk(backend).await;
+    let start = now_secs() - 3600;
+    let mut open = Vec::new();
+    for i in 0..22 {
+        open.push(customer_says(&app, &format!("wamid.s{i}"), &format!("4917100{i:05}"), start + i, "hi").await);
+    }
+    let closed_a = customer_says(&app, "wamid.c1", "4917200000001", now_secs() - 30 * 3600, "old").await;
+    let closed_b = customer_says(&app, "wamid.c2", "4917200000002", now_secs() - 26 * 3600, "older").await;
+    // One customer writes to the second business number.
+    let mut other = text("wamid.o1", "4917300000001", start + 100, "on the other number");
+    other["entry"][0]["changes"][0]["value"]["metadata"]["phone_number_id"] = serde_json::json!("106540352242922");
+    assert_eq!(app.post(&other).await, 200);
+    let on_other = ticket_of(&app, "4917300000001").await.unwrap();
+    let web = Web::sign_in(&app, ANA).await;
+
+    // Waiting longest: the oldest customer message first, closed windows too, across two pages.
+    let page = web.page("/views/all?sort=waiting").await;
+    let first = row_ids(section(&page, "view"));
+    assert_eq!(first.len(), 20);
+    assert_eq!(&first[..3], &[closed_a, closed_b, open[0]]);
+    let more = start_tags(section(&page, "view")).into_iter().find(|t| t.has_class("load-more")).expect("Load more");
+    let href = unescape(more.attr("href").unwrap());
+    assert!(href.contains("&sort=waiting"), "the order is kept: {href}");
+    let rest = row_ids(&web.page(&href).await);
+    let all: Vec<i64> = first.iter().chain(&rest).copied().collect();
+    let mut expected = vec![closed_a, closed_b];
+    expected.extend(&open);
+    expected.push(on_other);
+    assert_eq!(all, expected);
+
+    // Window ending soonest: open windows only, the oldest (closing first) first.
+    let page = web.page("/views/all?sort=window").await;
+    let listed = row_ids(section(&page, "view"));
+    assert_eq!(&listed[..2], &open[..2]);
+    assert!(!listed.contains(&closed_a) && !listed.contains(&closed_b), "closed windows are not listed");
+    // One number: only its tickets.
+    let number = app.running.state.numbers.get("106540352242922").unwrap().id;
+    let page = web.page(&format!("/views/all?number={number}")).await;
+    assert_eq!(row_ids(section(&page, "view")), vec![on_other]);
+    assert!(page.contains(r#"id="order-number""#), "a desk with several numbers offers the number filter");
+    assert_eq!(web.get("/views/all?sort=sideways").await.status, 400);
+    assert_eq!(web.get("/views/all?number=999999").await.status, 400);
     app.stop().await;
 }
 

@@ -79,6 +79,46 @@ pub struct InboxQuery {
     pub reader: i64,
     pub after: Option<InboxCursor>,
     pub limit: u32,
+    /// Only the tickets of this business number.
+    pub number: Option<i64>,
+    /// The order of every list but Windows closing soon (which is always least time left first).
+    pub sort: InboxSort,
+}
+
+/// How a list is ordered. The cursor of "Load more" follows the same key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum InboxSort {
+    /// The newest customer message first.
+    #[default]
+    Newest,
+    /// The oldest customer message first: whoever has waited longest.
+    WaitingLongest,
+    /// Open windows only (the customer wrote after `open_after`, i.e. within the window's length),
+    /// the one that closes first first.
+    WindowEndingSoonest { open_after: Timestamp },
+}
+
+impl InboxQuery {
+    /// The sort key's column and whether it runs ascending; the cursor's key is that column.
+    pub fn order(&self) -> (&'static str, bool) {
+        if self.list.ascending() {
+            return ("i.last_inbound_at", true);
+        }
+        match self.sort {
+            InboxSort::Newest => ("t.last_message_at", false),
+            // The customer's own send time (a ticket's last_message_at is when the desk got it).
+            InboxSort::WaitingLongest => ("i.last_inbound_at", true),
+            InboxSort::WindowEndingSoonest { .. } => ("i.last_inbound_at", true),
+        }
+    }
+
+    /// The lower bound on the customer's last message that Window ending soonest sets.
+    pub fn open_after(&self) -> Option<Timestamp> {
+        match self.sort {
+            InboxSort::WindowEndingSoonest { open_after } if !self.list.ascending() => Some(open_after),
+            _ => None,
+        }
+    }
 }
 
 /// A row of an inbox list.
@@ -178,9 +218,11 @@ pub(crate) struct RowExtras {
 }
 
 impl RowExtras {
-    pub(crate) fn item(self, summary: TicketSummary, ascending: bool) -> InboxItem {
+    /// `on_inbound`: the list is keyed on the customer's last message (`i.last_inbound_at`) rather
+    /// than the ticket's (`t.last_message_at`).
+    pub(crate) fn item(self, summary: TicketSummary, on_inbound: bool) -> InboxItem {
         let unread = self.seen_at.is_none_or(|s| summary.ticket.updated_at.unix_millis() > s);
-        let key = if ascending {
+        let key = if on_inbound {
             summary.window.last_inbound_at.map_or(0, Timestamp::unix_millis)
         } else {
             summary.ticket.last_message_at.unix_millis()

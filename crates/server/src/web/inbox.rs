@@ -8,7 +8,9 @@ use maud::{html, Markup};
 use serde::Deserialize;
 use windowdesk_core::window::WindowPolicy;
 use windowdesk_core::{TicketStatus, Timestamp};
-use windowdesk_store::{AssigneeFilter, Direction, FailedCursor, InboxCursor, InboxItem, InboxList, InboxQuery, NewSavedView, ViewFilter};
+use windowdesk_store::{
+    AssigneeFilter, Direction, FailedCursor, InboxCursor, InboxItem, InboxList, InboxQuery, InboxSort, NewSavedView, ViewFilter,
+};
 
 use super::components::{self, Actors};
 use super::format;
@@ -35,7 +37,122 @@ fn list_named(state: &AppState, agent: &Agent, name: &str, now: Timestamp) -> Re
 }
 
 async fn page_of(state: &AppState, agent: &Agent, list: InboxList, after: Option<InboxCursor>) -> Result<Vec<InboxItem>, WebError> {
-    Ok(state.store.inbox(&InboxQuery { list, reader: agent.id(), after, limit: PAGE }).await?)
+    page_ordered(state, agent, list, after, &ListOrder::default()).await
+}
+
+async fn page_ordered(
+    state: &AppState,
+    agent: &Agent,
+    list: InboxList,
+    after: Option<InboxCursor>,
+    order: &ListOrder,
+) -> Result<Vec<InboxItem>, WebError> {
+    let query = InboxQuery { list, reader: agent.id(), after, limit: PAGE, number: order.number, sort: order.sort(state) };
+    Ok(state.store.inbox(&query).await?)
+}
+
+/// How a view is narrowed and ordered (`?number=ID&sort=newest|waiting|window`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct ListOrder {
+    number: Option<i64>,
+    sort: SortChoice,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum SortChoice {
+    #[default]
+    Newest,
+    Waiting,
+    Window,
+}
+
+impl SortChoice {
+    const ALL: [SortChoice; 3] = [SortChoice::Newest, SortChoice::Waiting, SortChoice::Window];
+
+    fn param(self) -> &'static str {
+        match self {
+            SortChoice::Newest => "newest",
+            SortChoice::Waiting => "waiting",
+            SortChoice::Window => "window",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            SortChoice::Newest => "Newest customer message first",
+            SortChoice::Waiting => "Waiting longest first",
+            SortChoice::Window => "Window ending soonest (open windows only)",
+        }
+    }
+}
+
+impl ListOrder {
+    fn parse(state: &AppState, number: Option<&str>, sort: Option<&str>) -> Result<ListOrder, WebError> {
+        let number = match number.map(str::trim).filter(|n| !n.is_empty()) {
+            None => None,
+            Some(raw) => {
+                let id: i64 = raw.parse().map_err(|_| WebError::BadRequest(format!("number: not a business number: {raw:?}")))?;
+                state.numbers.by_id(id).ok_or_else(|| WebError::BadRequest(format!("number: this desk has no business number {id}")))?;
+                Some(id)
+            }
+        };
+        let sort = match sort.map(str::trim).filter(|s| !s.is_empty()) {
+            None => SortChoice::Newest,
+            Some(raw) => SortChoice::ALL
+                .into_iter()
+                .find(|c| c.param() == raw)
+                .ok_or_else(|| WebError::BadRequest(format!("sort: newest, waiting or window, got {raw:?}")))?,
+        };
+        Ok(ListOrder { number, sort })
+    }
+
+    fn sort(&self, state: &AppState) -> InboxSort {
+        match self.sort {
+            SortChoice::Newest => InboxSort::Newest,
+            SortChoice::Waiting => InboxSort::WaitingLongest,
+            SortChoice::Window => {
+                // The customer wrote within the window's length: the window is open now (a channel
+                // without a window has every window open).
+                let open_after = state.policy.csw.map_or(Timestamp::from_unix_millis(0), |csw| state.clock.now().minus(csw));
+                InboxSort::WindowEndingSoonest { open_after }
+            }
+        }
+    }
+
+    /// The query string that keeps this order (`&number=2&sort=waiting`), empty for the default.
+    fn params(&self) -> String {
+        let mut out = String::new();
+        if let Some(n) = self.number {
+            out.push_str(&format!("&number={n}"));
+        }
+        if self.sort != SortChoice::Newest {
+            out.push_str(&format!("&sort={}", self.sort.param()));
+        }
+        out
+    }
+
+    /// The form that changes it, on `action`.
+    fn form(&self, state: &AppState, action: &str) -> Markup {
+        let numbers = state.numbers.all();
+        html! {
+            form.inline.filter #list-order method="get" action=(action) {
+                @if numbers.len() > 1 {
+                    label for="order-number" { "Number" }
+                    select #order-number name="number" {
+                        option value="" selected[self.number.is_none()] { "All numbers" }
+                        @for n in &numbers {
+                            option value=(n.id) selected[self.number == Some(n.id)] { (n.name) " (" (n.display_number) ")" }
+                        }
+                    }
+                }
+                label for="order-sort" { "Sort" }
+                select #order-sort name="sort" {
+                    @for c in SortChoice::ALL { option value=(c.param()) selected[self.sort == c] { (c.label()) } }
+                }
+                button #order-apply type="submit" { "Apply" }
+            }
+        }
+    }
 }
 
 /// How many windows the store hands over at a time to the business-time filter.
@@ -89,7 +206,9 @@ async fn closing_soon_page(
     let mut schedules: std::collections::HashMap<i64, Option<windowdesk_core::Schedule>> = std::collections::HashMap::new();
     let (mut kept, mut cursor) = (Vec::new(), after);
     for _ in 0..SCAN_BATCHES {
-        let batch = state.store.inbox(&InboxQuery { list: list.clone(), reader: agent.id(), after: cursor, limit: SCAN_BATCH }).await?;
+        let query =
+            InboxQuery { list: list.clone(), reader: agent.id(), after: cursor, limit: SCAN_BATCH, number: None, sort: InboxSort::Newest };
+        let batch = state.store.inbox(&query).await?;
         let exhausted = batch.len() < SCAN_BATCH as usize;
         for item in batch {
             cursor = Some(item.cursor);
@@ -298,6 +417,8 @@ pub struct MoreQuery {
     id: i64,
     view: Option<i64>,
     business_left: Option<String>,
+    number: Option<String>,
+    sort: Option<String>,
 }
 
 /// The next rows of a list, as a fragment the page appends (with the next "Load more").
@@ -321,10 +442,12 @@ pub async fn more(State(state): State<AppState>, agent: Agent, Query(q): Query<M
         ("view", Some(id)) => view_list(&state, &agent, id).await?.1,
         (name, _) => list_named(&state, &agent, name, now)?,
     };
-    let items = page_of(&state, &agent, list, Some(InboxCursor { key: q.key, id: q.id })).await?;
+    let order = ListOrder::parse(&state, q.number.as_deref(), q.sort.as_deref())?;
+    let items = page_ordered(&state, &agent, list, Some(InboxCursor { key: q.key, id: q.id }), &order).await?;
     let (_, actors) = Actors::load(&state).await?;
     let rows = Rows::new(&state, &agent, now, &actors);
-    let list_name = if q.list == "view" { format!("view&view={}", q.view.unwrap_or_default()) } else { q.list.clone() };
+    let base = if q.list == "view" { format!("view&view={}", q.view.unwrap_or_default()) } else { q.list.clone() };
+    let list_name = format!("{base}{}", order.params());
     Ok(Html(
         html! {
             @for item in &items { (rows.row(item)) }
@@ -435,6 +558,8 @@ fn closing_soon_list_name(business_left: Option<u32>) -> String {
 #[derive(Deserialize)]
 pub struct ViewQuery {
     business_left: Option<String>,
+    number: Option<String>,
+    sort: Option<String>,
     done: Option<String>,
     changed: Option<u32>,
     skipped: Option<u32>,
@@ -464,27 +589,29 @@ pub async fn view_page(
     let counts = nav_counts(&state, &agent).await?;
     let filter = if view == "closing-soon" { business_left(q.business_left.as_deref())? } else { None };
     let built_in = BuiltIn::named(&view);
+    let order = ListOrder::parse(&state, q.number.as_deref(), q.sort.as_deref())?;
     let (title, nav, list_name, view_id, items, next) = if view == "closing-soon" {
         let (items, next) = closing_soon_page(&state, &agent, now, None, filter).await?;
         ("Windows closing soon".to_owned(), Nav::ClosingSoon, closing_soon_list_name(filter), None, items, next)
     } else if let Some(b) = built_in {
-        let items = page_of(&state, &agent, b.list(), None).await?;
+        let items = page_ordered(&state, &agent, b.list(), None, &order).await?;
         let next = (items.len() == PAGE as usize).then(|| items.last().map(|i| i.cursor)).flatten();
-        (b.title().to_owned(), b.nav(), b.name().to_owned(), None, items, next)
+        (b.title().to_owned(), b.nav(), format!("{}{}", b.name(), order.params()), None, items, next)
     } else {
         let id: i64 = view.parse().map_err(|_| WebError::NotFound(format!("There is no view {view:?}.")))?;
         let (name, list) = view_list(&state, &agent, id).await?;
-        let items = page_of(&state, &agent, list, None).await?;
+        let items = page_ordered(&state, &agent, list, None, &order).await?;
         let next = (items.len() == PAGE as usize).then(|| items.last().map(|i| i.cursor)).flatten();
-        (name, Nav::View(id), format!("view&view={id}"), Some(id), items, next)
+        (name, Nav::View(id), format!("view&view={id}{}", order.params()), Some(id), items, next)
     };
     let (agents, actors) = Actors::load(&state).await?;
     let rows = Rows::new(&state, &agent, now, &actors);
     let minutes = state.web.config.closing_soon_minutes;
+    let keep = order.params().replacen('&', "?", 1);
     let back = match (filter, view_id) {
         (Some(minutes), _) => format!("/views/closing-soon?business_left={minutes}"),
-        (None, Some(id)) => format!("/views/{id}"),
-        (None, None) => format!("/views/{}", built_in.map_or("closing-soon", BuiltIn::name)),
+        (None, Some(id)) => format!("/views/{id}{keep}"),
+        (None, None) => format!("/views/{}{keep}", built_in.map_or("closing-soon", BuiltIn::name)),
     };
     let content = html! {
         h1 { (title) }
@@ -498,6 +625,7 @@ pub async fn view_page(
                 p.hint #business-left-hint { "Showing only windows whose team has less than " (minutes_text(minutes)) " of business time before they close, in each number's business hours (a number without business hours is always open)." }
             }
         }
+        @if view != "closing-soon" { (order.form(&state, &format!("/views/{view}"))) }
         (super::bulk::toolbar(&agent, &agents, &back))
         section.list #view aria-label=(title) {
             @if items.is_empty() { p.empty { (built_in.map_or("No tickets in this view.", BuiltIn::empty)) } }

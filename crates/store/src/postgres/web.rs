@@ -199,11 +199,13 @@ impl WebStore for PgStore {
     }
 
     async fn inbox(&self, q: &InboxQuery) -> Result<Vec<InboxItem>, StoreError> {
-        let (filter, key) = list_sql(&q.list);
-        let (cmp, order) = if q.list.ascending() { (">", "ASC") } else { ("<", "DESC") };
+        let (filter, _) = list_sql(&q.list);
+        let (key, ascending) = q.order();
+        let (cmp, order) = if ascending { (">", "ASC") } else { ("<", "DESC") };
         let sql = format!(
             "{SUMMARY_SELECT}
              WHERE {filter} AND ($5::bigint IS NULL OR {key} {cmp} $5 OR ({key} = $5 AND t.id {cmp} $6::bigint))
+               AND ($8::bigint IS NULL OR t.business_number_id = $8) AND ($9::bigint IS NULL OR i.last_inbound_at > $9)
              ORDER BY {key} {order}, t.id {order} LIMIT $7"
         );
         let params = list_params(&q.list);
@@ -211,6 +213,8 @@ impl WebStore for PgStore {
             .bind(q.after.map(|a| a.key))
             .bind(q.after.map(|a| a.id))
             .bind(i64::from(q.limit.max(1)))
+            .bind(q.number)
+            .bind(q.open_after().map(Timestamp::unix_millis))
             .fetch_all(&self.inner.pool)
             .await?;
         let summaries: Vec<TicketSummary> = rows.iter().map(summary_row).collect::<Result<_, _>>()?;
@@ -218,7 +222,7 @@ impl WebStore for PgStore {
         let mut extras = row_extras(&self.inner.pool, &ids, q.reader).await?;
         Ok(summaries
             .into_iter()
-            .map(|summary| extras.remove(&summary.ticket.id).unwrap_or_default().item(summary, q.list.ascending()))
+            .map(|summary| extras.remove(&summary.ticket.id).unwrap_or_default().item(summary, key == "i.last_inbound_at"))
             .collect())
     }
 

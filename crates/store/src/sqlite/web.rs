@@ -105,22 +105,37 @@ fn list_params(list: &InboxList) -> [rusqlite::types::Value; 4] {
 }
 
 pub(crate) fn inbox(c: &Connection, q: &InboxQuery) -> Result<Vec<InboxItem>, StoreError> {
-    let (filter, key) = list_sql(&q.list);
-    let (cmp, order) = if q.list.ascending() { (">", "ASC") } else { ("<", "DESC") };
+    let (filter, _) = list_sql(&q.list);
+    let (key, ascending) = q.order();
+    let (cmp, order) = if ascending { (">", "ASC") } else { ("<", "DESC") };
     let sql = format!(
         "{SUMMARY_SELECT}
          WHERE {filter} AND {ALL_PARAMS} AND (?5 IS NULL OR {key} {cmp} ?5 OR ({key} = ?5 AND t.id {cmp} ?6))
+           AND (?8 IS NULL OR t.business_number_id = ?8) AND (?9 IS NULL OR i.last_inbound_at > ?9)
          ORDER BY {key} {order}, t.id {order} LIMIT ?7"
     );
     let [p1, p2, p3, p4] = list_params(&q.list);
     let mut stmt = c.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params![p1, p2, p3, p4, q.after.map(|a| a.key), q.after.map(|a| a.id), q.limit.max(1)], summary_row)?;
+    let rows = stmt.query_map(
+        params![
+            p1,
+            p2,
+            p3,
+            p4,
+            q.after.map(|a| a.key),
+            q.after.map(|a| a.id),
+            q.limit.max(1),
+            q.number,
+            q.open_after().map(Timestamp::unix_millis)
+        ],
+        summary_row,
+    )?;
     let summaries: Vec<TicketSummary> = rows.collect::<Result<_, _>>()?;
     let ids = serde_json::Value::from(summaries.iter().map(|s| s.ticket.id).collect::<Vec<_>>()).to_string();
     let mut extras = row_extras(c, &ids, q.reader)?;
     Ok(summaries
         .into_iter()
-        .map(|summary| extras.remove(&summary.ticket.id).unwrap_or_default().item(summary, q.list.ascending()))
+        .map(|summary| extras.remove(&summary.ticket.id).unwrap_or_default().item(summary, key == "i.last_inbound_at"))
         .collect())
 }
 
