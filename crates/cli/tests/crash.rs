@@ -66,6 +66,7 @@ async fn kill_mid_send(backend: Backend) {
                 replaces: None,
                 dedupe_key: None,
                 media: None,
+                reply_to_wamid: None,
             })
             .await
             .unwrap();

@@ -1269,7 +1269,7 @@
     }
     if (res.ok && doc.getElementById('composer')) {
       // Done: what was sent leaves its box and its kept draft.
-      if (kind === 'reply' || kind === 'held') forget(['reply-body', 'held-body']);
+      if (kind === 'reply' || kind === 'held') { forget(['reply-body', 'held-body']); quoteReply(null); }
       if (kind === 'note') forget(['note-body']);
       if (kind === 'attach') clearAttachment();
       adopt(doc, form);
@@ -1284,6 +1284,26 @@
       const why = doc.querySelector('.error, main p');
       showNotice(false, `Not done: ${why ? why.textContent.trim() : `the desk answered ${res.status}`}`);
     }
+  });
+
+  // ---- Replying to one message: it is quoted above the reply, at WhatsApp and in the thread ----
+  function quoteReply(button) {
+    const field = document.getElementById('reply-to');
+    const banner = document.getElementById('replying-to');
+    if (!field || !banner) return;
+    field.value = button ? button.dataset.replyTo : '';
+    banner.hidden = !button;
+    const text = document.getElementById('replying-to-text');
+    if (text) text.textContent = button ? button.dataset.excerpt : '';
+    if (button) {
+      const box = document.getElementById('reply-body');
+      if (box && !box.disabled) box.focus();
+    }
+  }
+  document.addEventListener('click', (e) => {
+    const button = e.target.closest && e.target.closest('button.quote-reply');
+    if (button) { quoteReply(button); return; }
+    if (e.target.id === 'replying-to-cancel') quoteReply(null);
   });
 
   // ---- Bulk actions: the ticked rows survive live refreshes of the lists ----

@@ -216,6 +216,7 @@ pub(crate) fn outbound(o: &Outlook, kind: &str, body: &str, author: &str, reques
         replaces: None,
         dedupe_key: None,
         media: None,
+        reply_to_wamid: None,
     }
 }
 
@@ -233,7 +234,47 @@ pub async fn post_text_reply_keyed(
     author: &str,
     dedupe: Option<&str>,
 ) -> Result<ReplyOutcome, ReplyError> {
+    post_text(state, ticket_id, body, author, dedupe, None).await
+}
+
+/// [`post_text_reply`] as an answer to one of the customer's messages on this ticket (`reply_to`, a
+/// message id): WhatsApp shows that message quoted above the reply (`context.message_id`).
+pub async fn post_text_reply_to(
+    state: &AppState,
+    ticket_id: i64,
+    body: &str,
+    author: &str,
+    reply_to: Option<i64>,
+) -> Result<ReplyOutcome, ReplyError> {
+    post_text(state, ticket_id, body, author, None, reply_to).await
+}
+
+/// The wamid of customer message `message_id` on this ticket, which a reply may quote.
+pub async fn quotable(state: &AppState, ticket_id: i64, message_id: i64) -> Result<String, ReplyError> {
+    let messages = state.store.ticket_messages(ticket_id).await?;
+    let m = messages
+        .iter()
+        .find(|m| m.id == message_id)
+        .ok_or_else(|| invalid("reply_to", format!("message {message_id} is not on ticket {ticket_id}")))?;
+    if m.direction != windowdesk_store::Direction::Inbound || m.revoked_at.is_some() {
+        return Err(invalid("reply_to", format!("message {message_id} is not a message from the customer that can be quoted")));
+    }
+    m.wamid.clone().ok_or_else(|| invalid("reply_to", format!("message {message_id} has no WhatsApp id to quote")))
+}
+
+async fn post_text(
+    state: &AppState,
+    ticket_id: i64,
+    body: &str,
+    author: &str,
+    dedupe: Option<&str>,
+    reply_to: Option<i64>,
+) -> Result<ReplyOutcome, ReplyError> {
     let text = checked_text(body, MAX_TEXT_CHARS)?;
+    let quoted = match reply_to {
+        Some(id) => Some(quotable(state, ticket_id, id).await?),
+        None => None,
+    };
     let mut o = Outlook::load_window(state, ticket_id).await?;
     o.writable()?;
     let mut decision = decide(&o.context(), &Outgoing::FreeForm);
@@ -243,9 +284,15 @@ pub async fn post_text_reply_keyed(
     }
     match decision {
         SendDecision::Send { .. } => {
-            let request = text_message(o.recipient(), text).to_string();
-            let msg =
-                NewOutbound { dedupe_key: dedupe.map(str::to_owned), ..outbound(&o, "text", text, author, request, Channel::Whatsapp) };
+            let mut request = text_message(o.recipient(), text);
+            if let Some(wamid) = &quoted {
+                request = windowdesk_whatsapp::client::replying_to(request, wamid);
+            }
+            let msg = NewOutbound {
+                dedupe_key: dedupe.map(str::to_owned),
+                reply_to_wamid: quoted,
+                ..outbound(&o, "text", text, author, request.to_string(), Channel::Whatsapp)
+            };
             let Enqueued { message_id, .. } = commit(state, &o, msg).await?;
             Ok(ReplyOutcome::Queued { message_id, window_end: o.window_end() })
         }

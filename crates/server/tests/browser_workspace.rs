@@ -140,3 +140,26 @@ async fn the_composer_stays_in_view_on_a_ticket_of_1000_messages_and_a_draft_sur
     browser.close().await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_reply_to_one_message_is_quoted_at_whatsapp_and_in_the_thread() {
+    let app = TestApp::start_with_sim(Backend::Sqlite, None, |_| {}).await;
+    let Some(browser) = signed_in(&app).await else { return };
+    let first = app.sim().say(Say::text(CUSTOMER, "Do you have it in blue?").name("Rosa Jansen")).await.unwrap();
+    app.sim().say(Say::text(CUSTOMER, "Also, when does the shop open?")).await.unwrap();
+    let ticket = app.only_ticket().await;
+    browser.goto(&app.url(&format!("/tickets/{ticket}"))).await;
+    browser.wait_for_text(".bubble.in:nth-of-type(2) .body", "Also, when", WAIT).await;
+    browser.click(".bubble.in:first-of-type button.quote-reply").await;
+    browser.wait_for_text("#replying-to-text", "Do you have it in blue?", WAIT).await;
+    browser.type_keys("Yes, in navy blue.").await;
+    browser.press(&[Key::Control.into(), Key::Enter.into()]).await;
+    browser.wait_for_text(".bubble.out a.quoted .excerpt", "Do you have it in blue?", WAIT).await;
+    assert_eq!(browser.exec("return document.getElementById('replying-to').hidden", vec![]).await, json!(true), "the quote is cleared");
+    let sent = app.eventually("the reply at Meta", || async { app.sim().received().into_iter().next() }).await;
+    assert_eq!(sent.request["context"]["message_id"], json!(first.wamid));
+    browser.screenshot("workspace-reply-to").await;
+    browser.assert_accessible("ticket page with a quoted reply").await;
+    browser.close().await;
+    app.stop().await;
+}

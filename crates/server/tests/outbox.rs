@@ -46,6 +46,7 @@ fn reply(ticket_id: i64, body: &str, now: Timestamp) -> NewOutbound {
         replaces: None,
         dedupe_key: None,
         media: None,
+        reply_to_wamid: None,
     }
 }
 

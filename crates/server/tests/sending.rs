@@ -264,6 +264,7 @@ async fn reply_reaching_the_dispatcher_at(backend: Backend, before_end: Duration
             replaces: None,
             dedupe_key: None,
             media: None,
+            reply_to_wamid: None,
         })
         .await
         .unwrap();
@@ -312,6 +313,7 @@ async fn deadline_first_dispatch_sends_the_reply_whose_window_ends_soonest_first
                     replaces: None,
                     dedupe_key: None,
                     media: None,
+                    reply_to_wamid: None,
                 })
                 .await
                 .unwrap()

@@ -270,6 +270,8 @@ pub struct NewOutbound {
     /// The file of a media reply, already stored content-addressed in the media directory; the
     /// dispatcher uploads it to Meta when it sends.
     pub media: Option<OutboundMedia>,
+    /// The customer's message this one replies to (Meta's `context.message_id`), quoted in both threads.
+    pub reply_to_wamid: Option<String>,
 }
 
 /// The file an agent attached to a reply (see [`NewOutbound::media`]).

@@ -313,6 +313,13 @@ pub fn text_message(to: crate::Recipient<'_>, body: &str) -> Value {
     Value::Object(m)
 }
 
+/// The request as a reply to one of the customer's messages: WhatsApp shows it quoted above the
+/// reply (`context.message_id`).
+pub fn replying_to(mut request: Value, wamid: &str) -> Value {
+    request["context"] = json!({"message_id": wamid});
+    request
+}
+
 /// The send request for a media message (`image`, `video`, `audio`, `document`) without its media
 /// id: the dispatcher uploads the file when it sends and sets `id` then (see [`with_media_id`]), so a
 /// reply held for days or resent after a failure never names an expired upload.

@@ -17,7 +17,7 @@ use super::extract::{ApiJson, PathId};
 use super::schema;
 use super::tickets::no_ticket;
 use crate::macros::render_written;
-use crate::replies::{checked_text, post_text_reply, Outlook, ReplyOutcome, MAX_TEXT_CHARS};
+use crate::replies::{checked_text, post_text_reply_to, Outlook, ReplyOutcome, MAX_TEXT_CHARS};
 use crate::AppState;
 
 /// SPEC 4's window state of a ticket, and what can be sent now at what cost.
@@ -97,6 +97,17 @@ pub struct TextBody {
     pub body: String,
 }
 
+/// A free-form reply.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplyBody {
+    #[schema(value_type = schema::MessageText)]
+    pub body: String,
+    /// The id of one of the customer's messages on this ticket to answer: WhatsApp shows it quoted
+    /// above the reply (Meta's `context.message_id`), and so does the ticket's thread.
+    pub reply_to: Option<i64>,
+}
+
 /// A reply committed to the outbox.
 #[derive(Serialize, ToSchema)]
 pub struct QueuedReply {
@@ -112,24 +123,24 @@ pub struct QueuedReply {
 #[utoipa::path(
     post, path = "/api/v1/tickets/{id}/replies", tag = "tickets",
     params(("id" = i64, Path, description = "Ticket id")),
-    request_body = TextBody,
+    request_body = ReplyBody,
     responses(
         (status = 202, description = "Committed to the outbox; it is sent from the ticket's business number", body = QueuedReply),
         (status = 404, description = "No such ticket", body = super::error::ErrorBody),
         (status = 409, description = "`window_closed`: the window is closed (details: window_end, options), or the ticket is closed",
          body = super::error::ErrorBody),
-        (status = 422, description = "The body is empty or too long, or a placeholder in it is unknown or its braces are broken (the message names the token)", body = super::error::ErrorBody),
+        (status = 422, description = "The body is empty or too long, a placeholder in it is unknown or its braces are broken (the message names the token), or `reply_to` is not a customer message of this ticket", body = super::error::ErrorBody),
     )
 )]
 pub async fn post_reply(
     State(state): State<AppState>,
     caller: ApiCaller,
     PathId(id): PathId,
-    ApiJson(req): ApiJson<TextBody>,
+    ApiJson(req): ApiJson<ReplyBody>,
 ) -> Result<(StatusCode, Json<QueuedReply>), ApiError> {
     let actor = caller.actor();
     let body = render_written(&state, id, &req.body, &actor, "body").await?;
-    match post_text_reply(&state, id, &body, &actor).await? {
+    match post_text_reply_to(&state, id, &body, &actor, req.reply_to).await? {
         ReplyOutcome::Queued { message_id, window_end } => Ok((
             StatusCode::ACCEPTED,
             Json(QueuedReply { id: message_id, ticket_id: id, state: "queued".into(), window_end: window_end.map(rfc3339) }),

@@ -35,16 +35,39 @@ pub fn thread(messages: &[MessageRow], cx: &ThreadContext<'_>) -> Markup {
     for r in cx.reactions {
         by_target.entry(r.target_wamid.as_str()).or_default().push(r);
     }
+    let by_wamid: HashMap<&str, &MessageRow> = messages.iter().filter_map(|m| m.wamid.as_deref().map(|w| (w, m))).collect();
     html! {
         ol.thread #thread aria-label="Conversation" {
             @for m in messages.iter().filter(|m| m.kind != "reaction") {
-                (bubble(m, cx, m.wamid.as_deref().and_then(|w| by_target.get(w)).map(Vec::as_slice).unwrap_or(&[])))
+                (bubble(
+                    m,
+                    cx,
+                    m.wamid.as_deref().and_then(|w| by_target.get(w)).map(Vec::as_slice).unwrap_or(&[]),
+                    m.reply_to_wamid.as_deref().and_then(|w| by_wamid.get(w).copied()),
+                ))
             }
         }
     }
 }
 
-fn bubble(m: &MessageRow, cx: &ThreadContext<'_>, reactions: &[&TicketReactionRow]) -> Markup {
+/// The message a reply answers, quoted above it as WhatsApp shows it.
+fn quote(quoted: &MessageRow, cx: &ThreadContext<'_>) -> Markup {
+    let who = match quoted.direction {
+        Direction::Inbound => cx.customer.to_owned(),
+        _ => quoted.author.as_deref().map_or_else(|| "The business".to_owned(), |a| cx.actors.name(a)),
+    };
+    let text: String = match quoted.body.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
+        Some(b) => b.chars().take(140).collect(),
+        None => format!("({})", quoted.kind),
+    };
+    html! {
+        a.quoted href={"#m" (quoted.id)} data-quotes=(quoted.id) {
+            span.sr { "In reply to " } span.who { (who) } span.excerpt { (text) }
+        }
+    }
+}
+
+fn bubble(m: &MessageRow, cx: &ThreadContext<'_>, reactions: &[&TicketReactionRow], quoted: Option<&MessageRow>) -> Markup {
     let side = match m.direction {
         Direction::Inbound => "in",
         Direction::Outbound => "out",
@@ -72,7 +95,12 @@ fn bubble(m: &MessageRow, cx: &ThreadContext<'_>, reactions: &[&TicketReactionRo
                 @if m.referral { span.badge.referral { "From an ad" } }
                 @if m.edited_at.is_some() { span.badge { "Edited" } }
             }
+            @if let Some(q) = quoted { (quote(q, cx)) }
             (content(m, cx))
+            @if m.direction == Direction::Inbound && m.wamid.is_some() && m.revoked_at.is_none() && cx.ways.is_some_and(|w| w.writable) {
+                button.quote-reply.link type="button" data-reply-to=(m.id) data-excerpt=(m.body.as_deref().unwrap_or(&m.kind).chars().take(80).collect::<String>())
+                    aria-label={"Reply to this message from " (cx.customer)} { "Reply to this" }
+            }
             (delivery::replaces_line(m, cx.history))
             @if !reactions.is_empty() {
                 ul.reactions aria-label="Reactions" {

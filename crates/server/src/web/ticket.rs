@@ -224,6 +224,11 @@ fn composer(
                 form #reply-form method="post" action={"/tickets/" (id) "/reply"} hidden[!open] data-inplace="reply" {
                     input type="hidden" name="csrf" value=(agent.csrf());
                     label for="reply-body" { "Message to " (summary.contact_name) " on WhatsApp" }
+                    input #reply-to type="hidden" name="reply_to" value="";
+                    p.replying-to #replying-to hidden {
+                        span { "Replying to: " } q #replying-to-text {}
+                        " " button.link #replying-to-cancel type="button" { "Cancel" }
+                    }
                     textarea #reply-body name="body" rows="3" maxlength=(MAX_TEXT_CHARS) required disabled[!open]
                         aria-invalid=[reply_problem.map(|_| "true")] aria-describedby=[reply_problem.map(|_| "reply-problem")] { (draft.filter(|_| open).unwrap_or("")) }
                     (problem_line("reply-problem", "Not sent", reply_problem))
@@ -438,13 +443,16 @@ pub struct ReplyForm {
     /// The macro chosen in the picker: sending applies it, with this reply as reviewed.
     #[serde(rename = "macro", default, deserialize_with = "empty_as_none")]
     chosen_macro: Option<i64>,
+    /// The customer message this reply answers (quoted at WhatsApp and in the thread).
+    #[serde(default, deserialize_with = "empty_as_none")]
+    reply_to: Option<i64>,
 }
 
 fn empty_as_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     let raw: Option<String> = Option::deserialize(d)?;
     match raw.as_deref().map(str::trim) {
         None | Some("") => Ok(None),
-        Some(v) => v.parse().map(Some).map_err(|_| serde::de::Error::custom(format!("macro: not a macro id: {v:?}"))),
+        Some(v) => v.parse().map(Some).map_err(|_| serde::de::Error::custom(format!("not a number: {v:?}"))),
     }
 }
 
@@ -494,7 +502,7 @@ pub async fn reply(
         }
         Err(e) => return Err(super::reply_error(e, id)),
     };
-    match replies::post_text_reply(&state, id, &body, &actor).await {
+    match replies::post_text_reply_to(&state, id, &body, &actor, f.reply_to).await {
         Ok(ReplyOutcome::Queued { .. } | ReplyOutcome::Held { .. }) => {
             let unassigned = state.store.ticket_summary(id).await?.is_some_and(|s| s.ticket.assignee_id.is_none());
             // Whoever answers an unassigned ticket takes it (`[web] assign_on_reply`).

@@ -419,6 +419,11 @@ impl Browser {
         let deadline = tokio::time::Instant::now() + DEFAULT_WAIT;
         loop {
             let e = self.wait_for(css, DEFAULT_WAIT).await;
+            // In the middle of its scroller, as a person would have it before clicking: WebDriver only
+            // scrolls what is outside the viewport, not what a sticky header (the window banner) covers.
+            if let Ok(arg) = serde_json::to_value(&e) {
+                let _ = self.client.execute("arguments[0].scrollIntoView({block: 'center', inline: 'nearest'});", vec![arg]).await;
+            }
             match e.click().await {
                 Ok(()) => return,
                 Err(err) if err.to_string().contains("stale element") && tokio::time::Instant::now() < deadline => {

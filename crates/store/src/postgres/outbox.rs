@@ -50,8 +50,8 @@ const ENQUEUE: &str = "WITH t AS (
         ON CONFLICT DO NOTHING
     ), m AS (
         INSERT INTO messages (ticket_id, business_number_id, identity_id, direction, kind, body, sent_at, received_at, delivery_state,
-                              delivery_updated_at, author, dedupe_key, media_sha256, mime_type, filename)
-        SELECT $1, t.bn, t.identity_id, 'outbound', $2, $3, $4, $4, $5, $4, $6, $14, $15, $16, $17 FROM t WHERE t.status <> 'closed'
+                              delivery_updated_at, author, dedupe_key, media_sha256, mime_type, filename, reply_to_wamid)
+        SELECT $1, t.bn, t.identity_id, 'outbound', $2, $3, $4, $4, $5, $4, $6, $14, $15, $16, $17, $19 FROM t WHERE t.status <> 'closed'
         RETURNING id
     ), o AS (
         INSERT INTO outbox (message_id, business_number_id, recipient, request, free_form, window_end, state, next_attempt_at, created_at,
@@ -99,6 +99,7 @@ pub(crate) async fn enqueue_in<'c, E: sqlx::PgExecutor<'c>>(conn: E, msg: &NewOu
         .bind(msg.media.as_ref().map(|m| &m.mime_type))
         .bind(msg.media.as_ref().and_then(|m| m.filename.as_ref()))
         .bind(msg.media.as_ref().map(|m| m.size))
+        .bind(&msg.reply_to_wamid)
         .fetch_optional(conn)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("ticket {} does not exist", msg.ticket_id)))?;

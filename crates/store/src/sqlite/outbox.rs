@@ -95,8 +95,8 @@ pub(crate) fn enqueue_in(tx: &Connection, msg: &NewOutbound) -> Result<Enqueued,
     }
     tx.prepare_cached(
         "INSERT INTO messages (ticket_id, business_number_id, identity_id, direction, kind, body, sent_at, received_at, delivery_state,
-                               delivery_updated_at, author, dedupe_key, media_sha256, mime_type, filename)
-         VALUES (?1, ?2, ?3, 'outbound', ?4, ?5, ?6, ?6, ?7, ?6, ?8, ?9, ?10, ?11, ?12)",
+                               delivery_updated_at, author, dedupe_key, media_sha256, mime_type, filename, reply_to_wamid)
+         VALUES (?1, ?2, ?3, 'outbound', ?4, ?5, ?6, ?6, ?7, ?6, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?
     .execute(params![
         msg.ticket_id,
@@ -110,7 +110,8 @@ pub(crate) fn enqueue_in(tx: &Connection, msg: &NewOutbound) -> Result<Enqueued,
         msg.dedupe_key,
         media.map(|m| &m.sha256),
         media.map(|m| &m.mime_type),
-        media.and_then(|m| m.filename.as_ref())
+        media.and_then(|m| m.filename.as_ref()),
+        msg.reply_to_wamid
     ])?;
     let message_id = tx.last_insert_rowid();
     tx.prepare_cached(
