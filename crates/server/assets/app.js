@@ -1306,6 +1306,87 @@
     if (e.target.id === 'replying-to-cancel') quoteReply(null);
   });
 
+  // ---- @mentions in notes: suggestions as you type, picked with the arrows and Enter or Tab ----
+  const mention = { start: -1, items: [], active: 0 };
+  function mentionParts() {
+    const form = document.getElementById('note-form');
+    const box = document.getElementById('note-body');
+    const list = document.getElementById('mention-list');
+    return form && box && list ? { form, box, list } : null;
+  }
+  function closeMentions() {
+    const p = mentionParts();
+    mention.start = -1;
+    mention.items = [];
+    if (!p) return;
+    p.list.hidden = true;
+    p.list.replaceChildren();
+    p.box.setAttribute('aria-expanded', 'false');
+    p.box.removeAttribute('aria-activedescendant');
+  }
+  function showMentions() {
+    const p = mentionParts();
+    if (!p) return;
+    const upto = p.box.value.slice(0, p.box.selectionStart);
+    const m = /(^|[^\w.@])@([\w.-]*)$/.exec(upto);
+    if (!m) { closeMentions(); return; }
+    let agents = [];
+    try { agents = JSON.parse(p.form.dataset.agents || '[]'); } catch (err) { agents = []; }
+    const typed = m[2].toLowerCase();
+    mention.items = agents.filter((a) => a.handle.toLowerCase().startsWith(typed)
+      || a.name.toLowerCase().split(/\s+/).some((w) => w.startsWith(typed))).slice(0, 8);
+    if (!mention.items.length) { closeMentions(); return; }
+    mention.start = upto.length - m[2].length - 1;
+    mention.active = Math.min(mention.active, mention.items.length - 1);
+    p.list.replaceChildren(...mention.items.map((a, i) => {
+      const li = document.createElement('li');
+      li.id = `mention-${i}`;
+      li.setAttribute('role', 'option');
+      li.setAttribute('aria-selected', String(i === mention.active));
+      li.dataset.handle = a.handle;
+      li.textContent = `${a.name} (@${a.handle})`;
+      return li;
+    }));
+    p.list.hidden = false;
+    p.box.setAttribute('aria-expanded', 'true');
+    p.box.setAttribute('aria-activedescendant', `mention-${mention.active}`);
+  }
+  function pickMention(handle) {
+    const p = mentionParts();
+    if (!p || mention.start < 0) return;
+    const before = p.box.value.slice(0, mention.start);
+    const after = p.box.value.slice(p.box.selectionStart);
+    const inserted = `@${handle} `;
+    p.box.value = before + inserted + after;
+    const caret = before.length + inserted.length;
+    p.box.setSelectionRange(caret, caret);
+    closeMentions();
+    p.box.dispatchEvent(new Event('input', { bubbles: true }));
+    p.box.focus();
+  }
+  document.addEventListener('input', (e) => { if (e.target.id === 'note-body') { mention.active = 0; showMentions(); } });
+  document.addEventListener('keydown', (e) => {
+    if (e.target.id !== 'note-body' || mention.start < 0 || !mention.items.length) return;
+    if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+      e.preventDefault();
+      const n = mention.items.length;
+      mention.active = (mention.active + (e.key === 'ArrowDown' ? 1 : n - 1)) % n;
+      showMentions();
+    } else if ((e.key === 'Enter' && !(e.ctrlKey || e.metaKey)) || e.key === 'Tab') {
+      e.preventDefault();
+      e.stopImmediatePropagation();
+      pickMention(mention.items[mention.active].handle);
+    } else if (e.key === 'Escape') {
+      e.preventDefault();
+      closeMentions();
+    }
+  }, true);
+  document.addEventListener('mousedown', (e) => {
+    const li = e.target.closest && e.target.closest('#mention-list li');
+    if (li) { e.preventDefault(); pickMention(li.dataset.handle); }
+  });
+  document.addEventListener('focusout', (e) => { if (e.target.id === 'note-body') setTimeout(closeMentions, 100); });
+
   // ---- Bulk actions: the ticked rows survive live refreshes of the lists ----
   const picked = new Set();
   function countPicks() {

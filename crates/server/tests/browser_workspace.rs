@@ -163,3 +163,32 @@ async fn a_reply_to_one_message_is_quoted_at_whatsapp_and_in_the_thread() {
     browser.close().await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_mention_is_suggested_as_you_type_and_highlighted_in_the_note() {
+    let app = TestApp::start_with_sim(Backend::Sqlite, None, |_| {}).await;
+    let Some(browser) = signed_in(&app).await else { return };
+    create_agent(app.store().as_ref(), "Bea Costa", "bea@example.com", AgentRole::Agent, None).await.unwrap();
+    create_agent(app.store().as_ref(), "Ben Okafor", "ben@example.com", AgentRole::Agent, None).await.unwrap();
+    app.sim().say(Say::text(CUSTOMER, "My invoice is wrong").name("Rosa Jansen")).await.unwrap();
+    let ticket = app.only_ticket().await;
+    browser.goto(&app.url(&format!("/tickets/{ticket}"))).await;
+    browser.click("#note-body").await;
+    browser.type_keys("Can you check this @be").await;
+    browser.wait_for("#mention-list li", WAIT).await;
+    let offered = browser.exec("return Array.from(document.querySelectorAll('#mention-list li')).map(li => li.textContent)", vec![]).await;
+    assert_eq!(offered, json!(["Bea Costa (@bea)", "Ben Okafor (@ben)"]));
+    browser.press(&[Key::Down.into()]).await;
+    browser.press(&[Key::Enter.into()]).await;
+    assert_eq!(browser.exec("return document.getElementById('note-body').value", vec![]).await, json!("Can you check this @ben "));
+    assert_eq!(browser.exec("return document.getElementById('mention-list').hidden", vec![]).await, json!(true));
+    browser.type_keys("please").await;
+    browser.press(&[Key::Control.into(), Key::Enter.into()]).await;
+    browser.wait_for_text(".bubble.note mark.mention", "@ben", WAIT).await;
+    assert_eq!(browser.text(".bubble.note .body").await, "Can you check this @ben please");
+    browser.screenshot("workspace-mention").await;
+    browser.assert_accessible("ticket page with a mention").await;
+    browser.assert_no_errors("ticket page with a mention").await;
+    browser.close().await;
+    app.stop().await;
+}

@@ -18,6 +18,7 @@ use crate::AppState;
 #[derive(Clone, Debug, Default)]
 pub struct Actors {
     names: HashMap<String, String>,
+    agents: Vec<AgentRow>,
 }
 
 impl Actors {
@@ -29,7 +30,12 @@ impl Actors {
     }
 
     pub fn of(agents: &[AgentRow]) -> Actors {
-        Actors { names: agents.iter().map(|a| (format!("agent:{}", a.id), a.name.clone())).collect() }
+        Actors { names: agents.iter().map(|a| (format!("agent:{}", a.id), a.name.clone())).collect(), agents: agents.to_vec() }
+    }
+
+    /// The desk's agents (for `@mentions`).
+    pub fn agents(&self) -> &[AgentRow] {
+        &self.agents
     }
 
     /// How an actor key (`agent:3`, `rule:2`, `workflow:4`, `customer`, `meta`) is shown.

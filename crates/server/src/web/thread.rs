@@ -191,6 +191,18 @@ fn content(m: &MessageRow, cx: &ThreadContext<'_>) -> Markup {
             (caption)
         },
         "image" | "sticker" | "video" | "audio" | "document" => html! { p.body.muted { "(" (m.kind) ")" } (pending()) (caption) },
+        "text" if m.direction == Direction::Note => html! {
+            p.body {
+                @for seg in crate::notes::segments(m.body.as_deref().unwrap_or(""), cx.actors.agents()) {
+                    @match seg {
+                        crate::notes::Segment::Text(t) => (t),
+                        crate::notes::Segment::Mention { text, agent_id } => {
+                            mark.mention data-agent-id=(agent_id) title=(cx.actors.name(&format!("agent:{agent_id}"))) { (text) }
+                        },
+                    }
+                }
+            }
+        },
         "text" | "interactive" | "button" | "template" => html! { p.body { (m.body.as_deref().unwrap_or("")) } },
         other => match m.body.as_deref() {
             Some(b) if !b.is_empty() => html! { p.body { (b) } },

@@ -200,15 +200,24 @@ pub fn problem_line(id: &str, lead: &str, message: Option<&str>) -> Markup {
 
 /// The composer: the macro picker, the reply box (or the ways out of a closed window), the template
 /// picker and the note box; `draft` is the reply's text kept (or a chosen macro's reply).
-fn composer(
-    summary: &TicketSummary,
-    agent: &Agent,
-    o: &Outlook,
-    ways: &WaysOut,
-    shown: &Shown<'_>,
-    draft: Option<&str>,
+/// What the composer shows besides the ticket: the reply's draft, the macro picker, and the agents
+/// a note can mention.
+struct ComposerParts<'a> {
+    draft: Option<&'a str>,
     macros: Markup,
-) -> Markup {
+    agents: &'a [AgentRow],
+}
+
+fn composer(summary: &TicketSummary, agent: &Agent, o: &Outlook, ways: &WaysOut, shown: &Shown<'_>, parts: ComposerParts<'_>) -> Markup {
+    let ComposerParts { draft, macros, agents } = parts;
+    // Who `@` can name, for the note box's suggestions: the handle every agent answers to.
+    let mentionable = serde_json::Value::from(
+        agents
+            .iter()
+            .map(|a| serde_json::json!({"handle": a.email.split('@').next().unwrap_or_default(), "name": a.name}))
+            .collect::<Vec<_>>(),
+    )
+    .to_string();
     let id = summary.ticket.id;
     let open = ways.window_open;
     let closed_ticket = summary.ticket.status == TicketStatus::Closed;
@@ -242,10 +251,12 @@ fn composer(
                 (super::attach::form(ways, agent, problem_at(shown.problem.as_ref(), ProblemAt::Attach)))
                 (ways_out::closed_panel(ways, agent, draft.filter(|_| !open), problem_at(shown.problem.as_ref(), ProblemAt::Held)))
                 (picker::picker(o, agent, &shown.picker, open))
-                form #note-form method="post" action={"/tickets/" (id) "/note"} data-inplace="note" {
+                form #note-form method="post" action={"/tickets/" (id) "/note"} data-inplace="note" data-agents=(mentionable) {
                     input type="hidden" name="csrf" value=(agent.csrf());
                     label for="note-body" { "Internal note (agents only; @name notifies a colleague)" }
+                    ul.mention-list #mention-list role="listbox" aria-label="Colleagues to mention" hidden {}
                     textarea #note-body name="body" rows="2" maxlength=(MAX_TEXT_CHARS) required
+                        role="combobox" aria-autocomplete="list" aria-controls="mention-list" aria-expanded="false"
                         aria-invalid=[note_problem.map(|_| "true")] aria-describedby=[note_problem.map(|_| "note-problem")] { (shown.note_draft.unwrap_or("")) }
                     (problem_line("note-problem", "Not added", note_problem))
                     button #add-note type="submit" { "Add note" }
@@ -368,7 +379,7 @@ pub async fn render_page(state: &AppState, agent: &Agent, id: i64, shown: Shown<
             div.ticket-body {
                 div.conversation {
                     div #ticket-live data-live="ticket" data-ticket-id=(t.id) { (live) }
-                    (composer(&summary, agent, &outlook, &ways, &shown, draft, macro_picker))
+                    (composer(&summary, agent, &outlook, &ways, &shown, ComposerParts { draft, macros: macro_picker, agents: &agents }))
                 }
                 (side(&summary, agent, &agents))
             }
