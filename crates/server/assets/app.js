@@ -252,6 +252,7 @@
       if (document.querySelector('[data-live="inbox"]')) atOnce('inbox', refreshInbox);
       atOnce('counts', refreshCounts);
     });
+    events.addEventListener('presence', (e) => heardPresence(JSON.parse(e.data)));
     events.addEventListener('notification', () => {
       soon('counts', refreshCounts);
       announce('A colleague mentioned you in a note.');
@@ -1386,6 +1387,60 @@
     if (li) { e.preventDefault(); pickMention(li.dataset.handle); }
   });
   document.addEventListener('focusout', (e) => { if (e.target.id === 'note-body') setTimeout(closeMentions, 100); });
+
+  // ---- Presence: who else has this ticket open, and who is writing a reply ----
+  const others = new Map(); // agent id → { until, typingUntil }
+  function csrfToken() {
+    const input = document.querySelector('input[name="csrf"]');
+    return input ? input.value : '';
+  }
+  let presenceSaid = 0;
+  function sayPresent(force) {
+    if (!ticketId || document.visibilityState !== 'visible') return;
+    if (!force && Date.now() - presenceSaid < 15000) return;
+    presenceSaid = Date.now();
+    fetch(`/tickets/${ticketId}/presence`, { method: 'POST', credentials: 'same-origin', headers: { 'X-CSRF-Token': csrfToken() } })
+      .catch(() => { /* a courtesy to colleagues */ });
+  }
+  function renderPresence() {
+    const slot = document.getElementById('presence');
+    if (!slot) return;
+    let names = {};
+    try { names = JSON.parse(slot.dataset.agents || '{}'); } catch (err) { names = {}; }
+    const now = Date.now();
+    const typing = [];
+    const viewing = [];
+    for (const [id, seen] of others) {
+      if (seen.until < now) { others.delete(id); continue; }
+      const name = names[id] || 'Another agent';
+      if (seen.typingUntil > now) typing.push(name); else viewing.push(name);
+    }
+    const parts = [];
+    if (typing.length) parts.push(`${typing.join(', ')} ${typing.length > 1 ? 'are' : 'is'} writing a reply to this customer.`);
+    if (viewing.length) parts.push(`${viewing.join(', ')} ${viewing.length > 1 ? 'are' : 'is'} also viewing this ticket.`);
+    const text = parts.join(' ');
+    if (slot.textContent !== text) slot.textContent = text;
+    slot.hidden = !text;
+    slot.classList.toggle('typing', typing.length > 0);
+  }
+  function heardPresence(data) {
+    if (!ticketId || String(data.ticket_id) !== String(ticketId)) return;
+    const id = String(data.agent_id);
+    const known = others.has(id);
+    const now = Date.now();
+    const seen = others.get(id) || { until: 0, typingUntil: 0 };
+    seen.until = now + 45000;
+    if (data.typing) seen.typingUntil = now + 25000;
+    others.set(id, seen);
+    renderPresence();
+    // Someone new: tell them at once that this page is open too.
+    if (!known) sayPresent(true);
+  }
+  if (ticketId) {
+    sayPresent(true);
+    setInterval(() => { sayPresent(false); renderPresence(); }, 5000);
+    document.addEventListener('visibilitychange', () => sayPresent(true));
+  }
 
   // ---- Bulk actions: the ticked rows survive live refreshes of the lists ----
   const picked = new Set();

@@ -24,6 +24,9 @@ pub enum DeskEvent {
     /// Something was queued to send: whichever instance sends for its number claims it now instead of
     /// at its next look.
     Outbox,
+    /// An agent has the ticket open (`typing`: and is writing a reply). Pages say so to the other
+    /// agents on the same ticket, so two people do not answer one customer at once.
+    Presence { ticket_id: i64, agent_id: i64, typing: bool },
 }
 
 /// The in-process bus. Slow subscribers miss events (they are told, and resynchronise).

@@ -192,3 +192,30 @@ async fn a_mention_is_suggested_as_you_type_and_highlighted_in_the_note() {
     browser.close().await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn another_agent_on_the_same_ticket_is_shown_viewing_then_writing() {
+    let app = TestApp::start_with_sim(Backend::Sqlite, None, |_| {}).await;
+    let Some(browser) = signed_in(&app).await else { return };
+    common::web::add_agent(&app, "Bea Costa", "bea@example.com").await;
+    app.sim().say(Say::text(CUSTOMER, "Is anyone there?").name("Rosa Jansen")).await.unwrap();
+    let ticket = app.only_ticket().await;
+    browser.goto(&app.url(&format!("/tickets/{ticket}"))).await;
+    browser.wait_for("#reply-body", WAIT).await;
+    assert_eq!(browser.exec("return document.getElementById('presence').hidden", vec![]).await, json!(true), "alone on it");
+    // Bea opens the same ticket in her browser (her page says so), then starts writing.
+    let bea = common::web::Web::sign_in(&app, "bea@example.com").await;
+    let said = bea.post_raw(&format!("/tickets/{ticket}/presence"), &[], &[("x-csrf-token", &bea.csrf)]).await;
+    assert_eq!(said.status, 204, "{}", said.body);
+    browser.wait_for_text("#presence", "Bea Costa is also viewing this ticket.", WAIT).await;
+    let typing = bea.post_raw(&format!("/tickets/{ticket}/typing"), &[], &[("x-csrf-token", &bea.csrf)]).await;
+    assert_eq!(typing.status, 204);
+    browser.wait_for_text("#presence", "Bea Costa is writing a reply to this customer.", WAIT).await;
+    // Without her token nothing is said.
+    let forged = bea.post_raw(&format!("/tickets/{ticket}/presence"), &[], &[]).await;
+    assert_eq!(forged.status, 403);
+    browser.screenshot("workspace-collision").await;
+    browser.assert_accessible("ticket page with a colleague writing").await;
+    browser.close().await;
+    app.stop().await;
+}

@@ -22,14 +22,18 @@ use crate::events::DeskEvent;
 use crate::AppState;
 
 /// `GET /live/events`: `ticket` events (`{"ticket_id": 42}`) for every change, `notification` events for
-/// this agent's mentions, and `resync` when this stream fell behind (the page then refreshes all).
+/// this agent's mentions, `presence` events (`{"ticket_id", "agent_id", "typing"}`) for other agents
+/// with a ticket open, and `resync` when this stream fell behind (the page then refreshes all).
 pub async fn events(State(state): State<AppState>, agent: Agent) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let me = agent.id();
     let stream = BroadcastStream::new(state.events.subscribe()).filter_map(move |item| async move {
         let event = match item {
             Ok(DeskEvent::Ticket { ticket_id }) => Event::default().event("ticket").data(json!({ "ticket_id": ticket_id }).to_string()),
             Ok(DeskEvent::Notification { agent_id }) if agent_id == me => Event::default().event("notification").data("{}"),
-            Ok(DeskEvent::Notification { .. } | DeskEvent::Outbox) => return None,
+            Ok(DeskEvent::Presence { ticket_id, agent_id, typing }) if agent_id != me => Event::default()
+                .event("presence")
+                .data(json!({ "ticket_id": ticket_id, "agent_id": agent_id, "typing": typing }).to_string()),
+            Ok(DeskEvent::Notification { .. } | DeskEvent::Outbox | DeskEvent::Presence { .. }) => return None,
             Err(BroadcastStreamRecvError::Lagged(_)) => Event::default().event("resync").data("{}"),
         };
         Some(Ok(event))

@@ -88,6 +88,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/tickets/{id}/note", post(ticket::note))
         .route("/tickets/{id}/typing", post(ticket::typing))
+        .route("/tickets/{id}/presence", post(ticket::presence))
         .route("/tickets/{id}/update", post(ticket::update))
         .route("/tickets/{id}/live", get(live::ticket_fragment))
         .route("/tickets/{id}/hold", post(ways_out::hold))

@@ -370,6 +370,9 @@ pub async fn render_page(state: &AppState, agent: &Agent, id: i64, shown: Shown<
                 p.subject { (t.subject) }
                 span.status.(t.status.as_str()) #ticket-status { (t.status.as_str()) }
             }
+            // Who else has this ticket open (the script fills it from `presence` events).
+            p.presence #presence role="status" aria-live="polite" hidden
+                data-agents=(serde_json::Value::Object(agents.iter().map(|a| (a.id.to_string(), serde_json::Value::from(a.name.clone()))).collect()).to_string()) {}
             div #ticket-notice {
                 @if let Some(n) = render::notice(shown.notice) { (n) }
                 @if let Some((good, text)) = &shown.message {
@@ -658,5 +661,20 @@ pub async fn typing(
     agent.check_csrf(token)?;
     state.store.ticket_summary(id).await?.ok_or_else(|| WebError::NotFound(format!("There is no ticket {id}.")))?;
     crate::read_receipts::mark_read_soon(&state, id, true);
+    state.events.publish(crate::events::DeskEvent::Presence { ticket_id: id, agent_id: agent.id(), typing: true });
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /tickets/{id}/presence`: the agent has the ticket open (the page says so every 20 s while
+/// it is visible); other agents on the same ticket are told. The CSRF token comes in `X-CSRF-Token`.
+pub async fn presence(
+    State(state): State<AppState>,
+    agent: Agent,
+    Path(id): Path<i64>,
+    headers: axum::http::HeaderMap,
+) -> Result<StatusCode, WebError> {
+    let token = headers.get(super::rules::CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    agent.check_csrf(token)?;
+    state.events.publish(crate::events::DeskEvent::Presence { ticket_id: id, agent_id: agent.id(), typing: false });
     Ok(StatusCode::NO_CONTENT)
 }
