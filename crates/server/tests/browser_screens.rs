@@ -55,6 +55,8 @@ async fn every_screen_fits_a_phone_and_a_desktop_in_light_and_dark() {
         ("/settings".to_owned(), "settings"),
         ("/macros".to_owned(), "macros"),
         ("/admin/agents".to_owned(), "agents"),
+        ("/admin/api-tokens".to_owned(), "api-tokens"),
+        ("/views/all".to_owned(), "all-tickets"),
         ("/admin/numbers".to_owned(), "numbers"),
         ("/admin/templates".to_owned(), "templates"),
         ("/admin/hours".to_owned(), "hours"),

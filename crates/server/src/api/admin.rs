@@ -80,6 +80,16 @@ pub async fn create_agent(
     }
 }
 
+/// Sets an agent's password (stored as an argon2 hash); `false` when there is no such agent. An
+/// agent changing their own, and an admin resetting someone's, both come here.
+pub async fn set_password(store: &dyn Store, agent_id: i64, password: &str) -> Result<bool, AdminError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(AdminError::Invalid { field: "password", message: format!("must be at least {MIN_PASSWORD_CHARS} characters") });
+    }
+    let hash = hash_password(password.to_owned()).await?;
+    Ok(store.set_agent_password(agent_id, &hash).await?)
+}
+
 /// argon2 is deliberately slow: it runs off the async workers.
 async fn hash_password(password: String) -> Result<String, AdminError> {
     tokio::task::spawn_blocking(move || {

@@ -40,15 +40,26 @@ pub async fn settings_page(State(state): State<AppState>, agent: Agent, Query(q)
         @if let Some(n) = render::notice(q.done.as_deref()) { (n) }
         form method="post" action="/settings" {
             input type="hidden" name="csrf" value=(agent.csrf());
-            label for="time-zone" { "Your time zone (IANA name, e.g. Europe/Berlin)" }
-            input #time-zone name="time_zone" value=(tz) list="zones" required maxlength="64";
-            datalist #zones { @for z in COMMON_ZONES { option value=(z) {} } }
+            label for="time-zone" { "Your time zone" }
+            select #time-zone name="time_zone" required {
+                optgroup label="Common" {
+                    @for z in COMMON_ZONES { option value=(z) selected[*z == tz] { (z.replace('_', " ")) } }
+                }
+                optgroup label="All time zones" {
+                    @for z in chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()).filter(|z| !COMMON_ZONES.contains(z)) {
+                        option value=(z) selected[z == tz] { (z.replace('_', " ")) }
+                    }
+                }
+            }
+            p.hint { "Times everywhere in the desk are shown in it. It is now " (super::format::full_time(now, agent.tz())) " there." }
             button type="submit" { "Save" }
         }
+        (super::account::password_form(&agent))
         @if agent.is_admin() {
             h2 { "Desk administration" }
             ul.admin-links {
-                li { a href="/admin/agents" { "Agents" } ": who can sign in, and their roles." }
+                li { a href="/admin/agents" { "Agents" } ": who can sign in, their roles, and new passwords." }
+                li { a href="/admin/api-tokens" { "API tokens" } ": what other systems use the REST API with; create and revoke them." }
                 li { a href="/admin/numbers" { "Business numbers" } ": the ways out of a closed window, hold times and SMS senders." }
                 li { a href="/admin/templates" { "Templates" } ": the approved templates of each WhatsApp account, and syncing them from Meta." }
             }
@@ -74,17 +85,18 @@ pub async fn save_settings(State(state): State<AppState>, agent: Agent, Form(f):
     Ok(Redirect::to("/settings?done=saved").into_response())
 }
 
-fn agents_table(agents: &[windowdesk_store::AgentRow]) -> Markup {
+fn agents_table(agent: &Agent, agents: &[windowdesk_store::AgentRow]) -> Markup {
     html! {
         table #agents {
             caption.sr { "Agents" }
             thead { tr { th scope="col" { "Name" } th scope="col" { "Email" } th scope="col" { "Role" } th scope="col" { "Can sign in" } } }
             tbody {
                 @for a in agents {
-                    tr { td { (a.name) } td { (a.email) } td { (a.role.as_str()) } td { @if a.has_password { "yes" } @else { "no" } } }
+                    tr data-agent-id=(a.id) { td { (a.name) } td { (a.email) } td { (a.role.as_str()) } td { @if a.has_password { "yes" } @else { "no" } } }
                 }
             }
         }
+        (super::account::reset_form(agent, agents))
     }
 }
 
@@ -98,7 +110,8 @@ pub async fn agents_page(State(state): State<AppState>, agent: Agent, Query(q): 
     let content = html! {
         h1 { "Agents" }
         @if let Some(n) = render::notice(q.done.as_deref()) { (n) }
-        (agents_table(&agents))
+        (agents_table(&agent, &agents))
+        p { a href="/admin/api-tokens" { "API tokens" } " for other systems are managed on their own page." }
         h2 { "Add an agent" }
         form method="post" action="/admin/agents" {
             input type="hidden" name="csrf" value=(agent.csrf());

@@ -12,6 +12,7 @@
 //! Every route but `/login` and its stylesheet needs a session. Customer content is untrusted: maud
 //! escapes everything it renders, and the Content-Security-Policy allows only this origin's script.
 
+pub mod account;
 pub mod admin;
 pub mod attach;
 pub mod automation_runs;
@@ -111,6 +112,10 @@ pub fn router() -> Router<AppState> {
         .route("/macros/{id}", get(macro_admin::edit_page).post(macro_admin::update))
         .route("/macros/{id}/delete", post(macro_admin::delete))
         .route("/admin/agents", get(admin::agents_page).post(admin::add_agent))
+        .route("/admin/agents/password", post(account::reset))
+        .route("/admin/api-tokens", get(account::tokens_page).post(account::create_token))
+        .route("/admin/api-tokens/{id}/revoke", post(account::revoke_token))
+        .route("/settings/password", post(account::change_own))
         .route("/admin/hours", get(hours::hours_page).post(hours::create))
         .route("/admin/hours/{id}", post(hours::update))
         .route("/admin/hours/{id}/delete", post(hours::delete))

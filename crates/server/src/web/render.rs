@@ -199,6 +199,9 @@ pub fn notice(code: Option<&str>) -> Option<Markup> {
         "noted" => ("ok", "Note added."),
         "updated" => ("ok", "Ticket updated."),
         "closed" => ("ok", "Ticket closed. A new message from the customer opens a follow-up ticket."),
+        "password" => ("ok", "Your password was changed."),
+        "password_reset" => ("ok", "New password set. Tell the agent, and ask them to change it under Settings."),
+        "revoked" => ("ok", "Token revoked: requests with it are refused from now on."),
         "blocked" => (
             "bad",
             "Not sent: the customer service window is closed. Free-form messages can only go out within 24 hours of the customer's last message.",

@@ -274,7 +274,7 @@ fn time_duration(d: Duration) -> time::Duration {
 /// A valid argon2 hash of a random string: unknown emails are verified against it.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$N2aFm3bIXEfEs5VnmJmZRTOHk1XgXYeu2a7xhuqmnXc";
 
-fn verify_password(password: &str, hash: Option<&str>) -> bool {
+pub(crate) fn verify_password(password: &str, hash: Option<&str>) -> bool {
     let (phc, real) = match hash {
         Some(h) => (h, true),
         None => (DUMMY_HASH, false),

@@ -1,0 +1,88 @@
+//! Passwords and API tokens from the web (issue 15 item 4), on both backends: an agent changes their
+//! own password only with the current one; an admin resets an agent's (agents cannot); an admin
+//! creates an API token that is shown once and works, and revokes it.
+
+#![allow(clippy::unwrap_used)] // scenario functions called from the generated #[test]s
+
+mod common;
+
+use common::web::*;
+use common::*;
+use windowdesk_store::testing::Backend;
+use windowdesk_store::AgentRole;
+
+on_both_backends!(an_agent_changes_their_password_and_an_admin_resets_one, an_admin_creates_an_api_token_shown_once_and_revokes_it,);
+
+async fn can_sign_in(app: &TestApp, email: &str, password: &str) -> bool {
+    let client = client();
+    let form = login_form(&client, app, "").await;
+    let page =
+        post_login(&client, app, Some(&form.cookie), &[("email", email), ("password", password), ("csrf", &form.csrf), ("next", "/")])
+            .await;
+    page.status == 303 && page.cookie("wd_session").is_some()
+}
+
+async fn an_agent_changes_their_password_and_an_admin_resets_one(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    windowdesk_server::api::admin::create_agent(app.store().as_ref(), "Ana Lima", "ana@example.com", AgentRole::Admin, Some(PASSWORD))
+        .await
+        .unwrap();
+    let ben = add_agent(&app, "Ben Okafor", "ben@example.com").await;
+    let ben_web = Web::sign_in(&app, "ben@example.com").await;
+    let settings = ben_web.page("/settings").await;
+    assert!(settings.contains(r#"id="password-form""#) && settings.contains(r#"<select id="time-zone""#), "{settings}");
+
+    let new = "a much longer passphrase";
+    let wrong = ben_web.post("/settings/password", &[("current", "not it"), ("password", new), ("confirm", new)]).await;
+    assert_eq!(wrong.status, 400);
+    assert!(wrong.body.contains("current: that is not your current password"), "{}", wrong.body);
+    let differ = ben_web.post("/settings/password", &[("current", PASSWORD), ("password", new), ("confirm", "something else")]).await;
+    assert_eq!(differ.status, 400);
+    let short = ben_web.post("/settings/password", &[("current", PASSWORD), ("password", "short"), ("confirm", "short")]).await;
+    assert_eq!(short.status, 400);
+    assert!(can_sign_in(&app, "ben@example.com", PASSWORD).await, "nothing changed yet");
+    let done = ben_web.post("/settings/password", &[("current", PASSWORD), ("password", new), ("confirm", new)]).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert!(!can_sign_in(&app, "ben@example.com", PASSWORD).await);
+    assert!(can_sign_in(&app, "ben@example.com", new).await);
+
+    // An agent cannot reset anyone's; an admin can.
+    let ben_id = ben.id.to_string();
+    let refused = ben_web.post("/admin/agents/password", &[("agent", &ben_id), ("password", "chosen by ben himself")]).await;
+    assert_eq!(refused.status, 403);
+    let ana_web = Web::sign_in(&app, "ana@example.com").await;
+    let page = ana_web.page("/admin/agents").await;
+    assert!(page.contains(r#"action="/admin/agents/password""#) && page.contains(&format!(r#"<option value="{}">"#, ben.id)), "{page}");
+    let reset = ana_web.post("/admin/agents/password", &[("agent", &ben_id), ("password", "temporary password 1")]).await;
+    assert_eq!(reset.status, 303, "{}", reset.body);
+    assert!(can_sign_in(&app, "ben@example.com", "temporary password 1").await);
+    assert_eq!(ana_web.post("/admin/agents/password", &[("agent", "999999"), ("password", "temporary password 1")]).await.status, 404);
+    app.stop().await;
+}
+
+async fn an_admin_creates_an_api_token_shown_once_and_revokes_it(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    windowdesk_server::api::admin::create_agent(app.store().as_ref(), "Ana Lima", "ana@example.com", AgentRole::Admin, Some(PASSWORD))
+        .await
+        .unwrap();
+    add_agent(&app, "Ben Okafor", "ben@example.com").await;
+    assert_eq!(Web::sign_in(&app, "ben@example.com").await.get("/admin/api-tokens").await.status, 403);
+    let web = Web::sign_in(&app, "ana@example.com").await;
+    let created = web.post("/admin/api-tokens", &[("name", "CRM sync")]).await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let start = created.body.find(r#"id="new-token-value">"#).expect("the token is shown") + r#"id="new-token-value">"#.len();
+    let token = &created.body[start..start + created.body[start..].find('<').unwrap()];
+    assert!(token.starts_with("wdk_"), "{token}");
+    let api = |t: &str| app.client.get(app.url("/api/v1/tickets")).bearer_auth(t).send();
+    assert_eq!(api(token).await.unwrap().status(), 200, "the new token works");
+    let listed = web.page("/admin/api-tokens").await;
+    assert!(listed.contains("CRM sync") && !listed.contains(token), "listed, never shown again");
+    let id = app.store().api_tokens().await.unwrap().into_iter().find(|t| t.name == "CRM sync").unwrap().id;
+    let revoked = web.post(&format!("/admin/api-tokens/{id}/revoke"), &[]).await;
+    assert_eq!(revoked.status, 303);
+    assert_eq!(api(token).await.unwrap().status(), 401, "revoked");
+    assert!(web.page("/admin/api-tokens").await.contains("revoked "));
+    assert_eq!(web.post(&format!("/admin/api-tokens/{id}/revoke"), &[]).await.status, 404, "only once");
+    assert_eq!(web.post("/admin/api-tokens", &[("name", "  ")]).await.status, 400);
+    app.stop().await;
+}
