@@ -11,7 +11,11 @@ use common::*;
 use windowdesk_store::testing::Backend;
 use windowdesk_store::AgentRole;
 
-on_both_backends!(an_agent_changes_their_password_and_an_admin_resets_one, an_admin_creates_an_api_token_shown_once_and_revokes_it,);
+on_both_backends!(
+    an_agent_changes_their_password_and_an_admin_resets_one,
+    an_admin_creates_an_api_token_shown_once_and_revokes_it,
+    a_saved_view_is_changed_from_its_page,
+);
 
 async fn can_sign_in(app: &TestApp, email: &str, password: &str) -> bool {
     let client = client();
@@ -57,6 +61,17 @@ async fn an_agent_changes_their_password_and_an_admin_resets_one(backend: Backen
     assert_eq!(reset.status, 303, "{}", reset.body);
     assert!(can_sign_in(&app, "ben@example.com", "temporary password 1").await);
     assert_eq!(ana_web.post("/admin/agents/password", &[("agent", "999999"), ("password", "temporary password 1")]).await.status, 404);
+
+    // Roles: Ben becomes admin and back; the desk's only admin cannot step down.
+    let ana_id = app.store().agents().await.unwrap().into_iter().find(|a| a.email == "ana@example.com").unwrap().id.to_string();
+    let alone = ana_web.post("/admin/agents/role", &[("agent", &ana_id), ("role", "agent")]).await;
+    assert_eq!(alone.status, 409, "{}", alone.body);
+    assert!(alone.body.contains("only admin"), "{}", alone.body);
+    assert_eq!(ana_web.post("/admin/agents/role", &[("agent", &ben_id), ("role", "admin")]).await.status, 303);
+    assert_eq!(ben_web.get("/admin/agents").await.status, 200, "Ben is an admin now");
+    assert_eq!(ana_web.post("/admin/agents/role", &[("agent", &ben_id), ("role", "agent")]).await.status, 303);
+    assert_eq!(ben_web.get("/admin/agents").await.status, 403);
+    assert_eq!(ana_web.post("/admin/agents/role", &[("agent", &ben_id), ("role", "owner")]).await.status, 400);
     app.stop().await;
 }
 
@@ -85,4 +100,38 @@ async fn an_admin_creates_an_api_token_shown_once_and_revokes_it(backend: Backen
     assert_eq!(web.post(&format!("/admin/api-tokens/{id}/revoke"), &[]).await.status, 404, "only once");
     assert_eq!(web.post("/admin/api-tokens", &[("name", "  ")]).await.status, 400);
     app.stop().await;
+}
+
+async fn a_saved_view_is_changed_from_its_page(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    add_agent(&app, "Ben Okafor", "ben@example.com").await;
+    add_agent(&app, "Cleo Park", "cleo@example.com").await;
+    let ben = Web::sign_in(&app, "ben@example.com").await;
+    let made = ben.post("/views", &[("name", "Pending VIPs"), ("status", "pending"), ("tag", "VIP"), ("assignee", "me")]).await;
+    assert_eq!(made.status, 303, "{}", made.body);
+    let id: i64 = made.location().strip_prefix("/views/").unwrap().parse().unwrap();
+    let page = ben.page(&format!("/views/{id}")).await;
+    assert!(page.contains(r#"id="edit-view-name""#) && page.contains(r#"value="Pending VIPs""#), "{page}");
+    assert!(page.contains(r#"<option value="pending" selected>"#), "the form starts from the view");
+    assert!(page.contains("data-confirm"), "deleting asks first");
+    let changed = ben.post(&format!("/views/{id}"), &[("name", "Open VIPs"), ("status", "open"), ("tag", "vip"), ("assignee", "")]).await;
+    assert_eq!(changed.status, 303, "{}", changed.body);
+    let view = app.store().saved_views(0).await.unwrap();
+    let mine: Vec<_> = app.store().saved_views(ben_agent_id(&app).await).await.unwrap();
+    assert!(view.iter().all(|v| v.id != id), "not shared");
+    let v = mine.iter().find(|v| v.id == id).unwrap();
+    assert_eq!(v.name, "Open VIPs");
+    assert_eq!(
+        (v.filter.status, v.filter.tag.as_deref(), v.filter.assignee),
+        (Some(windowdesk_core::TicketStatus::Open), Some("vip"), None)
+    );
+    // Someone else's view is not theirs to change.
+    let cleo = Web::sign_in(&app, "cleo@example.com").await;
+    assert_eq!(cleo.post(&format!("/views/{id}"), &[("name", "Mine now")]).await.status, 404);
+    assert_eq!(ben.post(&format!("/views/{id}"), &[("name", "  ")]).await.status, 400);
+    app.stop().await;
+}
+
+async fn ben_agent_id(app: &TestApp) -> i64 {
+    app.store().agents().await.unwrap().into_iter().find(|a| a.email == "ben@example.com").unwrap().id
 }

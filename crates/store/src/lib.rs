@@ -435,6 +435,9 @@ pub trait WebStore: Send + Sync {
     async fn agent_credentials(&self, email: &str) -> Result<Option<Credentials>, StoreError>;
     async fn set_agent_password(&self, agent_id: i64, password_hash: &str) -> Result<bool, StoreError>;
     async fn set_agent_time_zone(&self, agent_id: i64, time_zone: &str) -> Result<bool, StoreError>;
+    /// Changes an agent's role; `false` when there is no such agent. Refused (`Conflict`) when it would
+    /// leave the desk without an admin.
+    async fn set_agent_role(&self, agent_id: i64, role: AgentRole) -> Result<bool, StoreError>;
     /// Creates a session; expired sessions are purged on the way.
     async fn create_session(&self, session: &NewSession) -> Result<(), StoreError>;
     /// The session with this hash, if it has not expired at `now`.
@@ -458,6 +461,16 @@ pub trait WebStore: Send + Sync {
     async fn create_saved_view(&self, view: &NewSavedView) -> Result<SavedViewRow, StoreError>;
     /// Deletes one of the agent's own views (or, for an admin, a shared one).
     async fn delete_saved_view(&self, agent_id: i64, view_id: i64, admin: bool) -> Result<bool, StoreError>;
+    /// Renames and refilters one of the agent's own views (or, for an admin, a shared one); `false`
+    /// when there is no such view they may change.
+    async fn update_saved_view(
+        &self,
+        agent_id: i64,
+        view_id: i64,
+        admin: bool,
+        name: &str,
+        filter: &ViewFilter,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Templates, fallback settings, held replies and what agents do about failed deliveries (SPEC 9, D4).

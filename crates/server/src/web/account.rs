@@ -114,6 +114,47 @@ pub fn reset_form(agent: &Agent, agents: &[windowdesk_store::AgentRow]) -> Marku
     }
 }
 
+/// The Agents page's role form: admins manage agents, numbers, rules and tokens; agents answer.
+pub fn role_form(agent: &Agent, agents: &[windowdesk_store::AgentRow]) -> Markup {
+    html! {
+        h2 #role-title { "Change an agent's role" }
+        form #role-form method="post" action="/admin/agents/role" aria-labelledby="role-title" {
+            input type="hidden" name="csrf" value=(agent.csrf());
+            label for="role-agent" { "Agent" }
+            select #role-agent name="agent" required {
+                @for a in agents { option value=(a.id) { (a.name) " (" (a.role.as_str()) ")" } }
+            }
+            label for="role-role" { "New role" }
+            select #role-role name="role" { option value="agent" { "agent" } option value="admin" { "admin" } }
+            button #role-submit type="submit" { "Change role" }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct RoleForm {
+    #[serde(default)]
+    csrf: String,
+    agent: i64,
+    role: String,
+}
+
+/// `POST /admin/agents/role`. The desk always keeps one admin.
+pub async fn change_role(State(state): State<AppState>, agent: Agent, Form(f): Form<RoleForm>) -> Result<Response, WebError> {
+    agent.check_csrf(&f.csrf)?;
+    admin_only(&agent)?;
+    let role = crate::api::admin::parse_role(&f.role).map_err(admin_error)?;
+    match state.store.set_agent_role(f.agent, role).await {
+        Ok(true) => {
+            tracing::info!(agent_id = f.agent, role = role.as_str(), by = agent.id(), "role changed");
+            Ok(Redirect::to("/admin/agents?done=saved").into_response())
+        }
+        Ok(false) => Err(WebError::NotFound(format!("There is no agent {}.", f.agent))),
+        Err(windowdesk_store::StoreError::Conflict(m)) => Err(WebError::Conflict(m)),
+        Err(e) => Err(e.into()),
+    }
+}
+
 #[derive(Deserialize)]
 pub struct TokensQuery {
     done: Option<String>,

@@ -96,6 +96,7 @@ fn agents_table(agent: &Agent, agents: &[windowdesk_store::AgentRow]) -> Markup 
                 }
             }
         }
+        (super::account::role_form(agent, agents))
         (super::account::reset_form(agent, agents))
     }
 }

@@ -2,15 +2,12 @@
 //! Failed deliveries and Mentions. Lists show 20 rows and load more on demand.
 
 use axum::extract::{Path, Query, State};
-use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::Form;
+use axum::response::Html;
 use maud::{html, Markup};
 use serde::Deserialize;
 use windowdesk_core::window::WindowPolicy;
 use windowdesk_core::{TicketStatus, Timestamp};
-use windowdesk_store::{
-    AssigneeFilter, Direction, FailedCursor, InboxCursor, InboxItem, InboxList, InboxQuery, InboxSort, NewSavedView, ViewFilter,
-};
+use windowdesk_store::{Direction, FailedCursor, InboxCursor, InboxItem, InboxList, InboxQuery, InboxSort, ViewFilter};
 
 use super::components::{self, Actors};
 use super::format;
@@ -375,39 +372,9 @@ pub async fn inbox_page(State(state): State<AppState>, agent: Agent, Query(q): Q
         @if let Some(n) = super::bulk::notice(q.done.as_deref(), q.changed, q.skipped) { (n) }
         (super::bulk::toolbar(&agent, &agents, "/"))
         div #inbox-lists data-live="inbox" { (lists) }
-        (save_view_form(&agent))
+        (super::saved_views::form(&agent, None))
     };
     Ok(Html(render::page(&agent, "Inbox", Nav::Inbox, &counts, now, content).into_string()))
-}
-
-fn save_view_form(agent: &Agent) -> Markup {
-    html! {
-        details.save-view {
-            summary { "Save a view" }
-            form method="post" action="/views" {
-                input type="hidden" name="csrf" value=(agent.csrf());
-                label for="view-name" { "Name" }
-                input #view-name name="name" required maxlength="60";
-                label for="view-status" { "Status" }
-                select #view-status name="status" {
-                    option value="" { "Any" }
-                    @for s in TicketStatus::ALL { option value=(s.as_str()) { (s.as_str()) } }
-                }
-                label for="view-tag" { "Tag" }
-                input #view-tag name="tag" maxlength="60";
-                label for="view-assignee" { "Assignee" }
-                select #view-assignee name="assignee" {
-                    option value="" { "Anyone" }
-                    option value="me" { "Me" }
-                    option value="unassigned" { "Nobody" }
-                }
-                @if agent.is_admin() {
-                    label.check { input type="checkbox" name="shared" value="1"; " Share with every agent" }
-                }
-                button type="submit" { "Save view" }
-            }
-        }
-    }
 }
 
 #[derive(Deserialize)]
@@ -457,14 +424,18 @@ pub async fn more(State(state): State<AppState>, agent: Agent, Query(q): Query<M
     ))
 }
 
-async fn view_list(state: &AppState, agent: &Agent, id: i64) -> Result<(String, InboxList), WebError> {
-    let view = state
+async fn saved_view(state: &AppState, agent: &Agent, id: i64) -> Result<windowdesk_store::SavedViewRow, WebError> {
+    state
         .store
         .saved_views(agent.id())
         .await?
         .into_iter()
         .find(|v| v.id == id)
-        .ok_or_else(|| WebError::NotFound(format!("There is no view {id}.")))?;
+        .ok_or_else(|| WebError::NotFound(format!("There is no view {id}.")))
+}
+
+async fn view_list(state: &AppState, agent: &Agent, id: i64) -> Result<(String, InboxList), WebError> {
+    let view = saved_view(state, agent, id).await?;
     Ok((view.name, InboxList::Filter(view.filter)))
 }
 
@@ -607,6 +578,10 @@ pub async fn view_page(
     let (agents, actors) = Actors::load(&state).await?;
     let rows = Rows::new(&state, &agent, now, &actors);
     let minutes = state.web.config.closing_soon_minutes;
+    let editable = match view_id {
+        Some(id) => Some(saved_view(&state, &agent, id).await?),
+        None => None,
+    };
     let keep = order.params().replacen('&', "?", 1);
     let back = match (filter, view_id) {
         (Some(minutes), _) => format!("/views/closing-soon?business_left={minutes}"),
@@ -615,6 +590,7 @@ pub async fn view_page(
     };
     let content = html! {
         h1 { (title) }
+        @if let Some(n) = render::notice(q.done.as_deref()) { (n) }
         @if let Some(n) = super::bulk::notice(q.done.as_deref(), q.changed, q.skipped) { (n) }
         @if let Some(b) = built_in {
             p.hint { (b.hint()) }
@@ -632,71 +608,17 @@ pub async fn view_page(
             ul.tickets data-list=(list_name) { @for item in &items { (rows.row(item)) } }
             (more_from(&list_name, next))
         }
-        @if let Some(id) = view_id {
-            form.inline method="post" action={"/views/" (id) "/delete"} {
-                input type="hidden" name="csrf" value=(agent.csrf());
-                button.link type="submit" { "Delete this view" }
+        @if let Some(row) = &editable {
+            @if row.agent_id.is_some() || agent.is_admin() {
+                (super::saved_views::form(&agent, Some(row)))
+                form.inline method="post" action={"/views/" (row.id) "/delete"} data-confirm={"Delete the view “" (row.name) "”? The tickets stay as they are."} {
+                    input type="hidden" name="csrf" value=(agent.csrf());
+                    button.link type="submit" { "Delete this view" }
+                }
             }
         }
     };
     Ok(Html(render::page(&agent, &title, nav, &counts, now, content).into_string()))
-}
-
-#[derive(Deserialize)]
-pub struct ViewForm {
-    #[serde(default)]
-    csrf: String,
-    name: String,
-    status: Option<String>,
-    tag: Option<String>,
-    assignee: Option<String>,
-    shared: Option<String>,
-}
-
-pub async fn create_view(State(state): State<AppState>, agent: Agent, Form(f): Form<ViewForm>) -> Result<Response, WebError> {
-    agent.check_csrf(&f.csrf)?;
-    let name = f.name.trim();
-    if name.is_empty() || name.chars().count() > 60 {
-        return Err(WebError::BadRequest("name: a view needs a name of 1 to 60 characters".into()));
-    }
-    let status = match f.status.as_deref().filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) => Some(TicketStatus::parse(s).ok_or_else(|| WebError::BadRequest(format!("status: unknown status {s:?}")))?),
-    };
-    let assignee = match f.assignee.as_deref().unwrap_or("") {
-        "" => None,
-        "me" => Some(AssigneeFilter::Agent(agent.id())),
-        "unassigned" => Some(AssigneeFilter::Unassigned),
-        other => return Err(WebError::BadRequest(format!("assignee: must be me, unassigned or empty, got {other:?}"))),
-    };
-    let shared = f.shared.is_some();
-    if shared && !agent.is_admin() {
-        return Err(WebError::Forbidden("Only admins can share views with every agent.".into()));
-    }
-    let tag = f.tag.map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty());
-    let view = state
-        .store
-        .create_saved_view(&NewSavedView {
-            agent_id: if shared { None } else { Some(agent.id()) },
-            name: name.to_owned(),
-            filter: ViewFilter { status, tag, assignee },
-            now: state.clock.now(),
-        })
-        .await?;
-    Ok(Redirect::to(&format!("/views/{}", view.id)).into_response())
-}
-
-pub async fn delete_view(
-    State(state): State<AppState>,
-    agent: Agent,
-    Path(id): Path<i64>,
-    Form(f): Form<super::session::CsrfForm>,
-) -> Result<Response, WebError> {
-    agent.check_csrf(&f.csrf)?;
-    if !state.store.delete_saved_view(agent.id(), id, agent.is_admin()).await? {
-        return Err(WebError::NotFound(format!("There is no view {id} you can delete.")));
-    }
-    Ok(Redirect::to("/").into_response())
 }
 
 #[derive(Deserialize)]

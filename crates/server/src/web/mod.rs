@@ -31,6 +31,7 @@ pub mod numbers;
 pub mod picker;
 pub mod render;
 pub mod rules;
+pub mod saved_views;
 pub mod session;
 pub mod templates;
 pub mod thread;
@@ -75,9 +76,9 @@ pub fn router() -> Router<AppState> {
         .route("/favicon.ico", get(assets::favicon))
         .route("/", get(inbox::inbox_page))
         .route("/inbox/more", get(inbox::more))
-        .route("/views/{view}", get(inbox::view_page))
-        .route("/views", post(inbox::create_view))
-        .route("/views/{id}/delete", post(inbox::delete_view))
+        .route("/views/{view}", get(inbox::view_page).post(saved_views::update))
+        .route("/views", post(saved_views::create))
+        .route("/views/{id}/delete", post(saved_views::delete))
         .route("/failed", get(inbox::failed_page))
         .route("/notifications", get(inbox::notifications_page))
         .route("/tickets/bulk", post(bulk::apply))
@@ -113,6 +114,7 @@ pub fn router() -> Router<AppState> {
         .route("/macros/{id}/delete", post(macro_admin::delete))
         .route("/admin/agents", get(admin::agents_page).post(admin::add_agent))
         .route("/admin/agents/password", post(account::reset))
+        .route("/admin/agents/role", post(account::change_role))
         .route("/admin/api-tokens", get(account::tokens_page).post(account::create_token))
         .route("/admin/api-tokens/{id}/revoke", post(account::revoke_token))
         .route("/settings/password", post(account::change_own))

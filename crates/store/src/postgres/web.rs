@@ -166,6 +166,24 @@ impl WebStore for PgStore {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn set_agent_role(&self, agent_id: i64, role: AgentRole) -> Result<bool, StoreError> {
+        let mut tx = self.inner.pool.begin().await?;
+        // Every role change takes the same lock, so two demotions cannot both see another admin.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('windowdesk:agent-roles'))").execute(&mut *tx).await?;
+        let current: Option<String> =
+            sqlx::query_scalar("SELECT role FROM agents WHERE id = $1").bind(agent_id).fetch_optional(&mut *tx).await?;
+        let Some(current) = current else { return Ok(false) };
+        if current == AgentRole::Admin.as_str() && role != AgentRole::Admin {
+            let admins: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM agents WHERE role = 'admin'").fetch_one(&mut *tx).await?;
+            if admins <= 1 {
+                return Err(StoreError::Conflict("this agent is the desk's only admin: make someone else admin first".into()));
+            }
+        }
+        sqlx::query("UPDATE agents SET role = $1 WHERE id = $2").bind(role.as_str()).bind(agent_id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     async fn create_session(&self, s: &NewSession) -> Result<(), StoreError> {
         let mut tx = self.inner.pool.begin().await?;
         sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(s.now.unix_millis()).execute(&mut *tx).await?;
@@ -324,6 +342,30 @@ impl WebStore for PgStore {
         .fetch_one(&self.inner.pool)
         .await?;
         Ok(SavedViewRow { id, agent_id: v.agent_id, name: v.name.clone(), filter: v.filter.clone(), created_at: v.now })
+    }
+
+    async fn update_saved_view(
+        &self,
+        agent_id: i64,
+        view_id: i64,
+        admin: bool,
+        name: &str,
+        filter: &ViewFilter,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE saved_views SET name = $4, status = $5, tag = $6, assignee = $7
+             WHERE id = $1 AND (agent_id = $2 OR (agent_id IS NULL AND $3))",
+        )
+        .bind(view_id)
+        .bind(agent_id)
+        .bind(admin)
+        .bind(name)
+        .bind(filter.status.map(TicketStatus::as_str))
+        .bind(filter.tag.as_deref())
+        .bind(assignee_to_text(filter.assignee))
+        .execute(&self.inner.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn delete_saved_view(&self, agent_id: i64, view_id: i64, admin: bool) -> Result<bool, StoreError> {

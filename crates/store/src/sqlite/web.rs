@@ -288,6 +288,45 @@ pub(crate) fn create_saved_view(c: &mut Connection, v: &NewSavedView) -> Result<
     Ok(SavedViewRow { id: c.last_insert_rowid(), agent_id: v.agent_id, name: v.name.clone(), filter: v.filter.clone(), created_at: v.now })
 }
 
+pub(crate) fn set_agent_role(c: &mut Connection, agent_id: i64, role: AgentRole) -> Result<bool, StoreError> {
+    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let current: Option<String> = tx.query_row("SELECT role FROM agents WHERE id = ?1", params![agent_id], |r| r.get(0)).optional()?;
+    let Some(current) = current else { return Ok(false) };
+    if current == AgentRole::Admin.as_str() && role != AgentRole::Admin {
+        let admins: i64 = tx.query_row("SELECT COUNT(*) FROM agents WHERE role = 'admin'", [], |r| r.get(0))?;
+        if admins <= 1 {
+            return Err(StoreError::Conflict("this agent is the desk's only admin: make someone else admin first".into()));
+        }
+    }
+    tx.execute("UPDATE agents SET role = ?1 WHERE id = ?2", params![role.as_str(), agent_id])?;
+    tx.commit()?;
+    Ok(true)
+}
+
+pub(crate) fn update_saved_view(
+    c: &mut Connection,
+    agent_id: i64,
+    view_id: i64,
+    admin: bool,
+    name: &str,
+    filter: &ViewFilter,
+) -> Result<bool, StoreError> {
+    let n = c.execute(
+        "UPDATE saved_views SET name = ?4, status = ?5, tag = ?6, assignee = ?7
+         WHERE id = ?1 AND (agent_id = ?2 OR (agent_id IS NULL AND ?3))",
+        params![
+            view_id,
+            agent_id,
+            admin,
+            name,
+            filter.status.map(TicketStatus::as_str),
+            filter.tag.as_deref(),
+            assignee_to_text(filter.assignee)
+        ],
+    )?;
+    Ok(n == 1)
+}
+
 pub(crate) fn delete_saved_view(c: &mut Connection, agent_id: i64, view_id: i64, admin: bool) -> Result<bool, StoreError> {
     let n = c.execute(
         "DELETE FROM saved_views WHERE id = ?1 AND (agent_id = ?2 OR (agent_id IS NULL AND ?3))",
@@ -318,6 +357,9 @@ mod impls {
         async fn set_agent_time_zone(&self, agent_id: i64, time_zone: &str) -> Result<bool, StoreError> {
             let tz = time_zone.to_owned();
             self.inner.writer.run(move |c| super::set_agent_time_zone(c, agent_id, &tz)).await
+        }
+        async fn set_agent_role(&self, agent_id: i64, role: crate::AgentRole) -> Result<bool, StoreError> {
+            self.inner.writer.run(move |c| super::set_agent_role(c, agent_id, role)).await
         }
         async fn create_session(&self, session: &NewSession) -> Result<(), StoreError> {
             let session = session.clone();
@@ -363,6 +405,17 @@ mod impls {
         }
         async fn delete_saved_view(&self, agent_id: i64, view_id: i64, admin: bool) -> Result<bool, StoreError> {
             self.inner.writer.run(move |c| super::delete_saved_view(c, agent_id, view_id, admin)).await
+        }
+        async fn update_saved_view(
+            &self,
+            agent_id: i64,
+            view_id: i64,
+            admin: bool,
+            name: &str,
+            filter: &ViewFilter,
+        ) -> Result<bool, StoreError> {
+            let (name, filter) = (name.to_owned(), filter.clone());
+            self.inner.writer.run(move |c| super::update_saved_view(c, agent_id, view_id, admin, &name, &filter)).await
         }
     }
 }
