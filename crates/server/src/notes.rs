@@ -124,6 +124,7 @@ mod tests {
             role: AgentRole::Agent,
             created_at: Timestamp::from_unix_millis(0),
             has_password: true,
+            active: true,
         }
     }
 

@@ -27,7 +27,8 @@ async fn can_sign_in(app: &TestApp, email: &str, password: &str) -> bool {
 }
 
 async fn an_agent_changes_their_password_and_an_admin_resets_one(backend: Backend) {
-    let app = TestApp::start(backend).await;
+    // Many sign-ins for one email: the sign-in rate limit must not be what refuses them here.
+    let app = TestApp::start_with_sim_and_config(backend, None, |_| {}, |c| c.web.login_attempts_per_minute = 100).await;
     windowdesk_server::api::admin::create_agent(app.store().as_ref(), "Ana Lima", "ana@example.com", AgentRole::Admin, Some(PASSWORD))
         .await
         .unwrap();
@@ -72,6 +73,18 @@ async fn an_agent_changes_their_password_and_an_admin_resets_one(backend: Backen
     assert_eq!(ana_web.post("/admin/agents/role", &[("agent", &ben_id), ("role", "agent")]).await.status, 303);
     assert_eq!(ben_web.get("/admin/agents").await.status, 403);
     assert_eq!(ana_web.post("/admin/agents/role", &[("agent", &ben_id), ("role", "owner")]).await.status, 400);
+
+    // Ben leaves: deactivated, his session ends, he cannot sign in, and he is not offered as an
+    // assignee; reactivated, he can sign in again. Nobody deactivates themselves.
+    let off = ana_web.post("/admin/agents/active", &[("agent", &ben_id), ("active", "false")]).await;
+    assert_eq!(off.status, 303, "{}", off.body);
+    assert_eq!(ben_web.get("/").await.status, 303, "his session ended");
+    assert!(!can_sign_in(&app, "ben@example.com", "temporary password 1").await);
+    let agents_page = ana_web.page("/admin/agents").await;
+    assert!(agents_page.contains("no (deactivated)"), "{agents_page}");
+    assert_eq!(ana_web.post("/admin/agents/active", &[("agent", &ana_id), ("active", "false")]).await.status, 409);
+    assert_eq!(ana_web.post("/admin/agents/active", &[("agent", &ben_id), ("active", "true")]).await.status, 303);
+    assert!(can_sign_in(&app, "ben@example.com", "temporary password 1").await);
     app.stop().await;
 }
 

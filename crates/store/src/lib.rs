@@ -438,6 +438,9 @@ pub trait WebStore: Send + Sync {
     /// Changes an agent's role; `false` when there is no such agent. Refused (`Conflict`) when it would
     /// leave the desk without an admin.
     async fn set_agent_role(&self, agent_id: i64, role: AgentRole) -> Result<bool, StoreError>;
+    /// Deactivates (`active: false`: their sessions end, they cannot sign in) or reactivates an
+    /// agent; `false` when there is no such agent. Refused (`Conflict`) for the last active admin.
+    async fn set_agent_active(&self, agent_id: i64, active: bool, now: Timestamp) -> Result<bool, StoreError>;
     /// Creates a session; expired sessions are purged on the way.
     async fn create_session(&self, session: &NewSession) -> Result<(), StoreError>;
     /// The session with this hash, if it has not expired at `now`.

@@ -468,6 +468,9 @@ pub struct AgentRow {
     pub created_at: Timestamp,
     #[serde(skip)]
     pub has_password: bool,
+    /// `false` once deactivated: they cannot sign in and are not offered as an assignee.
+    #[serde(skip)]
+    pub active: bool,
 }
 
 /// An agent to create. `email` is compared case-insensitively (stored lowercased by the caller).

@@ -155,6 +155,52 @@ pub async fn change_role(State(state): State<AppState>, agent: Agent, Form(f): F
     }
 }
 
+/// The Agents page's form that deactivates someone who left (or brings them back).
+pub fn active_form(agent: &Agent, agents: &[windowdesk_store::AgentRow]) -> Markup {
+    html! {
+        h2 #active-title { "Deactivate or reactivate an agent" }
+        p.hint { "A deactivated agent cannot sign in (their sessions end at once) and is not offered as an assignee. Their replies and notes stay, under their name; tickets assigned to them stay assigned until someone reassigns them." }
+        form #active-form method="post" action="/admin/agents/active" aria-labelledby="active-title"
+            data-confirm="Change whether this agent can sign in?" {
+            input type="hidden" name="csrf" value=(agent.csrf());
+            label for="active-agent" { "Agent" }
+            select #active-agent name="agent" required {
+                @for a in agents { option value=(a.id) { (a.name) @if !a.active { " (deactivated)" } } }
+            }
+            div.buttons {
+                button #deactivate type="submit" name="active" value="false" { "Deactivate" }
+                button.quiet #reactivate type="submit" name="active" value="true" { "Reactivate" }
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ActiveForm {
+    #[serde(default)]
+    csrf: String,
+    agent: i64,
+    active: bool,
+}
+
+/// `POST /admin/agents/active`. Nobody deactivates themselves, and the desk keeps an active admin.
+pub async fn set_active(State(state): State<AppState>, agent: Agent, Form(f): Form<ActiveForm>) -> Result<Response, WebError> {
+    agent.check_csrf(&f.csrf)?;
+    admin_only(&agent)?;
+    if !f.active && f.agent == agent.id() {
+        return Err(WebError::Conflict("You cannot deactivate yourself: ask another admin.".into()));
+    }
+    match state.store.set_agent_active(f.agent, f.active, state.clock.now()).await {
+        Ok(true) => {
+            tracing::info!(agent_id = f.agent, active = f.active, by = agent.id(), "agent activation changed");
+            Ok(Redirect::to(if f.active { "/admin/agents?done=reactivated" } else { "/admin/agents?done=deactivated" }).into_response())
+        }
+        Ok(false) => Err(WebError::NotFound(format!("There is no agent {}.", f.agent))),
+        Err(windowdesk_store::StoreError::Conflict(m)) => Err(WebError::Conflict(m)),
+        Err(e) => Err(e.into()),
+    }
+}
+
 #[derive(Deserialize)]
 pub struct TokensQuery {
     done: Option<String>,

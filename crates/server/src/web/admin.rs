@@ -92,11 +92,15 @@ fn agents_table(agent: &Agent, agents: &[windowdesk_store::AgentRow]) -> Markup 
             thead { tr { th scope="col" { "Name" } th scope="col" { "Email" } th scope="col" { "Role" } th scope="col" { "Can sign in" } } }
             tbody {
                 @for a in agents {
-                    tr data-agent-id=(a.id) { td { (a.name) } td { (a.email) } td { (a.role.as_str()) } td { @if a.has_password { "yes" } @else { "no" } } }
+                    tr data-agent-id=(a.id) data-active=(a.active) {
+                        td { (a.name) } td { (a.email) } td { (a.role.as_str()) }
+                        td { @if !a.active { "no (deactivated)" } @else if a.has_password { "yes" } @else { "no (no password yet)" } }
+                    }
                 }
             }
         }
         (super::account::role_form(agent, agents))
+        (super::account::active_form(agent, agents))
         (super::account::reset_form(agent, agents))
     }
 }

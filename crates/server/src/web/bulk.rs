@@ -28,7 +28,7 @@ pub fn toolbar(agent: &Agent, agents: &[AgentRow], back: &str) -> Markup {
                 option value="" { "(unchanged)" }
                 option value="me" { "Me" }
                 option value="none" { "Nobody" }
-                @for a in agents { option value=(a.id) { (a.name) } }
+                @for a in agents.iter().filter(|a| a.active) { option value=(a.id) { (a.name) } }
             }
             label for="bulk-tag" { "Add tag" }
             input #bulk-tag name="add_tag" maxlength="50" autocomplete="off";

@@ -115,6 +115,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/agents", get(admin::agents_page).post(admin::add_agent))
         .route("/admin/agents/password", post(account::reset))
         .route("/admin/agents/role", post(account::change_role))
+        .route("/admin/agents/active", post(account::set_active))
         .route("/admin/api-tokens", get(account::tokens_page).post(account::create_token))
         .route("/admin/api-tokens/{id}/revoke", post(account::revoke_token))
         .route("/settings/password", post(account::change_own))

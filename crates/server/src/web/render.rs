@@ -202,6 +202,8 @@ pub fn notice(code: Option<&str>) -> Option<Markup> {
         "password" => ("ok", "Your password was changed."),
         "password_reset" => ("ok", "New password set. Tell the agent, and ask them to change it under Settings."),
         "revoked" => ("ok", "Token revoked: requests with it are refused from now on."),
+        "deactivated" => ("ok", "Agent deactivated: they are signed out and cannot sign in."),
+        "reactivated" => ("ok", "Agent reactivated: they can sign in again."),
         "blocked" => (
             "bad",
             "Not sent: the customer service window is closed. Free-form messages can only go out within 24 hours of the customer's last message.",

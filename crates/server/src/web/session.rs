@@ -238,7 +238,8 @@ pub async fn login(State(state): State<AppState>, ClientAddr(client): ClientAddr
     let password = form.password;
     // Verify even for unknown emails, against a fixed hash, so timing does not tell which exist.
     let ok = tokio::task::spawn_blocking(move || verify_password(&password, hash.as_deref())).await.unwrap_or(false);
-    let Some(agent) = credentials.filter(|_| ok).map(|c| c.agent) else {
+    // A deactivated agent is refused with the same words: the form does not tell who left.
+    let Some(agent) = credentials.filter(|c| ok && c.agent.active).map(|c| c.agent) else {
         tracing::info!(email = %email, "sign-in refused");
         return render_login(&state, jar, &next, Some("That email address and password do not match."), StatusCode::UNAUTHORIZED);
     };

@@ -302,7 +302,10 @@ fn side(summary: &TicketSummary, agent: &Agent, agents: &[AgentRow]) -> Markup {
                     label for="assignee" { "Assignee" }
                     select #assignee name="assignee" {
                         option value="none" selected[t.assignee_id.is_none()] { "Nobody" }
-                        @for a in agents { option value=(a.id) selected[t.assignee_id == Some(a.id)] { (a.name) } }
+                        // Deactivated agents are not offered, but a ticket still assigned to one shows it.
+                        @for a in agents.iter().filter(|a| a.active || t.assignee_id == Some(a.id)) {
+                            option value=(a.id) selected[t.assignee_id == Some(a.id)] { (a.name) @if !a.active { " (deactivated)" } }
+                        }
                     }
                     label for="tags" { "Tags (comma-separated)" }
                     input #tags name="tags" value=(summary.tags.join(", ")) maxlength="500";

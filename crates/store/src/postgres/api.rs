@@ -39,7 +39,7 @@ fn token_row(r: &PgRow) -> Result<ApiTokenRow, StoreError> {
     })
 }
 
-const AGENT_COLUMNS: &str = "id, name, email, role, created_at, password_hash IS NOT NULL";
+const AGENT_COLUMNS: &str = "id, name, email, role, created_at, password_hash IS NOT NULL, deactivated_at IS NULL";
 
 pub(crate) fn agent_row(r: &PgRow) -> Result<AgentRow, StoreError> {
     let role: String = r.try_get(3)?;
@@ -50,6 +50,7 @@ pub(crate) fn agent_row(r: &PgRow) -> Result<AgentRow, StoreError> {
         role: AgentRole::parse(&role).unwrap_or(AgentRole::Agent),
         created_at: t(r.try_get(4)?),
         has_password: r.try_get(5)?,
+        active: r.try_get(6)?,
     })
 }
 
@@ -182,6 +183,7 @@ impl AgentStore for PgStore {
                 role: a.role,
                 created_at: a.now,
                 has_password: a.password_hash.is_some(),
+                active: true,
             }),
         }
     }

@@ -17,7 +17,7 @@ fn t(ms: i64) -> Timestamp {
 }
 
 /// The columns `api::agent_row` reads, from `agents a`.
-const AGENT_COLUMNS: &str = "a.id, a.name, a.email, a.role, a.created_at, a.password_hash IS NOT NULL";
+const AGENT_COLUMNS: &str = "a.id, a.name, a.email, a.role, a.created_at, a.password_hash IS NOT NULL, a.deactivated_at IS NULL";
 
 /// The WHERE clause of a list (parameters $1–$4) and its sort key column.
 fn list_sql(list: &InboxList) -> (&'static str, &'static str) {
@@ -148,7 +148,7 @@ impl WebStore for PgStore {
     async fn agent_credentials(&self, email: &str) -> Result<Option<Credentials>, StoreError> {
         let sql = format!("SELECT {AGENT_COLUMNS}, a.password_hash FROM agents a WHERE a.email = $1");
         let row = sqlx::query(&sql).bind(email).fetch_optional(&self.inner.pool).await?;
-        row.map(|r| Ok(Credentials { agent: agent_row(&r)?, password_hash: r.try_get(6)? })).transpose()
+        row.map(|r| Ok(Credentials { agent: agent_row(&r)?, password_hash: r.try_get(7)? })).transpose()
     }
 
     async fn set_agent_password(&self, agent_id: i64, password_hash: &str) -> Result<bool, StoreError> {
@@ -174,12 +174,44 @@ impl WebStore for PgStore {
             sqlx::query_scalar("SELECT role FROM agents WHERE id = $1").bind(agent_id).fetch_optional(&mut *tx).await?;
         let Some(current) = current else { return Ok(false) };
         if current == AgentRole::Admin.as_str() && role != AgentRole::Admin {
-            let admins: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM agents WHERE role = 'admin'").fetch_one(&mut *tx).await?;
+            let admins: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM agents WHERE role = 'admin' AND deactivated_at IS NULL")
+                .fetch_one(&mut *tx)
+                .await?;
             if admins <= 1 {
                 return Err(StoreError::Conflict("this agent is the desk's only admin: make someone else admin first".into()));
             }
         }
         sqlx::query("UPDATE agents SET role = $1 WHERE id = $2").bind(role.as_str()).bind(agent_id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn set_agent_active(&self, agent_id: i64, active: bool, now: Timestamp) -> Result<bool, StoreError> {
+        let mut tx = self.inner.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('windowdesk:agent-roles'))").execute(&mut *tx).await?;
+        let role: Option<String> =
+            sqlx::query_scalar("SELECT role FROM agents WHERE id = $1").bind(agent_id).fetch_optional(&mut *tx).await?;
+        let Some(role) = role else { return Ok(false) };
+        if !active && role == AgentRole::Admin.as_str() {
+            let others: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM agents WHERE role = 'admin' AND deactivated_at IS NULL AND id <> $1")
+                    .bind(agent_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            if others == 0 {
+                return Err(StoreError::Conflict("this agent is the desk's only active admin: make someone else admin first".into()));
+            }
+        }
+        if active {
+            sqlx::query("UPDATE agents SET deactivated_at = NULL WHERE id = $1").bind(agent_id).execute(&mut *tx).await?;
+        } else {
+            sqlx::query("UPDATE agents SET deactivated_at = COALESCE(deactivated_at, $2) WHERE id = $1")
+                .bind(agent_id)
+                .bind(now.unix_millis())
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM sessions WHERE agent_id = $1").bind(agent_id).execute(&mut *tx).await?;
+        }
         tx.commit().await?;
         Ok(true)
     }
@@ -202,11 +234,11 @@ impl WebStore for PgStore {
     async fn session(&self, token_hash: &str, now: Timestamp) -> Result<Option<SessionRow>, StoreError> {
         let sql = format!(
             "SELECT {AGENT_COLUMNS}, a.time_zone, s.csrf_token, s.expires_at FROM sessions s JOIN agents a ON a.id = s.agent_id
-             WHERE s.token_hash = $1 AND s.expires_at > $2"
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND a.deactivated_at IS NULL"
         );
         let row = sqlx::query(&sql).bind(token_hash).bind(now.unix_millis()).fetch_optional(&self.inner.pool).await?;
         row.map(|r| {
-            Ok(SessionRow { agent: agent_row(&r)?, time_zone: r.try_get(6)?, csrf_token: r.try_get(7)?, expires_at: t(r.try_get(8)?) })
+            Ok(SessionRow { agent: agent_row(&r)?, time_zone: r.try_get(7)?, csrf_token: r.try_get(8)?, expires_at: t(r.try_get(9)?) })
         })
         .transpose()
     }

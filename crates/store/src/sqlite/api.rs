@@ -74,7 +74,7 @@ pub(crate) fn revoke_api_token(conn: &mut Connection, id: i64, now: Timestamp) -
     Ok(n == 1)
 }
 
-const AGENT_COLUMNS: &str = "id, name, email, role, created_at, password_hash IS NOT NULL";
+const AGENT_COLUMNS: &str = "id, name, email, role, created_at, password_hash IS NOT NULL, deactivated_at IS NULL";
 
 pub(crate) fn agent_row(r: &Row<'_>) -> rusqlite::Result<AgentRow> {
     let role: String = r.get(3)?;
@@ -85,6 +85,7 @@ pub(crate) fn agent_row(r: &Row<'_>) -> rusqlite::Result<AgentRow> {
         role: AgentRole::parse(&role).unwrap_or(AgentRole::Agent),
         created_at: t(r.get(4)?),
         has_password: r.get(5)?,
+        active: r.get(6)?,
     })
 }
 
@@ -103,6 +104,7 @@ pub(crate) fn create_agent(conn: &mut Connection, a: &NewAgent) -> Result<AgentR
             role: a.role,
             created_at: a.now,
             has_password: a.password_hash.is_some(),
+            active: true,
         }),
     }
 }

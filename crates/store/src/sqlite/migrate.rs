@@ -26,6 +26,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0018_http_targets", include_str!("../../migrations/sqlite/0018_http_targets.sql")),
     ("0019_workflows", include_str!("../../migrations/sqlite/0019_workflows.sql")),
     ("0020_read_receipts", include_str!("../../migrations/sqlite/0020_read_receipts.sql")),
+    ("0021_agent_deactivation", include_str!("../../migrations/sqlite/0021_agent_deactivation.sql")),
 ];
 
 /// Applies pending migrations; returns the number applied in total.

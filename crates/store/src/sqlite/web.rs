@@ -13,12 +13,12 @@ fn t(ms: i64) -> Timestamp {
 }
 
 /// The columns `api::agent_row` reads, from `agents a`.
-const AGENT_COLUMNS: &str = "a.id, a.name, a.email, a.role, a.created_at, a.password_hash IS NOT NULL";
+const AGENT_COLUMNS: &str = "a.id, a.name, a.email, a.role, a.created_at, a.password_hash IS NOT NULL, a.deactivated_at IS NULL";
 
 pub(crate) fn agent_credentials(c: &Connection, email: &str) -> Result<Option<Credentials>, StoreError> {
     let sql = format!("SELECT {AGENT_COLUMNS}, a.password_hash FROM agents a WHERE a.email = ?1");
     Ok(c.prepare_cached(&sql)?
-        .query_row(params![email], |r| Ok(Credentials { agent: agent_row(r)?, password_hash: r.get(6)? }))
+        .query_row(params![email], |r| Ok(Credentials { agent: agent_row(r)?, password_hash: r.get(7)? }))
         .optional()?)
 }
 
@@ -44,11 +44,11 @@ pub(crate) fn create_session(c: &mut Connection, s: &NewSession) -> Result<(), S
 pub(crate) fn session(c: &Connection, hash: &str, now: Timestamp) -> Result<Option<SessionRow>, StoreError> {
     let sql = format!(
         "SELECT {AGENT_COLUMNS}, a.time_zone, s.csrf_token, s.expires_at FROM sessions s JOIN agents a ON a.id = s.agent_id
-         WHERE s.token_hash = ?1 AND s.expires_at > ?2"
+         WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND a.deactivated_at IS NULL"
     );
     Ok(c.prepare_cached(&sql)?
         .query_row(params![hash, now.unix_millis()], |r| {
-            Ok(SessionRow { agent: agent_row(r)?, time_zone: r.get(6)?, csrf_token: r.get(7)?, expires_at: t(r.get(8)?) })
+            Ok(SessionRow { agent: agent_row(r)?, time_zone: r.get(7)?, csrf_token: r.get(8)?, expires_at: t(r.get(9)?) })
         })
         .optional()?)
 }
@@ -293,12 +293,36 @@ pub(crate) fn set_agent_role(c: &mut Connection, agent_id: i64, role: AgentRole)
     let current: Option<String> = tx.query_row("SELECT role FROM agents WHERE id = ?1", params![agent_id], |r| r.get(0)).optional()?;
     let Some(current) = current else { return Ok(false) };
     if current == AgentRole::Admin.as_str() && role != AgentRole::Admin {
-        let admins: i64 = tx.query_row("SELECT COUNT(*) FROM agents WHERE role = 'admin'", [], |r| r.get(0))?;
+        let admins: i64 = tx.query_row("SELECT COUNT(*) FROM agents WHERE role = 'admin' AND deactivated_at IS NULL", [], |r| r.get(0))?;
         if admins <= 1 {
             return Err(StoreError::Conflict("this agent is the desk's only admin: make someone else admin first".into()));
         }
     }
     tx.execute("UPDATE agents SET role = ?1 WHERE id = ?2", params![role.as_str(), agent_id])?;
+    tx.commit()?;
+    Ok(true)
+}
+
+pub(crate) fn set_agent_active(c: &mut Connection, agent_id: i64, active: bool, now: Timestamp) -> Result<bool, StoreError> {
+    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let role: Option<String> = tx.query_row("SELECT role FROM agents WHERE id = ?1", params![agent_id], |r| r.get(0)).optional()?;
+    let Some(role) = role else { return Ok(false) };
+    if !active && role == AgentRole::Admin.as_str() {
+        let others: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM agents WHERE role = 'admin' AND deactivated_at IS NULL AND id <> ?1",
+            params![agent_id],
+            |r| r.get(0),
+        )?;
+        if others == 0 {
+            return Err(StoreError::Conflict("this agent is the desk's only active admin: make someone else admin first".into()));
+        }
+    }
+    if active {
+        tx.execute("UPDATE agents SET deactivated_at = NULL WHERE id = ?1", params![agent_id])?;
+    } else {
+        tx.execute("UPDATE agents SET deactivated_at = COALESCE(deactivated_at, ?2) WHERE id = ?1", params![agent_id, now.unix_millis()])?;
+        tx.execute("DELETE FROM sessions WHERE agent_id = ?1", params![agent_id])?;
+    }
     tx.commit()?;
     Ok(true)
 }
@@ -360,6 +384,9 @@ mod impls {
         }
         async fn set_agent_role(&self, agent_id: i64, role: crate::AgentRole) -> Result<bool, StoreError> {
             self.inner.writer.run(move |c| super::set_agent_role(c, agent_id, role)).await
+        }
+        async fn set_agent_active(&self, agent_id: i64, active: bool, now: Timestamp) -> Result<bool, StoreError> {
+            self.inner.writer.run(move |c| super::set_agent_active(c, agent_id, active, now)).await
         }
         async fn create_session(&self, session: &NewSession) -> Result<(), StoreError> {
             let session = session.clone();
