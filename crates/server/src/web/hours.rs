@@ -202,7 +202,8 @@ async fn render_page(
                 @let values = p.map_or_else(|| Values::of(s), |p| p.values.clone());
                 (schedule_form(agent, Some(s.id), &values, p, Some(now_line(s, now))))
                 (imports_section(agent, s, import.filter(|n| n.schedule == s.id)))
-                form.inline method="post" action={"/admin/hours/" (s.id) "/delete"} {
+                form.inline method="post" action={"/admin/hours/" (s.id) "/delete"}
+                    data-confirm={"Delete the business hours “" (s.name) "” and their holidays? This cannot be undone."} {
                     input type="hidden" name="csrf" value=(agent.csrf());
                     button.danger type="submit" disabled[!s.business_number_ids.is_empty()] title=[(!s.business_number_ids.is_empty()).then_some("Give its numbers other hours first")] { "Delete " (s.name) }
                 }
@@ -313,7 +314,8 @@ fn imports_section(agent: &Agent, s: &ScheduleOut, note: Option<&ImportNote>) ->
                             li { (holiday_dates(h)) " " (h.name) }
                         }
                     }
-                    form.inline method="post" action={"/admin/hours/" (id) "/import/remove"} {
+                    form.inline method="post" action={"/admin/hours/" (id) "/import/remove"}
+                        data-confirm={"Remove the holidays imported from “" (calendar) "”?"} {
                         input type="hidden" name="csrf" value=(agent.csrf());
                         input type="hidden" name="calendar" value=(calendar);
                         button.danger type="submit" { "Remove the holidays of " (calendar) }
