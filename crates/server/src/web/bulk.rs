@@ -122,18 +122,7 @@ pub async fn apply(State(state): State<AppState>, agent: Agent, body: Bytes) -> 
     if tickets.len() > MAX_TICKETS {
         return Err(WebError::BadRequest(format!("ticket: at most {MAX_TICKETS} tickets at once, {} selected", tickets.len())));
     }
-    let assignee_id = match f.assignee.as_deref() {
-        None => None,
-        Some("me") => Some(Some(agent.id())),
-        Some("none") => Some(None),
-        Some(raw) => {
-            let aid: i64 = raw.parse().map_err(|_| WebError::BadRequest(format!("assignee: not an agent: {raw:?}")))?;
-            if state.store.agent(aid).await?.is_none() {
-                return Err(WebError::BadRequest(format!("assignee: there is no agent {aid}")));
-            }
-            Some(Some(aid))
-        }
-    };
+    let assignee_id = super::ticket::assignee_change(&state, &agent, f.assignee.as_deref()).await?;
     let status = match f.status.as_deref() {
         None => None,
         Some(s) => match TicketStatus::parse(s) {

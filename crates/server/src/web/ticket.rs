@@ -606,18 +606,7 @@ pub async fn update(
         None | Some("") => None,
         Some(p) => Some(Priority::parse(p).ok_or_else(|| WebError::BadRequest(format!("priority: unknown priority {p:?}")))?),
     };
-    let assignee_id = match f.assignee.as_deref() {
-        None | Some("") => None,
-        Some("me") => Some(Some(agent.id())),
-        Some("none") => Some(None),
-        Some(raw) => {
-            let aid: i64 = raw.parse().map_err(|_| WebError::BadRequest(format!("assignee: not an agent: {raw:?}")))?;
-            if state.store.agent(aid).await?.is_none() {
-                return Err(WebError::BadRequest(format!("assignee: there is no agent {aid}")));
-            }
-            Some(Some(aid))
-        }
-    };
+    let assignee_id = assignee_change(&state, &agent, f.assignee.as_deref()).await?;
     let tags = match f.tags.as_deref() {
         None => None,
         Some(raw) => Some(
@@ -638,6 +627,23 @@ pub async fn update(
     state.events.ticket(id);
     let done = if status == Some(TicketStatus::Closed) { "closed" } else { "updated" };
     Ok(Redirect::to(&format!("/tickets/{id}?done={done}")).into_response())
+}
+
+/// An assignee field as the forms send it (`me`, `none`, an agent id, or empty for no change) as a
+/// ticket change: `None` leaves it, `Some(None)` unassigns.
+pub async fn assignee_change(state: &AppState, agent: &Agent, raw: Option<&str>) -> Result<Option<Option<i64>>, WebError> {
+    Ok(match raw.map(str::trim) {
+        None | Some("") => None,
+        Some("me") => Some(Some(agent.id())),
+        Some("none") => Some(None),
+        Some(raw) => {
+            let aid: i64 = raw.parse().map_err(|_| WebError::BadRequest(format!("assignee: not an agent: {raw:?}")))?;
+            if state.store.agent(aid).await?.is_none() {
+                return Err(WebError::BadRequest(format!("assignee: there is no agent {aid}")));
+            }
+            Some(Some(aid))
+        }
+    })
 }
 
 /// A message's media for signed-in agents, with its type (voice notes as `audio/ogg`, which
