@@ -15,6 +15,7 @@ on_both_backends!(
     an_agent_changes_their_password_and_an_admin_resets_one,
     an_admin_creates_an_api_token_shown_once_and_revokes_it,
     a_saved_view_is_changed_from_its_page,
+    an_admin_edits_an_agents_name_and_email,
 );
 
 async fn can_sign_in(app: &TestApp, email: &str, password: &str) -> bool {
@@ -56,8 +57,10 @@ async fn an_agent_changes_their_password_and_an_admin_resets_one(backend: Backen
     let refused = ben_web.post("/admin/agents/password", &[("agent", &ben_id), ("password", "chosen by ben himself")]).await;
     assert_eq!(refused.status, 403);
     let ana_web = Web::sign_in(&app, "ana@example.com").await;
-    let page = ana_web.page("/admin/agents").await;
-    assert!(page.contains(r#"action="/admin/agents/password""#) && page.contains(&format!(r#"<option value="{}">"#, ben.id)), "{page}");
+    let list = ana_web.page("/admin/agents").await;
+    assert!(list.contains(&format!(r#"<a href="/admin/agents/{}">Ben Okafor</a>"#, ben.id)), "{list}");
+    let page = ana_web.page(&format!("/admin/agents/{}", ben.id)).await;
+    assert!(page.contains(r#"action="/admin/agents/password""#) && page.contains(&format!(r#"name="agent" value="{}""#, ben.id)), "{page}");
     let reset = ana_web.post("/admin/agents/password", &[("agent", &ben_id), ("password", "temporary password 1")]).await;
     assert_eq!(reset.status, 303, "{}", reset.body);
     assert!(can_sign_in(&app, "ben@example.com", "temporary password 1").await);
@@ -85,6 +88,51 @@ async fn an_agent_changes_their_password_and_an_admin_resets_one(backend: Backen
     assert_eq!(ana_web.post("/admin/agents/active", &[("agent", &ana_id), ("active", "false")]).await.status, 409);
     assert_eq!(ana_web.post("/admin/agents/active", &[("agent", &ben_id), ("active", "true")]).await.status, 303);
     assert!(can_sign_in(&app, "ben@example.com", "temporary password 1").await);
+    app.stop().await;
+}
+
+async fn an_admin_edits_an_agents_name_and_email(backend: Backend) {
+    let app = TestApp::start_with_sim_and_config(backend, None, |_| {}, |c| c.web.login_attempts_per_minute = 100).await;
+    windowdesk_server::api::admin::create_agent(app.store().as_ref(), "Ana Lima", "ana@example.com", AgentRole::Admin, Some(PASSWORD))
+        .await
+        .unwrap();
+    let ben = add_agent(&app, "Ben Okafor", "ben@example.com").await;
+    add_agent(&app, "Cleo Diaz", "cleo@example.com").await;
+    let ben_web = Web::sign_in(&app, "ben@example.com").await;
+    let page = format!("/admin/agents/{}", ben.id);
+    assert_eq!(ben_web.get(&page).await.status, 403, "agents do not edit agents");
+    assert_eq!(ben_web.post(&page, &[("name", "Benny"), ("email", "benny@example.com")]).await.status, 403);
+
+    let ana_web = Web::sign_in(&app, "ana@example.com").await;
+    let form = ana_web.page(&page).await;
+    assert!(form.contains(r#"id="agent-details""#) && form.contains(r#"value="ben@example.com""#), "{form}");
+
+    // Another agent's email: refused with the reason, and the page keeps what was typed.
+    let taken = ana_web.post(&page, &[("name", "Ben O."), ("email", "Cleo@example.com")]).await;
+    assert_eq!(taken.status, 409, "{}", taken.body);
+    assert!(taken.body.contains("an agent with email cleo@example.com already exists"), "{}", taken.body);
+    assert!(taken.body.contains(r#"value="Ben O.""#) && taken.body.contains(r#"value="Cleo@example.com""#), "{}", taken.body);
+    let blank = ana_web.post(&page, &[("name", "   "), ("email", "ben@example.com")]).await;
+    assert_eq!(blank.status, 400);
+    assert!(blank.body.contains("name: must not be empty"), "{}", blank.body);
+    let malformed = ana_web.post(&page, &[("name", "Ben"), ("email", "ben at example")]).await;
+    assert_eq!(malformed.status, 400);
+    assert!(malformed.body.contains("is not an email address"), "{}", malformed.body);
+    assert_eq!(ana_web.post("/admin/agents/999999", &[("name", "X"), ("email", "x@example.com")]).await.status, 404);
+    let stored = app.store().agent(ben.id).await.unwrap().unwrap();
+    assert_eq!((stored.name.as_str(), stored.email.as_str()), ("Ben Okafor", "ben@example.com"), "nothing refused was saved");
+
+    // Saved: the new name shows everywhere, he signs in with the new address (not the old one),
+    // and his current session carries on.
+    let saved = ana_web.post(&page, &[("name", " Benedict Okafor "), ("email", "Benedict@Example.com")]).await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    assert_eq!(saved.location(), format!("/admin/agents/{}?done=saved", ben.id));
+    let stored = app.store().agent(ben.id).await.unwrap().unwrap();
+    assert_eq!((stored.name.as_str(), stored.email.as_str()), ("Benedict Okafor", "benedict@example.com"));
+    assert!(ana_web.page("/admin/agents").await.contains(">Benedict Okafor</a>"));
+    assert!(can_sign_in(&app, "benedict@example.com", PASSWORD).await);
+    assert!(!can_sign_in(&app, "ben@example.com", PASSWORD).await);
+    assert_eq!(ben_web.get("/").await.status, 200, "his session is his, not his address's");
     app.stop().await;
 }
 

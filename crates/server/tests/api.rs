@@ -374,5 +374,28 @@ async fn agents_are_created_and_listed(backend: Backend) {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(list["data"].as_array().unwrap().len(), 1);
     assert_eq!(list["data"][0]["id"], a["id"]);
+
+    // Edited: a new name and email, each checked as when added; absent fields keep their value.
+    let path = format!("/api/v1/agents/{}", a["id"]);
+    let (s, b) = api.post("/api/v1/agents", json!({"name": "Ben", "email": "ben@example.com"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (s, e) = api.patch(&path, json!({"email": "BEN@example.com"})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{e}");
+    assert_eq!(e["error"]["details"]["field"], "email");
+    let (s, e) = api.patch(&path, json!({"name": "  "})).await;
+    assert_invalid(s, &e, "name");
+    let (s, e) = api.patch(&path, json!({"email": "ana@"})).await;
+    assert_invalid(s, &e, "email");
+    let (s, e) = api.patch(&path, json!({"role": "admin"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "unknown fields are refused: {e}");
+    let (s, edited) = api.patch(&path, json!({"name": " Ana Lima ", "email": " Ana.Lima@Example.com"})).await;
+    assert_eq!(s, StatusCode::OK, "{edited}");
+    assert_eq!((edited["name"].as_str(), edited["email"].as_str()), (Some("Ana Lima"), Some("ana.lima@example.com")));
+    let (_, kept) = api.patch(&path, json!({"name": "Ana L."})).await;
+    assert_eq!((kept["name"].as_str(), kept["email"].as_str()), (Some("Ana L."), Some("ana.lima@example.com")));
+    let (s, got) = api.get(&path).await;
+    assert_eq!((s, got["name"].as_str()), (StatusCode::OK, Some("Ana L.")));
+    assert_eq!(api.get("/api/v1/agents/999999").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(api.patch("/api/v1/agents/999999", json!({"name": "X"})).await.0, StatusCode::NOT_FOUND);
     app.stop().await;
 }

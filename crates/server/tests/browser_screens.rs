@@ -24,7 +24,7 @@ const WAIT: Duration = Duration::from_secs(10);
 async fn every_screen_fits_a_phone_and_a_desktop_in_light_and_dark() {
     let app = TestApp::start_with_sim(Backend::Sqlite, None, |_| {}).await;
     app.sync_templates().await;
-    create_agent(app.store().as_ref(), "Ana Lima", EMAIL, AgentRole::Admin, Some(PASSWORD)).await.unwrap();
+    let ana = create_agent(app.store().as_ref(), "Ana Lima", EMAIL, AgentRole::Admin, Some(PASSWORD)).await.unwrap();
     let now = now_secs();
     app.sim()
         .say(
@@ -55,6 +55,7 @@ async fn every_screen_fits_a_phone_and_a_desktop_in_light_and_dark() {
         ("/settings".to_owned(), "settings"),
         ("/macros".to_owned(), "macros"),
         ("/admin/agents".to_owned(), "agents"),
+        (format!("/admin/agents/{}", ana.id), "agent"),
         ("/admin/api-tokens".to_owned(), "api-tokens"),
         ("/views/all".to_owned(), "all-tickets"),
         ("/admin/numbers".to_owned(), "numbers"),

@@ -406,6 +406,9 @@ pub trait AgentStore: Send + Sync {
     async fn create_agent(&self, agent: &NewAgent) -> Result<AgentRow, StoreError>;
     async fn agents(&self) -> Result<Vec<AgentRow>, StoreError>;
     async fn agent(&self, id: i64) -> Result<Option<AgentRow>, StoreError>;
+    /// Renames an agent and changes their sign-in email (given lowercased); `None` when there is no
+    /// such agent, [`StoreError::Conflict`] when another agent has that email.
+    async fn update_agent(&self, id: i64, name: &str, email: &str) -> Result<Option<AgentRow>, StoreError>;
 }
 
 /// What agents and API clients do with tickets besides replying: filter, tag, assign, write notes,

@@ -61,11 +61,7 @@ pub async fn create_agent(
     password: Option<&str>,
 ) -> Result<AgentRow, AdminError> {
     let name = required("name", name, MAX_NAME_CHARS)?;
-    let email = required("email", email, MAX_EMAIL_CHARS)?.to_lowercase();
-    let well_formed = email.split_once('@').is_some_and(|(user, host)| !user.is_empty() && host.contains('.') && !host.ends_with('.'));
-    if !well_formed || email.chars().any(char::is_whitespace) {
-        return Err(AdminError::Invalid { field: "email", message: format!("{email:?} is not an email address") });
-    }
+    let email = valid_email(email)?;
     let password_hash = match password {
         None => None,
         Some(p) if p.chars().count() < MIN_PASSWORD_CHARS => {
@@ -75,6 +71,31 @@ pub async fn create_agent(
     };
     let agent = NewAgent { name, email: email.clone(), role, password_hash, now: SystemClock.now() };
     match store.create_agent(&agent).await {
+        Err(StoreError::Conflict(_)) => Err(AdminError::EmailTaken(email)),
+        other => Ok(other?),
+    }
+}
+
+/// The email as stored: trimmed, lowercased, and shaped like an address.
+fn valid_email(email: &str) -> Result<String, AdminError> {
+    let email = required("email", email, MAX_EMAIL_CHARS)?.to_lowercase();
+    let well_formed = email.split_once('@').is_some_and(|(user, host)| !user.is_empty() && host.contains('.') && !host.ends_with('.'));
+    if !well_formed || email.chars().any(char::is_whitespace) {
+        return Err(AdminError::Invalid { field: "email", message: format!("{email:?} is not an email address") });
+    }
+    Ok(email)
+}
+
+/// Changes an agent's name and sign-in email, each checked as when the agent was added; a field
+/// left out keeps its value. `None` when there is no such agent. Their sessions stay valid: a
+/// session belongs to the agent, not to the address.
+pub async fn update_agent(store: &dyn Store, id: i64, name: Option<&str>, email: Option<&str>) -> Result<Option<AgentRow>, AdminError> {
+    let name = name.map(|n| required("name", n, MAX_NAME_CHARS)).transpose()?;
+    let email = email.map(valid_email).transpose()?;
+    let Some(current) = store.agent(id).await? else { return Ok(None) };
+    let name = name.unwrap_or(current.name);
+    let email = email.unwrap_or(current.email);
+    match store.update_agent(id, &name, &email).await {
         Err(StoreError::Conflict(_)) => Err(AdminError::EmailTaken(email)),
         other => Ok(other?),
     }

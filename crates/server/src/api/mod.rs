@@ -77,6 +77,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(http_targets::list_deliveries))
         .routes(routes!(media::get_media))
         .routes(routes!(agents::list_agents, agents::post_agent))
+        .routes(routes!(agents::get_agent, agents::patch_agent))
         .routes(routes!(openapi::openapi_json))
 }
 

@@ -1,6 +1,6 @@
 //! Passwords and API tokens from the web: an agent changes their own password (knowing the current
-//! one); an admin resets an agent's, and creates, lists and revokes the desk's API tokens (a new
-//! token is shown once: only its hash is stored).
+//! one); an admin creates, lists and revokes the desk's API tokens (a new token is shown once: only
+//! its hash is stored). An admin's changes to other agents are in [`super::agents`].
 
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -18,7 +18,7 @@ fn admin_only(agent: &Agent) -> Result<(), WebError> {
     if agent.is_admin() {
         Ok(())
     } else {
-        Err(WebError::Forbidden("Only admins manage agents and API tokens.".into()))
+        Err(WebError::Forbidden("Only admins manage API tokens.".into()))
     }
 }
 
@@ -73,132 +73,6 @@ pub async fn change_own(State(state): State<AppState>, agent: Agent, Form(f): Fo
     set_password(state.store.as_ref(), agent.id(), &f.password).await.map_err(admin_error)?;
     tracing::info!(agent_id = agent.id(), "changed their password");
     Ok(Redirect::to("/settings?done=password").into_response())
-}
-
-#[derive(Deserialize)]
-pub struct ResetForm {
-    #[serde(default)]
-    csrf: String,
-    agent: i64,
-    password: String,
-}
-
-/// `POST /admin/agents/password`: an admin sets a new password for an agent (who can then sign in
-/// with it, and should change it).
-pub async fn reset(State(state): State<AppState>, agent: Agent, Form(f): Form<ResetForm>) -> Result<Response, WebError> {
-    agent.check_csrf(&f.csrf)?;
-    admin_only(&agent)?;
-    let id = f.agent;
-    if !set_password(state.store.as_ref(), id, &f.password).await.map_err(admin_error)? {
-        return Err(WebError::NotFound(format!("There is no agent {id}.")));
-    }
-    tracing::info!(agent_id = id, by = agent.id(), "password reset by an admin");
-    Ok(Redirect::to("/admin/agents?done=password_reset").into_response())
-}
-
-/// The Agents page's reset form: choose the agent, set their new password.
-pub fn reset_form(agent: &Agent, agents: &[windowdesk_store::AgentRow]) -> Markup {
-    html! {
-        h2 #reset-title { "Set a new password for an agent" }
-        form #reset-form method="post" action="/admin/agents/password" aria-labelledby="reset-title"
-            data-confirm="Set this new password? The agent's current password stops working." {
-            input type="hidden" name="csrf" value=(agent.csrf());
-            label for="reset-agent" { "Agent" }
-            select #reset-agent name="agent" required {
-                @for a in agents { option value=(a.id) { (a.name) " (" (a.email) ")" } }
-            }
-            label for="reset-password" { "New password (at least " (MIN_PASSWORD_CHARS) " characters)" }
-            input #reset-password name="password" type="password" required minlength=(MIN_PASSWORD_CHARS) autocomplete="new-password";
-            button #reset-submit type="submit" { "Set password" }
-        }
-    }
-}
-
-/// The Agents page's role form: admins manage agents, numbers, rules and tokens; agents answer.
-pub fn role_form(agent: &Agent, agents: &[windowdesk_store::AgentRow]) -> Markup {
-    html! {
-        h2 #role-title { "Change an agent's role" }
-        form #role-form method="post" action="/admin/agents/role" aria-labelledby="role-title" {
-            input type="hidden" name="csrf" value=(agent.csrf());
-            label for="role-agent" { "Agent" }
-            select #role-agent name="agent" required {
-                @for a in agents { option value=(a.id) { (a.name) " (" (a.role.as_str()) ")" } }
-            }
-            label for="role-role" { "New role" }
-            select #role-role name="role" { option value="agent" { "agent" } option value="admin" { "admin" } }
-            button #role-submit type="submit" { "Change role" }
-        }
-    }
-}
-
-#[derive(Deserialize)]
-pub struct RoleForm {
-    #[serde(default)]
-    csrf: String,
-    agent: i64,
-    role: String,
-}
-
-/// `POST /admin/agents/role`. The desk always keeps one admin.
-pub async fn change_role(State(state): State<AppState>, agent: Agent, Form(f): Form<RoleForm>) -> Result<Response, WebError> {
-    agent.check_csrf(&f.csrf)?;
-    admin_only(&agent)?;
-    let role = crate::api::admin::parse_role(&f.role).map_err(admin_error)?;
-    match state.store.set_agent_role(f.agent, role).await {
-        Ok(true) => {
-            tracing::info!(agent_id = f.agent, role = role.as_str(), by = agent.id(), "role changed");
-            Ok(Redirect::to("/admin/agents?done=saved").into_response())
-        }
-        Ok(false) => Err(WebError::NotFound(format!("There is no agent {}.", f.agent))),
-        Err(windowdesk_store::StoreError::Conflict(m)) => Err(WebError::Conflict(m)),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// The Agents page's form that deactivates someone who left (or brings them back).
-pub fn active_form(agent: &Agent, agents: &[windowdesk_store::AgentRow]) -> Markup {
-    html! {
-        h2 #active-title { "Deactivate or reactivate an agent" }
-        p.hint { "A deactivated agent cannot sign in (their sessions end at once) and is not offered as an assignee. Their replies and notes stay, under their name; tickets assigned to them stay assigned until someone reassigns them." }
-        form #active-form method="post" action="/admin/agents/active" aria-labelledby="active-title"
-            data-confirm="Change whether this agent can sign in?" {
-            input type="hidden" name="csrf" value=(agent.csrf());
-            label for="active-agent" { "Agent" }
-            select #active-agent name="agent" required {
-                @for a in agents { option value=(a.id) { (a.name) @if !a.active { " (deactivated)" } } }
-            }
-            div.buttons {
-                button #deactivate type="submit" name="active" value="false" { "Deactivate" }
-                button.quiet #reactivate type="submit" name="active" value="true" { "Reactivate" }
-            }
-        }
-    }
-}
-
-#[derive(Deserialize)]
-pub struct ActiveForm {
-    #[serde(default)]
-    csrf: String,
-    agent: i64,
-    active: bool,
-}
-
-/// `POST /admin/agents/active`. Nobody deactivates themselves, and the desk keeps an active admin.
-pub async fn set_active(State(state): State<AppState>, agent: Agent, Form(f): Form<ActiveForm>) -> Result<Response, WebError> {
-    agent.check_csrf(&f.csrf)?;
-    admin_only(&agent)?;
-    if !f.active && f.agent == agent.id() {
-        return Err(WebError::Conflict("You cannot deactivate yourself: ask another admin.".into()));
-    }
-    match state.store.set_agent_active(f.agent, f.active, state.clock.now()).await {
-        Ok(true) => {
-            tracing::info!(agent_id = f.agent, active = f.active, by = agent.id(), "agent activation changed");
-            Ok(Redirect::to(if f.active { "/admin/agents?done=reactivated" } else { "/admin/agents?done=deactivated" }).into_response())
-        }
-        Ok(false) => Err(WebError::NotFound(format!("There is no agent {}.", f.agent))),
-        Err(windowdesk_store::StoreError::Conflict(m)) => Err(WebError::Conflict(m)),
-        Err(e) => Err(e.into()),
-    }
 }
 
 #[derive(Deserialize)]

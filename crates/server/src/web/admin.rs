@@ -1,9 +1,10 @@
-//! The agent's own settings (time zone, password) and, for admins, the agents page.
+//! The agent's own settings: their time zone and password, and, for admins, the way to the desk's
+//! administration pages.
 
 use axum::extract::{Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
-use maud::{html, Markup};
+use maud::html;
 use serde::Deserialize;
 
 use super::render::{self, nav_counts, Nav};
@@ -83,75 +84,4 @@ pub async fn save_settings(State(state): State<AppState>, agent: Agent, Form(f):
     }
     state.store.set_agent_time_zone(agent.id(), tz).await?;
     Ok(Redirect::to("/settings?done=saved").into_response())
-}
-
-fn agents_table(agent: &Agent, agents: &[windowdesk_store::AgentRow]) -> Markup {
-    html! {
-        table #agents {
-            caption.sr { "Agents" }
-            thead { tr { th scope="col" { "Name" } th scope="col" { "Email" } th scope="col" { "Role" } th scope="col" { "Can sign in" } } }
-            tbody {
-                @for a in agents {
-                    tr data-agent-id=(a.id) data-active=(a.active) {
-                        td { (a.name) } td { (a.email) } td { (a.role.as_str()) }
-                        td { @if !a.active { "no (deactivated)" } @else if a.has_password { "yes" } @else { "no (no password yet)" } }
-                    }
-                }
-            }
-        }
-        (super::account::role_form(agent, agents))
-        (super::account::active_form(agent, agents))
-        (super::account::reset_form(agent, agents))
-    }
-}
-
-pub async fn agents_page(State(state): State<AppState>, agent: Agent, Query(q): Query<DoneQuery>) -> Result<Html<String>, WebError> {
-    if !agent.is_admin() {
-        return Err(WebError::Forbidden("Only admins manage agents.".into()));
-    }
-    let counts = nav_counts(&state, &agent).await?;
-    let now = state.clock.now();
-    let agents = state.store.agents().await?;
-    let content = html! {
-        h1 { "Agents" }
-        @if let Some(n) = render::notice(q.done.as_deref()) { (n) }
-        (agents_table(&agent, &agents))
-        p { a href="/admin/api-tokens" { "API tokens" } " for other systems are managed on their own page." }
-        h2 { "Add an agent" }
-        form method="post" action="/admin/agents" {
-            input type="hidden" name="csrf" value=(agent.csrf());
-            label for="agent-name" { "Name" }
-            input #agent-name name="name" required maxlength="100";
-            label for="agent-email" { "Email address" }
-            input #agent-email name="email" type="email" required;
-            label for="agent-role" { "Role" }
-            select #agent-role name="role" { option value="agent" { "agent" } option value="admin" { "admin" } }
-            label for="agent-password" { "Password (at least 10 characters)" }
-            input #agent-password name="password" type="password" minlength="10" required autocomplete="new-password";
-            button type="submit" { "Add agent" }
-        }
-    };
-    Ok(Html(render::page(&agent, "Agents", Nav::Agents, &counts, now, content).into_string()))
-}
-
-#[derive(Deserialize)]
-pub struct AgentForm {
-    #[serde(default)]
-    csrf: String,
-    name: String,
-    email: String,
-    role: String,
-    password: String,
-}
-
-pub async fn add_agent(State(state): State<AppState>, agent: Agent, Form(f): Form<AgentForm>) -> Result<Response, WebError> {
-    agent.check_csrf(&f.csrf)?;
-    if !agent.is_admin() {
-        return Err(WebError::Forbidden("Only admins manage agents.".into()));
-    }
-    let role = crate::api::admin::parse_role(&f.role).map_err(|e| WebError::BadRequest(e.to_string()))?;
-    crate::api::admin::create_agent(state.store.as_ref(), &f.name, &f.email, role, Some(&f.password))
-        .await
-        .map_err(|e| WebError::BadRequest(e.to_string()))?;
-    Ok(Redirect::to("/admin/agents?done=saved").into_response())
 }

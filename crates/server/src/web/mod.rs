@@ -4,6 +4,7 @@
 //! - [`session`]: sign-in, sessions, CSRF, the sign-in rate limit; the [`session::Agent`] extractor.
 //! - [`inbox`]: the notifier lists, views and their counts.
 //! - [`ticket`]: the ticket page, the composer and what agents do to tickets.
+//! - [`agents`]: the admin's Agents pages; [`account`]: passwords and API tokens.
 //! - [`macro_admin`]: the Macros page, where agents manage their own macros and admins the shared ones.
 //! - [`live`]: the event stream and the fragments pages refetch.
 //! - [`render`]: the page frame and its navigation counts; [`components`]: view pieces pages share
@@ -14,6 +15,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod agents;
 pub mod attach;
 pub mod automation_runs;
 pub mod bulk;
@@ -112,10 +114,11 @@ pub fn router() -> Router<AppState> {
         .route("/macros/check", post(macro_admin::check))
         .route("/macros/{id}", get(macro_admin::edit_page).post(macro_admin::update))
         .route("/macros/{id}/delete", post(macro_admin::delete))
-        .route("/admin/agents", get(admin::agents_page).post(admin::add_agent))
-        .route("/admin/agents/password", post(account::reset))
-        .route("/admin/agents/role", post(account::change_role))
-        .route("/admin/agents/active", post(account::set_active))
+        .route("/admin/agents", get(agents::agents_page).post(agents::add_agent))
+        .route("/admin/agents/{id}", get(agents::agent_page).post(agents::save_details))
+        .route("/admin/agents/password", post(agents::reset))
+        .route("/admin/agents/role", post(agents::change_role))
+        .route("/admin/agents/active", post(agents::set_active))
         .route("/admin/api-tokens", get(account::tokens_page).post(account::create_token))
         .route("/admin/api-tokens/{id}/revoke", post(account::revoke_token))
         .route("/settings/password", post(account::change_own))

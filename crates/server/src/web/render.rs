@@ -204,6 +204,7 @@ pub fn notice(code: Option<&str>) -> Option<Markup> {
         "revoked" => ("ok", "Token revoked: requests with it are refused from now on."),
         "deactivated" => ("ok", "Agent deactivated: they are signed out and cannot sign in."),
         "reactivated" => ("ok", "Agent reactivated: they can sign in again."),
+        "added" => ("ok", "Agent added: they can sign in with the email and password you gave."),
         "blocked" => (
             "bad",
             "Not sent: the customer service window is closed. Free-form messages can only go out within 24 hours of the customer's last message.",

@@ -198,6 +198,20 @@ impl AgentStore for PgStore {
             sqlx::query(&format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = $1")).bind(id).fetch_optional(self.api_pool()).await?;
         row.as_ref().map(agent_row).transpose()
     }
+
+    async fn update_agent(&self, id: i64, name: &str, email: &str) -> Result<Option<AgentRow>, StoreError> {
+        let updated = sqlx::query(&format!("UPDATE agents SET name = $2, email = $3 WHERE id = $1 RETURNING {AGENT_COLUMNS}"))
+            .bind(id)
+            .bind(name)
+            .bind(email)
+            .fetch_optional(self.api_pool())
+            .await;
+        match updated {
+            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict(format!("an agent with email {email} already exists"))),
+            Err(e) => Err(e.into()),
+            Ok(row) => row.as_ref().map(agent_row).transpose(),
+        }
+    }
 }
 
 #[async_trait]

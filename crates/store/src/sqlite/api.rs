@@ -109,6 +109,16 @@ pub(crate) fn create_agent(conn: &mut Connection, a: &NewAgent) -> Result<AgentR
     }
 }
 
+pub(crate) fn update_agent(conn: &mut Connection, id: i64, name: &str, email: &str) -> Result<Option<AgentRow>, StoreError> {
+    let updated = conn.execute("UPDATE agents SET name = ?2, email = ?3 WHERE id = ?1", params![id, name, email]);
+    match updated {
+        Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict(format!("an agent with email {email} already exists"))),
+        Err(e) => Err(e.into()),
+        Ok(0) => Ok(None),
+        Ok(_) => agent(conn, id),
+    }
+}
+
 pub(crate) fn agents(c: &Connection) -> Result<Vec<AgentRow>, StoreError> {
     let mut stmt = c.prepare_cached(&format!("SELECT {AGENT_COLUMNS} FROM agents ORDER BY id"))?;
     let rows = stmt.query_map([], agent_row)?;
@@ -383,6 +393,10 @@ mod impls {
         }
         async fn agent(&self, id: i64) -> Result<Option<AgentRow>, StoreError> {
             self.read(move |c| super::agent(c, id)).await
+        }
+        async fn update_agent(&self, id: i64, name: &str, email: &str) -> Result<Option<AgentRow>, StoreError> {
+            let (name, email) = (name.to_owned(), email.to_owned());
+            self.inner.writer.run(move |conn| super::update_agent(conn, id, &name, &email)).await
         }
     }
 
