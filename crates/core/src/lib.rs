@@ -7,7 +7,8 @@
 //! renderer of `{{ticket.id}}`-style placeholders in text that agents, macros and rules write;
 //! [`rules`] the trigger and automation language (events, conditions, actions), its validation, which
 //! rules fire for a ticket snapshot, what their send actions become at the window, episode keys, and
-//! when an automation is due ([`rules::due`]); [`signing`] signs what HTTP targets receive, the
+//! when an automation is due ([`rules::due`]); [`search`] the search language and its folding;
+//! [`signing`] signs what HTTP targets receive, the
 //! Standard Webhooks way.
 
 pub mod attachment;
@@ -21,6 +22,7 @@ pub mod placeholder;
 pub mod redact;
 pub mod routing;
 pub mod rules;
+pub mod search;
 pub mod signing;
 pub mod template;
 pub mod time;
