@@ -23,6 +23,8 @@ use crate::routing::TicketStatus;
 pub const MAX_QUERY_CHARS: usize = 500;
 /// Fewest digits a phone search takes (the phone index works on three-character pieces).
 pub const MIN_PHONE_DIGITS: usize = 3;
+/// Longest tag (as the ticket API takes them).
+pub const MAX_TAG_CHARS: usize = 50;
 /// Fewest digits for a bare number to be read as a phone search rather than a word.
 pub const BARE_PHONE_DIGITS: usize = 5;
 
@@ -171,7 +173,7 @@ pub fn fold(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
-            'ß' => out.push_str("ss"),
+            'ß' | 'ẞ' => out.push_str("ss"),
             'Æ' | 'æ' => out.push_str("ae"),
             'Œ' | 'œ' => out.push_str("oe"),
             _ if c.is_ascii() => out.push(c.to_ascii_lowercase()),
@@ -320,7 +322,12 @@ fn apply_filter(q: &mut SearchQuery, key: &str, token: &Token) -> Result<(), Que
             }
             q.numbers.push(digits);
         }
-        "tag" => q.tags.push(value.to_lowercase()),
+        "tag" => {
+            if value.chars().count() > MAX_TAG_CHARS || value.chars().any(|c| c.is_control() || c == ',') {
+                return Err(err(format!("tag: a tag is at most {MAX_TAG_CHARS} characters, without commas or control characters")));
+            }
+            q.tags.push(value.to_lowercase());
+        }
         "window" => {
             if q.window.is_some() {
                 return Err(QueryError { at: token.at, message: "window: is given twice".into() });

@@ -25,6 +25,7 @@ pub mod pacer;
 pub mod read_receipts;
 pub mod replies;
 pub mod rules;
+pub mod search;
 pub mod serve;
 pub mod singleton;
 pub mod templates;

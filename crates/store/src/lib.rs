@@ -13,6 +13,7 @@ pub mod group_commit;
 pub mod ingest;
 pub mod model;
 pub mod postgres;
+pub mod search_model;
 pub mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -29,6 +30,7 @@ pub use error::StoreError;
 pub use fallback_model::*;
 pub use ingest::{IngestItem, IngestPayload, IngestSummary};
 pub use model::*;
+pub use search_model::{CustomerHit, IdentityBrief, MessageHit, Search, WindowBounds};
 pub use web_model::*;
 use windowdesk_core::Timestamp;
 pub use workflow_model::*;
@@ -514,9 +516,25 @@ pub trait FallbackStore: Send + Sync {
 }
 
 /// The whole store, as the server holds it.
+/// Search (SPEC C3): tickets, customers and messages for one parsed query, newest first, a page at
+/// a time. See [`search_model`].
+#[async_trait]
+pub trait SearchStore: Send + Sync {
+    /// Tickets that pass every filter and whose customer's number (phone terms) and subject or one
+    /// of whose messages (text terms) match.
+    async fn search_tickets(&self, search: &Search) -> Result<Vec<TicketSummary>, StoreError>;
+    /// Customers whose number and name match the terms (and who wrote to the chosen business
+    /// numbers); none when the query has no terms.
+    async fn search_customers(&self, search: &Search) -> Result<Vec<CustomerHit>, StoreError>;
+    /// Messages (customers', agents' and notes) holding every text term, on tickets that pass the
+    /// filters; none without text terms.
+    async fn search_messages(&self, search: &Search) -> Result<Vec<MessageHit>, StoreError>;
+}
+
 #[async_trait]
 pub trait Store:
     IngestStore
+    + SearchStore
     + BusinessNumberStore
     + TicketStore
     + ContactStore

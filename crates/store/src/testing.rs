@@ -117,5 +117,16 @@ async fn ensure_local_database() -> Result<String, StoreError> {
         }
     }
     conn.close().await?;
-    Ok(format!("{LOCAL_SERVER}/windowdesk_test"))
+    let url = format!("{LOCAL_SERVER}/windowdesk_test");
+    // Tests migrate many schemas of this database at once: create the search migration's extension
+    // once here, so that they do not race to create it.
+    let mut conn = sqlx::PgConnection::connect(&url).await.map_err(|e| pg_unreachable(&url, e))?;
+    if let Err(e) = sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public").execute(&mut conn).await {
+        let dup = matches!(&e, sqlx::Error::Database(db) if db.code().as_deref() == Some("23505") || db.code().as_deref() == Some("42710"));
+        if !dup {
+            return Err(e.into());
+        }
+    }
+    conn.close().await?;
+    Ok(url)
 }

@@ -93,6 +93,8 @@ fn malformed_queries_are_refused_with_the_place_and_the_reason() {
     assert_eq!(err("colour:red").to_string(), "at character 1: colour: is not a filter; filters are whatsapp:, phone:, status:, assignee:, number:, tag: and window: (put text with a colon in quotes)");
     assert_eq!(err(r#"say "hello"#).to_string(), "at character 5: this quote is never closed");
     assert_eq!(err("tag:").message, "tag: needs a value, e.g. tag:vip");
+    assert!(err("tag:a,b").message.contains("without commas"));
+    assert!(err("tag:\u{0}x").message.contains("control characters"));
     assert_eq!(err("window:soon").message, r#"window: is open, closed or closing, not "soon""#);
     assert!(err("assignee:me assignee:none").message.contains("given twice"));
     assert_eq!(err("number:main").message, r#"number: names a business number by its digits or phone number id, got "main""#);
@@ -152,4 +154,11 @@ proptest::proptest! {
         }
         let _ = snippet(&input, &["a".to_owned()], 20);
     }
+}
+
+#[test]
+fn postgres_folds_with_the_same_table() {
+    let migration = include_str!("../../../store/migrations/postgres/0023_search.sql");
+    let (from, to) = fold_tables();
+    assert!(migration.contains(&format!("translate(lower(t), '{from}', '{to}')")), "wd_fold's table differs from core's FOLDS");
 }

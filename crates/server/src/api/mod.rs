@@ -21,6 +21,7 @@ pub mod media;
 pub mod openapi;
 pub mod rules;
 pub mod schema;
+pub mod search;
 pub mod templates;
 pub mod tickets;
 pub mod window;
@@ -78,6 +79,9 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(media::get_media))
         .routes(routes!(agents::list_agents, agents::post_agent))
         .routes(routes!(agents::get_agent, agents::patch_agent))
+        .routes(routes!(search::search_tickets))
+        .routes(routes!(search::search_customers))
+        .routes(routes!(search::search_messages))
         .routes(routes!(openapi::openapi_json))
 }
 

@@ -95,6 +95,14 @@ string_schema!(
 );
 
 string_schema!(
+    /// What the search box takes.
+    SearchText => || string()
+        .description(Some("A search query, at most 500 characters: words, \"a phrase\", whatsapp:\"3211\" or a bare number of 5+ digits, \
+                           and the filters status:, assignee:, number:, tag:, window:. A malformed query is refused naming the place and the reason."))
+        .max_length(Some(windowdesk_core::search::MAX_QUERY_CHARS))
+);
+
+string_schema!(
     /// A person's name.
     AgentName => || string()
         .description(Some("1 to 200 characters, not only whitespace; stored trimmed."))

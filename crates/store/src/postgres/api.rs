@@ -107,7 +107,7 @@ fn closed(id: i64) -> StoreError {
 }
 
 impl PgStore {
-    fn api_pool(&self) -> &PgPool {
+    pub(crate) fn api_pool(&self) -> &PgPool {
         &self.inner.pool
     }
 }

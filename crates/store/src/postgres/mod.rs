@@ -14,6 +14,7 @@ mod outbox;
 mod outcomes;
 mod queries;
 mod rules;
+mod search;
 mod web;
 mod workflows;
 

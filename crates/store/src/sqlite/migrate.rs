@@ -27,6 +27,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0019_workflows", include_str!("../../migrations/sqlite/0019_workflows.sql")),
     ("0020_read_receipts", include_str!("../../migrations/sqlite/0020_read_receipts.sql")),
     ("0021_agent_deactivation", include_str!("../../migrations/sqlite/0021_agent_deactivation.sql")),
+    ("0022_search", include_str!("../../migrations/sqlite/0022_search.sql")),
 ];
 
 /// Applies pending migrations; returns the number applied in total.

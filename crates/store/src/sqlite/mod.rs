@@ -15,6 +15,7 @@ mod migrate;
 mod outbox;
 mod queries;
 mod rules;
+mod search;
 mod web;
 mod workflows;
 
