@@ -1614,6 +1614,7 @@
     ['k', 'Previous ticket in the list you came from'],
     ['m', 'Macros'],
     ['Ctrl+Enter', 'Send what you are typing (Cmd+Enter on a Mac)'],
+    ['/', 'Search tickets, customers and messages'],
     ['g then i', 'Go to the inbox'],
     ['?', 'Show these shortcuts'],
   ];
@@ -1654,6 +1655,11 @@
     if (document.querySelector('dialog[open]')) return;
     const go = (href) => { e.preventDefault(); location.href = href; };
     if (e.key === '?') { e.preventDefault(); helpDialog().showModal(); return; }
+    if (e.key === '/') {
+      const box = document.getElementById('search-page-q') || document.getElementById('search-q');
+      if (box) { e.preventDefault(); box.focus(); box.select(); }
+      return;
+    }
     if (e.key === 'g') { pendingG = Date.now(); return; }
     if (e.key === 'i' && Date.now() - pendingG < 1500) { go('/'); return; }
     if (!ticketId) return;

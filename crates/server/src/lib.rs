@@ -8,6 +8,7 @@
 pub mod api;
 pub mod attachments;
 pub mod config;
+pub mod customers;
 pub mod deliveries;
 pub mod directory;
 pub mod dispatcher;

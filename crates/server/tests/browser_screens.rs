@@ -40,6 +40,7 @@ async fn every_screen_fits_a_phone_and_a_desktop_in_light_and_dark() {
         .unwrap();
     app.sim().say(Say::text("5511987654321", "Vocês entregam no sábado?").name("Camila Souza").at(now - 30 * 3600)).await.unwrap();
     let ticket = app.eventually("Rosa's ticket", || common::web::ticket_of(&app, "4915112345678")).await;
+    let contact = app.store().ticket_summary(ticket).await.unwrap().unwrap().ticket.requester_id;
     let Some(browser) = Browser::start().await else { return };
     browser.goto(&app.url("/login")).await;
     browser.fill("#email", EMAIL).await;
@@ -58,6 +59,9 @@ async fn every_screen_fits_a_phone_and_a_desktop_in_light_and_dark() {
         (format!("/admin/agents/{}", ana.id), "agent"),
         ("/admin/api-tokens".to_owned(), "api-tokens"),
         ("/views/all".to_owned(), "all-tickets"),
+        ("/search?q=paket".to_owned(), "search"),
+        ("/search?q=whatsapp%3A%2212345%22&tab=customers".to_owned(), "search-customers"),
+        (format!("/customers/{}", contact), "customer"),
         ("/admin/numbers".to_owned(), "numbers"),
         ("/admin/templates".to_owned(), "templates"),
         ("/admin/hours".to_owned(), "hours"),

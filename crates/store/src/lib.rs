@@ -7,6 +7,7 @@
 //! and windows is planned once, in [`ingest::plan`], by calling the domain core; a backend only loads
 //! the state the plan asks for and writes the plan's result in one transaction.
 
+pub mod customer_model;
 pub mod error;
 pub mod fallback_model;
 pub mod group_commit;
@@ -26,6 +27,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub use customer_model::*;
 pub use error::StoreError;
 pub use fallback_model::*;
 pub use ingest::{IngestItem, IngestPayload, IngestSummary};
@@ -516,6 +518,26 @@ pub trait FallbackStore: Send + Sync {
 }
 
 /// The whole store, as the server holds it.
+/// Customers (SPEC 7): a profile per contact across business numbers, their tickets, notes about
+/// them, and their name.
+#[async_trait]
+pub trait CustomerStore: Send + Sync {
+    async fn customer(&self, contact_id: i64) -> Result<Option<CustomerProfile>, StoreError>;
+    /// Their tickets on every business number, newest first, `limit` from below `before`.
+    async fn customer_tickets(&self, contact_id: i64, before: Option<i64>, limit: u32) -> Result<Vec<TicketSummary>, StoreError>;
+    /// Sets the name for good (WhatsApp's profile name no longer replaces it); `false` when there
+    /// is no such customer.
+    async fn rename_customer(&self, contact_id: i64, name: &str) -> Result<bool, StoreError>;
+    /// `None` when there is no such customer.
+    async fn add_customer_note(
+        &self,
+        contact_id: i64,
+        author: &str,
+        body: &str,
+        now: Timestamp,
+    ) -> Result<Option<CustomerNote>, StoreError>;
+}
+
 /// Search (SPEC C3): tickets, customers and messages for one parsed query, newest first, a page at
 /// a time. See [`search_model`].
 #[async_trait]
@@ -534,6 +556,7 @@ pub trait SearchStore: Send + Sync {
 #[async_trait]
 pub trait Store:
     IngestStore
+    + CustomerStore
     + SearchStore
     + BusinessNumberStore
     + TicketStore

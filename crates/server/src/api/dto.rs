@@ -83,6 +83,22 @@ pub struct TicketOut {
     pub last_message_at: String,
 }
 
+impl WindowOut {
+    pub fn of(state: &windowdesk_core::WindowState) -> Self {
+        WindowOut {
+            open: state.open,
+            expires_at: orfc3339(state.expires_at),
+            send_until: orfc3339(state.send_until),
+            seconds_left: state.seconds_left,
+            fep_until: orfc3339(state.fep_until),
+        }
+    }
+
+    pub fn new(window: &windowdesk_core::CustomerWindow, policy: WindowPolicy, now: Timestamp) -> Self {
+        Self::of(&window.state(policy, now))
+    }
+}
+
 impl TicketOut {
     pub fn new(s: TicketSummary, policy: WindowPolicy, now: Timestamp) -> Self {
         let state = s.window.state(policy, now);
@@ -107,13 +123,7 @@ impl TicketOut {
             assignee_id: t.assignee_id,
             followup_of: t.followup_of,
             tags: s.tags,
-            window: WindowOut {
-                open: state.open,
-                expires_at: orfc3339(state.expires_at),
-                send_until: orfc3339(state.send_until),
-                seconds_left: state.seconds_left,
-                fep_until: orfc3339(state.fep_until),
-            },
+            window: WindowOut::of(&state),
             created_at: rfc3339(t.created_at),
             updated_at: rfc3339(t.updated_at),
             last_message_at: rfc3339(t.last_message_at),

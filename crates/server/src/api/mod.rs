@@ -9,6 +9,7 @@ pub mod agents;
 pub mod attachments;
 pub mod auth;
 pub mod automations;
+pub mod customers;
 pub mod deliveries;
 pub mod dto;
 pub mod error;
@@ -79,6 +80,9 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(media::get_media))
         .routes(routes!(agents::list_agents, agents::post_agent))
         .routes(routes!(agents::get_agent, agents::patch_agent))
+        .routes(routes!(customers::get_customer, customers::patch_customer))
+        .routes(routes!(customers::customer_tickets))
+        .routes(routes!(customers::post_customer_note))
         .routes(routes!(search::search_tickets))
         .routes(routes!(search::search_customers))
         .routes(routes!(search::search_messages))

@@ -34,6 +34,7 @@ use super::error::ErrorBody;
         (name = "numbers", description = "Business numbers and their ways out of a closed window"),
         (name = "messages", description = "The media of a message"),
         (name = "agents", description = "The people tickets are assigned to"),
+        (name = "customers", description = "Customers across business numbers: identities, tickets and notes"),
         (name = "search", description = "Tickets, customers and messages found by the search box's query language"),
         (name = "meta", description = "This document"),
     )

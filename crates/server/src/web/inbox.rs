@@ -237,13 +237,15 @@ pub struct Rows<'a> {
     pub actors: &'a Actors,
     /// The business numbers' names, when the desk serves several (each row then says which).
     pub numbers: std::collections::HashMap<i64, String>,
+    /// Rows can be picked for the bulk toolbar (lists have it; search results do not).
+    pub pickable: bool,
 }
 
 impl<'a> Rows<'a> {
     pub fn new(state: &AppState, agent: &'a Agent, now: Timestamp, actors: &'a Actors) -> Rows<'a> {
         let all = state.numbers.all();
         let numbers = if all.len() > 1 { all.iter().map(|n| (n.id, n.name.clone())).collect() } else { std::collections::HashMap::new() };
-        Rows { agent, policy: state.policy, now, actors, numbers }
+        Rows { agent, policy: state.policy, now, actors, numbers, pickable: true }
     }
 
     /// One ticket in a list: who, the latest message and who wrote it, how long the customer has been
@@ -255,7 +257,7 @@ impl<'a> Rows<'a> {
         let waiting = item.waiting_since.filter(|_| !matches!(t.status, TicketStatus::Solved | TicketStatus::Closed));
         html! {
             li.ticket-row data-ticket-id=(t.id) data-unread=(item.unread) data-waiting-since=[waiting.map(Timestamp::unix_millis)] {
-                (super::bulk::pick(t.id, &s.contact_name))
+                @if self.pickable { (super::bulk::pick(t.id, &s.contact_name)) }
                 a href={"/tickets/" (t.id)} {
                     span.unread-dot aria-hidden="true" {}
                     @if item.unread { span.sr { "Unread: " } }

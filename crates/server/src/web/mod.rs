@@ -4,6 +4,7 @@
 //! - [`session`]: sign-in, sessions, CSRF, the sign-in rate limit; the [`session::Agent`] extractor.
 //! - [`inbox`]: the notifier lists, views and their counts.
 //! - [`ticket`]: the ticket page, the composer and what agents do to tickets.
+//! - [`search`]: the search page and its tabs; [`customers`]: the customer's page.
 //! - [`agents`]: the admin's Agents pages; [`account`]: passwords and API tokens.
 //! - [`macro_admin`]: the Macros page, where agents manage their own macros and admins the shared ones.
 //! - [`live`]: the event stream and the fragments pages refetch.
@@ -20,6 +21,7 @@ pub mod attach;
 pub mod automation_runs;
 pub mod bulk;
 pub mod components;
+pub mod customers;
 pub mod delivery;
 pub mod event_log;
 pub mod format;
@@ -34,7 +36,9 @@ pub mod picker;
 pub mod render;
 pub mod rules;
 pub mod saved_views;
+pub mod search;
 pub mod session;
+pub mod side_panel;
 pub mod templates;
 pub mod thread;
 pub mod ticket;
@@ -108,6 +112,10 @@ pub fn router() -> Router<AppState> {
         .route("/live/events", get(live::events))
         .route("/live/counts", get(live::counts))
         .route("/live/inbox", get(live::inbox_fragment))
+        .route("/search", get(search::search_page))
+        .route("/customers/{id}", get(customers::customer_page))
+        .route("/customers/{id}/name", post(customers::rename))
+        .route("/customers/{id}/notes", post(customers::add_note))
         .route("/settings", get(admin::settings_page).post(admin::save_settings))
         .route("/macros", get(macro_admin::macros_page).post(macro_admin::create))
         .route("/macros/new", get(macro_admin::new_page))

@@ -81,6 +81,8 @@ pub enum Nav {
     Hours,
     Rules,
     Templates,
+    Search,
+    Customer,
 }
 
 fn head(title: &str) -> Markup {
@@ -105,6 +107,11 @@ pub fn page(agent: &Agent, title: &str, nav: Nav, counts: &NavCounts, now: Times
                 a.skip href="#main" { "Skip to content" }
                 header.top {
                     a.brand href="/" { "Windowdesk" }
+                    form.top-search method="get" action="/search" role="search" aria-label="Search" {
+                        label.sr for="search-q" { "Search tickets, customers and messages" }
+                        input #search-q type="search" name="q" placeholder="Search  /" autocomplete="off"
+                            maxlength=(windowdesk_core::search::MAX_QUERY_CHARS) aria-keyshortcuts="/";
+                    }
                     span.who {
                         "Signed in as " strong { (agent.name()) }
                         @if agent.is_admin() { " (admin)" }

@@ -22,6 +22,7 @@ use super::macros::{self, MacroRequest};
 use super::picker::{self, PickerRequest};
 use super::render::{self, nav_counts, Nav};
 use super::session::Agent;
+use super::side_panel;
 use super::thread::{self, ThreadContext};
 use super::ways_out::{self, WaysOut};
 use super::{reply_error, WebError};
@@ -266,63 +267,6 @@ fn composer(summary: &TicketSummary, agent: &Agent, o: &Outlook, ways: &WaysOut,
     }
 }
 
-fn side(summary: &TicketSummary, agent: &Agent, agents: &[AgentRow]) -> Markup {
-    let t = &summary.ticket;
-    html! {
-        aside.side-panel aria-labelledby="details-title" {
-            h2 #details-title { "Details" }
-            dl {
-                dt { "Customer" } dd #contact-name { (summary.contact_name) }
-                dt { "WhatsApp" } dd { (summary.wa_id.as_deref().map(windowdesk_core::phone::display_international).unwrap_or_else(|| "hidden (username only)".into())) }
-                dt { "Business number" } dd { (summary.business_display_number) }
-                @if let Some(of) = t.followup_of { dt { "Follow-up of" } dd { a href={"/tickets/" (of)} { "#" (of) } } }
-            }
-            @if t.status != TicketStatus::Closed {
-                @if t.assignee_id != Some(agent.id()) {
-                    form #assign-me-form method="post" action={"/tickets/" (t.id) "/update"} data-inplace="update" {
-                        input type="hidden" name="csrf" value=(agent.csrf());
-                        input type="hidden" name="assignee" value="me";
-                        button #assign-me type="submit" { "Assign to me" }
-                    }
-                }
-                form #update-form method="post" action={"/tickets/" (t.id) "/update"} data-inplace="update" {
-                    input type="hidden" name="csrf" value=(agent.csrf());
-                    label for="status" { "Status" }
-                    select #status name="status" {
-                        @for s in TicketStatus::ALL.iter().filter(|s| **s != TicketStatus::Closed) {
-                            option value=(s.as_str()) selected[*s == t.status] { (s.as_str()) }
-                        }
-                    }
-                    label for="priority" { "Priority" }
-                    select #priority name="priority" {
-                        @for p in Priority::ALL {
-                            option value=(p.as_str()) selected[p == summary.priority] { (p.as_str()) }
-                        }
-                    }
-                    label for="assignee" { "Assignee" }
-                    select #assignee name="assignee" {
-                        option value="none" selected[t.assignee_id.is_none()] { "Nobody" }
-                        // Deactivated agents are not offered, but a ticket still assigned to one shows it.
-                        @for a in agents.iter().filter(|a| a.active || t.assignee_id == Some(a.id)) {
-                            option value=(a.id) selected[t.assignee_id == Some(a.id)] { (a.name) @if !a.active { " (deactivated)" } }
-                        }
-                    }
-                    label for="tags" { "Tags (comma-separated)" }
-                    input #tags name="tags" value=(summary.tags.join(", ")) maxlength="500";
-                    button #save-ticket type="submit" { "Save" }
-                }
-                // Not in place: a closed ticket's page is another page (read-only, no composer).
-                form #close-form method="post" action={"/tickets/" (t.id) "/update"}
-                    data-confirm="Close this ticket? Closing is final: the ticket becomes read-only, and a new message from the customer opens a follow-up ticket." {
-                    input type="hidden" name="csrf" value=(agent.csrf());
-                    input type="hidden" name="status" value="closed";
-                    button.quiet #close-ticket type="submit" { "Close ticket" }
-                }
-            }
-        }
-    }
-}
-
 pub async fn render_ticket(
     state: &AppState,
     agent: &Agent,
@@ -349,6 +293,7 @@ pub async fn render_page(state: &AppState, agent: &Agent, id: i64, shown: Shown<
     crate::read_receipts::mark_read_soon(state, id, false);
     let counts = nav_counts(state, agent).await?;
     let (agents, names) = Actors::load(state).await?;
+    let others = state.store.customer_tickets(summary.ticket.requester_id, None, side_panel::OTHER_TICKETS + 1).await?;
     let live = live_part(state, agent, &summary, &names, &ways).await?;
     // A macro chosen without script (`?macro=`): its reply fills the box, unless a draft is kept.
     let mut macro_draft = None;
@@ -387,7 +332,7 @@ pub async fn render_page(state: &AppState, agent: &Agent, id: i64, shown: Shown<
                     div #ticket-live data-live="ticket" data-ticket-id=(t.id) { (live) }
                     (composer(&summary, agent, &outlook, &ways, &shown, ComposerParts { draft, macros: macro_picker, agents: &agents }))
                 }
-                (side(&summary, agent, &agents))
+                (side_panel::side(&summary, agent, &agents, &others, now))
             }
         }
     };

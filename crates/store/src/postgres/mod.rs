@@ -2,6 +2,7 @@
 
 mod api;
 mod automations;
+mod customers;
 mod fallback;
 mod hours;
 mod http_targets;

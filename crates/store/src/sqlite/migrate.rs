@@ -28,6 +28,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0020_read_receipts", include_str!("../../migrations/sqlite/0020_read_receipts.sql")),
     ("0021_agent_deactivation", include_str!("../../migrations/sqlite/0021_agent_deactivation.sql")),
     ("0022_search", include_str!("../../migrations/sqlite/0022_search.sql")),
+    ("0023_customer_notes", include_str!("../../migrations/sqlite/0023_customer_notes.sql")),
 ];
 
 /// Applies pending migrations; returns the number applied in total.

@@ -4,6 +4,7 @@
 mod api;
 mod automations;
 mod conn;
+mod customers;
 mod fallback;
 mod hours;
 mod http_targets;

@@ -1,0 +1,211 @@
+//! Customers (issue 16 item 1): a customer's profile with their identities and notes, their
+//! tickets on every business number, renaming, and notes about them. Finding customers is
+//! `GET /api/v1/search/customers`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use windowdesk_store::{CustomerNote, CustomerProfile};
+
+use super::auth::ApiCaller;
+use super::dto::{rfc3339, Page, TicketOut, WindowOut};
+use super::error::ApiError;
+use super::extract::{ApiJson, ApiQuery, PathId};
+use super::schema;
+use super::tickets::parse_limit;
+use crate::customers::{self, CustomerError};
+use crate::AppState;
+
+impl From<CustomerError> for ApiError {
+    fn from(e: CustomerError) -> Self {
+        match e {
+            CustomerError::Invalid { field, message } => ApiError::invalid(field, message),
+            CustomerError::NotFound(id) => ApiError::NotFound(format!("there is no customer {id}")),
+            CustomerError::Store(s) => s.into(),
+        }
+    }
+}
+
+/// A customer: every identity and the notes about them.
+#[derive(Serialize, ToSchema)]
+pub struct CustomerDetail {
+    pub id: i64,
+    pub name: String,
+    /// Still the name WhatsApp gave (it then follows their profile); false once someone set it.
+    pub name_is_default: bool,
+    pub created_at: String,
+    pub identities: Vec<CustomerIdentityOut>,
+    /// Newest first.
+    pub notes: Vec<CustomerNoteOut>,
+    /// Tickets they opened on any business number (`GET /api/v1/customers/{id}/tickets` lists them).
+    pub ticket_count: i64,
+}
+
+/// The customer as one business number knows them.
+#[derive(Serialize, ToSchema)]
+pub struct CustomerIdentityOut {
+    pub id: i64,
+    pub wa_id: Option<String>,
+    /// The number in international format, e.g. `+1 650-555-1234`.
+    pub wa_display: Option<String>,
+    pub bsuid: Option<String>,
+    pub profile_name: Option<String>,
+    pub phone_number_id: String,
+    pub business_display_number: String,
+    pub window: WindowOut,
+    pub created_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CustomerNoteOut {
+    pub id: i64,
+    /// `agent:<id>` or `api_token:<id>`.
+    pub author: String,
+    pub body: String,
+    pub created_at: String,
+}
+
+impl From<CustomerNote> for CustomerNoteOut {
+    fn from(n: CustomerNote) -> Self {
+        CustomerNoteOut { id: n.id, author: n.author, body: n.body, created_at: rfc3339(n.created_at) }
+    }
+}
+
+fn detail(p: CustomerProfile, state: &AppState) -> CustomerDetail {
+    let now = state.clock.now();
+    CustomerDetail {
+        id: p.contact_id,
+        name: p.name,
+        name_is_default: p.name_is_default,
+        created_at: rfc3339(p.created_at),
+        identities: p
+            .identities
+            .into_iter()
+            .map(|i| CustomerIdentityOut {
+                id: i.id,
+                wa_display: i.wa_id.as_deref().map(windowdesk_core::phone::display_international),
+                wa_id: i.wa_id,
+                bsuid: i.bsuid,
+                profile_name: i.profile_name,
+                phone_number_id: i.phone_number_id,
+                business_display_number: i.business_display_number,
+                window: WindowOut::new(&i.window, state.policy, now),
+                created_at: rfc3339(i.created_at),
+            })
+            .collect(),
+        notes: p.notes.into_iter().map(CustomerNoteOut::from).collect(),
+        ticket_count: p.ticket_count,
+    }
+}
+
+fn no_customer(id: i64) -> ApiError {
+    ApiError::NotFound(format!("there is no customer {id}"))
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/customers/{id}", tag = "customers",
+    params(("id" = i64, Path, description = "Customer (contact) id")),
+    responses(
+        (status = 200, description = "The customer with every identity and the notes about them", body = CustomerDetail),
+        (status = 404, description = "No such customer", body = super::error::ErrorBody),
+    )
+)]
+pub async fn get_customer(State(state): State<AppState>, _caller: ApiCaller, PathId(id): PathId) -> Result<Json<CustomerDetail>, ApiError> {
+    let p = state.store.customer(id).await?.ok_or_else(|| no_customer(id))?;
+    Ok(Json(detail(p, &state)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerPatch {
+    /// The name shown everywhere; it no longer follows their WhatsApp profile.
+    #[schema(value_type = schema::AgentName)]
+    pub name: String,
+}
+
+#[utoipa::path(
+    patch, path = "/api/v1/customers/{id}", tag = "customers",
+    params(("id" = i64, Path, description = "Customer (contact) id")),
+    request_body = CustomerPatch,
+    responses(
+        (status = 200, description = "The customer after the change", body = CustomerDetail),
+        (status = 404, description = "No such customer", body = super::error::ErrorBody),
+        (status = 422, description = "The name is empty or too long (details.field is `name`)", body = super::error::ErrorBody),
+    )
+)]
+pub async fn patch_customer(
+    State(state): State<AppState>,
+    _caller: ApiCaller,
+    PathId(id): PathId,
+    ApiJson(patch): ApiJson<CustomerPatch>,
+) -> Result<Json<CustomerDetail>, ApiError> {
+    customers::rename(state.store.as_ref(), id, &patch.name).await?;
+    let p = state.store.customer(id).await?.ok_or_else(|| no_customer(id))?;
+    Ok(Json(detail(p, &state)))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CustomerTicketsParams {
+    #[param(value_type = Option<schema::PageLimit>, inline)]
+    pub limit: Option<u32>,
+    #[param(value_type = Option<schema::TicketCursor>, inline)]
+    pub before: Option<String>,
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/customers/{id}/tickets", tag = "customers",
+    params(("id" = i64, Path, description = "Customer (contact) id"), CustomerTicketsParams),
+    responses(
+        (status = 200, description = "Their tickets on every business number, newest first", body = Page<TicketOut>),
+        (status = 404, description = "No such customer", body = super::error::ErrorBody),
+    )
+)]
+pub async fn customer_tickets(
+    State(state): State<AppState>,
+    _caller: ApiCaller,
+    PathId(id): PathId,
+    ApiQuery(p): ApiQuery<CustomerTicketsParams>,
+) -> Result<Json<Page<TicketOut>>, ApiError> {
+    let limit = parse_limit(p.limit)?;
+    let before = match p.before.as_deref() {
+        None => None,
+        Some(c) => Some(schema::digits(c, 18).ok_or_else(|| ApiError::invalid("before", "is not a cursor returned by this API"))?),
+    };
+    if state.store.customer(id).await?.is_none() {
+        return Err(no_customer(id));
+    }
+    let rows = state.store.customer_tickets(id, before, limit).await?;
+    let next = (rows.len() == limit as usize).then(|| rows.last().map(|r| r.ticket.id.to_string())).flatten();
+    let now = state.clock.now();
+    Ok(Json(Page { data: rows.into_iter().map(|s| TicketOut::new(s, state.policy, now)).collect(), next }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCustomerNote {
+    #[schema(value_type = schema::MessageText)]
+    pub body: String,
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/customers/{id}/notes", tag = "customers",
+    params(("id" = i64, Path, description = "Customer (contact) id")),
+    request_body = NewCustomerNote,
+    responses(
+        (status = 201, description = "The note", body = CustomerNoteOut),
+        (status = 404, description = "No such customer", body = super::error::ErrorBody),
+        (status = 422, description = "The body is empty or too long (details.field is `body`)", body = super::error::ErrorBody),
+    )
+)]
+pub async fn post_customer_note(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId,
+    ApiJson(note): ApiJson<NewCustomerNote>,
+) -> Result<(StatusCode, Json<CustomerNoteOut>), ApiError> {
+    let n = customers::add_note(state.store.as_ref(), id, &caller.actor(), &note.body, state.clock.now()).await?;
+    Ok((StatusCode::CREATED, Json(n.into())))
+}

@@ -1,0 +1,48 @@
+//! Changes to customers, shared by the web page and the API so that both refuse the same input with
+//! the same words: renaming (the name then stays, whatever WhatsApp's profile says) and notes about
+//! the customer.
+
+use windowdesk_core::Timestamp;
+use windowdesk_store::{CustomerNote, Store, StoreError};
+
+use crate::api::admin::MAX_NAME_CHARS;
+use crate::replies::MAX_TEXT_CHARS;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CustomerError {
+    #[error("{field}: {message}")]
+    Invalid { field: &'static str, message: String },
+    #[error("there is no customer {0}")]
+    NotFound(i64),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn text(field: &'static str, value: &str, max: usize) -> Result<String, CustomerError> {
+    if value.chars().count() > max {
+        return Err(CustomerError::Invalid { field, message: format!("must be at most {max} characters") });
+    }
+    if value.contains('\0') {
+        return Err(CustomerError::Invalid { field, message: "must not contain U+0000".into() });
+    }
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(CustomerError::Invalid { field, message: "must not be empty".into() });
+    }
+    Ok(value.to_owned())
+}
+
+/// Renames a customer for good.
+pub async fn rename(store: &dyn Store, contact_id: i64, name: &str) -> Result<String, CustomerError> {
+    let name = text("name", name, MAX_NAME_CHARS)?;
+    if !store.rename_customer(contact_id, &name).await? {
+        return Err(CustomerError::NotFound(contact_id));
+    }
+    Ok(name)
+}
+
+/// Adds a note about a customer, written by `author` (`agent:<id>` or `api_token:<id>`).
+pub async fn add_note(store: &dyn Store, contact_id: i64, author: &str, body: &str, now: Timestamp) -> Result<CustomerNote, CustomerError> {
+    let body = text("body", body, MAX_TEXT_CHARS)?;
+    store.add_customer_note(contact_id, author, &body, now).await?.ok_or(CustomerError::NotFound(contact_id))
+}

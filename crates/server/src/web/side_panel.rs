@@ -1,0 +1,94 @@
+//! The ticket page's side panel: who the customer is (with their other tickets, on any business
+//! number), and the ticket's status, priority, assignee and tags.
+
+use maud::{html, Markup};
+use windowdesk_core::{Priority, TicketStatus, Timestamp};
+use windowdesk_store::{AgentRow, TicketSummary};
+
+use super::components;
+use super::session::Agent;
+
+/// How many of the customer's other tickets the panel lists.
+pub const OTHER_TICKETS: u32 = 5;
+
+pub fn side(summary: &TicketSummary, agent: &Agent, agents: &[AgentRow], others: &[TicketSummary], now: Timestamp) -> Markup {
+    let t = &summary.ticket;
+    html! {
+        aside.side-panel aria-labelledby="details-title" {
+            h2 #details-title { "Details" }
+            dl {
+                dt { "Customer" } dd #contact-name { a href={"/customers/" (t.requester_id)} title="The customer's page: every ticket, number and note" { (summary.contact_name) } }
+                dt { "WhatsApp" } dd { (summary.wa_id.as_deref().map(windowdesk_core::phone::display_international).unwrap_or_else(|| "hidden (username only)".into())) }
+                dt { "Business number" } dd { (summary.business_display_number) }
+                @if let Some(of) = t.followup_of { dt { "Follow-up of" } dd { a href={"/tickets/" (of)} { "#" (of) } } }
+            }
+            (other_tickets(summary, others, agent, now))
+            @if t.status != TicketStatus::Closed {
+                @if t.assignee_id != Some(agent.id()) {
+                    form #assign-me-form method="post" action={"/tickets/" (t.id) "/update"} data-inplace="update" {
+                        input type="hidden" name="csrf" value=(agent.csrf());
+                        input type="hidden" name="assignee" value="me";
+                        button #assign-me type="submit" { "Assign to me" }
+                    }
+                }
+                form #update-form method="post" action={"/tickets/" (t.id) "/update"} data-inplace="update" {
+                    input type="hidden" name="csrf" value=(agent.csrf());
+                    label for="status" { "Status" }
+                    select #status name="status" {
+                        @for s in TicketStatus::ALL.iter().filter(|s| **s != TicketStatus::Closed) {
+                            option value=(s.as_str()) selected[*s == t.status] { (s.as_str()) }
+                        }
+                    }
+                    label for="priority" { "Priority" }
+                    select #priority name="priority" {
+                        @for p in Priority::ALL {
+                            option value=(p.as_str()) selected[p == summary.priority] { (p.as_str()) }
+                        }
+                    }
+                    label for="assignee" { "Assignee" }
+                    select #assignee name="assignee" {
+                        option value="none" selected[t.assignee_id.is_none()] { "Nobody" }
+                        // Deactivated agents are not offered, but a ticket still assigned to one shows it.
+                        @for a in agents.iter().filter(|a| a.active || t.assignee_id == Some(a.id)) {
+                            option value=(a.id) selected[t.assignee_id == Some(a.id)] { (a.name) @if !a.active { " (deactivated)" } }
+                        }
+                    }
+                    label for="tags" { "Tags (comma-separated)" }
+                    input #tags name="tags" value=(summary.tags.join(", ")) maxlength="500";
+                    button #save-ticket type="submit" { "Save" }
+                }
+                // Not in place: a closed ticket's page is another page (read-only, no composer).
+                form #close-form method="post" action={"/tickets/" (t.id) "/update"}
+                    data-confirm="Close this ticket? Closing is final: the ticket becomes read-only, and a new message from the customer opens a follow-up ticket." {
+                    input type="hidden" name="csrf" value=(agent.csrf());
+                    input type="hidden" name="status" value="closed";
+                    button.quiet #close-ticket type="submit" { "Close ticket" }
+                }
+            }
+        }
+    }
+}
+
+/// The customer's other tickets, newest first, with a link to all of them on their page.
+fn other_tickets(summary: &TicketSummary, others: &[TicketSummary], agent: &Agent, now: Timestamp) -> Markup {
+    let others: Vec<&TicketSummary> = others.iter().filter(|o| o.ticket.id != summary.ticket.id).take(OTHER_TICKETS as usize).collect();
+    html! {
+        section.other-tickets aria-labelledby="other-tickets-title" {
+            h3 #other-tickets-title { "Their other tickets" }
+            @if others.is_empty() {
+                p.empty { "None." }
+            } @else {
+                ul #other-tickets {
+                    @for o in &others {
+                        li {
+                            a href={"/tickets/" (o.ticket.id)} { "#" (o.ticket.id) " " (o.ticket.subject) }
+                            " " (components::status_pill(o.ticket.status))
+                            " " span.hint { (o.business_display_number) " · " (components::time(o.ticket.last_message_at, now, agent)) }
+                        }
+                    }
+                }
+            }
+            p { a href={"/customers/" (summary.ticket.requester_id)} { "All about " (summary.contact_name) } }
+        }
+    }
+}
