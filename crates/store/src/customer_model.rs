@@ -13,6 +13,8 @@ pub struct CustomerProfile {
     /// Still the name WhatsApp gave (an agent's edit sets it for good).
     pub name_is_default: bool,
     pub created_at: Timestamp,
+    /// Set when this customer was merged into another: everything of theirs is there now.
+    pub merged_into: Option<i64>,
     pub identities: Vec<CustomerIdentity>,
     /// Newest first.
     pub notes: Vec<CustomerNote>,
@@ -43,4 +45,50 @@ pub struct CustomerNote {
     pub author: String,
     pub body: String,
     pub created_at: Timestamp,
+}
+
+/// A merge of one customer (the source) into another (the target), as recorded: what moved, so an
+/// admin can see it and undo it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MergeRecord {
+    pub id: i64,
+    pub target_id: i64,
+    pub source_id: i64,
+    /// The source's name when it was merged (it may be renamed since).
+    pub source_name: String,
+    pub target_name: String,
+    pub identity_ids: Vec<i64>,
+    pub ticket_ids: Vec<i64>,
+    pub note_ids: Vec<i64>,
+    pub merged_by: String,
+    pub merged_at: Timestamp,
+    pub undone_by: Option<String>,
+    pub undone_at: Option<Timestamp>,
+}
+
+/// What the moved rows were, as stored in a merge record.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Moved {
+    pub identities: Vec<i64>,
+    pub tickets: Vec<i64>,
+    pub notes: Vec<i64>,
+}
+
+/// Another customer who is likely the same person, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DuplicateSuggestion {
+    pub contact_id: i64,
+    pub name: String,
+    pub reason: DuplicateReason,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DuplicateReason {
+    /// The same WhatsApp number wrote to another business number.
+    SameNumber { wa_id: String },
+    /// The same business-scoped user id (a BSUID later seen with a `wa_id`).
+    SameBsuid { bsuid: String },
+    /// WhatsApp said this customer changed number (`user_changed_number`) to one the other has.
+    ChangedNumber { wa_id: String },
 }

@@ -12,6 +12,7 @@ pub mod error;
 pub mod fallback_model;
 pub mod group_commit;
 pub mod ingest;
+mod merge_rules;
 pub mod model;
 pub mod postgres;
 pub mod search_model;
@@ -536,6 +537,21 @@ pub trait CustomerStore: Send + Sync {
         body: &str,
         now: Timestamp,
     ) -> Result<Option<CustomerNote>, StoreError>;
+    /// Merges `source` into `target` in one transaction (SPEC C2): its identities, tickets and notes
+    /// move; each moved ticket gets a `customer_merged` event; the source stays, empty, pointing at
+    /// the target. Each ticket keeps its identity and business number, so replies still go out
+    /// where it came in. `None` when either customer does not exist; `Conflict` for a customer into
+    /// itself or one already merged away. Serialised with ingest on the source's identities, so a
+    /// message arriving meanwhile lands wholly before or wholly after.
+    async fn merge_customers(&self, target: i64, source: i64, actor: &str, now: Timestamp) -> Result<Option<MergeRecord>, StoreError>;
+    /// Undoes a merge: what moved goes back (and tickets opened since through a moved identity);
+    /// `Conflict` when it was undone already or either customer was merged again since.
+    async fn undo_merge(&self, merge_id: i64, actor: &str, now: Timestamp) -> Result<Option<MergeRecord>, StoreError>;
+    /// Merges into or out of this customer, newest first.
+    async fn customer_merges(&self, contact_id: i64) -> Result<Vec<MergeRecord>, StoreError>;
+    async fn merge_record(&self, merge_id: i64) -> Result<Option<MergeRecord>, StoreError>;
+    /// Other customers who are likely the same person.
+    async fn duplicate_suggestions(&self, contact_id: i64) -> Result<Vec<DuplicateSuggestion>, StoreError>;
 }
 
 /// Search (SPEC C3): tickets, customers and messages for one parsed query, newest first, a page at

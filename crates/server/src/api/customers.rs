@@ -23,6 +23,7 @@ impl From<CustomerError> for ApiError {
         match e {
             CustomerError::Invalid { field, message } => ApiError::invalid(field, message),
             CustomerError::NotFound(id) => ApiError::NotFound(format!("there is no customer {id}")),
+            CustomerError::NoMerge(id) => ApiError::NotFound(format!("there is no merge {id}")),
             CustomerError::Store(s) => s.into(),
         }
     }
@@ -36,6 +37,8 @@ pub struct CustomerDetail {
     /// Still the name WhatsApp gave (it then follows their profile); false once someone set it.
     pub name_is_default: bool,
     pub created_at: String,
+    /// Set when this customer was merged into another: everything of theirs is there now.
+    pub merged_into: Option<i64>,
     pub identities: Vec<CustomerIdentityOut>,
     /// Newest first.
     pub notes: Vec<CustomerNoteOut>,
@@ -80,6 +83,7 @@ fn detail(p: CustomerProfile, state: &AppState) -> CustomerDetail {
         name: p.name,
         name_is_default: p.name_is_default,
         created_at: rfc3339(p.created_at),
+        merged_into: p.merged_into,
         identities: p
             .identities
             .into_iter()
@@ -208,4 +212,141 @@ pub async fn post_customer_note(
 ) -> Result<(StatusCode, Json<CustomerNoteOut>), ApiError> {
     let n = customers::add_note(state.store.as_ref(), id, &caller.actor(), &note.body, state.clock.now()).await?;
     Ok((StatusCode::CREATED, Json(n.into())))
+}
+
+/// A merge of one customer into another, and what moved.
+#[derive(Serialize, ToSchema)]
+pub struct MergeOut {
+    pub id: i64,
+    /// The customer everything moved to.
+    pub target_id: i64,
+    /// The customer merged away (kept, empty, pointing at the target).
+    pub source_id: i64,
+    pub source_name: String,
+    pub target_name: String,
+    pub identity_ids: Vec<i64>,
+    pub ticket_ids: Vec<i64>,
+    pub note_ids: Vec<i64>,
+    pub merged_by: String,
+    pub merged_at: String,
+    pub undone_by: Option<String>,
+    pub undone_at: Option<String>,
+}
+
+impl From<windowdesk_store::MergeRecord> for MergeOut {
+    fn from(m: windowdesk_store::MergeRecord) -> Self {
+        MergeOut {
+            id: m.id,
+            target_id: m.target_id,
+            source_id: m.source_id,
+            source_name: m.source_name,
+            target_name: m.target_name,
+            identity_ids: m.identity_ids,
+            ticket_ids: m.ticket_ids,
+            note_ids: m.note_ids,
+            merged_by: m.merged_by,
+            merged_at: rfc3339(m.merged_at),
+            undone_by: m.undone_by,
+            undone_at: m.undone_at.map(rfc3339),
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergeBody {
+    /// The customer to merge into this one.
+    pub source_id: i64,
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/customers/{id}/merge", tag = "customers",
+    params(("id" = i64, Path, description = "The customer to merge into (the target)")),
+    request_body = MergeBody,
+    responses(
+        (status = 200, description = "Merged: the source's identities, tickets and notes are the target's now; each ticket still replies through its own number", body = MergeOut),
+        (status = 404, description = "No such customer (either one)", body = super::error::ErrorBody),
+        (status = 409, description = "The same customer, or one already merged away", body = super::error::ErrorBody),
+    )
+)]
+pub async fn merge_customer(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    PathId(id): PathId,
+    ApiJson(body): ApiJson<MergeBody>,
+) -> Result<Json<MergeOut>, ApiError> {
+    Ok(Json(customers::merge(&state, id, body.source_id, &caller.actor()).await?.into()))
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/customers/{id}/merges", tag = "customers",
+    params(("id" = i64, Path, description = "Customer (contact) id")),
+    responses(
+        (status = 200, description = "Merges into or out of this customer, newest first", body = Page<MergeOut>),
+        (status = 404, description = "No such customer", body = super::error::ErrorBody),
+    )
+)]
+pub async fn list_merges(State(state): State<AppState>, _caller: ApiCaller, PathId(id): PathId) -> Result<Json<Page<MergeOut>>, ApiError> {
+    if state.store.customer(id).await?.is_none() {
+        return Err(no_customer(id));
+    }
+    let merges = state.store.customer_merges(id).await?;
+    Ok(Json(Page { data: merges.into_iter().map(MergeOut::from).collect(), next: None }))
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/merges/{id}/undo", tag = "customers",
+    params(("id" = i64, Path, description = "Merge id")),
+    responses(
+        (status = 200, description = "Undone: what moved went back, with the tickets opened since through a moved identity", body = MergeOut),
+        (status = 404, description = "No such merge", body = super::error::ErrorBody),
+        (status = 409, description = "Already undone, or one of the customers was merged again since", body = super::error::ErrorBody),
+    )
+)]
+pub async fn undo_merge(State(state): State<AppState>, caller: ApiCaller, PathId(id): PathId) -> Result<Json<MergeOut>, ApiError> {
+    Ok(Json(customers::undo_merge(&state, id, &caller.actor()).await?.into()))
+}
+
+/// Another customer who is likely the same person.
+#[derive(Serialize, ToSchema)]
+pub struct DuplicateOut {
+    pub customer_id: i64,
+    pub name: String,
+    /// `same_number` (the same WhatsApp number wrote to another business number), `same_bsuid`
+    /// (the same business-scoped user id), or `changed_number` (WhatsApp said this customer changed
+    /// number to the other's).
+    pub reason: String,
+    /// The shared number or user id.
+    pub value: String,
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/customers/{id}/duplicates", tag = "customers",
+    params(("id" = i64, Path, description = "Customer (contact) id")),
+    responses(
+        (status = 200, description = "Customers who are likely the same person", body = Page<DuplicateOut>),
+        (status = 404, description = "No such customer", body = super::error::ErrorBody),
+    )
+)]
+pub async fn list_duplicates(
+    State(state): State<AppState>,
+    _caller: ApiCaller,
+    PathId(id): PathId,
+) -> Result<Json<Page<DuplicateOut>>, ApiError> {
+    if state.store.customer(id).await?.is_none() {
+        return Err(no_customer(id));
+    }
+    let found = state.store.duplicate_suggestions(id).await?;
+    let data = found
+        .into_iter()
+        .map(|d| {
+            let (reason, value) = match d.reason {
+                windowdesk_store::DuplicateReason::SameNumber { wa_id } => ("same_number", wa_id),
+                windowdesk_store::DuplicateReason::SameBsuid { bsuid } => ("same_bsuid", bsuid),
+                windowdesk_store::DuplicateReason::ChangedNumber { wa_id } => ("changed_number", wa_id),
+            };
+            DuplicateOut { customer_id: d.contact_id, name: d.name, reason: reason.to_owned(), value }
+        })
+        .collect();
+    Ok(Json(Page { data, next: None }))
 }

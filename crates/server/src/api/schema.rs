@@ -99,7 +99,9 @@ string_schema!(
     SearchText => || string()
         .description(Some("A search query, at most 500 characters: words, \"a phrase\", whatsapp:\"3211\" or a bare number of 5+ digits, \
                            and the filters status:, assignee:, number:, tag:, window:. A malformed query is refused naming the place and the reason."))
+        .min_length(Some(1))
         .max_length(Some(windowdesk_core::search::MAX_QUERY_CHARS))
+        .pattern(Some(not_blank("\\u0000")))
 );
 
 string_schema!(

@@ -32,6 +32,7 @@ fn web_error(e: CustomerError) -> WebError {
     match e {
         CustomerError::Invalid { .. } => WebError::BadRequest(e.to_string()),
         CustomerError::NotFound(id) => WebError::NotFound(format!("There is no customer {id}.")),
+        CustomerError::NoMerge(id) => WebError::NotFound(format!("There is no merge {id}.")),
         CustomerError::Store(s) => s.into(),
     }
 }
@@ -45,6 +46,7 @@ pub async fn customer_page(
 ) -> Result<Html<String>, WebError> {
     let profile = state.store.customer(id).await?.ok_or_else(|| WebError::NotFound(format!("There is no customer {id}.")))?;
     let tickets = state.store.customer_tickets(id, q.before, TICKETS + 1).await?;
+    let (suggestions, merges) = tokio::try_join!(state.store.duplicate_suggestions(id), state.store.customer_merges(id))?;
     let counts = nav_counts(&state, &agent).await?;
     let now = state.clock.now();
     let (_, actors) = Actors::load(&state).await?;
@@ -53,6 +55,9 @@ pub async fn customer_page(
     let content = html! {
         h1 #customer-name { (profile.name) }
         @if let Some(n) = render::notice(q.done.as_deref()) { (n) }
+        @if let Some(into) = profile.merged_into {
+            p.notice #merged-into role="status" { (profile.name) " was merged into " a href={"/customers/" (into)} { "another customer" } ": their tickets, numbers and notes are there now." }
+        }
         dl.facts #customer-facts {
             dt { "Customer since" } dd { (format::full_time(profile.created_at, agent.tz())) }
             dt { "Tickets" } dd { (profile.ticket_count) " on " (numbers_of(&profile)) }
@@ -60,6 +65,7 @@ pub async fn customer_page(
         (identities(&state, &profile, &agent, now))
         (tickets_section(&profile, &tickets, &rows, q.before))
         (notes_section(&profile, &agent, &actors, now))
+        (super::merge::section(&profile, &suggestions, &merges, &agent, &actors, now))
         (name_form(&profile, &agent))
     };
     Ok(Html(render::page(&agent, &profile.name, Nav::Customer, &counts, now, content).into_string()))

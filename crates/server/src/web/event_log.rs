@@ -204,6 +204,16 @@ impl Words<'_> {
                 }
                 None => html! { "unassigned the ticket (was " (self.agent(int_of(d, "from"))) ")" },
             },
+            "customer_merged" | "customer_unmerged" => html! {
+                @if e.kind == "customer_merged" { "merged the customer " } @else { "undid the merge: the ticket is back with " }
+                @match (int_of(d, "from"), e.kind.as_str()) {
+                    (Some(from), "customer_merged") => {
+                        a href={"/customers/" (from)} { (str_of(d, "from_name").unwrap_or("?")) } " into "
+                        a href={"/customers/" (int_of(d, "into").unwrap_or(0))} { (str_of(d, "into_name").unwrap_or("?")) }
+                    },
+                    _ => { a href={"/customers/" (int_of(d, "into").unwrap_or(0))} { (str_of(d, "into_name").unwrap_or("?")) } },
+                }
+            },
             "priority_changed" => html! {
                 "changed the priority from " (str_of(d, "from").unwrap_or("?")) " to " (str_of(d, "to").unwrap_or("?"))
             },

@@ -31,6 +31,7 @@ pub mod inbox;
 pub mod live;
 pub mod macro_admin;
 pub mod macros;
+pub mod merge;
 pub mod numbers;
 pub mod picker;
 pub mod render;
@@ -116,6 +117,8 @@ pub fn router() -> Router<AppState> {
         .route("/customers/{id}", get(customers::customer_page))
         .route("/customers/{id}/name", post(customers::rename))
         .route("/customers/{id}/notes", post(customers::add_note))
+        .route("/customers/{id}/merge", get(merge::merge_page).post(merge::merge))
+        .route("/merges/{id}/undo", post(merge::undo))
         .route("/settings", get(admin::settings_page).post(admin::save_settings))
         .route("/macros", get(macro_admin::macros_page).post(macro_admin::create))
         .route("/macros/new", get(macro_admin::new_page))

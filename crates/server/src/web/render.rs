@@ -212,6 +212,8 @@ pub fn notice(code: Option<&str>) -> Option<Markup> {
         "deactivated" => ("ok", "Agent deactivated: they are signed out and cannot sign in."),
         "reactivated" => ("ok", "Agent reactivated: they can sign in again."),
         "added" => ("ok", "Agent added: they can sign in with the email and password you gave."),
+        "merged" => ("ok", "Merged: the other customer's tickets, numbers and notes are here now. Each ticket still replies through its own number."),
+        "unmerged" => ("ok", "Merge undone: this customer has their tickets, numbers and notes back."),
         "blocked" => (
             "bad",
             "Not sent: the customer service window is closed. Free-form messages can only go out within 24 hours of the customer's last message.",

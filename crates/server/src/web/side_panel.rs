@@ -88,7 +88,10 @@ fn other_tickets(summary: &TicketSummary, others: &[TicketSummary], agent: &Agen
                     }
                 }
             }
-            p { a href={"/customers/" (summary.ticket.requester_id)} { "All about " (summary.contact_name) } }
+            p {
+                a href={"/customers/" (summary.ticket.requester_id)} { "All about " (summary.contact_name) }
+                " · " a #merge-customer href={"/customers/" (summary.ticket.requester_id) "/merge"} { "Same person as another customer?" }
+            }
         }
     }
 }

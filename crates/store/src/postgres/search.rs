@@ -60,7 +60,7 @@ impl SearchStore for PgStore {
         let limit = w.bind(Param::Int(i64::from(s.limit.max(1))));
         let sql = format!(
             "SELECT c.id, c.name, (SELECT COUNT(*) FROM tickets t WHERE t.requester_id = c.id)
-             FROM contacts c WHERE {} ORDER BY c.id DESC LIMIT {limit}",
+             FROM contacts c WHERE c.merged_into IS NULL AND {} ORDER BY c.id DESC LIMIT {limit}",
             w.sql()
         );
         let rows = bind_all(&sql, w.params).fetch_all(self.api_pool()).await?;

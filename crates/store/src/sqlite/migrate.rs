@@ -29,6 +29,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0021_agent_deactivation", include_str!("../../migrations/sqlite/0021_agent_deactivation.sql")),
     ("0022_search", include_str!("../../migrations/sqlite/0022_search.sql")),
     ("0023_customer_notes", include_str!("../../migrations/sqlite/0023_customer_notes.sql")),
+    ("0024_customer_merges", include_str!("../../migrations/sqlite/0024_customer_merges.sql")),
 ];
 
 /// Applies pending migrations; returns the number applied in total.

@@ -51,7 +51,7 @@ pub(crate) fn search_customers(c: &Connection, s: &Search) -> Result<Vec<Custome
     }
     w.before(s, "c.id");
     let limit = w.bind(Param::Int(i64::from(s.limit.max(1))));
-    let sql = format!("SELECT c.id, c.name FROM contacts c WHERE {} ORDER BY c.id DESC LIMIT {limit}", w.sql());
+    let sql = format!("SELECT c.id, c.name FROM contacts c WHERE c.merged_into IS NULL AND {} ORDER BY c.id DESC LIMIT {limit}", w.sql());
     let mut stmt = c.prepare(&sql)?;
     let found: Vec<(i64, String)> =
         stmt.query_map(params_from_iter(values(w.params)), |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
