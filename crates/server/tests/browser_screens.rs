@@ -72,7 +72,7 @@ async fn every_screen_fits_a_phone_and_a_desktop_in_light_and_dark() {
         ("/admin/http-targets".to_owned(), "http-targets"),
     ];
     let mut too_wide = Vec::new();
-    for (width, height) in [(360, 740), (1440, 900)] {
+    for (width, height) in [(360, 740), (1024, 768), (1440, 900)] {
         for dark in [false, true] {
             browser.emulate(width, height, dark).await;
             let scheme = if dark { "dark" } else { "light" };

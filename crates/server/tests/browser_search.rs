@@ -80,3 +80,67 @@ async fn the_search_box_finds_customers_by_any_form_of_their_number_and_words_wi
     browser.close().await;
     app.stop().await;
 }
+
+const SECOND: &str = "106540352242922";
+
+#[tokio::test]
+async fn merging_the_same_person_from_two_numbers_and_replying_on_each_ticket() {
+    let app = TestApp::start_with_sim(Backend::Sqlite, None, |c| {
+        let mut n = c.numbers[0].clone();
+        n.phone_number_id = SECOND.into();
+        c.numbers.push(n);
+    })
+    .await;
+    create_agent(app.store().as_ref(), "Ana Lima", EMAIL, AgentRole::Admin, Some(PASSWORD)).await.unwrap();
+    app.sim().say(Say::text("11231233211", "Hello from the first chat").name("Sam Seed")).await.unwrap();
+    let mut other = Say::text("11231233211", "Hello from the other chat").name("Sam Seed");
+    other.phone_number_id = Some(SECOND.into());
+    app.sim().say(other).await.unwrap();
+    let tickets = app
+        .eventually("two tickets", || async {
+            let t = app.store().list_tickets(&Default::default()).await.unwrap();
+            (t.len() == 2).then_some(t)
+        })
+        .await;
+    let Some(browser) = Browser::start().await else { return };
+    browser.goto(&app.url("/login")).await;
+    browser.fill("#email", EMAIL).await;
+    browser.fill("#password", PASSWORD).await;
+    browser.click("#sign-in").await;
+    browser.wait_for_text("main h1", "Inbox", WAIT).await;
+
+    // From the first ticket: its customer, the suggested duplicate, the preview, the merge.
+    let first = tickets.iter().map(|t| t.id).min().unwrap();
+    browser.goto(&app.url(&format!("/tickets/{first}"))).await;
+    browser.click("#contact-name a").await;
+    browser.wait_for_text("main h1", "Sam Seed", WAIT).await;
+    browser.click("#duplicates a.review-merge").await;
+    browser.wait_for("#merge-preview", WAIT).await;
+    assert!(browser.text("#moves-tickets").await.starts_with("1 ticket"));
+    browser.screenshot("merge-preview").await;
+    browser.assert_accessible("merge preview").await;
+    browser.click("#merge-submit").await;
+    browser.client().accept_alert().await.unwrap();
+    browser.wait_for_text(".notice", "Merged", WAIT).await;
+    let rows = browser.exec("return document.querySelectorAll('#customer-tickets li.ticket-row').length", vec![]).await;
+    assert_eq!(rows, 2, "both tickets on one customer");
+    browser.screenshot("merged-customer").await;
+
+    // Reply on each ticket: each goes out from the number it came in on.
+    for t in &tickets {
+        browser.goto(&app.url(&format!("/tickets/{}", t.id))).await;
+        browser.wait_for("#reply-body", WAIT).await;
+        browser.fill("#reply-body", &format!("Answer on ticket {}", t.id)).await;
+        browser.click("#send-open").await;
+        browser.wait_for_text("#ticket-live", &format!("Answer on ticket {}", t.id), WAIT).await;
+    }
+    app.eventually("both replies at Meta", || async { (app.sim().received().len() == 2).then_some(()) }).await;
+    for t in &tickets {
+        let pnid = app.store().ticket_summary(t.id).await.unwrap().unwrap().phone_number_id;
+        let sent = app.sim().received().into_iter().find(|m| m.text.as_deref() == Some(&format!("Answer on ticket {}", t.id))).unwrap();
+        assert_eq!((sent.phone_number_id, sent.to), (pnid, "11231233211".to_owned()));
+    }
+    browser.assert_no_errors("merge").await;
+    browser.close().await;
+    app.stop().await;
+}
