@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 mod admin;
 mod demo;
+mod generate;
 mod sim;
 mod templates;
 
@@ -58,6 +59,9 @@ enum Command {
     },
     /// The Cloud API simulator: plays Meta for tests and demos (`windowdesk sim say …` acts as a customer).
     Sim(sim::SimArgs),
+    /// Fill the database with realistic volume (customers, tickets, messages in five languages) for
+    /// benchmarks: `windowdesk generate --config windowdesk.toml --customers 1000000`.
+    Generate(generate::GenerateArgs),
     /// Configuration helpers.
     Config {
         #[command(subcommand)]
@@ -131,6 +135,11 @@ async fn main() -> anyhow::Result<()> {
             println!("{backend} database {} is at schema version {n}", windowdesk_store::redact_url(&url));
         }
         Command::Demo(args) => demo::run(args).await?,
+        Command::Generate(args) => {
+            let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+            tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+            generate::generate(args).await?
+        }
         Command::Token { command } => admin::token(command).await?,
         Command::Agent { command } => admin::agent(command).await?,
         Command::Templates { command } => {

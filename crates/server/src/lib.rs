@@ -15,6 +15,7 @@ pub mod dispatcher;
 pub mod error;
 pub mod events;
 pub mod field_changes;
+pub mod generate;
 pub mod hours;
 pub mod hours_import;
 pub mod http_targets;

@@ -1,0 +1,79 @@
+//! `windowdesk generate`: fills the configured database with realistic volume (customers on every
+//! configured business number, tickets, messages in five languages, statuses, pictures) through the
+//! desk's own write paths, for benchmarks and for trying the desk at scale.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use windowdesk_core::{Clock, SystemClock};
+use windowdesk_server::config::Config;
+use windowdesk_server::generate::{run, Plan, Report};
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// The configuration file (TOML): its database is filled, for its business numbers.
+    #[arg(long, short, env = "WINDOWDESK_CONFIG")]
+    config: Option<std::path::PathBuf>,
+    /// Customers to create.
+    #[arg(long, default_value_t = 10_000)]
+    customers: u64,
+    /// Tickets per customer (each one closed before the next opens).
+    #[arg(long, default_value_t = 2)]
+    tickets_per_customer: u32,
+    /// Messages per ticket, on average (the customer's and the business's).
+    #[arg(long, default_value_t = 5)]
+    messages_per_ticket: u32,
+    /// Percent of customers who also write to a second business number.
+    #[arg(long, default_value_t = 5)]
+    second_number_percent: u32,
+    /// Percent of customers' messages that are pictures.
+    #[arg(long, default_value_t = 3)]
+    picture_percent: u32,
+    /// How many days back the oldest tickets start.
+    #[arg(long, default_value_t = 365)]
+    days: u32,
+    /// The same seed writes the same data; use another one to add more to a database.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+pub async fn generate(args: GenerateArgs) -> anyhow::Result<()> {
+    let config = Config::load(args.config.as_deref())?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let state = windowdesk_server::build_state(&config, clock.clone()).await.context("opening the desk's database")?;
+    let plan = Plan {
+        customers: args.customers,
+        tickets_per_customer: args.tickets_per_customer,
+        messages_per_ticket: args.messages_per_ticket,
+        second_number_percent: args.second_number_percent,
+        picture_percent: args.picture_percent,
+        days: args.days,
+        seed: args.seed,
+        ..Plan::default()
+    };
+    eprintln!(
+        "generating {} customers × {} tickets × ~{} messages into {} ({} business numbers)",
+        plan.customers,
+        plan.tickets_per_customer,
+        plan.messages_per_ticket,
+        windowdesk_store::redact_url(&config.database.url),
+        state.numbers.all().len()
+    );
+    let print = |r: &Report| {
+        let secs = r.elapsed.as_secs_f64().max(0.001);
+        eprintln!("{:>10} customers {:>12} messages {:>9.0} messages/s {:>8.0} s", r.customers, r.messages, r.messages as f64 / secs, secs);
+    };
+    let report = run(state.store.as_ref(), &state.numbers, &state.media_dir, &plan, clock.now(), print).await?;
+    state.store.close().await;
+    println!(
+        "generated {} customers, {} messages ({} pictures); {} tickets closed between rounds or at the end, {} changed; {:.0} s",
+        report.customers,
+        report.messages,
+        report.pictures,
+        report.tickets_closed,
+        report.tickets_changed,
+        report.elapsed.as_secs_f64()
+    );
+    Ok(())
+}

@@ -1,0 +1,56 @@
+//! The data generator (issue 16 item 4), on both backends: a small plan writes customers on every
+//! business number (some on two), tickets closed between rounds and spread over statuses at the end,
+//! messages in several languages that search finds, and completed pictures; the same seed writes the
+//! same amount.
+
+#![allow(clippy::unwrap_used)] // scenario functions called from the generated #[test]s
+
+mod common;
+
+use common::*;
+use windowdesk_server::generate::{run, Plan};
+use windowdesk_store::testing::Backend;
+
+on_both_backends!(a_small_plan_writes_realistic_customers_tickets_and_messages,);
+
+async fn a_small_plan_writes_realistic_customers_tickets_and_messages(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let state = &app.running.state;
+    let plan = Plan { customers: 60, seed: 7, picture_percent: 10, second_number_percent: 20, ..Plan::default() };
+    let mut progressed = 0;
+    let report =
+        run(app.store().as_ref(), &state.numbers, &state.media_dir, &plan, state.clock.now(), |r| progressed = r.customers).await.unwrap();
+    assert_eq!((report.customers, progressed), (60, 60));
+    assert!(report.messages >= 60 * 2 && report.pictures > 0, "{report:?}");
+
+    let tickets = app.store().list_tickets(&windowdesk_store::TicketFilter { limit: 1000, ..Default::default() }).await.unwrap();
+    assert!(tickets.len() >= 120, "two tickets per customer and number: {}", tickets.len());
+    let statuses: std::collections::BTreeSet<&str> = tickets.iter().map(|t| t.status.as_str()).collect();
+    assert!(statuses.contains("closed") && statuses.len() >= 4, "{statuses:?}");
+    let mut messages = 0;
+    for t in &tickets {
+        messages += app.store().ticket_messages(t.id).await.unwrap().len();
+    }
+    assert_eq!(messages as u64, report.messages, "every generated message is in a thread");
+
+    // Several numbers, some customers on two of them (likely duplicates), pictures stored.
+    let numbers: std::collections::BTreeSet<i64> = tickets.iter().map(|t| t.business_number_id).collect();
+    assert!(numbers.len() >= 2);
+    let mut doubles = 0;
+    for t in tickets.iter().take(40) {
+        let contact = app.store().ticket_summary(t.id).await.unwrap().unwrap().ticket.requester_id;
+        doubles += app.store().duplicate_suggestions(contact).await.unwrap().len();
+    }
+    assert!(doubles > 0, "a customer on two numbers is suggested as a duplicate");
+    let jobs = app.store().media_jobs().await.unwrap();
+    assert!(!jobs.is_empty() && jobs.iter().all(|j| j.state == "done"), "{jobs:?}");
+
+    // Search finds generated words.
+    let search = windowdesk_server::search::resolve(state, "paket", None, None, 50).await.unwrap();
+    assert!(!app.store().search_messages(&search).await.unwrap().is_empty());
+
+    // The same seed writes the same amount again (new wamids would be duplicates: nothing new).
+    let again = run(app.store().as_ref(), &state.numbers, &state.media_dir, &plan, state.clock.now(), |_| {}).await.unwrap();
+    assert_eq!(again.messages, report.messages);
+    app.stop().await;
+}
