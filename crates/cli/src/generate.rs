@@ -36,6 +36,9 @@ pub struct GenerateArgs {
     /// The same seed writes the same data; use another one to add more to a database.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Also one ticket with this many messages (from +49 30 000000001): a ticket page at its longest.
+    #[arg(long, default_value_t = 0)]
+    long_thread: u32,
 }
 
 pub async fn generate(args: GenerateArgs) -> anyhow::Result<()> {
@@ -50,6 +53,7 @@ pub async fn generate(args: GenerateArgs) -> anyhow::Result<()> {
         picture_percent: args.picture_percent,
         days: args.days,
         seed: args.seed,
+        long_thread: args.long_thread,
         ..Plan::default()
     };
     eprintln!(

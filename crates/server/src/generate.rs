@@ -40,7 +40,13 @@ pub struct Plan {
     pub seed: u64,
     /// Messages per webhook payload.
     pub batch: usize,
+    /// Messages of one extra ticket, from [`LONG_THREAD_WA_ID`] (a ticket page at its longest); 0
+    /// for none.
+    pub long_thread: u32,
 }
+
+/// The customer of the long thread.
+pub const LONG_THREAD_WA_ID: &str = "4930000000001";
 
 impl Default for Plan {
     fn default() -> Self {
@@ -53,6 +59,7 @@ impl Default for Plan {
             days: 365,
             seed: 1,
             batch: 200,
+            long_thread: 0,
         }
     }
 }
@@ -203,9 +210,8 @@ struct Customer {
 
 fn customer(i: u64, plan: &Plan, numbers: usize, rng: &mut StdRng) -> Customer {
     let lang = &LANGS[usize::try_from(i % LANGS.len() as u64).unwrap_or(0)];
-    let j = i / LANGS.len() as u64;
     // Unique per customer: the language's mobile prefix, then the customer's index.
-    let wa_id = format!("{}{:09}", lang.prefix, j % 1_000_000_000);
+    let wa_id = customer_wa_id(i);
     let name = format!("{} {}", lang.first[rng.gen_range(0..lang.first.len())], lang.last[rng.gen_range(0..lang.last.len())]);
     let first = usize::try_from(i % numbers as u64).unwrap_or(0);
     let mut chosen = vec![first];
@@ -362,8 +368,46 @@ pub async fn run(
         progress(&report);
         chunk_start = chunk_end;
     }
+    if plan.long_thread > 0 {
+        long_thread(store, numbers, &pnids[0], plan, now).await?;
+        report.messages += u64::from(plan.long_thread);
+    }
     report.elapsed = started.elapsed();
     Ok(report)
+}
+
+/// One ticket with `plan.long_thread` messages, the customer and the business taking turns, over
+/// the last hours.
+async fn long_thread(store: &dyn Store, numbers: &NumberDirectory, pnid: &str, plan: &Plan, now: Timestamp) -> anyhow::Result<()> {
+    let mut rng = StdRng::seed_from_u64(plan.seed ^ 0x5eed);
+    let lang = &LANGS[3];
+    let mut payloads = Payloads::new(&[pnid.to_owned()], plan.batch);
+    let n = i64::from(plan.long_thread);
+    for m in 0..n {
+        let at = now.unix_millis() - (n - m) * 20_000;
+        let ts = (at / 1000).to_string();
+        let contact = json!({"profile": {"name": "Long Thread"}, "wa_id": LONG_THREAD_WA_ID});
+        let wamid = format!("wamid.gen.{}.long.{m}", plan.seed);
+        if m % 2 == 1 {
+            let text = lang.fill(lang.reply[rng.gen_range(0..lang.reply.len())], &mut rng);
+            let echo = json!({"from": pnid, "to": LONG_THREAD_WA_ID, "id": wamid, "timestamp": ts, "type": "text", "text": {"body": text}});
+            payloads.push(0, at, contact, None, Some(echo));
+        } else {
+            let text = lang.fill(lang.customer[rng.gen_range(0..lang.customer.len())], &mut rng);
+            let message = json!({"from": LONG_THREAD_WA_ID, "id": wamid, "timestamp": ts, "type": "text", "text": {"body": text}});
+            payloads.push(0, at, contact, Some(message), None);
+        }
+    }
+    for (body, arrived) in payloads.finish() {
+        ingest(store, numbers, &body, arrived.min(now)).await?;
+    }
+    Ok(())
+}
+
+/// The `wa_id` the generator gives customer `i` (for benchmarks that look customers up by number).
+pub fn customer_wa_id(i: u64) -> String {
+    let lang = &LANGS[usize::try_from(i % LANGS.len() as u64).unwrap_or(0)];
+    format!("{}{:09}", lang.prefix, (i / LANGS.len() as u64) % 1_000_000_000)
 }
 
 fn closed() -> Option<TicketChange> {
