@@ -12,6 +12,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use futures_util::{StreamExt, TryStreamExt};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -40,6 +41,8 @@ pub struct Plan {
     pub seed: u64,
     /// Messages per webhook payload.
     pub batch: usize,
+    /// Payloads (and ticket changes) written at once.
+    pub concurrency: usize,
     /// Messages of one extra ticket, from [`LONG_THREAD_WA_ID`] (a ticket page at its longest); 0
     /// for none.
     pub long_thread: u32,
@@ -60,6 +63,7 @@ impl Default for Plan {
             seed: 1,
             batch: 200,
             long_thread: 0,
+            concurrency: 4,
         }
     }
 }
@@ -344,15 +348,18 @@ pub async fn run(
                     }
                 }
             }
-            let mut round_end = Timestamp::from_unix_millis(0);
-            for (body, arrived) in payloads.finish() {
-                let arrived = arrived.min(now);
-                round_end = round_end.max(arrived);
-                ingest(store, numbers, &body, arrived).await?;
-            }
+            let bodies = payloads.finish();
+            let round_end = bodies.iter().map(|(_, at)| (*at).min(now)).max().unwrap_or(now);
+            // Several payloads at once, as Meta delivers them: the store batches concurrent commits.
+            futures_util::stream::iter(bodies)
+                .map(|(body, arrived)| async move { ingest(store, numbers, &body, arrived.min(now)).await })
+                .buffer_unordered(plan.concurrency.max(1))
+                .try_collect::<Vec<()>>()
+                .await?;
             complete_pictures(store, &picture_sha, round_end).await?;
             // The tickets this round opened: close them before the next round, or spread them out.
             let opened = tickets_since(store, mark).await?;
+            let mut changes = Vec::with_capacity(opened.len());
             for id in opened {
                 let change = if last_round { final_state(&mut rng, &agents) } else { closed() };
                 let Some(change) = change else { continue };
@@ -360,8 +367,13 @@ pub async fn run(
                     report.tickets_closed += 1;
                 }
                 report.tickets_changed += 1;
-                store.update_ticket(id, &change, "generator", round_end).await?;
+                changes.push((id, change));
             }
+            futures_util::stream::iter(changes)
+                .map(|(id, change)| async move { store.update_ticket(id, &change, "generator", round_end).await.map(|_| ()) })
+                .buffer_unordered(plan.concurrency.max(1))
+                .try_collect::<Vec<()>>()
+                .await?;
         }
         report.customers = chunk_end;
         report.elapsed = started.elapsed();
