@@ -11,7 +11,7 @@ use common::*;
 use windowdesk_server::generate::{run, Plan};
 use windowdesk_store::testing::Backend;
 
-on_both_backends!(a_small_plan_writes_realistic_customers_tickets_and_messages,);
+on_both_backends!(a_small_plan_writes_realistic_customers_tickets_and_messages, navigation_counts_stop_at_999_plus,);
 
 async fn a_small_plan_writes_realistic_customers_tickets_and_messages(backend: Backend) {
     let app = TestApp::start(backend).await;
@@ -52,5 +52,30 @@ async fn a_small_plan_writes_realistic_customers_tickets_and_messages(backend: B
     // The same seed writes the same amount again (new wamids would be duplicates: nothing new).
     let again = run(app.store().as_ref(), &state.numbers, &state.media_dir, &plan, state.clock.now(), |_| {}).await.unwrap();
     assert_eq!(again.messages, report.messages);
+    app.stop().await;
+}
+
+/// Counting a million unassigned tickets on every page view would be most of the page's time: the
+/// badges stop at "999+", and so does `/live/counts`.
+async fn navigation_counts_stop_at_999_plus(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let state = &app.running.state;
+    let plan = Plan { customers: 800, seed: 3, picture_percent: 0, second_number_percent: 0, ..Plan::default() };
+    run(app.store().as_ref(), &state.numbers, &state.media_dir, &plan, state.clock.now(), |_| {}).await.unwrap();
+    assert_eq!(app.store().inbox_count(&windowdesk_store::InboxList::Unassigned).await.unwrap(), windowdesk_store::COUNT_CAP);
+    windowdesk_server::api::admin::create_agent(
+        app.store().as_ref(),
+        "Ana",
+        "ana@example.com",
+        windowdesk_store::AgentRole::Admin,
+        Some(common::web::PASSWORD),
+    )
+    .await
+    .unwrap();
+    let web = common::web::Web::sign_in(&app, "ana@example.com").await;
+    let counts: serde_json::Value = serde_json::from_str(&web.get("/live/counts").await.body).unwrap();
+    assert_eq!(counts["unassigned"], "999+");
+    let page = web.page("/views/unassigned").await;
+    assert!(page.contains(r#"data-count="unassigned">999+</span>"#), "{page}");
     app.stop().await;
 }

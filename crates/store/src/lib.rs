@@ -456,9 +456,9 @@ pub trait WebStore: Send + Sync {
     async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
     /// A page of an inbox list.
     async fn inbox(&self, query: &InboxQuery) -> Result<Vec<InboxItem>, StoreError>;
-    /// How many tickets a list holds.
+    /// How many tickets a list holds, up to [`COUNT_CAP`].
     async fn inbox_count(&self, list: &InboxList) -> Result<u64, StoreError>;
-    /// How many outbound messages are `failed` or `blocked` (D4).
+    /// How many outbound messages are `failed` or `blocked` (D4). Up to [`COUNT_CAP`].
     async fn failed_count(&self) -> Result<u64, StoreError>;
     /// The agent has seen the ticket as of `now`.
     async fn mark_ticket_read(&self, agent_id: i64, ticket_id: i64, now: Timestamp) -> Result<(), StoreError>;

@@ -34,6 +34,10 @@ pub struct SessionRow {
     pub expires_at: Timestamp,
 }
 
+/// Navigation counts stop at this many: a badge says "999+" rather than counting a million
+/// unassigned tickets on every page view.
+pub const COUNT_CAP: u64 = 1000;
+
 /// Which tickets an inbox list shows.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum InboxList {
@@ -53,6 +57,11 @@ impl InboxList {
     /// Whether the list runs oldest window first (keyed on the last inbound message) rather than
     /// newest activity first (keyed on the last message).
     pub fn ascending(&self) -> bool {
+        matches!(self, InboxList::ClosingSoon { .. })
+    }
+
+    /// Whether the list's filter reads the contact's identity (`i`), so counting needs the join.
+    pub fn reads_identity(&self) -> bool {
         matches!(self, InboxList::ClosingSoon { .. })
     }
 }

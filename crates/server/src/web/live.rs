@@ -15,7 +15,7 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::BroadcastStream;
 
 use super::inbox::inbox_lists;
-use super::render::nav_counts;
+use super::render::{badge_json, nav_counts};
 use super::session::Agent;
 use super::WebError;
 use crate::events::DeskEvent;
@@ -47,16 +47,16 @@ pub async fn events(State(state): State<AppState>, agent: Agent) -> Sse<impl Str
 pub async fn counts(State(state): State<AppState>, agent: Agent) -> Result<Json<Value>, WebError> {
     let c = nav_counts(&state, &agent).await?;
     let mut out = json!({
-        "assigned": c.assigned,
-        "unassigned": c.unassigned,
-        "closing_soon": c.closing_soon,
-        "pending": c.pending,
-        "solved": c.solved,
-        "failed": c.failed,
+        "assigned": badge_json(c.assigned),
+        "unassigned": badge_json(c.unassigned),
+        "closing_soon": badge_json(c.closing_soon),
+        "pending": badge_json(c.pending),
+        "solved": badge_json(c.solved),
+        "failed": badge_json(c.failed),
         "mentions": c.mentions,
     });
     for (id, _, n) in c.views {
-        out[format!("view-{id}")] = json!(n);
+        out[format!("view-{id}")] = badge_json(n);
     }
     Ok(Json(out))
 }

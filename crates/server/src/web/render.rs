@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use maud::{html, Markup, DOCTYPE};
 use windowdesk_core::{TicketStatus, Timestamp};
-use windowdesk_store::{InboxList, ViewFilter};
+use windowdesk_store::{InboxList, ViewFilter, COUNT_CAP};
 
 use super::session::Agent;
 use super::WebError;
@@ -26,30 +26,47 @@ pub struct NavCounts {
     pub views: Vec<(i64, String, u64)>,
 }
 
-/// The counts next to every navigation entry.
+/// A count as its badge shows it: counts stop at [`COUNT_CAP`] ("999+").
+pub fn badge(n: u64) -> String {
+    if n >= COUNT_CAP {
+        format!("{}+", COUNT_CAP - 1)
+    } else {
+        n.to_string()
+    }
+}
+
+/// A count for `/live/counts`: the number, or the badge's "999+" past the cap.
+pub fn badge_json(n: u64) -> serde_json::Value {
+    if n >= COUNT_CAP {
+        serde_json::Value::String(badge(n))
+    } else {
+        serde_json::Value::from(n)
+    }
+}
+
+/// The counts next to every navigation entry (each up to [`COUNT_CAP`]), read at once.
 pub async fn nav_counts(state: &AppState, agent: &Agent) -> Result<NavCounts, WebError> {
     let now = state.clock.now();
-    let mut counts = NavCounts {
-        assigned: state.store.inbox_count(&InboxList::AssignedTo(agent.id())).await?,
-        unassigned: state.store.inbox_count(&InboxList::Unassigned).await?,
-        closing_soon: state.store.inbox_count(&closing_soon(state, now)).await?,
-        pending: state
-            .store
-            .inbox_count(&InboxList::Filter(ViewFilter { status: Some(TicketStatus::Pending), ..ViewFilter::default() }))
-            .await?,
-        solved: state
-            .store
-            .inbox_count(&InboxList::Filter(ViewFilter { status: Some(TicketStatus::Solved), ..ViewFilter::default() }))
-            .await?,
-        failed: state.store.failed_count().await?,
-        mentions: state.store.unread_notifications(agent.id()).await?,
-        views: Vec::new(),
-    };
-    for view in state.store.saved_views(agent.id()).await? {
-        let n = state.store.inbox_count(&InboxList::Filter(view.filter.clone())).await?;
-        counts.views.push((view.id, view.name, n));
+    let store = &state.store;
+    let (mine, unassigned, closing) = (InboxList::AssignedTo(agent.id()), InboxList::Unassigned, closing_soon(state, now));
+    let status = |s| InboxList::Filter(ViewFilter { status: Some(s), ..ViewFilter::default() });
+    let (pending, solved) = (status(TicketStatus::Pending), status(TicketStatus::Solved));
+    let (assigned, unassigned, closing_soon, pending, solved, failed, mentions, saved) = tokio::try_join!(
+        store.inbox_count(&mine),
+        store.inbox_count(&unassigned),
+        store.inbox_count(&closing),
+        store.inbox_count(&pending),
+        store.inbox_count(&solved),
+        store.failed_count(),
+        store.unread_notifications(agent.id()),
+        store.saved_views(agent.id()),
+    )?;
+    let mut views = Vec::with_capacity(saved.len());
+    for view in saved {
+        let n = store.inbox_count(&InboxList::Filter(view.filter.clone())).await?;
+        views.push((view.id, view.name, n));
     }
-    Ok(counts)
+    Ok(NavCounts { assigned, unassigned, closing_soon, pending, solved, failed, mentions, views })
 }
 
 /// The "Windows closing soon" list as of `now` (bounds from the window rules in core).
@@ -138,15 +155,15 @@ pub fn page(agent: &Agent, title: &str, nav: Nav, counts: &NavCounts, now: Times
                     nav.side aria-label="Views" {
                         h2.sr { "Views" }
                         ul {
-                            li { a href="/" aria-current=[current(Nav::Inbox)] { "Inbox" span.count data-count="assigned" title="Assigned to you" { (counts.assigned) } } }
-                            li { a href="/views/unassigned" aria-current=[current(Nav::Unassigned)] { "Unassigned" span.count data-count="unassigned" { (counts.unassigned) } } }
-                            li { a href="/views/closing-soon" aria-current=[current(Nav::ClosingSoon)] { "Windows closing soon" span.count.warn data-count="closing_soon" { (counts.closing_soon) } } }
-                            li { a href="/failed" aria-current=[current(Nav::Failed)] { "Failed deliveries" span.count.bad data-count="failed" { (counts.failed) } } }
-                            li { a href="/views/pending" aria-current=[current(Nav::Pending)] { "Pending" span.count data-count="pending" { (counts.pending) } } }
-                            li { a href="/views/solved" aria-current=[current(Nav::Solved)] { "Solved" span.count data-count="solved" { (counts.solved) } } }
+                            li { a href="/" aria-current=[current(Nav::Inbox)] { "Inbox" span.count data-count="assigned" title="Assigned to you" { (badge(counts.assigned)) } } }
+                            li { a href="/views/unassigned" aria-current=[current(Nav::Unassigned)] { "Unassigned" span.count data-count="unassigned" { (badge(counts.unassigned)) } } }
+                            li { a href="/views/closing-soon" aria-current=[current(Nav::ClosingSoon)] { "Windows closing soon" span.count.warn data-count="closing_soon" { (badge(counts.closing_soon)) } } }
+                            li { a href="/failed" aria-current=[current(Nav::Failed)] { "Failed deliveries" span.count.bad data-count="failed" { (badge(counts.failed)) } } }
+                            li { a href="/views/pending" aria-current=[current(Nav::Pending)] { "Pending" span.count data-count="pending" { (badge(counts.pending)) } } }
+                            li { a href="/views/solved" aria-current=[current(Nav::Solved)] { "Solved" span.count data-count="solved" { (badge(counts.solved)) } } }
                             li { a href="/views/all" aria-current=[current(Nav::All)] { "All tickets" } }
                             @for (id, name, n) in &counts.views {
-                                li { a href={"/views/" (id)} aria-current=[current(Nav::View(*id))] { (name) span.count data-count={"view-" (id)} { (n) } } }
+                                li { a href={"/views/" (id)} aria-current=[current(Nav::View(*id))] { (name) span.count data-count={"view-" (id)} { (badge(*n)) } } }
                             }
                         }
                     }

@@ -278,16 +278,17 @@ impl WebStore for PgStore {
 
     async fn inbox_count(&self, list: &InboxList) -> Result<u64, StoreError> {
         let (filter, _) = list_sql(list);
-        let sql = format!("SELECT COUNT(*) FROM tickets t JOIN identities i ON i.id = t.identity_id WHERE {filter}");
+        let join = if list.reads_identity() { "JOIN identities i ON i.id = t.identity_id" } else { "" };
+        let sql = format!("SELECT COUNT(*) FROM (SELECT 1 FROM tickets t {join} WHERE {filter} LIMIT {COUNT_CAP}) capped");
         let params = list_params(list);
         let row = bind_list(sqlx::query(&sql), list, &params).fetch_one(&self.inner.pool).await?;
         Ok(count(row.try_get(0)?))
     }
 
     async fn failed_count(&self) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM messages WHERE direction = 'outbound' AND delivery_state IN ('failed', 'blocked') AND resolution IS NULL AND ticket_id IS NOT NULL",
-        )
+        let n: i64 = sqlx::query_scalar(&format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE direction = 'outbound' AND delivery_state IN ('failed', 'blocked') AND resolution IS NULL AND ticket_id IS NOT NULL LIMIT {COUNT_CAP}) capped"
+        ))
         .fetch_one(&self.inner.pool)
         .await?;
         Ok(count(n))

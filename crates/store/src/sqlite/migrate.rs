@@ -30,6 +30,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0022_search", include_str!("../../migrations/sqlite/0022_search.sql")),
     ("0023_customer_notes", include_str!("../../migrations/sqlite/0023_customer_notes.sql")),
     ("0024_customer_merges", include_str!("../../migrations/sqlite/0024_customer_merges.sql")),
+    ("0025_ticket_activity", include_str!("../../migrations/sqlite/0025_ticket_activity.sql")),
 ];
 
 /// Applies pending migrations; returns the number applied in total.

@@ -188,7 +188,8 @@ fn row_extras(c: &Connection, ids: &str, reader: i64) -> Result<std::collections
 
 pub(crate) fn inbox_count(c: &Connection, list: &InboxList) -> Result<u64, StoreError> {
     let (filter, _) = list_sql(list);
-    let sql = format!("SELECT COUNT(*) FROM tickets t JOIN identities i ON i.id = t.identity_id WHERE {filter} AND {ALL_PARAMS}");
+    let join = if list.reads_identity() { "JOIN identities i ON i.id = t.identity_id" } else { "" };
+    let sql = format!("SELECT COUNT(*) FROM (SELECT 1 FROM tickets t {join} WHERE {filter} AND {ALL_PARAMS} LIMIT {COUNT_CAP})");
     let [p1, p2, p3, p4] = list_params(list);
     let n: i64 = c.prepare_cached(&sql)?.query_row(params![p1, p2, p3, p4], |r| r.get(0))?;
     Ok(u64::try_from(n).unwrap_or(0))
@@ -197,7 +198,7 @@ pub(crate) fn inbox_count(c: &Connection, list: &InboxList) -> Result<u64, Store
 pub(crate) fn failed_count(c: &Connection) -> Result<u64, StoreError> {
     let n: i64 = c
         .prepare_cached(
-            "SELECT COUNT(*) FROM messages WHERE direction = 'outbound' AND delivery_state IN ('failed', 'blocked') AND resolution IS NULL AND ticket_id IS NOT NULL",
+            &format!("SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE direction = 'outbound' AND delivery_state IN ('failed', 'blocked') AND resolution IS NULL AND ticket_id IS NOT NULL LIMIT {COUNT_CAP})"),
         )?
         .query_row([], |r| r.get(0))?;
     Ok(u64::try_from(n).unwrap_or(0))
