@@ -92,6 +92,20 @@ async fn words_are_found_with_and_without_accents_with_snippets(backend: Backend
     let hits: Vec<&str> =
         found["data"][0]["snippet"].as_array().unwrap().iter().filter(|p| p["hit"] == true).map(|p| p["text"].as_str().unwrap()).collect();
     assert_eq!(hits, vec!["SÁBADO", "sábado"]);
+    // Both of SQLite's plans (for rare and for common words) find the same tickets.
+    let mut by_plan = Vec::new();
+    for threshold in [i64::MAX, -1] {
+        windowdesk_store::testing::sqlite_rare_word_messages(threshold);
+        let mut found = Vec::new();
+        for query in ["sabado", "paket", "order", "\"einer woche\"", "hello status:new"] {
+            let (_, page) = api.get(&format!("/api/v1/search/tickets?q={}", q(query))).await;
+            found.push(page["data"].as_array().unwrap().iter().map(|t| t["id"].as_i64().unwrap()).collect::<Vec<_>>());
+        }
+        by_plan.push(found);
+    }
+    windowdesk_store::testing::sqlite_rare_word_messages(20_000);
+    assert_eq!(by_plan[0], by_plan[1]);
+    assert!(by_plan[0].iter().all(|ids| ids.len() == 1), "{:?}", by_plan[0]);
     // German, by a word; a phrase in order, and not out of order.
     let (_, paket) = api.get("/api/v1/search/messages?q=PAKET").await;
     assert_eq!(names(&paket), vec!["Rosa Jansen"]);

@@ -130,3 +130,9 @@ async fn ensure_local_database() -> Result<String, StoreError> {
     conn.close().await?;
     Ok(url)
 }
+
+/// Sets how many messages make a word common for SQLite's ticket search (20,000 by default), so a
+/// test can run the plan for common words on small data. Both plans find the same tickets.
+pub fn sqlite_rare_word_messages(n: i64) {
+    crate::sqlite::search::RARE_MESSAGES.store(n, std::sync::atomic::Ordering::Relaxed);
+}

@@ -16,7 +16,7 @@ mod migrate;
 mod outbox;
 mod queries;
 mod rules;
-mod search;
+pub(crate) mod search;
 mod web;
 mod workflows;
 

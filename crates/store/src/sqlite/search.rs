@@ -2,7 +2,7 @@
 //! ticket subjects and customer names, and a `trigram` FTS5 table for WhatsApp numbers.
 
 use rusqlite::types::Value;
-use rusqlite::{params_from_iter, Connection};
+use rusqlite::{params_from_iter, Connection, OptionalExtension};
 use windowdesk_core::{TicketStatus, Timestamp};
 
 use super::api::{summary_row, SUMMARY_SELECT};
@@ -20,16 +20,45 @@ fn values(params: Vec<Param>) -> Vec<Value> {
         .collect()
 }
 
+/// Above this many messages holding a query's rarest word, ticket search walks tickets rather than
+/// collecting every matching message first. Tests lower it to run both plans on small data
+/// ([`crate::testing::sqlite_rare_word_messages`]).
+pub(crate) static RARE_MESSAGES: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(20_000);
+
+/// How many messages hold the query's rarest word, from FTS5's own vocabulary (0 for a word it has
+/// never seen: folding that differs from the tokenizer's only makes a word look rarer, never wrong).
+fn rarest_word_messages(c: &Connection, s: &Search) -> Result<i64, StoreError> {
+    let mut stmt = c.prepare_cached("SELECT doc FROM message_fts_vocab WHERE term = ?1")?;
+    let mut rarest = i64::MAX;
+    for word in s.query.words() {
+        let n: Option<i64> = stmt.query_row([&word], |r| r.get(0)).optional()?;
+        rarest = rarest.min(n.unwrap_or(0));
+    }
+    Ok(rarest)
+}
+
 pub(crate) fn search_tickets(c: &Connection, s: &Search) -> Result<Vec<TicketSummary>, StoreError> {
     let mut w = Clauses::new(Dialect::Sqlite);
     w.ticket_filters(s);
     w.phones(s, "t.identity_id");
     if let Some(m) = s.query.fts5_match() {
+        let common = rarest_word_messages(c, s)? > RARE_MESSAGES.load(std::sync::atomic::Ordering::Relaxed);
         let p = w.bind(Param::Text(m));
-        w.push(format!(
-            "(t.id IN (SELECT m.ticket_id FROM message_fts f JOIN messages m ON m.id = f.rowid WHERE message_fts MATCH {p})
-              OR t.id IN (SELECT rowid FROM ticket_fts WHERE ticket_fts MATCH {p}))"
-        ));
+        w.push(if common {
+            // Every ticket, newest first, asks the index about its own few messages (a seek in the
+            // word's list): with a common word the first page is found after a few dozen tickets.
+            format!(
+                "(EXISTS (SELECT 1 FROM messages m WHERE m.ticket_id = t.id
+                          AND EXISTS (SELECT 1 FROM message_fts WHERE message_fts MATCH {p} AND rowid = m.id))
+                  OR EXISTS (SELECT 1 FROM ticket_fts WHERE ticket_fts MATCH {p} AND rowid = t.id))"
+            )
+        } else {
+            // A rare word: the few messages that hold it lead to their tickets.
+            format!(
+                "(t.id IN (SELECT m.ticket_id FROM message_fts f JOIN messages m ON m.id = f.rowid WHERE message_fts MATCH {p})
+                  OR t.id IN (SELECT rowid FROM ticket_fts WHERE ticket_fts MATCH {p}))"
+            )
+        });
     }
     w.before(s, "t.id");
     let limit = w.bind(Param::Int(i64::from(s.limit.max(1))));
