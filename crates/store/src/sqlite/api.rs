@@ -328,7 +328,7 @@ pub(crate) fn failed_deliveries(c: &Connection, before: Option<FailedCursor>, li
         "SELECT id, ticket_id, business_number_id, delivery_state, body, author, error_code, error_title, error_details,
                 COALESCE(delivery_updated_at, sent_at) AS at
          FROM messages
-         WHERE direction = 'outbound' AND delivery_state IN ('failed', 'blocked') AND resolution IS NULL AND ticket_id IS NOT NULL
+         WHERE direction = 'outbound' AND delivery_state IN ('failed', 'blocked') AND resolution IS NULL AND +ticket_id IS NOT NULL
            AND (?1 IS NULL OR COALESCE(delivery_updated_at, sent_at) < ?1 OR (COALESCE(delivery_updated_at, sent_at) = ?1 AND id < ?2))
          ORDER BY at DESC, id DESC LIMIT ?3",
     )?;

@@ -32,6 +32,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0024_customer_merges", include_str!("../../migrations/sqlite/0024_customer_merges.sql")),
     ("0025_ticket_activity", include_str!("../../migrations/sqlite/0025_ticket_activity.sql")),
     ("0026_search_vocabulary", include_str!("../../migrations/sqlite/0026_search_vocabulary.sql")),
+    ("0027_window_index", include_str!("../../migrations/sqlite/0027_window_index.sql")),
 ];
 
 /// Applies pending migrations; returns the number applied in total.

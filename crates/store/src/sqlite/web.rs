@@ -188,8 +188,10 @@ fn row_extras(c: &Connection, ids: &str, reader: i64) -> Result<std::collections
 
 pub(crate) fn inbox_count(c: &Connection, list: &InboxList) -> Result<u64, StoreError> {
     let (filter, _) = list_sql(list);
-    let join = if list.reads_identity() { "JOIN identities i ON i.id = t.identity_id" } else { "" };
-    let sql = format!("SELECT COUNT(*) FROM (SELECT 1 FROM tickets t {join} WHERE {filter} AND {ALL_PARAMS} LIMIT {COUNT_CAP})");
+    // A list on the window (closing soon) starts from the identities in its range (their index), not
+    // from every open ticket: CROSS JOIN fixes that order for SQLite's planner.
+    let from = if list.reads_identity() { "identities i CROSS JOIN tickets t ON t.identity_id = i.id" } else { "tickets t" };
+    let sql = format!("SELECT COUNT(*) FROM (SELECT 1 FROM {from} WHERE {filter} AND {ALL_PARAMS} LIMIT {COUNT_CAP})");
     let [p1, p2, p3, p4] = list_params(list);
     let n: i64 = c.prepare_cached(&sql)?.query_row(params![p1, p2, p3, p4], |r| r.get(0))?;
     Ok(u64::try_from(n).unwrap_or(0))
@@ -198,7 +200,7 @@ pub(crate) fn inbox_count(c: &Connection, list: &InboxList) -> Result<u64, Store
 pub(crate) fn failed_count(c: &Connection) -> Result<u64, StoreError> {
     let n: i64 = c
         .prepare_cached(
-            &format!("SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE direction = 'outbound' AND delivery_state IN ('failed', 'blocked') AND resolution IS NULL AND ticket_id IS NOT NULL LIMIT {COUNT_CAP})"),
+            &format!("SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE direction = 'outbound' AND delivery_state IN ('failed', 'blocked') AND resolution IS NULL AND +ticket_id IS NOT NULL LIMIT {COUNT_CAP})"),
         )?
         .query_row([], |r| r.get(0))?;
     Ok(u64::try_from(n).unwrap_or(0))
