@@ -463,9 +463,22 @@ impl Browser {
         }
     }
 
-    /// The rendered text of the first element matching `css`.
+    /// The rendered text of the first element matching `css`. A live page may replace the element
+    /// between finding and reading it (a list refreshing): then it is found again.
     pub async fn text(&self, css: &str) -> String {
-        self.find(css).await.text().await.unwrap()
+        let mut tries = 0;
+        loop {
+            match self.find(css).await.text().await {
+                Ok(text) => return text,
+                Err(fantoccini::error::CmdError::Standard(e))
+                    if e.error == fantoccini::error::ErrorStatus::StaleElementReference && tries < 5 =>
+                {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("cannot read the text of {css:?}: {e}"),
+            }
+        }
     }
 
     /// An attribute of the first element matching `css`.
