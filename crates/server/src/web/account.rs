@@ -8,10 +8,11 @@ use axum::Form;
 use maud::{html, Markup};
 use serde::Deserialize;
 
+use super::agents::admin_error;
 use super::render::{self, nav_counts, Nav};
 use super::session::Agent;
 use super::{format, WebError};
-use crate::api::admin::{create_api_token, set_password, AdminError, MIN_PASSWORD_CHARS};
+use crate::api::admin::{create_api_token, set_password, MIN_PASSWORD_CHARS};
 use crate::AppState;
 
 fn admin_only(agent: &Agent) -> Result<(), WebError> {
@@ -19,13 +20,6 @@ fn admin_only(agent: &Agent) -> Result<(), WebError> {
         Ok(())
     } else {
         Err(WebError::Forbidden("Only admins manage API tokens.".into()))
-    }
-}
-
-fn admin_error(e: AdminError) -> WebError {
-    match e {
-        AdminError::Store(s) => s.into(),
-        other => WebError::BadRequest(other.to_string()),
     }
 }
 

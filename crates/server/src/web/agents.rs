@@ -24,7 +24,8 @@ fn admin_only(agent: &Agent) -> Result<(), WebError> {
     }
 }
 
-fn admin_error(e: AdminError) -> WebError {
+/// How an admin action's refusal reads on a page (also for the API tokens page).
+pub(super) fn admin_error(e: AdminError) -> WebError {
     match e {
         AdminError::Store(s) => s.into(),
         AdminError::EmailTaken(_) => WebError::Conflict(e.to_string()),

@@ -28,11 +28,13 @@ pub struct CustomerQuery {
     before: Option<i64>,
 }
 
-fn web_error(e: CustomerError) -> WebError {
+/// How a refused change to a customer (rename, note, merge, undo) reads on a page.
+pub(super) fn web_error(e: CustomerError) -> WebError {
     match e {
         CustomerError::Invalid { .. } => WebError::BadRequest(e.to_string()),
         CustomerError::NotFound(id) => WebError::NotFound(format!("There is no customer {id}.")),
         CustomerError::NoMerge(id) => WebError::NotFound(format!("There is no merge {id}.")),
+        CustomerError::Store(windowdesk_store::StoreError::Conflict(m)) => WebError::Conflict(format!("Not done: {m}.")),
         CustomerError::Store(s) => s.into(),
     }
 }

@@ -10,21 +10,12 @@ use serde::Deserialize;
 use windowdesk_store::{CustomerProfile, DuplicateReason, DuplicateSuggestion, MergeRecord};
 
 use super::components::{self, Actors};
+use super::customers::web_error;
 use super::render::{self, nav_counts, Nav};
 use super::session::Agent;
 use super::WebError;
-use crate::customers::{self, CustomerError};
+use crate::customers;
 use crate::AppState;
-
-fn web_error(e: CustomerError) -> WebError {
-    match e {
-        CustomerError::Invalid { .. } => WebError::BadRequest(e.to_string()),
-        CustomerError::NotFound(id) => WebError::NotFound(format!("There is no customer {id}.")),
-        CustomerError::NoMerge(id) => WebError::NotFound(format!("There is no merge {id}.")),
-        CustomerError::Store(windowdesk_store::StoreError::Conflict(m)) => WebError::Conflict(format!("Not merged: {m}.")),
-        CustomerError::Store(s) => s.into(),
-    }
-}
 
 fn reason(r: &DuplicateReason) -> String {
     let phone = |w: &str| windowdesk_core::phone::display_international(w);
