@@ -71,12 +71,14 @@ pub async fn generate(args: GenerateArgs) -> anyhow::Result<()> {
     let report = run(state.store.as_ref(), &state.numbers, &state.media_dir, &plan, clock.now(), print).await?;
     state.store.close().await;
     println!(
-        "generated {} customers, {} messages ({} pictures); {} tickets closed between rounds or at the end, {} changed; {:.0} s",
+        "generated {} customers, {} messages ({} pictures); {} tickets closed between rounds or at the end, {} changed; \
+         {} rule events of the history discarded (triggers do not fire on it); {:.0} s",
         report.customers,
         report.messages,
         report.pictures,
         report.tickets_closed,
         report.tickets_changed,
+        report.discarded_rule_events,
         report.elapsed.as_secs_f64()
     );
     Ok(())

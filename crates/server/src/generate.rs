@@ -76,6 +76,8 @@ pub struct Report {
     pub tickets_closed: u64,
     pub tickets_changed: u64,
     pub pictures: u64,
+    /// Entries the history queued for the rules worker, discarded so no trigger fires on them.
+    pub discarded_rule_events: u64,
     pub elapsed: Duration,
 }
 
@@ -301,6 +303,8 @@ pub async fn run(
     let pnids: Vec<String> = served.iter().map(|n| n.phone_number_id.clone()).collect();
     let mut rng = StdRng::seed_from_u64(plan.seed);
     let agents = ensure_agents(store, now).await?;
+    // History sets off no triggers: what this run queues for the rules worker is discarded as it goes.
+    let queued_before = store.rule_queue_newest().await?;
     let picture_sha = store_picture(media_dir)?;
     let mut report = Report::default();
     let mut counter: u64 = 0;
@@ -375,6 +379,7 @@ pub async fn run(
                 .try_collect::<Vec<()>>()
                 .await?;
         }
+        report.discarded_rule_events += store.rule_queue_discard_after(queued_before).await?;
         report.customers = chunk_end;
         report.elapsed = started.elapsed();
         progress(&report);
@@ -383,6 +388,7 @@ pub async fn run(
     if plan.long_thread > 0 {
         long_thread(store, numbers, &pnids[0], plan, now).await?;
         report.messages += u64::from(plan.long_thread);
+        report.discarded_rule_events += store.rule_queue_discard_after(queued_before).await?;
     }
     report.elapsed = started.elapsed();
     Ok(report)

@@ -11,7 +11,11 @@ use common::*;
 use windowdesk_server::generate::{run, Plan};
 use windowdesk_store::testing::Backend;
 
-on_both_backends!(a_small_plan_writes_realistic_customers_tickets_and_messages, navigation_counts_stop_at_999_plus,);
+on_both_backends!(
+    a_small_plan_writes_realistic_customers_tickets_and_messages,
+    navigation_counts_stop_at_999_plus,
+    history_sets_off_no_trigger,
+);
 
 async fn a_small_plan_writes_realistic_customers_tickets_and_messages(backend: Backend) {
     let app = TestApp::start(backend).await;
@@ -78,4 +82,30 @@ async fn navigation_counts_stop_at_999_plus(backend: Backend) {
     let page = web.page("/views/unassigned").await;
     assert!(page.contains(r#"data-count="unassigned">999+</span>"#), "{page}");
     app.stop().await;
+}
+
+/// Generated history is not news: what it queued for the rules worker is discarded, so a desk started
+/// on the database does not run its triggers over millions of old messages; what was queued before
+/// the generator ran stays. Run as `windowdesk generate` runs: the store alone, no workers.
+async fn history_sets_off_no_trigger(backend: Backend) {
+    let db = windowdesk_store::testing::TestDb::new(backend).await.unwrap();
+    let state = windowdesk_server::build_state(&config_for(&db.url), std::sync::Arc::new(windowdesk_core::SystemClock)).await.unwrap();
+    let store = state.store.as_ref();
+    let reads = windowdesk_store::MessageReads::default();
+    let plan = Plan { customers: 20, seed: 3, ..Plan::default() };
+    let report = run(store, &state.numbers, &state.media_dir, &plan, state.clock.now(), |_| {}).await.unwrap();
+    assert!(report.discarded_rule_events >= report.messages / 2, "{report:?}");
+    assert!(store.rule_queue(10, reads).await.unwrap().is_empty(), "the generator left events for the rules worker");
+
+    // An event queued before the next run (an agent solving a ticket) is still there after it.
+    let ticket = store.list_tickets(&windowdesk_store::TicketFilter { limit: 1, ..Default::default() }).await.unwrap()[0].id;
+    let solve = windowdesk_store::TicketChange { status: Some(windowdesk_core::TicketStatus::Solved), ..Default::default() };
+    store.update_ticket(ticket, &solve, "agent:1", state.clock.now()).await.unwrap();
+    let pending = store.rule_queue(10, reads).await.unwrap();
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    let more = run(store, &state.numbers, &state.media_dir, &Plan { seed: 4, ..plan }, state.clock.now(), |_| {}).await.unwrap();
+    assert!(more.discarded_rule_events > 0);
+    let left: Vec<i64> = store.rule_queue(10, reads).await.unwrap().iter().map(|e| e.id).collect();
+    assert_eq!(left, vec![pending[0].id]);
+    store.close().await;
 }

@@ -467,6 +467,33 @@ async fn closing_soon_lists_windows_about_to_close_least_time_left_first_and_sav
     assert_eq!(listed, vec![one_hour_left, half_hour_left, closed]);
     assert!(page.contains(&format!(r#"data-count="view-{view}""#)), "the view is in the navigation");
     assert_eq!(web.counts().await[format!("view-{view}")], 3);
+
+    // Each filter, and a tag with an assignee together: one ticket is Ana's and tagged vip, another
+    // only tagged, a third only hers.
+    for (ticket, fields) in [
+        (one_hour_left, [("assignee", "me"), ("tags", "vip")]),
+        (half_hour_left, [("assignee", "none"), ("tags", "vip")]),
+        (closed, [("assignee", "me"), ("tags", "")]),
+    ] {
+        let page = web.post(&format!("/tickets/{ticket}/update"), &fields).await;
+        assert_eq!(page.status, 303, "{}", page.body);
+    }
+    for (name, tag, assignee, expected) in [
+        ("Mine and vip", "vip", "me", vec![one_hour_left]),
+        ("All vip", "vip", "", vec![one_hour_left, half_hour_left]),
+        ("Vip, nobody's", "vip", "unassigned", vec![half_hour_left]),
+        ("Mine", "", "me", vec![one_hour_left, closed]),
+    ] {
+        let page = web.post("/views", &[("name", name), ("status", ""), ("tag", tag), ("assignee", assignee)]).await;
+        assert_eq!(page.status, 303, "{}", page.body);
+        let id: i64 = page.location().strip_prefix("/views/").unwrap().parse().unwrap();
+        let mut listed = row_ids(section(&web.page(&format!("/views/{id}")).await, "view"));
+        listed.sort_unstable();
+        let mut expected = expected;
+        expected.sort_unstable();
+        assert_eq!(listed, expected, "{name}");
+        assert_eq!(web.counts().await[format!("view-{id}")], expected.len(), "{name}");
+    }
     // Views are the agent's own.
     let ben = Web::sign_in(&app, BEN).await;
     assert_eq!(ben.get(&format!("/views/{view}")).await.status, 404);

@@ -248,6 +248,11 @@ pub trait RuleStore: Send + Sync {
     /// Deletes the oldest `limit` entries unread, when no rule could match them (there are no
     /// enabled triggers); returns how many.
     async fn rule_queue_drop(&self, limit: u32) -> Result<u64, StoreError>;
+    /// The newest entry's id (0 with none).
+    async fn rule_queue_newest(&self) -> Result<i64, StoreError>;
+    /// Deletes every entry newer than `after_id` unread; returns how many. For history written by
+    /// `windowdesk generate`, which must not set off triggers as if it had just arrived.
+    async fn rule_queue_discard_after(&self, after_id: i64) -> Result<u64, StoreError>;
     /// A round on the entry failed; returns the attempts so far.
     async fn rule_queue_failed(&self, id: i64, error: &str) -> Result<i32, StoreError>;
     /// Records on the ticket what a rule did (`rule_applied`, actor `rule:<id>`).

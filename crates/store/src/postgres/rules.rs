@@ -187,6 +187,14 @@ impl RuleStore for PgStore {
             .rows_affected())
     }
 
+    async fn rule_queue_newest(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT coalesce(max(id), 0)::BIGINT FROM rule_queue").fetch_one(self.pool()).await?)
+    }
+
+    async fn rule_queue_discard_after(&self, after_id: i64) -> Result<u64, StoreError> {
+        Ok(sqlx::query("DELETE FROM rule_queue WHERE id > $1").bind(after_id).execute(self.pool()).await?.rows_affected())
+    }
+
     async fn rule_queue_failed(&self, id: i64, error: &str) -> Result<i32, StoreError> {
         let attempts: Option<i32> =
             sqlx::query_scalar("UPDATE rule_queue SET attempts = attempts + 1, error = $2 WHERE id = $1 RETURNING attempts")

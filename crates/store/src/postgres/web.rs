@@ -20,21 +20,36 @@ fn t(ms: i64) -> Timestamp {
 const AGENT_COLUMNS: &str = "a.id, a.name, a.email, a.role, a.created_at, a.password_hash IS NOT NULL, a.deactivated_at IS NULL";
 
 /// The WHERE clause of a list (parameters $1–$4) and its sort key column.
-fn list_sql(list: &InboxList) -> (&'static str, &'static str) {
+fn list_sql(list: &InboxList) -> (std::borrow::Cow<'static, str>, &'static str) {
     match list {
-        InboxList::AssignedTo(_) => ("t.assignee_id = $1::bigint AND t.status IN ('new', 'open')", "t.last_message_at"),
-        InboxList::Unassigned => ("t.assignee_id IS NULL AND ($1::bigint IS NULL)", "t.last_message_at"),
+        InboxList::AssignedTo(_) => ("t.assignee_id = $1::bigint AND t.status IN ('new', 'open')".into(), "t.last_message_at"),
+        InboxList::Unassigned => ("t.assignee_id IS NULL AND ($1::bigint IS NULL)".into(), "t.last_message_at"),
         InboxList::ClosingSoon { .. } => (
-            "t.status IN ('new', 'open', 'pending') AND i.last_inbound_at > $1::bigint AND i.last_inbound_at <= $2::bigint",
+            "t.status IN ('new', 'open', 'pending') AND i.last_inbound_at > $1::bigint AND i.last_inbound_at <= $2::bigint".into(),
             "i.last_inbound_at",
         ),
-        InboxList::Filter(_) => (
-            "($2::text IS NULL OR t.status = $2)
-             AND ($3::text IS NULL OR EXISTS (SELECT 1 FROM ticket_tags g WHERE g.ticket_id = t.id AND g.tag = $3))
-             AND ($4::int = 0 OR ($4 = 1 AND t.assignee_id IS NULL) OR ($4 = 2 AND t.assignee_id = $1::bigint))",
-            "t.last_message_at",
-        ),
+        InboxList::Filter(f) => (filter_sql(f).into(), "t.last_message_at"),
     }
+}
+
+/// A view's WHERE clause with only the predicates it sets, so a prepared statement's generic plan can
+/// use each one's index (`($2 IS NULL OR t.status = $2)` can use none). Every parameter is still
+/// named, with its type: those the view leaves unset in a clause that is constant for the query.
+fn filter_sql(f: &ViewFilter) -> String {
+    let mut parts = Vec::with_capacity(4);
+    if f.status.is_some() {
+        parts.push("t.status = $2::text");
+    }
+    if f.tag.is_some() {
+        parts.push("t.id IN (SELECT g.ticket_id FROM ticket_tags g WHERE g.tag = $3::text)");
+    }
+    match f.assignee {
+        None => {}
+        Some(AssigneeFilter::Unassigned) => parts.push("t.assignee_id IS NULL"),
+        Some(AssigneeFilter::Agent(_)) => parts.push("t.assignee_id = $1::bigint"),
+    }
+    parts.push("($1::bigint IS NULL OR $2::text IS NULL OR $3::text IS NULL OR $4::int IS NOT NULL)");
+    parts.join(" AND ")
 }
 
 /// The list parameters: ($1 bigint, $2 text-or-bigint, $3 text, $4 int), each typed by its cast in the SQL.

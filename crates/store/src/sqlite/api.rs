@@ -129,15 +129,36 @@ pub(crate) fn agent(c: &Connection, id: i64) -> Result<Option<AgentRow>, StoreEr
     Ok(c.prepare_cached(&format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = ?1"))?.query_row(params![id], agent_row).optional()?)
 }
 
-pub(crate) const SUMMARY_SELECT: &str =
-    "SELECT t.id, t.business_number_id, t.identity_id, t.requester_id, t.status, t.subject, t.assignee_id,
+/// The columns [`summary_row`] reads.
+macro_rules! summary_columns {
+    () => {
+        "SELECT t.id, t.business_number_id, t.identity_id, t.requester_id, t.status, t.subject, t.assignee_id,
         t.followup_of, t.created_at, t.updated_at, t.last_message_at, b.phone_number_id, b.display_number, c.name, i.wa_id, i.bsuid,
         i.last_inbound_at, i.referral_at, i.fep_started_at,
-        (SELECT group_concat(g.tag, char(31)) FROM ticket_tags g WHERE g.ticket_id = t.id), t.priority
+        (SELECT group_concat(g.tag, char(31)) FROM ticket_tags g WHERE g.ticket_id = t.id), t.priority"
+    };
+}
+
+pub(crate) const SUMMARY_SELECT: &str = concat!(
+    summary_columns!(),
+    "
      FROM tickets t
      JOIN business_numbers b ON b.id = t.business_number_id
      JOIN identities i ON i.id = t.identity_id
-     JOIN contacts c ON c.id = t.requester_id";
+     JOIN contacts c ON c.id = t.requester_id"
+);
+
+/// [`SUMMARY_SELECT`] starting from the identities: for lists on the window, whose range of the last
+/// customer message (its index) holds far fewer rows than the tickets. CROSS JOIN fixes that order
+/// for SQLite's planner.
+pub(crate) const SUMMARY_SELECT_BY_WINDOW: &str = concat!(
+    summary_columns!(),
+    "
+     FROM identities i
+     CROSS JOIN tickets t ON t.identity_id = i.id
+     JOIN business_numbers b ON b.id = t.business_number_id
+     JOIN contacts c ON c.id = t.requester_id"
+);
 
 pub(crate) fn split_tags(joined: Option<String>) -> Vec<String> {
     let mut tags: Vec<String> = joined.map(|j| j.split(TAG_SEPARATOR).map(str::to_owned).collect()).unwrap_or_default();

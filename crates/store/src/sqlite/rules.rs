@@ -214,6 +214,17 @@ impl RuleStore for SqliteStore {
             .await
     }
 
+    async fn rule_queue_newest(&self) -> Result<i64, StoreError> {
+        self.read(|c| Ok(c.prepare_cached("SELECT coalesce(max(id), 0) FROM rule_queue")?.query_row([], |r| r.get(0))?)).await
+    }
+
+    async fn rule_queue_discard_after(&self, after_id: i64) -> Result<u64, StoreError> {
+        self.inner
+            .writer
+            .run(move |conn| Ok(conn.prepare_cached("DELETE FROM rule_queue WHERE id > ?1")?.execute(params![after_id])? as u64))
+            .await
+    }
+
     async fn rule_queue_failed(&self, id: i64, error: &str) -> Result<i32, StoreError> {
         let error = error.to_owned();
         self.inner
