@@ -17,6 +17,7 @@ on_both_backends!(
     the_seed_phone_searches_and_digits_only_find_the_customer,
     words_are_found_with_and_without_accents_with_snippets,
     filters_combine_and_a_malformed_query_is_refused,
+    both_ticket_plans_page_through_the_same_tickets,
 );
 
 const SEED: &str = "11231233211";
@@ -184,5 +185,58 @@ async fn filters_combine_and_a_malformed_query_is_refused(backend: Backend) {
     }
     let (s, _) = api.get("/api/v1/search/tickets").await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "q is required");
+    app.stop().await;
+}
+
+/// SQLite's two plans for ticket search (a rare word's messages lead to their tickets; for a common
+/// word, tickets are walked newest first a batch at a time and each batch's messages asked of the
+/// word's index by id ranges) page through the same tickets in the same order, with a filter too.
+/// 230 tickets (more than one batch), the word in the first message of some, a later message of
+/// others, and in an old ticket's message that arrives after every other ticket was opened.
+async fn both_ticket_plans_page_through_the_same_tickets(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let start = now_secs() - 3600;
+    let mut expected = Vec::new();
+    for i in 0..230_i64 {
+        let from = format!("55119000{i:05}");
+        let first = if i % 3 == 0 { "o pedido atrasou" } else { "bom dia" };
+        assert_eq!(app.post(&text(&format!("wamid.p{i}a"), &from, start + i, first)).await, 200);
+        if i % 4 == 1 {
+            assert_eq!(app.post(&text(&format!("wamid.p{i}b"), &from, start + 100 + i, "cadê meu PEDIDO?")).await, 200);
+        }
+        if i % 3 == 0 || i % 4 == 1 || i == 2 {
+            expected.push(i);
+        }
+    }
+    assert_eq!(app.post(&text("wamid.p2c", "5511900000002", start + 500, "e o pedido?")).await, 200);
+    let api = Api::new(&app).await;
+    let page_through = |query: &'static str| {
+        let api = &api;
+        async move {
+            let mut ids = Vec::new();
+            let mut before: Option<String> = None;
+            loop {
+                let cursor = before.take().map(|b| format!("&before={b}")).unwrap_or_default();
+                let (s, page) = api.get(&format!("/api/v1/search/tickets?q={}&limit=5{cursor}", q(query))).await;
+                assert_eq!(s, StatusCode::OK, "{page}");
+                ids.extend(page["data"].as_array().unwrap().iter().map(|t| t["id"].as_i64().unwrap()));
+                match page["next"].as_str() {
+                    Some(next) => before = Some(next.to_owned()),
+                    None => return ids,
+                }
+            }
+        }
+    };
+    let mut by_plan = Vec::new();
+    for threshold in [i64::MAX, -1] {
+        windowdesk_store::testing::sqlite_rare_word_messages(threshold);
+        by_plan.push((page_through("pedido").await, page_through("pedido status:new").await));
+    }
+    windowdesk_store::testing::sqlite_rare_word_messages(20_000);
+    assert_eq!(by_plan[0], by_plan[1]);
+    let (all, new) = &by_plan[0];
+    assert_eq!(all.len(), expected.len(), "{all:?}");
+    assert!(all.windows(2).all(|w| w[0] > w[1]), "newest first: {all:?}");
+    assert_eq!(all, new, "every ticket is still new");
     app.stop().await;
 }

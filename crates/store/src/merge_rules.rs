@@ -36,23 +36,27 @@ pub(crate) fn check_undoable(m: &MergeRecord, target_merged: Option<i64>, source
 /// Other customers who share a number or a business-scoped user id with the customer `?1`, or
 /// whose number theirs changed to. Columns: contact id, name, reason kind, the shared value.
 pub(crate) const DUPLICATES_SQL: &str = "
-    SELECT c.id, c.name, d.kind, d.value FROM (
-        SELECT o.contact_id AS contact_id, 'same_number' AS kind, o.wa_id AS value
-          FROM identities mine JOIN identities o ON o.wa_id = mine.wa_id AND o.contact_id <> mine.contact_id
+    SELECT d.id, d.name, d.kind, d.value FROM (
+        SELECT c.id, c.name, 'same_number' AS kind, o.wa_id AS value
+          FROM identities mine
+          JOIN identities o ON o.wa_id = mine.wa_id AND o.contact_id <> mine.contact_id
+          JOIN contacts c ON c.id = o.contact_id AND c.merged_into IS NULL
          WHERE mine.contact_id = ?1 AND mine.wa_id IS NOT NULL
         UNION
-        SELECT o.contact_id, 'same_bsuid', o.bsuid
-          FROM identities mine JOIN identities o ON o.bsuid = mine.bsuid AND o.contact_id <> mine.contact_id
+        SELECT c.id, c.name, 'same_bsuid', o.bsuid
+          FROM identities mine
+          JOIN identities o ON o.bsuid = mine.bsuid AND o.contact_id <> mine.contact_id
+          JOIN contacts c ON c.id = o.contact_id AND c.merged_into IS NULL
          WHERE mine.contact_id = ?1 AND mine.bsuid IS NOT NULL
         UNION
-        SELECT o.contact_id, 'changed_number', o.wa_id
+        SELECT c.id, c.name, 'changed_number', o.wa_id
           FROM identities mine
           JOIN identity_changes ch ON ch.identity_id = mine.id AND ch.field = 'wa_id'
           JOIN identities o ON o.wa_id = ch.new_value AND o.contact_id <> mine.contact_id
+          JOIN contacts c ON c.id = o.contact_id AND c.merged_into IS NULL
          WHERE mine.contact_id = ?1
-    ) d JOIN contacts c ON c.id = d.contact_id
-    WHERE c.merged_into IS NULL
-    ORDER BY c.id, CASE d.kind WHEN 'same_number' THEN 0 WHEN 'changed_number' THEN 1 ELSE 2 END
+    ) d
+    ORDER BY d.id, CASE d.kind WHEN 'same_number' THEN 0 WHEN 'changed_number' THEN 1 ELSE 2 END
     LIMIT 20";
 
 pub(crate) fn duplicate_reason(kind: &str, value: String) -> DuplicateReason {
