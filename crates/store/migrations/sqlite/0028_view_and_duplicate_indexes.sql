@@ -4,3 +4,6 @@
 CREATE INDEX tickets_status_activity ON tickets (status, last_message_at);
 -- Likely duplicates follow a customer's number changes: found by identity, not by reading them all.
 CREATE INDEX identity_changes_identity ON identity_changes (identity_id);
+-- Ticket search now counts a word's messages itself, stopping early (see sqlite/search.rs): the
+-- vocabulary table counted the whole list.
+DROP TABLE message_fts_vocab;

@@ -2,7 +2,7 @@
 //! ticket subjects and customer names, and a `trigram` FTS5 table for WhatsApp numbers.
 
 use rusqlite::types::Value;
-use rusqlite::{params_from_iter, Connection, OptionalExtension};
+use rusqlite::{params_from_iter, Connection};
 use windowdesk_core::{TicketStatus, Timestamp};
 
 use super::api::{summary_row, SUMMARY_SELECT};
@@ -25,14 +25,16 @@ fn values(params: Vec<Param>) -> Vec<Value> {
 /// ([`crate::testing::sqlite_rare_word_messages`]).
 pub(crate) static RARE_MESSAGES: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(20_000);
 
-/// How many messages hold the query's rarest word, from FTS5's own vocabulary (0 for a word it has
-/// never seen: folding that differs from the tokenizer's only makes a word look rarer, never wrong).
+/// How many messages hold the query's rarest word, counted no further than just past
+/// [`RARE_MESSAGES`]: enough to choose the plan. (FTS5's vocabulary table counts a word's whole
+/// list: 50 ms for a word in 1.8 million messages; stopping at 20,001 takes about 1 ms.)
 fn rarest_word_messages(c: &Connection, s: &Search) -> Result<i64, StoreError> {
-    let mut stmt = c.prepare_cached("SELECT doc FROM message_fts_vocab WHERE term = ?1")?;
+    let cap = RARE_MESSAGES.load(std::sync::atomic::Ordering::Relaxed).saturating_add(1).max(0);
+    let mut stmt = c.prepare_cached("SELECT count(*) FROM (SELECT 1 FROM message_fts WHERE message_fts MATCH ?1 LIMIT ?2)")?;
     let mut rarest = i64::MAX;
     for word in s.query.words() {
-        let n: Option<i64> = stmt.query_row([&word], |r| r.get(0)).optional()?;
-        rarest = rarest.min(n.unwrap_or(0));
+        let n: i64 = stmt.query_row(rusqlite::params![format!("\"{word}\""), cap], |r| r.get(0))?;
+        rarest = rarest.min(n);
     }
     Ok(rarest)
 }
