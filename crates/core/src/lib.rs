@@ -19,6 +19,7 @@ pub mod inbound;
 pub mod macros;
 pub mod phone;
 pub mod placeholder;
+pub mod pricing;
 pub mod redact;
 pub mod routing;
 pub mod rules;
