@@ -26,6 +26,7 @@ pub struct Config {
     pub holds: HoldsConfig,
     pub http_targets: HttpTargetsConfig,
     pub rules: RulesConfig,
+    pub pricing: PricingConfig,
     pub sms: SmsConfig,
     pub log: LogConfig,
     #[serde(default)]
@@ -96,6 +97,15 @@ pub struct HoldsConfig {
     pub default_hours: i64,
     /// How often held replies are checked for expiry.
     pub expiry_check_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PricingConfig {
+    /// The currency messages are priced in: the rate cards in it are used (ISO 4217).
+    pub currency: String,
+    /// Seed the shipped rate cards, each once.
+    pub seed_shipped_cards: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -353,6 +363,12 @@ impl Config {
                 "http_targets: timeout_seconds, retry_initial_ms and max_attempts must be above 0, and retry_max_ms at least retry_initial_ms"
                     .into(),
             ));
+        }
+        if self.pricing.currency.len() != 3 || !self.pricing.currency.chars().all(|c| c.is_ascii_alphabetic()) {
+            return Err(ConfigError::Invalid(format!(
+                "pricing.currency must be a three-letter currency code like USD, got {:?}",
+                self.pricing.currency
+            )));
         }
         if self.rules.sweep_interval_seconds == 0 || self.rules.sweep_interval_seconds > 60 {
             return Err(ConfigError::Invalid(format!(

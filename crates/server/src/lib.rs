@@ -24,6 +24,7 @@ pub mod media;
 pub mod metrics;
 pub mod notes;
 pub mod pacer;
+pub mod pricing;
 pub mod read_receipts;
 pub mod replies;
 pub mod rules;
@@ -95,6 +96,8 @@ pub struct AppState {
     pub policy: windowdesk_core::WindowPolicy,
     /// Where agents reach the desk (`web.public_url`), for `{{ticket.url}}`.
     pub public_url: Option<String>,
+    /// The rate cards messages are priced with (`[pricing]`).
+    pub pricing: Arc<pricing::Pricing>,
 }
 
 impl AppState {
@@ -222,6 +225,9 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
     if config.rules.seed_defaults {
         rules::seed_defaults(store.as_ref(), now).await.context("seeding the default rules")?;
     }
+    if config.pricing.seed_shipped_cards {
+        store.seed_rate_cards(&windowdesk_core::pricing::RateCard::shipped(), now).await.context("seeding the shipped rate cards")?;
+    }
     // Several instances on one PostgreSQL database: pages hear about changes made through any of them.
     let events = match store.live_relay().await.context("listening for live updates from other instances")? {
         Some(relay) => events::Events::relayed(relay),
@@ -251,6 +257,7 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         template_page_size: config.templates.page_size,
         policy: config.dispatcher.window_policy(),
         public_url: Some(config.web.public_url.clone()).filter(|u| !u.is_empty()),
+        pricing: Arc::new(pricing::Pricing::new(&config.pricing.currency)),
     })
 }
 

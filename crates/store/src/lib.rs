@@ -15,6 +15,7 @@ pub mod ingest;
 mod merge_rules;
 pub mod model;
 pub mod postgres;
+pub mod pricing_model;
 pub mod search_model;
 pub mod sqlite;
 #[cfg(feature = "testing")]
@@ -33,6 +34,7 @@ pub use error::StoreError;
 pub use fallback_model::*;
 pub use ingest::{IngestItem, IngestPayload, IngestSummary};
 pub use model::*;
+pub use pricing_model::RateCardRow;
 pub use search_model::{CustomerHit, IdentityBrief, MessageHit, Search, WindowBounds};
 pub use web_model::*;
 use windowdesk_core::Timestamp;
@@ -574,6 +576,26 @@ pub trait SearchStore: Send + Sync {
     async fn search_messages(&self, search: &Search) -> Result<Vec<MessageHit>, StoreError>;
 }
 
+/// Rate cards (SPEC 11): the prices messages are estimated and settled with.
+#[async_trait]
+pub trait PricingStore: Send + Sync {
+    /// Every card with its prices, by `effective_from` then name.
+    async fn rate_cards(&self) -> Result<Vec<RateCardRow>, StoreError>;
+    /// Adds `cards` in one transaction. A name already taken refuses them all (a conflict naming
+    /// it) unless `replace`, which gives that card the new fields and prices. Returns their ids.
+    async fn import_rate_cards(
+        &self,
+        cards: &[windowdesk_core::pricing::RateCard],
+        replace: bool,
+        now: Timestamp,
+    ) -> Result<Vec<i64>, StoreError>;
+    /// Deletes a card and its prices; false when there is none.
+    async fn delete_rate_card(&self, id: i64) -> Result<bool, StoreError>;
+    /// Adds the shipped cards never seeded before (by name) and records them, so a shipped card an
+    /// admin deleted stays deleted and one a later release ships arrives; returns how many it added.
+    async fn seed_rate_cards(&self, shipped: &[windowdesk_core::pricing::RateCard], now: Timestamp) -> Result<usize, StoreError>;
+}
+
 #[async_trait]
 pub trait Store:
     IngestStore
@@ -598,6 +620,7 @@ pub trait Store:
     + AutomationStore
     + HttpTargetStore
     + WorkflowStore
+    + PricingStore
 {
     /// For `/readyz`: commits a one-row write, so a database that answers but cannot commit (disk
     /// full, read-only) reports not ready.

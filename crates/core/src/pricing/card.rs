@@ -79,6 +79,10 @@ pub const CSV_COLUMNS: [&str; 11] = [
 /// hundred in IDR): a bigger figure is a typing error.
 const MAX_PRICE: i64 = 100_000;
 
+/// The highest message count a volume tier can start at (Meta's highest tiers start at tens of
+/// millions a month).
+const MAX_VOLUME: u64 = 1_000_000_000_000;
+
 /// The cards shipped with the desk: Meta's published cards that could be sourced (see
 /// `docs/pricing.md` for where each comes from and what is missing).
 const SHIPPED: [&str; 6] = [
@@ -171,11 +175,9 @@ impl RateCard {
             }
             let volume_from = match field("volume_from") {
                 "" => 1,
-                v => v
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|v| *v >= 1)
-                    .ok_or_else(|| at(line, format!("volume_from: {v:?} is not a whole number from 1 (empty for the list price)")))?,
+                v => v.parse::<u64>().ok().filter(|v| (1..=MAX_VOLUME).contains(v)).ok_or_else(|| {
+                    at(line, format!("volume_from: {v:?} is not a whole number from 1 to {MAX_VOLUME} (empty for the list price)"))
+                })?,
             };
             let source = Some(field("source").to_owned()).filter(|s| !s.is_empty());
             let rate = Rate { market, category, price, volume_from, source };

@@ -20,6 +20,7 @@ pub mod http_targets;
 pub mod macros;
 pub mod media;
 pub mod openapi;
+pub mod rate_cards;
 pub mod rules;
 pub mod schema;
 pub mod search;
@@ -58,6 +59,9 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(templates::post_sync))
         .routes(routes!(fallbacks::list_numbers))
         .routes(routes!(fallbacks::put_number_settings))
+        .routes(routes!(rate_cards::list_rate_cards, rate_cards::import_rate_cards))
+        .routes(routes!(rate_cards::export_rate_cards))
+        .routes(routes!(rate_cards::get_rate_card, rate_cards::delete_rate_card))
         .routes(routes!(hours::list_schedules, hours::post_schedule))
         .routes(routes!(hours::get_schedule, hours::put_schedule, hours::delete_schedule))
         .routes(routes!(hours::put_number_schedule))

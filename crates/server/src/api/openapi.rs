@@ -36,6 +36,7 @@ use super::error::ErrorBody;
         (name = "agents", description = "The people tickets are assigned to"),
         (name = "customers", description = "Customers across business numbers: identities, tickets and notes"),
         (name = "search", description = "Tickets, customers and messages found by the search box's query language"),
+        (name = "pricing", description = "Rate cards: the prices messages are estimated and settled with (docs/pricing.md)"),
         (name = "meta", description = "This document"),
     )
 )]

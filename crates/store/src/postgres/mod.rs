@@ -13,6 +13,7 @@ mod macros;
 mod media;
 mod outbox;
 mod outcomes;
+mod pricing;
 mod queries;
 mod rules;
 mod search;

@@ -34,6 +34,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0026_search_vocabulary", include_str!("../../migrations/sqlite/0026_search_vocabulary.sql")),
     ("0027_window_index", include_str!("../../migrations/sqlite/0027_window_index.sql")),
     ("0028_view_and_duplicate_indexes", include_str!("../../migrations/sqlite/0028_view_and_duplicate_indexes.sql")),
+    ("0029_rate_cards", include_str!("../../migrations/sqlite/0029_rate_cards.sql")),
 ];
 
 /// Applies pending migrations; returns the number applied in total.

@@ -14,6 +14,7 @@ mod macros;
 mod media;
 mod migrate;
 mod outbox;
+mod pricing;
 mod queries;
 mod rules;
 pub(crate) mod search;

@@ -1,0 +1,130 @@
+//! Rate cards (issue 17 item 1), on both backends: the desk starts with the cards it ships, says
+//! which is in force; cards are exported and imported as CSV (a taken name refused unless replaced,
+//! a bad row refused naming its line and column), deleted for good, and a deleted shipped card is
+//! not seeded again.
+
+#![allow(clippy::unwrap_used)] // scenario functions called from the generated #[test]s
+
+mod common;
+
+use common::api::Api;
+use common::*;
+use reqwest::StatusCode;
+use serde_json::Value;
+use windowdesk_core::pricing::RateCard;
+use windowdesk_store::testing::Backend;
+
+on_both_backends!(rate_cards_are_shipped_imported_exported_and_deleted,);
+
+async fn import(api: &Api<'_>, csv: &str, query: &str, content_type: &str) -> (StatusCode, Value) {
+    let resp = api
+        .app
+        .client
+        .post(api.app.url(&format!("/api/v1/rate-cards{query}")))
+        .bearer_auth(&api.token)
+        .header("content-type", content_type)
+        .body(csv.to_owned())
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    let text = resp.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+async fn export(api: &Api<'_>) -> String {
+    let resp = api.app.client.get(api.app.url("/api/v1/rate-cards/export")).bearer_auth(&api.token).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    resp.text().await.unwrap()
+}
+
+fn names(list: &Value) -> Vec<&str> {
+    list["data"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect()
+}
+
+const HEADER: &str =
+    "card,effective_from,currency,model,utility_free_in_window,free_entry_point_free,market,category,price,volume_from,source";
+
+async fn rate_cards_are_shipped_imported_exported_and_deleted(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let api = Api::new(&app).await;
+
+    // The shipped cards, oldest first; in USD (the default currency) the 2026-01-01 card is in force today.
+    let (s, list) = api.get("/api/v1/rate-cards").await;
+    assert_eq!(s, StatusCode::OK, "{list}");
+    let shipped = RateCard::shipped();
+    assert_eq!(names(&list).len(), shipped.len());
+    let in_force: Vec<(&str, bool)> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["in_force"] == true)
+        .map(|c| (c["name"].as_str().unwrap(), c["desk_currency"].as_bool().unwrap()))
+        .collect();
+    assert!(in_force.contains(&("Meta USD 2026-01-01", true)), "{in_force:?}");
+    assert!(in_force.contains(&("Meta EUR 2026-07-01", false)), "each currency has its card in force: {in_force:?}");
+    let usd = list["data"].as_array().unwrap().iter().find(|c| c["name"] == "Meta USD 2026-01-01").unwrap();
+    let (s, detail) = api.get(&format!("/api/v1/rate-cards/{}", usd["id"])).await;
+    assert_eq!(s, StatusCode::OK);
+    let germany = detail["rates"].as_array().unwrap().iter().find(|r| r["market"] == "Germany" && r["category"] == "marketing").unwrap();
+    assert_eq!((germany["price"].as_str(), germany["volume_from"].as_u64()), (Some("0.1365"), Some(1)));
+    assert!(germany["source"].as_str().unwrap().contains("2026-01-01"));
+
+    // The export reads back as the stored cards.
+    let csv = export(&api).await;
+    let read = RateCard::from_csv(&csv).unwrap();
+    assert_eq!(read.len(), shipped.len());
+    assert_eq!(read.iter().map(|c| c.rates.len()).sum::<usize>(), shipped.iter().map(|c| c.rates.len()).sum::<usize>());
+
+    // Importing a taken name is refused whole; with replace it replaces that card.
+    let (s, body) = import(&api, &csv, "", "text/csv").await;
+    assert_eq!(s, StatusCode::CONFLICT, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("exists"), "{body}");
+    let changed = format!("{HEADER}\nMeta USD 2026-01-01,2026-01-01,USD,PMP,true,true,Germany,marketing,0.2,,test\n");
+    let (s, body) = import(&api, &changed, "?replace=true", "text/csv").await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    assert_eq!(body["data"][0]["id"], usd["id"], "the same card, replaced");
+    assert_eq!(body["data"][0]["prices"], 1);
+
+    // A new card from a later date is in force from then: a card of October 2026 is in force today.
+    let october = format!(
+        "{HEADER}\nMy USD 2026-10-01,2026-10-01,USD,PMP,false,true,Germany,utility,0.05,,Meta CSV\n\
+         My USD 2026-10-01,2026-10-01,USD,PMP,false,true,Germany,utility,0.045,100001,Meta tier CSV\n"
+    );
+    let (s, body) = import(&api, &october, "", "text/csv; charset=utf-8").await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    assert_eq!((body["data"][0]["in_force"].as_bool(), body["data"][0]["shipped"].as_bool()), (Some(true), Some(false)));
+    let (_, list) = api.get("/api/v1/rate-cards").await;
+    let usd_in_force: Vec<&str> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["in_force"] == true && c["currency"] == "USD")
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(usd_in_force, ["My USD 2026-10-01"]);
+
+    // Bad input: the line and column at fault; nothing is stored.
+    let (s, body) = import(&api, &format!("{HEADER}\nBad,2026-10-01,USD,PMP,true,true,Germany,utility,0,06,,\n"), "", "text/csv").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.starts_with("csv: line 2: the row cannot be read"), "an unquoted decimal comma makes a field too many: {message}");
+    let (s, body) = import(&api, &format!("{HEADER}\nBad,2026-10-01,USD,PMP,true,true,Germany,utility,\"0,06\",,\n"), "", "text/csv").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["message"], "csv: line 2: price: \"0,06\" is not a number like 0.0625");
+    let (s, _) = import(&api, &october, "", "application/json").await;
+    assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let (_, after) = api.get("/api/v1/rate-cards").await;
+    assert_eq!(names(&after), names(&list), "nothing was stored by the refused imports");
+
+    // Deleting a shipped card is for good: seeding again does not bring it back.
+    let eur = list["data"].as_array().unwrap().iter().find(|c| c["name"] == "Meta EUR 2026-07-01").unwrap();
+    assert_eq!(api.delete(&format!("/api/v1/rate-cards/{}", eur["id"])).await, StatusCode::NO_CONTENT);
+    assert_eq!(api.delete(&format!("/api/v1/rate-cards/{}", eur["id"])).await, StatusCode::NOT_FOUND);
+    let added = app.store().seed_rate_cards(&shipped, windowdesk_core::Timestamp::from_unix_seconds(0)).await.unwrap();
+    assert_eq!(added, 0);
+    let (_, list) = api.get("/api/v1/rate-cards").await;
+    assert!(!names(&list).contains(&"Meta EUR 2026-07-01"));
+    app.stop().await;
+}

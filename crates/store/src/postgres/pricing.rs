@@ -1,0 +1,168 @@
+//! Rate cards on PostgreSQL (SPEC 11).
+
+use async_trait::async_trait;
+use sqlx::{PgConnection, Row};
+use windowdesk_core::pricing::{Category, Market, PricingModel, Rate, RateCard};
+use windowdesk_core::Timestamp;
+
+use super::PgStore;
+use crate::error::StoreError;
+use crate::pricing_model::{corrupt, date, price, RateCardRow};
+use crate::PricingStore;
+
+fn taken(e: sqlx::Error, name: &str) -> StoreError {
+    match e {
+        sqlx::Error::Database(db) if db.code().as_deref() == Some("23505") => {
+            StoreError::Conflict(format!("a rate card named {name:?} exists: delete it, or import with replace"))
+        }
+        other => other.into(),
+    }
+}
+
+/// Inserts `card` (or, with `replace`, gives the card of that name its fields and prices).
+async fn put(tx: &mut PgConnection, card: &RateCard, shipped: bool, replace: bool, now: Timestamp) -> Result<i64, StoreError> {
+    let existing: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM rate_cards WHERE name = $1 FOR UPDATE").bind(&card.name).fetch_optional(&mut *tx).await?;
+    let id = match existing {
+        Some(_) if !replace => {
+            return Err(StoreError::Conflict(format!("a rate card named {:?} exists: delete it, or import with replace", card.name)))
+        }
+        Some(id) => {
+            sqlx::query(
+                "UPDATE rate_cards SET effective_from = $2, currency = $3, model = $4, utility_free_in_window = $5, free_entry_point_free = $6
+                 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(card.effective_from.to_string())
+            .bind(&card.currency)
+            .bind(card.model.as_str())
+            .bind(card.utility_free_in_window)
+            .bind(card.free_entry_point_free)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM rate_card_prices WHERE card_id = $1").bind(id).execute(&mut *tx).await?;
+            id
+        }
+        None => sqlx::query_scalar(
+            "INSERT INTO rate_cards (name, effective_from, currency, model, utility_free_in_window, free_entry_point_free, shipped, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        )
+        .bind(&card.name)
+        .bind(card.effective_from.to_string())
+        .bind(&card.currency)
+        .bind(card.model.as_str())
+        .bind(card.utility_free_in_window)
+        .bind(card.free_entry_point_free)
+        .bind(shipped)
+        .bind(now.unix_millis())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| taken(e, &card.name))?,
+    };
+    let markets: Vec<&str> = card.rates.iter().map(|r| r.market.as_str()).collect();
+    let categories: Vec<&str> = card.rates.iter().map(|r| r.category.as_str()).collect();
+    let prices: Vec<String> = card.rates.iter().map(|r| r.price.to_string()).collect();
+    // Cards hold monthly counts far below i64::MAX (RateCard::from_csv caps them).
+    let volumes: Vec<i64> = card.rates.iter().map(|r| i64::try_from(r.volume_from).unwrap_or(i64::MAX)).collect();
+    let sources: Vec<Option<&str>> = card.rates.iter().map(|r| r.source.as_deref()).collect();
+    sqlx::query(
+        "INSERT INTO rate_card_prices (card_id, market, category, price, volume_from, source)
+         SELECT $1, * FROM UNNEST($2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[])",
+    )
+    .bind(id)
+    .bind(&markets)
+    .bind(&categories)
+    .bind(&prices)
+    .bind(&volumes)
+    .bind(&sources)
+    .execute(&mut *tx)
+    .await?;
+    Ok(id)
+}
+
+#[async_trait]
+impl PricingStore for PgStore {
+    async fn rate_cards(&self) -> Result<Vec<RateCardRow>, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let heads = sqlx::query(
+            "SELECT id, name, effective_from, currency, model, utility_free_in_window, free_entry_point_free, shipped, created_at
+             FROM rate_cards ORDER BY effective_from, name",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let prices = sqlx::query(
+            "SELECT card_id, market, category, price, volume_from, source FROM rate_card_prices ORDER BY card_id, market, category, volume_from",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let mut out = Vec::with_capacity(heads.len());
+        for h in heads {
+            let id: i64 = h.try_get(0)?;
+            let mut rates = Vec::new();
+            for p in prices.iter().filter(|p| p.try_get::<i64, _>(0).ok() == Some(id)) {
+                let (market, category, amount): (String, String, String) = (p.try_get(1)?, p.try_get(2)?, p.try_get(3)?);
+                let volume_from: i64 = p.try_get(4)?;
+                rates.push(Rate {
+                    market: Market::parse(&market).map_err(|_| corrupt("market", &market))?,
+                    category: Category::parse(&category).map_err(|_| corrupt("category", &category))?,
+                    price: price(&amount)?,
+                    volume_from: u64::try_from(volume_from).map_err(|_| corrupt("volume_from", &volume_from.to_string()))?,
+                    source: p.try_get(5)?,
+                });
+            }
+            let (from, model): (String, String) = (h.try_get(2)?, h.try_get(4)?);
+            let card = RateCard {
+                name: h.try_get(1)?,
+                effective_from: date(&from)?,
+                currency: h.try_get(3)?,
+                model: PricingModel::parse(&model).ok_or_else(|| corrupt("model", &model))?,
+                utility_free_in_window: h.try_get(5)?,
+                free_entry_point_free: h.try_get(6)?,
+                rates,
+            };
+            out.push(RateCardRow { id, card, shipped: h.try_get(7)?, created_at: Timestamp::from_unix_millis(h.try_get(8)?) });
+        }
+        Ok(out)
+    }
+
+    async fn import_rate_cards(&self, cards: &[RateCard], replace: bool, now: Timestamp) -> Result<Vec<i64>, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let mut ids = Vec::with_capacity(cards.len());
+        for card in cards {
+            ids.push(put(&mut tx, card, false, replace, now).await?);
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    async fn delete_rate_card(&self, id: i64) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("DELETE FROM rate_card_prices WHERE card_id = $1").bind(id).execute(&mut *tx).await?;
+        let n = sqlx::query("DELETE FROM rate_cards WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+
+    async fn seed_rate_cards(&self, shipped: &[RateCard], now: Timestamp) -> Result<usize, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let mut added = 0;
+        for card in shipped {
+            let new = sqlx::query("INSERT INTO rate_cards_shipped (name, seeded_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+                .bind(&card.name)
+                .bind(now.unix_millis())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                == 1;
+            let taken: bool =
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM rate_cards WHERE name = $1)").bind(&card.name).fetch_one(&mut *tx).await?;
+            if new && !taken {
+                put(&mut tx, card, true, false, now).await?;
+                added += 1;
+            }
+        }
+        tx.commit().await?;
+        Ok(added)
+    }
+}

@@ -1,0 +1,186 @@
+//! Rate cards on SQLite (SPEC 11).
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use windowdesk_core::pricing::{Category, Market, PricingModel, Rate, RateCard};
+use windowdesk_core::Timestamp;
+
+use super::SqliteStore;
+use crate::error::StoreError;
+use crate::pricing_model::{corrupt, date, price, RateCardRow};
+use crate::PricingStore;
+
+/// A card's own row, before its prices.
+struct Head {
+    id: i64,
+    name: String,
+    from: String,
+    currency: String,
+    model: String,
+    utility_free_in_window: bool,
+    free_entry_point_free: bool,
+    shipped: bool,
+    created_at: i64,
+}
+
+fn cards(c: &Connection) -> Result<Vec<RateCardRow>, StoreError> {
+    let mut stmt = c.prepare_cached(
+        "SELECT id, name, effective_from, currency, model, utility_free_in_window, free_entry_point_free, shipped, created_at
+         FROM rate_cards ORDER BY effective_from, name",
+    )?;
+    let heads: Vec<Head> = stmt
+        .query_map([], |r| {
+            Ok(Head {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                from: r.get(2)?,
+                currency: r.get(3)?,
+                model: r.get(4)?,
+                utility_free_in_window: r.get(5)?,
+                free_entry_point_free: r.get(6)?,
+                shipped: r.get(7)?,
+                created_at: r.get(8)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut prices = c.prepare_cached(
+        "SELECT market, category, price, volume_from, source FROM rate_card_prices WHERE card_id = ?1 ORDER BY market, category, volume_from",
+    )?;
+    let mut out = Vec::with_capacity(heads.len());
+    for Head { id, name, from, currency, model, utility_free_in_window, free_entry_point_free, shipped, created_at } in heads {
+        let rows: Vec<(String, String, String, i64, Option<String>)> =
+            prices.query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?.collect::<Result<_, _>>()?;
+        let mut rates = Vec::with_capacity(rows.len());
+        for (market, category, amount, volume_from, source) in rows {
+            rates.push(Rate {
+                market: Market::parse(&market).map_err(|_| corrupt("market", &market))?,
+                category: Category::parse(&category).map_err(|_| corrupt("category", &category))?,
+                price: price(&amount)?,
+                volume_from: u64::try_from(volume_from).map_err(|_| corrupt("volume_from", &volume_from.to_string()))?,
+                source,
+            });
+        }
+        let card = RateCard {
+            name,
+            effective_from: date(&from)?,
+            currency,
+            model: PricingModel::parse(&model).ok_or_else(|| corrupt("model", &model))?,
+            utility_free_in_window,
+            free_entry_point_free,
+            rates,
+        };
+        out.push(RateCardRow { id, card, shipped, created_at: Timestamp::from_unix_millis(created_at) });
+    }
+    Ok(out)
+}
+
+/// Inserts `card` (or, with `replace`, gives the card of that name its fields and prices).
+fn put(tx: &Transaction<'_>, card: &RateCard, shipped: bool, replace: bool, now: Timestamp) -> Result<i64, StoreError> {
+    let existing: Option<i64> =
+        tx.prepare_cached("SELECT id FROM rate_cards WHERE name = ?1")?.query_row([&card.name], |r| r.get(0)).optional()?;
+    let id = match existing {
+        Some(_) if !replace => {
+            return Err(StoreError::Conflict(format!("a rate card named {:?} exists: delete it, or import with replace", card.name)))
+        }
+        Some(id) => {
+            tx.execute(
+                "UPDATE rate_cards SET effective_from = ?2, currency = ?3, model = ?4, utility_free_in_window = ?5, free_entry_point_free = ?6
+                 WHERE id = ?1",
+                params![
+                    id,
+                    card.effective_from.to_string(),
+                    card.currency,
+                    card.model.as_str(),
+                    card.utility_free_in_window,
+                    card.free_entry_point_free
+                ],
+            )?;
+            tx.execute("DELETE FROM rate_card_prices WHERE card_id = ?1", [id])?;
+            id
+        }
+        None => {
+            tx.execute(
+                "INSERT INTO rate_cards (name, effective_from, currency, model, utility_free_in_window, free_entry_point_free, shipped, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    card.name,
+                    card.effective_from.to_string(),
+                    card.currency,
+                    card.model.as_str(),
+                    card.utility_free_in_window,
+                    card.free_entry_point_free,
+                    shipped,
+                    now.unix_millis()
+                ],
+            )?;
+            tx.last_insert_rowid()
+        }
+    };
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO rate_card_prices (card_id, market, category, price, volume_from, source) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for r in &card.rates {
+        // Cards hold monthly counts far below i64::MAX (RateCard::from_csv caps them).
+        let volume_from = i64::try_from(r.volume_from).unwrap_or(i64::MAX);
+        insert.execute(params![id, r.market.as_str(), r.category.as_str(), r.price.to_string(), volume_from, r.source])?;
+    }
+    Ok(id)
+}
+
+#[async_trait]
+impl PricingStore for SqliteStore {
+    async fn rate_cards(&self) -> Result<Vec<RateCardRow>, StoreError> {
+        self.read(cards).await
+    }
+
+    async fn import_rate_cards(&self, cards: &[RateCard], replace: bool, now: Timestamp) -> Result<Vec<i64>, StoreError> {
+        let cards = cards.to_vec();
+        self.inner
+            .writer
+            .run(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let ids = cards.iter().map(|card| put(&tx, card, false, replace, now)).collect::<Result<Vec<_>, _>>()?;
+                tx.commit()?;
+                Ok(ids)
+            })
+            .await
+    }
+
+    async fn delete_rate_card(&self, id: i64) -> Result<bool, StoreError> {
+        self.inner
+            .writer
+            .run(move |conn| {
+                let tx = conn.transaction()?;
+                tx.execute("DELETE FROM rate_card_prices WHERE card_id = ?1", [id])?;
+                let n = tx.execute("DELETE FROM rate_cards WHERE id = ?1", [id])?;
+                tx.commit()?;
+                Ok(n == 1)
+            })
+            .await
+    }
+
+    async fn seed_rate_cards(&self, shipped: &[RateCard], now: Timestamp) -> Result<usize, StoreError> {
+        let shipped = shipped.to_vec();
+        self.inner
+            .writer
+            .run(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let mut added = 0;
+                for card in &shipped {
+                    let new = tx.execute(
+                        "INSERT INTO rate_cards_shipped (name, seeded_at) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+                        params![card.name, now.unix_millis()],
+                    )? == 1;
+                    let taken: bool =
+                        tx.query_row("SELECT EXISTS (SELECT 1 FROM rate_cards WHERE name = ?1)", [&card.name], |r| r.get(0))?;
+                    if new && !taken {
+                        put(&tx, card, true, false, now)?;
+                        added += 1;
+                    }
+                }
+                tx.commit()?;
+                Ok(added)
+            })
+            .await
+    }
+}
