@@ -464,39 +464,6 @@ async fn a_calendar_is_fetched_from_its_url_and_every_problem_is_named(backend: 
     app.stop().await;
 }
 
-/// A `multipart/form-data` body of text fields and one file.
-fn multipart(fields: &[(&str, &str)], file: Option<(&str, &str)>) -> (String, String) {
-    let boundary = "wdboundary7d3f";
-    let mut body = String::new();
-    for (name, value) in fields {
-        body.push_str(&format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"));
-    }
-    if let Some((file_name, content)) = file {
-        body.push_str(&format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: text/calendar\r\n\r\n{content}\r\n"
-        ));
-    }
-    body.push_str(&format!("--{boundary}--\r\n"));
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
-async fn post_multipart(web: &Web, path: &str, fields: &[(&str, &str)], file: Option<(&str, &str)>) -> common::web::Page {
-    let mut all = vec![("csrf", web.csrf.as_str())];
-    all.extend_from_slice(fields);
-    let (content_type, body) = multipart(&all, file);
-    let resp = web
-        .client
-        .post(web.url(path))
-        .header("cookie", format!("wd_session={}", web.session))
-        .header("origin", &web.base)
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    common::web::Page::read(resp).await
-}
-
 async fn an_admin_imports_a_calendar_file_on_the_admin_page(backend: Backend) {
     let (app, _clock) = desk_on(backend, DECEMBER_FIRST).await;
     windowdesk_server::api::admin::create_agent(app.store().as_ref(), "Ada", "ada@example.com", AgentRole::Admin, Some(PASSWORD))
@@ -510,8 +477,13 @@ async fn an_admin_imports_a_calendar_file_on_the_admin_page(backend: Backend) {
     assert!(page.contains("Import holidays from an iCal calendar") && page.contains("enctype=\"multipart/form-data\""), "{page}");
 
     let ics = fixture_ics();
-    let imported =
-        post_multipart(&web, &format!("/admin/hours/{id}/import"), &[("url", ""), ("calendar", "")], Some(("feiertage.ics", &ics))).await;
+    let imported = web
+        .post_multipart(
+            &format!("/admin/hours/{id}/import"),
+            &[("url", ""), ("calendar", "")],
+            Some(("feiertage.ics", "text/calendar", &ics)),
+        )
+        .await;
     assert_eq!(imported.status, 200, "{}", imported.body);
     let report = common::web::section(&imported.body, &format!("imports-{id}"));
     assert!(
@@ -557,20 +529,20 @@ async fn an_admin_imports_a_calendar_file_on_the_admin_page(backend: Backend) {
     assert!(all.contains(&("2026-12-26".into(), "Boxing Day, St Stephen's Day".into(), "ical".into())), "{all:?}");
 
     // A mistake is shown on the import form.
-    let refused = post_multipart(
-        &web,
-        &format!("/admin/hours/{id}/import"),
-        &[("url", ""), ("calendar", "")],
-        Some(("notes.txt", "just some notes")),
-    )
-    .await;
+    let refused = web
+        .post_multipart(
+            &format!("/admin/hours/{id}/import"),
+            &[("url", ""), ("calendar", "")],
+            Some(("notes.txt", "text/calendar", "just some notes")),
+        )
+        .await;
     assert_eq!(refused.status, 422, "{}", refused.body);
     assert!(
         refused.body.contains(&format!("id=\"import-error-{id}\"")) && refused.body.contains("not an iCalendar file"),
         "{}",
         refused.body
     );
-    let refused = post_multipart(&web, &format!("/admin/hours/{id}/import"), &[("url", ""), ("calendar", "")], None).await;
+    let refused = web.post_multipart(&format!("/admin/hours/{id}/import"), &[("url", ""), ("calendar", "")], None).await;
     assert_eq!(refused.status, 422);
     assert!(refused.body.contains("choose a calendar file (.ics) or give its address"), "{}", refused.body);
 
@@ -584,7 +556,7 @@ async fn an_admin_imports_a_calendar_file_on_the_admin_page(backend: Backend) {
     // Agents cannot import.
     add_agent(&app, "Ana", "ana@example.com").await;
     let agent = Web::sign_in(&app, "ana@example.com").await;
-    let forbidden = post_multipart(&agent, &format!("/admin/hours/{id}/import"), &[], Some(("h.ics", &ics))).await;
+    let forbidden = agent.post_multipart(&format!("/admin/hours/{id}/import"), &[], Some(("h.ics", "text/calendar", &ics))).await;
     assert_eq!(forbidden.status, 403);
     app.stop().await;
 }

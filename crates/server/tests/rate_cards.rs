@@ -14,7 +14,7 @@ use serde_json::Value;
 use windowdesk_core::pricing::RateCard;
 use windowdesk_store::testing::Backend;
 
-on_both_backends!(rate_cards_are_shipped_imported_exported_and_deleted,);
+on_both_backends!(rate_cards_are_shipped_imported_exported_and_deleted, the_rate_cards_page_imports_exports_and_deletes,);
 
 async fn import(api: &Api<'_>, csv: &str, query: &str, content_type: &str) -> (StatusCode, Value) {
     let resp = api
@@ -126,5 +126,56 @@ async fn rate_cards_are_shipped_imported_exported_and_deleted(backend: Backend) 
     assert_eq!(added, 0);
     let (_, list) = api.get("/api/v1/rate-cards").await;
     assert!(!names(&list).contains(&"Meta EUR 2026-07-01"));
+    app.stop().await;
+}
+
+/// The admin page: the cards with the one in force, a card's prices, import from a file (a bad one
+/// refused naming the line and column, nothing stored), export, delete; agents who are not admins
+/// are kept out.
+async fn the_rate_cards_page_imports_exports_and_deletes(backend: Backend) {
+    use common::web::{add_agent, Web, PASSWORD};
+    let app = TestApp::start(backend).await;
+    windowdesk_server::api::admin::create_agent(
+        app.store().as_ref(),
+        "Ada",
+        "ada@example.com",
+        windowdesk_store::AgentRole::Admin,
+        Some(PASSWORD),
+    )
+    .await
+    .unwrap();
+    add_agent(&app, "Ana", "ana@example.com").await;
+    let web = Web::sign_in(&app, "ada@example.com").await;
+    let page = web.page("/admin/rate-cards").await;
+    assert!(page.contains("Meta USD 2026-01-01") && page.contains("in force"), "{page}");
+    let id = app.store().rate_cards().await.unwrap().iter().find(|r| r.card.name == "Meta USD 2026-01-01").unwrap().id;
+    let card = web.page(&format!("/admin/rate-cards/{id}")).await;
+    assert!(card.contains("0.1365 USD"), "Germany's marketing price: {card}");
+
+    let bad = format!("{HEADER}\nMine,2026-11-01,USD,PMP,true,true,Germany,utility,abc,,\n");
+    let refused = web.post_multipart("/admin/rate-cards/import", &[], Some(("mine.csv", "text/csv", &bad))).await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused.body.contains("Nothing was imported: line 2: price: &quot;abc&quot; is not a number like 0.0625"), "{}", refused.body);
+    let good = format!("{HEADER}\nMine,2026-11-01,USD,PMP,true,true,Germany,utility,0.05,,\n");
+    let imported = web.post_multipart("/admin/rate-cards/import", &[], Some(("mine.csv", "text/csv", &good))).await;
+    assert_eq!(imported.status, 200, "{}", imported.body);
+    assert!(imported.body.contains("1 card(s) imported."));
+    let again = web.post_multipart("/admin/rate-cards/import", &[], Some(("mine.csv", "text/csv", &good))).await;
+    assert_eq!(again.status, 409, "{}", again.body);
+    let replaced = web.post_multipart("/admin/rate-cards/import", &[("replace", "true")], Some(("mine.csv", "text/csv", &good))).await;
+    assert_eq!(replaced.status, 200, "{}", replaced.body);
+
+    let export = web.get("/admin/rate-cards/export").await;
+    assert_eq!(export.header("content-type"), Some("text/csv; charset=utf-8"));
+    assert!(RateCard::from_csv(&export.body).unwrap().iter().any(|c| c.name == "Mine"));
+
+    let mine = app.store().rate_cards().await.unwrap().iter().find(|r| r.card.name == "Mine").unwrap().id;
+    let deleted = web.post(&format!("/admin/rate-cards/{mine}/delete"), &[]).await;
+    assert_eq!((deleted.status, deleted.location()), (303, "/admin/rate-cards?done=deleted"));
+    assert!(!app.store().rate_cards().await.unwrap().iter().any(|r| r.card.name == "Mine"));
+
+    let agent = Web::sign_in(&app, "ana@example.com").await;
+    assert_eq!(agent.get("/admin/rate-cards").await.status, 403);
+    assert_eq!(agent.post(&format!("/admin/rate-cards/{id}/delete"), &[]).await.status, 403);
     app.stop().await;
 }

@@ -60,7 +60,8 @@ pub struct RateCardDetail {
     pub rates: Vec<RateOut>,
 }
 
-fn out(state: &AppState, row: &RateCardRow, all: &[RateCardRow]) -> RateCardOut {
+/// A card as listed: `all` are every stored card, to tell which is in force.
+pub(crate) fn card_out(state: &AppState, row: &RateCardRow, all: &[RateCardRow]) -> RateCardOut {
     let today = windowdesk_core::pricing::quote::day(state.clock.now());
     let c = &row.card;
     let same: Vec<RateCard> = all.iter().filter(|r| r.card.currency == c.currency).map(|r| r.card.clone()).collect();
@@ -88,7 +89,7 @@ fn out(state: &AppState, row: &RateCardRow, all: &[RateCardRow]) -> RateCardOut 
 )]
 pub async fn list_rate_cards(State(state): State<AppState>, _caller: ApiCaller) -> Result<Json<Page<RateCardOut>>, ApiError> {
     let rows = state.store.rate_cards().await?;
-    Ok(Json(Page { data: rows.iter().map(|r| out(&state, r, &rows)).collect(), next: None }))
+    Ok(Json(Page { data: rows.iter().map(|r| card_out(&state, r, &rows)).collect(), next: None }))
 }
 
 #[utoipa::path(
@@ -118,7 +119,7 @@ pub async fn get_rate_card(
             source: r.source.clone(),
         })
         .collect();
-    Ok(Json(RateCardDetail { card: out(&state, row, &rows), rates }))
+    Ok(Json(RateCardDetail { card: card_out(&state, row, &rows), rates }))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -160,7 +161,7 @@ pub async fn import_rate_cards(
     let ids = state.store.import_rate_cards(&cards, q.replace, state.clock.now()).await?;
     state.pricing.forget().await;
     let rows = state.store.rate_cards().await?;
-    let data = rows.iter().filter(|r| ids.contains(&r.id)).map(|r| out(&state, r, &rows)).collect();
+    let data = rows.iter().filter(|r| ids.contains(&r.id)).map(|r| card_out(&state, r, &rows)).collect();
     Ok((StatusCode::CREATED, Json(Page { data, next: None })))
 }
 

@@ -34,6 +34,7 @@ pub mod macros;
 pub mod merge;
 pub mod numbers;
 pub mod picker;
+pub mod rate_cards;
 pub mod render;
 pub mod rules;
 pub mod saved_views;
@@ -133,6 +134,11 @@ pub fn router() -> Router<AppState> {
         .route("/admin/api-tokens", get(account::tokens_page).post(account::create_token))
         .route("/admin/api-tokens/{id}/revoke", post(account::revoke_token))
         .route("/settings/password", post(account::change_own))
+        .route("/admin/rate-cards", get(rate_cards::cards_page))
+        .route("/admin/rate-cards/export", get(rate_cards::export))
+        .route("/admin/rate-cards/import", post(rate_cards::import))
+        .route("/admin/rate-cards/{id}", get(rate_cards::card_page))
+        .route("/admin/rate-cards/{id}/delete", post(rate_cards::delete))
         .route("/admin/hours", get(hours::hours_page).post(hours::create))
         .route("/admin/hours/{id}", post(hours::update))
         .route("/admin/hours/{id}/delete", post(hours::delete))

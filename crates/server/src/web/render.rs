@@ -98,6 +98,7 @@ pub enum Nav {
     Hours,
     Rules,
     Templates,
+    RateCards,
     Search,
     Customer,
 }
@@ -145,6 +146,7 @@ pub fn page(agent: &Agent, title: &str, nav: Nav, counts: &NavCounts, now: Times
                         a href="/admin/hours" aria-current=[current(Nav::Hours)] { "Hours" }
                         a href="/admin/rules" aria-current=[current(Nav::Rules)] { "Rules" }
                         a href="/admin/templates" aria-current=[current(Nav::Templates)] { "Templates" }
+                        a href="/admin/rate-cards" aria-current=[current(Nav::RateCards)] { "Rates" }
                     }
                     form.inline method="post" action="/logout" {
                         input type="hidden" name="csrf" value=(agent.csrf());
