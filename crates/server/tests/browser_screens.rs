@@ -65,6 +65,7 @@ async fn every_screen_fits_a_phone_and_a_desktop_in_light_and_dark() {
         ("/admin/numbers".to_owned(), "numbers"),
         ("/admin/templates".to_owned(), "templates"),
         ("/admin/hours".to_owned(), "hours"),
+        ("/admin/rate-cards".to_owned(), "rate-cards"),
         ("/admin/rules".to_owned(), "rules"),
         ("/admin/rules/new".to_owned(), "rule-builder"),
         ("/admin/workflows".to_owned(), "workflows"),
