@@ -7,7 +7,7 @@ use axum::response::IntoResponse;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use windowdesk_core::pricing::{RateBook, RateCard};
+use windowdesk_core::pricing::RateCard;
 use windowdesk_store::RateCardRow;
 
 use super::auth::ApiCaller;
@@ -64,8 +64,11 @@ pub struct RateCardDetail {
 pub(crate) fn card_out(state: &AppState, row: &RateCardRow, all: &[RateCardRow]) -> RateCardOut {
     let today = windowdesk_core::pricing::quote::day(state.clock.now());
     let c = &row.card;
-    let same: Vec<RateCard> = all.iter().filter(|r| r.card.currency == c.currency).map(|r| r.card.clone()).collect();
-    let book = RateBook::new(same, windowdesk_core::pricing::MarketMap::new(Vec::new()), &c.currency);
+    // In force: started, and no later-starting card of its currency has (ties go to the later name,
+    // as `RateBook::card_on` has it).
+    let key = |card: &RateCard| (card.effective_from, card.name.clone());
+    let in_force = c.effective_from <= today
+        && !all.iter().any(|r| r.card.currency == c.currency && r.card.effective_from <= today && key(&r.card) > key(c));
     RateCardOut {
         id: row.id,
         name: c.name.clone(),
@@ -75,7 +78,7 @@ pub(crate) fn card_out(state: &AppState, row: &RateCardRow, all: &[RateCardRow])
         utility_free_in_window: c.utility_free_in_window,
         free_entry_point_free: c.free_entry_point_free,
         shipped: row.shipped,
-        in_force: book.card_on(today).is_some_and(|f| f.name == c.name),
+        in_force,
         desk_currency: c.currency == state.pricing.currency(),
         prices: c.rates.len(),
         markets: c.markets().len(),
