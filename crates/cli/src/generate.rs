@@ -69,6 +69,13 @@ pub async fn generate(args: GenerateArgs) -> anyhow::Result<()> {
         eprintln!("{:>10} customers {:>12} messages {:>9.0} messages/s {:>8.0} s", r.customers, r.messages, r.messages as f64 / secs, secs);
     };
     let report = run(state.store.as_ref(), &state.numbers, &state.media_dir, &plan, clock.now(), print).await?;
+    // The planner's statistics describe the database before the load until autovacuum catches up.
+    if state.store.backend() == "postgres" {
+        let started = std::time::Instant::now();
+        eprintln!("refreshing PostgreSQL's statistics (ANALYZE)");
+        state.store.analyze().await.context("ANALYZE after generating")?;
+        eprintln!("ANALYZE took {:.0} s", started.elapsed().as_secs_f64());
+    }
     state.store.close().await;
     println!(
         "generated {} customers, {} messages ({} pictures); {} tickets closed between rounds or at the end, {} changed; \

@@ -93,10 +93,11 @@ async fn words_are_found_with_and_without_accents_with_snippets(backend: Backend
     let hits: Vec<&str> =
         found["data"][0]["snippet"].as_array().unwrap().iter().filter(|p| p["hit"] == true).map(|p| p["text"].as_str().unwrap()).collect();
     assert_eq!(hits, vec!["SÁBADO", "sábado"]);
-    // Both of SQLite's plans (for rare and for common words) find the same tickets.
+    // Every plan (for rare words, for common ones, and on PostgreSQL a walk that hands over to the
+    // words' index after two tickets) finds the same tickets.
     let mut by_plan = Vec::new();
-    for threshold in [i64::MAX, -1] {
-        windowdesk_store::testing::sqlite_rare_word_messages(threshold);
+    for (threshold, walk) in [(i64::MAX, 1_000), (-1, 1_000), (-1, 2)] {
+        windowdesk_store::testing::search_plans(threshold, walk);
         let mut found = Vec::new();
         for query in ["sabado", "paket", "order", "\"einer woche\"", "hello status:new"] {
             let (_, page) = api.get(&format!("/api/v1/search/tickets?q={}", q(query))).await;
@@ -104,8 +105,9 @@ async fn words_are_found_with_and_without_accents_with_snippets(backend: Backend
         }
         by_plan.push(found);
     }
-    windowdesk_store::testing::sqlite_rare_word_messages(20_000);
+    windowdesk_store::testing::search_plans(20_000, 1_000);
     assert_eq!(by_plan[0], by_plan[1]);
+    assert_eq!(by_plan[0], by_plan[2]);
     assert!(by_plan[0].iter().all(|ids| ids.len() == 1), "{:?}", by_plan[0]);
     // German, by a word; a phrase in order, and not out of order.
     let (_, paket) = api.get("/api/v1/search/messages?q=PAKET").await;
@@ -188,9 +190,10 @@ async fn filters_combine_and_a_malformed_query_is_refused(backend: Backend) {
     app.stop().await;
 }
 
-/// SQLite's two plans for ticket search (a rare word's messages lead to their tickets; for a common
-/// word, tickets are walked newest first a batch at a time and each batch's messages asked of the
-/// word's index by id ranges) page through the same tickets in the same order, with a filter too.
+/// The plans for ticket search (a rare word's messages lead to their tickets; for a common word,
+/// tickets are walked newest first: on SQLite a batch at a time with each batch's messages asked of
+/// the word's index by id ranges, on PostgreSQL up to a bound after which the words' index finds
+/// the rest) page through the same tickets in the same order, with a filter too.
 /// 230 tickets (more than one batch), the word in the first message of some, a later message of
 /// others, and in an old ticket's message that arrives after every other ticket was opened.
 async fn both_ticket_plans_page_through_the_same_tickets(backend: Backend) {
@@ -228,12 +231,13 @@ async fn both_ticket_plans_page_through_the_same_tickets(backend: Backend) {
         }
     };
     let mut by_plan = Vec::new();
-    for threshold in [i64::MAX, -1] {
-        windowdesk_store::testing::sqlite_rare_word_messages(threshold);
+    for (threshold, walk) in [(i64::MAX, 1_000), (-1, 1_000), (-1, 7)] {
+        windowdesk_store::testing::search_plans(threshold, walk);
         by_plan.push((page_through("pedido").await, page_through("pedido status:new").await));
     }
-    windowdesk_store::testing::sqlite_rare_word_messages(20_000);
+    windowdesk_store::testing::search_plans(20_000, 1_000);
     assert_eq!(by_plan[0], by_plan[1]);
+    assert_eq!(by_plan[0], by_plan[2]);
     let (all, new) = &by_plan[0];
     assert_eq!(all.len(), expected.len(), "{all:?}");
     assert!(all.windows(2).all(|w| w[0] > w[1]), "newest first: {all:?}");

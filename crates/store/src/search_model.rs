@@ -23,6 +23,16 @@ pub enum WindowBounds {
     Between { after: Timestamp, at_or_before: Timestamp },
 }
 
+/// Above this many messages holding a query's words (SQLite: counted in the rarest word's index;
+/// PostgreSQL: the planner's estimate), ticket search walks the newest tickets rather than
+/// collecting every matching message first. Tests lower it to run both plans on small data
+/// ([`crate::testing::rare_word_messages`]).
+pub(crate) static RARE_MESSAGES: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(20_000);
+
+/// PostgreSQL: how many tickets the common-word walk checks before the rest of the page comes from
+/// the words' index (a word the statistics call common may be rare among the filtered tickets).
+pub(crate) static WALK_TICKETS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1_000);
+
 /// A search, resolved.
 #[derive(Clone, Debug, Default)]
 pub struct Search {

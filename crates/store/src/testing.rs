@@ -131,8 +131,10 @@ async fn ensure_local_database() -> Result<String, StoreError> {
     Ok(url)
 }
 
-/// Sets how many messages make a word common for SQLite's ticket search (20,000 by default), so a
-/// test can run the plan for common words on small data. Both plans find the same tickets.
-pub fn sqlite_rare_word_messages(n: i64) {
-    crate::sqlite::search::RARE_MESSAGES.store(n, std::sync::atomic::Ordering::Relaxed);
+/// Sets how many messages make a word common for ticket search (20,000 by default), and on
+/// PostgreSQL how many tickets the common-word walk checks before the words' index finds the rest
+/// (1,000), so a test can run every plan on small data. Every plan finds the same tickets.
+pub fn search_plans(rare_word_messages: i64, walk_tickets: i64) {
+    crate::search_model::RARE_MESSAGES.store(rare_word_messages, std::sync::atomic::Ordering::Relaxed);
+    crate::search_model::WALK_TICKETS.store(walk_tickets, std::sync::atomic::Ordering::Relaxed);
 }

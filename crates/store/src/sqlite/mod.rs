@@ -361,6 +361,9 @@ impl Store for SqliteStore {
         // One process owns a SQLite file: there is no other instance to tell.
         Ok(None)
     }
+    async fn analyze(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
     async fn close(&self) {
         self.enqueues.close().await;
         self.group.close().await;

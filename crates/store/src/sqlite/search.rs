@@ -20,11 +20,6 @@ fn values(params: Vec<Param>) -> Vec<Value> {
         .collect()
 }
 
-/// Above this many messages holding a query's rarest word, ticket search walks tickets rather than
-/// collecting every matching message first. Tests lower it to run both plans on small data
-/// ([`crate::testing::sqlite_rare_word_messages`]).
-pub(crate) static RARE_MESSAGES: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(20_000);
-
 /// How many messages hold the query's rarest word, counted no further than just past
 /// [`RARE_MESSAGES`]: enough to choose the plan. (FTS5's vocabulary table counts a word's whole
 /// list: 50 ms for a word in 1.8 million messages; stopping at 20,001 takes about 1 ms.)
