@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::pricing::cbp::Conversation;
+use crate::pricing::{Category, Decimal, QuoteRequest, RateBook};
 use crate::template::{self, TemplateDef, TemplateParams};
 use crate::time::Timestamp;
 use crate::window::{CustomerWindow, WindowPolicy};
@@ -39,14 +41,56 @@ impl MessageCategory {
     }
 }
 
-/// What a send costs, as estimated before sending. Amounts come from rate cards (SPEC 11); until a
-/// rate card applies, only whether the message is billable is known.
+/// What a send costs, as estimated before sending (SPEC 4, 11).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Price {
     pub category: MessageCategory,
     pub billable: bool,
-    /// Why it is free, when it is: `customer_service_window`, `free_entry_point`.
+    /// Why it is free, when it is: `customer_service_window`, `free_entry_point`, `open_conversation`.
     pub free_because: Option<&'static str>,
+    /// From the rate card in force for the recipient's market, the category, the day and the
+    /// month's volume, or for SMS the provider's configured price; `None` when the desk cannot
+    /// price it (no card in force, a customer known only by BSUID, no SMS price), and `text` says why.
+    pub amount: Option<Decimal>,
+    pub currency: Option<String>,
+    /// As people read it: "free: inside the customer service window", "0.1365 USD, marketing,
+    /// Germany", "price unknown: …".
+    pub text: String,
+}
+
+/// The month so far, for volume tiers: charged messages per category to the recipient's market,
+/// and the tier Meta last reported (`VOLUME_BASED_PRICING_TIER_UPDATE`: the tier's first message).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MonthVolume {
+    pub sent: Vec<(Category, u64)>,
+    pub reported_tier_from: Vec<(Category, u64)>,
+}
+
+impl MonthVolume {
+    fn of(&self, category: &Category) -> (u64, Option<u64>) {
+        let sent = self.sent.iter().find(|(c, _)| c == category).map_or(0, |(_, n)| *n);
+        (sent, self.reported_tier_from.iter().find(|(c, _)| c == category).map(|(_, n)| *n))
+    }
+}
+
+/// The SMS provider's price per message, as configured.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SmsPrice {
+    pub amount: Decimal,
+    pub currency: String,
+}
+
+/// What pricing needs beyond the window: the desk's rate book, who receives the message, the
+/// month's volume and (for history under conversation-based pricing) the open conversations.
+#[derive(Clone, Copy, Debug)]
+pub struct PriceInputs<'a> {
+    pub book: &'a RateBook,
+    /// The recipient's phone number (`wa_id`, digits): its calling code is the market. `None` for a
+    /// customer known only by BSUID.
+    pub recipient: Option<&'a str>,
+    pub volume: &'a MonthVolume,
+    pub conversations: &'a [Conversation],
+    pub sms: Option<&'a SmsPrice>,
 }
 
 /// A way out of a closed window, as a business number's fallback ladder lists them (SPEC 9).
@@ -105,8 +149,11 @@ pub enum SendOption {
         language: String,
         category: MessageCategory,
         billable: bool,
+        price: Price,
     },
-    Sms,
+    Sms {
+        price: Price,
+    },
     /// Hold the reply until the customer writes again (the window reopens then); it fails as
     /// expired at `expires_at` if they never do.
     Hold {
@@ -146,17 +193,101 @@ pub struct SendContext<'a> {
     pub sms_configured: bool,
     /// How long a held reply waits for the customer before it fails as expired.
     pub hold_for: Duration,
+    /// Amounts from the rate cards; without them a price says only whether it is billable.
+    pub pricing: Option<PriceInputs<'a>>,
+}
+
+/// The price of a message of `category` sent now: the window's rules say whether it is free, and
+/// the rate card in force says how much (and, where the card says so, overrides what is free: a
+/// later card may bill utility templates inside the window).
+pub fn price(ctx: &SendContext<'_>, category: MessageCategory) -> Price {
+    let in_fep = ctx.window.in_fep(ctx.policy, ctx.now);
+    let in_window = ctx.window.is_open(ctx.policy, ctx.now);
+    if category == MessageCategory::Sms {
+        return match ctx.pricing.and_then(|p| p.sms) {
+            Some(sms) => Price {
+                category,
+                billable: true,
+                free_because: None,
+                amount: Some(sms.amount),
+                currency: Some(sms.currency.clone()),
+                text: format!("{} {}, SMS", sms.amount.normalize(), sms.currency),
+            },
+            None => Price {
+                category,
+                billable: true,
+                free_because: None,
+                amount: None,
+                currency: None,
+                text: "SMS: price not configured (sms.price_per_message)".into(),
+            },
+        };
+    }
+    // The rules alone (per-message pricing since 2025-07-01): free inside a free entry point
+    // window; service messages and utility templates free inside the customer service window.
+    let free_because = if in_fep {
+        Some("free_entry_point")
+    } else if in_window && matches!(category, MessageCategory::Service | MessageCategory::Utility) {
+        Some("customer_service_window")
+    } else {
+        None
+    };
+    let by_rules = |text: String| Price { category, billable: free_because.is_none(), free_because, amount: None, currency: None, text };
+    let Some(inputs) = ctx.pricing else {
+        return by_rules(match free_because {
+            Some("free_entry_point") => "free: inside the free entry point window".into(),
+            Some(_) => "free: inside the customer service window".into(),
+            None => "billable: no rate cards".into(),
+        });
+    };
+    let priced_category = Category::of(category).unwrap_or_else(|| Category::known(Category::MARKETING));
+    let Some(recipient) = inputs.recipient else {
+        return by_rules(match free_because {
+            Some("free_entry_point") => "free: inside the free entry point window".into(),
+            Some(_) => "free: inside the customer service window".into(),
+            None => "price unknown: the customer has no phone number, so their country is not known".into(),
+        });
+    };
+    let (month_volume, reported_tier_from) = inputs.volume.of(&priced_category);
+    let quote = inputs.book.quote(&QuoteRequest {
+        category: &priced_category,
+        recipient,
+        at: ctx.now,
+        in_service_window: in_window,
+        in_free_entry_point: in_fep,
+        month_volume,
+        reported_tier_from,
+        conversations: inputs.conversations,
+    });
+    if quote.card.is_none() || (quote.amount.is_none() && free_because.is_some()) {
+        // No card in force (or none of its prices fit something the rules make free): the rules
+        // say whether it is free.
+        let text = match free_because {
+            Some("free_entry_point") => "free: inside the free entry point window".into(),
+            Some(_) => "free: inside the customer service window".into(),
+            None => quote.describe(),
+        };
+        return Price { amount: free_because.map(|_| Decimal::ZERO), currency: quote.currency.clone(), ..by_rules(text) };
+    }
+    let text = match (&quote.amount, &quote.currency, quote.free) {
+        // A template says so: "0.1365 USD, marketing template, Germany".
+        (Some(amount), Some(currency), None) if category != MessageCategory::Service => {
+            format!("{} {currency}, {} template, {}", amount.normalize(), quote.category, quote.market)
+        }
+        _ => quote.describe(),
+    };
+    Price {
+        category,
+        billable: quote.free.is_none() && quote.amount.is_none_or(|a| !a.is_zero()),
+        free_because: quote.free.map(|f| f.as_str()),
+        text,
+        amount: quote.amount,
+        currency: quote.currency,
+    }
 }
 
 fn template_price(ctx: &SendContext<'_>, category: MessageCategory) -> Price {
-    if ctx.window.in_fep(ctx.policy, ctx.now) {
-        return Price { category, billable: false, free_because: Some("free_entry_point") };
-    }
-    // Utility templates are free inside an open customer service window (PMP).
-    if category == MessageCategory::Utility && ctx.window.is_open(ctx.policy, ctx.now) {
-        return Price { category, billable: false, free_because: Some("customer_service_window") };
-    }
-    Price { category, billable: true, free_because: None }
+    price(ctx, category)
 }
 
 /// The pricing category a template is charged in: its Meta category, or marketing for one the desk
@@ -175,17 +306,14 @@ pub fn decide(ctx: &SendContext<'_>, outgoing: &Outgoing) -> SendDecision {
     match outgoing {
         Outgoing::FreeForm => {
             if ctx.window.is_open(ctx.policy, ctx.now) {
-                let free_because = if ctx.window.in_fep(ctx.policy, ctx.now) { "free_entry_point" } else { "customer_service_window" };
-                SendDecision::Send {
-                    price: Price { category: MessageCategory::Service, billable: false, free_because: Some(free_because) },
-                }
+                SendDecision::Send { price: price(ctx, MessageCategory::Service) }
             } else {
                 SendDecision::Blocked { window_end: ctx.window.window_end(ctx.policy), options: blocked_options(ctx) }
             }
         }
         Outgoing::Sms => {
             if ctx.sms_configured {
-                SendDecision::Send { price: Price { category: MessageCategory::Sms, billable: true, free_because: None } }
+                SendDecision::Send { price: price(ctx, MessageCategory::Sms) }
             } else {
                 SendDecision::Invalid { reason: "SMS fallback is not configured for this business number".into(), parameter: None }
             }
@@ -220,16 +348,12 @@ fn blocked_options(ctx: &SendContext<'_>) -> Vec<SendOption> {
         seen.push(*step);
         match step {
             Fallback::Hold => options.push(SendOption::Hold { expires_at: ctx.now.plus(ctx.hold_for) }),
-            Fallback::Sms if ctx.sms_configured => options.push(SendOption::Sms),
+            Fallback::Sms if ctx.sms_configured => options.push(SendOption::Sms { price: price(ctx, MessageCategory::Sms) }),
             Fallback::Sms => {}
             Fallback::Template => options.extend(ctx.templates.iter().filter(|t| t.is_approved()).map(|t| {
                 let category = category_of(t);
-                SendOption::Template {
-                    name: t.name.clone(),
-                    language: t.language.clone(),
-                    category,
-                    billable: template_price(ctx, category).billable,
-                }
+                let price = template_price(ctx, category);
+                SendOption::Template { name: t.name.clone(), language: t.language.clone(), category, billable: price.billable, price }
             })),
         }
     }
@@ -278,6 +402,7 @@ mod tests {
             ladder: &Fallback::DEFAULT_LADDER,
             sms_configured: true,
             hold_for: WEEK,
+            pricing: None,
         }
     }
 
@@ -301,7 +426,14 @@ mod tests {
         assert_eq!(
             d,
             SendDecision::Send {
-                price: Price { category: MessageCategory::Service, billable: false, free_because: Some("customer_service_window") }
+                price: Price {
+                    category: MessageCategory::Service,
+                    billable: false,
+                    free_because: Some("customer_service_window"),
+                    amount: None,
+                    currency: None,
+                    text: "free: inside the customer service window".into(),
+                }
             }
         );
     }
@@ -317,7 +449,7 @@ mod tests {
         };
         assert_eq!(window_end, Some(end));
         assert_eq!(options.first(), Some(&SendOption::Hold { expires_at: end.plus(WEEK) }));
-        assert_eq!(options.last(), Some(&SendOption::Sms));
+        assert!(matches!(options.last(), Some(SendOption::Sms { .. })), "{options:?}");
         let names: Vec<_> =
             options.iter().filter_map(|o| if let SendOption::Template { name, .. } = o { Some(name.as_str()) } else { None }).collect();
         assert_eq!(names, ["order_update", "promo"], "only approved templates are offered");
@@ -330,7 +462,10 @@ mod tests {
         let ladder = [Fallback::Sms, Fallback::Hold];
         let c = SendContext { ladder: &ladder, ..ctx(&w, t(5), &ts) };
         let SendDecision::Blocked { options, .. } = decide(&c, &Outgoing::FreeForm) else { panic!("blocked") };
-        assert_eq!(options, [SendOption::Sms, SendOption::Hold { expires_at: t(5).plus(WEEK) }]);
+        assert!(
+            matches!(&options[..], [SendOption::Sms { .. }, SendOption::Hold { expires_at }] if *expires_at == t(5).plus(WEEK)),
+            "{options:?}"
+        );
         // SMS on the ladder without a configured sender is not offered.
         let c = SendContext { ladder: &ladder, sms_configured: false, ..ctx(&w, t(5), &ts) };
         let SendDecision::Blocked { options, .. } = decide(&c, &Outgoing::FreeForm) else { panic!("blocked") };
@@ -396,5 +531,93 @@ mod tests {
             SendDecision::Send { price: Price { billable: false, free_because: Some("free_entry_point"), .. } }
         ));
         assert_eq!(quote_template(&ctx(&open, t(1300), &ts), &ts[1]).free_because, Some("free_entry_point"));
+    }
+
+    fn at(date: &str) -> Timestamp {
+        let d = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap();
+        Timestamp::from_unix_seconds(d.and_hms_opt(12, 0, 0).unwrap().and_utc().timestamp())
+    }
+
+    fn usd() -> RateBook {
+        RateBook::new(crate::pricing::RateCard::shipped(), crate::pricing::MarketMap::shipped(), "USD")
+    }
+
+    #[test]
+    fn amounts_come_from_the_card_in_force_for_the_recipients_market() {
+        let book = usd();
+        let volume = MonthVolume::default();
+        let sms = SmsPrice { amount: "0.0079".parse().unwrap(), currency: "USD".into() };
+        let inputs = |recipient| PriceInputs { book: &book, recipient, volume: &volume, conversations: &[], sms: Some(&sms) };
+        let ts = templates();
+        let closed = CustomerWindow::default();
+        let now = at("2026-03-02");
+        let c = SendContext { pricing: Some(inputs(Some("4915112345678"))), ..ctx(&closed, now, &ts) };
+        let SendDecision::Send { price } = decide(&c, &template("promo", &[])) else { panic!("sent") };
+        assert_eq!(price.amount, Some("0.1365".parse().unwrap()), "Meta's USD card of 2026-01-01, Germany");
+        assert_eq!(price.text, "0.1365 USD, marketing template, Germany");
+        assert!(price.billable);
+        let SendDecision::Send { price } = decide(&c, &template("order_update", &["#1", "today"])) else { panic!("sent") };
+        assert_eq!((price.amount, price.text.as_str()), (Some("0.055".parse().unwrap()), "0.055 USD, utility template, Germany"));
+        // SMS: the provider's configured price.
+        let SendDecision::Send { price } = decide(&c, &Outgoing::Sms) else { panic!("sent") };
+        assert_eq!((price.amount, price.text.as_str()), (Some("0.0079".parse().unwrap()), "0.0079 USD, SMS"));
+        // The ways out carry their prices.
+        let SendDecision::Blocked { options, .. } = decide(&c, &Outgoing::FreeForm) else { panic!("blocked") };
+        let texts: Vec<&str> = options
+            .iter()
+            .filter_map(|o| match o {
+                SendOption::Template { price, .. } | SendOption::Sms { price } => Some(price.text.as_str()),
+                SendOption::Hold { .. } => None,
+            })
+            .collect();
+        assert_eq!(texts, ["0.055 USD, utility template, Germany", "0.1365 USD, marketing template, Germany", "0.0079 USD, SMS"]);
+        // Inside the window: a reply and a utility template are free, a marketing template is not.
+        let mut open = CustomerWindow::default();
+        open.record_inbound(now, true, false);
+        let later = now.plus(Duration::from_secs(3600));
+        let c = SendContext { pricing: Some(inputs(Some("4915112345678"))), ..ctx(&open, later, &ts) };
+        let SendDecision::Send { price } = decide(&c, &Outgoing::FreeForm) else { panic!("sent") };
+        assert_eq!((price.amount, price.text.as_str()), (Some(Decimal::ZERO), "free: inside the customer service window"));
+        let SendDecision::Send { price } = decide(&c, &template("order_update", &["#1", "today"])) else { panic!("sent") };
+        assert_eq!(
+            (price.billable, price.free_because, price.text.as_str()),
+            (false, Some("customer_service_window"), "free: inside the customer service window")
+        );
+        let SendDecision::Send { price } = decide(&c, &template("promo", &[])) else { panic!("sent") };
+        assert!(price.billable && price.amount == Some("0.1365".parse().unwrap()), "{price:?}");
+        // A customer known only by BSUID: billable, the amount unknown, and why.
+        let c = SendContext { pricing: Some(inputs(None)), ..ctx(&closed, now, &ts) };
+        let SendDecision::Send { price } = decide(&c, &template("promo", &[])) else { panic!("sent") };
+        assert_eq!((price.billable, price.amount), (true, None));
+        assert!(price.text.contains("country is not known"), "{}", price.text);
+        // Before any shipped card: billable, and the text says no card is in force.
+        let c = SendContext { pricing: Some(inputs(Some("4915112345678"))), ..ctx(&closed, at("2020-01-01"), &ts) };
+        let SendDecision::Send { price } = decide(&c, &template("promo", &[])) else { panic!("sent") };
+        assert_eq!((price.billable, price.amount), (true, None));
+        assert_eq!(price.text, "price unknown: no USD rate card is in force on 2020-01-01");
+    }
+
+    #[test]
+    fn a_card_that_bills_utility_inside_the_window_is_followed() {
+        let csv = "card,effective_from,currency,model,utility_free_in_window,free_entry_point_free,market,category,price,volume_from,source
+Later,2030-01-01,USD,PMP,false,true,Germany,utility,0.05,,test
+Later,2030-01-01,USD,PMP,false,true,Germany,marketing,0.12,,test";
+        let book = RateBook::new(crate::pricing::RateCard::from_csv(csv).unwrap(), crate::pricing::MarketMap::shipped(), "USD");
+        let volume = MonthVolume::default();
+        let ts = templates();
+        let now = at("2030-02-01");
+        let mut open = CustomerWindow::default();
+        open.record_inbound(now, true, false);
+        let inputs = PriceInputs { book: &book, recipient: Some("4915112345678"), volume: &volume, conversations: &[], sms: None };
+        let c = SendContext { pricing: Some(inputs), ..ctx(&open, now.plus(Duration::from_secs(60)), &ts) };
+        let SendDecision::Send { price } = decide(&c, &template("order_update", &["#1", "today"])) else { panic!("sent") };
+        assert_eq!((price.billable, price.free_because, price.text.as_str()), (true, None, "0.05 USD, utility template, Germany"));
+        // A reply is free by the rules even though this card prices no service messages.
+        let SendDecision::Send { price } = decide(&c, &Outgoing::FreeForm) else { panic!("sent") };
+        assert_eq!((price.billable, price.text.as_str()), (false, "free: inside the customer service window"));
+        // SMS without a configured price says so.
+        let sms = SendContext { sms_configured: true, ..c };
+        let SendDecision::Send { price } = decide(&sms, &Outgoing::Sms) else { panic!("sent") };
+        assert_eq!((price.amount, price.text.as_str()), (None, "SMS: price not configured (sms.price_per_message)"));
     }
 }

@@ -130,11 +130,23 @@ pub struct SmsConfig {
     pub account_sid: String,
     pub auth_token: SecretString,
     pub request_timeout_seconds: u64,
+    /// What the provider charges per message, in `pricing.currency` ("0.0079"); empty: unknown.
+    pub price_per_message: String,
 }
 
 impl SmsConfig {
     pub fn enabled(&self) -> bool {
         !self.account_sid.trim().is_empty()
+    }
+
+    /// The configured price per message, checked by [`Config::validate`].
+    pub fn price(&self) -> Option<windowdesk_core::pricing::Decimal> {
+        let p = self.price_per_message.trim();
+        if p.is_empty() {
+            None
+        } else {
+            p.parse().ok()
+        }
     }
 }
 
@@ -363,6 +375,12 @@ impl Config {
                 "http_targets: timeout_seconds, retry_initial_ms and max_attempts must be above 0, and retry_max_ms at least retry_initial_ms"
                     .into(),
             ));
+        }
+        let sms_price = self.sms.price_per_message.trim();
+        if !sms_price.is_empty() && sms_price.parse::<windowdesk_core::pricing::Decimal>().map_or(true, |p| p.is_sign_negative()) {
+            return Err(ConfigError::Invalid(format!(
+                "sms.price_per_message must be an amount like \"0.0079\" (in pricing.currency) or empty, got {sms_price:?}"
+            )));
         }
         if self.pricing.currency.len() != 3 || !self.pricing.currency.chars().all(|c| c.is_ascii_alphabetic()) {
             return Err(ConfigError::Invalid(format!(

@@ -115,6 +115,8 @@ pub struct FallbackSettings {
     pub default_hold_hours: i64,
     /// An SMS provider is configured (`[sms]`).
     pub sms_enabled: bool,
+    /// What it charges per message, in the desk's currency (`sms.price_per_message`).
+    pub sms_price: Option<windowdesk_core::decision::SmsPrice>,
 }
 
 /// The HTTP routes.
@@ -248,7 +250,14 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         media_dir: config.media.dir.clone(),
         events,
         web: Arc::new(web::WebState::new(&config.web)),
-        fallbacks: Arc::new(FallbackSettings { default_hold_hours: config.holds.default_hours, sms_enabled: config.sms.enabled() }),
+        fallbacks: Arc::new(FallbackSettings {
+            default_hold_hours: config.holds.default_hours,
+            sms_enabled: config.sms.enabled(),
+            sms_price: config
+                .sms
+                .price()
+                .map(|amount| windowdesk_core::decision::SmsPrice { amount, currency: config.pricing.currency.to_ascii_uppercase() }),
+        }),
         templates_wake: Arc::new(tokio::sync::Notify::new()),
         http_wake: Arc::new(tokio::sync::Notify::new()),
         workflow_wake: Arc::new(tokio::sync::Notify::new()),

@@ -125,7 +125,7 @@ fn render(text: &Text, values: &PlaceholderContext) -> String {
 fn option_name(o: &windowdesk_core::SendOption) -> String {
     match o {
         windowdesk_core::SendOption::Template { name, language, .. } => format!("template {name} ({language})"),
-        windowdesk_core::SendOption::Sms => "sms".into(),
+        windowdesk_core::SendOption::Sms { .. } => "sms".into(),
         windowdesk_core::SendOption::Hold { .. } => "hold".into(),
     }
 }

@@ -3,9 +3,12 @@
 //! dispatcher. What the window forbids is not stored as if it could go: the caller gets `Blocked` with
 //! the ways out, in the order of the business number's fallback ladder (SPEC 9).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
+use windowdesk_core::decision::{MonthVolume, PriceInputs, SmsPrice};
+use windowdesk_core::pricing::RateBook;
 use windowdesk_core::template::{self, TemplateDef, TemplateParams};
 use windowdesk_core::window::WindowPolicy;
 use windowdesk_core::{decide, Fallback, Outgoing, SendContext, SendDecision, SendOption, TicketStatus, Timestamp};
@@ -92,6 +95,10 @@ pub struct Outlook {
     pub now: Timestamp,
     /// The desk's window policy, with its send guard (W9).
     pub policy: WindowPolicy,
+    /// The rate cards (SPEC 11), the month's volume and the SMS price, for the decision's amounts.
+    pub rates: Arc<RateBook>,
+    pub volume: MonthVolume,
+    pub sms_price: Option<SmsPrice>,
 }
 
 impl Outlook {
@@ -122,7 +129,20 @@ impl Outlook {
             updated_at: now,
             updated_by: None,
         };
-        Ok(Outlook { ticket, identity, templates: Vec::new(), settings, sms_configured: false, now, policy: state.policy })
+        // Cached (read again at most once a minute): no round trip on a reply's path.
+        let rates = state.pricing.book(state.store.as_ref()).await?;
+        Ok(Outlook {
+            ticket,
+            identity,
+            templates: Vec::new(),
+            settings,
+            sms_configured: false,
+            now,
+            policy: state.policy,
+            rates,
+            volume: MonthVolume::default(),
+            sms_price: state.fallbacks.sms_price.clone(),
+        })
     }
 
     pub async fn load_ways_out(&mut self, state: &AppState) -> Result<(), ReplyError> {
@@ -141,6 +161,13 @@ impl Outlook {
             ladder: &self.settings.fallback_ladder,
             sms_configured: self.sms_configured,
             hold_for: Duration::from_secs(u64::try_from(self.settings.hold_hours.max(1)).unwrap_or(1) * 3600),
+            pricing: Some(PriceInputs {
+                book: &self.rates,
+                recipient: self.identity.wa_id.as_deref(),
+                volume: &self.volume,
+                conversations: &[],
+                sms: self.sms_price.as_ref(),
+            }),
         }
     }
 

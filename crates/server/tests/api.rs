@@ -22,6 +22,7 @@ on_both_backends!(
     tickets_are_listed_with_filters_and_keyset_pages,
     a_ticket_shows_its_requester_thread_and_events,
     w4_the_window_endpoint_is_open_until_exactly_window_end,
+    the_window_endpoint_prices_every_way_out,
     a_reply_is_accepted_and_reaches_whatsapp,
     w4_a_reply_at_exactly_window_end_is_409_window_closed,
     notes_are_kept_on_the_ticket_and_never_sent,
@@ -171,6 +172,46 @@ async fn w4_the_window_endpoint_is_open_until_exactly_window_end(backend: Backen
     assert_eq!(w["open"], false);
     assert_eq!(w["seconds_left"], 0);
     assert!(w["actions"].as_array().unwrap().iter().all(|a| a["kind"] != "free_form"), "{w}");
+    app.stop().await;
+}
+
+/// SPEC 11: every way out carries its estimate from the shipped rate card in force for the
+/// customer's market (the desk's currency, USD by default): free-form replies free inside the
+/// window, templates at the card's price for their category, a hold free.
+async fn the_window_endpoint_prices_every_way_out(backend: Backend) {
+    let sent = now_secs() - 3600;
+    let clock = Arc::new(ManualClock::new(Timestamp::from_unix_seconds(sent + 10)));
+    let app = TestApp::start_with_sim(backend, Some(clock.clone()), |_| {}).await;
+    let api = Api::new(&app).await;
+    app.sim().say(Say::text(CUSTOMER, "hello?").at(sent)).await.unwrap();
+    let id = app.eventually("the ticket", || async { tickets_of(&app).await.first().copied() }).await;
+    let (_, w) = api.get(&format!("/api/v1/tickets/{id}/window")).await;
+    assert_eq!(w["actions"][0]["price"], "free: inside the customer service window", "{w}");
+    assert_eq!(w["actions"][0]["amount"], "0");
+    assert_eq!(w["actions"][0]["currency"], "USD");
+    clock.set(Timestamp::from_unix_seconds(sent + 25 * 3600));
+    let (_, w) = api.get(&format!("/api/v1/tickets/{id}/window")).await;
+    let actions = w["actions"].as_array().unwrap();
+    let book = windowdesk_core::pricing::RateBook::new(
+        windowdesk_core::pricing::RateCard::shipped(),
+        windowdesk_core::pricing::MarketMap::shipped(),
+        "USD",
+    );
+    let at = Timestamp::from_unix_seconds(sent + 25 * 3600);
+    let market = book.market_of(CUSTOMER, at);
+    let card = book.card_on(windowdesk_core::pricing::quote::day(at)).expect("a shipped USD card is in force");
+    let templates: Vec<&Value> = actions.iter().filter(|a| a["kind"] == "template").collect();
+    assert!(!templates.is_empty(), "{w}");
+    for t in templates {
+        let category = windowdesk_core::pricing::Category::parse(t["category"].as_str().unwrap()).unwrap();
+        let (price, _) = card.price(&market, &category, 1).expect("the card prices the customer's market");
+        assert_eq!(t["amount"], price.normalize().to_string(), "{t}");
+        assert_eq!(t["currency"], "USD");
+        assert_eq!(t["billable"], true);
+        assert_eq!(t["price"], format!("{} USD, {category} template, {market}", price.normalize()), "{t}");
+    }
+    let hold = actions.iter().find(|a| a["kind"] == "hold").expect("hold is offered");
+    assert_eq!((hold["price"].as_str(), &hold["amount"]), (Some("free: nothing is sent now"), &Value::Null));
     app.stop().await;
 }
 

@@ -271,10 +271,19 @@ pub struct ActionOut {
     /// The pricing category (null for `hold`).
     #[schema(value_type = Option<schema::Category>)]
     pub category: Option<String>,
-    /// Whether Meta charges for it; amounts come with rate cards.
+    /// Whether it is charged (by Meta, or for `sms` by the SMS provider).
     pub billable: bool,
-    /// Why it is free: `customer_service_window` or `free_entry_point`.
+    /// Why it is free: `customer_service_window`, `free_entry_point` or `open_conversation`.
     pub free_because: Option<String>,
+    /// The estimated amount, a decimal string ("0.1365"), from the rate card in force for the
+    /// customer's market (SPEC 11), or for `sms` the configured price; null when it cannot be
+    /// priced (`price` says why) and for `hold`.
+    pub amount: Option<String>,
+    /// The amount's currency (ISO 4217).
+    pub currency: Option<String>,
+    /// The price as agents read it: "free: inside the customer service window", "0.1365 USD,
+    /// marketing, Germany", "price unknown: …"; for `hold`, "free: nothing is sent now".
+    pub price: String,
     /// For `hold`: when a held reply fails as expired if the customer has not written by then.
     pub expires_at: Option<String>,
 }
@@ -293,30 +302,19 @@ impl ActionOut {
             category: Some(category_name(price.category)),
             billable: price.billable,
             free_because: price.free_because.map(str::to_owned),
+            amount: price.amount.map(|a| a.normalize().to_string()),
+            currency: price.currency.clone(),
+            price: price.text.clone(),
             expires_at: None,
         }
     }
 
     pub fn from_option(o: &SendOption) -> Self {
         match o {
-            SendOption::Template { name, language, category, billable } => ActionOut {
-                kind: "template".into(),
-                name: Some(name.clone()),
-                language: Some(language.clone()),
-                category: Some(category_name(*category)),
-                billable: *billable,
-                free_because: None,
-                expires_at: None,
-            },
-            SendOption::Sms => ActionOut {
-                kind: "sms".into(),
-                name: None,
-                language: None,
-                category: Some("sms".into()),
-                billable: true,
-                free_because: None,
-                expires_at: None,
-            },
+            SendOption::Template { name, language, price, .. } => {
+                Self::from_price("template", Some(name.clone()), Some(language.clone()), price)
+            }
+            SendOption::Sms { price } => Self::from_price("sms", None, None, price),
             SendOption::Hold { expires_at } => ActionOut {
                 kind: "hold".into(),
                 name: None,
@@ -324,6 +322,9 @@ impl ActionOut {
                 category: None,
                 billable: false,
                 free_because: None,
+                amount: None,
+                currency: None,
+                price: "free: nothing is sent now".into(),
                 expires_at: Some(rfc3339(*expires_at)),
             },
         }

@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
 use maud::{html, Markup};
-use windowdesk_core::decision::{quote_template, MessageCategory, Price};
+use windowdesk_core::decision::{quote_template, Price};
 use windowdesk_core::template::{ButtonDef, HeaderDef, ParamFormat, ParamValue, TemplateDef, TemplateParams};
 
 use super::session::{urlencode, Agent};
@@ -131,21 +131,17 @@ pub fn send_of(def: &TemplateDef, values: &BTreeMap<String, String>) -> Template
     TemplateSend { name: def.name.clone(), language: def.language.clone(), params }
 }
 
-/// The price note of sending `def` now (SPEC 11): billable or free, and why.
+/// The price note of sending `def` now (SPEC 11): free and why, or billable with the amount from
+/// the rate card in force for the customer's market.
 pub fn price_note(price: &Price) -> String {
-    let category = match price.category {
-        MessageCategory::Utility => "utility",
-        MessageCategory::Marketing => "marketing",
-        MessageCategory::Authentication | MessageCategory::AuthenticationInternational => "authentication",
-        MessageCategory::Service => "service",
-        MessageCategory::Sms => "SMS",
-    };
-    match (price.billable, price.free_because) {
-        (false, Some("free_entry_point")) => {
-            format!("Free: a {category} template inside the free entry point (the customer came from an ad).")
-        }
-        (false, _) => format!("Free: a {category} template inside the open customer service window."),
-        (true, _) => format!("Billable: Meta charges this {category} template per message delivered, at your rate card's price."),
+    let mut text = price.text.clone();
+    if let Some(first) = text.get(0..1) {
+        text.replace_range(0..1, &first.to_uppercase());
+    }
+    if price.billable {
+        format!("Billable: {text}, charged by Meta when delivered.")
+    } else {
+        format!("{text}.")
     }
 }
 

@@ -156,7 +156,7 @@ proptest! {
         let deadline = policy.send_deadline(last_inbound.plus(DAY));
         let free_form = matches!(planned, PlannedSend::FreeForm { .. });
         prop_assert_eq!(free_form, now < deadline, "now {:?} deadline {:?}", now, deadline);
-        let send = SendContext { window: &window, policy, now, templates: &[], ladder: &[], sms_configured: false, hold_for: DAY };
+        let send = SendContext { window: &window, policy, now, templates: &[], ladder: &[], sms_configured: false, hold_for: DAY, pricing: None };
         prop_assert_eq!(free_form, matches!(decide(&send, &Outgoing::FreeForm), SendDecision::Send { .. }), "the plan agrees with the send decision");
     }
 }
