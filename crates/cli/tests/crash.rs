@@ -67,6 +67,7 @@ async fn kill_mid_send(backend: Backend) {
                 dedupe_key: None,
                 media: None,
                 reply_to_wamid: None,
+                estimate: None,
             })
             .await
             .unwrap();

@@ -28,6 +28,18 @@ impl MessageCategory {
     pub const ALL: [MessageCategory; 6] =
         [Self::Service, Self::Utility, Self::Marketing, Self::Authentication, Self::AuthenticationInternational, Self::Sms];
 
+    /// As Meta's `pricing.category` spells it (`sms` for the SMS provider).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Service => "service",
+            Self::Utility => "utility",
+            Self::Marketing => "marketing",
+            Self::Authentication => "authentication",
+            Self::AuthenticationInternational => "authentication_international",
+            Self::Sms => "sms",
+        }
+    }
+
     /// From Meta's template category names (`UTILITY`, `MARKETING`, `AUTHENTICATION`).
     pub fn from_template_category(s: &str) -> Option<Self> {
         Some(match s.to_ascii_uppercase().as_str() {
@@ -53,9 +65,12 @@ pub struct Price {
     /// price it (no card in force, a customer known only by BSUID, no SMS price), and `text` says why.
     pub amount: Option<Decimal>,
     pub currency: Option<String>,
-    /// As people read it: "free: inside the customer service window", "0.1365 USD, marketing,
-    /// Germany", "price unknown: …".
+    /// As people read it: "free: inside the customer service window", "0.1365 USD, marketing
+    /// template, Germany", "price unknown: …".
     pub text: String,
+    /// The recipient's pricing market and the card that priced it, when known.
+    pub market: Option<String>,
+    pub card: Option<String>,
 }
 
 /// The month so far, for volume tiers: charged messages per category to the recipient's market,
@@ -212,6 +227,8 @@ pub fn price(ctx: &SendContext<'_>, category: MessageCategory) -> Price {
                 amount: Some(sms.amount),
                 currency: Some(sms.currency.clone()),
                 text: format!("{} {}, SMS", sms.amount.normalize(), sms.currency),
+                market: None,
+                card: None,
             },
             None => Price {
                 category,
@@ -220,6 +237,8 @@ pub fn price(ctx: &SendContext<'_>, category: MessageCategory) -> Price {
                 amount: None,
                 currency: None,
                 text: "SMS: price not configured (sms.price_per_message)".into(),
+                market: None,
+                card: None,
             },
         };
     }
@@ -232,7 +251,16 @@ pub fn price(ctx: &SendContext<'_>, category: MessageCategory) -> Price {
     } else {
         None
     };
-    let by_rules = |text: String| Price { category, billable: free_because.is_none(), free_because, amount: None, currency: None, text };
+    let by_rules = |text: String| Price {
+        category,
+        billable: free_because.is_none(),
+        free_because,
+        amount: None,
+        currency: None,
+        text,
+        market: None,
+        card: None,
+    };
     let Some(inputs) = ctx.pricing else {
         return by_rules(match free_because {
             Some("free_entry_point") => "free: inside the free entry point window".into(),
@@ -267,7 +295,13 @@ pub fn price(ctx: &SendContext<'_>, category: MessageCategory) -> Price {
             Some(_) => "free: inside the customer service window".into(),
             None => quote.describe(),
         };
-        return Price { amount: free_because.map(|_| Decimal::ZERO), currency: quote.currency.clone(), ..by_rules(text) };
+        return Price {
+            amount: free_because.map(|_| Decimal::ZERO),
+            currency: quote.currency.clone(),
+            market: Some(quote.market.to_string()),
+            card: quote.card.clone(),
+            ..by_rules(text)
+        };
     }
     let text = match (&quote.amount, &quote.currency, quote.free) {
         // A template says so: "0.1365 USD, marketing template, Germany".
@@ -283,6 +317,8 @@ pub fn price(ctx: &SendContext<'_>, category: MessageCategory) -> Price {
         text,
         amount: quote.amount,
         currency: quote.currency,
+        market: Some(quote.market.to_string()),
+        card: quote.card,
     }
 }
 
@@ -433,6 +469,8 @@ mod tests {
                     amount: None,
                     currency: None,
                     text: "free: inside the customer service window".into(),
+                    market: None,
+                    card: None,
                 }
             }
         );

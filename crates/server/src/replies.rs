@@ -7,12 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use windowdesk_core::decision::{MonthVolume, PriceInputs, SmsPrice};
+use windowdesk_core::decision::{MessageCategory, MonthVolume, PriceInputs, SmsPrice};
 use windowdesk_core::pricing::RateBook;
 use windowdesk_core::template::{self, TemplateDef, TemplateParams};
 use windowdesk_core::window::WindowPolicy;
 use windowdesk_core::{decide, Fallback, Outgoing, SendContext, SendDecision, SendOption, TicketStatus, Timestamp};
-use windowdesk_store::{Channel, Enqueued, HoldNoticeSlot, IdentityRow, NewOutbound, NumberSettings, Resolution, StoreError, TicketRow};
+use windowdesk_store::{
+    Channel, CostEstimate, Enqueued, HoldNoticeSlot, IdentityRow, NewOutbound, NumberSettings, Resolution, StoreError, TicketRow,
+};
 use windowdesk_whatsapp::client::text_message;
 use windowdesk_whatsapp::templates::template_message;
 use windowdesk_whatsapp::Recipient;
@@ -171,6 +173,19 @@ impl Outlook {
         }
     }
 
+    /// What a message of `category` sent now is estimated to cost, as stored with it (SPEC 11).
+    pub fn estimate(&self, category: MessageCategory) -> CostEstimate {
+        let price = windowdesk_core::decision::price(&self.context(), category);
+        CostEstimate {
+            category: category.as_str().to_owned(),
+            market: price.market,
+            currency: price.currency,
+            micros: price.amount.and_then(windowdesk_core::pricing::to_micros),
+            free_because: price.free_because.map(str::to_owned),
+            card: price.card,
+        }
+    }
+
     pub fn window_end(&self) -> Option<Timestamp> {
         self.identity.window.window_end(self.policy)
     }
@@ -244,6 +259,9 @@ pub(crate) fn outbound(o: &Outlook, kind: &str, body: &str, author: &str, reques
         dedupe_key: None,
         media: None,
         reply_to_wamid: None,
+        // Text and media are service messages (sent inside the window, or when a held reply is
+        // released by the customer's next message); a template's category replaces this.
+        estimate: Some(o.estimate(if channel == Channel::Sms { MessageCategory::Sms } else { MessageCategory::Service })),
     }
 }
 
@@ -470,6 +488,7 @@ fn template_outbound(o: &Outlook, send: &TemplateSend, author: &str, replaces: O
     let request = template_message(o.recipient(), &valid).to_string();
     Ok(NewOutbound {
         replaces: replaces.map(|r| (r, Resolution::Template)),
+        estimate: Some(o.estimate(windowdesk_core::decision::category_of(def))),
         ..outbound(o, "template", &text, author, request, Channel::Whatsapp)
     })
 }

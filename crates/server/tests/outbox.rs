@@ -47,6 +47,7 @@ fn reply(ticket_id: i64, body: &str, now: Timestamp) -> NewOutbound {
         dedupe_key: None,
         media: None,
         reply_to_wamid: None,
+        estimate: None,
     }
 }
 

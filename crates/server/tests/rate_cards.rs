@@ -14,7 +14,11 @@ use serde_json::Value;
 use windowdesk_core::pricing::RateCard;
 use windowdesk_store::testing::Backend;
 
-on_both_backends!(rate_cards_are_shipped_imported_exported_and_deleted, the_rate_cards_page_imports_exports_and_deletes,);
+on_both_backends!(
+    rate_cards_are_shipped_imported_exported_and_deleted,
+    the_rate_cards_page_imports_exports_and_deletes,
+    every_outbound_message_is_stored_with_its_estimate,
+);
 
 async fn import(api: &Api<'_>, csv: &str, query: &str, content_type: &str) -> (StatusCode, Value) {
     let resp = api
@@ -177,5 +181,53 @@ async fn the_rate_cards_page_imports_exports_and_deletes(backend: Backend) {
     let agent = Web::sign_in(&app, "ana@example.com").await;
     assert_eq!(agent.get("/admin/rate-cards").await.status, 403);
     assert_eq!(agent.post(&format!("/admin/rate-cards/{id}/delete"), &[]).await.status, 403);
+    app.stop().await;
+}
+
+/// SPEC 11, issue 17 item 3: each message the desk sends is stored with the send decision's estimate
+/// (category, market, currency, amount in millionths, the card, why it is free): a reply inside the
+/// window free, a template after the window closed at the shipped card's price for the customer's
+/// market.
+async fn every_outbound_message_is_stored_with_its_estimate(backend: Backend) {
+    let customer = "4915112345678";
+    let sent = now_secs() - 3600;
+    let clock = std::sync::Arc::new(windowdesk_core::ManualClock::new(windowdesk_core::Timestamp::from_unix_seconds(sent + 10)));
+    let app = TestApp::start_with_sim(backend, Some(clock.clone()), |_| {}).await;
+    app.sync_templates().await;
+    let api = Api::new(&app).await;
+    app.sim().say(windowdesk_sim::Say::text(customer, "Wo ist mein Paket?").at(sent)).await.unwrap();
+    let ticket = app
+        .eventually("the ticket", || async {
+            app.store().list_tickets(&windowdesk_store::TicketFilter::default()).await.unwrap().first().map(|t| t.id)
+        })
+        .await;
+    let (s, r) = api.post(&format!("/api/v1/tickets/{ticket}/replies"), serde_json::json!({"body": "Heute unterwegs."})).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{r}");
+    clock.set(windowdesk_core::Timestamp::from_unix_seconds(sent + 25 * 3600));
+    let (s, r) = api
+        .post(
+            &format!("/api/v1/tickets/{ticket}/templates"),
+            serde_json::json!({"name": "order_update", "language": "en_US", "parameters": {"body": {"1": "Rosa", "2": "#1"}}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{r}");
+    let costs = app.store().ticket_costs(ticket).await.unwrap();
+    assert_eq!(costs.len(), 2, "{costs:?}");
+    let book = windowdesk_core::pricing::RateBook::new(RateCard::shipped(), windowdesk_core::pricing::MarketMap::shipped(), "USD");
+    let at = windowdesk_core::Timestamp::from_unix_seconds(sent + 25 * 3600);
+    let card = book.card_on(windowdesk_core::pricing::quote::day(at)).unwrap();
+    let (reply, template) = (&costs[0], &costs[1]);
+    assert_eq!(
+        (reply.channel.as_str(), reply.category.as_str(), reply.estimate_micros, reply.free_because.as_deref()),
+        ("whatsapp", "service", Some(0), Some("customer_service_window"))
+    );
+    assert_eq!((reply.market.as_deref(), reply.currency.as_deref()), (Some("Germany"), Some("USD")));
+    assert_eq!(reply.author, api.actor());
+    let market = book.market_of(customer, at);
+    let (price, _) = card.price(&market, &windowdesk_core::pricing::Category::known("utility"), 1).unwrap();
+    assert_eq!(template.category, "utility");
+    assert_eq!(template.estimate_micros, windowdesk_core::pricing::to_micros(price), "{template:?}");
+    assert_eq!((template.free_because.as_deref(), template.card.as_deref()), (None, Some(card.name.as_str())));
+    assert!(costs.iter().all(|c| !c.is_final && c.amount_micros.is_none()), "settled only once Meta says so");
     app.stop().await;
 }

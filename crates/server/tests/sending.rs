@@ -265,6 +265,7 @@ async fn reply_reaching_the_dispatcher_at(backend: Backend, before_end: Duration
             dedupe_key: None,
             media: None,
             reply_to_wamid: None,
+            estimate: None,
         })
         .await
         .unwrap();
@@ -314,6 +315,7 @@ async fn deadline_first_dispatch_sends_the_reply_whose_window_ends_soonest_first
                     dedupe_key: None,
                     media: None,
                     reply_to_wamid: None,
+                    estimate: None,
                 })
                 .await
                 .unwrap()

@@ -34,7 +34,7 @@ pub use error::StoreError;
 pub use fallback_model::*;
 pub use ingest::{IngestItem, IngestPayload, IngestSummary};
 pub use model::*;
-pub use pricing_model::RateCardRow;
+pub use pricing_model::{MessageCostRow, RateCardRow};
 pub use search_model::{CustomerHit, IdentityBrief, MessageHit, Search, WindowBounds};
 pub use web_model::*;
 use windowdesk_core::Timestamp;
@@ -594,6 +594,8 @@ pub trait PricingStore: Send + Sync {
     /// Adds the shipped cards never seeded before (by name) and records them, so a shipped card an
     /// admin deleted stays deleted and one a later release ships arrives; returns how many it added.
     async fn seed_rate_cards(&self, shipped: &[windowdesk_core::pricing::RateCard], now: Timestamp) -> Result<usize, StoreError>;
+    /// The costs of a ticket's outbound messages, oldest first.
+    async fn ticket_costs(&self, ticket_id: i64) -> Result<Vec<MessageCostRow>, StoreError>;
 }
 
 #[async_trait]

@@ -272,6 +272,24 @@ pub struct NewOutbound {
     pub media: Option<OutboundMedia>,
     /// The customer's message this one replies to (Meta's `context.message_id`), quoted in both threads.
     pub reply_to_wamid: Option<String>,
+    /// What the send decision estimated it costs (SPEC 11): stored with the message in
+    /// `message_costs`, settled later from Meta's statuses.
+    pub estimate: Option<CostEstimate>,
+}
+
+/// A message's price as estimated before sending (see [`NewOutbound::estimate`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CostEstimate {
+    /// Meta's pricing category (`service`, `utility`, `marketing`, …) or `sms`.
+    pub category: String,
+    pub market: Option<String>,
+    pub currency: Option<String>,
+    /// Millionths of the currency; `None` when the desk could not price it.
+    pub micros: Option<i64>,
+    /// `customer_service_window`, `free_entry_point`, `open_conversation`.
+    pub free_because: Option<String>,
+    /// The rate card that priced it.
+    pub card: Option<String>,
 }
 
 /// The file an agent attached to a reply (see [`NewOutbound::media`]).

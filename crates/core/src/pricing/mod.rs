@@ -26,6 +26,18 @@ pub use market::{Market, MarketMap};
 pub use quote::{FreeBecause, MetaPricing, Quote, QuoteRequest, RateBook, Settled, SettledBy};
 pub use rust_decimal::Decimal;
 
+/// An amount in millionths of its currency, as the desk stores and sums them (exact, and within
+/// an `i64` for any price a card can hold); rounded half away from zero past the sixth decimal.
+pub fn to_micros(amount: Decimal) -> Option<i64> {
+    use rust_decimal::prelude::ToPrimitive;
+    (amount * Decimal::from(1_000_000)).round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero).to_i64()
+}
+
+/// The amount of `micros` millionths.
+pub fn from_micros(micros: i64) -> Decimal {
+    Decimal::new(micros, 6).normalize()
+}
+
 /// A pricing category as Meta names it (`marketing`, `utility`, `authentication`,
 /// `authentication_international`, `service`, and any Meta adds later, which is kept rather than
 /// refused). Lower case, with Meta's occasional hyphen (`authentication-international`) read as an

@@ -381,3 +381,14 @@ proptest! {
         prop_assert_eq!(read[0].utility_free_in_window, free_in_window);
     }
 }
+
+#[test]
+fn amounts_are_stored_in_exact_millionths() {
+    use super::{from_micros, to_micros};
+    assert_eq!(to_micros("0.1365".parse().unwrap()), Some(136_500));
+    assert_eq!(to_micros("0.0079".parse().unwrap()), Some(7_900));
+    assert_eq!(to_micros("0.00000050".parse().unwrap()), Some(1), "half a millionth rounds away from zero");
+    assert_eq!(to_micros(Decimal::ZERO), Some(0));
+    assert_eq!(from_micros(136_500).to_string(), "0.1365");
+    assert_eq!(from_micros(0).to_string(), "0");
+}

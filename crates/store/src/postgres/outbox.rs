@@ -42,7 +42,8 @@ pub(crate) fn transition(from: Option<String>, event: LocalEvent) -> Result<Deli
 /// On its own it needs no explicit transaction (one round trip, one commit); in a batch it runs in a
 /// savepoint. No row comes back for a missing ticket; a closed one comes back without ids.
 const ENQUEUE: &str = "WITH t AS (
-        SELECT t.business_number_id AS bn, t.identity_id, t.status, COALESCE(i.wa_id, i.bsuid, i.identity_key) AS recipient
+        SELECT t.business_number_id AS bn, t.identity_id, t.status, COALESCE(i.wa_id, i.bsuid, i.identity_key) AS recipient,
+               t.requester_id, i.wa_id
         FROM tickets t JOIN identities i ON i.id = t.identity_id WHERE t.id = $1 FOR NO KEY UPDATE OF t
     ), f AS (
         INSERT INTO media_files (sha256, mime_type, size, created_at)
@@ -58,6 +59,11 @@ const ENQUEUE: &str = "WITH t AS (
                             channel, hold_expires_at)
         SELECT m.id, t.bn, t.recipient, $7, $8, $9, $13, $4, $4, $11, $12 FROM m, t
         RETURNING id
+    ), c AS (
+        INSERT INTO message_costs (message_id, business_number_id, ticket_id, contact_id, author, channel, at, recipient,
+                                   category, market, currency, estimate_micros, free_because, card)
+        SELECT m.id, t.bn, $1, t.requester_id, $6, $11, $4, t.wa_id, $20::TEXT, $21::TEXT, $22::TEXT, $23::BIGINT, $24::TEXT, $25::TEXT
+          FROM m, t WHERE $20::TEXT IS NOT NULL
     ), u AS (
         UPDATE tickets SET updated_at = $4, status = CASE WHEN tickets.status = 'new' THEN 'open' ELSE tickets.status END
         FROM m WHERE tickets.id = $1
@@ -100,6 +106,12 @@ pub(crate) async fn enqueue_in<'c, E: sqlx::PgExecutor<'c>>(conn: E, msg: &NewOu
         .bind(msg.media.as_ref().and_then(|m| m.filename.as_ref()))
         .bind(msg.media.as_ref().map(|m| m.size))
         .bind(&msg.reply_to_wamid)
+        .bind(msg.estimate.as_ref().map(|e| &e.category))
+        .bind(msg.estimate.as_ref().and_then(|e| e.market.as_ref()))
+        .bind(msg.estimate.as_ref().and_then(|e| e.currency.as_ref()))
+        .bind(msg.estimate.as_ref().and_then(|e| e.micros))
+        .bind(msg.estimate.as_ref().and_then(|e| e.free_because.as_ref()))
+        .bind(msg.estimate.as_ref().and_then(|e| e.card.as_ref()))
         .fetch_optional(conn)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("ticket {} does not exist", msg.ticket_id)))?;

@@ -7,7 +7,7 @@ use windowdesk_core::Timestamp;
 
 use super::PgStore;
 use crate::error::StoreError;
-use crate::pricing_model::{corrupt, date, price, RateCardRow};
+use crate::pricing_model::{corrupt, date, price, MessageCostRow, RateCardRow, MESSAGE_COST_COLUMNS};
 use crate::PricingStore;
 
 fn taken(e: sqlx::Error, name: &str) -> StoreError {
@@ -82,6 +82,34 @@ async fn put(tx: &mut PgConnection, card: &RateCard, shipped: bool, replace: boo
 
 #[async_trait]
 impl PricingStore for PgStore {
+    async fn ticket_costs(&self, ticket_id: i64) -> Result<Vec<MessageCostRow>, StoreError> {
+        let rows = sqlx::query(&format!("SELECT {MESSAGE_COST_COLUMNS} FROM message_costs WHERE ticket_id = $1 ORDER BY message_id"))
+            .bind(ticket_id)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(MessageCostRow {
+                    message_id: r.try_get(0)?,
+                    ticket_id: r.try_get(1)?,
+                    author: r.try_get(2)?,
+                    channel: r.try_get(3)?,
+                    at: Timestamp::from_unix_millis(r.try_get(4)?),
+                    category: r.try_get(5)?,
+                    market: r.try_get(6)?,
+                    currency: r.try_get(7)?,
+                    estimate_micros: r.try_get(8)?,
+                    free_because: r.try_get(9)?,
+                    card: r.try_get(10)?,
+                    charged_category: r.try_get(11)?,
+                    amount_micros: r.try_get(12)?,
+                    settled_by: r.try_get(13)?,
+                    is_final: r.try_get(14)?,
+                })
+            })
+            .collect()
+    }
+
     async fn rate_cards(&self) -> Result<Vec<RateCardRow>, StoreError> {
         let mut tx = self.pool().begin().await?;
         let heads = sqlx::query(

@@ -35,6 +35,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0027_window_index", include_str!("../../migrations/sqlite/0027_window_index.sql")),
     ("0028_view_and_duplicate_indexes", include_str!("../../migrations/sqlite/0028_view_and_duplicate_indexes.sql")),
     ("0029_rate_cards", include_str!("../../migrations/sqlite/0029_rate_cards.sql")),
+    ("0030_message_costs", include_str!("../../migrations/sqlite/0030_message_costs.sql")),
 ];
 
 /// Applies pending migrations; returns the number applied in total.

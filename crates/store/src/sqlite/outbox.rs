@@ -132,6 +132,27 @@ pub(crate) fn enqueue_in(tx: &Connection, msg: &NewOutbound) -> Result<Enqueued,
         msg.hold_until.map(Timestamp::unix_millis)
     ])?;
     let outbox_id = tx.last_insert_rowid();
+    if let Some(e) = &msg.estimate {
+        tx.prepare_cached(
+            "INSERT INTO message_costs (message_id, business_number_id, ticket_id, contact_id, author, channel, at, recipient,
+                                        category, market, currency, estimate_micros, free_because, card)
+             SELECT ?1, t.business_number_id, t.id, t.requester_id, ?2, ?3, ?4, i.wa_id, ?5, ?6, ?7, ?8, ?9, ?10
+               FROM tickets t JOIN identities i ON i.id = t.identity_id WHERE t.id = ?11",
+        )?
+        .execute(params![
+            message_id,
+            msg.author,
+            msg.channel.as_str(),
+            now,
+            e.category,
+            e.market,
+            e.currency,
+            e.micros,
+            e.free_because,
+            e.card,
+            msg.ticket_id
+        ])?;
+    }
     if let Some((original, resolution)) = msg.replaces {
         super::fallback::resolve(tx, original, msg.ticket_id, resolution, Some(message_id), &msg.author, msg.now)?;
     }

@@ -7,7 +7,7 @@ use windowdesk_core::Timestamp;
 
 use super::SqliteStore;
 use crate::error::StoreError;
-use crate::pricing_model::{corrupt, date, price, RateCardRow};
+use crate::pricing_model::{corrupt, date, price, MessageCostRow, RateCardRow, MESSAGE_COST_COLUMNS};
 use crate::PricingStore;
 
 /// A card's own row, before its prices.
@@ -129,6 +129,34 @@ fn put(tx: &Transaction<'_>, card: &RateCard, shipped: bool, replace: bool, now:
 
 #[async_trait]
 impl PricingStore for SqliteStore {
+    async fn ticket_costs(&self, ticket_id: i64) -> Result<Vec<MessageCostRow>, StoreError> {
+        self.read(move |c| {
+            let mut stmt =
+                c.prepare_cached(&format!("SELECT {MESSAGE_COST_COLUMNS} FROM message_costs WHERE ticket_id = ?1 ORDER BY message_id"))?;
+            let rows = stmt.query_map(params![ticket_id], |r| {
+                Ok(MessageCostRow {
+                    message_id: r.get(0)?,
+                    ticket_id: r.get(1)?,
+                    author: r.get(2)?,
+                    channel: r.get(3)?,
+                    at: Timestamp::from_unix_millis(r.get(4)?),
+                    category: r.get(5)?,
+                    market: r.get(6)?,
+                    currency: r.get(7)?,
+                    estimate_micros: r.get(8)?,
+                    free_because: r.get(9)?,
+                    card: r.get(10)?,
+                    charged_category: r.get(11)?,
+                    amount_micros: r.get(12)?,
+                    settled_by: r.get(13)?,
+                    is_final: r.get::<_, i64>(14)? != 0,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
     async fn rate_cards(&self) -> Result<Vec<RateCardRow>, StoreError> {
         self.read(cards).await
     }

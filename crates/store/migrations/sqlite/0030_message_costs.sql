@@ -1,0 +1,38 @@
+-- What each outbound message costs (SPEC 11, issue 17 item 3). One row per message the desk sends
+-- (WhatsApp or SMS), written with the message: the estimate the send decision made. Meta's status
+-- webhooks then say how it was charged (`pricing`, and `conversation` under conversation-based
+-- pricing); the settler recomputes the amount from the rate card for Meta's category and type and
+-- marks the row final once the message is delivered (charged) or failed (free).
+-- Amounts are integer millionths of the currency ("micros"), so sums are exact on both backends.
+CREATE TABLE message_costs (
+    message_id              INTEGER PRIMARY KEY REFERENCES messages(id),
+    business_number_id      INTEGER NOT NULL,
+    ticket_id               INTEGER NOT NULL,
+    contact_id              INTEGER,
+    author                  TEXT    NOT NULL,
+    channel                 TEXT    NOT NULL,
+    at                      INTEGER NOT NULL,
+    recipient               TEXT,
+    category                TEXT    NOT NULL,
+    market                  TEXT,
+    currency                TEXT,
+    estimate_micros         INTEGER,
+    free_because            TEXT,
+    card                    TEXT,
+    meta_model              TEXT,
+    meta_category           TEXT,
+    meta_type               TEXT,
+    meta_billable           INTEGER,
+    conversation_id         TEXT,
+    conversation_origin     TEXT,
+    conversation_expires_at INTEGER,
+    charged_category        TEXT,
+    amount_micros           INTEGER,
+    settled_by              TEXT,
+    final                   INTEGER NOT NULL DEFAULT 0,
+    settled_at              INTEGER
+);
+CREATE INDEX message_costs_at ON message_costs (at);
+CREATE INDEX message_costs_ticket ON message_costs (ticket_id);
+CREATE INDEX message_costs_contact ON message_costs (contact_id, at);
+CREATE INDEX message_costs_pending ON message_costs (message_id) WHERE final = 0;
