@@ -115,6 +115,50 @@ impl Quote {
     }
 }
 
+/// Meta's `conversation` object on a status (conversation-based pricing; on per-message pricing
+/// Meta sends it only for free entry point conversations).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MetaConversation {
+    pub id: String,
+    /// `origin.type`: `marketing`, `utility`, `service`, `referral_conversion`, …
+    pub origin: Option<String>,
+    pub expires_at: Option<Timestamp>,
+}
+
+impl MetaConversation {
+    /// From a status object as Meta sent it (JSON); `None` without a `conversation.id`.
+    pub fn from_status(status: &serde_json::Value) -> Option<MetaConversation> {
+        let c = status.get("conversation")?;
+        let id = c.get("id")?.as_str()?.to_owned();
+        let origin = c.pointer("/origin/type").and_then(|t| t.as_str()).map(str::to_owned);
+        // Seconds, as a string (or a number from some senders).
+        let expires_at = match c.get("expiration_timestamp") {
+            Some(serde_json::Value::String(s)) => s.trim().parse::<i64>().ok(),
+            Some(serde_json::Value::Number(n)) => n.as_i64(),
+            _ => None,
+        }
+        .map(Timestamp::from_unix_seconds);
+        Some(MetaConversation { id, origin, expires_at })
+    }
+}
+
+impl MetaPricing {
+    /// Meta's `pricing` object (JSON): `billable`, `pricing_model`, `category`, `type`. A field
+    /// that is missing or not understood is left out (an unknown model counts as per-message when
+    /// Meta gives none); a category Meta adds is kept. An object that is not JSON is refused.
+    pub fn parse(pricing: &str) -> Result<MetaPricing, String> {
+        let v: serde_json::Value = serde_json::from_str(pricing).map_err(|e| format!("pricing is not JSON: {e}"))?;
+        let text = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
+        Ok(MetaPricing {
+            model: text("pricing_model").and_then(|m| PricingModel::parse(&m)),
+            category: text("category").and_then(|c| Category::parse(&c).ok()),
+            kind: text("type"),
+            billable: v.get("billable").and_then(|b| b.as_bool()),
+            opened_conversation: false,
+        })
+    }
+}
+
 /// Meta's `pricing` object from a status webhook (and whether the message opened the conversation
 /// it names, under conversation-based pricing).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -392,3 +392,24 @@ fn amounts_are_stored_in_exact_millionths() {
     assert_eq!(from_micros(136_500).to_string(), "0.1365");
     assert_eq!(from_micros(0).to_string(), "0");
 }
+
+#[test]
+fn metas_pricing_and_conversation_are_read_from_a_status() {
+    let p = MetaPricing::parse(r#"{"billable": false, "pricing_model": "PMP", "category": "service", "type": "free_customer_service"}"#).unwrap();
+    assert_eq!(p.model, Some(PricingModel::PerMessage));
+    assert_eq!(p.category, Some(Category::known(Category::SERVICE)));
+    assert_eq!((p.kind.as_deref(), p.billable), (Some("free_customer_service"), Some(false)));
+    // A category Meta adds is kept; an unknown model is left out.
+    let p = MetaPricing::parse(r#"{"billable": true, "pricing_model": "XYZ", "category": "marketing_lite", "type": "regular"}"#).unwrap();
+    assert_eq!((p.model, p.category.as_ref().map(Category::as_str)), (None, Some("marketing_lite")));
+    assert!(MetaPricing::parse("not json").unwrap_err().contains("not JSON"));
+    let status: serde_json::Value = serde_json::from_str(
+        r#"{"id": "wamid.x", "status": "sent", "conversation": {"id": "c1", "expiration_timestamp": "1750000000",
+            "origin": {"type": "referral_conversion"}}, "pricing": {"billable": false, "pricing_model": "PMP", "category": "referral_conversion", "type": "free_entry_point"}}"#,
+    )
+    .unwrap();
+    let c = super::quote::MetaConversation::from_status(&status).unwrap();
+    assert_eq!((c.id.as_str(), c.origin.as_deref()), ("c1", Some("referral_conversion")));
+    assert_eq!(c.expires_at, Some(Timestamp::from_unix_seconds(1_750_000_000)));
+    assert!(super::quote::MetaConversation::from_status(&serde_json::json!({"id": "wamid.y"})).is_none());
+}
