@@ -8,6 +8,7 @@
 pub mod api;
 pub mod attachments;
 pub mod config;
+pub mod costs;
 pub mod customers;
 pub mod deliveries;
 pub mod directory;
@@ -402,6 +403,7 @@ pub async fn start(config: &Config, listener: TcpListener, clock: Option<Arc<dyn
     ));
     tokio::spawn(run_hold_expiry(state.clone(), Duration::from_secs(config.holds.expiry_check_seconds), shutdown.clone()));
     tokio::spawn(rules::worker::RulesWorker::new(state.clone()).run(shutdown.clone()));
+    tokio::spawn(costs::run_settler(state.clone(), shutdown.clone()));
     tokio::spawn(rules::automations::AutomationsWorker::new(state.clone(), automation_settings(config)).run(shutdown.clone()));
     tokio::spawn(rules::workflows::WorkflowsWorker::new(state.clone(), automation_settings(config)).run(shutdown.clone()));
     tokio::spawn(http_targets::HttpDeliveryWorker::new(state.clone(), config.http_targets.clone())?.run(shutdown.clone()));

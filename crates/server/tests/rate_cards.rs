@@ -203,6 +203,19 @@ async fn every_outbound_message_is_stored_with_its_estimate(backend: Backend) {
         .await;
     let (s, r) = api.post(&format!("/api/v1/tickets/{ticket}/replies"), serde_json::json!({"body": "Heute unterwegs."})).await;
     assert_eq!(s, StatusCode::ACCEPTED, "{r}");
+    let reply_id = r["id"].as_i64().unwrap();
+    // Delivered while the window is open (moving the desk's clock past it first would stop the send).
+    app.eventually("the reply delivered", || async {
+        let messages = app.store().ticket_messages(ticket).await.unwrap();
+        messages
+            .iter()
+            .find(|m| {
+                m.id == reply_id
+                    && matches!(m.delivery_state, Some(windowdesk_core::DeliveryState::Delivered | windowdesk_core::DeliveryState::Read))
+            })
+            .map(|_| ())
+    })
+    .await;
     clock.set(windowdesk_core::Timestamp::from_unix_seconds(sent + 25 * 3600));
     let (s, r) = api
         .post(
@@ -229,5 +242,26 @@ async fn every_outbound_message_is_stored_with_its_estimate(backend: Backend) {
     assert_eq!(template.estimate_micros, windowdesk_core::pricing::to_micros(price), "{template:?}");
     assert_eq!((template.free_because.as_deref(), template.card.as_deref()), (None, Some(card.name.as_str())));
     assert!(costs.iter().all(|c| !c.is_final && c.amount_micros.is_none()), "settled only once Meta says so");
+    // The simulator delivers both with Meta's per-message pricing. Its clock is the real one, in
+    // which the customer wrote an hour ago: to Meta the utility template went out inside the
+    // window, so it was free (`free_customer_service`), and Meta's type wins over the estimate.
+    let settled = app
+        .eventually("both costs settled", || async {
+            windowdesk_server::costs::settle_once(&app.running.state).await.unwrap();
+            let costs = app.store().ticket_costs(ticket).await.unwrap();
+            costs.iter().all(|c| c.is_final).then_some(costs)
+        })
+        .await;
+    let (reply, template) = (&settled[0], &settled[1]);
+    assert_eq!(
+        (reply.charged_category.as_deref(), reply.amount_micros, reply.settled_by.as_deref()),
+        (Some("service"), Some(0), Some("meta"))
+    );
+    assert_eq!(
+        (template.charged_category.as_deref(), template.amount_micros, template.settled_by.as_deref()),
+        (Some("utility"), Some(0), Some("meta")),
+        "{template:?}"
+    );
+    assert!(template.estimate_micros.unwrap() > 0, "the estimate is kept beside what was charged");
     app.stop().await;
 }

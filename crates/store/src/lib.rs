@@ -34,7 +34,7 @@ pub use error::StoreError;
 pub use fallback_model::*;
 pub use ingest::{IngestItem, IngestPayload, IngestSummary};
 pub use model::*;
-pub use pricing_model::{MessageCostRow, RateCardRow};
+pub use pricing_model::{CostSettlement, MessageCostRow, PendingCost, RateCardRow};
 pub use search_model::{CustomerHit, IdentityBrief, MessageHit, Search, WindowBounds};
 pub use web_model::*;
 use windowdesk_core::Timestamp;
@@ -596,6 +596,14 @@ pub trait PricingStore: Send + Sync {
     async fn seed_rate_cards(&self, shipped: &[windowdesk_core::pricing::RateCard], now: Timestamp) -> Result<usize, StoreError>;
     /// The costs of a ticket's outbound messages, oldest first.
     async fn ticket_costs(&self, ticket_id: i64) -> Result<Vec<MessageCostRow>, StoreError>;
+    /// Costs to settle, oldest first: not final, and their message reached a state that can be
+    /// settled ([`pricing_model::PendingCost`]) since they were last settled.
+    async fn pending_costs(&self, limit: u32) -> Result<Vec<PendingCost>, StoreError>;
+    /// Writes what the settler worked out; returns how many rows changed.
+    async fn settle_costs(&self, settled: &[CostSettlement], now: Timestamp) -> Result<u64, StoreError>;
+    /// Whether a message before `message_id` was charged in the conversation `conversation_id`
+    /// (conversation-based pricing charges only the one that opened it).
+    async fn conversation_seen_before(&self, conversation_id: &str, message_id: i64) -> Result<bool, StoreError>;
 }
 
 #[async_trait]

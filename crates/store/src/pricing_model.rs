@@ -38,8 +38,47 @@ pub struct MessageCostRow {
     pub is_final: bool,
 }
 
-pub(crate) const MESSAGE_COST_COLUMNS: &str = "message_id, ticket_id, author, channel, at, category, market, currency, estimate_micros,
-     free_because, card, charged_category, amount_micros, settled_by, final";
+/// A message cost not settled for good, whose message moved since it was last looked at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingCost {
+    pub cost: MessageCostRow,
+    /// The recipient's phone number (digits), for its market.
+    pub recipient: Option<String>,
+    pub delivery_state: String,
+    /// Meta's `pricing` object (JSON) from the latest status that carried one, and that status as
+    /// Meta sent it (for its `conversation`).
+    pub pricing: Option<String>,
+    pub status_raw: Option<String>,
+}
+
+/// How a message was charged, as the settler worked it out.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CostSettlement {
+    pub message_id: i64,
+    pub meta_model: Option<String>,
+    pub meta_category: Option<String>,
+    pub meta_type: Option<String>,
+    pub meta_billable: Option<bool>,
+    pub conversation_id: Option<String>,
+    pub conversation_origin: Option<String>,
+    pub conversation_expires_at: Option<Timestamp>,
+    pub charged_category: String,
+    pub amount_micros: Option<i64>,
+    /// `meta`, `estimate` or `not_delivered`.
+    pub settled_by: String,
+    /// Nothing more can change it (delivered, or failed).
+    pub is_final: bool,
+    /// The message's delivery state it was settled at ([`PendingCost::delivery_state`]).
+    pub delivery_state: String,
+}
+
+/// The delivery states after which a message's cost can be settled: `sent` provisionally (Meta
+/// sends `pricing` with it), the others for good.
+pub(crate) const SETTLE_STATES: &str = "('sent', 'delivered', 'read', 'played', 'failed', 'blocked')";
+
+pub(crate) const MESSAGE_COST_COLUMNS: &str =
+    "c.message_id, c.ticket_id, c.author, c.channel, c.at, c.category, c.market, c.currency, c.estimate_micros,
+     c.free_because, c.card, c.charged_category, c.amount_micros, c.settled_by, c.final";
 
 /// Why a card's stored fields cannot be read back (a row written by hand that no card can hold).
 pub(crate) fn corrupt(what: &str, value: &str) -> crate::StoreError {

@@ -395,7 +395,8 @@ fn amounts_are_stored_in_exact_millionths() {
 
 #[test]
 fn metas_pricing_and_conversation_are_read_from_a_status() {
-    let p = MetaPricing::parse(r#"{"billable": false, "pricing_model": "PMP", "category": "service", "type": "free_customer_service"}"#).unwrap();
+    let p = MetaPricing::parse(r#"{"billable": false, "pricing_model": "PMP", "category": "service", "type": "free_customer_service"}"#)
+        .unwrap();
     assert_eq!(p.model, Some(PricingModel::PerMessage));
     assert_eq!(p.category, Some(Category::known(Category::SERVICE)));
     assert_eq!((p.kind.as_deref(), p.billable), (Some("free_customer_service"), Some(false)));

@@ -29,6 +29,8 @@ CREATE TABLE message_costs (
     charged_category        TEXT,
     amount_micros           BIGINT,
     settled_by              TEXT,
+    -- The message's delivery state when it was last settled: settled again only when it moves.
+    settled_state           TEXT,
     final                   BOOLEAN NOT NULL DEFAULT FALSE,
     settled_at              BIGINT
 );

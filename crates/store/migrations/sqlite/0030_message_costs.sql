@@ -29,6 +29,8 @@ CREATE TABLE message_costs (
     charged_category        TEXT,
     amount_micros           INTEGER,
     settled_by              TEXT,
+    -- The message's delivery state when it was last settled: settled again only when it moves.
+    settled_state           TEXT,
     final                   INTEGER NOT NULL DEFAULT 0,
     settled_at              INTEGER
 );

@@ -7,7 +7,9 @@ use windowdesk_core::Timestamp;
 
 use super::PgStore;
 use crate::error::StoreError;
-use crate::pricing_model::{corrupt, date, price, MessageCostRow, RateCardRow, MESSAGE_COST_COLUMNS};
+use crate::pricing_model::{
+    corrupt, date, price, CostSettlement, MessageCostRow, PendingCost, RateCardRow, MESSAGE_COST_COLUMNS, SETTLE_STATES,
+};
 use crate::PricingStore;
 
 fn taken(e: sqlx::Error, name: &str) -> StoreError {
@@ -80,34 +82,101 @@ async fn put(tx: &mut PgConnection, card: &RateCard, shipped: bool, replace: boo
     Ok(id)
 }
 
+fn cost_row(r: &sqlx::postgres::PgRow) -> Result<MessageCostRow, StoreError> {
+    Ok(MessageCostRow {
+        message_id: r.try_get(0)?,
+        ticket_id: r.try_get(1)?,
+        author: r.try_get(2)?,
+        channel: r.try_get(3)?,
+        at: Timestamp::from_unix_millis(r.try_get(4)?),
+        category: r.try_get(5)?,
+        market: r.try_get(6)?,
+        currency: r.try_get(7)?,
+        estimate_micros: r.try_get(8)?,
+        free_because: r.try_get(9)?,
+        card: r.try_get(10)?,
+        charged_category: r.try_get(11)?,
+        amount_micros: r.try_get(12)?,
+        settled_by: r.try_get(13)?,
+        is_final: r.try_get(14)?,
+    })
+}
+
 #[async_trait]
 impl PricingStore for PgStore {
     async fn ticket_costs(&self, ticket_id: i64) -> Result<Vec<MessageCostRow>, StoreError> {
-        let rows = sqlx::query(&format!("SELECT {MESSAGE_COST_COLUMNS} FROM message_costs WHERE ticket_id = $1 ORDER BY message_id"))
+        let rows = sqlx::query(&format!("SELECT {MESSAGE_COST_COLUMNS} FROM message_costs c WHERE c.ticket_id = $1 ORDER BY c.message_id"))
             .bind(ticket_id)
             .fetch_all(self.pool())
             .await?;
+        rows.iter().map(cost_row).collect()
+    }
+
+    async fn pending_costs(&self, limit: u32) -> Result<Vec<PendingCost>, StoreError> {
+        let sql = format!(
+            "SELECT {MESSAGE_COST_COLUMNS}, c.recipient, m.delivery_state, s.pricing, s.raw
+               FROM message_costs c
+               JOIN messages m ON m.id = c.message_id
+               LEFT JOIN LATERAL (
+                    SELECT s2.pricing, s2.raw FROM status_events s2
+                     WHERE s2.business_number_id = m.business_number_id AND s2.wamid = m.wamid AND s2.pricing IS NOT NULL
+                     ORDER BY s2.at DESC, s2.id DESC LIMIT 1) s ON true
+              WHERE NOT c.final AND m.delivery_state IN {SETTLE_STATES}
+                AND (c.settled_state IS NULL OR c.settled_state <> m.delivery_state)
+              ORDER BY c.message_id LIMIT $1"
+        );
+        let rows = sqlx::query(&sql).bind(i64::from(limit)).fetch_all(self.pool()).await?;
         rows.iter()
             .map(|r| {
-                Ok(MessageCostRow {
-                    message_id: r.try_get(0)?,
-                    ticket_id: r.try_get(1)?,
-                    author: r.try_get(2)?,
-                    channel: r.try_get(3)?,
-                    at: Timestamp::from_unix_millis(r.try_get(4)?),
-                    category: r.try_get(5)?,
-                    market: r.try_get(6)?,
-                    currency: r.try_get(7)?,
-                    estimate_micros: r.try_get(8)?,
-                    free_because: r.try_get(9)?,
-                    card: r.try_get(10)?,
-                    charged_category: r.try_get(11)?,
-                    amount_micros: r.try_get(12)?,
-                    settled_by: r.try_get(13)?,
-                    is_final: r.try_get(14)?,
+                Ok(PendingCost {
+                    cost: cost_row(r)?,
+                    recipient: r.try_get(15)?,
+                    delivery_state: r.try_get(16)?,
+                    pricing: r.try_get(17)?,
+                    status_raw: r.try_get(18)?,
                 })
             })
             .collect()
+    }
+
+    async fn settle_costs(&self, settled: &[CostSettlement], now: Timestamp) -> Result<u64, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let mut n = 0;
+        for s in settled {
+            n += sqlx::query(
+                "UPDATE message_costs SET meta_model = $2, meta_category = $3, meta_type = $4, meta_billable = $5, conversation_id = $6,
+                        conversation_origin = $7, conversation_expires_at = $8, charged_category = $9, amount_micros = $10,
+                        settled_by = $11, final = $12, settled_at = $13, settled_state = $14
+                  WHERE message_id = $1 AND NOT final",
+            )
+            .bind(s.message_id)
+            .bind(&s.meta_model)
+            .bind(&s.meta_category)
+            .bind(&s.meta_type)
+            .bind(s.meta_billable)
+            .bind(&s.conversation_id)
+            .bind(&s.conversation_origin)
+            .bind(s.conversation_expires_at.map(Timestamp::unix_millis))
+            .bind(&s.charged_category)
+            .bind(s.amount_micros)
+            .bind(&s.settled_by)
+            .bind(s.is_final)
+            .bind(now.unix_millis())
+            .bind(&s.delivery_state)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    async fn conversation_seen_before(&self, conversation_id: &str, message_id: i64) -> Result<bool, StoreError> {
+        Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM message_costs WHERE conversation_id = $1 AND message_id < $2)")
+            .bind(conversation_id)
+            .bind(message_id)
+            .fetch_one(self.pool())
+            .await?)
     }
 
     async fn rate_cards(&self) -> Result<Vec<RateCardRow>, StoreError> {

@@ -7,7 +7,9 @@ use windowdesk_core::Timestamp;
 
 use super::SqliteStore;
 use crate::error::StoreError;
-use crate::pricing_model::{corrupt, date, price, MessageCostRow, RateCardRow, MESSAGE_COST_COLUMNS};
+use crate::pricing_model::{
+    corrupt, date, price, CostSettlement, MessageCostRow, PendingCost, RateCardRow, MESSAGE_COST_COLUMNS, SETTLE_STATES,
+};
 use crate::PricingStore;
 
 /// A card's own row, before its prices.
@@ -127,32 +129,112 @@ fn put(tx: &Transaction<'_>, card: &RateCard, shipped: bool, replace: bool, now:
     Ok(id)
 }
 
+fn cost_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageCostRow> {
+    Ok(MessageCostRow {
+        message_id: r.get(0)?,
+        ticket_id: r.get(1)?,
+        author: r.get(2)?,
+        channel: r.get(3)?,
+        at: Timestamp::from_unix_millis(r.get(4)?),
+        category: r.get(5)?,
+        market: r.get(6)?,
+        currency: r.get(7)?,
+        estimate_micros: r.get(8)?,
+        free_because: r.get(9)?,
+        card: r.get(10)?,
+        charged_category: r.get(11)?,
+        amount_micros: r.get(12)?,
+        settled_by: r.get(13)?,
+        is_final: r.get::<_, i64>(14)? != 0,
+    })
+}
+
 #[async_trait]
 impl PricingStore for SqliteStore {
     async fn ticket_costs(&self, ticket_id: i64) -> Result<Vec<MessageCostRow>, StoreError> {
         self.read(move |c| {
-            let mut stmt =
-                c.prepare_cached(&format!("SELECT {MESSAGE_COST_COLUMNS} FROM message_costs WHERE ticket_id = ?1 ORDER BY message_id"))?;
-            let rows = stmt.query_map(params![ticket_id], |r| {
-                Ok(MessageCostRow {
-                    message_id: r.get(0)?,
-                    ticket_id: r.get(1)?,
-                    author: r.get(2)?,
-                    channel: r.get(3)?,
-                    at: Timestamp::from_unix_millis(r.get(4)?),
-                    category: r.get(5)?,
-                    market: r.get(6)?,
-                    currency: r.get(7)?,
-                    estimate_micros: r.get(8)?,
-                    free_because: r.get(9)?,
-                    card: r.get(10)?,
-                    charged_category: r.get(11)?,
-                    amount_micros: r.get(12)?,
-                    settled_by: r.get(13)?,
-                    is_final: r.get::<_, i64>(14)? != 0,
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {MESSAGE_COST_COLUMNS} FROM message_costs c WHERE c.ticket_id = ?1 ORDER BY c.message_id"
+            ))?;
+            let rows = stmt.query_map(params![ticket_id], cost_row)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn pending_costs(&self, limit: u32) -> Result<Vec<PendingCost>, StoreError> {
+        self.read(move |c| {
+            let sql = format!(
+                "SELECT {MESSAGE_COST_COLUMNS}, c.recipient, m.delivery_state, s.pricing, s.raw
+                   FROM message_costs c
+                   JOIN messages m ON m.id = c.message_id
+                   LEFT JOIN status_events s ON s.id = (
+                        SELECT s2.id FROM status_events s2
+                         WHERE s2.business_number_id = m.business_number_id AND s2.wamid = m.wamid AND s2.pricing IS NOT NULL
+                         ORDER BY s2.at DESC, s2.id DESC LIMIT 1)
+                  WHERE c.final = 0 AND m.delivery_state IN {SETTLE_STATES}
+                    AND (c.settled_state IS NULL OR c.settled_state <> m.delivery_state)
+                  ORDER BY c.message_id LIMIT ?1"
+            );
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params![limit], |r| {
+                Ok(PendingCost {
+                    cost: cost_row(r)?,
+                    recipient: r.get(15)?,
+                    delivery_state: r.get(16)?,
+                    pricing: r.get(17)?,
+                    status_raw: r.get(18)?,
                 })
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn settle_costs(&self, settled: &[CostSettlement], now: Timestamp) -> Result<u64, StoreError> {
+        let settled = settled.to_vec();
+        self.inner
+            .writer
+            .run(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let mut n = 0;
+                {
+                    let mut stmt = tx.prepare_cached(
+                "UPDATE message_costs SET meta_model = ?2, meta_category = ?3, meta_type = ?4, meta_billable = ?5, conversation_id = ?6,
+                        conversation_origin = ?7, conversation_expires_at = ?8, charged_category = ?9, amount_micros = ?10,
+                        settled_by = ?11, final = ?12, settled_at = ?13, settled_state = ?14
+                  WHERE message_id = ?1 AND final = 0",
+            )?;
+                    for s in &settled {
+                        n += stmt.execute(params![
+                            s.message_id,
+                            s.meta_model,
+                            s.meta_category,
+                            s.meta_type,
+                            s.meta_billable,
+                            s.conversation_id,
+                            s.conversation_origin,
+                            s.conversation_expires_at.map(Timestamp::unix_millis),
+                            s.charged_category,
+                            s.amount_micros,
+                            s.settled_by,
+                            s.is_final,
+                            now.unix_millis(),
+                            s.delivery_state
+                        ])? as u64;
+                    }
+                }
+                tx.commit()?;
+                Ok(n)
+            })
+            .await
+    }
+
+    async fn conversation_seen_before(&self, conversation_id: &str, message_id: i64) -> Result<bool, StoreError> {
+        let id = conversation_id.to_owned();
+        self.read(move |c| {
+            Ok(c.prepare_cached("SELECT EXISTS (SELECT 1 FROM message_costs WHERE conversation_id = ?1 AND message_id < ?2)")?
+                .query_row(params![id, message_id], |r| r.get(0))?)
         })
         .await
     }

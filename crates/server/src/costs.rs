@@ -1,0 +1,206 @@
+//! The cost settler (SPEC 11, issue 17 item 3). Every message the desk sends is stored with the
+//! send decision's estimate (`message_costs`). Meta's status webhooks then say how it was charged
+//! (`pricing`: model, category, type, billable; `conversation` under conversation-based pricing)
+//! but never an amount: the settler works the amount out from the rate card for Meta's category
+//! and type ([`RateBook::settle`]), and marks the cost final once nothing can change it.
+//!
+//! - **failed** (or blocked): nothing is charged, for good;
+//! - **delivered** (or read, played): Meta's category and type win over the estimate's; without a
+//!   `pricing` object (an older API version, a test double) the estimate stands;
+//! - **sent**: Meta's fields are recorded, the amount waits for the delivery;
+//! - **SMS**: the provider's configured price once the provider took it, nothing if it failed.
+//!
+//! The work is idempotent (the same inputs give the same row), so every instance may run it.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use windowdesk_core::pricing::quote::MetaConversation;
+use windowdesk_core::pricing::{to_micros, Category, MetaPricing, PricingModel, QuoteRequest, RateBook, SettledBy};
+use windowdesk_store::{CostSettlement, PendingCost};
+
+use crate::AppState;
+
+/// How often pending costs are looked at.
+pub const SETTLE_EVERY: Duration = Duration::from_secs(5);
+/// Costs settled per round trip.
+const BATCH: u32 = 500;
+
+/// Runs until `shutdown`.
+pub async fn run_settler(state: AppState, shutdown: CancellationToken) {
+    loop {
+        loop {
+            match settle_once(&state).await {
+                Ok(n) if n == BATCH as usize && !shutdown.is_cancelled() => {}
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "settling message costs failed; trying again shortly");
+                    break;
+                }
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(SETTLE_EVERY) => {}
+            () = shutdown.cancelled() => return,
+        }
+    }
+}
+
+/// Settles what is pending now; returns how many costs it looked at.
+pub async fn settle_once(state: &AppState) -> anyhow::Result<usize> {
+    let pending = state.store.pending_costs(BATCH).await?;
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    let book = state.pricing.book(state.store.as_ref()).await?;
+    let mut settled = Vec::with_capacity(pending.len());
+    for p in &pending {
+        let meta = p.pricing.as_deref().and_then(|json| match MetaPricing::parse(json) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                tracing::warn!(message_id = p.cost.message_id, error = %e, "Meta's pricing on a status could not be read; the estimate stands");
+                None
+            }
+        });
+        let conversation = p
+            .status_raw
+            .as_deref()
+            .and_then(|raw| serde_json::from_str::<serde_json::Value>(raw).ok())
+            .and_then(|v| MetaConversation::from_status(&v));
+        let opened = match (&meta, &conversation) {
+            (Some(m), Some(c)) if m.model == Some(PricingModel::Conversation) => {
+                !state.store.conversation_seen_before(&c.id, p.cost.message_id).await?
+            }
+            _ => false,
+        };
+        settled.push(settlement(&book, p, meta.map(|m| MetaPricing { opened_conversation: opened, ..m }), conversation));
+    }
+    state.store.settle_costs(&settled, state.clock.now()).await?;
+    Ok(settled.len())
+}
+
+/// How one message was charged (see the module's documentation).
+pub fn settlement(book: &RateBook, p: &PendingCost, meta: Option<MetaPricing>, conversation: Option<MetaConversation>) -> CostSettlement {
+    let c = &p.cost;
+    let state = p.delivery_state.as_str();
+    let failed = matches!(state, "failed" | "blocked");
+    let delivered = matches!(state, "delivered" | "read" | "played") || (c.channel == "sms" && state == "sent");
+    let mut out = CostSettlement {
+        message_id: c.message_id,
+        meta_model: meta.as_ref().and_then(|m| m.model).map(|m| m.as_str().to_owned()),
+        meta_category: meta.as_ref().and_then(|m| m.category.as_ref()).map(|c| c.as_str().to_owned()),
+        meta_type: meta.as_ref().and_then(|m| m.kind.clone()),
+        meta_billable: meta.as_ref().and_then(|m| m.billable),
+        conversation_id: conversation.as_ref().map(|c| c.id.clone()),
+        conversation_origin: conversation.as_ref().and_then(|c| c.origin.clone()),
+        conversation_expires_at: conversation.as_ref().and_then(|c| c.expires_at),
+        charged_category: meta.as_ref().and_then(|m| m.category.as_ref()).map_or_else(|| c.category.clone(), |c| c.as_str().to_owned()),
+        amount_micros: None,
+        settled_by: String::new(),
+        is_final: failed || delivered,
+        delivery_state: p.delivery_state.clone(),
+    };
+    if failed {
+        out.amount_micros = Some(0);
+        out.settled_by = settled_by(SettledBy::NotDelivered);
+        return out;
+    }
+    if !delivered {
+        // Sent: Meta charges on delivery.
+        out.settled_by = "pending".into();
+        return out;
+    }
+    match (&meta, p.recipient.as_deref(), Category::parse(&c.category)) {
+        (Some(meta), Some(recipient), Ok(category)) => {
+            let req = QuoteRequest {
+                category: &category,
+                recipient,
+                at: c.at,
+                in_service_window: c.free_because.as_deref() == Some("customer_service_window"),
+                in_free_entry_point: c.free_because.as_deref() == Some("free_entry_point"),
+                month_volume: 0,
+                reported_tier_from: None,
+                conversations: &[],
+            };
+            let s = book.settle(&req, Some(meta), true);
+            out.charged_category = s.category.as_str().to_owned();
+            out.amount_micros = s.amount.and_then(to_micros);
+            out.settled_by = settled_by(s.by);
+        }
+        _ => {
+            out.amount_micros = c.estimate_micros;
+            out.settled_by = settled_by(SettledBy::Estimate);
+        }
+    }
+    out
+}
+
+fn settled_by(by: SettledBy) -> String {
+    match by {
+        SettledBy::Meta => "meta",
+        SettledBy::Estimate => "estimate",
+        SettledBy::NotDelivered => "not_delivered",
+    }
+    .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use windowdesk_core::pricing::{MarketMap, RateCard};
+    use windowdesk_core::Timestamp;
+    use windowdesk_store::MessageCostRow;
+
+    use super::*;
+
+    fn pending(channel: &str, category: &str, state: &str, estimate: i64) -> PendingCost {
+        PendingCost {
+            cost: MessageCostRow {
+                message_id: 7,
+                ticket_id: 1,
+                author: "agent:1".into(),
+                channel: channel.into(),
+                // 2026-03-02, under Meta's USD card of 2026-01-01.
+                at: Timestamp::from_unix_seconds(1_772_452_800),
+                category: category.into(),
+                market: Some("Germany".into()),
+                currency: Some("USD".into()),
+                estimate_micros: Some(estimate),
+                free_because: None,
+                card: Some("Meta USD 2026-01-01".into()),
+                charged_category: None,
+                amount_micros: None,
+                settled_by: None,
+                is_final: false,
+            },
+            recipient: Some("4915112345678".into()),
+            delivery_state: state.into(),
+            pricing: None,
+            status_raw: None,
+        }
+    }
+
+    fn meta(json: &str) -> Option<MetaPricing> {
+        Some(MetaPricing::parse(json).unwrap())
+    }
+
+    #[test]
+    fn a_cost_is_settled_by_what_happened_to_its_message() {
+        let book = RateBook::new(RateCard::shipped(), MarketMap::shipped(), "USD");
+        let regular_marketing = r#"{"billable": true, "pricing_model": "PMP", "category": "marketing", "type": "regular"}"#;
+        // Failed: nothing is charged, for good.
+        let s = settlement(&book, &pending("whatsapp", "marketing", "failed", 136_500), meta(regular_marketing), None);
+        assert_eq!((s.amount_micros, s.settled_by.as_str(), s.is_final), (Some(0), "not_delivered", true));
+        // Sent: Meta's fields are kept, the amount waits for the delivery.
+        let s = settlement(&book, &pending("whatsapp", "marketing", "sent", 136_500), meta(regular_marketing), None);
+        assert_eq!((s.amount_micros, s.is_final, s.meta_type.as_deref()), (None, false, Some("regular")));
+        // Delivered: the card's price for Meta's category, even when the estimate was another one.
+        let s = settlement(&book, &pending("whatsapp", "utility", "delivered", 55_000), meta(regular_marketing), None);
+        assert_eq!((s.charged_category.as_str(), s.amount_micros, s.settled_by.as_str()), ("marketing", Some(136_500), "meta"));
+        // Delivered without Meta's pricing: the estimate stands.
+        let s = settlement(&book, &pending("whatsapp", "utility", "read", 55_000), None, None);
+        assert_eq!((s.amount_micros, s.settled_by.as_str(), s.is_final), (Some(55_000), "estimate", true));
+        // SMS: the configured price once the provider took it.
+        let s = settlement(&book, &pending("sms", "sms", "sent", 7_900), None, None);
+        assert_eq!((s.amount_micros, s.is_final), (Some(7_900), true));
+    }
+}
