@@ -26,6 +26,7 @@ on_both_backends!(
     three_images_fire_one_automation_and_a_rule_switched_off_fires_nothing,
     an_execution_whose_instance_died_is_taken_over_and_sends_nothing_twice,
     the_shipped_nudge_reminds_the_assignee_after_4_business_hours_of_waiting,
+    auto_close_closes_what_came_due_while_the_desk_ran_and_expires_what_came_due_during_downtime,
 );
 
 /// Friday 2026-12-04 19:00 in Berlin (18:00 UTC).
@@ -341,5 +342,44 @@ async fn the_shipped_nudge_reminds_the_assignee_after_4_business_hours_of_waitin
         received_by(&app, customer).iter().all(|m| !m.text.as_deref().unwrap_or("").contains("waiting")),
         "the nudge is for the team, not the customer"
     );
+    app.stop().await;
+}
+
+/// The shipped auto-close (solved tickets close after 4 days) on both backends alike: a ticket that
+/// came due a minute before the desk looked is closed; one that came due two hours before (the
+/// desk was down longer than `rules.overdue_limit_minutes`, 60) is expired with the reason, and
+/// stays solved. (At 10 million messages the PostgreSQL desk expired old solved tickets the SQLite
+/// one closed: its rules had been saved 80 minutes before its first sweep, while generating, and
+/// SQLite's 27, so what was due at the rules' saving was overdue by more than the limit on one
+/// only. Same rule, same outcome for the same times.)
+async fn auto_close_closes_what_came_due_while_the_desk_ran_and_expires_what_came_due_during_downtime(backend: Backend) {
+    let start = FRIDAY_19_00 - 10 * 24 * HOUR;
+    let (app, clock) = desk_at(backend, start).await;
+    let api = Api::new(&app).await;
+    let (early, late) = ("4915100000001", "4915100000002");
+    app.sim().say(Say::text(early, "hallo").at(start)).await.unwrap();
+    app.sim().say(Say::text(late, "hallo").at(start)).await.unwrap();
+    let (early_ticket, late_ticket) = (ticket_of(&app, early).await, ticket_of(&app, late).await);
+    // `early` is solved two hours before `late`.
+    clock.set(Timestamp::from_unix_seconds(start + HOUR));
+    let (s, b) = api.patch(&format!("/api/v1/tickets/{early_ticket}"), json!({"status": "solved"})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    clock.set(Timestamp::from_unix_seconds(start + 3 * HOUR));
+    let (s, b) = api.patch(&format!("/api/v1/tickets/{late_ticket}"), json!({"status": "solved"})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    // The desk next looks a minute after `late` came due: `early` came due 2 h before.
+    clock.set(Timestamp::from_unix_seconds(start + 3 * HOUR + 4 * 24 * HOUR + 60));
+    let status = |id: i64| {
+        let api = &api;
+        async move { api.get(&format!("/api/v1/tickets/{id}")).await.1["status"].as_str().unwrap().to_owned() }
+    };
+    app.eventually("the late one closed", || async { (status(late_ticket).await == "closed").then_some(()) }).await;
+    let expired = app
+        .eventually("the early one expired", || async { runs(&app, early_ticket).await.into_iter().find(|r| r.state == RunState::Expired) })
+        .await;
+    // The sweep looks back no further than just past the limit: what was due earlier is found
+    // there, overdue by just over the limit.
+    assert!(expired.reason.as_deref().unwrap_or_default().starts_with("overdue by 1 h 0 min, more than the limit"), "{expired:?}");
+    assert_eq!(status(early_ticket).await, "solved", "an expired execution changes nothing");
     app.stop().await;
 }

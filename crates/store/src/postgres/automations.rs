@@ -62,6 +62,10 @@ pub(crate) async fn cancel_armed<'e>(c: impl PgExecutor<'e>, rule_id: i64, reaso
 #[async_trait]
 impl AutomationStore for PgStore {
     async fn sweep_tickets(&self, after_id: i64, limit: u32) -> Result<Vec<SweepTicket>, StoreError> {
+        // A page of a few thousand rows in id order: parallel workers cost more to start than they
+        // save (39–52 ms a page against 21–31 ms at 900,000 open tickets).
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("SET LOCAL max_parallel_workers_per_gather = 0").execute(&mut *tx).await?;
         let rows = sqlx::query(
             "SELECT t.id, t.business_number_id, t.status, t.priority, t.assignee_id, t.created_at,
                     GREATEST(t.updated_at, t.last_message_at), COALESCE(t.status_changed_at, t.created_at), t.last_agent_reply_at,
@@ -73,8 +77,9 @@ impl AutomationStore for PgStore {
         )
         .bind(after_id)
         .bind(i64::from(limit))
-        .fetch_all(self.pool())
+        .fetch_all(&mut *tx)
         .await?;
+        tx.commit().await?;
         rows.iter()
             .map(|r| {
                 let status = TicketStatus::parse(&r.try_get::<String, _>(2)?).unwrap_or(TicketStatus::Open);
