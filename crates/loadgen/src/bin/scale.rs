@@ -254,9 +254,8 @@ async fn main() -> anyhow::Result<()> {
     // PostgreSQL (a sequence value is spent by every insert that lost a race).
     let mut profile_ids = Vec::new();
     if args.only.as_deref().is_none_or(|o| "customer profile".contains(o)) {
-        for i in 0..args.warmup + args.rounds {
-            let (s, found) =
-                desk.api(reqwest::Method::GET, &format!("/api/v1/search/customers?q={}", customer_wa_id(picks[i])), None).await?;
+        for (i, pick) in picks.iter().enumerate().take(args.warmup + args.rounds) {
+            let (s, found) = desk.api(reqwest::Method::GET, &format!("/api/v1/search/customers?q={}", customer_wa_id(*pick)), None).await?;
             ok(s, "customer lookup")?;
             let id = found["data"][0]["id"].as_i64().ok_or_else(|| anyhow::anyhow!("no customer for pick {i}: {found}"))?;
             profile_ids.push(id);
