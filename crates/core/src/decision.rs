@@ -216,7 +216,9 @@ pub struct SendContext<'a> {
 /// the rate card in force says how much (and, where the card says so, overrides what is free: a
 /// later card may bill utility templates inside the window).
 pub fn price(ctx: &SendContext<'_>, category: MessageCategory) -> Price {
-    let in_fep = ctx.window.in_fep(ctx.policy, ctx.now);
+    // Inside a free entry point window, or the send that starts one (W6: the business's answer
+    // within the window to a customer who came from an ad).
+    let in_fep = ctx.window.in_fep(ctx.policy, ctx.now) || ctx.window.clone().record_business_send(ctx.policy, ctx.now).is_some();
     let in_window = ctx.window.is_open(ctx.policy, ctx.now);
     if category == MessageCategory::Sms {
         return match ctx.pricing.and_then(|p| p.sms) {
@@ -255,7 +257,8 @@ pub fn price(ctx: &SendContext<'_>, category: MessageCategory) -> Price {
         category,
         billable: free_because.is_none(),
         free_because,
-        amount: None,
+        // Free needs no card: it is 0 in any currency.
+        amount: free_because.map(|_| Decimal::ZERO),
         currency: None,
         text,
         market: None,
@@ -466,7 +469,7 @@ mod tests {
                     category: MessageCategory::Service,
                     billable: false,
                     free_because: Some("customer_service_window"),
-                    amount: None,
+                    amount: Some(Decimal::ZERO),
                     currency: None,
                     text: "free: inside the customer service window".into(),
                     market: None,
@@ -556,13 +559,21 @@ mod tests {
         let utility = template("order_update", &["#1", "today"]);
         assert!(matches!(decide(&ctx(&closed, t(5), &ts), &promo), SendDecision::Send { price: Price { billable: true, .. } }));
         assert!(matches!(decide(&ctx(&closed, t(5), &ts), &utility), SendDecision::Send { price: Price { billable: true, .. } }));
+        let mut plain = CustomerWindow::default();
+        plain.record_inbound(t(1000), true, false);
+        assert!(matches!(
+            decide(&ctx(&plain, t(1100), &ts), &utility),
+            SendDecision::Send { price: Price { billable: false, free_because: Some("customer_service_window"), .. } }
+        ));
+        assert!(matches!(decide(&ctx(&plain, t(1100), &ts), &promo), SendDecision::Send { price: Price { billable: true, .. } }));
+        // From an ad: the answer that starts the free entry point is free already (W6), and so is
+        // what follows it.
         let mut open = CustomerWindow::default();
         open.record_inbound(t(1000), true, true);
         assert!(matches!(
-            decide(&ctx(&open, t(1100), &ts), &utility),
-            SendDecision::Send { price: Price { billable: false, free_because: Some("customer_service_window"), .. } }
+            decide(&ctx(&open, t(1100), &ts), &promo),
+            SendDecision::Send { price: Price { billable: false, free_because: Some("free_entry_point"), .. } }
         ));
-        assert!(matches!(decide(&ctx(&open, t(1100), &ts), &promo), SendDecision::Send { price: Price { billable: true, .. } }));
         open.record_business_send(WindowPolicy::WHATSAPP, t(1200));
         assert!(matches!(
             decide(&ctx(&open, t(1300), &ts), &promo),

@@ -84,7 +84,7 @@ pub fn settlement(book: &RateBook, p: &PendingCost, meta: Option<MetaPricing>, c
     let c = &p.cost;
     let state = p.delivery_state.as_str();
     let failed = matches!(state, "failed" | "blocked");
-    let delivered = matches!(state, "delivered" | "read" | "played") || (c.channel == "sms" && state == "sent");
+    let delivered = matches!(state, "delivered" | "read" | "played") || (c.channel == "sms" && matches!(state, "accepted" | "sent"));
     let mut out = CostSettlement {
         message_id: c.message_id,
         meta_model: meta.as_ref().and_then(|m| m.model).map(|m| m.as_str().to_owned()),
@@ -108,6 +108,16 @@ pub fn settlement(book: &RateBook, p: &PendingCost, meta: Option<MetaPricing>, c
     if !delivered {
         // Sent: Meta charges on delivery.
         out.settled_by = "pending".into();
+        return out;
+    }
+    let meta_free = meta.as_ref().is_some_and(|m| match m.kind.as_deref() {
+        Some(k) => k.starts_with("free"),
+        None => m.billable == Some(false),
+    });
+    if meta_free {
+        // Free whatever the card or the market.
+        out.amount_micros = Some(0);
+        out.settled_by = settled_by(SettledBy::Meta);
         return out;
     }
     match (&meta, p.recipient.as_deref(), Category::parse(&c.category)) {
@@ -200,7 +210,16 @@ mod tests {
         let s = settlement(&book, &pending("whatsapp", "utility", "read", 55_000), None, None);
         assert_eq!((s.amount_micros, s.settled_by.as_str(), s.is_final), (Some(55_000), "estimate", true));
         // SMS: the configured price once the provider took it.
-        let s = settlement(&book, &pending("sms", "sms", "sent", 7_900), None, None);
+        let s = settlement(&book, &pending("sms", "sms", "accepted", 7_900), None, None);
         assert_eq!((s.amount_micros, s.is_final), (Some(7_900), true));
+        // WhatsApp accepted by Meta: nothing known yet.
+        let s = settlement(&book, &pending("whatsapp", "marketing", "accepted", 136_500), None, None);
+        assert_eq!((s.amount_micros, s.is_final, s.settled_by.as_str()), (None, false, "pending"));
+        // A customer known only by BSUID: Meta's free type still settles at 0.
+        let mut bsuid = pending("whatsapp", "service", "delivered", 0);
+        bsuid.recipient = None;
+        let free = r#"{"billable": false, "pricing_model": "PMP", "category": "service", "type": "free_customer_service"}"#;
+        let s = settlement(&book, &bsuid, meta(free), None);
+        assert_eq!((s.amount_micros, s.settled_by.as_str()), (Some(0), "meta"));
     }
 }

@@ -18,6 +18,7 @@ on_both_backends!(
     rate_cards_are_shipped_imported_exported_and_deleted,
     the_rate_cards_page_imports_exports_and_deletes,
     every_outbound_message_is_stored_with_its_estimate,
+    a_failed_message_costs_nothing_and_is_charged_again_when_resent,
 );
 
 async fn import(api: &Api<'_>, csv: &str, query: &str, content_type: &str) -> (StatusCode, Value) {
@@ -263,5 +264,53 @@ async fn every_outbound_message_is_stored_with_its_estimate(backend: Backend) {
         "{template:?}"
     );
     assert!(template.estimate_micros.unwrap() > 0, "the estimate is kept beside what was charged");
+    app.stop().await;
+}
+
+/// A failed message costs nothing (settled for good at 0); sent again as it was, it is settled again
+/// from what happens to it then: delivered, it is charged at the card's price for Meta's category.
+async fn a_failed_message_costs_nothing_and_is_charged_again_when_resent(backend: Backend) {
+    let customer = "4915112345679";
+    let app = TestApp::start_with_sim(backend, None, |_| {}).await;
+    app.sync_templates().await;
+    app.sim().say(windowdesk_sim::Say::text(customer, "Code bitte")).await.unwrap();
+    let ticket = app
+        .eventually("the ticket", || async {
+            app.store().list_tickets(&windowdesk_store::TicketFilter::default()).await.unwrap().first().map(|t| t.id)
+        })
+        .await;
+    app.sim()
+        .set_fault(windowdesk_sim::FaultPlan { count: Some(1), fault: windowdesk_sim::Fault::Error { code: 131_026, http_status: 400 } });
+    let api = Api::new(&app).await;
+    let (s, r) = api
+        .post(
+            &format!("/api/v1/tickets/{ticket}/templates"),
+            serde_json::json!({"name": "login_code", "language": "en_US", "parameters": {"body": {"1": "123456"}}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{r}");
+    let id = r["id"].as_i64().unwrap();
+    app.wait_for_state(ticket, id, windowdesk_core::DeliveryState::Failed).await;
+    let settle = |want_final_by: &'static str| {
+        let app = &app;
+        async move {
+            app.eventually("the cost settled", || async {
+                windowdesk_server::costs::settle_once(&app.running.state).await.unwrap();
+                let costs = app.store().ticket_costs(ticket).await.unwrap();
+                costs.into_iter().find(|c| c.message_id == id && c.is_final && c.settled_by.as_deref() == Some(want_final_by))
+            })
+            .await
+        }
+    };
+    let failed = settle("not_delivered").await;
+    assert_eq!(failed.amount_micros, Some(0));
+    windowdesk_server::deliveries::resend(&app.running.state, id, windowdesk_server::deliveries::ResendAs::AsIs, "agent:1").await.unwrap();
+    let charged = settle("meta").await;
+    let book = windowdesk_core::pricing::RateBook::new(RateCard::shipped(), windowdesk_core::pricing::MarketMap::shipped(), "USD");
+    let card = book.card_on(windowdesk_core::pricing::quote::day(charged.at)).unwrap();
+    let (price, _) =
+        card.price(&book.market_of(customer, charged.at), &windowdesk_core::pricing::Category::known("authentication"), 1).unwrap();
+    assert_eq!(charged.charged_category.as_deref(), Some("authentication"));
+    assert_eq!(charged.amount_micros, windowdesk_core::pricing::to_micros(price), "{charged:?}");
     app.stop().await;
 }

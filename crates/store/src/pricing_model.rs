@@ -32,7 +32,8 @@ pub struct MessageCostRow {
     /// The category Meta charged it in (its `pricing.category` where it said one), once settled.
     pub charged_category: Option<String>,
     pub amount_micros: Option<i64>,
-    /// `meta`, `estimate` or `not_delivered`, once settled.
+    /// `meta`, `estimate` or `not_delivered` once settled; `pending` while the message is only
+    /// accepted or sent.
     pub settled_by: Option<String>,
     /// Settled for good (delivered, or failed).
     pub is_final: bool,
@@ -64,7 +65,7 @@ pub struct CostSettlement {
     pub conversation_expires_at: Option<Timestamp>,
     pub charged_category: String,
     pub amount_micros: Option<i64>,
-    /// `meta`, `estimate` or `not_delivered`.
+    /// `meta`, `estimate`, `not_delivered`, or `pending` (not final).
     pub settled_by: String,
     /// Nothing more can change it (delivered, or failed).
     pub is_final: bool,
@@ -72,9 +73,10 @@ pub struct CostSettlement {
     pub delivery_state: String,
 }
 
-/// The delivery states after which a message's cost can be settled: `sent` provisionally (Meta
-/// sends `pricing` with it), the others for good.
-pub(crate) const SETTLE_STATES: &str = "('sent', 'delivered', 'read', 'played', 'failed', 'blocked')";
+/// The delivery states after which a message's cost can be settled: `accepted` and `sent`
+/// provisionally for WhatsApp (Meta sends `pricing` with `sent`) and for good for SMS (the
+/// provider took it; no delivery report comes back), the others for good.
+pub(crate) const SETTLE_STATES: &str = "('accepted', 'sent', 'delivered', 'read', 'played', 'failed', 'blocked')";
 
 pub(crate) const MESSAGE_COST_COLUMNS: &str =
     "c.message_id, c.ticket_id, c.author, c.channel, c.at, c.category, c.market, c.currency, c.estimate_micros,

@@ -282,7 +282,7 @@ pub struct ActionOut {
     /// The amount's currency (ISO 4217).
     pub currency: Option<String>,
     /// The price as agents read it: "free: inside the customer service window", "0.1365 USD,
-    /// marketing, Germany", "price unknown: …"; for `hold`, "free: nothing is sent now".
+    /// marketing template, Germany", "price unknown: …"; for `hold`, "free: nothing is sent now".
     pub price: String,
     /// For `hold`: when a held reply fails as expired if the customer has not written by then.
     pub expires_at: Option<String>,

@@ -373,6 +373,14 @@ impl FallbackStore for PgStore {
             .bind(message_id)
             .execute(&mut *tx)
             .await?;
+        // Settled at 0 when it failed: sent again, it is charged as what happens to it now.
+        sqlx::query(
+            "UPDATE message_costs SET final = false, settled_state = NULL, amount_micros = NULL, settled_by = NULL, settled_at = NULL
+              WHERE message_id = $1",
+        )
+        .bind(message_id)
+        .execute(&mut *tx)
+        .await?;
         let (kind, data) = match hold_until {
             Some(until) => {
                 ("reply_held", serde_json::json!({"message_id": message_id, "from": state.as_str(), "expires_at": until.unix_millis()}))

@@ -294,6 +294,12 @@ pub(crate) fn requeue_failed(conn: &mut Connection, message_id: i64, how: Requeu
         ms,
         message_id
     ])?;
+    // Settled at 0 when it failed: sent again, it is charged as what happens to it now.
+    tx.prepare_cached(
+        "UPDATE message_costs SET final = 0, settled_state = NULL, amount_micros = NULL, settled_by = NULL, settled_at = NULL
+          WHERE message_id = ?1",
+    )?
+    .execute(params![message_id])?;
     let (kind, data) = match hold_until {
         Some(until) => {
             ("reply_held", serde_json::json!({"message_id": message_id, "from": state.as_str(), "expires_at": until.unix_millis()}))
