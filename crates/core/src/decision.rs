@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::pricing::cbp::Conversation;
-use crate::pricing::{Category, Decimal, QuoteRequest, RateBook};
+use crate::pricing::{Category, Decimal, FreeBecause, QuoteRequest, RateBook};
 use crate::template::{self, TemplateDef, TemplateParams};
 use crate::time::Timestamp;
 use crate::window::{CustomerWindow, WindowPolicy};
@@ -264,20 +264,19 @@ pub fn price(ctx: &SendContext<'_>, category: MessageCategory) -> Price {
         market: None,
         card: None,
     };
+    // How the rules' reason reads, as a quote says it.
+    let free_text = free_because.map(|why| {
+        let why = if why == "free_entry_point" { FreeBecause::FreeEntryPoint } else { FreeBecause::CustomerServiceWindow };
+        format!("free: {}", why.describe())
+    });
     let Some(inputs) = ctx.pricing else {
-        return by_rules(match free_because {
-            Some("free_entry_point") => "free: inside the free entry point window".into(),
-            Some(_) => "free: inside the customer service window".into(),
-            None => "billable: no rate cards".into(),
-        });
+        return by_rules(free_text.unwrap_or_else(|| "billable: no rate cards".into()));
     };
     let priced_category = Category::of(category).unwrap_or_else(|| Category::known(Category::MARKETING));
     let Some(recipient) = inputs.recipient else {
-        return by_rules(match free_because {
-            Some("free_entry_point") => "free: inside the free entry point window".into(),
-            Some(_) => "free: inside the customer service window".into(),
-            None => "price unknown: the customer has no phone number, so their country is not known".into(),
-        });
+        return by_rules(
+            free_text.unwrap_or_else(|| "price unknown: the customer has no phone number, so their country is not known".into()),
+        );
     };
     let (month_volume, reported_tier_from) = inputs.volume.of(&priced_category);
     let quote = inputs.book.quote(&QuoteRequest {
@@ -293,11 +292,7 @@ pub fn price(ctx: &SendContext<'_>, category: MessageCategory) -> Price {
     if quote.card.is_none() || (quote.amount.is_none() && free_because.is_some()) {
         // No card in force (or none of its prices fit something the rules make free): the rules
         // say whether it is free.
-        let text = match free_because {
-            Some("free_entry_point") => "free: inside the free entry point window".into(),
-            Some(_) => "free: inside the customer service window".into(),
-            None => quote.describe(),
-        };
+        let text = free_text.clone().unwrap_or_else(|| quote.describe());
         return Price {
             amount: free_because.map(|_| Decimal::ZERO),
             currency: quote.currency.clone(),
@@ -325,10 +320,6 @@ pub fn price(ctx: &SendContext<'_>, category: MessageCategory) -> Price {
     }
 }
 
-fn template_price(ctx: &SendContext<'_>, category: MessageCategory) -> Price {
-    price(ctx, category)
-}
-
 /// The pricing category a template is charged in: its Meta category, or marketing for one the desk
 /// does not know.
 pub fn category_of(def: &TemplateDef) -> MessageCategory {
@@ -337,7 +328,7 @@ pub fn category_of(def: &TemplateDef) -> MessageCategory {
 
 /// What a template would cost if sent now (for listing templates; [`decide`] also validates).
 pub fn quote_template(ctx: &SendContext<'_>, def: &TemplateDef) -> Price {
-    template_price(ctx, category_of(def))
+    price(ctx, category_of(def))
 }
 
 /// SPEC 4: decides whether `outgoing` may be sent now.
@@ -370,7 +361,7 @@ pub fn decide(ctx: &SendContext<'_>, outgoing: &Outgoing) -> SendDecision {
                 };
             };
             match template::validate(def, params) {
-                Ok(_) => SendDecision::Send { price: template_price(ctx, category_of(def)) },
+                Ok(_) => SendDecision::Send { price: price(ctx, category_of(def)) },
                 Err(e) => SendDecision::Invalid { reason: e.reason, parameter: e.parameter },
             }
         }
@@ -391,7 +382,7 @@ fn blocked_options(ctx: &SendContext<'_>) -> Vec<SendOption> {
             Fallback::Sms => {}
             Fallback::Template => options.extend(ctx.templates.iter().filter(|t| t.is_approved()).map(|t| {
                 let category = category_of(t);
-                let price = template_price(ctx, category);
+                let price = price(ctx, category);
                 SendOption::Template { name: t.name.clone(), language: t.language.clone(), category, billable: price.billable, price }
             })),
         }

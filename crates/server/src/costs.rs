@@ -102,7 +102,7 @@ pub fn settlement(book: &RateBook, p: &PendingCost, meta: Option<MetaPricing>, c
     };
     if failed {
         out.amount_micros = Some(0);
-        out.settled_by = settled_by(SettledBy::NotDelivered);
+        out.settled_by = SettledBy::NotDelivered.as_str().to_owned();
         return out;
     }
     if !delivered {
@@ -117,7 +117,7 @@ pub fn settlement(book: &RateBook, p: &PendingCost, meta: Option<MetaPricing>, c
     if meta_free {
         // Free whatever the card or the market.
         out.amount_micros = Some(0);
-        out.settled_by = settled_by(SettledBy::Meta);
+        out.settled_by = SettledBy::Meta.as_str().to_owned();
         return out;
     }
     match (&meta, p.recipient.as_deref(), Category::parse(&c.category)) {
@@ -135,23 +135,14 @@ pub fn settlement(book: &RateBook, p: &PendingCost, meta: Option<MetaPricing>, c
             let s = book.settle(&req, Some(meta), true);
             out.charged_category = s.category.as_str().to_owned();
             out.amount_micros = s.amount.and_then(to_micros);
-            out.settled_by = settled_by(s.by);
+            out.settled_by = s.by.as_str().to_owned();
         }
         _ => {
             out.amount_micros = c.estimate_micros;
-            out.settled_by = settled_by(SettledBy::Estimate);
+            out.settled_by = SettledBy::Estimate.as_str().to_owned();
         }
     }
     out
-}
-
-fn settled_by(by: SettledBy) -> String {
-    match by {
-        SettledBy::Meta => "meta",
-        SettledBy::Estimate => "estimate",
-        SettledBy::NotDelivered => "not_delivered",
-    }
-    .to_owned()
 }
 
 #[cfg(test)]

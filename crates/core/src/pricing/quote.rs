@@ -184,6 +184,17 @@ pub enum SettledBy {
     NotDelivered,
 }
 
+impl SettledBy {
+    /// As stored: `meta`, `estimate`, `not_delivered`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Meta => "meta",
+            Self::Estimate => "estimate",
+            Self::NotDelivered => "not_delivered",
+        }
+    }
+}
+
 /// What a message cost.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Settled {
