@@ -289,9 +289,11 @@ pub fn price(ctx: &SendContext<'_>, category: MessageCategory) -> Price {
         reported_tier_from,
         conversations: inputs.conversations,
     });
-    if quote.card.is_none() || (quote.amount.is_none() && free_because.is_some()) {
-        // No card in force (or none of its prices fit something the rules make free): the rules
-        // say whether it is free.
+    // No card in force, or a service message the card has no price for: the rules say whether it
+    // is free. A card in force otherwise decides, and a price it lacks is unknown, not free (a
+    // later card may bill utility templates inside the window).
+    let service_unpriced = quote.amount.is_none() && category == MessageCategory::Service && free_because.is_some();
+    if quote.card.is_none() || service_unpriced {
         let text = free_text.clone().unwrap_or_else(|| quote.describe());
         return Price {
             amount: free_because.map(|_| Decimal::ZERO),
@@ -652,6 +654,12 @@ Later,2030-01-01,USD,PMP,false,true,Germany,marketing,0.12,,test";
         let c = SendContext { pricing: Some(inputs), ..ctx(&open, now.plus(Duration::from_secs(60)), &ts) };
         let SendDecision::Send { price } = decide(&c, &template("order_update", &["#1", "today"])) else { panic!("sent") };
         assert_eq!((price.billable, price.free_because, price.text.as_str()), (true, None, "0.05 USD, utility template, Germany"));
+        // The card bills utility in the window but has no price for France: unknown, not free.
+        let france = PriceInputs { recipient: Some("33612345678"), ..inputs };
+        let f = SendContext { pricing: Some(france), ..c };
+        let SendDecision::Send { price } = decide(&f, &template("order_update", &["#1", "today"])) else { panic!("sent") };
+        assert_eq!((price.billable, price.amount, price.free_because), (true, None, None));
+        assert_eq!(price.text, "price unknown: Later has no utility price for France");
         // A reply is free by the rules even though this card prices no service messages.
         let SendDecision::Send { price } = decide(&c, &Outgoing::FreeForm) else { panic!("sent") };
         assert_eq!((price.billable, price.text.as_str()), (false, "free: inside the customer service window"));

@@ -12,11 +12,12 @@
 //!
 //! The work is idempotent (the same inputs give the same row), so every instance may run it.
 
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use windowdesk_core::pricing::quote::MetaConversation;
-use windowdesk_core::pricing::{to_micros, Category, MetaPricing, PricingModel, QuoteRequest, RateBook, SettledBy};
+use windowdesk_core::pricing::{month_of, to_micros, Category, Market, MetaPricing, PricingModel, QuoteRequest, RateBook, SettledBy, TierUpdate};
 use windowdesk_store::{CostSettlement, PendingCost};
 
 use crate::AppState;
@@ -25,6 +26,9 @@ use crate::AppState;
 pub const SETTLE_EVERY: Duration = Duration::from_secs(5);
 /// Costs settled per round trip.
 const BATCH: u32 = 500;
+/// Meta keeps trying to deliver a message for 30 days: a cost still open a day after that is
+/// settled for good as not delivered (nothing is charged), so the settler's work stays bounded.
+pub const GIVE_UP_AFTER: Duration = Duration::from_secs(31 * 24 * 3600);
 
 /// Runs until `shutdown`.
 pub async fn run_settler(state: AppState, shutdown: CancellationToken) {
@@ -46,13 +50,70 @@ pub async fn run_settler(state: AppState, shutdown: CancellationToken) {
     }
 }
 
+/// The month's volume as the settler sees it: the stored counts per number's account, month and
+/// market, plus what this batch has charged so far.
+#[derive(Default)]
+struct Volumes {
+    counts: HashMap<(i64, String, String), Vec<(String, u64)>>,
+    tiers: HashMap<i64, Vec<TierUpdate>>,
+}
+
+impl Volumes {
+    /// Charged messages of `category` so far, and the tier Meta reported, for the message's
+    /// number, month and market.
+    async fn of(&mut self, state: &AppState, bn: i64, month: &str, market: &Market, category: &str) -> anyhow::Result<(u64, Option<u64>)> {
+        let key = (bn, month.to_owned(), market.as_str().to_owned());
+        if !self.counts.contains_key(&key) {
+            let counts = state.store.month_volume(bn, month, market.as_str()).await?;
+            self.counts.insert(key.clone(), counts);
+        }
+        if !self.tiers.contains_key(&bn) {
+            self.tiers.insert(bn, tier_updates(state, bn).await?);
+        }
+        let sent = self.counts[&key].iter().find(|(c, _)| c == category).map_or(0, |(_, n)| *n);
+        let reported = windowdesk_core::pricing::volume::reported_tiers(&self.tiers[&bn], month, market)
+            .into_iter()
+            .find(|(c, _)| c.as_str() == category)
+            .map(|(_, from)| from);
+        Ok((sent, reported))
+    }
+
+    fn charged(&mut self, bn: i64, month: &str, market: &str, category: &str) {
+        let counts = self.counts.entry((bn, month.to_owned(), market.to_owned())).or_default();
+        match counts.iter_mut().find(|(c, _)| c == category) {
+            Some(slot) => slot.1 += 1,
+            None => counts.push((category.to_owned(), 1)),
+        }
+    }
+}
+
+/// Meta's tier updates for the number's account; one it cannot read is logged and left out.
+pub async fn tier_updates(state: &AppState, business_number_id: i64) -> Result<Vec<TierUpdate>, windowdesk_store::StoreError> {
+    let raw = state.store.tier_updates(business_number_id).await?;
+    Ok(raw
+        .iter()
+        .filter_map(|r| match TierUpdate::parse(r) {
+            Ok(u) => Some(u),
+            Err(e) => {
+                tracing::warn!(business_number_id, error = %e, "a VOLUME_BASED_PRICING_TIER_UPDATE could not be read; the desk's own count stands");
+                None
+            }
+        })
+        .collect())
+}
+
 /// Settles what is pending now; returns how many costs it looked at.
 pub async fn settle_once(state: &AppState) -> anyhow::Result<usize> {
-    let pending = state.store.pending_costs(BATCH).await?;
+    let now = state.clock.now();
+    let stale_before = now.minus(GIVE_UP_AFTER);
+    let pending = state.store.pending_costs(BATCH, stale_before).await?;
     if pending.is_empty() {
         return Ok(0);
     }
     let book = state.pricing.book(state.store.as_ref()).await?;
+    let mut volumes = Volumes::default();
+    // Conversation-based pricing: conversations opened by a message earlier in this batch.
+    let mut opened_here: HashSet<String> = HashSet::new();
     let mut settled = Vec::with_capacity(pending.len());
     for p in &pending {
         let meta = p.pricing.as_deref().and_then(|json| match MetaPricing::parse(json) {
@@ -69,22 +130,51 @@ pub async fn settle_once(state: &AppState) -> anyhow::Result<usize> {
             .and_then(|v| MetaConversation::from_status(&v));
         let opened = match (&meta, &conversation) {
             (Some(m), Some(c)) if m.model == Some(PricingModel::Conversation) => {
-                !state.store.conversation_seen_before(&c.id, p.cost.message_id).await?
+                !opened_here.contains(&c.id) && !state.store.conversation_seen_before(&c.id, p.cost.message_id).await?
             }
             _ => false,
         };
-        settled.push(settlement(&book, p, meta.map(|m| MetaPricing { opened_conversation: opened, ..m }), conversation));
+        if let (true, Some(c)) = (opened, &conversation) {
+            opened_here.insert(c.id.clone());
+        }
+        let meta = meta.map(|m| MetaPricing { opened_conversation: opened, ..m });
+        // The month's volume of the category Meta charged it in, for its market, as of when it went out.
+        let at = p.went_out_at.unwrap_or(p.cost.at);
+        let volume = match (p.recipient.as_deref(), p.cost.channel.as_str()) {
+            (Some(recipient), "whatsapp") => {
+                let market = book.market_of(recipient, at);
+                let category = meta.as_ref().and_then(|m| m.category.as_ref()).map_or(p.cost.category.as_str(), |c| c.as_str()).to_owned();
+                volumes.of(state, p.cost.business_number_id, &month_of(at), &market, &category).await?
+            }
+            _ => (0, None),
+        };
+        let s = settlement(&book, p, meta, conversation, volume, p.cost.at < stale_before);
+        if let Some((month, market)) = &s.counts_in {
+            volumes.charged(p.cost.business_number_id, month, market, &s.charged_category);
+        }
+        settled.push(s);
     }
-    state.store.settle_costs(&settled, state.clock.now()).await?;
+    state.store.settle_costs(&settled, now).await?;
     Ok(settled.len())
 }
 
-/// How one message was charged (see the module's documentation).
-pub fn settlement(book: &RateBook, p: &PendingCost, meta: Option<MetaPricing>, conversation: Option<MetaConversation>) -> CostSettlement {
+/// How one message was charged (see the module's documentation). `volume` is the month's count of
+/// charged messages of its category to its market before it, and the tier Meta reported; `stale`:
+/// written more than [`GIVE_UP_AFTER`] ago.
+pub fn settlement(
+    book: &RateBook,
+    p: &PendingCost,
+    meta: Option<MetaPricing>,
+    conversation: Option<MetaConversation>,
+    volume: (u64, Option<u64>),
+    stale: bool,
+) -> CostSettlement {
     let c = &p.cost;
     let state = p.delivery_state.as_str();
-    let failed = matches!(state, "failed" | "blocked");
     let delivered = matches!(state, "delivered" | "read" | "played") || (c.channel == "sms" && matches!(state, "accepted" | "sent"));
+    // Failed, or never delivered while Meta kept trying.
+    let failed = matches!(state, "failed" | "blocked") || (stale && !delivered);
+    let at = p.went_out_at.unwrap_or(c.at);
     let mut out = CostSettlement {
         message_id: c.message_id,
         meta_model: meta.as_ref().and_then(|m| m.model).map(|m| m.as_str().to_owned()),
@@ -99,6 +189,8 @@ pub fn settlement(book: &RateBook, p: &PendingCost, meta: Option<MetaPricing>, c
         settled_by: String::new(),
         is_final: failed || delivered,
         delivery_state: p.delivery_state.clone(),
+        went_out_at: p.went_out_at,
+        counts_in: None,
     };
     if failed {
         out.amount_micros = Some(0);
@@ -125,21 +217,27 @@ pub fn settlement(book: &RateBook, p: &PendingCost, meta: Option<MetaPricing>, c
             let req = QuoteRequest {
                 category: &category,
                 recipient,
-                at: c.at,
+                at,
                 in_service_window: c.free_because.as_deref() == Some("customer_service_window"),
                 in_free_entry_point: c.free_because.as_deref() == Some("free_entry_point"),
-                month_volume: 0,
-                reported_tier_from: None,
+                month_volume: volume.0,
+                reported_tier_from: volume.1,
                 conversations: &[],
             };
             let s = book.settle(&req, Some(meta), true);
             out.charged_category = s.category.as_str().to_owned();
             out.amount_micros = s.amount.and_then(to_micros);
             out.settled_by = s.by.as_str().to_owned();
+            if c.channel == "whatsapp" && out.amount_micros.is_some_and(|a| a > 0) {
+                out.counts_in = Some((month_of(at), s.market.as_str().to_owned()));
+            }
         }
         _ => {
             out.amount_micros = c.estimate_micros;
             out.settled_by = SettledBy::Estimate.as_str().to_owned();
+            if let (true, true, Some(market)) = (c.channel == "whatsapp", c.estimate_micros.is_some_and(|a| a > 0), &c.market) {
+                out.counts_in = Some((month_of(at), market.clone()));
+            }
         }
     }
     out
@@ -157,6 +255,7 @@ mod tests {
         PendingCost {
             cost: MessageCostRow {
                 message_id: 7,
+                business_number_id: 1,
                 ticket_id: 1,
                 author: "agent:1".into(),
                 channel: channel.into(),
@@ -177,6 +276,7 @@ mod tests {
             delivery_state: state.into(),
             pricing: None,
             status_raw: None,
+            went_out_at: None,
         }
     }
 
@@ -189,28 +289,40 @@ mod tests {
         let book = RateBook::new(RateCard::shipped(), MarketMap::shipped(), "USD");
         let regular_marketing = r#"{"billable": true, "pricing_model": "PMP", "category": "marketing", "type": "regular"}"#;
         // Failed: nothing is charged, for good.
-        let s = settlement(&book, &pending("whatsapp", "marketing", "failed", 136_500), meta(regular_marketing), None);
+        let s = settlement(&book, &pending("whatsapp", "marketing", "failed", 136_500), meta(regular_marketing), None, (0, None), false);
         assert_eq!((s.amount_micros, s.settled_by.as_str(), s.is_final), (Some(0), "not_delivered", true));
         // Sent: Meta's fields are kept, the amount waits for the delivery.
-        let s = settlement(&book, &pending("whatsapp", "marketing", "sent", 136_500), meta(regular_marketing), None);
+        let s = settlement(&book, &pending("whatsapp", "marketing", "sent", 136_500), meta(regular_marketing), None, (0, None), false);
         assert_eq!((s.amount_micros, s.is_final, s.meta_type.as_deref()), (None, false, Some("regular")));
         // Delivered: the card's price for Meta's category, even when the estimate was another one.
-        let s = settlement(&book, &pending("whatsapp", "utility", "delivered", 55_000), meta(regular_marketing), None);
+        let s = settlement(&book, &pending("whatsapp", "utility", "delivered", 55_000), meta(regular_marketing), None, (0, None), false);
         assert_eq!((s.charged_category.as_str(), s.amount_micros, s.settled_by.as_str()), ("marketing", Some(136_500), "meta"));
         // Delivered without Meta's pricing: the estimate stands.
-        let s = settlement(&book, &pending("whatsapp", "utility", "read", 55_000), None, None);
+        let s = settlement(&book, &pending("whatsapp", "utility", "read", 55_000), None, None, (0, None), false);
         assert_eq!((s.amount_micros, s.settled_by.as_str(), s.is_final), (Some(55_000), "estimate", true));
         // SMS: the configured price once the provider took it.
-        let s = settlement(&book, &pending("sms", "sms", "accepted", 7_900), None, None);
+        let s = settlement(&book, &pending("sms", "sms", "accepted", 7_900), None, None, (0, None), false);
         assert_eq!((s.amount_micros, s.is_final), (Some(7_900), true));
         // WhatsApp accepted by Meta: nothing known yet.
-        let s = settlement(&book, &pending("whatsapp", "marketing", "accepted", 136_500), None, None);
+        let s = settlement(&book, &pending("whatsapp", "marketing", "accepted", 136_500), None, None, (0, None), false);
         assert_eq!((s.amount_micros, s.is_final, s.settled_by.as_str()), (None, false, "pending"));
         // A customer known only by BSUID: Meta's free type still settles at 0.
         let mut bsuid = pending("whatsapp", "service", "delivered", 0);
         bsuid.recipient = None;
         let free = r#"{"billable": false, "pricing_model": "PMP", "category": "service", "type": "free_customer_service"}"#;
-        let s = settlement(&book, &bsuid, meta(free), None);
-        assert_eq!((s.amount_micros, s.settled_by.as_str()), (Some(0), "meta"));
+        let s = settlement(&book, &bsuid, meta(free), None, (0, None), false);
+        assert_eq!((s.amount_micros, s.settled_by.as_str(), &s.counts_in), (Some(0), "meta", &None), "free counts for no volume");
+        // Charged: it counts in its month and market's volume, as of when it went out.
+        let mut held = pending("whatsapp", "marketing", "delivered", 136_500);
+        held.went_out_at = Some(Timestamp::from_unix_seconds(1_775_001_600)); // 2026-04-01: a held reply released later
+        let s = settlement(&book, &held, meta(regular_marketing), None, (0, None), false);
+        assert_eq!(s.counts_in, Some(("2026-04".to_owned(), "Germany".to_owned())));
+        assert_eq!(s.went_out_at, held.went_out_at);
+        // Still only sent 31 days on: Meta has stopped trying, nothing is charged, for good.
+        let s = settlement(&book, &pending("whatsapp", "marketing", "sent", 136_500), meta(regular_marketing), None, (0, None), true);
+        assert_eq!((s.amount_micros, s.settled_by.as_str(), s.is_final), (Some(0), "not_delivered", true));
+        // A delivered message that old still costs what it cost.
+        let s = settlement(&book, &pending("whatsapp", "marketing", "read", 136_500), meta(regular_marketing), None, (0, None), true);
+        assert_eq!((s.amount_micros, s.is_final), (Some(136_500), true));
     }
 }

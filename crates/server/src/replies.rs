@@ -151,6 +151,7 @@ impl Outlook {
         self.templates = crate::templates::account_templates(state, self.ticket.business_number_id).await?;
         self.settings = settings_of(state, self.ticket.business_number_id).await?;
         self.sms_configured = state.fallbacks.sms_enabled && self.settings.sms_from.is_some() && self.identity.wa_id.is_some();
+        self.volume = month_volume(state, self.ticket.business_number_id, self.identity.wa_id.as_deref(), &self.rates, self.now).await?;
         Ok(())
     }
 
@@ -213,6 +214,32 @@ impl Outlook {
     pub fn template(&self, name: &str, language: &str) -> Option<&TemplateDef> {
         self.templates.iter().find(|t| t.name == name && t.language == language)
     }
+}
+
+/// The month's volume for pricing a template to `recipient` (SPEC 11): the account's charged
+/// messages to the recipient's market this month, and the tiers Meta reported for it.
+pub async fn month_volume(
+    state: &AppState,
+    business_number_id: i64,
+    recipient: Option<&str>,
+    rates: &RateBook,
+    now: Timestamp,
+) -> Result<MonthVolume, StoreError> {
+    let Some(recipient) = recipient else {
+        return Ok(MonthVolume::default());
+    };
+    let market = rates.market_of(recipient, now);
+    let month = windowdesk_core::pricing::month_of(now);
+    let sent = state
+        .store
+        .month_volume(business_number_id, &month, market.as_str())
+        .await?
+        .into_iter()
+        .filter_map(|(c, n)| windowdesk_core::pricing::Category::parse(&c).ok().map(|c| (c, n)))
+        .collect();
+    let tiers = crate::costs::tier_updates(state, business_number_id).await?;
+    let reported_tier_from = windowdesk_core::pricing::volume::reported_tiers(&tiers, &month, &market);
+    Ok(MonthVolume { sent, reported_tier_from })
 }
 
 /// A message's text, trimmed: it must not be blank, and at most `max` characters as given (the limit the

@@ -19,6 +19,7 @@ on_both_backends!(
     the_rate_cards_page_imports_exports_and_deletes,
     every_outbound_message_is_stored_with_its_estimate,
     a_failed_message_costs_nothing_and_is_charged_again_when_resent,
+    the_month_s_volume_and_meta_s_tier_update_lower_the_utility_price,
 );
 
 async fn import(api: &Api<'_>, csv: &str, query: &str, content_type: &str) -> (StatusCode, Value) {
@@ -312,5 +313,66 @@ async fn a_failed_message_costs_nothing_and_is_charged_again_when_resent(backend
         card.price(&book.market_of(customer, charged.at), &windowdesk_core::pricing::Category::known("authentication"), 1).unwrap();
     assert_eq!(charged.charged_category.as_deref(), Some("authentication"));
     assert_eq!(charged.amount_micros, windowdesk_core::pricing::to_micros(price), "{charged:?}");
+    app.stop().await;
+}
+
+/// Volume tiers (issue 17 item 3): each charged utility template counts in the account's month for
+/// the customer's market; the third is priced at the card's second tier, and Meta's
+/// VOLUME_BASED_PRICING_TIER_UPDATE moves the next one to the tier it names.
+async fn the_month_s_volume_and_meta_s_tier_update_lower_the_utility_price(backend: Backend) {
+    let customer = "4915112345670";
+    let app = TestApp::start_with_sim(backend, None, |_| {}).await;
+    app.sync_templates().await;
+    let api = Api::new(&app).await;
+    let today = chrono::Utc::now().date_naive();
+    let card = format!(
+        "{HEADER}\nTiers,{today},USD,PMP,true,true,Germany,utility,0.05,,test\n\
+         Tiers,{today},USD,PMP,true,true,Germany,utility,0.04,3,test\n\
+         Tiers,{today},USD,PMP,true,true,Germany,utility,0.03,1000001,test\n"
+    );
+    let (s, body) = import(&api, &card, "", "text/csv").await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    // The customer wrote 30 hours ago: the window is closed, so utility templates are charged.
+    app.sim().say(windowdesk_sim::Say::text(customer, "Lieferung?").at(now_secs() - 30 * 3600)).await.unwrap();
+    let ticket = app.eventually("the ticket", || async { app.store().list_tickets(&Default::default()).await.unwrap().first().map(|t| t.id) }).await;
+    let utility_price = |w: &Value| -> String {
+        let t = w["actions"].as_array().unwrap().iter().find(|a| a["kind"] == "template" && a["name"] == "order_update").cloned();
+        t.unwrap_or_else(|| panic!("order_update is offered: {w}"))["amount"].as_str().unwrap().to_owned()
+    };
+    let mut charged = Vec::new();
+    for expected in ["0.05", "0.05", "0.04"] {
+        let (_, w) = api.get(&format!("/api/v1/tickets/{ticket}/window")).await;
+        assert_eq!(utility_price(&w), expected, "estimate before message {}", charged.len() + 1);
+        let (s, r) = api
+            .post(
+                &format!("/api/v1/tickets/{ticket}/templates"),
+                serde_json::json!({"name": "order_update", "language": "en_US", "parameters": {"body": {"1": "Rosa", "2": "#1"}}}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{r}");
+        let id = r["id"].as_i64().unwrap();
+        let cost = app
+            .eventually("the template delivered and settled", || async {
+                windowdesk_server::costs::settle_once(&app.running.state).await.unwrap();
+                app.store().ticket_costs(ticket).await.unwrap().into_iter().find(|c| c.message_id == id && c.is_final)
+            })
+            .await;
+        assert_eq!(
+            (cost.charged_category.as_deref(), cost.settled_by.as_deref()),
+            (Some("utility"), Some("meta")),
+            "{cost:?}"
+        );
+        charged.push(cost.amount_micros.unwrap());
+    }
+    assert_eq!(charged, vec![50_000, 50_000, 40_000], "the third is in the second tier");
+    // Meta says the account reached the tier from 1,000,001 in Germany this month.
+    let month = today.format("%Y-%m").to_string();
+    let update = serde_json::json!({"object": "whatsapp_business_account", "entry": [{"id": WABA, "time": now_secs(), "changes": [
+        {"field": "account_update", "value": {"event": "VOLUME_BASED_PRICING_TIER_UPDATE", "volume_tier_info": {
+            "tier_update_time": now_secs(), "pricing_category": "UTILITY", "tier": "1000001:2000000",
+            "effective_month": month, "region": "Germany"}}}]}]});
+    assert_eq!(app.post(&update).await, 200);
+    let (_, w) = api.get(&format!("/api/v1/tickets/{ticket}/window")).await;
+    assert_eq!(utility_price(&w), "0.03", "Meta's tier is ahead of the desk's count: {w}");
     app.stop().await;
 }

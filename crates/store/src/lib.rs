@@ -597,13 +597,20 @@ pub trait PricingStore: Send + Sync {
     /// The costs of a ticket's outbound messages, oldest first.
     async fn ticket_costs(&self, ticket_id: i64) -> Result<Vec<MessageCostRow>, StoreError>;
     /// Costs to settle, oldest first: not final, and their message reached a state that can be
-    /// settled ([`pricing_model::PendingCost`]) since they were last settled.
-    async fn pending_costs(&self, limit: u32) -> Result<Vec<PendingCost>, StoreError>;
+    /// settled ([`pricing_model::PendingCost`]) since they were last settled, or written before
+    /// `stale_before` (to be settled for good: Meta stops trying to deliver).
+    async fn pending_costs(&self, limit: u32, stale_before: Timestamp) -> Result<Vec<PendingCost>, StoreError>;
     /// Writes what the settler worked out; returns how many rows changed.
     async fn settle_costs(&self, settled: &[CostSettlement], now: Timestamp) -> Result<u64, StoreError>;
     /// Whether a message before `message_id` was charged in the conversation `conversation_id`
     /// (conversation-based pricing charges only the one that opened it).
     async fn conversation_seen_before(&self, conversation_id: &str, message_id: i64) -> Result<bool, StoreError>;
+    /// Charged WhatsApp messages this month (`YYYY-MM`) to `market`, per charged category, over
+    /// every number of the WhatsApp Business account `business_number_id` belongs to.
+    async fn month_volume(&self, business_number_id: i64, month: &str, market: &str) -> Result<Vec<(String, u64)>, StoreError>;
+    /// Meta's `VOLUME_BASED_PRICING_TIER_UPDATE` account updates for the WhatsApp Business
+    /// account of `business_number_id`, as Meta sent them (the change's `value`), oldest first.
+    async fn tier_updates(&self, business_number_id: i64) -> Result<Vec<String>, StoreError>;
 }
 
 #[async_trait]

@@ -18,6 +18,7 @@ pub struct RateCardRow {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MessageCostRow {
     pub message_id: i64,
+    pub business_number_id: i64,
     pub ticket_id: i64,
     pub author: String,
     /// `whatsapp` or `sms`.
@@ -50,6 +51,9 @@ pub struct PendingCost {
     /// Meta sent it (for its `conversation`).
     pub pricing: Option<String>,
     pub status_raw: Option<String>,
+    /// When the message went out (its provider accepted it): it is priced as of then, which for a
+    /// held reply is later than when it was written.
+    pub went_out_at: Option<Timestamp>,
 }
 
 /// How a message was charged, as the settler worked it out.
@@ -71,6 +75,11 @@ pub struct CostSettlement {
     pub is_final: bool,
     /// The message's delivery state it was settled at ([`PendingCost::delivery_state`]).
     pub delivery_state: String,
+    /// When it went out, if it did: the cost's time from then on.
+    pub went_out_at: Option<Timestamp>,
+    /// Settled for good as charged (an amount above 0) in this month (`YYYY-MM`) and market: it
+    /// counts towards the month's volume ([`crate::PricingStore::month_volume`]).
+    pub counts_in: Option<(String, String)>,
 }
 
 /// The delivery states after which a message's cost can be settled: `accepted` and `sent`
@@ -80,7 +89,7 @@ pub(crate) const SETTLE_STATES: &str = "('accepted', 'sent', 'delivered', 'read'
 
 pub(crate) const MESSAGE_COST_COLUMNS: &str =
     "c.message_id, c.ticket_id, c.author, c.channel, c.at, c.category, c.market, c.currency, c.estimate_micros,
-     c.free_because, c.card, c.charged_category, c.amount_micros, c.settled_by, c.final";
+     c.free_because, c.card, c.charged_category, c.amount_micros, c.settled_by, c.final, c.business_number_id";
 
 /// Why a card's stored fields cannot be read back (a row written by hand that no card can hold).
 pub(crate) fn corrupt(what: &str, value: &str) -> crate::StoreError {

@@ -188,6 +188,8 @@ impl CustomerStore for PgStore {
             .fetch_all(&mut *tx)
             .await?;
         sqlx::query("UPDATE identities SET contact_id = $1 WHERE contact_id = $2").bind(target).bind(source).execute(&mut *tx).await?;
+        // Costs follow their tickets' customer (cost reports per customer).
+        sqlx::query("UPDATE message_costs SET contact_id = $1 WHERE contact_id = $2").bind(target).bind(source).execute(&mut *tx).await?;
         sqlx::query("UPDATE contacts SET merged_into = $1 WHERE id = $2").bind(target).bind(source).execute(&mut *tx).await?;
         let (mut tickets, mut notes) = (tickets, notes);
         tickets.sort_unstable();
@@ -244,6 +246,7 @@ impl CustomerStore for PgStore {
         .fetch_all(&mut *tx)
         .await?;
         back.sort_unstable();
+        sqlx::query("UPDATE message_costs SET contact_id = $1 WHERE ticket_id = ANY($2)").bind(m.source_id).bind(&back).execute(&mut *tx).await?;
         sqlx::query("UPDATE customer_notes SET contact_id = $1 WHERE id = ANY($2) AND contact_id = $3")
             .bind(m.source_id)
             .bind(&m.note_ids)

@@ -99,6 +99,7 @@ fn cost_row(r: &sqlx::postgres::PgRow) -> Result<MessageCostRow, StoreError> {
         amount_micros: r.try_get(12)?,
         settled_by: r.try_get(13)?,
         is_final: r.try_get(14)?,
+        business_number_id: r.try_get(15)?,
     })
 }
 
@@ -112,28 +113,30 @@ impl PricingStore for PgStore {
         rows.iter().map(cost_row).collect()
     }
 
-    async fn pending_costs(&self, limit: u32) -> Result<Vec<PendingCost>, StoreError> {
+    async fn pending_costs(&self, limit: u32, stale_before: Timestamp) -> Result<Vec<PendingCost>, StoreError> {
         let sql = format!(
-            "SELECT {MESSAGE_COST_COLUMNS}, c.recipient, m.delivery_state, s.pricing, s.raw
+            "SELECT {MESSAGE_COST_COLUMNS}, c.recipient, m.delivery_state, s.pricing, s.raw, m.went_out_at
                FROM message_costs c
                JOIN messages m ON m.id = c.message_id
                LEFT JOIN LATERAL (
                     SELECT s2.pricing, s2.raw FROM status_events s2
                      WHERE s2.business_number_id = m.business_number_id AND s2.wamid = m.wamid AND s2.pricing IS NOT NULL
                      ORDER BY s2.at DESC, s2.id DESC LIMIT 1) s ON true
-              WHERE NOT c.final AND m.delivery_state IN {SETTLE_STATES}
-                AND (c.settled_state IS NULL OR c.settled_state <> m.delivery_state)
+              WHERE NOT c.final
+                AND ((m.delivery_state IN {SETTLE_STATES} AND (c.settled_state IS NULL OR c.settled_state <> m.delivery_state))
+                     OR c.at < $2)
               ORDER BY c.message_id LIMIT $1"
         );
-        let rows = sqlx::query(&sql).bind(i64::from(limit)).fetch_all(self.pool()).await?;
+        let rows = sqlx::query(&sql).bind(i64::from(limit)).bind(stale_before.unix_millis()).fetch_all(self.pool()).await?;
         rows.iter()
             .map(|r| {
                 Ok(PendingCost {
                     cost: cost_row(r)?,
-                    recipient: r.try_get(15)?,
-                    delivery_state: r.try_get(16)?,
-                    pricing: r.try_get(17)?,
-                    status_raw: r.try_get(18)?,
+                    recipient: r.try_get(16)?,
+                    delivery_state: r.try_get(17)?,
+                    pricing: r.try_get(18)?,
+                    status_raw: r.try_get(19)?,
+                    went_out_at: r.try_get::<Option<i64>, _>(20)?.map(Timestamp::from_unix_millis),
                 })
             })
             .collect()
@@ -143,10 +146,11 @@ impl PricingStore for PgStore {
         let mut tx = self.pool().begin().await?;
         let mut n = 0;
         for s in settled {
-            n += sqlx::query(
+            let changed = sqlx::query(
                 "UPDATE message_costs SET meta_model = $2, meta_category = $3, meta_type = $4, meta_billable = $5, conversation_id = $6,
                         conversation_origin = $7, conversation_expires_at = $8, charged_category = $9, amount_micros = $10,
-                        settled_by = $11, final = $12, settled_at = $13, settled_state = $14
+                        settled_by = $11, final = $12, settled_at = $13, settled_state = $14, at = COALESCE($15, at),
+                        market = COALESCE($16, market)
                   WHERE message_id = $1 AND NOT final",
             )
             .bind(s.message_id)
@@ -163,9 +167,28 @@ impl PricingStore for PgStore {
             .bind(s.is_final)
             .bind(now.unix_millis())
             .bind(&s.delivery_state)
+            .bind(s.went_out_at.map(Timestamp::unix_millis))
+            .bind(s.counts_in.as_ref().map(|(_, market)| market))
             .execute(&mut *tx)
             .await?
             .rows_affected();
+            // Counted once: only by the statement that made the row final (a second instance
+            // settling the same row waits for this one's lock, then finds it final).
+            if let (1, Some((month, market))) = (changed, &s.counts_in) {
+                sqlx::query(
+                    "INSERT INTO cost_volumes (waba_id, month, market, category, charged)
+                     SELECT b.waba_id, $2, $3, $4, 1 FROM message_costs c JOIN business_numbers b ON b.id = c.business_number_id
+                      WHERE c.message_id = $1
+                     ON CONFLICT (waba_id, month, market, category) DO UPDATE SET charged = cost_volumes.charged + 1",
+                )
+                .bind(s.message_id)
+                .bind(month)
+                .bind(market)
+                .bind(&s.charged_category)
+                .execute(&mut *tx)
+                .await?;
+            }
+            n += changed;
         }
         tx.commit().await?;
         Ok(n)
@@ -177,6 +200,32 @@ impl PricingStore for PgStore {
             .bind(message_id)
             .fetch_one(self.pool())
             .await?)
+    }
+
+    async fn month_volume(&self, business_number_id: i64, month: &str, market: &str) -> Result<Vec<(String, u64)>, StoreError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT v.category, v.charged FROM cost_volumes v
+              WHERE v.waba_id = (SELECT waba_id FROM business_numbers WHERE id = $1) AND v.month = $2 AND v.market = $3
+              ORDER BY v.category",
+        )
+        .bind(business_number_id)
+        .bind(month)
+        .bind(market)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(|(c, n)| (c, u64::try_from(n).unwrap_or(0))).collect())
+    }
+
+    async fn tier_updates(&self, business_number_id: i64) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT e.raw FROM account_events e
+              WHERE e.event = 'VOLUME_BASED_PRICING_TIER_UPDATE'
+                AND e.waba_id = (SELECT waba_id FROM business_numbers WHERE id = $1)
+              ORDER BY e.id",
+        )
+        .bind(business_number_id)
+        .fetch_all(self.pool())
+        .await?)
     }
 
     async fn rate_cards(&self) -> Result<Vec<RateCardRow>, StoreError> {

@@ -179,6 +179,8 @@ pub(crate) fn merge_customers(
     tx.execute("UPDATE identities SET contact_id = ?1 WHERE contact_id = ?2", params![target, source])?;
     tx.execute("UPDATE tickets SET requester_id = ?1 WHERE requester_id = ?2", params![target, source])?;
     tx.execute("UPDATE customer_notes SET contact_id = ?1 WHERE contact_id = ?2", params![target, source])?;
+    // Costs follow their tickets' customer (cost reports per customer).
+    tx.execute("UPDATE message_costs SET contact_id = ?1 WHERE contact_id = ?2", params![target, source])?;
     tx.execute("UPDATE contacts SET merged_into = ?1 WHERE id = ?2", params![target, source])?;
     tx.execute(
         "INSERT INTO customer_merges (target_id, source_id, source_name, target_name, moved, merged_by, merged_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -212,6 +214,7 @@ pub(crate) fn undo_merge(c: &mut Connection, merge_id: i64, actor: &str, now: Ti
     }
     for t in &back {
         tx.execute("UPDATE tickets SET requester_id = ?1 WHERE id = ?2", params![m.source_id, t])?;
+        tx.execute("UPDATE message_costs SET contact_id = ?1 WHERE ticket_id = ?2", params![m.source_id, t])?;
     }
     for n in &m.note_ids {
         tx.execute("UPDATE customer_notes SET contact_id = ?1 WHERE id = ?2 AND contact_id = ?3", params![m.source_id, n, m.target_id])?;

@@ -36,6 +36,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0028_view_and_duplicate_indexes", include_str!("../../migrations/sqlite/0028_view_and_duplicate_indexes.sql")),
     ("0029_rate_cards", include_str!("../../migrations/sqlite/0029_rate_cards.sql")),
     ("0030_message_costs", include_str!("../../migrations/sqlite/0030_message_costs.sql")),
+    ("0031_cost_volumes", include_str!("../../migrations/sqlite/0031_cost_volumes.sql")),
 ];
 
 /// Applies pending migrations; returns the number applied in total.

@@ -146,6 +146,7 @@ fn cost_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageCostRow> {
         amount_micros: r.get(12)?,
         settled_by: r.get(13)?,
         is_final: r.get::<_, i64>(14)? != 0,
+        business_number_id: r.get(15)?,
     })
 }
 
@@ -162,28 +163,30 @@ impl PricingStore for SqliteStore {
         .await
     }
 
-    async fn pending_costs(&self, limit: u32) -> Result<Vec<PendingCost>, StoreError> {
+    async fn pending_costs(&self, limit: u32, stale_before: Timestamp) -> Result<Vec<PendingCost>, StoreError> {
         self.read(move |c| {
             let sql = format!(
-                "SELECT {MESSAGE_COST_COLUMNS}, c.recipient, m.delivery_state, s.pricing, s.raw
+                "SELECT {MESSAGE_COST_COLUMNS}, c.recipient, m.delivery_state, s.pricing, s.raw, m.went_out_at
                    FROM message_costs c
                    JOIN messages m ON m.id = c.message_id
                    LEFT JOIN status_events s ON s.id = (
                         SELECT s2.id FROM status_events s2
                          WHERE s2.business_number_id = m.business_number_id AND s2.wamid = m.wamid AND s2.pricing IS NOT NULL
                          ORDER BY s2.at DESC, s2.id DESC LIMIT 1)
-                  WHERE c.final = 0 AND m.delivery_state IN {SETTLE_STATES}
-                    AND (c.settled_state IS NULL OR c.settled_state <> m.delivery_state)
+                  WHERE c.final = 0
+                    AND ((m.delivery_state IN {SETTLE_STATES} AND (c.settled_state IS NULL OR c.settled_state <> m.delivery_state))
+                         OR c.at < ?2)
                   ORDER BY c.message_id LIMIT ?1"
             );
             let mut stmt = c.prepare_cached(&sql)?;
-            let rows = stmt.query_map(params![limit], |r| {
+            let rows = stmt.query_map(params![limit, stale_before.unix_millis()], |r| {
                 Ok(PendingCost {
                     cost: cost_row(r)?,
-                    recipient: r.get(15)?,
-                    delivery_state: r.get(16)?,
-                    pricing: r.get(17)?,
-                    status_raw: r.get(18)?,
+                    recipient: r.get(16)?,
+                    delivery_state: r.get(17)?,
+                    pricing: r.get(18)?,
+                    status_raw: r.get(19)?,
+                    went_out_at: r.get::<_, Option<i64>>(20)?.map(Timestamp::from_unix_millis),
                 })
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
@@ -200,13 +203,21 @@ impl PricingStore for SqliteStore {
                 let mut n = 0;
                 {
                     let mut stmt = tx.prepare_cached(
-                "UPDATE message_costs SET meta_model = ?2, meta_category = ?3, meta_type = ?4, meta_billable = ?5, conversation_id = ?6,
-                        conversation_origin = ?7, conversation_expires_at = ?8, charged_category = ?9, amount_micros = ?10,
-                        settled_by = ?11, final = ?12, settled_at = ?13, settled_state = ?14
-                  WHERE message_id = ?1 AND final = 0",
-            )?;
+                        "UPDATE message_costs SET meta_model = ?2, meta_category = ?3, meta_type = ?4, meta_billable = ?5, conversation_id = ?6,
+                                conversation_origin = ?7, conversation_expires_at = ?8, charged_category = ?9, amount_micros = ?10,
+                                settled_by = ?11, final = ?12, settled_at = ?13, settled_state = ?14, at = COALESCE(?15, at),
+                                market = COALESCE(?16, market)
+                          WHERE message_id = ?1 AND final = 0",
+                    )?;
+                    // Counted once: only by the statement that made the row final.
+                    let mut count = tx.prepare_cached(
+                        "INSERT INTO cost_volumes (waba_id, month, market, category, charged)
+                         SELECT b.waba_id, ?2, ?3, ?4, 1 FROM message_costs c JOIN business_numbers b ON b.id = c.business_number_id
+                          WHERE c.message_id = ?1
+                         ON CONFLICT (waba_id, month, market, category) DO UPDATE SET charged = charged + 1",
+                    )?;
                     for s in &settled {
-                        n += stmt.execute(params![
+                        let changed = stmt.execute(params![
                             s.message_id,
                             s.meta_model,
                             s.meta_category,
@@ -220,8 +231,14 @@ impl PricingStore for SqliteStore {
                             s.settled_by,
                             s.is_final,
                             now.unix_millis(),
-                            s.delivery_state
-                        ])? as u64;
+                            s.delivery_state,
+                            s.went_out_at.map(Timestamp::unix_millis),
+                            s.counts_in.as_ref().map(|(_, market)| market),
+                        ])?;
+                        if let (1, Some((month, market))) = (changed, &s.counts_in) {
+                            count.execute(params![s.message_id, month, market, s.charged_category])?;
+                        }
+                        n += changed as u64;
                     }
                 }
                 tx.commit()?;
@@ -235,6 +252,34 @@ impl PricingStore for SqliteStore {
         self.read(move |c| {
             Ok(c.prepare_cached("SELECT EXISTS (SELECT 1 FROM message_costs WHERE conversation_id = ?1 AND message_id < ?2)")?
                 .query_row(params![id, message_id], |r| r.get(0))?)
+        })
+        .await
+    }
+
+    async fn month_volume(&self, business_number_id: i64, month: &str, market: &str) -> Result<Vec<(String, u64)>, StoreError> {
+        let (month, market) = (month.to_owned(), market.to_owned());
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT v.category, v.charged FROM cost_volumes v
+                  WHERE v.waba_id = (SELECT waba_id FROM business_numbers WHERE id = ?1) AND v.month = ?2 AND v.market = ?3
+                  ORDER BY v.category",
+            )?;
+            let rows = stmt.query_map(params![business_number_id, month, market], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+            Ok(rows.map(|r| r.map(|(c, n)| (c, u64::try_from(n).unwrap_or(0)))).collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn tier_updates(&self, business_number_id: i64) -> Result<Vec<String>, StoreError> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT e.raw FROM account_events e
+                  WHERE e.event = 'VOLUME_BASED_PRICING_TIER_UPDATE'
+                    AND e.waba_id = (SELECT waba_id FROM business_numbers WHERE id = ?1)
+                  ORDER BY e.id",
+            )?;
+            let rows = stmt.query_map(params![business_number_id], |r| r.get::<_, String>(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
         })
         .await
     }
