@@ -17,7 +17,9 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use windowdesk_core::pricing::quote::MetaConversation;
-use windowdesk_core::pricing::{month_of, to_micros, Category, Market, MetaPricing, PricingModel, QuoteRequest, RateBook, SettledBy, TierUpdate};
+use windowdesk_core::pricing::{
+    month_of, to_micros, Category, Market, MetaPricing, PricingModel, QuoteRequest, RateBook, SettledBy, TierUpdate,
+};
 use windowdesk_store::{CostSettlement, PendingCost};
 
 use crate::AppState;
@@ -63,12 +65,11 @@ impl Volumes {
     /// number, month and market.
     async fn of(&mut self, state: &AppState, bn: i64, month: &str, market: &Market, category: &str) -> anyhow::Result<(u64, Option<u64>)> {
         let key = (bn, month.to_owned(), market.as_str().to_owned());
-        if !self.counts.contains_key(&key) {
-            let counts = state.store.month_volume(bn, month, market.as_str()).await?;
-            self.counts.insert(key.clone(), counts);
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.counts.entry(key.clone()) {
+            slot.insert(state.store.month_volume(bn, month, market.as_str()).await?);
         }
-        if !self.tiers.contains_key(&bn) {
-            self.tiers.insert(bn, tier_updates(state, bn).await?);
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.tiers.entry(bn) {
+            slot.insert(tier_updates(state, bn).await?);
         }
         let sent = self.counts[&key].iter().find(|(c, _)| c == category).map_or(0, |(_, n)| *n);
         let reported = windowdesk_core::pricing::volume::reported_tiers(&self.tiers[&bn], month, market)

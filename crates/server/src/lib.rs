@@ -28,6 +28,7 @@ pub mod pacer;
 pub mod pricing;
 pub mod read_receipts;
 pub mod replies;
+pub mod reports;
 pub mod rules;
 pub mod search;
 pub mod serve;

@@ -334,7 +334,8 @@ async fn the_month_s_volume_and_meta_s_tier_update_lower_the_utility_price(backe
     assert_eq!(s, StatusCode::CREATED, "{body}");
     // The customer wrote 30 hours ago: the window is closed, so utility templates are charged.
     app.sim().say(windowdesk_sim::Say::text(customer, "Lieferung?").at(now_secs() - 30 * 3600)).await.unwrap();
-    let ticket = app.eventually("the ticket", || async { app.store().list_tickets(&Default::default()).await.unwrap().first().map(|t| t.id) }).await;
+    let ticket =
+        app.eventually("the ticket", || async { app.store().list_tickets(&Default::default()).await.unwrap().first().map(|t| t.id) }).await;
     let utility_price = |w: &Value| -> String {
         let t = w["actions"].as_array().unwrap().iter().find(|a| a["kind"] == "template" && a["name"] == "order_update").cloned();
         t.unwrap_or_else(|| panic!("order_update is offered: {w}"))["amount"].as_str().unwrap().to_owned()
@@ -357,11 +358,7 @@ async fn the_month_s_volume_and_meta_s_tier_update_lower_the_utility_price(backe
                 app.store().ticket_costs(ticket).await.unwrap().into_iter().find(|c| c.message_id == id && c.is_final)
             })
             .await;
-        assert_eq!(
-            (cost.charged_category.as_deref(), cost.settled_by.as_deref()),
-            (Some("utility"), Some("meta")),
-            "{cost:?}"
-        );
+        assert_eq!((cost.charged_category.as_deref(), cost.settled_by.as_deref()), (Some("utility"), Some("meta")), "{cost:?}");
         charged.push(cost.amount_micros.unwrap());
     }
     assert_eq!(charged, vec![50_000, 50_000, 40_000], "the third is in the second tier");

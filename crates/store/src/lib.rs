@@ -7,6 +7,7 @@
 //! and windows is planned once, in [`ingest::plan`], by calling the domain core; a backend only loads
 //! the state the plan asks for and writes the plan's result in one transaction.
 
+pub mod cost_report;
 pub mod customer_model;
 pub mod error;
 pub mod fallback_model;
@@ -29,6 +30,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub use cost_report::{CostGroupRow, CostMessageRow};
 pub use customer_model::*;
 pub use error::StoreError;
 pub use fallback_model::*;
@@ -611,6 +613,17 @@ pub trait PricingStore: Send + Sync {
     /// Meta's `VOLUME_BASED_PRICING_TIER_UPDATE` account updates for the WhatsApp Business
     /// account of `business_number_id`, as Meta sent them (the change's `value`), oldest first.
     async fn tier_updates(&self, business_number_id: i64) -> Result<Vec<String>, StoreError>;
+    /// A cost report: `message_costs` in `q`'s range and filters, summed by its grouping, at most
+    /// `limit` rows ([`cost_report::CostGroupRow`]; a row per currency where several occur).
+    async fn cost_report(&self, q: &windowdesk_core::pricing::report::ReportQuery, limit: u32) -> Result<Vec<CostGroupRow>, StoreError>;
+    /// The messages behind a report, in time order, after `after` (the last row's time and
+    /// message id), at most `limit`.
+    async fn cost_messages(
+        &self,
+        q: &windowdesk_core::pricing::report::ReportQuery,
+        after: Option<(Timestamp, i64)>,
+        limit: u32,
+    ) -> Result<Vec<CostMessageRow>, StoreError>;
 }
 
 #[async_trait]

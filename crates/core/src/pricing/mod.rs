@@ -8,6 +8,7 @@
 //!   the mapping stood on a date.
 //! - [`quote`]: the price of a message before it is sent ([`RateBook::quote`]), and its amount once
 //!   Meta's status says how it was charged ([`RateBook::settle`]).
+//! - [`report`]: what a cost report asks (range, grouping, filters) and how its periods are named.
 //! - [`volume`]: the month's volume per market and category, and Meta's tier updates.
 //! - [`cbp`]: conversation-based pricing (24-hour conversations per category), for history before
 //!   per-message pricing started on 2025-07-01.
@@ -16,6 +17,7 @@ pub mod card;
 pub mod cbp;
 pub mod market;
 pub mod quote;
+pub mod report;
 pub mod volume;
 
 #[cfg(test)]
@@ -25,9 +27,9 @@ use serde::{Deserialize, Serialize};
 
 pub use card::{Rate, RateCard, RateCardError};
 pub use market::{Market, MarketMap};
-pub use volume::{month_of, TierUpdate};
 pub use quote::{FreeBecause, MetaPricing, Quote, QuoteRequest, RateBook, Settled, SettledBy};
 pub use rust_decimal::Decimal;
+pub use volume::{month_of, TierUpdate};
 
 /// An amount in millionths of its currency, as the desk stores and sums them (exact, and within
 /// an `i64` for any price a card can hold); rounded half away from zero past the sixth decimal.

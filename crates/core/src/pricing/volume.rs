@@ -107,7 +107,8 @@ mod tests {
 
     #[test]
     fn a_tier_update_with_a_field_missing_or_wrong_is_refused_naming_it() {
-        let missing = TierUpdate::parse(r#"{"volume_tier_info": {"pricing_category": "UTILITY", "tier": "1:2", "effective_month": "2025-11"}}"#);
+        let missing =
+            TierUpdate::parse(r#"{"volume_tier_info": {"pricing_category": "UTILITY", "tier": "1:2", "effective_month": "2025-11"}}"#);
         assert_eq!(missing.unwrap_err(), "volume_tier_info.region is missing");
         let bad = PYWA.replace("25000001:50000000", "lots");
         assert!(TierUpdate::parse(&bad).unwrap_err().contains("volume_tier_info.tier \"lots\""));

@@ -21,6 +21,7 @@ pub mod macros;
 pub mod media;
 pub mod openapi;
 pub mod rate_cards;
+pub mod reports;
 pub mod rules;
 pub mod schema;
 pub mod search;
@@ -62,6 +63,10 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(rate_cards::list_rate_cards, rate_cards::import_rate_cards))
         .routes(routes!(rate_cards::export_rate_cards))
         .routes(routes!(rate_cards::get_rate_card, rate_cards::delete_rate_card))
+        .routes(routes!(reports::cost_report))
+        .routes(routes!(reports::export_cost_report))
+        .routes(routes!(reports::cost_messages))
+        .routes(routes!(reports::export_cost_messages))
         .routes(routes!(hours::list_schedules, hours::post_schedule))
         .routes(routes!(hours::get_schedule, hours::put_schedule, hours::delete_schedule))
         .routes(routes!(hours::put_number_schedule))

@@ -20,6 +20,7 @@ pub mod agents;
 pub mod attach;
 pub mod automation_runs;
 pub mod bulk;
+pub mod chart;
 pub mod components;
 pub mod customers;
 pub mod delivery;
@@ -36,6 +37,7 @@ pub mod numbers;
 pub mod picker;
 pub mod rate_cards;
 pub mod render;
+pub mod reports;
 pub mod rules;
 pub mod saved_views;
 pub mod search;
@@ -134,6 +136,10 @@ pub fn router() -> Router<AppState> {
         .route("/admin/api-tokens", get(account::tokens_page).post(account::create_token))
         .route("/admin/api-tokens/{id}/revoke", post(account::revoke_token))
         .route("/settings/password", post(account::change_own))
+        .route("/reports/costs", get(reports::costs_page))
+        .route("/reports/costs.csv", get(reports::costs_csv))
+        .route("/reports/costs/messages", get(reports::messages_page))
+        .route("/reports/costs/messages.csv", get(reports::messages_csv))
         .route("/admin/rate-cards", get(rate_cards::cards_page))
         .route("/admin/rate-cards/export", get(rate_cards::export))
         .route("/admin/rate-cards/import", post(rate_cards::import))

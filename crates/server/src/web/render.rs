@@ -99,6 +99,7 @@ pub enum Nav {
     Rules,
     Templates,
     RateCards,
+    Costs,
     Search,
     Customer,
 }
@@ -167,6 +168,10 @@ pub fn page(agent: &Agent, title: &str, nav: Nav, counts: &NavCounts, now: Times
                             @for (id, name, n) in &counts.views {
                                 li { a href={"/views/" (id)} aria-current=[current(Nav::View(*id))] { (name) span.count data-count={"view-" (id)} { (badge(*n)) } } }
                             }
+                        }
+                        @if agent.is_admin() {
+                            h2.side-heading { "Reports" }
+                            ul { li { a href="/reports/costs" aria-current=[current(Nav::Costs)] { "Costs" } } }
                         }
                     }
                     main #main tabindex="-1" { (content) }

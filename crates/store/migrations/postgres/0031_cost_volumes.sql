@@ -18,3 +18,6 @@ SELECT b.waba_id, to_char(to_timestamp(c.at / 1000.0) AT TIME ZONE 'UTC', 'YYYY-
 CREATE INDEX account_events_event ON account_events (event, id);
 -- Conversation-based pricing: whether a conversation was seen before.
 CREATE INDEX message_costs_conversation ON message_costs (conversation_id, message_id) WHERE conversation_id IS NOT NULL;
+-- Cost reports page through messages by (at, message_id).
+DROP INDEX message_costs_at;
+CREATE INDEX message_costs_at ON message_costs (at, message_id);

@@ -246,7 +246,11 @@ impl CustomerStore for PgStore {
         .fetch_all(&mut *tx)
         .await?;
         back.sort_unstable();
-        sqlx::query("UPDATE message_costs SET contact_id = $1 WHERE ticket_id = ANY($2)").bind(m.source_id).bind(&back).execute(&mut *tx).await?;
+        sqlx::query("UPDATE message_costs SET contact_id = $1 WHERE ticket_id = ANY($2)")
+            .bind(m.source_id)
+            .bind(&back)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("UPDATE customer_notes SET contact_id = $1 WHERE id = ANY($2) AND contact_id = $3")
             .bind(m.source_id)
             .bind(&m.note_ids)

@@ -6,11 +6,26 @@ use windowdesk_core::pricing::{Category, Market, PricingModel, Rate, RateCard};
 use windowdesk_core::Timestamp;
 
 use super::PgStore;
+use crate::cost_report::{self, Arg, CostGroupRow, CostMessageRow, Dialect};
 use crate::error::StoreError;
 use crate::pricing_model::{
     corrupt, date, price, CostSettlement, MessageCostRow, PendingCost, RateCardRow, MESSAGE_COST_COLUMNS, SETTLE_STATES,
 };
 use crate::PricingStore;
+use windowdesk_core::pricing::report::ReportQuery;
+
+fn bind_all<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    args: &'q [Arg],
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    for a in args {
+        q = match a {
+            Arg::Int(i) => q.bind(*i),
+            Arg::Text(t) => q.bind(t.as_str()),
+        };
+    }
+    q
+}
 
 fn taken(e: sqlx::Error, name: &str) -> StoreError {
     match e {
@@ -226,6 +241,58 @@ impl PricingStore for PgStore {
         .bind(business_number_id)
         .fetch_all(self.pool())
         .await?)
+    }
+
+    async fn cost_report(&self, q: &ReportQuery, limit: u32) -> Result<Vec<CostGroupRow>, StoreError> {
+        let (sql, args) = cost_report::report_sql(Dialect::Postgres, q, limit);
+        let rows = bind_all(sqlx::query(&sql), &args).fetch_all(self.pool()).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(CostGroupRow {
+                    key: r.try_get::<Option<String>, _>(0)?.unwrap_or_default(),
+                    label: r.try_get(1)?,
+                    currency: r.try_get(2)?,
+                    messages: r.try_get(3)?,
+                    charged: r.try_get(4)?,
+                    free: r.try_get(5)?,
+                    not_delivered: r.try_get(6)?,
+                    unpriced: r.try_get(7)?,
+                    pending: r.try_get(8)?,
+                    amount_micros: r.try_get(9)?,
+                    pending_estimate_micros: r.try_get(10)?,
+                    estimate_micros: r.try_get(11)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn cost_messages(&self, q: &ReportQuery, after: Option<(Timestamp, i64)>, limit: u32) -> Result<Vec<CostMessageRow>, StoreError> {
+        let (sql, args) = cost_report::messages_sql(Dialect::Postgres, q, after, limit);
+        let rows = bind_all(sqlx::query(&sql), &args).fetch_all(self.pool()).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(CostMessageRow {
+                    message_id: r.try_get(0)?,
+                    at: Timestamp::from_unix_millis(r.try_get(1)?),
+                    business_number_id: r.try_get(2)?,
+                    ticket_id: r.try_get(3)?,
+                    contact_id: r.try_get(4)?,
+                    customer: r.try_get(5)?,
+                    author: r.try_get(6)?,
+                    channel: r.try_get(7)?,
+                    category: r.try_get(8)?,
+                    estimated_category: r.try_get(9)?,
+                    market: r.try_get(10)?,
+                    currency: r.try_get(11)?,
+                    estimate_micros: r.try_get(12)?,
+                    free_because: r.try_get(13)?,
+                    amount_micros: r.try_get(14)?,
+                    settled_by: r.try_get(15)?,
+                    meta_type: r.try_get(16)?,
+                    is_final: r.try_get::<i32, _>(17)? != 0,
+                })
+            })
+            .collect()
     }
 
     async fn rate_cards(&self) -> Result<Vec<RateCardRow>, StoreError> {

@@ -6,11 +6,20 @@ use windowdesk_core::pricing::{Category, Market, PricingModel, Rate, RateCard};
 use windowdesk_core::Timestamp;
 
 use super::SqliteStore;
+use crate::cost_report::{self, Arg, CostGroupRow, CostMessageRow, Dialect};
 use crate::error::StoreError;
 use crate::pricing_model::{
     corrupt, date, price, CostSettlement, MessageCostRow, PendingCost, RateCardRow, MESSAGE_COST_COLUMNS, SETTLE_STATES,
 };
 use crate::PricingStore;
+use windowdesk_core::pricing::report::ReportQuery;
+
+fn sql_arg(a: &Arg) -> rusqlite::types::Value {
+    match a {
+        Arg::Int(i) => rusqlite::types::Value::Integer(*i),
+        Arg::Text(t) => rusqlite::types::Value::Text(t.clone()),
+    }
+}
 
 /// A card's own row, before its prices.
 struct Head {
@@ -279,6 +288,62 @@ impl PricingStore for SqliteStore {
                   ORDER BY e.id",
             )?;
             let rows = stmt.query_map(params![business_number_id], |r| r.get::<_, String>(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn cost_report(&self, q: &ReportQuery, limit: u32) -> Result<Vec<CostGroupRow>, StoreError> {
+        let (sql, args) = cost_report::report_sql(Dialect::Sqlite, q, limit);
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(args.iter().map(sql_arg)), |r| {
+                Ok(CostGroupRow {
+                    key: r.get::<_, Option<String>>(0)?.unwrap_or_default(),
+                    label: r.get(1)?,
+                    currency: r.get(2)?,
+                    messages: r.get(3)?,
+                    charged: r.get(4)?,
+                    free: r.get(5)?,
+                    not_delivered: r.get(6)?,
+                    unpriced: r.get(7)?,
+                    pending: r.get(8)?,
+                    amount_micros: r.get(9)?,
+                    pending_estimate_micros: r.get(10)?,
+                    estimate_micros: r.get(11)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn cost_messages(&self, q: &ReportQuery, after: Option<(Timestamp, i64)>, limit: u32) -> Result<Vec<CostMessageRow>, StoreError> {
+        let (sql, args) = cost_report::messages_sql(Dialect::Sqlite, q, after, limit);
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(args.iter().map(sql_arg)), |r| {
+                Ok(CostMessageRow {
+                    message_id: r.get(0)?,
+                    at: Timestamp::from_unix_millis(r.get(1)?),
+                    business_number_id: r.get(2)?,
+                    ticket_id: r.get(3)?,
+                    contact_id: r.get(4)?,
+                    customer: r.get(5)?,
+                    author: r.get(6)?,
+                    channel: r.get(7)?,
+                    category: r.get(8)?,
+                    estimated_category: r.get(9)?,
+                    market: r.get(10)?,
+                    currency: r.get(11)?,
+                    estimate_micros: r.get(12)?,
+                    free_because: r.get(13)?,
+                    amount_micros: r.get(14)?,
+                    settled_by: r.get(15)?,
+                    meta_type: r.get(16)?,
+                    is_final: r.get::<_, i64>(17)? != 0,
+                })
+            })?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
         .await

@@ -1,0 +1,120 @@
+//! Cost reports (SPEC 11, issue 17 item 5): `/api/v1/reports/costs` and the messages behind it,
+//! as JSON or CSV. The web page (`/reports/costs`) shows the same rows.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::auth::ApiCaller;
+use super::dto::Page;
+use super::error::ApiError;
+use super::extract::ApiQuery;
+use crate::reports::{self, CostMessageOut, Report, ReportParams};
+use crate::AppState;
+
+fn query(state: &AppState, p: &ReportParams) -> Result<windowdesk_core::pricing::report::ReportQuery, ApiError> {
+    let today = windowdesk_core::pricing::report::day_of(state.clock.now());
+    p.query(today).map_err(|reports::BadParam(field, message)| ApiError::invalid(field, message))
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/reports/costs", tag = "pricing",
+    params(ReportParams),
+    responses(
+        (status = 200, description = "Message counts and costs per period or group, with totals per currency. Groupings not about time list the 100 most expensive rows (`truncated` says when there are more; the export has them all).", body = Report),
+        (status = 422, description = "A parameter is not understood: the error names it", body = super::error::ErrorBody),
+    )
+)]
+pub async fn cost_report(
+    State(state): State<AppState>,
+    _caller: ApiCaller,
+    ApiQuery(p): ApiQuery<ReportParams>,
+) -> Result<Json<Report>, ApiError> {
+    let q = query(&state, &p)?;
+    Ok(Json(reports::build(&state, &q, reports::SHOWN).await?))
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/reports/costs/export", tag = "pricing",
+    params(ReportParams),
+    responses(
+        (status = 200, description = "The report as CSV: every row (not only the 100 most expensive), then the totals", content_type = "text/csv", body = String),
+        (status = 422, description = "A parameter is not understood: the error names it", body = super::error::ErrorBody),
+    )
+)]
+pub async fn export_cost_report(
+    State(state): State<AppState>,
+    _caller: ApiCaller,
+    ApiQuery(p): ApiQuery<ReportParams>,
+) -> Result<impl IntoResponse, ApiError> {
+    let q = query(&state, &p)?;
+    let report = reports::build(&state, &q, reports::ALL).await?;
+    let name = reports::file_name(&format!("costs-by-{}", q.group.as_str()), &q);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+        ],
+        reports::report_csv(&report),
+    ))
+}
+
+/// How many messages a page holds.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Limit {
+    /// 1 to 1000 (default 100).
+    pub limit: Option<u32>,
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/reports/costs/messages", tag = "pricing",
+    params(ReportParams, Limit),
+    responses(
+        (status = 200, description = "The messages behind the report (or, with `row`, behind one of its rows), oldest first; `next` is the `after` of the next page", body = Page<CostMessageOut>),
+        (status = 422, description = "A parameter is not understood: the error names it", body = super::error::ErrorBody),
+    )
+)]
+pub async fn cost_messages(
+    State(state): State<AppState>,
+    _caller: ApiCaller,
+    ApiQuery(p): ApiQuery<ReportParams>,
+    ApiQuery(l): ApiQuery<Limit>,
+) -> Result<Json<Page<CostMessageOut>>, ApiError> {
+    let q = query(&state, &p)?;
+    let after = p.after().map_err(|reports::BadParam(field, message)| ApiError::invalid(field, message))?;
+    let limit = l.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::invalid("limit", format!("{limit} is not between 1 and 1000")));
+    }
+    let rows = state.store.cost_messages(&q, after, limit).await?;
+    let next = (rows.len() == limit as usize).then(|| rows.last().map(reports::cursor)).flatten();
+    Ok(Json(Page { data: rows.iter().map(reports::message_out).collect(), next }))
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/reports/costs/messages/export", tag = "pricing",
+    params(ReportParams),
+    responses(
+        (status = 200, description = "Every message behind the report as CSV, streamed (written while it is read, in constant memory)", content_type = "text/csv", body = String),
+        (status = 422, description = "A parameter is not understood: the error names it", body = super::error::ErrorBody),
+    )
+)]
+pub async fn export_cost_messages(
+    State(state): State<AppState>,
+    _caller: ApiCaller,
+    ApiQuery(p): ApiQuery<ReportParams>,
+) -> Result<impl IntoResponse, ApiError> {
+    let q = query(&state, &p)?;
+    let name = reports::file_name("cost-messages", &q);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+        ],
+        reports::messages_csv(state.clone(), q),
+    ))
+}
