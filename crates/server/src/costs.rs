@@ -15,12 +15,13 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 use windowdesk_core::pricing::quote::MetaConversation;
 use windowdesk_core::pricing::{
-    month_of, to_micros, Category, Market, MetaPricing, PricingModel, QuoteRequest, RateBook, SettledBy, TierUpdate,
+    from_micros, month_of, to_micros, Category, Market, MetaPricing, PricingModel, QuoteRequest, RateBook, SettledBy, TierUpdate,
 };
-use windowdesk_store::{CostSettlement, PendingCost};
+use windowdesk_store::{CostSettlement, MessageCostRow, PendingCost};
 
 use crate::AppState;
 
@@ -155,7 +156,18 @@ pub async fn settle_once(state: &AppState) -> anyhow::Result<usize> {
         }
         settled.push(s);
     }
-    state.store.settle_costs(&settled, now).await?;
+    let finals = state.store.settle_costs(&settled, now).await?;
+    // /metrics: what this instance settled for good (the store says which, so each counts once).
+    for (s, p) in settled.iter().zip(&pending) {
+        if finals.contains(&s.message_id) {
+            let number = state
+                .numbers
+                .by_id(p.cost.business_number_id)
+                .map_or_else(|| p.cost.business_number_id.to_string(), |n| n.phone_number_id.clone());
+            let currency = p.cost.currency.as_deref().unwrap_or("unpriced");
+            state.metrics.spend.add(&number, &s.charged_category, currency, s.amount_micros.unwrap_or(0));
+        }
+    }
     Ok(settled.len())
 }
 
@@ -244,11 +256,150 @@ pub fn settlement(
     out
 }
 
+/// What a ticket's messages cost so far, in one currency (SPEC 11, issue 17 item 4).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct TicketCostTotal {
+    /// `null` for messages nothing priced.
+    pub currency: Option<String>,
+    /// What the settled messages cost (decimal).
+    pub cost: String,
+    pub messages: usize,
+    pub charged: usize,
+    pub free: usize,
+    pub not_delivered: usize,
+    pub pending: usize,
+    /// What the pending ones are estimated to cost.
+    pub pending_estimate: String,
+}
+
+/// A ticket's costs per currency, the desk's first.
+pub fn ticket_totals(rows: &[MessageCostRow], desk_currency: &str) -> Vec<TicketCostTotal> {
+    let mut sums: Vec<(Option<String>, i64, i64, [usize; 5])> = Vec::new();
+    for c in rows {
+        let i = match sums.iter().position(|s| s.0 == c.currency) {
+            Some(i) => i,
+            None => {
+                sums.push((c.currency.clone(), 0, 0, [0; 5]));
+                sums.len() - 1
+            }
+        };
+        let s = &mut sums[i];
+        s.3[0] += 1;
+        if !c.is_final {
+            s.3[4] += 1;
+            s.2 += c.estimate_micros.unwrap_or(0);
+        } else if c.settled_by.as_deref() == Some(SettledBy::NotDelivered.as_str()) {
+            s.3[3] += 1;
+        } else if c.amount_micros.is_some_and(|a| a > 0) {
+            s.3[1] += 1;
+            s.1 += c.amount_micros.unwrap_or(0);
+        } else {
+            s.3[2] += 1;
+        }
+    }
+    sums.sort_by_key(|s| s.0.as_deref() != Some(desk_currency));
+    sums.into_iter()
+        .map(|(currency, cost, pending, n)| TicketCostTotal {
+            currency,
+            cost: from_micros(cost).to_string(),
+            messages: n[0],
+            charged: n[1],
+            free: n[2],
+            not_delivered: n[3],
+            pending: n[4],
+            pending_estimate: from_micros(pending).to_string(),
+        })
+        .collect()
+}
+
+/// What the next message of a kind would cost now (SPEC 11, issue 17 item 4).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct NextPrice {
+    /// `reply`, `utility_template`, `marketing_template`, `authentication_template`, `sms`.
+    pub kind: String,
+    /// The pricing category: `service`, `utility`, `marketing`, `authentication`, `sms`.
+    pub category: String,
+    /// Decimal; `null` when nothing prices it (`price` says why).
+    pub amount: Option<String>,
+    pub currency: Option<String>,
+    pub billable: bool,
+    /// As people read it: "free: inside the customer service window", "0.1365 USD, marketing template, Germany".
+    pub price: String,
+}
+
+/// The price of each kind of message to this ticket's customer, now: a free-form reply (only
+/// while the window is open), each template category, and SMS where it is set up.
+pub fn next_prices(o: &crate::replies::Outlook) -> Vec<NextPrice> {
+    use windowdesk_core::decision::{price, MessageCategory as M};
+    let ctx = o.context();
+    let mut kinds =
+        vec![("utility_template", M::Utility), ("marketing_template", M::Marketing), ("authentication_template", M::Authentication)];
+    if o.identity.window.is_open(o.policy, o.now) {
+        kinds.insert(0, ("reply", M::Service));
+    }
+    if o.sms_configured {
+        kinds.push(("sms", M::Sms));
+    }
+    kinds
+        .into_iter()
+        .map(|(kind, category)| {
+            let p = price(&ctx, category);
+            NextPrice {
+                kind: kind.to_owned(),
+                category: category.as_str().to_owned(),
+                amount: p.amount.map(|a| a.normalize().to_string()),
+                currency: p.currency,
+                billable: p.billable,
+                price: p.text,
+            }
+        })
+        .collect()
+}
+
+/// A window in which messages are free, open now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct FreeWindow {
+    /// `customer_service_window` (service replies free; utility templates too while the card says
+    /// so), `free_entry_point` (everything free, W6), or `conversation` (a conversation Meta
+    /// reported, by its origin).
+    pub kind: String,
+    /// RFC 3339.
+    pub until: String,
+    /// Meta's conversation id and origin, for `conversation`.
+    pub conversation_id: Option<String>,
+    pub origin: Option<String>,
+}
+
+/// The free windows open with the ticket's customer now: the customer service window, a free
+/// entry point, and conversations Meta reported on this ticket's messages that have not expired.
+pub fn open_windows(o: &crate::replies::Outlook, rows: &[MessageCostRow]) -> Vec<FreeWindow> {
+    let mut out = Vec::new();
+    let w = o.identity.window.state(o.policy, o.now);
+    if let (true, Some(until)) = (w.open, w.expires_at) {
+        out.push(FreeWindow { kind: "customer_service_window".into(), until: until.to_rfc3339(), conversation_id: None, origin: None });
+    }
+    if let Some(until) = w.fep_until.filter(|u| *u > o.now) {
+        out.push(FreeWindow { kind: "free_entry_point".into(), until: until.to_rfc3339(), conversation_id: None, origin: None });
+    }
+    for c in rows.iter().rev() {
+        if let (Some(id), Some(until)) = (&c.conversation_id, c.conversation_expires_at) {
+            if until > o.now && !out.iter().any(|w| w.conversation_id.as_deref() == Some(id.as_str())) {
+                out.push(FreeWindow {
+                    kind: "conversation".into(),
+                    until: until.to_rfc3339(),
+                    conversation_id: Some(id.clone()),
+                    origin: c.conversation_origin.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use windowdesk_core::pricing::{MarketMap, RateCard};
     use windowdesk_core::Timestamp;
-    use windowdesk_store::MessageCostRow;
 
     use super::*;
 
@@ -272,6 +423,9 @@ mod tests {
                 amount_micros: None,
                 settled_by: None,
                 is_final: false,
+                conversation_id: None,
+                conversation_origin: None,
+                conversation_expires_at: None,
             },
             recipient: Some("4915112345678".into()),
             delivery_state: state.into(),

@@ -1,7 +1,51 @@
 //! Counters exposed at `/metrics` in Prometheus' text format.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// What messages cost, as this instance settled them: per business number (its
+/// `phone_number_id`), charged category and currency, the amount in millionths and the messages.
+#[derive(Debug, Default)]
+pub struct Spend(Mutex<BTreeMap<SpendKey, (i64, u64)>>);
+
+/// Business number, charged category, currency.
+type SpendKey = (String, String, String);
+
+impl Spend {
+    pub fn add(&self, number: &str, category: &str, currency: &str, micros: i64) {
+        let mut m = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let e = m.entry((number.to_owned(), category.to_owned(), currency.to_owned())).or_default();
+        e.0 += micros;
+        e.1 += 1;
+    }
+
+    fn render(&self, out: &mut String) {
+        let m = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _ = writeln!(
+            out,
+            "# HELP windowdesk_message_spend_total What settled messages cost, per business number, charged category and currency (this instance's settlements since it started).\n# TYPE windowdesk_message_spend_total counter"
+        );
+        for ((number, category, currency), (micros, _)) in m.iter() {
+            let amount = windowdesk_core::pricing::from_micros(*micros);
+            let _ = writeln!(
+                out,
+                "windowdesk_message_spend_total{{number=\"{number}\",category=\"{category}\",currency=\"{currency}\"}} {amount}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP windowdesk_messages_settled_total Messages whose cost was settled for good, per business number, charged category and currency (free and failed ones too).\n# TYPE windowdesk_messages_settled_total counter"
+        );
+        for ((number, category, currency), (_, n)) in m.iter() {
+            let _ = writeln!(
+                out,
+                "windowdesk_messages_settled_total{{number=\"{number}\",category=\"{category}\",currency=\"{currency}\"}} {n}"
+            );
+        }
+    }
+}
 
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -41,6 +85,8 @@ pub struct Metrics {
     pub automation_sweep_last_ms: AtomicU64,
     pub automation_sweep_last_read_ms: AtomicU64,
     pub automation_sweep_last_tickets: AtomicU64,
+    /// Settled message costs (SPEC 11).
+    pub spend: Spend,
 }
 
 impl Metrics {
@@ -122,6 +168,7 @@ impl Metrics {
         for (name, help, v) in gauges {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {}", v.load(Ordering::Relaxed));
         }
+        self.spend.render(&mut out);
         out
     }
 }

@@ -227,6 +227,53 @@ async fn a_day_of_mixed_traffic_is_reported_as_computed_by_hand(backend: Backend
     assert_eq!(messages.body.lines().count(), 1 + 8, "{}", messages.body);
     let drill_page = web.page("/reports/costs/messages?group=category&row=marketing").await;
     assert!(drill_page.contains(&format!("/tickets/{tb}#m")), "{drill_page}");
+    // /metrics: spend per number and category, adding up to the same total.
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let spend: Vec<(&str, Decimal)> = metrics
+        .lines()
+        .filter(|l| l.starts_with("windowdesk_message_spend_total{"))
+        .map(|l| {
+            let (labels, v) = l.rsplit_once(' ').unwrap();
+            (labels, v.parse::<Decimal>().unwrap())
+        })
+        .collect();
+    assert_eq!(spend.iter().map(|(_, v)| *v).sum::<Decimal>(), total, "{metrics}");
+    let marketing = format!("windowdesk_message_spend_total{{number=\"{PNID}\",category=\"marketing\",currency=\"USD\"}}");
+    assert_eq!(spend.iter().find(|(l, _)| *l == marketing).map(|(_, v)| *v), Some(price("marketing")), "{metrics}");
+    assert!(
+        metrics.contains(&format!("windowdesk_messages_settled_total{{number=\"{PNID}\",category=\"service\",currency=\"USD\"}} 2")),
+        "{metrics}"
+    );
+    // The ticket: its total, what is free now and what the next message would cost.
+    let (s, costs) = api.get(&format!("/api/v1/tickets/{tb}/costs")).await;
+    assert_eq!(s, StatusCode::OK, "{costs}");
+    assert_eq!(costs["totals"][0]["cost"].as_str().unwrap().parse::<Decimal>().unwrap(), price("marketing") + price("utility"));
+    assert_eq!(costs["messages"].as_array().unwrap().len(), 2);
+    assert!(costs["open"].as_array().unwrap().is_empty(), "Ben's window is closed: {costs}");
+    let next: BTreeMap<&str, &str> =
+        costs["next"].as_array().unwrap().iter().map(|n| (n["kind"].as_str().unwrap(), n["price"].as_str().unwrap())).collect();
+    assert_eq!(
+        next.get("marketing_template").copied(),
+        Some(format!("{} USD, marketing template, {germany}", dec(price("marketing"))).as_str())
+    );
+    assert!(!next.contains_key("reply"), "no free-form reply while the window is closed: {costs}");
+    assert_eq!(next.get("sms").copied(), Some("0.0079 USD, SMS"));
+    let (_, dora) = api.get(&format!("/api/v1/tickets/{td}/costs")).await;
+    let kinds: Vec<&str> = dora["open"].as_array().unwrap().iter().map(|w| w["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"customer_service_window") && kinds.contains(&"free_entry_point") && kinds.contains(&"conversation"), "{dora}");
+    assert!(
+        dora["next"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["kind"] != "sms")
+            .all(|n| n["price"] == "free: inside the free entry point window"),
+        "{dora}"
+    );
+    let ticket_page = web.page(&format!("/tickets/{tb}")).await;
+    let total = format!("{} USD", (price("marketing") + price("utility")).normalize());
+    assert!(ticket_page.contains(&total), "the ticket page shows its total {total}");
+    assert!(ticket_page.contains(&format!("/reports/costs/messages?ticket={tb}")));
     // Agents who are not admins do not see what the desk spends.
     common::web::add_agent(&app, "Ana", "ana@example.com").await;
     let agent = Web::sign_in(&app, "ana@example.com").await;

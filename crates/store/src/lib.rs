@@ -602,8 +602,9 @@ pub trait PricingStore: Send + Sync {
     /// settled ([`pricing_model::PendingCost`]) since they were last settled, or written before
     /// `stale_before` (to be settled for good: Meta stops trying to deliver).
     async fn pending_costs(&self, limit: u32, stale_before: Timestamp) -> Result<Vec<PendingCost>, StoreError>;
-    /// Writes what the settler worked out; returns how many rows changed.
-    async fn settle_costs(&self, settled: &[CostSettlement], now: Timestamp) -> Result<u64, StoreError>;
+    /// Writes what the settler worked out; returns the messages whose cost this call settled for
+    /// good (each once, whichever instance wrote it).
+    async fn settle_costs(&self, settled: &[CostSettlement], now: Timestamp) -> Result<Vec<i64>, StoreError>;
     /// Whether a message before `message_id` was charged in the conversation `conversation_id`
     /// (conversation-based pricing charges only the one that opened it).
     async fn conversation_seen_before(&self, conversation_id: &str, message_id: i64) -> Result<bool, StoreError>;

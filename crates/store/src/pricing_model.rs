@@ -38,6 +38,11 @@ pub struct MessageCostRow {
     pub settled_by: Option<String>,
     /// Settled for good (delivered, or failed).
     pub is_final: bool,
+    /// Meta's `conversation` on its status, where it sent one (conversation-based pricing, and
+    /// free entry points under per-message pricing): its id, origin and expiry.
+    pub conversation_id: Option<String>,
+    pub conversation_origin: Option<String>,
+    pub conversation_expires_at: Option<Timestamp>,
 }
 
 /// A message cost not settled for good, whose message moved since it was last looked at.
@@ -89,7 +94,8 @@ pub(crate) const SETTLE_STATES: &str = "('accepted', 'sent', 'delivered', 'read'
 
 pub(crate) const MESSAGE_COST_COLUMNS: &str =
     "c.message_id, c.ticket_id, c.author, c.channel, c.at, c.category, c.market, c.currency, c.estimate_micros,
-     c.free_because, c.card, c.charged_category, c.amount_micros, c.settled_by, c.final, c.business_number_id";
+     c.free_because, c.card, c.charged_category, c.amount_micros, c.settled_by, c.final, c.business_number_id,
+     c.conversation_id, c.conversation_origin, c.conversation_expires_at";
 
 /// Why a card's stored fields cannot be read back (a row written by hand that no card can hold).
 pub(crate) fn corrupt(what: &str, value: &str) -> crate::StoreError {

@@ -67,6 +67,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(reports::export_cost_report))
         .routes(routes!(reports::cost_messages))
         .routes(routes!(reports::export_cost_messages))
+        .routes(routes!(reports::ticket_costs))
         .routes(routes!(hours::list_schedules, hours::post_schedule))
         .routes(routes!(hours::get_schedule, hours::put_schedule, hours::delete_schedule))
         .routes(routes!(hours::put_number_schedule))

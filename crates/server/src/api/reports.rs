@@ -118,3 +118,75 @@ pub async fn export_cost_messages(
         reports::messages_csv(state.clone(), q),
     ))
 }
+
+/// What a ticket's messages cost, what is free now, and what the next message of each kind would
+/// cost (SPEC 11, issue 17 item 4).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct TicketCosts {
+    /// Per currency, the desk's first.
+    pub totals: Vec<crate::costs::TicketCostTotal>,
+    /// The ticket's outbound messages, oldest first.
+    pub messages: Vec<TicketCostOut>,
+    /// Windows in which messages are free, open now.
+    pub open: Vec<crate::costs::FreeWindow>,
+    /// The price of each kind of message if sent now.
+    pub next: Vec<crate::costs::NextPrice>,
+}
+
+/// One message's estimate and cost.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct TicketCostOut {
+    pub message_id: i64,
+    pub at: String,
+    pub channel: String,
+    /// Charged in (Meta's category once it said), else the estimate's.
+    pub category: String,
+    pub market: Option<String>,
+    pub currency: Option<String>,
+    pub estimate: Option<String>,
+    pub free_because: Option<String>,
+    /// Once settled; `null` while pending or unpriced.
+    pub cost: Option<String>,
+    /// `meta`, `estimate`, `not_delivered`, `pending`.
+    pub settled_by: Option<String>,
+    pub settled: bool,
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/tickets/{id}/costs", tag = "pricing",
+    params(("id" = i64, Path, description = "Ticket id")),
+    responses(
+        (status = 200, description = "The ticket's costs, its free windows and the next message's prices", body = TicketCosts),
+        (status = 404, description = "No such ticket", body = super::error::ErrorBody),
+    )
+)]
+pub async fn ticket_costs(
+    State(state): State<AppState>,
+    _caller: ApiCaller,
+    super::extract::PathId(id): super::extract::PathId,
+) -> Result<Json<TicketCosts>, ApiError> {
+    let outlook = crate::replies::Outlook::load(&state, id).await?;
+    let rows = state.store.ticket_costs(id).await?;
+    let dec = |v: Option<i64>| v.map(|v| windowdesk_core::pricing::from_micros(v).to_string());
+    Ok(Json(TicketCosts {
+        totals: crate::costs::ticket_totals(&rows, state.pricing.currency()),
+        open: crate::costs::open_windows(&outlook, &rows),
+        next: crate::costs::next_prices(&outlook),
+        messages: rows
+            .iter()
+            .map(|c| TicketCostOut {
+                message_id: c.message_id,
+                at: c.at.to_rfc3339(),
+                channel: c.channel.clone(),
+                category: c.charged_category.clone().unwrap_or_else(|| c.category.clone()),
+                market: c.market.clone(),
+                currency: c.currency.clone(),
+                estimate: dec(c.estimate_micros),
+                free_because: c.free_because.clone(),
+                cost: if c.is_final { dec(c.amount_micros) } else { None },
+                settled_by: c.settled_by.clone(),
+                settled: c.is_final,
+            })
+            .collect(),
+    }))
+}

@@ -11,7 +11,14 @@ use super::session::Agent;
 /// How many of the customer's other tickets the panel lists.
 pub const OTHER_TICKETS: u32 = 5;
 
-pub fn side(summary: &TicketSummary, agent: &Agent, agents: &[AgentRow], others: &[TicketSummary], now: Timestamp) -> Markup {
+pub fn side(
+    summary: &TicketSummary,
+    agent: &Agent,
+    agents: &[AgentRow],
+    others: &[TicketSummary],
+    now: Timestamp,
+    costs: Markup,
+) -> Markup {
     let t = &summary.ticket;
     html! {
         aside.side-panel aria-labelledby="details-title" {
@@ -23,6 +30,7 @@ pub fn side(summary: &TicketSummary, agent: &Agent, agents: &[AgentRow], others:
                 @if let Some(of) = t.followup_of { dt { "Follow-up of" } dd { a href={"/tickets/" (of)} { "#" (of) } } }
             }
             (other_tickets(summary, others, agent, now))
+            (costs)
             @if t.status != TicketStatus::Closed {
                 @if t.assignee_id != Some(agent.id()) {
                     form #assign-me-form method="post" action={"/tickets/" (t.id) "/update"} data-inplace="update" {
@@ -91,6 +99,78 @@ fn other_tickets(summary: &TicketSummary, others: &[TicketSummary], agent: &Agen
             p {
                 a href={"/customers/" (summary.ticket.requester_id)} { "All about " (summary.contact_name) }
                 " · " a #merge-customer href={"/customers/" (summary.ticket.requester_id) "/merge"} { "Same person as another customer?" }
+            }
+        }
+    }
+}
+
+/// What the ticket's messages cost, what is free now, and what the next message of each kind would
+/// cost (SPEC 11, issue 17 item 4); admins get a link to each message's cost.
+pub fn costs(
+    t: &windowdesk_store::TicketRow,
+    totals: &[crate::costs::TicketCostTotal],
+    open: &[crate::costs::FreeWindow],
+    next: &[crate::costs::NextPrice],
+    agent: &Agent,
+    now: Timestamp,
+) -> Markup {
+    let tz = agent.tz();
+    let when = |rfc: &str| {
+        chrono::DateTime::parse_from_rfc3339(rfc)
+            .map(|d| super::format::full_time(Timestamp::from_unix_millis(d.timestamp_millis()), tz))
+            .unwrap_or_else(|_| rfc.to_owned())
+    };
+    let kind = |k: &str| {
+        match k {
+            "reply" => "Reply",
+            "utility_template" => "Utility template",
+            "marketing_template" => "Marketing template",
+            "authentication_template" => "Authentication template",
+            "sms" => "SMS",
+            other => other,
+        }
+        .to_owned()
+    };
+    let today = windowdesk_core::pricing::report::day_of(now);
+    let from = windowdesk_core::pricing::report::day_of(t.created_at)
+        .max(today - chrono::Duration::days(windowdesk_core::pricing::report::MAX_DAYS - 1));
+    html! {
+        section.costs aria-labelledby="costs-title" {
+            h3 #costs-title { "Cost" }
+            @if totals.is_empty() {
+                p #ticket-cost { "Nothing sent yet." }
+            }
+            @for t in totals {
+                p #ticket-cost {
+                    strong { (t.cost) " " (t.currency.as_deref().unwrap_or("(unpriced)")) }
+                    " for " (t.messages) @if t.messages == 1 { " message" } @else { " messages" }
+                    @if t.pending > 0 { "; " (t.pending) " waiting for Meta (estimated " (t.pending_estimate) ")" }
+                    @if t.not_delivered > 0 { "; " (t.not_delivered) " not delivered (free)" }
+                }
+            }
+            @if !open.is_empty() {
+                p.hint { "Free now:" }
+                ul.free-now {
+                    @for w in open {
+                        li data-kind=(w.kind) {
+                            @match w.kind.as_str() {
+                                "customer_service_window" => { "replies, in the service window, until " (when(&w.until)) },
+                                "free_entry_point" => { "everything, in the free entry point, until " (when(&w.until)) },
+                                _ => { "Meta's " (w.origin.as_deref().unwrap_or("")) " conversation, until " (when(&w.until)) },
+                            }
+                        }
+                    }
+                }
+            }
+            p.hint { "The next message would cost:" }
+            dl.next-prices {
+                @for n in next {
+                    dt { (kind(&n.kind)) }
+                    dd data-kind=(n.kind) { (n.price) }
+                }
+            }
+            @if agent.is_admin() {
+                p { a href={"/reports/costs/messages?ticket=" (t.id) "&from=" (from) "&to=" (today)} { "Each message's cost" } }
             }
         }
     }

@@ -309,6 +309,15 @@ pub async fn render_page(state: &AppState, agent: &Agent, id: i64, shown: Shown<
     let draft = shown.draft.or(macro_draft.as_deref());
     let usable = macros::usable(state, agent).await?;
     let macro_picker = macros::picker(id, &usable, &shown.macros, chosen);
+    let cost_rows = state.store.ticket_costs(id).await?;
+    let cost_panel = side_panel::costs(
+        &summary.ticket,
+        &crate::costs::ticket_totals(&cost_rows, state.pricing.currency()),
+        &crate::costs::open_windows(&outlook, &cost_rows),
+        &crate::costs::next_prices(&outlook),
+        agent,
+        now,
+    );
     let t = &summary.ticket;
     let title = format!("#{} {}", t.id, summary.contact_name);
     let content = html! {
@@ -332,7 +341,7 @@ pub async fn render_page(state: &AppState, agent: &Agent, id: i64, shown: Shown<
                     div #ticket-live data-live="ticket" data-ticket-id=(t.id) { (live) }
                     (composer(&summary, agent, &outlook, &ways, &shown, ComposerParts { draft, macros: macro_picker, agents: &agents }))
                 }
-                (side_panel::side(&summary, agent, &agents, &others, now))
+                (side_panel::side(&summary, agent, &agents, &others, now, cost_panel))
             }
         }
     };

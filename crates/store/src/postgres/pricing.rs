@@ -115,6 +115,9 @@ fn cost_row(r: &sqlx::postgres::PgRow) -> Result<MessageCostRow, StoreError> {
         settled_by: r.try_get(13)?,
         is_final: r.try_get(14)?,
         business_number_id: r.try_get(15)?,
+        conversation_id: r.try_get(16)?,
+        conversation_origin: r.try_get(17)?,
+        conversation_expires_at: r.try_get::<Option<i64>, _>(18)?.map(Timestamp::from_unix_millis),
     })
 }
 
@@ -147,19 +150,19 @@ impl PricingStore for PgStore {
             .map(|r| {
                 Ok(PendingCost {
                     cost: cost_row(r)?,
-                    recipient: r.try_get(16)?,
-                    delivery_state: r.try_get(17)?,
-                    pricing: r.try_get(18)?,
-                    status_raw: r.try_get(19)?,
-                    went_out_at: r.try_get::<Option<i64>, _>(20)?.map(Timestamp::from_unix_millis),
+                    recipient: r.try_get(19)?,
+                    delivery_state: r.try_get(20)?,
+                    pricing: r.try_get(21)?,
+                    status_raw: r.try_get(22)?,
+                    went_out_at: r.try_get::<Option<i64>, _>(23)?.map(Timestamp::from_unix_millis),
                 })
             })
             .collect()
     }
 
-    async fn settle_costs(&self, settled: &[CostSettlement], now: Timestamp) -> Result<u64, StoreError> {
+    async fn settle_costs(&self, settled: &[CostSettlement], now: Timestamp) -> Result<Vec<i64>, StoreError> {
         let mut tx = self.pool().begin().await?;
-        let mut n = 0;
+        let mut finals = Vec::new();
         for s in settled {
             let changed = sqlx::query(
                 "UPDATE message_costs SET meta_model = $2, meta_category = $3, meta_type = $4, meta_billable = $5, conversation_id = $6,
@@ -203,10 +206,12 @@ impl PricingStore for PgStore {
                 .execute(&mut *tx)
                 .await?;
             }
-            n += changed;
+            if changed == 1 && s.is_final {
+                finals.push(s.message_id);
+            }
         }
         tx.commit().await?;
-        Ok(n)
+        Ok(finals)
     }
 
     async fn conversation_seen_before(&self, conversation_id: &str, message_id: i64) -> Result<bool, StoreError> {

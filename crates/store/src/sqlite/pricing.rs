@@ -156,6 +156,9 @@ fn cost_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageCostRow> {
         settled_by: r.get(13)?,
         is_final: r.get::<_, i64>(14)? != 0,
         business_number_id: r.get(15)?,
+        conversation_id: r.get(16)?,
+        conversation_origin: r.get(17)?,
+        conversation_expires_at: r.get::<_, Option<i64>>(18)?.map(Timestamp::from_unix_millis),
     })
 }
 
@@ -191,11 +194,11 @@ impl PricingStore for SqliteStore {
             let rows = stmt.query_map(params![limit, stale_before.unix_millis()], |r| {
                 Ok(PendingCost {
                     cost: cost_row(r)?,
-                    recipient: r.get(16)?,
-                    delivery_state: r.get(17)?,
-                    pricing: r.get(18)?,
-                    status_raw: r.get(19)?,
-                    went_out_at: r.get::<_, Option<i64>>(20)?.map(Timestamp::from_unix_millis),
+                    recipient: r.get(19)?,
+                    delivery_state: r.get(20)?,
+                    pricing: r.get(21)?,
+                    status_raw: r.get(22)?,
+                    went_out_at: r.get::<_, Option<i64>>(23)?.map(Timestamp::from_unix_millis),
                 })
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
@@ -203,13 +206,13 @@ impl PricingStore for SqliteStore {
         .await
     }
 
-    async fn settle_costs(&self, settled: &[CostSettlement], now: Timestamp) -> Result<u64, StoreError> {
+    async fn settle_costs(&self, settled: &[CostSettlement], now: Timestamp) -> Result<Vec<i64>, StoreError> {
         let settled = settled.to_vec();
         self.inner
             .writer
             .run(move |conn| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let mut n = 0;
+                let mut finals = Vec::new();
                 {
                     let mut stmt = tx.prepare_cached(
                         "UPDATE message_costs SET meta_model = ?2, meta_category = ?3, meta_type = ?4, meta_billable = ?5, conversation_id = ?6,
@@ -247,11 +250,13 @@ impl PricingStore for SqliteStore {
                         if let (1, Some((month, market))) = (changed, &s.counts_in) {
                             count.execute(params![s.message_id, month, market, s.charged_category])?;
                         }
-                        n += changed as u64;
+                        if changed == 1 && s.is_final {
+                            finals.push(s.message_id);
+                        }
                     }
                 }
                 tx.commit()?;
-                Ok(n)
+                Ok(finals)
             })
             .await
     }
