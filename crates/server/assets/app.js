@@ -750,10 +750,19 @@
       } }));
       return wrap;
     }
+    // What the chosen template costs (from the rate card in force), said as the server worked it out.
+    function templatePrice(t) {
+      const found = (opts.templates || []).find((o) => o.name === t.name && o.language === t.language)
+        || (opts.templates || []).find((o) => o.name === t.name);
+      return found && found.price ? `Cost: ${found.price}.` : 'Cost: choose an approved template to see its price.';
+    }
     function templateFields(t, path, body) {
       const list = `rb-templates`;
-      body.append(field('Template name', `${path}name`, text(t.name, (v) => { t.name = v; changed(); }, { list })));
-      body.append(field('Language', `${path}language`, text(t.language, (v) => { t.language = v; changed(); }, { class: 'rb-short' })));
+      const price = el('p', { class: 'hint rb-price', text: templatePrice(t), dataset: { price: path } });
+      const reprice = () => { price.textContent = templatePrice(t); };
+      body.append(field('Template name', `${path}name`, text(t.name, (v) => { t.name = v; reprice(); changed(); }, { list })));
+      body.append(field('Language', `${path}language`, text(t.language, (v) => { t.language = v; reprice(); changed(); }, { class: 'rb-short' })));
+      body.append(price);
       body.append(paramsEditor(t, path));
     }
 
@@ -785,7 +794,10 @@
           break;
         }
         case 'send_template': templateFields(a, `${path}.`, body); break;
-        case 'send_sms': body.append(field('SMS text', `${path}.text`, area(a.text, set('text')), textHint)); break;
+        case 'send_sms':
+          body.append(field('SMS text', `${path}.text`, area(a.text, set('text')), textHint));
+          body.append(el('p', { class: 'hint rb-price', text: `Cost: ${opts.sms_price || 'unknown'}.` }));
+          break;
         case 'hold_reply':
           body.append(field('Reply text', `${path}.text`, area(a.text, set('text')), textHint));
           body.append(field('Hours it waits for the customer', `${path}.hours`, number(a.hours, set('hours'), 1, 720)));
@@ -895,7 +907,7 @@
         adder('add-action-type', 'Add an action', actionChoices, (t) => { draft.actions.push(newAction(t)); render(); changed(); focusRow('action', draft.actions.length - 1); }));
     }
     function templateList() {
-      return el('datalist', { id: 'rb-templates' }, (opts.templates || []).map((t) => el('option', { value: t.name, text: `${t.name} (${t.language})` })));
+      return el('datalist', { id: 'rb-templates' }, (opts.templates || []).map((t) => el('option', { value: t.name, text: `${t.name} (${t.language})${t.price ? ` — ${t.price}` : ''}` })));
     }
     // A macro: its name, whether every agent gets it (admins only), and what it does.
     function renderMacro() {

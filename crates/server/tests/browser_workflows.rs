@@ -79,6 +79,10 @@ async fn an_admin_builds_a_window_check_workflow_sees_free_form_after_a_wait_ref
     add_step(&browser, "rb-steps-0-closed", "do:send_template").await;
     browser.fill("#rb-steps-0-closed-0-action-name", "hello_world").await;
     browser.fill("#rb-steps-0-closed-0-action-language", "en_US").await;
+    // The editor says what the template costs, from the rate card in force (issue 17).
+    let price = browser.wait_for_text("li[data-path='steps[0].closed[0]'] .rb-price", "Cost: utility: ", WAIT).await;
+    let price = price.text().await.unwrap();
+    assert!(price.contains(" USD by the customer's country (Meta USD "), "{price}");
     browser.wait_for_text("#workflow-status", "No problems: ready to save.", WAIT).await;
     assert!(browser.try_find(".rb-error").await.is_none());
     browser.screenshot("workflow-builder").await;

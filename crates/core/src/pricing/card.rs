@@ -114,6 +114,17 @@ impl RateCard {
             .map(|r| (r.price, r.volume_from))
     }
 
+    /// The lowest and highest list price of `category` over the card's markets (what a message
+    /// costs before volume tiers, depending on the customer's country); `None` when the card has
+    /// no price for it.
+    pub fn list_price_range(&self, category: &Category) -> Option<(Decimal, Decimal)> {
+        let prices = self.rates.iter().filter(|r| &r.category == category && r.volume_from <= 1).map(|r| r.price);
+        prices.fold(None, |acc, p| match acc {
+            None => Some((p, p)),
+            Some((lo, hi)) => Some((lo.min(p), hi.max(p))),
+        })
+    }
+
     /// Whether the card prices `category` anywhere (a category Meta added after the card was made
     /// has no price on it).
     pub fn has_category(&self, category: &Category) -> bool {

@@ -336,6 +336,35 @@ impl RateBook {
     }
 }
 
+impl RateBook {
+    /// What a message of `category` costs, said before anyone knows who will receive it (the rule
+    /// and workflow editors): the range of the card in force on the day of `at` over its markets,
+    /// and when it is free. "0.0068–0.0456 USD by the customer's country (Meta USD 2026-01-01);
+    /// free inside the customer service window or a free entry point".
+    pub fn describe_category(&self, category: &Category, at: Timestamp) -> String {
+        let Some(card) = self.card_on(day(at)) else {
+            return format!("price unknown: no {} rate card is in force on {}", self.currency, day(at));
+        };
+        let service = category.is(Category::SERVICE);
+        let mut free = Vec::new();
+        if service || (category.is(Category::UTILITY) && card.utility_free_in_window && card.model == PricingModel::PerMessage) {
+            free.push("inside the customer service window");
+        }
+        if card.free_entry_point_free {
+            free.push("inside a free entry point");
+        }
+        let free = if free.is_empty() { String::new() } else { format!("; free {}", free.join(" or ")) };
+        match card.list_price_range(category) {
+            _ if service => format!("free: service messages are sent only inside the customer service window ({})", card.name),
+            Some((lo, hi)) if lo == hi => format!("{} {} in every market ({}){free}", lo.normalize(), card.currency, card.name),
+            Some((lo, hi)) => {
+                format!("{}–{} {} by the customer's country ({}){free}", lo.normalize(), hi.normalize(), card.currency, card.name)
+            }
+            None => format!("price unknown: {} has no prices for the category {category}", card.name),
+        }
+    }
+}
+
 /// The UTC day of an instant: cards and market changes start at midnight UTC.
 pub fn day(at: Timestamp) -> NaiveDate {
     chrono::DateTime::from_timestamp_millis(at.unix_millis()).map_or(NaiveDate::MIN, |d| d.date_naive())

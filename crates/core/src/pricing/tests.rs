@@ -414,3 +414,22 @@ fn metas_pricing_and_conversation_are_read_from_a_status() {
     assert_eq!(c.expires_at, Some(Timestamp::from_unix_seconds(1_750_000_000)));
     assert!(super::quote::MetaConversation::from_status(&serde_json::json!({"id": "wamid.y"})).is_none());
 }
+
+#[test]
+fn the_editors_say_a_category_s_price_range_and_when_it_is_free() {
+    let csv = "card,effective_from,currency,model,utility_free_in_window,free_entry_point_free,market,category,price,volume_from,source
+C,2026-01-01,USD,PMP,true,true,Germany,utility,0.05,,t
+C,2026-01-01,USD,PMP,true,true,Germany,utility,0.04,1000,t
+C,2026-01-01,USD,PMP,true,true,India,utility,0.0014,,t
+C,2026-01-01,USD,PMP,true,true,Germany,marketing,0.1365,,t";
+    let book = RateBook::new(RateCard::from_csv(csv).unwrap(), MarketMap::shipped(), "USD");
+    let on = at("2026-02-01");
+    assert_eq!(
+        book.describe_category(&cat(Category::UTILITY), on),
+        "0.0014–0.05 USD by the customer's country (C); free inside the customer service window or inside a free entry point"
+    );
+    assert_eq!(book.describe_category(&cat(Category::MARKETING), on), "0.1365 USD in every market (C); free inside a free entry point");
+    assert!(book.describe_category(&cat(Category::AUTHENTICATION), on).starts_with("price unknown"));
+    assert!(book.describe_category(&cat(Category::SERVICE), on).starts_with("free: "));
+    assert!(book.describe_category(&cat(Category::MARKETING), at("2025-01-01")).contains("no USD rate card"));
+}

@@ -49,6 +49,11 @@ pub(crate) struct Names {
     agents: Vec<(i64, String)>,
     numbers: Vec<(i64, String)>,
     templates: Vec<(String, String)>,
+    /// What each template costs, as the editors say it ("marketing: 0.0625–0.1365 USD by the
+    /// customer's country …"), by name and language.
+    template_prices: Vec<(String, String, String)>,
+    /// What an SMS costs, or why that is unknown.
+    sms_price: String,
     http_targets: Vec<(i64, String)>,
 }
 
@@ -56,18 +61,42 @@ impl Names {
     pub(crate) async fn load(state: &AppState) -> Result<Names, WebError> {
         let agents = state.store.agents().await?.into_iter().map(|a| (a.id, a.name)).collect();
         let numbers = state.numbers.all().into_iter().map(|n| (n.id, format!("{} ({})", n.name, n.display_number))).collect();
-        let mut templates: Vec<(String, String)> = state
+        let usable: Vec<_> = state
             .store
             .templates()
             .await?
             .into_iter()
             .filter(|t| t.removed_at.is_none() && t.status.as_deref().is_none_or(|s| s.eq_ignore_ascii_case("approved")))
-            .map(|t| (t.name, t.language))
             .collect();
+        // Prices (SPEC 11): the card in force today, over the markets customers may be in.
+        let book = state.pricing.book(state.store.as_ref()).await?;
+        let now = state.clock.now();
+        let mut template_prices: Vec<(String, String, String)> = usable
+            .iter()
+            .map(|t| {
+                let category = windowdesk_core::decision::MessageCategory::from_template_category(t.category.as_deref().unwrap_or(""))
+                    .unwrap_or(windowdesk_core::decision::MessageCategory::Marketing);
+                let priced = windowdesk_core::pricing::Category::of(category)
+                    .unwrap_or_else(|| windowdesk_core::pricing::Category::known("marketing"));
+                (t.name.clone(), t.language.clone(), format!("{}: {}", priced, book.describe_category(&priced, now)))
+            })
+            .collect();
+        template_prices.sort();
+        template_prices.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
+        let mut templates: Vec<(String, String)> = usable.into_iter().map(|t| (t.name, t.language)).collect();
         templates.sort();
         templates.dedup();
+        let sms_price = match &state.fallbacks.sms_price {
+            Some(p) => format!("{} {} per SMS (sms.price_per_message)", p.amount.normalize(), p.currency),
+            None => "price unknown: sms.price_per_message is not set".to_owned(),
+        };
         let http_targets = state.store.http_targets().await?.into_iter().map(|t| (t.id, t.name)).collect();
-        Ok(Names { agents, numbers, templates, http_targets })
+        Ok(Names { agents, numbers, templates, template_prices, sms_price, http_targets })
+    }
+
+    /// What a template costs, as the editors say it.
+    pub(crate) fn template_price(&self, name: &str, language: &str) -> Option<&str> {
+        self.template_prices.iter().find(|(n, l, _)| n == name && l == language).map(|(_, _, p)| p.as_str())
     }
 
     fn agent(&self, id: i64) -> String {
@@ -93,7 +122,8 @@ impl Names {
             "agents": self.agents.iter().map(|(id, name)| json!({"id": id, "name": name})).collect::<Vec<_>>(),
             "numbers": self.numbers.iter().map(|(id, name)| json!({"id": id, "name": name})).collect::<Vec<_>>(),
             "http_targets": self.http_targets.iter().map(|(id, name)| json!({"id": id, "name": name})).collect::<Vec<_>>(),
-            "templates": self.templates.iter().map(|(name, language)| json!({"name": name, "language": language})).collect::<Vec<_>>(),
+            "templates": self.templates.iter().map(|(name, language)| json!({"name": name, "language": language, "price": self.template_price(name, language)})).collect::<Vec<_>>(),
+            "sms_price": self.sms_price,
             "events": EVENTS.iter().map(|(e, label, hint)| json!({"value": e.as_str(), "label": label, "hint": hint})).collect::<Vec<_>>(),
             "statuses": TicketStatus::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
             "priorities": Priority::ALL.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
