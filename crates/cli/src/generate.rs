@@ -54,6 +54,7 @@ pub async fn generate(args: GenerateArgs) -> anyhow::Result<()> {
         days: args.days,
         seed: args.seed,
         long_thread: args.long_thread,
+        currency: config.pricing.currency.clone(),
         ..Plan::default()
     };
     eprintln!(
@@ -79,13 +80,15 @@ pub async fn generate(args: GenerateArgs) -> anyhow::Result<()> {
     state.store.close().await;
     println!(
         "generated {} customers, {} messages ({} pictures); {} tickets closed between rounds or at the end, {} changed; \
-         {} rule events of the history discarded (triggers do not fire on it); {:.0} s",
+         {} rule events of the history discarded (triggers do not fire on it); {} message costs ({} charged); {:.0} s",
         report.customers,
         report.messages,
         report.pictures,
         report.tickets_closed,
         report.tickets_changed,
         report.discarded_rule_events,
+        report.costs,
+        report.costs_charged,
         report.elapsed.as_secs_f64()
     );
     Ok(())

@@ -46,6 +46,9 @@ pub struct Plan {
     /// Messages of one extra ticket, from [`LONG_THREAD_WA_ID`] (a ticket page at its longest); 0
     /// for none.
     pub long_thread: u32,
+    /// The currency the business's messages are priced in (`[pricing] currency`): every outbound
+    /// message gets a settled cost (see [`cost_history`]).
+    pub currency: String,
 }
 
 /// The customer of the long thread.
@@ -64,6 +67,7 @@ impl Default for Plan {
             batch: 200,
             long_thread: 0,
             concurrency: 4,
+            currency: "USD".into(),
         }
     }
 }
@@ -78,6 +82,9 @@ pub struct Report {
     pub pictures: u64,
     /// Entries the history queued for the rules worker, discarded so no trigger fires on them.
     pub discarded_rule_events: u64,
+    /// Outbound messages given a settled cost, and how many of them were charged.
+    pub costs: u64,
+    pub costs_charged: u64,
     pub elapsed: Duration,
 }
 
@@ -390,8 +397,72 @@ pub async fn run(
         report.messages += u64::from(plan.long_thread);
         report.discarded_rule_events += store.rule_queue_discard_after(queued_before).await?;
     }
+    let (costs, charged) = cost_history(store, plan, 0).await?;
+    report.costs = costs;
+    report.costs_charged = charged;
     report.elapsed = started.elapsed();
     Ok(report)
+}
+
+/// Gives every outbound message without a cost a settled one (SPEC 11), as if the desk had sent it
+/// and Meta had reported its pricing: most are service replies inside the window (free); one in ten
+/// is a utility template, one in fourteen a marketing template and one in thirty an authentication
+/// template, charged from the rate card in force on its day for the customer's market. Which is
+/// which follows from the message id, so a database gets the same costs every time. Returns how
+/// many costs it wrote and how many were charged.
+pub async fn cost_history(store: &dyn Store, plan: &Plan, after_id: i64) -> anyhow::Result<(u64, u64)> {
+    use windowdesk_core::pricing::{to_micros, Category, MarketMap, QuoteRequest, RateBook};
+    use windowdesk_store::SettledCostRow;
+    let cards = store.rate_cards().await?.into_iter().map(|r| r.card).collect();
+    let book = RateBook::new(cards, MarketMap::shipped(), &plan.currency);
+    let (mut written, mut charged, mut after) = (0u64, 0u64, after_id);
+    loop {
+        let page = store.uncosted_messages(after, 5_000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.message_id;
+        let rows: Vec<SettledCostRow> = page
+            .into_iter()
+            .map(|m| {
+                let pick = (m.message_id.wrapping_mul(2_654_435_761) >> 7).rem_euclid(210);
+                let category = match pick {
+                    0..21 => Category::UTILITY,
+                    21..36 => Category::MARKETING,
+                    36..43 => Category::AUTHENTICATION,
+                    _ => Category::SERVICE,
+                };
+                let category = Category::known(category);
+                let service = category.is(Category::SERVICE);
+                let quote = m.recipient.as_deref().map(|recipient| {
+                    book.quote(&QuoteRequest {
+                        category: &category,
+                        recipient,
+                        at: m.at,
+                        in_service_window: service,
+                        in_free_entry_point: false,
+                        month_volume: 0,
+                        reported_tier_from: None,
+                        conversations: &[],
+                    })
+                });
+                let amount = if service { Some(0) } else { quote.as_ref().and_then(|q| q.amount).and_then(to_micros) };
+                SettledCostRow {
+                    channel: "whatsapp".into(),
+                    category: category.as_str().to_owned(),
+                    market: quote.as_ref().map(|q| q.market.as_str().to_owned()),
+                    currency: quote.as_ref().and_then(|q| q.currency.clone()),
+                    estimate_micros: amount,
+                    free_because: service.then(|| "customer_service_window".to_owned()),
+                    card: quote.as_ref().and_then(|q| q.card.clone()),
+                    meta_type: Some(if service { "free_customer_service" } else { "regular" }.to_owned()),
+                    amount_micros: amount,
+                    message: m,
+                }
+            })
+            .collect();
+        charged += rows.iter().filter(|r| r.amount_micros.is_some_and(|a| a > 0)).count() as u64;
+        written += store.insert_costs(&rows).await?;
+    }
+    Ok((written, charged))
 }
 
 /// One ticket with `plan.long_thread` messages, the customer and the business taking turns, over

@@ -53,6 +53,25 @@ async fn a_small_plan_writes_realistic_customers_tickets_and_messages(backend: B
     let search = windowdesk_server::search::resolve(state, "paket", None, None, 50).await.unwrap();
     assert!(!app.store().search_messages(&search).await.unwrap().is_empty());
 
+    // Every business answer has a settled cost; some were charged, and a cost report sums them.
+    assert!(report.costs > 0 && report.costs_charged > 0 && report.costs_charged < report.costs, "{report:?}");
+    assert!(app.store().uncosted_messages(0, 10).await.unwrap().is_empty(), "no outbound message is left without a cost");
+    let today = windowdesk_core::pricing::report::day_of(state.clock.now());
+    let q = windowdesk_core::pricing::report::ReportQuery {
+        range: windowdesk_core::pricing::report::DayRange { from: today - chrono::Duration::days(399), to: today },
+        group: windowdesk_core::pricing::report::Grouping::Category,
+        business_number_id: None,
+        category: None,
+        author: None,
+        ticket_id: None,
+        contact_id: None,
+        channel: None,
+    };
+    let rows = app.store().cost_report(&q, 100).await.unwrap();
+    assert_eq!(rows.iter().map(|r| r.messages).sum::<i64>() as u64, report.costs, "{rows:?}");
+    assert_eq!(rows.iter().map(|r| r.charged).sum::<i64>() as u64, report.costs_charged, "{rows:?}");
+    assert!(rows.iter().any(|r| r.key == "marketing" && r.amount_micros > 0), "{rows:?}");
+
     // The same seed writes the same amount again (new wamids would be duplicates: nothing new).
     let again = run(app.store().as_ref(), &state.numbers, &state.media_dir, &plan, state.clock.now(), |_| {}).await.unwrap();
     assert_eq!(again.messages, report.messages);

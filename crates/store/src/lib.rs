@@ -36,7 +36,7 @@ pub use error::StoreError;
 pub use fallback_model::*;
 pub use ingest::{IngestItem, IngestPayload, IngestSummary};
 pub use model::*;
-pub use pricing_model::{CostSettlement, MessageCostRow, PendingCost, RateCardRow};
+pub use pricing_model::{CostSettlement, MessageCostRow, PendingCost, RateCardRow, SettledCostRow, UncostedMessage};
 pub use search_model::{CustomerHit, IdentityBrief, MessageHit, Search, WindowBounds};
 pub use web_model::*;
 use windowdesk_core::Timestamp;
@@ -614,6 +614,11 @@ pub trait PricingStore: Send + Sync {
     /// Meta's `VOLUME_BASED_PRICING_TIER_UPDATE` account updates for the WhatsApp Business
     /// account of `business_number_id`, as Meta sent them (the change's `value`), oldest first.
     async fn tier_updates(&self, business_number_id: i64) -> Result<Vec<String>, StoreError>;
+    /// Outbound messages after `after_id` with no cost stored, oldest first, at most `limit`.
+    async fn uncosted_messages(&self, after_id: i64, limit: u32) -> Result<Vec<UncostedMessage>, StoreError>;
+    /// Stores costs settled for good (generated history), counting the charged ones in the
+    /// month's volume; a message that has a cost already is left alone. Returns how many it wrote.
+    async fn insert_costs(&self, costs: &[SettledCostRow]) -> Result<u64, StoreError>;
     /// A cost report: `message_costs` in `q`'s range and filters, summed by its grouping, at most
     /// `limit` rows ([`cost_report::CostGroupRow`]; a row per currency where several occur).
     async fn cost_report(&self, q: &windowdesk_core::pricing::report::ReportQuery, limit: u32) -> Result<Vec<CostGroupRow>, StoreError>;

@@ -111,3 +111,31 @@ pub(crate) fn price(s: &str) -> Result<windowdesk_core::pricing::Decimal, crate:
 pub(crate) fn date(s: &str) -> Result<chrono::NaiveDate, crate::StoreError> {
     chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| corrupt("effective_from", s))
 }
+
+/// An outbound message with no cost stored (messages the desk did not send through its outbox:
+/// `windowdesk generate`'s history, message echoes), for [`crate::PricingStore::insert_costs`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UncostedMessage {
+    pub message_id: i64,
+    pub business_number_id: i64,
+    pub ticket_id: i64,
+    pub contact_id: Option<i64>,
+    pub author: Option<String>,
+    pub at: Timestamp,
+    pub recipient: Option<String>,
+}
+
+/// A cost settled for good, written whole (generated history).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SettledCostRow {
+    pub message: UncostedMessage,
+    pub channel: String,
+    pub category: String,
+    pub market: Option<String>,
+    pub currency: Option<String>,
+    pub estimate_micros: Option<i64>,
+    pub free_because: Option<String>,
+    pub card: Option<String>,
+    pub meta_type: Option<String>,
+    pub amount_micros: Option<i64>,
+}

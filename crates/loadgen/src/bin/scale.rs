@@ -273,6 +273,73 @@ async fn main() -> anyhow::Result<()> {
         .await?,
     );
 
+    // Cost reports (issue 17): last calendar month by day and by category, the year by month,
+    // and the CSV of a month's messages, streamed.
+    let (month_from, month_to) = last_month();
+    for (name, path, note) in [
+        (
+            "cost report, month by day (page)",
+            format!("/reports/costs?group=day&from={month_from}&to={month_to}"),
+            "web page: two charts, the table",
+        ),
+        ("cost report, month by category (page)", format!("/reports/costs?group=category&from={month_from}&to={month_to}"), "web page"),
+        (
+            "cost report, month by customer (page)",
+            format!("/reports/costs?group=customer&from={month_from}&to={month_to}"),
+            "web page; the 100 most expensive",
+        ),
+    ] {
+        results.push(
+            measure(name, &args, note, |_| {
+                let (desk, path) = (&desk, path.clone());
+                async move {
+                    let (s, _) = desk.web(&path).await?;
+                    ok(s, &path)
+                }
+            })
+            .await?,
+        );
+    }
+    results.push(
+        measure("cost report, month by day (API)", &args, "API, JSON", |_| {
+            api_get(format!("/api/v1/reports/costs?group=day&from={month_from}&to={month_to}"))
+        })
+        .await?,
+    );
+    results.push(
+        measure("cost report, 365 days by month (API)", &args, "API, JSON", |_| {
+            api_get(format!("/api/v1/reports/costs?group=month&{}", year_range()))
+        })
+        .await?,
+    );
+    if args.only.as_deref().is_none_or(|o| "cost CSV".contains(o)) {
+        for _ in 0..2 {
+            let t = Instant::now();
+            let res = desk
+                .client
+                .get(format!("{}/api/v1/reports/costs/messages/export?from={month_from}&to={month_to}", desk.base))
+                .bearer_auth(&desk.token)
+                .send()
+                .await?;
+            ok(res.status().as_u16(), "cost CSV export")?;
+            let mut rows = 0u64;
+            let mut bytes = 0u64;
+            let mut stream = res.bytes_stream();
+            while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
+                let chunk = chunk?;
+                bytes += chunk.len() as u64;
+                rows += chunk.iter().filter(|b| **b == b'\n').count() as u64;
+            }
+            let secs = t.elapsed().as_secs_f64();
+            eprintln!(
+                "cost CSV export, {month_from} to {month_to}: {} rows, {:.1} MB in {secs:.2} s: {:.0} rows/s",
+                rows.saturating_sub(1),
+                bytes as f64 / 1e6,
+                rows.saturating_sub(1) as f64 / secs
+            );
+        }
+    }
+
     // Merges: real pairs of likely duplicates (the same number on two business numbers).
     if args.only.as_deref().is_none_or(|o| "merge".contains(o)) && args.merges > 0 {
         let mut ms = Vec::new();
@@ -306,4 +373,18 @@ async fn main() -> anyhow::Result<()> {
         println!("{}", s.row());
     }
     Ok(())
+}
+
+/// The last full calendar month (UTC) before today, as `from` and `to`.
+fn last_month() -> (String, String) {
+    use chrono::{Datelike, Duration as Days};
+    let first_of_this = chrono::Utc::now().date_naive().with_day(1).unwrap_or_default();
+    let last = first_of_this - Days::days(1);
+    (last.with_day(1).unwrap_or(last).to_string(), last.to_string())
+}
+
+/// `from=…&to=…` for the 365 days up to today.
+fn year_range() -> String {
+    let today = chrono::Utc::now().date_naive();
+    format!("from={}&to={today}", today - chrono::Duration::days(364))
 }

@@ -11,6 +11,7 @@ use crate::error::StoreError;
 use crate::pricing_model::{
     corrupt, date, price, CostSettlement, MessageCostRow, PendingCost, RateCardRow, MESSAGE_COST_COLUMNS, SETTLE_STATES,
 };
+use crate::pricing_model::{SettledCostRow, UncostedMessage};
 use crate::PricingStore;
 use windowdesk_core::pricing::report::ReportQuery;
 
@@ -246,6 +247,83 @@ impl PricingStore for PgStore {
         .bind(business_number_id)
         .fetch_all(self.pool())
         .await?)
+    }
+
+    async fn uncosted_messages(&self, after_id: i64, limit: u32) -> Result<Vec<UncostedMessage>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT m.id, m.business_number_id, m.ticket_id, t.requester_id, m.author, COALESCE(m.went_out_at, m.sent_at), i.wa_id
+                   FROM messages m JOIN tickets t ON t.id = m.ticket_id LEFT JOIN identities i ON i.id = m.identity_id
+                  WHERE m.direction = 'outbound' AND m.id > $1
+                    AND NOT EXISTS (SELECT 1 FROM message_costs c WHERE c.message_id = m.id)
+                  ORDER BY m.id LIMIT $2",
+        )
+        .bind(after_id)
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(UncostedMessage {
+                    message_id: r.try_get(0)?,
+                    business_number_id: r.try_get(1)?,
+                    ticket_id: r.try_get(2)?,
+                    contact_id: r.try_get(3)?,
+                    author: r.try_get(4)?,
+                    at: Timestamp::from_unix_millis(r.try_get(5)?),
+                    recipient: r.try_get(6)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn insert_costs(&self, costs: &[SettledCostRow]) -> Result<u64, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let mut n = 0;
+        for c in costs {
+            let m = &c.message;
+            let written = sqlx::query(
+                "INSERT INTO message_costs (message_id, business_number_id, ticket_id, contact_id, author, channel, at, recipient, category,
+                                           market, currency, estimate_micros, free_because, card, meta_type, charged_category,
+                                           amount_micros, settled_by, settled_state, final, settled_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $9, $16, 'meta', 'delivered', TRUE, $7)
+                 ON CONFLICT (message_id) DO NOTHING",
+            )
+            .bind(m.message_id)
+            .bind(m.business_number_id)
+            .bind(m.ticket_id)
+            .bind(m.contact_id)
+            .bind(m.author.as_deref().unwrap_or("generator"))
+            .bind(&c.channel)
+            .bind(m.at.unix_millis())
+            .bind(&m.recipient)
+            .bind(&c.category)
+            .bind(&c.market)
+            .bind(&c.currency)
+            .bind(c.estimate_micros)
+            .bind(&c.free_because)
+            .bind(&c.card)
+            .bind(&c.meta_type)
+            .bind(c.amount_micros)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if let (1, Some(market), true) = (written, &c.market, c.amount_micros.is_some_and(|a| a > 0)) {
+                sqlx::query(
+                    "INSERT INTO cost_volumes (waba_id, month, market, category, charged)
+                 SELECT b.waba_id, $2, $3, $4, 1 FROM business_numbers b WHERE b.id = $1
+                 ON CONFLICT (waba_id, month, market, category) DO UPDATE SET charged = cost_volumes.charged + 1",
+                )
+                .bind(m.business_number_id)
+                .bind(windowdesk_core::pricing::month_of(m.at))
+                .bind(market)
+                .bind(&c.category)
+                .execute(&mut *tx)
+                .await?;
+            }
+            n += written;
+        }
+        tx.commit().await?;
+        Ok(n)
     }
 
     async fn cost_report(&self, q: &ReportQuery, limit: u32) -> Result<Vec<CostGroupRow>, StoreError> {

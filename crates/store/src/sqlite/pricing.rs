@@ -11,6 +11,7 @@ use crate::error::StoreError;
 use crate::pricing_model::{
     corrupt, date, price, CostSettlement, MessageCostRow, PendingCost, RateCardRow, MESSAGE_COST_COLUMNS, SETTLE_STATES,
 };
+use crate::pricing_model::{SettledCostRow, UncostedMessage};
 use crate::PricingStore;
 use windowdesk_core::pricing::report::ReportQuery;
 
@@ -296,6 +297,70 @@ impl PricingStore for SqliteStore {
             Ok(rows.collect::<Result<_, _>>()?)
         })
         .await
+    }
+
+    async fn uncosted_messages(&self, after_id: i64, limit: u32) -> Result<Vec<UncostedMessage>, StoreError> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT m.id, m.business_number_id, m.ticket_id, t.requester_id, m.author, COALESCE(m.went_out_at, m.sent_at), i.wa_id
+                   FROM messages m JOIN tickets t ON t.id = m.ticket_id LEFT JOIN identities i ON i.id = m.identity_id
+                  WHERE m.direction = 'outbound' AND m.id > ?1
+                    AND NOT EXISTS (SELECT 1 FROM message_costs c WHERE c.message_id = m.id)
+                  ORDER BY m.id LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![after_id, limit], |r| {
+                Ok(UncostedMessage {
+                    message_id: r.get(0)?,
+                    business_number_id: r.get(1)?,
+                    ticket_id: r.get(2)?,
+                    contact_id: r.get(3)?,
+                    author: r.get(4)?,
+                    at: Timestamp::from_unix_millis(r.get(5)?),
+                    recipient: r.get(6)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn insert_costs(&self, costs: &[SettledCostRow]) -> Result<u64, StoreError> {
+        let costs = costs.to_vec();
+        self.inner
+            .writer
+            .run(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let mut n = 0;
+                {
+                    let mut insert = tx.prepare_cached(
+                        "INSERT INTO message_costs (message_id, business_number_id, ticket_id, contact_id, author, channel, at, recipient, category,
+                                           market, currency, estimate_micros, free_because, card, meta_type, charged_category,
+                                           amount_micros, settled_by, settled_state, final, settled_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?9, ?16, 'meta', 'delivered', 1, ?7)
+                 ON CONFLICT (message_id) DO NOTHING",
+                    )?;
+                    let mut count = tx.prepare_cached(
+                        "INSERT INTO cost_volumes (waba_id, month, market, category, charged)
+                 SELECT b.waba_id, ?2, ?3, ?4, 1 FROM business_numbers b WHERE b.id = ?1
+                 ON CONFLICT (waba_id, month, market, category) DO UPDATE SET charged = cost_volumes.charged + 1",
+                    )?;
+                    for c in &costs {
+                        let m = &c.message;
+                        let written = insert.execute(params![
+                            m.message_id, m.business_number_id, m.ticket_id, m.contact_id,
+                            m.author.as_deref().unwrap_or("generator"), c.channel, m.at.unix_millis(), m.recipient, c.category,
+                            c.market, c.currency, c.estimate_micros, c.free_because, c.card, c.meta_type, c.amount_micros
+                        ])?;
+                        if let (1, Some(market), true) = (written, &c.market, c.amount_micros.is_some_and(|a| a > 0)) {
+                            count.execute(params![m.business_number_id, windowdesk_core::pricing::month_of(m.at), market, c.category])?;
+                        }
+                        n += written as u64;
+                    }
+                }
+                tx.commit()?;
+                Ok(n)
+            })
+            .await
     }
 
     async fn cost_report(&self, q: &ReportQuery, limit: u32) -> Result<Vec<CostGroupRow>, StoreError> {
