@@ -53,35 +53,42 @@ pub async fn run_settler(state: AppState, shutdown: CancellationToken) {
     }
 }
 
-/// The month's volume as the settler sees it: the stored counts per number's account, month and
-/// market, plus what this batch has charged so far.
+/// The month's volume as the settler sees it: the stored counts per WhatsApp Business account
+/// (volume tiers count over all of an account's numbers), month and market, plus what this batch
+/// has charged so far.
 #[derive(Default)]
 struct Volumes {
-    counts: HashMap<(i64, String, String), Vec<(String, u64)>>,
-    tiers: HashMap<i64, Vec<TierUpdate>>,
+    counts: HashMap<(String, String, String), Vec<(String, u64)>>,
+    tiers: HashMap<String, Vec<TierUpdate>>,
+}
+
+/// The account a number belongs to (the number itself when it is no longer served).
+fn account_of(state: &AppState, bn: i64) -> String {
+    state.numbers.waba_of(bn).map_or_else(|| format!("number:{bn}"), str::to_owned)
 }
 
 impl Volumes {
     /// Charged messages of `category` so far, and the tier Meta reported, for the message's
-    /// number, month and market.
+    /// account, month and market.
     async fn of(&mut self, state: &AppState, bn: i64, month: &str, market: &Market, category: &str) -> anyhow::Result<(u64, Option<u64>)> {
-        let key = (bn, month.to_owned(), market.as_str().to_owned());
+        let account = account_of(state, bn);
+        let key = (account.clone(), month.to_owned(), market.as_str().to_owned());
         if let std::collections::hash_map::Entry::Vacant(slot) = self.counts.entry(key.clone()) {
             slot.insert(state.store.month_volume(bn, month, market.as_str()).await?);
         }
-        if let std::collections::hash_map::Entry::Vacant(slot) = self.tiers.entry(bn) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.tiers.entry(account.clone()) {
             slot.insert(tier_updates(state, bn).await?);
         }
         let sent = self.counts[&key].iter().find(|(c, _)| c == category).map_or(0, |(_, n)| *n);
-        let reported = windowdesk_core::pricing::volume::reported_tiers(&self.tiers[&bn], month, market)
+        let reported = windowdesk_core::pricing::volume::reported_tiers(&self.tiers[&account], month, market)
             .into_iter()
             .find(|(c, _)| c.as_str() == category)
             .map(|(_, from)| from);
         Ok((sent, reported))
     }
 
-    fn charged(&mut self, bn: i64, month: &str, market: &str, category: &str) {
-        let counts = self.counts.entry((bn, month.to_owned(), market.to_owned())).or_default();
+    fn charged(&mut self, state: &AppState, bn: i64, month: &str, market: &str, category: &str) {
+        let counts = self.counts.entry((account_of(state, bn), month.to_owned(), market.to_owned())).or_default();
         match counts.iter_mut().find(|(c, _)| c == category) {
             Some(slot) => slot.1 += 1,
             None => counts.push((category.to_owned(), 1)),
@@ -152,7 +159,7 @@ pub async fn settle_once(state: &AppState) -> anyhow::Result<usize> {
         };
         let s = settlement(&book, p, meta, conversation, volume, p.cost.at < stale_before);
         if let Some((month, market)) = &s.counts_in {
-            volumes.charged(p.cost.business_number_id, month, market, &s.charged_category);
+            volumes.charged(state, p.cost.business_number_id, month, market, &s.charged_category);
         }
         settled.push(s);
     }
@@ -190,6 +197,7 @@ pub fn settlement(
     let at = p.went_out_at.unwrap_or(c.at);
     let mut out = CostSettlement {
         message_id: c.message_id,
+        business_number_id: c.business_number_id,
         meta_model: meta.as_ref().and_then(|m| m.model).map(|m| m.as_str().to_owned()),
         meta_category: meta.as_ref().and_then(|m| m.category.as_ref()).map(|c| c.as_str().to_owned()),
         meta_type: meta.as_ref().and_then(|m| m.kind.clone()),
@@ -267,6 +275,8 @@ pub struct TicketCostTotal {
     pub charged: usize,
     pub free: usize,
     pub not_delivered: usize,
+    /// Delivered, but no card priced them (a market or category the card in force lacks).
+    pub unpriced: usize,
     pub pending: usize,
     /// What the pending ones are estimated to cost.
     pub pending_estimate: String,
@@ -274,12 +284,13 @@ pub struct TicketCostTotal {
 
 /// A ticket's costs per currency, the desk's first.
 pub fn ticket_totals(rows: &[MessageCostRow], desk_currency: &str) -> Vec<TicketCostTotal> {
-    let mut sums: Vec<(Option<String>, i64, i64, [usize; 5])> = Vec::new();
+    // Counts: messages, charged, free, not delivered, pending, unpriced.
+    let mut sums: Vec<(Option<String>, i64, i64, [usize; 6])> = Vec::new();
     for c in rows {
         let i = match sums.iter().position(|s| s.0 == c.currency) {
             Some(i) => i,
             None => {
-                sums.push((c.currency.clone(), 0, 0, [0; 5]));
+                sums.push((c.currency.clone(), 0, 0, [0; 6]));
                 sums.len() - 1
             }
         };
@@ -293,6 +304,8 @@ pub fn ticket_totals(rows: &[MessageCostRow], desk_currency: &str) -> Vec<Ticket
         } else if c.amount_micros.is_some_and(|a| a > 0) {
             s.3[1] += 1;
             s.1 += c.amount_micros.unwrap_or(0);
+        } else if c.amount_micros.is_none() {
+            s.3[5] += 1;
         } else {
             s.3[2] += 1;
         }
@@ -306,6 +319,7 @@ pub fn ticket_totals(rows: &[MessageCostRow], desk_currency: &str) -> Vec<Ticket
             charged: n[1],
             free: n[2],
             not_delivered: n[3],
+            unpriced: n[5],
             pending: n[4],
             pending_estimate: from_micros(pending).to_string(),
         })

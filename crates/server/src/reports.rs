@@ -202,7 +202,7 @@ pub struct Report {
 /// The report `q` asks for, at most `limit` rows (for groupings not about time).
 pub async fn build(state: &AppState, q: &ReportQuery, limit: u32) -> Result<Report, StoreError> {
     let limit = if q.group.is_time() { ALL } else { limit };
-    let stored = state.store.cost_report(q, limit.saturating_add(1)).await?;
+    let stored = state.store.cost_report(q, limit.saturating_add(1), false).await?;
     let truncated = stored.len() > limit as usize;
     let names = names_for(state, q.group, &stored).await?;
     let currency = state.pricing.currency().to_owned();
@@ -226,8 +226,14 @@ pub async fn build(state: &AppState, q: &ReportQuery, limit: u32) -> Result<Repo
             }
         }
     }
+    // The totals cover every row, also those not shown: summed by the store when rows were cut.
+    let all_rows: Vec<ReportRow> = if truncated {
+        state.store.cost_report(q, 100, true).await?.iter().map(|r| row_of(Grouping::Category, r, &HashMap::new())).collect()
+    } else {
+        Vec::new()
+    };
     let mut totals: Vec<ReportRow> = Vec::new();
-    for r in &rows {
+    for r in if truncated { &all_rows } else { &rows } {
         match totals.iter_mut().find(|t| t.currency == r.currency) {
             Some(t) => t.add(r),
             None => {
@@ -321,10 +327,21 @@ pub fn report_csv(report: &Report) -> String {
     String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
 }
 
+/// A text cell as a spreadsheet will not run it: customers choose their names and subjects, and
+/// a cell starting with `=`, `+`, `-`, `@`, a tab or a carriage return is a formula to Excel and
+/// LibreOffice, so such a cell gets a leading apostrophe (OWASP's advice on CSV injection).
+pub fn cell(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    }
+}
+
 fn csv_row(r: &ReportRow) -> [String; 12] {
     [
-        r.key.clone(),
-        r.label.clone(),
+        cell(&r.key),
+        cell(&r.label),
         r.currency.clone().unwrap_or_default(),
         r.messages.to_string(),
         r.charged.to_string(),
@@ -428,11 +445,11 @@ fn message_record(m: &CostMessageOut) -> [String; 18] {
         m.business_number_id.to_string(),
         m.ticket_id.to_string(),
         m.customer_id.map(|c| c.to_string()).unwrap_or_default(),
-        o(&m.customer),
-        m.sent_by.clone(),
+        cell(&o(&m.customer)),
+        cell(&m.sent_by),
         m.channel.clone(),
-        m.category.clone(),
-        m.estimated_category.clone(),
+        cell(&m.category),
+        cell(&m.estimated_category),
         o(&m.market),
         o(&m.currency),
         o(&m.estimate),
@@ -483,4 +500,15 @@ pub fn messages_csv(state: AppState, q: ReportQuery) -> Body {
 /// The file name of an export: `costs-by-day-2026-11-08-to-2026-12-07.csv`.
 pub fn file_name(what: &str, q: &ReportQuery) -> String {
     format!("{what}-{}-to-{}.csv", q.range.from, q.range.to)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_cell_a_spreadsheet_would_run_is_written_as_text() {
+        assert_eq!(super::cell("=HYPERLINK(\"http://x\")"), "'=HYPERLINK(\"http://x\")");
+        assert_eq!(super::cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(super::cell("-1+2"), "'-1+2");
+        assert_eq!(super::cell("Rosa Jansen"), "Rosa Jansen");
+    }
 }

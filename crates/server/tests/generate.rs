@@ -67,7 +67,7 @@ async fn a_small_plan_writes_realistic_customers_tickets_and_messages(backend: B
         contact_id: None,
         channel: None,
     };
-    let rows = app.store().cost_report(&q, 100).await.unwrap();
+    let rows = app.store().cost_report(&q, 100, false).await.unwrap();
     assert_eq!(rows.iter().map(|r| r.messages).sum::<i64>() as u64, report.costs, "{rows:?}");
     assert_eq!(rows.iter().map(|r| r.charged).sum::<i64>() as u64, report.costs_charged, "{rows:?}");
     assert!(rows.iter().any(|r| r.key == "marketing" && r.amount_micros > 0), "{rows:?}");

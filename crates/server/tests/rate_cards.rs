@@ -272,7 +272,8 @@ async fn every_outbound_message_is_stored_with_its_estimate(backend: Backend) {
 /// from what happens to it then: delivered, it is charged at the card's price for Meta's category.
 async fn a_failed_message_costs_nothing_and_is_charged_again_when_resent(backend: Backend) {
     let customer = "4915112345679";
-    let app = TestApp::start_with_sim(backend, None, |_| {}).await;
+    let clock = std::sync::Arc::new(windowdesk_core::ManualClock::new(windowdesk_core::Timestamp::from_unix_seconds(now_secs())));
+    let app = TestApp::start_with_sim(backend, Some(clock.clone()), |_| {}).await;
     app.sync_templates().await;
     app.sim().say(windowdesk_sim::Say::text(customer, "Code bitte")).await.unwrap();
     let ticket = app
@@ -305,6 +306,9 @@ async fn a_failed_message_costs_nothing_and_is_charged_again_when_resent(backend
     };
     let failed = settle("not_delivered").await;
     assert_eq!(failed.amount_micros, Some(0));
+    // Sent again 32 days later (past the 31 days after which an undelivered message is given up
+    // on): it is charged as what happens to it now, not settled as stale.
+    clock.advance(std::time::Duration::from_secs(32 * 86_400));
     windowdesk_server::deliveries::resend(&app.running.state, id, windowdesk_server::deliveries::ResendAs::AsIs, "agent:1").await.unwrap();
     let charged = settle("meta").await;
     let book = windowdesk_core::pricing::RateBook::new(RateCard::shipped(), windowdesk_core::pricing::MarketMap::shipped(), "USD");

@@ -119,10 +119,13 @@ fn filters(d: Dialect, q: &ReportQuery, args: &mut Vec<Arg>) -> String {
 /// The report's statement: rows of `q.group`, at most `limit` (time groupings in time order, the
 /// others most expensive first). Columns as [`CostGroupRow`]: key, label, currency, then the counts
 /// and sums in its field order.
-pub(crate) fn report_sql(d: Dialect, q: &ReportQuery, limit: u32) -> (String, Vec<Arg>) {
+/// With `totals`, one row per currency over everything `q` selects (the report's totals, whatever
+/// number of its rows are shown).
+pub(crate) fn report_sql(d: Dialect, q: &ReportQuery, limit: u32, totals: bool) -> (String, Vec<Arg>) {
     let mut args = Vec::new();
     let wher = filters(d, q, &mut args);
     let key = match q.group {
+        _ if totals => "CAST('total' AS TEXT)".to_owned(),
         Grouping::Day => "CAST(c.at / 86400000 AS TEXT)".to_owned(),
         Grouping::Week => "CAST((c.at / 86400000 + 3) / 7 AS TEXT)".to_owned(),
         Grouping::Month => match d {
@@ -136,12 +139,14 @@ pub(crate) fn report_sql(d: Dialect, q: &ReportQuery, limit: u32) -> (String, Ve
         Grouping::Customer => "COALESCE(CAST(c.contact_id AS TEXT), '')".to_owned(),
     };
     let id = match q.group {
+        _ if totals => "CAST(NULL AS BIGINT)",
         Grouping::Number => "c.business_number_id",
         Grouping::Ticket => "c.ticket_id",
         Grouping::Customer => "c.contact_id",
         _ => "CAST(NULL AS BIGINT)",
     };
     let label = match q.group {
+        _ if totals => "CAST(NULL AS TEXT)",
         Grouping::Number => "(SELECT b.name || ' (' || b.display_number || ')' FROM business_numbers b WHERE b.id = g.gid)",
         Grouping::Ticket => "(SELECT t.subject FROM tickets t WHERE t.id = g.gid)",
         Grouping::Customer => "(SELECT ct.name FROM contacts ct WHERE ct.id = g.gid)",
@@ -183,7 +188,9 @@ pub(crate) fn messages_sql(d: Dialect, q: &ReportQuery, after: Option<(Timestamp
         let a = d.placeholder(args.len());
         args.push(Arg::Int(id));
         let i = d.placeholder(args.len());
-        wher += &format!(" AND (c.at > {a} OR (c.at = {a} AND c.message_id > {i}))");
+        // A row comparison: both backends take it as the index's bound (an OR of the two would
+        // make PostgreSQL read the range from its start on every page).
+        wher += &format!(" AND (c.at, c.message_id) > ({a}, {i})");
     }
     args.push(Arg::Int(i64::from(limit)));
     let lim = d.placeholder(args.len());

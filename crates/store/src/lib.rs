@@ -620,8 +620,14 @@ pub trait PricingStore: Send + Sync {
     /// month's volume; a message that has a cost already is left alone. Returns how many it wrote.
     async fn insert_costs(&self, costs: &[SettledCostRow]) -> Result<u64, StoreError>;
     /// A cost report: `message_costs` in `q`'s range and filters, summed by its grouping, at most
-    /// `limit` rows ([`cost_report::CostGroupRow`]; a row per currency where several occur).
-    async fn cost_report(&self, q: &windowdesk_core::pricing::report::ReportQuery, limit: u32) -> Result<Vec<CostGroupRow>, StoreError>;
+    /// `limit` rows ([`cost_report::CostGroupRow`]; a row per currency where several occur); with
+    /// `totals`, summed per currency only (key `total`).
+    async fn cost_report(
+        &self,
+        q: &windowdesk_core::pricing::report::ReportQuery,
+        limit: u32,
+        totals: bool,
+    ) -> Result<Vec<CostGroupRow>, StoreError>;
     /// The messages behind a report, in time order, after `after` (the last row's time and
     /// message id), at most `limit`.
     async fn cost_messages(

@@ -65,6 +65,7 @@ pub struct PendingCost {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CostSettlement {
     pub message_id: i64,
+    pub business_number_id: i64,
     pub meta_model: Option<String>,
     pub meta_category: Option<String>,
     pub meta_type: Option<String>,
@@ -138,4 +139,15 @@ pub struct SettledCostRow {
     pub card: Option<String>,
     pub meta_type: Option<String>,
     pub amount_micros: Option<i64>,
+}
+
+/// The month's volume a batch of settlements adds, per business number, month, market and category,
+/// in the order the rows are updated: every writer takes `cost_volumes`' rows in this order, so two
+/// instances settling at once wait for each other rather than deadlock.
+pub(crate) fn volume_increments(counted: &[(i64, &str, &str, &str)]) -> Vec<((String, String, String, i64), i64)> {
+    let mut sums: std::collections::BTreeMap<(String, String, String, i64), i64> = std::collections::BTreeMap::new();
+    for (bn, month, market, category) in counted {
+        *sums.entry(((*month).to_owned(), (*market).to_owned(), (*category).to_owned(), *bn)).or_default() += 1;
+    }
+    sums.into_iter().collect()
 }

@@ -93,6 +93,11 @@ impl DayRange {
             Some(s) => date("from", s)?,
             None => to - Days::days(29),
         };
+        let plausible = |d: NaiveDate| (1970..=9000).contains(&d.year());
+        if !plausible(from) || !plausible(to) {
+            let (field, d) = if plausible(from) { ("to", to) } else { ("from", from) };
+            return Err((field, format!("{d} is outside the years 1970 to 9000")));
+        }
         if from > to {
             return Err(("from", format!("{from} is after to ({to})")));
         }
@@ -229,6 +234,7 @@ mod tests {
             ("from", "\"yesterday\" is not a date like 2026-12-01".into())
         );
         assert!(DayRange::parse(Some("2024-01-01"), None, today).unwrap_err().1.contains("at most 400"));
+        assert_eq!(DayRange::parse(Some("+262142-12-01"), Some("+262142-12-31"), today).unwrap_err().0, "from");
         let r = DayRange::parse(Some("2026-12-01"), Some("2026-12-01"), today).unwrap();
         assert_eq!(r.millis().1 - r.millis().0, 86_400_000);
     }

@@ -136,9 +136,10 @@ fn table(r: &Report) -> Markup {
     let q = &r.query;
     let base = ReportParams::of(q);
     html! {
-        div.table-wrap {
+        // Focusable: where the table is wider than the screen, the keyboard scrolls it too.
+        div.table-wrap tabindex="0" role="region" aria-labelledby="report-table-caption" {
             table.templates.report #report-table data-group=(q.group.as_str()) {
-                caption { "Costs by " (q.group.heading().to_lowercase()) ", " (q.range.from) " to " (q.range.to) " (UTC)" }
+                caption #report-table-caption { "Costs by " (q.group.heading().to_lowercase()) ", " (q.range.from) " to " (q.range.to) " (UTC)" }
                 thead { tr {
                     th scope="col" { (q.group.heading()) }
                     th scope="col" { "Currency" }
@@ -195,23 +196,36 @@ fn cells(row: &ReportRow) -> Markup {
 fn charts(r: &Report) -> Markup {
     let q = &r.query;
     let base = ReportParams::of(q);
-    let mine: Vec<&ReportRow> = r.rows.iter().filter(|row| row.currency.as_deref() == Some(r.currency.as_str())).collect();
-    let bars = |value: &dyn Fn(&ReportRow) -> f64, unit: &str| -> Vec<Bar> {
-        let mut seen: Vec<Bar> = Vec::new();
-        for row in &mine {
-            let v = value(row);
-            seen.push(Bar {
-                label: if q.group == Grouping::Day { row.label.get(5..).unwrap_or(&row.label).to_owned() } else { row.label.clone() },
-                value: v,
-                title: format!("{}: {} {unit}", row.label, (v * 1_000_000.0).round() / 1_000_000.0),
-                href: (row.messages > 0)
-                    .then(|| link("/reports/costs/messages", &ReportParams { row: Some(row.key.clone()), ..base.clone() })),
-            });
+    // One bar per row key: messages over every currency, cost in the desk's currency (the chart's
+    // unit); a key whose messages were all unpriced or in another currency keeps its place at 0.
+    let mut keyed: Vec<(&ReportRow, f64, f64)> = Vec::new();
+    for row in &r.rows {
+        let cost = if row.currency.as_deref() == Some(r.currency.as_str()) { to_f64(row.cost + row.pending_estimate) } else { 0.0 };
+        match keyed.iter_mut().find(|(k, _, _)| k.key == row.key) {
+            Some(slot) => {
+                slot.1 += cost;
+                slot.2 += row.messages as f64;
+            }
+            None => keyed.push((row, cost, row.messages as f64)),
         }
-        seen
+    }
+    let bars = |pick: &dyn Fn(&(&ReportRow, f64, f64)) -> f64, unit: &str| -> Vec<Bar> {
+        keyed
+            .iter()
+            .map(|k| {
+                let (row, v) = (k.0, pick(k));
+                Bar {
+                    label: if q.group == Grouping::Day { row.label.get(5..).unwrap_or(&row.label).to_owned() } else { row.label.clone() },
+                    value: v,
+                    title: format!("{}: {} {unit}", row.label, (v * 1_000_000.0).round() / 1_000_000.0),
+                    href: (k.2 > 0.0)
+                        .then(|| link("/reports/costs/messages", &ReportParams { row: Some(row.key.clone()), ..base.clone() })),
+                }
+            })
+            .collect()
     };
-    let cost = bars(&|row| to_f64(row.cost + row.pending_estimate), &r.currency);
-    let messages = bars(&|row| row.messages as f64, "messages");
+    let cost = bars(&|k| k.1, &r.currency);
+    let messages = bars(&|k| k.2, "messages");
     html! {
         div.report-charts {
             @if q.group.is_time() {
@@ -287,9 +301,9 @@ pub async fn messages_page(State(state): State<AppState>, agent: Agent, Query(p)
         p.hint { (q.range.from) " to " (q.range.to) " (UTC)" }
         @let chips = chips(&q);
         @if !chips.is_empty() { p.report-chips { "Only: " @for (text, _) in chips { span.chip { (text) } " " } } }
-        div.table-wrap {
+        div.table-wrap tabindex="0" role="region" aria-labelledby="cost-messages-caption" {
             table.templates.report #cost-messages {
-                caption.sr { "Messages and their costs" }
+                caption.sr #cost-messages-caption { "Messages and their costs" }
                 thead { tr {
                     th scope="col" { "Sent (UTC)" } th scope="col" { "Ticket" } th scope="col" { "Customer" } th scope="col" { "Sent by" }
                     th scope="col" { "Channel" } th scope="col" { "Category" } th scope="col" { "Market" }

@@ -146,6 +146,7 @@ pub fn costs(
                     " for " (t.messages) @if t.messages == 1 { " message" } @else { " messages" }
                     @if t.pending > 0 { "; " (t.pending) " waiting for Meta (estimated " (t.pending_estimate) ")" }
                     @if t.not_delivered > 0 { "; " (t.not_delivered) " not delivered (free)" }
+                    @if t.unpriced > 0 { "; " span.warn { (t.unpriced) " not priced (no rate card price)" } }
                 }
             }
             @if !open.is_empty() {

@@ -375,10 +375,11 @@ impl FallbackStore for PgStore {
             .await?;
         // Settled at 0 when it failed: sent again, it is charged as what happens to it now.
         sqlx::query(
-            "UPDATE message_costs SET final = false, settled_state = NULL, amount_micros = NULL, settled_by = NULL, settled_at = NULL
+            "UPDATE message_costs SET final = false, settled_state = NULL, amount_micros = NULL, settled_by = NULL, settled_at = NULL, at = $2
               WHERE message_id = $1",
         )
         .bind(message_id)
+        .bind(ms)
         .execute(&mut *tx)
         .await?;
         let (kind, data) = match hold_until {

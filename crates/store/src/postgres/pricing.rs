@@ -11,7 +11,7 @@ use crate::error::StoreError;
 use crate::pricing_model::{
     corrupt, date, price, CostSettlement, MessageCostRow, PendingCost, RateCardRow, MESSAGE_COST_COLUMNS, SETTLE_STATES,
 };
-use crate::pricing_model::{SettledCostRow, UncostedMessage};
+use crate::pricing_model::{volume_increments, SettledCostRow, UncostedMessage};
 use crate::PricingStore;
 use windowdesk_core::pricing::report::ReportQuery;
 
@@ -164,6 +164,7 @@ impl PricingStore for PgStore {
     async fn settle_costs(&self, settled: &[CostSettlement], now: Timestamp) -> Result<Vec<i64>, StoreError> {
         let mut tx = self.pool().begin().await?;
         let mut finals = Vec::new();
+        let mut counted = Vec::new();
         for s in settled {
             let changed = sqlx::query(
                 "UPDATE message_costs SET meta_model = $2, meta_category = $3, meta_type = $4, meta_billable = $5, conversation_id = $6,
@@ -194,22 +195,25 @@ impl PricingStore for PgStore {
             // Counted once: only by the statement that made the row final (a second instance
             // settling the same row waits for this one's lock, then finds it final).
             if let (1, Some((month, market))) = (changed, &s.counts_in) {
-                sqlx::query(
-                    "INSERT INTO cost_volumes (waba_id, month, market, category, charged)
-                     SELECT b.waba_id, $2, $3, $4, 1 FROM message_costs c JOIN business_numbers b ON b.id = c.business_number_id
-                      WHERE c.message_id = $1
-                     ON CONFLICT (waba_id, month, market, category) DO UPDATE SET charged = cost_volumes.charged + 1",
-                )
-                .bind(s.message_id)
-                .bind(month)
-                .bind(market)
-                .bind(&s.charged_category)
-                .execute(&mut *tx)
-                .await?;
+                counted.push((s.business_number_id, month.as_str(), market.as_str(), s.charged_category.as_str()));
             }
             if changed == 1 && s.is_final {
                 finals.push(s.message_id);
             }
+        }
+        for ((month, market, category, bn), n) in volume_increments(&counted) {
+            sqlx::query(
+                "INSERT INTO cost_volumes (waba_id, month, market, category, charged)
+                 SELECT b.waba_id, $2, $3, $4, $5 FROM business_numbers b WHERE b.id = $1
+                 ON CONFLICT (waba_id, month, market, category) DO UPDATE SET charged = cost_volumes.charged + excluded.charged",
+            )
+            .bind(bn)
+            .bind(month)
+            .bind(market)
+            .bind(category)
+            .bind(n)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(finals)
@@ -326,8 +330,8 @@ impl PricingStore for PgStore {
         Ok(n)
     }
 
-    async fn cost_report(&self, q: &ReportQuery, limit: u32) -> Result<Vec<CostGroupRow>, StoreError> {
-        let (sql, args) = cost_report::report_sql(Dialect::Postgres, q, limit);
+    async fn cost_report(&self, q: &ReportQuery, limit: u32, totals: bool) -> Result<Vec<CostGroupRow>, StoreError> {
+        let (sql, args) = cost_report::report_sql(Dialect::Postgres, q, limit, totals);
         let rows = bind_all(sqlx::query(&sql), &args).fetch_all(self.pool()).await?;
         rows.iter()
             .map(|r| {

@@ -296,10 +296,10 @@ pub(crate) fn requeue_failed(conn: &mut Connection, message_id: i64, how: Requeu
     ])?;
     // Settled at 0 when it failed: sent again, it is charged as what happens to it now.
     tx.prepare_cached(
-        "UPDATE message_costs SET final = 0, settled_state = NULL, amount_micros = NULL, settled_by = NULL, settled_at = NULL
+        "UPDATE message_costs SET final = 0, settled_state = NULL, amount_micros = NULL, settled_by = NULL, settled_at = NULL, at = ?2
           WHERE message_id = ?1",
     )?
-    .execute(params![message_id])?;
+    .execute(params![message_id, ms])?;
     let (kind, data) = match hold_until {
         Some(until) => {
             ("reply_held", serde_json::json!({"message_id": message_id, "from": state.as_str(), "expires_at": until.unix_millis()}))

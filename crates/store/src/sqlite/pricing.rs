@@ -11,7 +11,7 @@ use crate::error::StoreError;
 use crate::pricing_model::{
     corrupt, date, price, CostSettlement, MessageCostRow, PendingCost, RateCardRow, MESSAGE_COST_COLUMNS, SETTLE_STATES,
 };
-use crate::pricing_model::{SettledCostRow, UncostedMessage};
+use crate::pricing_model::{volume_increments, SettledCostRow, UncostedMessage};
 use crate::PricingStore;
 use windowdesk_core::pricing::report::ReportQuery;
 
@@ -222,13 +222,7 @@ impl PricingStore for SqliteStore {
                                 market = COALESCE(?16, market)
                           WHERE message_id = ?1 AND final = 0",
                     )?;
-                    // Counted once: only by the statement that made the row final.
-                    let mut count = tx.prepare_cached(
-                        "INSERT INTO cost_volumes (waba_id, month, market, category, charged)
-                         SELECT b.waba_id, ?2, ?3, ?4, 1 FROM message_costs c JOIN business_numbers b ON b.id = c.business_number_id
-                          WHERE c.message_id = ?1
-                         ON CONFLICT (waba_id, month, market, category) DO UPDATE SET charged = charged + 1",
-                    )?;
+                    let mut counted = Vec::new();
                     for s in &settled {
                         let changed = stmt.execute(params![
                             s.message_id,
@@ -248,12 +242,21 @@ impl PricingStore for SqliteStore {
                             s.went_out_at.map(Timestamp::unix_millis),
                             s.counts_in.as_ref().map(|(_, market)| market),
                         ])?;
+                        // Counted once: only by the statement that made the row final.
                         if let (1, Some((month, market))) = (changed, &s.counts_in) {
-                            count.execute(params![s.message_id, month, market, s.charged_category])?;
+                            counted.push((s.business_number_id, month.as_str(), market.as_str(), s.charged_category.as_str()));
                         }
                         if changed == 1 && s.is_final {
                             finals.push(s.message_id);
                         }
+                    }
+                    let mut count = tx.prepare_cached(
+                        "INSERT INTO cost_volumes (waba_id, month, market, category, charged)
+                         SELECT b.waba_id, ?2, ?3, ?4, ?5 FROM business_numbers b WHERE b.id = ?1
+                         ON CONFLICT (waba_id, month, market, category) DO UPDATE SET charged = charged + excluded.charged",
+                    )?;
+                    for ((month, market, category, bn), n) in volume_increments(&counted) {
+                        count.execute(params![bn, month, market, category, n])?;
                     }
                 }
                 tx.commit()?;
@@ -363,8 +366,8 @@ impl PricingStore for SqliteStore {
             .await
     }
 
-    async fn cost_report(&self, q: &ReportQuery, limit: u32) -> Result<Vec<CostGroupRow>, StoreError> {
-        let (sql, args) = cost_report::report_sql(Dialect::Sqlite, q, limit);
+    async fn cost_report(&self, q: &ReportQuery, limit: u32, totals: bool) -> Result<Vec<CostGroupRow>, StoreError> {
+        let (sql, args) = cost_report::report_sql(Dialect::Sqlite, q, limit, totals);
         self.read(move |c| {
             let mut stmt = c.prepare_cached(&sql)?;
             let rows = stmt.query_map(rusqlite::params_from_iter(args.iter().map(sql_arg)), |r| {
