@@ -174,9 +174,7 @@ async fn a_day_of_mixed_traffic_is_reported_as_computed_by_hand(backend: Backend
     assert_eq!(by_customer["rows"][0]["label"], "Ben", "{by_customer}");
 
     // Cut to the two most expensive customers, the totals still cover all five.
-    let q = windowdesk_server::reports::ReportParams { group: Some("customer".into()), ..Default::default() }
-        .query(today)
-        .unwrap();
+    let q = windowdesk_server::reports::ReportParams { group: Some("customer".into()), ..Default::default() }.query(today).unwrap();
     let top_two = windowdesk_server::reports::build(&app.running.state, &q, 2).await.unwrap();
     assert_eq!((top_two.rows.len(), top_two.truncated), (2, true));
     assert_eq!((top_two.totals[0].messages, top_two.totals[0].cost), (8, total), "{:?}", top_two.totals);
