@@ -163,7 +163,7 @@ pub async fn settle_once(state: &AppState) -> anyhow::Result<usize> {
         }
         settled.push(s);
     }
-    let finals = state.store.settle_costs(&settled, now).await?;
+    let finals: HashSet<i64> = state.store.settle_costs(&settled, now).await?.into_iter().collect();
     // /metrics: what this instance settled for good (the store says which, so each counts once).
     for (s, p) in settled.iter().zip(&pending) {
         if finals.contains(&s.message_id) {

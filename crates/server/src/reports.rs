@@ -502,6 +502,32 @@ pub fn file_name(what: &str, q: &ReportQuery) -> String {
     format!("{what}-{}-to-{}.csv", q.range.from, q.range.to)
 }
 
+/// A CSV download named `what-<from>-to-<to>.csv`.
+fn download(what: &str, q: &ReportQuery, body: impl axum::response::IntoResponse) -> axum::response::Response {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    let name = file_name(what, q);
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The report's table as a CSV download, every row: what the page and the API export.
+pub async fn table_download(state: &AppState, q: &ReportQuery) -> Result<axum::response::Response, StoreError> {
+    let report = build(state, q, ALL).await?;
+    Ok(download(&format!("costs-by-{}", q.group.as_str()), q, report_csv(&report)))
+}
+
+/// Every message behind the report as a streamed CSV download.
+pub fn messages_download(state: &AppState, q: ReportQuery) -> axum::response::Response {
+    download("cost-messages", &q.clone(), messages_csv(state.clone(), q))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

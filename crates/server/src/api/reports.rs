@@ -2,8 +2,6 @@
 //! as JSON or CSV. The web page (`/reports/costs`) shows the same rows.
 
 use axum::extract::State;
-use axum::http::header;
-use axum::response::IntoResponse;
 use axum::Json;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -49,17 +47,9 @@ pub async fn export_cost_report(
     State(state): State<AppState>,
     _caller: ApiCaller,
     ApiQuery(p): ApiQuery<ReportParams>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let q = query(&state, &p)?;
-    let report = reports::build(&state, &q, reports::ALL).await?;
-    let name = reports::file_name(&format!("costs-by-{}", q.group.as_str()), &q);
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
-        ],
-        reports::report_csv(&report),
-    ))
+    Ok(reports::table_download(&state, &q).await?)
 }
 
 /// How many messages a page holds.
@@ -107,16 +97,9 @@ pub async fn export_cost_messages(
     State(state): State<AppState>,
     _caller: ApiCaller,
     ApiQuery(p): ApiQuery<ReportParams>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let q = query(&state, &p)?;
-    let name = reports::file_name("cost-messages", &q);
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
-        ],
-        reports::messages_csv(state.clone(), q),
-    ))
+    Ok(reports::messages_download(&state, q))
 }
 
 /// What a ticket's messages cost, what is free now, and what the next message of each kind would

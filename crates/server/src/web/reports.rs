@@ -4,8 +4,7 @@
 //! what is shown. Admins only. `crate::reports` builds the rows the API returns too.
 
 use axum::extract::{Query, State};
-use axum::http::header;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, Response};
 use maud::{html, Markup};
 use windowdesk_core::pricing::report::{Grouping, ReportQuery};
 use windowdesk_core::pricing::Decimal;
@@ -270,16 +269,7 @@ pub async fn costs_page(State(state): State<AppState>, agent: Agent, Query(p): Q
 pub async fn costs_csv(State(state): State<AppState>, agent: Agent, Query(p): Query<ReportParams>) -> Result<Response, WebError> {
     admin_only(&agent)?;
     let q = query(&state, &p)?;
-    let report = reports::build(&state, &q, reports::ALL).await?;
-    let name = reports::file_name(&format!("costs-by-{}", q.group.as_str()), &q);
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
-        ],
-        reports::report_csv(&report),
-    )
-        .into_response())
+    Ok(reports::table_download(&state, &q).await?)
 }
 
 /// `GET /reports/costs/messages`: the messages behind the report or one of its rows.
@@ -352,13 +342,5 @@ fn settled_text(o: &reports::CostMessageOut) -> String {
 pub async fn messages_csv(State(state): State<AppState>, agent: Agent, Query(p): Query<ReportParams>) -> Result<Response, WebError> {
     admin_only(&agent)?;
     let q = query(&state, &p)?;
-    let name = reports::file_name("cost-messages", &q);
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
-        ],
-        reports::messages_csv(state.clone(), q),
-    )
-        .into_response())
+    Ok(reports::messages_download(&state, q))
 }
