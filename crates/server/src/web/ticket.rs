@@ -242,6 +242,7 @@ fn composer(summary: &TicketSummary, agent: &Agent, o: &Outlook, ways: &WaysOut,
                     textarea #reply-body name="body" rows="3" maxlength=(MAX_TEXT_CHARS) required disabled[!open]
                         aria-invalid=[reply_problem.map(|_| "true")] aria-describedby=[reply_problem.map(|_| "reply-problem")] { (draft.filter(|_| open).unwrap_or("")) }
                     (problem_line("reply-problem", "Not sent", reply_problem))
+                    p.price #reply-price { (ways.prices.reply) }
                     p.hint #reply-placeholders { "Placeholders such as " code { "{{firstName || there}}" } " are filled in when you send; " kbd { "Ctrl" } "+" kbd { "Enter" } " sends; " kbd { "?" } " lists the shortcuts." }
                     div.submit-as role="group" aria-label="Send and set the status" {
                         button #send-open type="submit" name="submit_as" value="open" disabled[!open] { "Send" }

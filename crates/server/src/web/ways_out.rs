@@ -12,6 +12,7 @@ use windowdesk_core::{Fallback, TicketStatus, Timestamp};
 use windowdesk_store::OutboundMessage;
 
 use super::format;
+use super::picker::price_note;
 use super::session::Agent;
 use super::{reply_error, WebError};
 use crate::deliveries::{self, ResendAs};
@@ -34,6 +35,52 @@ pub struct WaysOut {
     /// `https://wa.me/<number>`, carried by every SMS fallback.
     pub whatsapp_link: String,
     pub writable: bool,
+    /// What each way costs now (SPEC 11), as the template picker words it.
+    pub prices: WayPrices,
+}
+
+/// The price notes of the composer and the ways out: what a free-form reply costs now, a held
+/// reply when it goes out (inside the window the customer's next message opens), the hold notice
+/// template, an SMS, and utility and marketing templates, all from the rate card in force.
+#[derive(Clone, Debug, Default)]
+pub struct WayPrices {
+    pub reply: String,
+    pub held: String,
+    pub hold_notice: Option<String>,
+    pub sms: Option<String>,
+    pub templates: Vec<String>,
+}
+
+impl WayPrices {
+    fn of(o: &Outlook) -> WayPrices {
+        use windowdesk_core::decision::SendContext;
+        use windowdesk_core::decision::{price, quote_template, MessageCategory as M};
+        let ctx = o.context();
+        // The ways out are on the page, hidden, while the window is open and show when it closes:
+        // they are priced as of then.
+        let closes = o.identity.window.window_end(o.policy).filter(|end| *end > o.now).unwrap_or(o.now);
+        let closed = SendContext { now: closes, ..o.context() };
+        // A held reply goes out when the customer writes again: priced in the window that opens.
+        let mut reopened = o.identity.window;
+        reopened.record_inbound(closes, true, false);
+        let held = price(&SendContext { window: &reopened, now: closes, ..o.context() }, M::Service);
+        let hold_notice = o.settings.hold_notice_template.as_deref().and_then(|name| {
+            o.templates.iter().find(|t| t.name == name && t.is_approved()).map(|t| price_note(&quote_template(&closed, t)))
+        });
+        WayPrices {
+            reply: price_note(&price(&ctx, M::Service)),
+            held: price_note(&held),
+            hold_notice,
+            sms: o.sms_configured.then(|| {
+                let p = price(&closed, M::Sms);
+                match (p.amount, p.currency) {
+                    (Some(amount), Some(currency)) => format!("{} {currency} a message, charged by the SMS provider.", amount.normalize()),
+                    _ => "The SMS price is not configured (sms.price_per_message), so it is not counted in cost reports.".to_owned(),
+                }
+            }),
+            templates: [M::Utility, M::Marketing].into_iter().map(|c| price_note(&price(&closed, c))).collect(),
+        }
+    }
 }
 
 impl WaysOut {
@@ -64,6 +111,7 @@ impl WaysOut {
             sms_to: o.identity.wa_id.as_deref().map(windowdesk_core::phone::display_international),
             whatsapp_link: windowdesk_sms::continue_on_whatsapp_link(&display),
             writable: o.ticket.status != TicketStatus::Closed,
+            prices: WayPrices::of(o),
         }
     }
 
@@ -101,17 +149,23 @@ pub fn closed_panel(w: &WaysOut, agent: &Agent, draft: Option<&str>, problem: Op
                                     (w.hold_hours) " h (by " time datetime=(format::iso(w.hold_expires_at)) { (format::full_time(w.hold_expires_at, tz)) }
                                     ") it shows as failed."
                                     @if let Some(t) = &w.hold_notice { " The template " q { (t) } " tells them a reply is waiting." } }
+                                p.price #held-price { "The reply: " (w.prices.held)
+                                    @if let Some(n) = &w.prices.hold_notice { " The notice template now: " (n) } }
                             },
                             Fallback::Sms => li.way data-way="sms" {
                                 button #send-sms type="submit" formaction={"/tickets/" (id) "/sms"} { "Send via SMS" }
                                 p.hint #sms-note { "Sent as a text message"
                                     @if let Some(to) = &w.sms_to { " to " (to) }
                                     @if let Some(from) = &w.sms_from { " from " (from) }
-                                    ", with a link to continue on WhatsApp: " span.link-text { (w.whatsapp_link) } ". SMS is charged by the provider." }
+                                    ", with a link to continue on WhatsApp: " span.link-text { (w.whatsapp_link) } "." }
+                                @if let Some(p) = &w.prices.sms { p.price #sms-price { (p) } }
                             },
                             Fallback::Template => li.way data-way="template" {
                                 a.button #choose-template href={"/tickets/" (id) "?pick=1#picker"} { "Send an approved template" }
                                 p.hint { "Templates are approved by Meta in advance and reach the customer at any time; most are billable." }
+                                ul.price #template-prices aria-label="What a template costs now" {
+                                    @for p in &w.prices.templates { li { (p) } }
+                                }
                             },
                         }
                     }

@@ -66,6 +66,24 @@ fn bubble_of(page: &str, id: i64) -> &str {
     &rest[..rest.find("</li>").unwrap_or(rest.len())]
 }
 
+/// The text of the element with this id, up to `close` (its end tag), tags stripped.
+fn text_of(page: &str, id: &str, close: &str) -> String {
+    let tag = by_id(page, id).unwrap_or_else(|| panic!("no element with id {id:?}"));
+    let rest = &page[tag.at..];
+    let inner = &rest[..rest.find(close).unwrap_or(rest.len())];
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in inner.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    unescape(&text)
+}
+
 fn failed_rows(html: &str) -> Vec<i64> {
     start_tags(html)
         .into_iter()
@@ -189,6 +207,16 @@ async fn the_closed_composer_holds_a_reply_previews_a_template_and_names_a_missi
     assert_eq!(ways, ["hold", "template", "sms"], "the ways out in ladder order");
     assert!(!page.contains("not set up on this desk"), "the old dead end is gone");
     assert!(page.contains("https://wa.me/"), "the SMS way says it carries a link back to WhatsApp");
+    // What each way costs (SPEC 11), from the rate card in force for a North American number.
+    assert_eq!(text_of(&page, "held-price", "</p>"), "The reply: Free: inside the customer service window.");
+    let templates = text_of(&page, "template-prices", "</ul>");
+    assert!(
+        templates.contains("Billable: ")
+            && templates.contains("USD, utility template, ")
+            && templates.contains("USD, marketing template, "),
+        "{templates}"
+    );
+    assert!(text_of(&page, "sms-price", "</p>").contains("sms.price_per_message"), "no SMS price in this desk's configuration");
     let outbound = || async {
         app.store().ticket_messages(ticket).await.unwrap().into_iter().filter(|m| m.direction == Direction::Outbound).collect::<Vec<_>>()
     };
@@ -323,6 +351,12 @@ async fn a_failure_resent_via_sms_from_the_failed_list_shows_replaced_by_on_its_
 
 async fn a_failure_resent_as_is_goes_out_again_while_the_window_is_open(backend: Backend) {
     let (app, web, ticket, failed) = failed_reply_desk(backend).await;
+    app.sync_templates().await;
+    let page = web.page(&format!("/tickets/{ticket}")).await;
+    assert_eq!(text_of(&page, "reply-price", "</p>"), "Free: inside the customer service window.", "the reply box's price");
+    // The ways out, hidden until the window closes, are priced as of then: the utility template
+    // is no longer free.
+    assert!(text_of(&page, "template-prices", "</ul>").contains("Billable: "), "{page}");
     let page = web.post(&format!("/deliveries/{failed}/resend"), &[("as", "as_is"), ("back", "ticket")]).await;
     assert_eq!(page.status, 303, "{}", page.body);
     assert_eq!(page.location(), format!("/tickets/{ticket}?done=resent#m{failed}"));
