@@ -21,7 +21,7 @@ use crate::AppState;
 /// Rows a report shows at most for a grouping not about time (the most expensive first); the
 /// CSV export has them all.
 pub const SHOWN: u32 = 100;
-/// Rows a report reads at most (a CSV of every customer).
+/// Rows a report of a time grouping reads at most (400 days in a few currencies).
 pub const ALL: u32 = 1_000_000;
 /// Messages read per round trip of the drill-down's CSV.
 const CSV_PAGE: u32 = 2_000;
@@ -204,7 +204,7 @@ pub async fn build(state: &AppState, q: &ReportQuery, limit: u32) -> Result<Repo
     let limit = if q.group.is_time() { ALL } else { limit };
     let stored = state.store.cost_report(q, limit.saturating_add(1), false).await?;
     let truncated = stored.len() > limit as usize;
-    let names = names_for(state, q.group, &stored).await?;
+    let names = names_for(state, q.group, !stored.is_empty()).await?;
     let currency = state.pricing.currency().to_owned();
     let mut rows: Vec<ReportRow> = stored.iter().take(limit as usize).map(|r| row_of(q.group, r, &names)).collect();
     if q.group.is_time() {
@@ -234,29 +234,40 @@ pub async fn build(state: &AppState, q: &ReportQuery, limit: u32) -> Result<Repo
     };
     let mut totals: Vec<ReportRow> = Vec::new();
     for r in if truncated { &all_rows } else { &rows } {
-        match totals.iter_mut().find(|t| t.currency == r.currency) {
-            Some(t) => t.add(r),
-            None => {
-                let mut t = ReportRow::empty("total".into(), "");
-                t.label = "Total".into();
-                t.currency = r.currency.clone();
-                t.add(r);
-                totals.push(t);
-            }
-        }
+        add_to_totals(&mut totals, r);
     }
-    if totals.is_empty() {
-        let mut t = ReportRow::empty("total".into(), &currency);
-        t.label = "Total".into();
-        totals.push(t);
-    }
-    totals.sort_by_key(|t| t.currency.as_deref() != Some(currency.as_str()));
+    let totals = finish_totals(totals, &currency);
     Ok(Report { query: q.clone(), currency, rows, totals, truncated })
 }
 
+/// Adds `r` to its currency's total.
+fn add_to_totals(totals: &mut Vec<ReportRow>, r: &ReportRow) {
+    match totals.iter_mut().find(|t| t.currency == r.currency) {
+        Some(t) => t.add(r),
+        None => {
+            let mut t = ReportRow::empty("total".into(), "");
+            t.label = "Total".into();
+            t.currency = r.currency.clone();
+            t.add(r);
+            totals.push(t);
+        }
+    }
+}
+
+/// The totals as shown: the desk's currency first, and a zero total when nothing was sent.
+fn finish_totals(mut totals: Vec<ReportRow>, currency: &str) -> Vec<ReportRow> {
+    if totals.is_empty() {
+        let mut t = ReportRow::empty("total".into(), currency);
+        t.label = "Total".into();
+        totals.push(t);
+    }
+    totals.sort_by_key(|t| t.currency.as_deref() != Some(currency));
+    totals
+}
+
 /// Names for the senders of an agent grouping.
-async fn names_for(state: &AppState, group: Grouping, rows: &[CostGroupRow]) -> Result<HashMap<String, String>, StoreError> {
-    if group != Grouping::Agent || rows.is_empty() {
+async fn names_for(state: &AppState, group: Grouping, any_rows: bool) -> Result<HashMap<String, String>, StoreError> {
+    if group != Grouping::Agent || !any_rows {
         return Ok(HashMap::new());
     }
     let agents = state.store.agents().await?;
@@ -303,12 +314,10 @@ fn row_of(group: Grouping, r: &CostGroupRow, agents: &HashMap<String, String>) -
     }
 }
 
-/// The report's table as CSV: exactly the rows and columns the page shows, amounts as plain
-/// decimals.
-pub fn report_csv(report: &Report) -> String {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let _ = w.write_record([
-        report.query.group.as_str(),
+/// The table's CSV header: the grouping, then the columns the page shows.
+fn table_header(group: Grouping) -> [&'static str; 12] {
+    [
+        group.as_str(),
         "label",
         "currency",
         "messages",
@@ -320,11 +329,83 @@ pub fn report_csv(report: &Report) -> String {
         "cost",
         "pending_estimate",
         "estimate",
-    ]);
-    for r in report.rows.iter().chain(&report.totals) {
+    ]
+}
+
+/// Rows as CSV lines.
+fn csv_lines<'a>(rows: impl IntoIterator<Item = &'a ReportRow>) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in rows {
         let _ = w.write_record(csv_row(r));
     }
-    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+    w.into_inner().unwrap_or_default()
+}
+
+/// The report's table as CSV: exactly the rows and columns the page shows, amounts as plain
+/// decimals.
+pub fn report_csv(report: &Report) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record(table_header(report.query.group));
+    let mut out = w.into_inner().unwrap_or_default();
+    out.extend(csv_lines(report.rows.iter().chain(&report.totals)));
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// The table of a grouping not about time (as many rows as customers or tickets, in the report's
+/// order) as CSV, written while the store reads it a batch at a time, then its totals: what
+/// [`report_csv`] writes for every row, in bounded memory. A store error ends the body early (the
+/// client sees a truncated download) and is logged.
+async fn table_csv(state: AppState, q: ReportQuery) -> Result<Body, StoreError> {
+    let names = std::sync::Arc::new(names_for(&state, q.group, true).await?);
+    let currency = state.pricing.currency().to_owned();
+    let (tx, rx) = tokio::sync::mpsc::channel(2);
+    let (done_tx, done) = tokio::sync::oneshot::channel();
+    let store = state.store.clone();
+    let query = q.clone();
+    tokio::spawn(async move {
+        let _ = done_tx.send(store.cost_report_each(&query, tx).await);
+    });
+    struct Writing {
+        rx: tokio::sync::mpsc::Receiver<Vec<CostGroupRow>>,
+        done: Option<tokio::sync::oneshot::Receiver<Result<(), StoreError>>>,
+        totals: Vec<ReportRow>,
+    }
+    let group = q.group;
+    let header = {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let _ = w.write_record(table_header(group));
+        Bytes::from(w.into_inner().unwrap_or_default())
+    };
+    let rows = stream::unfold(Writing { rx, done: Some(done), totals: Vec::new() }, move |mut st| {
+        let (names, currency) = (names.clone(), currency.clone());
+        async move {
+            let done = st.done.take()?;
+            match st.rx.recv().await {
+                Some(batch) => {
+                    let rows: Vec<ReportRow> = batch.iter().map(|r| row_of(group, r, &names)).collect();
+                    for r in &rows {
+                        add_to_totals(&mut st.totals, r);
+                    }
+                    st.done = Some(done);
+                    Some((Ok::<Bytes, std::io::Error>(Bytes::from(csv_lines(&rows))), st))
+                }
+                None => match done.await {
+                    Ok(Ok(())) => {
+                        let totals = finish_totals(std::mem::take(&mut st.totals), &currency);
+                        Some((Ok(Bytes::from(csv_lines(&totals))), st))
+                    }
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %e, "the cost table's CSV export stopped: the store failed");
+                        Some((Err(std::io::Error::other(e.to_string())), st))
+                    }
+                    Err(_) => Some((Err(std::io::Error::other("the cost table's CSV export stopped")), st)),
+                },
+            }
+        }
+    });
+    let body: std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send>> =
+        Box::pin(futures_util::StreamExt::chain(stream::once(async move { Ok::<_, std::io::Error>(header) }), rows));
+    Ok(Body::from_stream(body))
 }
 
 /// A text cell as a spreadsheet will not run it: customers choose their names and subjects, and
@@ -517,10 +598,16 @@ fn download(what: &str, q: &ReportQuery, body: impl axum::response::IntoResponse
         .into_response()
 }
 
-/// The report's table as a CSV download, every row: what the page and the API export.
+/// The report's table as a CSV download, every row: what the page and the API export. A time
+/// grouping (at most 400 periods a currency, empty ones included) is built as the page builds it;
+/// the others are streamed.
 pub async fn table_download(state: &AppState, q: &ReportQuery) -> Result<axum::response::Response, StoreError> {
-    let report = build(state, q, ALL).await?;
-    Ok(download(&format!("costs-by-{}", q.group.as_str()), q, report_csv(&report)))
+    let name = format!("costs-by-{}", q.group.as_str());
+    if q.group.is_time() {
+        let report = build(state, q, ALL).await?;
+        return Ok(download(&name, q, report_csv(&report)));
+    }
+    Ok(download(&name, q, table_csv(state.clone(), q.clone()).await?))
 }
 
 /// Every message behind the report as a streamed CSV download.

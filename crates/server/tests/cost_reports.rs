@@ -284,6 +284,38 @@ async fn a_day_of_mixed_traffic_is_reported_as_computed_by_hand(backend: Backend
     common::web::add_agent(&app, "Ana", "ana@example.com").await;
     let agent = Web::sign_in(&app, "ana@example.com").await;
     assert_eq!(agent.get("/reports/costs").await.status, 403);
+
+    // Emil's refused template, sent again as it is: out of "not delivered" (the daily roll-up
+    // takes it out as it stops being final) and, once delivered, charged at the card's price.
+    let (s, r) = api.post(&format!("/api/v1/deliveries/{failed}/resend"), json!({"as": "as_is"})).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{r}");
+    let authentication = card.price(&germany, &Category::known(Category::AUTHENTICATION), 1).unwrap().0;
+    app.eventually("the resent template settled as charged", || async {
+        windowdesk_server::costs::settle_once(&app.running.state).await.unwrap();
+        let c = app.store().ticket_costs(te).await.unwrap();
+        (c.len() == 1 && c[0].is_final && c[0].amount_micros.is_some_and(|a| a > 0)).then_some(())
+    })
+    .await;
+    let totals = |report: &Value| {
+        let t = &report["totals"][0];
+        (
+            t["messages"].as_i64(),
+            t["charged"].as_i64(),
+            t["not_delivered"].as_i64(),
+            t["cost"].as_str().unwrap().parse::<Decimal>().unwrap(),
+        )
+    };
+    let want = (Some(8), Some(4), Some(0), price("marketing") + price("utility") + sms + authentication);
+    // By day and category from the roll-up; by ticket from every cost: the same.
+    for group in ["day", "category", "month", "number", "agent", "ticket", "customer"] {
+        let (_, report) = api.get(&format!("/api/v1/reports/costs?group={group}")).await;
+        assert_eq!(totals(&report), want, "by {group}: {report}");
+        let rows: Decimal =
+            report["rows"].as_array().unwrap().iter().map(|r| r["cost"].as_str().unwrap().parse::<Decimal>().unwrap()).sum();
+        assert_eq!(rows, want.3, "the rows by {group} add up to the total");
+    }
+    let (_, mine) = api.get("/api/v1/reports/costs?group=category&category=authentication").await;
+    assert_eq!(totals(&mine), (Some(1), Some(1), Some(0), authentication), "{mine}");
     app.stop().await;
 }
 

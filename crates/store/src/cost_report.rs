@@ -58,6 +58,9 @@ pub struct CostMessageRow {
     pub is_final: bool,
 }
 
+/// Rows a batch of [`crate::PricingStore::cost_report_each`].
+pub(crate) const EACH_BATCH: usize = 1_000;
+
 /// A value bound to a report statement.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Arg {
@@ -72,7 +75,7 @@ pub(crate) enum Dialect {
 }
 
 impl Dialect {
-    fn placeholder(self, n: usize) -> String {
+    pub(crate) fn placeholder(self, n: usize) -> String {
         match self {
             Self::Sqlite => format!("?{n}"),
             Self::Postgres => format!("${n}"),
@@ -116,34 +119,71 @@ fn filters(d: Dialect, q: &ReportQuery, args: &mut Vec<Arg>) -> String {
     w
 }
 
+/// Whether `q` can be answered from the daily roll-up (`cost_days`) plus the open costs: its
+/// grouping and filters are all among the roll-up's columns (not a ticket or a customer).
+pub(crate) fn rolls_up(q: &ReportQuery) -> bool {
+    q.ticket_id.is_none() && q.contact_id.is_none() && !matches!(q.group, Grouping::Ticket | Grouping::Customer)
+}
+
+/// The filters of `q` as a `WHERE` clause over `cost_days r` (see [`rolls_up`]).
+fn day_filters(d: Dialect, q: &ReportQuery, args: &mut Vec<Arg>) -> String {
+    let mut bind = |a: Arg| {
+        args.push(a);
+        d.placeholder(args.len())
+    };
+    let (from, to) = q.range.millis();
+    let per_day = crate::cost_days::MILLIS_PER_DAY;
+    let mut w = format!("r.day >= {} AND r.day < {}", bind(Arg::Int(from / per_day)), bind(Arg::Int(to / per_day)));
+    if let Some(n) = q.business_number_id {
+        w += &format!(" AND r.business_number_id = {}", bind(Arg::Int(n)));
+    }
+    if let Some(c) = &q.category {
+        w += &format!(" AND r.category = {}", bind(Arg::Text(c.clone())));
+    }
+    if let Some(a) = &q.author {
+        w += &format!(" AND r.author = {}", bind(Arg::Text(a.clone())));
+    }
+    if let Some(ch) = &q.channel {
+        w += &format!(" AND r.channel = {}", bind(Arg::Text(ch.clone())));
+    }
+    w
+}
+
+/// A grouping's key over a table's columns: `at` is the time in milliseconds (`c.at`, or
+/// `r.day * 86400000` for the roll-up), `t` the table's alias.
+fn group_key(d: Dialect, q: &ReportQuery, totals: bool, t: &str, day: &str) -> String {
+    match q.group {
+        _ if totals => "CAST('total' AS TEXT)".to_owned(),
+        Grouping::Day => format!("CAST({day} AS TEXT)"),
+        Grouping::Week => format!("CAST(({day} + 3) / 7 AS TEXT)"),
+        Grouping::Month => match d {
+            Dialect::Sqlite => format!("strftime('%Y-%m', ({day}) * 86400, 'unixepoch')"),
+            Dialect::Postgres => format!("to_char(to_timestamp(({day}) * 86400) AT TIME ZONE 'UTC', 'YYYY-MM')"),
+        },
+        Grouping::Category => format!("COALESCE({t}.charged_category, {t}.category)"),
+        Grouping::Number => format!("CAST({t}.business_number_id AS TEXT)"),
+        Grouping::Agent => format!("{t}.author"),
+        Grouping::Ticket => format!("CAST({t}.ticket_id AS TEXT)"),
+        Grouping::Customer => format!("COALESCE(CAST({t}.contact_id AS TEXT), '')"),
+    }
+}
+
 /// The report's statement: rows of `q.group`, at most `limit` (time groupings in time order, the
 /// others most expensive first). Columns as [`CostGroupRow`]: key, label, currency, then the counts
 /// and sums in its field order.
 /// With `totals`, one row per currency over everything `q` selects (the report's totals, whatever
 /// number of its rows are shown).
+///
+/// Where the grouping and filters allow ([`rolls_up`]), the settled costs come from the daily
+/// roll-up and only the open ones from `message_costs`; otherwise every cost in the range is read.
 pub(crate) fn report_sql(d: Dialect, q: &ReportQuery, limit: u32, totals: bool) -> (String, Vec<Arg>) {
     let mut args = Vec::new();
-    let wher = filters(d, q, &mut args);
-    let key = match q.group {
-        _ if totals => "CAST('total' AS TEXT)".to_owned(),
-        Grouping::Day => "CAST(c.at / 86400000 AS TEXT)".to_owned(),
-        Grouping::Week => "CAST((c.at / 86400000 + 3) / 7 AS TEXT)".to_owned(),
-        Grouping::Month => match d {
-            Dialect::Sqlite => "strftime('%Y-%m', c.at / 1000, 'unixepoch')".to_owned(),
-            Dialect::Postgres => "to_char(to_timestamp(c.at / 1000) AT TIME ZONE 'UTC', 'YYYY-MM')".to_owned(),
-        },
-        Grouping::Category => "COALESCE(c.charged_category, c.category)".to_owned(),
-        Grouping::Number => "CAST(c.business_number_id AS TEXT)".to_owned(),
-        Grouping::Agent => "c.author".to_owned(),
-        Grouping::Ticket => "CAST(c.ticket_id AS TEXT)".to_owned(),
-        Grouping::Customer => "COALESCE(CAST(c.contact_id AS TEXT), '')".to_owned(),
-    };
-    let id = match q.group {
-        _ if totals => "CAST(NULL AS BIGINT)",
-        Grouping::Number => "c.business_number_id",
-        Grouping::Ticket => "c.ticket_id",
-        Grouping::Customer => "c.contact_id",
-        _ => "CAST(NULL AS BIGINT)",
+    let id = |t: &str| match q.group {
+        _ if totals => "CAST(NULL AS BIGINT)".to_owned(),
+        Grouping::Number => format!("{t}.business_number_id"),
+        Grouping::Ticket => format!("{t}.ticket_id"),
+        Grouping::Customer => format!("{t}.contact_id"),
+        _ => "CAST(NULL AS BIGINT)".to_owned(),
     };
     let label = match q.group {
         _ if totals => "CAST(NULL AS TEXT)",
@@ -153,24 +193,57 @@ pub(crate) fn report_sql(d: Dialect, q: &ReportQuery, limit: u32, totals: bool) 
         _ => "CAST(NULL AS TEXT)",
     };
     let fin = d.is_final();
+    let key = group_key(d, q, totals, "c", "c.at / 86400000");
+    let costs = if rolls_up(q) {
+        // The roll-up's rows, then each open cost as a row of one message.
+        let days = day_filters(d, q, &mut args);
+        let wher = filters(d, q, &mut args);
+        let rkey = match q.group {
+            Grouping::Category if !totals => "r.category".to_owned(),
+            _ => group_key(d, q, totals, "r", "r.day"),
+        };
+        let open = match d {
+            Dialect::Sqlite => "c.final = 0",
+            Dialect::Postgres => "NOT c.final",
+        };
+        format!(
+            "SELECT {rkey} AS gkey, {rid} AS gid, NULLIF(r.currency, '') AS currency, r.messages, r.charged, r.free, r.not_delivered,
+                    r.unpriced, 0 AS pending, r.amount_micros AS amount, 0 AS pending_estimate, r.estimate_micros AS estimate
+               FROM cost_days r WHERE {days}
+             UNION ALL
+             SELECT {key}, {cid}, c.currency, 1, 0, 0, 0, 0, 1, 0, COALESCE(c.estimate_micros, 0), COALESCE(c.estimate_micros, 0)
+               FROM message_costs c WHERE {wher} AND {open}",
+            rid = id("r"),
+            cid = id("c"),
+        )
+    } else {
+        let wher = filters(d, q, &mut args);
+        format!(
+            "SELECT {key} AS gkey, {cid} AS gid, c.currency AS currency, 1 AS messages,
+                    CASE WHEN {fin} AND c.amount_micros > 0 THEN 1 ELSE 0 END AS charged,
+                    CASE WHEN {fin} AND c.amount_micros = 0 AND c.settled_by <> 'not_delivered' THEN 1 ELSE 0 END AS free,
+                    CASE WHEN {fin} AND c.settled_by = 'not_delivered' THEN 1 ELSE 0 END AS not_delivered,
+                    CASE WHEN {fin} AND c.amount_micros IS NULL THEN 1 ELSE 0 END AS unpriced,
+                    CASE WHEN {fin} THEN 0 ELSE 1 END AS pending,
+                    CASE WHEN {fin} THEN COALESCE(c.amount_micros, 0) ELSE 0 END AS amount,
+                    CASE WHEN {fin} THEN 0 ELSE COALESCE(c.estimate_micros, 0) END AS pending_estimate,
+                    COALESCE(c.estimate_micros, 0) AS estimate
+               FROM message_costs c WHERE {wher}",
+            cid = id("c"),
+        )
+    };
     let order = if q.group.is_time() { "g.gkey, g.currency" } else { "g.amount DESC, g.messages DESC, g.gkey, g.currency" };
     args.push(Arg::Int(i64::from(limit)));
     let lim = d.placeholder(args.len());
+    let sum = |c: &str| format!("CAST(SUM(u.{c}) AS BIGINT) AS {c}");
+    let sums = ["messages", "charged", "free", "not_delivered", "unpriced", "pending", "amount", "pending_estimate", "estimate"]
+        .map(sum)
+        .join(", ");
     let sql = format!(
         "SELECT g.gkey, {label}, g.currency, g.messages, g.charged, g.free, g.not_delivered, g.unpriced, g.pending,
                 g.amount, g.pending_estimate, g.estimate
-           FROM (SELECT {key} AS gkey, {id} AS gid, c.currency AS currency,
-                        count(*) AS messages,
-                        SUM(CASE WHEN {fin} AND c.amount_micros > 0 THEN 1 ELSE 0 END) AS charged,
-                        SUM(CASE WHEN {fin} AND c.amount_micros = 0 AND c.settled_by <> 'not_delivered' THEN 1 ELSE 0 END) AS free,
-                        SUM(CASE WHEN {fin} AND c.settled_by = 'not_delivered' THEN 1 ELSE 0 END) AS not_delivered,
-                        SUM(CASE WHEN {fin} AND c.amount_micros IS NULL THEN 1 ELSE 0 END) AS unpriced,
-                        SUM(CASE WHEN {fin} THEN 0 ELSE 1 END) AS pending,
-                        CAST(COALESCE(SUM(CASE WHEN {fin} THEN c.amount_micros END), 0) AS BIGINT) AS amount,
-                        CAST(COALESCE(SUM(CASE WHEN {fin} THEN NULL ELSE c.estimate_micros END), 0) AS BIGINT) AS pending_estimate,
-                        CAST(COALESCE(SUM(c.estimate_micros), 0) AS BIGINT) AS estimate
-                   FROM message_costs c
-                  WHERE {wher}
+           FROM (SELECT u.gkey, u.gid, u.currency, {sums}
+                   FROM ({costs}) u
                   GROUP BY 1, 2, 3) g
           ORDER BY {order}
           LIMIT {lim}"

@@ -7,6 +7,7 @@
 //! and windows is planned once, in [`ingest::plan`], by calling the domain core; a backend only loads
 //! the state the plan asks for and writes the plan's result in one transaction.
 
+mod cost_days;
 pub mod cost_report;
 pub mod customer_model;
 pub mod error;
@@ -628,6 +629,14 @@ pub trait PricingStore: Send + Sync {
         limit: u32,
         totals: bool,
     ) -> Result<Vec<CostGroupRow>, StoreError>;
+    /// Every row of the report `q` in its order, sent to `batches` a batch at a time as the
+    /// statement yields them (a CSV of a million customers without a million rows in memory).
+    /// Ends when done, when the receiver is gone, or with the store's error.
+    async fn cost_report_each(
+        &self,
+        q: &windowdesk_core::pricing::report::ReportQuery,
+        batches: tokio::sync::mpsc::Sender<Vec<CostGroupRow>>,
+    ) -> Result<(), StoreError>;
     /// The messages behind a report, in time order, after `after` (the last row's time and
     /// message id), at most `limit`.
     async fn cost_messages(

@@ -373,7 +373,10 @@ impl FallbackStore for PgStore {
             .bind(message_id)
             .execute(&mut *tx)
             .await?;
-        // Settled at 0 when it failed: sent again, it is charged as what happens to it now.
+        // Settled at 0 when it failed: sent again, it is charged as what happens to it now (and is
+        // out of the daily roll-up until it is settled again).
+        let settled = super::pricing::final_costs(&mut tx, &[message_id]).await?;
+        super::pricing::roll_up(&mut tx, &settled, -1).await?;
         sqlx::query(
             "UPDATE message_costs SET final = false, settled_state = NULL, amount_micros = NULL, settled_by = NULL, settled_at = NULL, at = $2
               WHERE message_id = $1",

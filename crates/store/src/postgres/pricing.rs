@@ -6,6 +6,7 @@ use windowdesk_core::pricing::{Category, Market, PricingModel, Rate, RateCard};
 use windowdesk_core::Timestamp;
 
 use super::PgStore;
+use crate::cost_days::{self, FinalCost, FINAL_COST_COLUMNS};
 use crate::cost_report::{self, Arg, CostGroupRow, CostMessageRow, Dialect};
 use crate::error::StoreError;
 use crate::pricing_model::{
@@ -38,6 +39,81 @@ fn taken(e: sqlx::Error, name: &str) -> StoreError {
 }
 
 /// Inserts `card` (or, with `replace`, gives the card of that name its fields and prices).
+/// The final costs of `ids` (those that are), as the daily roll-up counts them; locked, so a
+/// concurrent change to one waits for this transaction.
+pub(super) async fn final_costs(tx: &mut PgConnection, ids: &[i64]) -> Result<Vec<FinalCost>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query(&format!(
+        "SELECT {FINAL_COST_COLUMNS} FROM message_costs c WHERE c.message_id = ANY($1) AND c.final ORDER BY c.message_id FOR UPDATE"
+    ))
+    .bind(ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(FinalCost {
+                at_millis: r.try_get(0)?,
+                business_number_id: r.try_get(1)?,
+                category: r.try_get(2)?,
+                author: r.try_get(3)?,
+                channel: r.try_get(4)?,
+                currency: r.try_get(5)?,
+                amount_micros: r.try_get(6)?,
+                estimate_micros: r.try_get(7)?,
+                settled_by: r.try_get(8)?,
+            })
+        })
+        .collect()
+}
+
+/// Adds `costs` to the daily roll-up (`sign` 1) or takes them out (-1), in key order (two
+/// instances settling at once take the rows' locks in the same order).
+pub(super) async fn roll_up(tx: &mut PgConnection, costs: &[FinalCost], sign: i64) -> Result<(), StoreError> {
+    if costs.is_empty() {
+        return Ok(());
+    }
+    let sql = cost_days::upsert_sql(Dialect::Postgres);
+    for (k, n) in cost_days::deltas(costs, sign) {
+        sqlx::query(&sql)
+            .bind(k.day)
+            .bind(k.business_number_id)
+            .bind(&k.category)
+            .bind(&k.author)
+            .bind(&k.channel)
+            .bind(&k.currency)
+            .bind(n.messages)
+            .bind(n.charged)
+            .bind(n.free)
+            .bind(n.not_delivered)
+            .bind(n.unpriced)
+            .bind(n.amount_micros)
+            .bind(n.estimate_micros)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A row of [`cost_report::report_sql`]'s statement.
+fn group_row(r: &sqlx::postgres::PgRow) -> Result<CostGroupRow, StoreError> {
+    Ok(CostGroupRow {
+        key: r.try_get::<Option<String>, _>(0)?.unwrap_or_default(),
+        label: r.try_get(1)?,
+        currency: r.try_get(2)?,
+        messages: r.try_get(3)?,
+        charged: r.try_get(4)?,
+        free: r.try_get(5)?,
+        not_delivered: r.try_get(6)?,
+        unpriced: r.try_get(7)?,
+        pending: r.try_get(8)?,
+        amount_micros: r.try_get(9)?,
+        pending_estimate_micros: r.try_get(10)?,
+        estimate_micros: r.try_get(11)?,
+    })
+}
+
 async fn put(tx: &mut PgConnection, card: &RateCard, shipped: bool, replace: bool, now: Timestamp) -> Result<i64, StoreError> {
     let existing: Option<i64> =
         sqlx::query_scalar("SELECT id FROM rate_cards WHERE name = $1 FOR UPDATE").bind(&card.name).fetch_optional(&mut *tx).await?;
@@ -215,6 +291,8 @@ impl PricingStore for PgStore {
             .execute(&mut *tx)
             .await?;
         }
+        let settled = final_costs(&mut tx, &finals).await?;
+        roll_up(&mut tx, &settled, 1).await?;
         tx.commit().await?;
         Ok(finals)
     }
@@ -283,6 +361,7 @@ impl PricingStore for PgStore {
     async fn insert_costs(&self, costs: &[SettledCostRow]) -> Result<u64, StoreError> {
         let mut tx = self.pool().begin().await?;
         let mut n = 0;
+        let mut written_ids = Vec::new();
         for c in costs {
             let m = &c.message;
             let written = sqlx::query(
@@ -325,7 +404,12 @@ impl PricingStore for PgStore {
                 .await?;
             }
             n += written;
+            if written == 1 {
+                written_ids.push(m.message_id);
+            }
         }
+        let written = final_costs(&mut tx, &written_ids).await?;
+        roll_up(&mut tx, &written, 1).await?;
         tx.commit().await?;
         Ok(n)
     }
@@ -333,24 +417,24 @@ impl PricingStore for PgStore {
     async fn cost_report(&self, q: &ReportQuery, limit: u32, totals: bool) -> Result<Vec<CostGroupRow>, StoreError> {
         let (sql, args) = cost_report::report_sql(Dialect::Postgres, q, limit, totals);
         let rows = bind_all(sqlx::query(&sql), &args).fetch_all(self.pool()).await?;
-        rows.iter()
-            .map(|r| {
-                Ok(CostGroupRow {
-                    key: r.try_get::<Option<String>, _>(0)?.unwrap_or_default(),
-                    label: r.try_get(1)?,
-                    currency: r.try_get(2)?,
-                    messages: r.try_get(3)?,
-                    charged: r.try_get(4)?,
-                    free: r.try_get(5)?,
-                    not_delivered: r.try_get(6)?,
-                    unpriced: r.try_get(7)?,
-                    pending: r.try_get(8)?,
-                    amount_micros: r.try_get(9)?,
-                    pending_estimate_micros: r.try_get(10)?,
-                    estimate_micros: r.try_get(11)?,
-                })
-            })
-            .collect()
+        rows.iter().map(group_row).collect()
+    }
+
+    async fn cost_report_each(&self, q: &ReportQuery, batches: tokio::sync::mpsc::Sender<Vec<CostGroupRow>>) -> Result<(), StoreError> {
+        use futures_util::TryStreamExt;
+        let (sql, args) = cost_report::report_sql(Dialect::Postgres, q, u32::MAX, false);
+        let mut rows = bind_all(sqlx::query(&sql), &args).fetch(self.pool());
+        let mut batch = Vec::with_capacity(cost_report::EACH_BATCH);
+        while let Some(r) = rows.try_next().await? {
+            batch.push(group_row(&r)?);
+            if batch.len() == cost_report::EACH_BATCH && batches.send(std::mem::take(&mut batch)).await.is_err() {
+                return Ok(());
+            }
+        }
+        if !batch.is_empty() {
+            let _ = batches.send(batch).await;
+        }
+        Ok(())
     }
 
     async fn cost_messages(&self, q: &ReportQuery, after: Option<(Timestamp, i64)>, limit: u32) -> Result<Vec<CostMessageRow>, StoreError> {

@@ -294,7 +294,10 @@ pub(crate) fn requeue_failed(conn: &mut Connection, message_id: i64, how: Requeu
         ms,
         message_id
     ])?;
-    // Settled at 0 when it failed: sent again, it is charged as what happens to it now.
+    // Settled at 0 when it failed: sent again, it is charged as what happens to it now (and is
+    // out of the daily roll-up until it is settled again).
+    let settled = super::pricing::final_costs(&tx, &[message_id])?;
+    super::pricing::roll_up(&tx, &settled, -1)?;
     tx.prepare_cached(
         "UPDATE message_costs SET final = 0, settled_state = NULL, amount_micros = NULL, settled_by = NULL, settled_at = NULL, at = ?2
           WHERE message_id = ?1",

@@ -37,6 +37,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0029_rate_cards", include_str!("../../migrations/sqlite/0029_rate_cards.sql")),
     ("0030_message_costs", include_str!("../../migrations/sqlite/0030_message_costs.sql")),
     ("0031_cost_volumes", include_str!("../../migrations/sqlite/0031_cost_volumes.sql")),
+    ("0032_cost_days", include_str!("../../migrations/sqlite/0032_cost_days.sql")),
 ];
 
 /// Applies pending migrations; returns the number applied in total.

@@ -6,6 +6,7 @@ use windowdesk_core::pricing::{Category, Market, PricingModel, Rate, RateCard};
 use windowdesk_core::Timestamp;
 
 use super::SqliteStore;
+use crate::cost_days::{self, FinalCost, FINAL_COST_COLUMNS};
 use crate::cost_report::{self, Arg, CostGroupRow, CostMessageRow, Dialect};
 use crate::error::StoreError;
 use crate::pricing_model::{
@@ -14,6 +15,76 @@ use crate::pricing_model::{
 use crate::pricing_model::{volume_increments, SettledCostRow, UncostedMessage};
 use crate::PricingStore;
 use windowdesk_core::pricing::report::ReportQuery;
+
+/// The final costs of `ids` (those that are), as the daily roll-up counts them.
+pub(super) fn final_costs(tx: &Transaction<'_>, ids: &[i64]) -> rusqlite::Result<Vec<FinalCost>> {
+    let mut stmt =
+        tx.prepare_cached(&format!("SELECT {FINAL_COST_COLUMNS} FROM message_costs c WHERE c.message_id = ?1 AND c.final = 1"))?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let row = stmt
+            .query_row([id], |r| {
+                Ok(FinalCost {
+                    at_millis: r.get(0)?,
+                    business_number_id: r.get(1)?,
+                    category: r.get(2)?,
+                    author: r.get(3)?,
+                    channel: r.get(4)?,
+                    currency: r.get(5)?,
+                    amount_micros: r.get(6)?,
+                    estimate_micros: r.get(7)?,
+                    settled_by: r.get(8)?,
+                })
+            })
+            .optional()?;
+        out.extend(row);
+    }
+    Ok(out)
+}
+
+/// Adds `costs` to the daily roll-up (`sign` 1) or takes them out (-1), in key order.
+pub(super) fn roll_up(tx: &Transaction<'_>, costs: &[FinalCost], sign: i64) -> rusqlite::Result<()> {
+    if costs.is_empty() {
+        return Ok(());
+    }
+    let mut stmt = tx.prepare_cached(&cost_days::upsert_sql(Dialect::Sqlite))?;
+    for (k, n) in cost_days::deltas(costs, sign) {
+        stmt.execute(params![
+            k.day,
+            k.business_number_id,
+            k.category,
+            k.author,
+            k.channel,
+            k.currency,
+            n.messages,
+            n.charged,
+            n.free,
+            n.not_delivered,
+            n.unpriced,
+            n.amount_micros,
+            n.estimate_micros
+        ])?;
+    }
+    Ok(())
+}
+
+/// A row of [`cost_report::report_sql`]'s statement.
+fn group_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CostGroupRow> {
+    Ok(CostGroupRow {
+        key: r.get::<_, Option<String>>(0)?.unwrap_or_default(),
+        label: r.get(1)?,
+        currency: r.get(2)?,
+        messages: r.get(3)?,
+        charged: r.get(4)?,
+        free: r.get(5)?,
+        not_delivered: r.get(6)?,
+        unpriced: r.get(7)?,
+        pending: r.get(8)?,
+        amount_micros: r.get(9)?,
+        pending_estimate_micros: r.get(10)?,
+        estimate_micros: r.get(11)?,
+    })
+}
 
 fn sql_arg(a: &Arg) -> rusqlite::types::Value {
     match a {
@@ -259,6 +330,8 @@ impl PricingStore for SqliteStore {
                         count.execute(params![bn, month, market, category, n])?;
                     }
                 }
+                let settled = final_costs(&tx, &finals)?;
+                roll_up(&tx, &settled, 1)?;
                 tx.commit()?;
                 Ok(finals)
             })
@@ -334,6 +407,7 @@ impl PricingStore for SqliteStore {
             .run(move |conn| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
                 let mut n = 0;
+                let mut written_ids = Vec::new();
                 {
                     let mut insert = tx.prepare_cached(
                         "INSERT INTO message_costs (message_id, business_number_id, ticket_id, contact_id, author, channel, at, recipient, category,
@@ -358,8 +432,13 @@ impl PricingStore for SqliteStore {
                             count.execute(params![m.business_number_id, windowdesk_core::pricing::month_of(m.at), market, c.category])?;
                         }
                         n += written as u64;
+                        if written == 1 {
+                            written_ids.push(m.message_id);
+                        }
                     }
                 }
+                let written = final_costs(&tx, &written_ids)?;
+                roll_up(&tx, &written, 1)?;
                 tx.commit()?;
                 Ok(n)
             })
@@ -370,23 +449,27 @@ impl PricingStore for SqliteStore {
         let (sql, args) = cost_report::report_sql(Dialect::Sqlite, q, limit, totals);
         self.read(move |c| {
             let mut stmt = c.prepare_cached(&sql)?;
-            let rows = stmt.query_map(rusqlite::params_from_iter(args.iter().map(sql_arg)), |r| {
-                Ok(CostGroupRow {
-                    key: r.get::<_, Option<String>>(0)?.unwrap_or_default(),
-                    label: r.get(1)?,
-                    currency: r.get(2)?,
-                    messages: r.get(3)?,
-                    charged: r.get(4)?,
-                    free: r.get(5)?,
-                    not_delivered: r.get(6)?,
-                    unpriced: r.get(7)?,
-                    pending: r.get(8)?,
-                    amount_micros: r.get(9)?,
-                    pending_estimate_micros: r.get(10)?,
-                    estimate_micros: r.get(11)?,
-                })
-            })?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(args.iter().map(sql_arg)), group_row)?;
             Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn cost_report_each(&self, q: &ReportQuery, batches: tokio::sync::mpsc::Sender<Vec<CostGroupRow>>) -> Result<(), StoreError> {
+        let (sql, args) = cost_report::report_sql(Dialect::Sqlite, q, u32::MAX, false);
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(&sql)?;
+            let mut rows = stmt.query_map(rusqlite::params_from_iter(args.iter().map(sql_arg)), group_row)?;
+            loop {
+                let batch = rows.by_ref().take(cost_report::EACH_BATCH).collect::<Result<Vec<_>, _>>()?;
+                let last = batch.len() < cost_report::EACH_BATCH;
+                if !batch.is_empty() && batches.blocking_send(batch).is_err() {
+                    return Ok(());
+                }
+                if last {
+                    return Ok(());
+                }
+            }
         })
         .await
     }
