@@ -40,6 +40,7 @@ async fn every_screen_fits_a_phone_and_a_desktop_in_light_and_dark() {
         .unwrap();
     app.sim().say(Say::text("5511987654321", "Vocês entregam no sábado?").name("Camila Souza").at(now - 30 * 3600)).await.unwrap();
     let ticket = app.eventually("Rosa's ticket", || common::web::ticket_of(&app, "4915112345678")).await;
+    let closed = app.eventually("Camila's ticket", || common::web::ticket_of(&app, "5511987654321")).await;
     let contact = app.store().ticket_summary(ticket).await.unwrap().unwrap().ticket.requester_id;
     let Some(browser) = Browser::start().await else { return };
     browser.goto(&app.url("/login")).await;
@@ -51,6 +52,8 @@ async fn every_screen_fits_a_phone_and_a_desktop_in_light_and_dark() {
     let pages = [
         ("/".to_owned(), "inbox"),
         (format!("/tickets/{ticket}"), "ticket"),
+        (format!("/tickets/{closed}"), "ticket-window-closed"),
+        (format!("/tickets/{closed}#ways-out"), "ticket-ways-out"),
         ("/failed".to_owned(), "failed"),
         ("/views/closing-soon".to_owned(), "closing-soon"),
         ("/settings".to_owned(), "settings"),

@@ -64,12 +64,20 @@ impl WayPrices {
         let mut reopened = o.identity.window;
         reopened.record_inbound(closes, true, false);
         let held = price(&SendContext { window: &reopened, now: closes, ..o.context() }, M::Service);
-        let hold_notice = o.settings.hold_notice_template.as_deref().and_then(|name| {
-            o.templates.iter().find(|t| t.name == name && t.is_approved()).map(|t| price_note(&quote_template(&closed, t)))
-        });
+        let hold_notice = match (o.settings.hold_notice_template.as_deref(), o.settings.hold_notice_language.as_deref()) {
+            (Some(name), Some(language)) => o
+                .templates
+                .iter()
+                .find(|t| t.name == name && t.language == language && t.is_approved())
+                .map(|t| price_note(&quote_template(&closed, t))),
+            _ => None,
+        };
         WayPrices {
             reply: price_note(&price(&ctx, M::Service)),
-            held: price_note(&held),
+            held: match held.text.strip_prefix("free: ") {
+                Some(why) if !held.billable => format!("Free when it goes out ({why})."),
+                _ => format!("When it goes out: {}", price_note(&held)),
+            },
             hold_notice,
             sms: o.sms_configured.then(|| {
                 let p = price(&closed, M::Sms);
@@ -149,8 +157,8 @@ pub fn closed_panel(w: &WaysOut, agent: &Agent, draft: Option<&str>, problem: Op
                                     (w.hold_hours) " h (by " time datetime=(format::iso(w.hold_expires_at)) { (format::full_time(w.hold_expires_at, tz)) }
                                     ") it shows as failed."
                                     @if let Some(t) = &w.hold_notice { " The template " q { (t) } " tells them a reply is waiting." } }
-                                p.price #held-price { "The reply: " (w.prices.held)
-                                    @if let Some(n) = &w.prices.hold_notice { " The notice template now: " (n) } }
+                                p.price #held-price { (w.prices.held)
+                                    @if let Some(n) = &w.prices.hold_notice { " The notice template: " (n) } }
                             },
                             Fallback::Sms => li.way data-way="sms" {
                                 button #send-sms type="submit" formaction={"/tickets/" (id) "/sms"} { "Send via SMS" }

@@ -208,7 +208,7 @@ async fn the_closed_composer_holds_a_reply_previews_a_template_and_names_a_missi
     assert!(!page.contains("not set up on this desk"), "the old dead end is gone");
     assert!(page.contains("https://wa.me/"), "the SMS way says it carries a link back to WhatsApp");
     // What each way costs (SPEC 11), from the rate card in force for a North American number.
-    assert_eq!(text_of(&page, "held-price", "</p>"), "The reply: Free: inside the customer service window.");
+    assert_eq!(text_of(&page, "held-price", "</p>"), "Free when it goes out (inside the customer service window).");
     let templates = text_of(&page, "template-prices", "</ul>");
     assert!(
         templates.contains("Billable: ")
@@ -394,6 +394,8 @@ async fn a_hold_notice_chosen_on_the_numbers_page_goes_out_with_the_next_held_re
         start_tags(&page).into_iter().filter(|t| t.has_attr("data-way")).map(|t| t.attr("data-way").unwrap().to_owned()).collect();
     assert_eq!(ways, ["hold", "template"], "no sender, so no SMS");
     assert!(page.contains("72 h") && page.contains("reply_waiting"), "the hold says how long and what tells the customer");
+    let held = text_of(&page, "held-price", "</p>");
+    assert!(held.starts_with("Free when it goes out") && held.contains(" The notice template: Billable: "), "{held}");
     let page = web.post(&format!("/tickets/{ticket}/hold"), &[("body", "Your refund is approved.")]).await;
     assert_eq!(page.location(), format!("/tickets/{ticket}?done=held#thread"));
     let notice = app.eventually("the notice at the simulator", || async { app.sim().received().into_iter().next() }).await;
