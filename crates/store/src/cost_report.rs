@@ -92,12 +92,26 @@ impl Dialect {
 
 /// The filters of `q` as a `WHERE` clause over `message_costs c`, with its arguments.
 fn filters(d: Dialect, q: &ReportQuery, args: &mut Vec<Arg>) -> String {
+    filters_after(d, q, None, args)
+}
+
+/// [`filters`], starting after `after` (a time and message id in the range) instead of at the
+/// range's start: a row comparison both backends take as the index's lower bound. (With the
+/// range's start beside it, SQLite bounds its scan by that and reads every earlier page's rows
+/// again; an OR of the two would make PostgreSQL do the same.)
+fn filters_after(d: Dialect, q: &ReportQuery, after: Option<(Timestamp, i64)>, args: &mut Vec<Arg>) -> String {
     let mut bind = |a: Arg| {
         args.push(a);
         d.placeholder(args.len())
     };
     let (from, to) = q.range.millis();
-    let mut w = format!("c.at >= {} AND c.at < {}", bind(Arg::Int(from)), bind(Arg::Int(to)));
+    let mut w = match after.filter(|(at, _)| at.unix_millis() >= from) {
+        Some((at, id)) => {
+            let (a, i) = (bind(Arg::Int(at.unix_millis())), bind(Arg::Int(id)));
+            format!("(c.at, c.message_id) > ({a}, {i}) AND c.at < {}", bind(Arg::Int(to)))
+        }
+        None => format!("c.at >= {} AND c.at < {}", bind(Arg::Int(from)), bind(Arg::Int(to))),
+    };
     if let Some(n) = q.business_number_id {
         w += &format!(" AND c.business_number_id = {}", bind(Arg::Int(n)));
     }
@@ -119,10 +133,11 @@ fn filters(d: Dialect, q: &ReportQuery, args: &mut Vec<Arg>) -> String {
     w
 }
 
-/// Whether `q` can be answered from the daily roll-up (`cost_days`) plus the open costs: its
-/// grouping and filters are all among the roll-up's columns (not a ticket or a customer).
-pub(crate) fn rolls_up(q: &ReportQuery) -> bool {
-    q.ticket_id.is_none() && q.contact_id.is_none() && !matches!(q.group, Grouping::Ticket | Grouping::Customer)
+/// Whether `q` (its rows, or with `totals` only its totals) can be answered from the daily roll-up
+/// (`cost_days`) plus the open costs: its filters, and its grouping where rows are asked for, are
+/// all among the roll-up's columns (not a ticket or a customer).
+pub(crate) fn rolls_up(q: &ReportQuery, totals: bool) -> bool {
+    q.ticket_id.is_none() && q.contact_id.is_none() && (totals || !matches!(q.group, Grouping::Ticket | Grouping::Customer))
 }
 
 /// The filters of `q` as a `WHERE` clause over `cost_days r` (see [`rolls_up`]).
@@ -194,7 +209,7 @@ pub(crate) fn report_sql(d: Dialect, q: &ReportQuery, limit: u32, totals: bool) 
     };
     let fin = d.is_final();
     let key = group_key(d, q, totals, "c", "c.at / 86400000");
-    let costs = if rolls_up(q) {
+    let costs = if rolls_up(q, totals) {
         // The roll-up's rows, then each open cost as a row of one message.
         let days = day_filters(d, q, &mut args);
         let wher = filters(d, q, &mut args);
@@ -255,16 +270,7 @@ pub(crate) fn report_sql(d: Dialect, q: &ReportQuery, limit: u32, totals: bool) 
 /// Columns as [`CostMessageRow`], in its field order.
 pub(crate) fn messages_sql(d: Dialect, q: &ReportQuery, after: Option<(Timestamp, i64)>, limit: u32) -> (String, Vec<Arg>) {
     let mut args = Vec::new();
-    let mut wher = filters(d, q, &mut args);
-    if let Some((at, id)) = after {
-        args.push(Arg::Int(at.unix_millis()));
-        let a = d.placeholder(args.len());
-        args.push(Arg::Int(id));
-        let i = d.placeholder(args.len());
-        // A row comparison: both backends take it as the index's bound (an OR of the two would
-        // make PostgreSQL read the range from its start on every page).
-        wher += &format!(" AND (c.at, c.message_id) > ({a}, {i})");
-    }
+    let wher = filters_after(d, q, after, &mut args);
     args.push(Arg::Int(i64::from(limit)));
     let lim = d.placeholder(args.len());
     let fin = d.is_final();
