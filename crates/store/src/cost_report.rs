@@ -88,6 +88,39 @@ impl Dialect {
             Self::Postgres => "c.final",
         }
     }
+
+    /// Not settled yet, as the partial index `message_costs_open` is defined (so it is used).
+    fn is_open(self) -> &'static str {
+        match self {
+            Self::Sqlite => "c.final = 0",
+            Self::Postgres => "NOT c.final",
+        }
+    }
+}
+
+/// Binds `a` as the statement's next argument; its placeholder.
+fn bind(d: Dialect, args: &mut Vec<Arg>, a: Arg) -> String {
+    args.push(a);
+    d.placeholder(args.len())
+}
+
+/// The filters `message_costs` and the roll-up share, as ` AND …` terms over the given column
+/// expressions (number, charged category, sender, channel).
+fn narrowed(d: Dialect, q: &ReportQuery, args: &mut Vec<Arg>, [number, category, author, channel]: [&str; 4]) -> String {
+    let mut w = String::new();
+    if let Some(n) = q.business_number_id {
+        w += &format!(" AND {number} = {}", bind(d, args, Arg::Int(n)));
+    }
+    if let Some(c) = &q.category {
+        w += &format!(" AND {category} = {}", bind(d, args, Arg::Text(c.clone())));
+    }
+    if let Some(a) = &q.author {
+        w += &format!(" AND {author} = {}", bind(d, args, Arg::Text(a.clone())));
+    }
+    if let Some(ch) = &q.channel {
+        w += &format!(" AND {channel} = {}", bind(d, args, Arg::Text(ch.clone())));
+    }
+    w
 }
 
 /// The filters of `q` as a `WHERE` clause over `message_costs c`, with its arguments.
@@ -100,35 +133,20 @@ fn filters(d: Dialect, q: &ReportQuery, args: &mut Vec<Arg>) -> String {
 /// range's start beside it, SQLite bounds its scan by that and reads every earlier page's rows
 /// again; an OR of the two would make PostgreSQL do the same.)
 fn filters_after(d: Dialect, q: &ReportQuery, after: Option<(Timestamp, i64)>, args: &mut Vec<Arg>) -> String {
-    let mut bind = |a: Arg| {
-        args.push(a);
-        d.placeholder(args.len())
-    };
     let (from, to) = q.range.millis();
     let mut w = match after.filter(|(at, _)| at.unix_millis() >= from) {
         Some((at, id)) => {
-            let (a, i) = (bind(Arg::Int(at.unix_millis())), bind(Arg::Int(id)));
-            format!("(c.at, c.message_id) > ({a}, {i}) AND c.at < {}", bind(Arg::Int(to)))
+            let (a, i) = (bind(d, args, Arg::Int(at.unix_millis())), bind(d, args, Arg::Int(id)));
+            format!("(c.at, c.message_id) > ({a}, {i}) AND c.at < {}", bind(d, args, Arg::Int(to)))
         }
-        None => format!("c.at >= {} AND c.at < {}", bind(Arg::Int(from)), bind(Arg::Int(to))),
+        None => format!("c.at >= {} AND c.at < {}", bind(d, args, Arg::Int(from)), bind(d, args, Arg::Int(to))),
     };
-    if let Some(n) = q.business_number_id {
-        w += &format!(" AND c.business_number_id = {}", bind(Arg::Int(n)));
-    }
-    if let Some(c) = &q.category {
-        w += &format!(" AND COALESCE(c.charged_category, c.category) = {}", bind(Arg::Text(c.clone())));
-    }
-    if let Some(a) = &q.author {
-        w += &format!(" AND c.author = {}", bind(Arg::Text(a.clone())));
-    }
+    w += &narrowed(d, q, args, ["c.business_number_id", "COALESCE(c.charged_category, c.category)", "c.author", "c.channel"]);
     if let Some(t) = q.ticket_id {
-        w += &format!(" AND c.ticket_id = {}", bind(Arg::Int(t)));
+        w += &format!(" AND c.ticket_id = {}", bind(d, args, Arg::Int(t)));
     }
     if let Some(c) = q.contact_id {
-        w += &format!(" AND c.contact_id = {}", bind(Arg::Int(c)));
-    }
-    if let Some(ch) = &q.channel {
-        w += &format!(" AND c.channel = {}", bind(Arg::Text(ch.clone())));
+        w += &format!(" AND c.contact_id = {}", bind(d, args, Arg::Int(c)));
     }
     w
 }
@@ -142,30 +160,14 @@ pub(crate) fn rolls_up(q: &ReportQuery, totals: bool) -> bool {
 
 /// The filters of `q` as a `WHERE` clause over `cost_days r` (see [`rolls_up`]).
 fn day_filters(d: Dialect, q: &ReportQuery, args: &mut Vec<Arg>) -> String {
-    let mut bind = |a: Arg| {
-        args.push(a);
-        d.placeholder(args.len())
-    };
     let (from, to) = q.range.millis();
     let per_day = crate::cost_days::MILLIS_PER_DAY;
-    let mut w = format!("r.day >= {} AND r.day < {}", bind(Arg::Int(from / per_day)), bind(Arg::Int(to / per_day)));
-    if let Some(n) = q.business_number_id {
-        w += &format!(" AND r.business_number_id = {}", bind(Arg::Int(n)));
-    }
-    if let Some(c) = &q.category {
-        w += &format!(" AND r.category = {}", bind(Arg::Text(c.clone())));
-    }
-    if let Some(a) = &q.author {
-        w += &format!(" AND r.author = {}", bind(Arg::Text(a.clone())));
-    }
-    if let Some(ch) = &q.channel {
-        w += &format!(" AND r.channel = {}", bind(Arg::Text(ch.clone())));
-    }
-    w
+    let (first, end) = (bind(d, args, Arg::Int(from / per_day)), bind(d, args, Arg::Int(to / per_day)));
+    format!("r.day >= {first} AND r.day < {end}") + &narrowed(d, q, args, ["r.business_number_id", "r.category", "r.author", "r.channel"])
 }
 
-/// A grouping's key over a table's columns: `at` is the time in milliseconds (`c.at`, or
-/// `r.day * 86400000` for the roll-up), `t` the table's alias.
+/// A grouping's key over the columns of the table aliased `t`; `day` is its UTC day number
+/// (`c.at / 86400000`, or the roll-up's `r.day`).
 fn group_key(d: Dialect, q: &ReportQuery, totals: bool, t: &str, day: &str) -> String {
     match q.group {
         _ if totals => "CAST('total' AS TEXT)".to_owned(),
@@ -217,10 +219,7 @@ pub(crate) fn report_sql(d: Dialect, q: &ReportQuery, limit: u32, totals: bool) 
             Grouping::Category if !totals => "r.category".to_owned(),
             _ => group_key(d, q, totals, "r", "r.day"),
         };
-        let open = match d {
-            Dialect::Sqlite => "c.final = 0",
-            Dialect::Postgres => "NOT c.final",
-        };
+        let open = d.is_open();
         format!(
             "SELECT {rkey} AS gkey, {rid} AS gid, NULLIF(r.currency, '') AS currency, r.messages, r.charged, r.free, r.not_delivered,
                     r.unpriced, 0 AS pending, r.amount_micros AS amount, 0 AS pending_estimate, r.estimate_micros AS estimate

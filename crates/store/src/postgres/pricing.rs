@@ -38,7 +38,6 @@ fn taken(e: sqlx::Error, name: &str) -> StoreError {
     }
 }
 
-/// Inserts `card` (or, with `replace`, gives the card of that name its fields and prices).
 /// The final costs of `ids` (those that are), as the daily roll-up counts them; locked, so a
 /// concurrent change to one waits for this transaction.
 pub(super) async fn final_costs(tx: &mut PgConnection, ids: &[i64]) -> Result<Vec<FinalCost>, StoreError> {
@@ -114,6 +113,7 @@ fn group_row(r: &sqlx::postgres::PgRow) -> Result<CostGroupRow, StoreError> {
     })
 }
 
+/// Inserts `card` (or, with `replace`, gives the card of that name its fields and prices).
 async fn put(tx: &mut PgConnection, card: &RateCard, shipped: bool, replace: bool, now: Timestamp) -> Result<i64, StoreError> {
     let existing: Option<i64> =
         sqlx::query_scalar("SELECT id FROM rate_cards WHERE name = $1 FOR UPDATE").bind(&card.name).fetch_optional(&mut *tx).await?;
